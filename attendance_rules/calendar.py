@@ -1,0 +1,101 @@
+"""School calendar arithmetic: academic years, terms, school weeks and school days.
+
+A day with marks is a school day for that pupil; a school week is a Monday-to-Sunday
+week with at least one school day. The academic year runs 1 September to 31 August.
+Terms come from an optional calendar file, otherwise from gaps: a break of seven or
+more calendar days with no school day starts a new term (so half-term holidays split
+terms; this is our reading, recorded in ARCHITECTURE.md).
+"""
+
+from __future__ import annotations
+
+import csv
+import datetime as dt
+from bisect import bisect_right
+from pathlib import Path
+from typing import Sequence
+
+import attrs
+
+from .exceptions import InputError, Location, Problem
+
+__all__ = [
+    "TERM_GAP_DAYS",
+    "Calendar",
+    "Term",
+    "academic_year_start",
+    "load_calendar",
+    "monday_of",
+]
+
+# A break this long (calendar days with no school day) separates two terms.
+TERM_GAP_DAYS = 7
+
+
+def academic_year_start(day: dt.date) -> dt.date:
+    """1 September of the academic year containing ``day``."""
+    year = day.year if day.month >= 9 else day.year - 1
+    return dt.date(year, 9, 1)
+
+
+def monday_of(ordinal: int) -> int:
+    """The ordinal of the Monday of the week containing day ``ordinal``."""
+    return ordinal - (ordinal - 1) % 7
+
+
+@attrs.frozen
+class Term:
+    """A named term with its first and last day (inclusive)."""
+
+    name: str
+    start: dt.date
+    end: dt.date
+
+
+@attrs.frozen
+class Calendar:
+    """Optional explicit term dates; without them terms are inferred from gaps."""
+
+    terms: tuple[Term, ...] = ()
+
+    def term_start(self, as_of: dt.date, school_days: Sequence[int]) -> dt.date:
+        """First day of the term containing ``as_of`` (or of the last term before it)."""
+        if self.terms:
+            started = [t for t in self.terms if t.start <= as_of]
+            return started[-1].start if started else self.terms[0].start
+        return _inferred_term_start(as_of, school_days)
+
+
+def _inferred_term_start(as_of: dt.date, school_days: Sequence[int]) -> dt.date:
+    """Walk back from ``as_of`` over the school days to the first gap of TERM_GAP_DAYS."""
+    i = bisect_right(school_days, as_of.toordinal()) - 1
+    if i < 0:
+        return as_of
+    while i > 0 and school_days[i] - school_days[i - 1] - 1 < TERM_GAP_DAYS:
+        i -= 1
+    return dt.date.fromordinal(school_days[i])
+
+
+def load_calendar(path: str | Path) -> Calendar:
+    """Read term dates from a CSV file with columns ``name,start,end`` (ISO dates)."""
+    problems, terms = [], []
+    with open(path, newline="", encoding="utf-8") as handle:
+        reader = csv.DictReader(handle)
+        missing = {"name", "start", "end"} - set(reader.fieldnames or ())
+        if missing:
+            raise InputError([Problem("calendar header is incomplete", Location(str(path), 1),
+                                      found=",".join(reader.fieldnames or ()), expected="name,start,end")])
+        for row in reader:
+            where = Location(str(path), reader.line_num)
+            try:
+                term = Term(row["name"], dt.date.fromisoformat(row["start"]), dt.date.fromisoformat(row["end"]))
+            except (TypeError, ValueError):
+                problems.append(Problem("a term needs ISO dates", where, found=f"{row['start']!r}, {row['end']!r}",
+                                        expected="YYYY-MM-DD", example="autumn 1,2023-09-04,2023-10-27"))
+                continue
+            if term.end < term.start:
+                problems.append(Problem("a term ends before it starts", where, found=f"{term.start} to {term.end}"))
+            terms.append(term)
+    if problems:
+        raise InputError(problems)
+    return Calendar(tuple(sorted(terms, key=lambda t: t.start)))

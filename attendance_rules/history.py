@@ -1,0 +1,259 @@
+"""The attendance history model: pupils, their compact registers, flags and case events.
+
+A pupil's register is stored compactly — one 4-byte slot number and one code byte per
+session — rather than as one Python object per mark, so a local authority's year
+(50,000 pupils × ~380 sessions) fits in memory. Category prefix counts are built on first
+use, after which counting any date window costs two binary searches.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from array import array
+from bisect import bisect_left, bisect_right
+from itertools import accumulate
+from types import MappingProxyType
+from typing import Any, Iterable, Iterator, Mapping
+
+import attrs
+
+from .codes import CATEGORIES, Category, CodeBook, default_codebook
+from .exceptions import Location
+
+__all__ = [
+    "EVENT_FIELDS",
+    "STANDARD_FLAGS",
+    "Event",
+    "History",
+    "Mark",
+    "Pupil",
+    "Register",
+    "School",
+    "day_of_slot",
+    "slot_of",
+]
+
+SESSIONS = ("AM", "PM")
+
+STANDARD_FLAGS = (
+    "child_in_need_plan",
+    "child_protection_plan",
+    "early_help_plan",
+    "ehcp",
+    "free_school_meals",
+    "looked_after",
+    "sen_support",
+    "social_worker",
+)
+
+# Field name -> type ("bool", "date", "str" or a tuple of allowed strings) per standard event.
+EVENT_FIELDS: Mapping[str, Mapping[str, Any]] = MappingProxyType(
+    {
+        "letter_sent": {"action": "str"},
+        "contact_made": {},
+        "home_visit": {},
+        "school_attendance_meeting": {"parenting_contract": "bool", "improvement_plan": "bool"},
+        "review_held": {"outcome": ("improved", "some_improvement", "no_improvement"), "parent_engaged": "bool"},
+        "early_help_offered": {"accepted": "bool"},
+        "joint_plan_agreed": {},
+        "referral_made": {"to": "str"},
+        "penalty_notice_issued": {},
+        "notice_to_improve_issued": {},
+        "exclusion": {"until": "date"},
+        "found_in_public_during_exclusion": {},
+        "leave_request": {"decision": ("granted", "refused")},
+        "attendance_planning_meeting": {},
+        "legal_action": {"kind": "str"},
+    }
+)
+
+
+def slot_of(day: dt.date, session: str) -> int:
+    """The compact number of a session: two per day, AM even, PM odd."""
+    return day.toordinal() * 2 + (session == "PM")
+
+
+def day_of_slot(slot: int) -> dt.date:
+    """The date of a compact session number."""
+    return dt.date.fromordinal(slot >> 1)
+
+
+@attrs.frozen
+class Mark:
+    """One session's register mark (a view; registers do not store these objects)."""
+
+    date: dt.date
+    session: str
+    code: str
+    minutes_late: int | None = None
+
+
+@attrs.frozen
+class Event:
+    """Something done or decided in a pupil's case, e.g. a letter or a meeting."""
+
+    date: dt.date
+    type: str
+    details: Mapping[str, Any] = attrs.field(
+        factory=dict, converter=lambda d: MappingProxyType(dict(d)), hash=False
+    )
+    location: Location = attrs.field(default=Location(), eq=False)
+
+    def get(self, field: str, default: Any = None) -> Any:
+        """A detail of the event (``outcome``, ``action`` …), or ``default``."""
+        return self.details.get(field, default)
+
+
+class Register:
+    """A pupil's session marks, compact and sorted by session.
+
+    ``slots`` holds each session's number (see ``slot_of``) and ``codes`` each session's
+    code id in the code book. Treat instances as immutable; the prefix counts are built
+    lazily and are the same whichever thread builds them.
+    """
+
+    __slots__ = ("slots", "codes", "minutes_late", "codebook", "_prefix", "_days", "_weeks")
+
+    def __init__(
+        self,
+        slots: array,
+        codes: bytes,
+        minutes_late: Mapping[int, int] | None = None,
+        codebook: CodeBook | None = None,
+    ) -> None:
+        self.slots = slots
+        self.codes = codes
+        self.minutes_late = dict(minutes_late or {})
+        self.codebook = codebook or default_codebook()
+        self._prefix: tuple[array, ...] | None = None
+        self._days: array | None = None
+        self._weeks: array | None = None
+
+    def __len__(self) -> int:
+        return len(self.slots)
+
+    def __eq__(self, other: object) -> bool:
+        if not isinstance(other, Register):
+            return NotImplemented
+        return (self.slots, self.codes, self.minutes_late) == (other.slots, other.codes, other.minutes_late)
+
+    def __hash__(self) -> int:
+        return hash((bytes(self.slots), self.codes))
+
+    def __repr__(self) -> str:
+        return f"Register({len(self)} sessions)"
+
+    def marks(self) -> Iterator[Mark]:
+        """Every mark as a ``Mark`` object, in session order (for display and tests)."""
+        by_id = self.codebook.by_id
+        for i, (slot, code) in enumerate(zip(self.slots, self.codes)):
+            yield Mark(day_of_slot(slot), SESSIONS[slot & 1], by_id[code - 1].code, self.minutes_late.get(i))
+
+    def span(self, start: dt.date, end: dt.date) -> tuple[int, int]:
+        """Index range [lo, hi) of the marks dated from ``start`` to ``end`` inclusive."""
+        lo = bisect_left(self.slots, start.toordinal() * 2)
+        hi = bisect_right(self.slots, end.toordinal() * 2 + 1)
+        return lo, hi
+
+    @property
+    def prefix(self) -> tuple[array, ...]:
+        """Per category (in CATEGORIES order), the running count of marks before index i."""
+        if self._prefix is None:
+            cats = self.codes.translate(self.codebook.category_table())
+            self._prefix = tuple(
+                array("i", accumulate(cats.translate(_indicator(k)), initial=0)) for k in range(len(CATEGORIES))
+            )
+        return self._prefix
+
+    def count(self, category: Category, lo: int, hi: int) -> int:
+        """Marks of ``category`` among indices [lo, hi)."""
+        column = self.prefix[CATEGORIES.index(category)]
+        return column[hi] - column[lo]
+
+    def count_codes(self, ids: Iterable[int], lo: int, hi: int) -> int:
+        """Marks whose code id is in ``ids`` among indices [lo, hi)."""
+        window = self.codes[lo:hi]
+        return sum(window.count(i) for i in ids)
+
+    @property
+    def days(self) -> array:
+        """The ordinals of the days with at least one mark: this pupil's school days."""
+        if self._days is None:
+            self._days = array("i", sorted({s >> 1 for s in self.slots}))
+        return self._days
+
+    @property
+    def weeks(self) -> array:
+        """The ordinals of the Mondays of this pupil's school weeks (weeks with a school day)."""
+        if self._weeks is None:
+            self._weeks = array("i", sorted({d - (d - 1) % 7 for d in self.days}))
+        return self._weeks
+
+
+_INDICATORS: dict[int, bytes] = {}
+
+
+def _indicator(k: int) -> bytes:
+    """Translation table mapping byte k to 1 and every other byte to 0."""
+    if k not in _INDICATORS:
+        _INDICATORS[k] = bytes(1 if b == k else 0 for b in range(256))
+    return _INDICATORS[k]
+
+
+@attrs.frozen
+class Pupil:
+    """A pupil: identity, flags (``social_worker``, ``ehcp`` …), register and case events."""
+
+    id: str
+    register: Register = attrs.field(eq=True, repr=False)
+    flags: frozenset[str] = attrs.field(factory=frozenset, converter=frozenset)
+    events: tuple[Event, ...] = attrs.field(factory=tuple, converter=lambda es: tuple(sorted(es, key=_event_key)))
+    date_of_birth: dt.date | None = None
+    year_group: int | None = None
+    location: Location = attrs.field(default=Location(), eq=False)
+
+    def has(self, flag: str) -> bool:
+        """True when the pupil carries ``flag``."""
+        return flag in self.flags
+
+    def events_of(self, type_: str, until: dt.date | None = None) -> tuple[Event, ...]:
+        """The pupil's events of one type, oldest first, up to ``until`` inclusive."""
+        return tuple(e for e in self.events if e.type == type_ and (until is None or e.date <= until))
+
+
+def _event_key(event: Event) -> tuple:
+    return (event.date, event.type, sorted((k, str(v)) for k, v in event.details.items()))
+
+
+@attrs.frozen
+class School:
+    """The school a history belongs to, with settings such as ``traded_ews``."""
+
+    id: str = ""
+    name: str = ""
+    settings: Mapping[str, Any] = attrs.field(
+        factory=dict, converter=lambda d: MappingProxyType(dict(d)), hash=False
+    )
+
+
+@attrs.frozen
+class History:
+    """Pupils of one or more input files, with the files' digests for reproducibility."""
+
+    pupils: tuple[Pupil, ...]
+    school: School = School()
+    sources: tuple[str, ...] = ()
+    digest: str = ""
+
+    def pupil(self, pupil_id: str) -> Pupil:
+        """The pupil with this id; KeyError naming the id if there is none."""
+        for pupil in self.pupils:
+            if pupil.id == pupil_id:
+                return pupil
+        raise KeyError(f"no pupil {pupil_id!r} in the history")
+
+    def __len__(self) -> int:
+        return len(self.pupils)
+
+    def __iter__(self) -> Iterator[Pupil]:
+        return iter(self.pupils)

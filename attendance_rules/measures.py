@@ -1,0 +1,319 @@
+"""Attendance measures of one pupil as of a date, over named windows.
+
+Every measure is computed from the compact register's prefix counts, so each costs a
+couple of binary searches, and every result can say how it was computed (window
+bounds and the counts behind it) for explanations.
+
+Rates are exact fractions: persistent absence is 10% or more of possible sessions
+missed, so exactly 90.0% attendance *is* persistent absence, and floating point must
+not decide that boundary.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import re
+from bisect import bisect_right
+from fractions import Fraction
+from typing import Any, Mapping
+
+import attrs
+
+from .calendar import Calendar, academic_year_start, monday_of
+from .codes import Category
+from .history import Pupil
+
+__all__ = [
+    "MEASURES",
+    "PERSISTENT_ABSENCE_RATE",
+    "SEVERE_ABSENCE_RATE",
+    "Measure",
+    "MeasureSpec",
+    "Window",
+    "compute",
+    "standard_measures",
+]
+
+# National definitions (DfE, Working together to improve school attendance): missing 10% or
+# more of possible sessions is persistent absence, 50% or more severe absence. Policies
+# carry these as cited parameters; these defaults serve the `measures` command only.
+PERSISTENT_ABSENCE_RATE = Fraction(1, 10)
+SEVERE_ABSENCE_RATE = Fraction(1, 2)
+
+_WINDOW_FORMS = (
+    "academic year",
+    "this term",
+    "last N school weeks",
+    "last N calendar weeks",
+    "since latest EVENT_TYPE",
+    "all time",
+)
+
+
+@attrs.frozen
+class Window:
+    """A span of days ending on the as-of date: ``kind`` plus its size or event type."""
+
+    kind: str
+    n: int = 0
+    event: str = ""
+
+    @classmethod
+    def parse(cls, text: str) -> "Window":
+        """Read a window such as ``last 10 school weeks``; ValueError lists the forms."""
+        words = text.strip().lower().split()
+        phrase = " ".join(words)
+        if phrase in ("academic year", "this academic year", "year to date"):
+            return cls("academic_year")
+        if phrase in ("this term", "term", "term to date"):
+            return cls("term")
+        if phrase in ("all time", "all"):
+            return cls("all")
+        match = re.fullmatch(r"(?:last|previous) (\d+) (school|calendar) weeks?", phrase)
+        if match and int(match.group(1)) > 0:
+            return cls(f"{match.group(2)}_weeks", int(match.group(1)))
+        match = re.fullmatch(r"since (?:latest |last )?([a-z_][a-z0-9_]*)", phrase)
+        if match:
+            return cls("since_event", event=match.group(1))
+        raise ValueError(f"unknown window {text!r}; expected one of: {', '.join(_WINDOW_FORMS)}")
+
+    def __str__(self) -> str:
+        if self.kind in ("school_weeks", "calendar_weeks"):
+            unit = self.kind.replace("_", " ")
+            return f"last {self.n} {unit[:-1] if self.n == 1 else unit}"
+        return {"academic_year": "academic year", "term": "this term", "all": "all time"}.get(
+            self.kind, f"since latest {self.event}"
+        )
+
+    def bounds(self, pupil: Pupil, as_of: dt.date, calendar: Calendar = Calendar()) -> tuple[dt.date, dt.date] | None:
+        """First and last day of the window for ``pupil``; None when it is empty."""
+        if self.kind == "academic_year":
+            return academic_year_start(as_of), as_of
+        if self.kind == "term":
+            return calendar.term_start(as_of, pupil.register.days), as_of
+        if self.kind == "calendar_weeks":
+            return as_of - dt.timedelta(days=7 * self.n - 1), as_of
+        if self.kind == "school_weeks":
+            return _school_weeks_start(pupil, as_of, self.n), as_of
+        if self.kind == "all":
+            return dt.date.min, as_of
+        events = pupil.events_of(self.event, until=as_of)
+        return (events[-1].date, as_of) if events else None
+
+
+def _school_weeks_start(pupil: Pupil, as_of: dt.date, n: int) -> dt.date:
+    """Monday of the n-th most recent school week up to ``as_of`` (the earliest if fewer)."""
+    weeks = pupil.register.weeks
+    i = bisect_right(weeks, monday_of(as_of.toordinal()))
+    if i == 0:
+        return dt.date.fromordinal(monday_of(as_of.toordinal()))
+    return dt.date.fromordinal(weeks[max(0, i - n)])
+
+
+@attrs.frozen
+class MeasureSpec:
+    """What a measure counts: a description, its unit and optional code list."""
+
+    name: str
+    unit: str
+    description: str
+    kind: str  # "count", "rate", "days", "run" or "trend"
+
+
+MEASURES: Mapping[str, MeasureSpec] = {
+    spec.name: spec
+    for spec in (
+        MeasureSpec("possible_sessions", "sessions", "possible sessions", "count"),
+        MeasureSpec("attended_sessions", "sessions", "sessions attended (present or approved activity)", "count"),
+        MeasureSpec("present_sessions", "sessions", "sessions present", "count"),
+        MeasureSpec("approved_activity_sessions", "sessions", "sessions at an approved educational activity", "count"),
+        MeasureSpec("absent_sessions", "sessions", "sessions absent", "count"),
+        MeasureSpec("authorised_sessions", "sessions", "authorised absence sessions", "count"),
+        MeasureSpec("unauthorised_sessions", "sessions", "unauthorised absence sessions", "count"),
+        MeasureSpec("code_sessions", "sessions", "sessions with given codes", "count"),
+        MeasureSpec("late_before_close", "sessions", "late marks before the register closed (L)", "count"),
+        MeasureSpec("late_after_close", "sessions", "late marks after the register closed (U)", "count"),
+        MeasureSpec("attendance_rate", "percent", "attendance", "rate"),
+        MeasureSpec("absence_rate", "percent", "absence", "rate"),
+        MeasureSpec("days_absent", "days", "days absent", "days"),
+        MeasureSpec("unauthorised_days", "days", "days of unauthorised absence", "days"),
+        MeasureSpec("unexplained_run", "days", "consecutive school days with no reason given (N)", "run"),
+        MeasureSpec("attendance_trend", "percent", "change in attendance against the window before", "trend"),
+    )
+}
+
+
+@attrs.frozen
+class Measure:
+    """A computed measure: its value and how it was obtained."""
+
+    name: str
+    window: Window | None
+    value: int | Fraction | None
+    unit: str
+    start: dt.date | None
+    end: dt.date
+    counts: Mapping[str, int] = attrs.field(factory=dict, hash=False)
+    codes: tuple[str, ...] = ()
+
+    def describe(self) -> str:
+        """Plain English: value, what it counts and the window's dates."""
+        spec = MEASURES[self.name]
+        what = spec.description + (f" ({', '.join(self.codes)})" if self.codes else "")
+        span = f"{_fmt(self.start)} to {_fmt(self.end)}" if self.start else f"up to {_fmt(self.end)}"
+        window = f" in the {self.window} ({span})" if self.window else f" ({span})"
+        if self.value is None:
+            return f"{what}: not defined, no possible sessions{window}"
+        return f"{format_value(self.value, self.unit)} {what}{window}" + _count_note(self)
+
+    def as_json(self) -> Any:
+        """The value as a JSON number (rates as fractions of 1, rounded to 6 places)."""
+        return json_number(self.value)
+
+
+def _count_note(m: Measure) -> str:
+    if m.unit == "percent" and "possible" in m.counts:
+        return f"; {m.counts['attended']} of {m.counts['possible']} possible sessions attended"
+    return ""
+
+
+def _fmt(day: dt.date | None) -> str:
+    if day is None or day == dt.date.min:
+        return "the first mark"
+    return f"{day.day} {day:%b %Y}"
+
+
+def format_value(value: int | Fraction | None, unit: str) -> str:
+    """A value with its unit: ``90.0%``, ``12 sessions``, ``4.5 days``."""
+    if value is None:
+        return "undefined"
+    if unit == "percent":
+        return f"{float(value) * 100:.1f}%"
+    number = f"{float(value):g}" if isinstance(value, Fraction) else str(value)
+    return f"{number} {unit[:-1] if value == 1 and unit.endswith('s') else unit}"
+
+
+def json_number(value: int | Fraction | None) -> int | float | None:
+    """Ints stay ints; fractions become floats rounded to 6 places (deterministic)."""
+    if value is None or isinstance(value, int):
+        return value
+    return int(value) if value.denominator == 1 else round(float(value), 6)
+
+
+def compute(
+    pupil: Pupil,
+    name: str,
+    as_of: dt.date,
+    window: Window | None = None,
+    calendar: Calendar = Calendar(),
+    codes: tuple[str, ...] = (),
+) -> Measure:
+    """Compute measure ``name`` for ``pupil`` as of ``as_of`` over ``window``."""
+    spec = MEASURES.get(name)
+    if spec is None:
+        raise KeyError(f"unknown measure {name!r}; known: {', '.join(sorted(MEASURES))}")
+    if spec.kind == "run":
+        return _unexplained_run(pupil, as_of)
+    window = window or Window("academic_year")
+    bounds = window.bounds(pupil, as_of, calendar)
+    if spec.kind == "trend":
+        return _trend(pupil, as_of, window, calendar)
+    if bounds is None:  # e.g. "since latest review_held" with no review: nothing to count
+        return Measure(name, window, None if spec.kind == "rate" else 0, spec.unit, None, as_of, {}, codes)
+    counts = _counts(pupil, *bounds, codes)
+    return Measure(name, window, _value(name, counts), spec.unit, bounds[0], bounds[1], counts, codes)
+
+
+def _counts(pupil: Pupil, start: dt.date, end: dt.date, codes: tuple[str, ...]) -> dict[str, int]:
+    reg = pupil.register
+    lo, hi = reg.span(start, end)
+    present = reg.count(Category.PRESENT, lo, hi)
+    approved = reg.count(Category.APPROVED_ACTIVITY, lo, hi)
+    authorised = reg.count(Category.AUTHORISED, lo, hi)
+    unauthorised = reg.count(Category.UNAUTHORISED, lo, hi)
+    counts = {
+        "present": present,
+        "approved_activity": approved,
+        "attended": present + approved,
+        "authorised": authorised,
+        "unauthorised": unauthorised,
+        "absent": authorised + unauthorised,
+        "possible": present + approved + authorised + unauthorised,
+        "late_before_close": reg.count_codes(reg.codebook.ids_for("L"), lo, hi),
+        "late_after_close": reg.count_codes(reg.codebook.ids_for("U"), lo, hi),
+    }
+    if codes:
+        counts["codes"] = reg.count_codes([i for c in codes for i in reg.codebook.ids_for(c)], lo, hi)
+    return counts
+
+
+_COUNT_KEYS = {
+    "possible_sessions": "possible",
+    "attended_sessions": "attended",
+    "present_sessions": "present",
+    "approved_activity_sessions": "approved_activity",
+    "absent_sessions": "absent",
+    "authorised_sessions": "authorised",
+    "unauthorised_sessions": "unauthorised",
+    "code_sessions": "codes",
+    "late_before_close": "late_before_close",
+    "late_after_close": "late_after_close",
+}
+
+
+def _value(name: str, counts: Mapping[str, int]) -> int | Fraction | None:
+    if name in _COUNT_KEYS:
+        return counts.get(_COUNT_KEYS[name], 0)
+    if name == "days_absent":
+        return Fraction(counts["absent"], 2)
+    if name == "unauthorised_days":
+        return Fraction(counts["unauthorised"], 2)
+    if counts["possible"] == 0:
+        return None
+    key = "attended" if name == "attendance_rate" else "absent"
+    return Fraction(counts[key], counts["possible"])
+
+
+def _unexplained_run(pupil: Pupil, as_of: dt.date) -> Measure:
+    """School days, counting back from ``as_of``, on which every mark is N."""
+    reg = pupil.register
+    n_ids = set(reg.codebook.ids_for("N"))
+    days = reg.days
+    i = bisect_right(days, as_of.toordinal()) - 1
+    run = 0
+    while i >= 0:
+        lo, hi = reg.span(dt.date.fromordinal(days[i]), dt.date.fromordinal(days[i]))
+        if not all(c in n_ids for c in reg.codes[lo:hi]):
+            break
+        run, i = run + 1, i - 1
+    start = dt.date.fromordinal(days[i + 1]) if run else None
+    return Measure("unexplained_run", None, run, "days", start, as_of, {"days": run})
+
+
+def _trend(pupil: Pupil, as_of: dt.date, window: Window, calendar: Calendar) -> Measure:
+    """Attendance in ``window`` minus attendance in the equally long window before it."""
+    recent = compute(pupil, "attendance_rate", as_of, window, calendar)
+    if recent.start is None or recent.start == dt.date.min:
+        return Measure("attendance_trend", window, None, "percent", None, as_of, {})
+    before = compute(pupil, "attendance_rate", recent.start - dt.timedelta(days=1), window, calendar)
+    value = None if recent.value is None or before.value is None else recent.value - before.value
+    counts = {"recent_attended": recent.counts.get("attended", 0), "recent_possible": recent.counts.get("possible", 0),
+              "before_attended": before.counts.get("attended", 0), "before_possible": before.counts.get("possible", 0)}
+    return Measure("attendance_trend", window, value, "percent", before.start, as_of, counts)
+
+
+def standard_measures(pupil: Pupil, as_of: dt.date, calendar: Calendar = Calendar()) -> dict[str, Any]:
+    """The measures the ``measures`` command prints, as JSON-ready numbers."""
+    year = Window("academic_year")
+    out: dict[str, Any] = {}
+    for name in ("possible_sessions", "attended_sessions", "authorised_sessions", "unauthorised_sessions",
+                 "late_before_close", "late_after_close", "days_absent", "attendance_rate"):
+        out[name] = compute(pupil, name, as_of, year, calendar).as_json()
+    absence = compute(pupil, "absence_rate", as_of, year, calendar).value
+    out["persistent_absence"] = absence is not None and absence >= PERSISTENT_ABSENCE_RATE
+    out["severe_absence"] = absence is not None and absence >= SEVERE_ABSENCE_RATE
+    out["unauthorised_sessions_last_10_school_weeks"] = compute(
+        pupil, "unauthorised_sessions", as_of, Window("school_weeks", 10), calendar).value
+    out["attendance_rate_this_term"] = compute(pupil, "attendance_rate", as_of, Window("term"), calendar).as_json()
+    out["unexplained_run"] = compute(pupil, "unexplained_run", as_of).value
+    return out

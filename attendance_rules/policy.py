@@ -1,0 +1,405 @@
+"""The policy model: one YAML file read into frozen, located value objects.
+
+``read_policy_file`` loads a file, checks it against ``schemas/policy.schema.json`` and
+builds a ``PolicyFile`` whose every citation, parameter, measure, action and rule keeps
+its file, line and column. Layering (``layers.py``) combines files into the effective
+policy; conditions are parsed there, once every name in the chain is known.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from fractions import Fraction
+from pathlib import Path
+from typing import Any, Callable, Mapping
+
+import attrs
+
+from .exceptions import Location, PolicyError, Problem
+from .measures import Window
+from .schema import schema_problems
+from .yamlsource import Document, load_yaml, parse_yaml
+
+__all__ = [
+    "Action",
+    "Citation",
+    "DatedValue",
+    "Due",
+    "MeasureUse",
+    "Parameter",
+    "PolicyFile",
+    "Rule",
+    "Source",
+    "Text",
+    "Unless",
+    "parse_duration",
+    "read_policy_file",
+    "read_policy_text",
+]
+
+_DURATION_DAYS = {"day": 1, "days": 1, "week": 7, "weeks": 7}
+
+
+@attrs.frozen
+class Text:
+    """A condition string with where it came from (and how to locate each character)."""
+
+    text: str
+    location: Location
+    column_map: Callable[[int], Location] | None = attrs.field(default=None, eq=False, repr=False)
+
+
+@attrs.frozen
+class Citation:
+    """Where a value or rule comes from: a source document, a section and page, a paraphrase."""
+
+    source: str
+    says: str
+    section: str = ""
+    page: str = ""
+    paragraph: str = ""
+    note: str = ""
+    location: Location = attrs.field(default=Location(), eq=False)
+
+    def __str__(self) -> str:
+        parts = [self.source] + [p for p in (self.section, self.page and f"p. {self.page}",
+                                             self.paragraph and f"para. {self.paragraph}") if p]
+        return ", ".join(parts)
+
+
+@attrs.frozen
+class Source:
+    """A document cited by a policy."""
+
+    id: str
+    title: str
+    publisher: str = ""
+    date: str = ""
+    location_hint: str = ""
+    url: str = ""
+    origin: Location = attrs.field(default=Location(), eq=False)
+
+
+@attrs.frozen
+class DatedValue:
+    """A parameter's value from a date on (``start`` None: from the beginning)."""
+
+    start: dt.date | None
+    value: Any
+    cite: Citation | None
+
+
+@attrs.frozen
+class Parameter:
+    """A named, cited value with a unit; dated values use the latest start on or before a date."""
+
+    name: str
+    unit: str
+    values: tuple[DatedValue, ...]
+    cite: Citation | None
+    local_choice: str = ""
+    description: str = ""
+    bounds: Mapping[str, Any] | None = attrs.field(default=None, eq=False)
+    origin: Location = attrs.field(default=Location(), eq=False)
+
+    def value_on(self, day: dt.date) -> Any:
+        """The value in force on ``day`` (None before the first dated value)."""
+        chosen = None
+        for dated in self.values:
+            if dated.start is None or dated.start <= day:
+                chosen = dated.value
+        return chosen
+
+    def citation_on(self, day: dt.date) -> Citation | None:
+        """The citation of the value in force on ``day``."""
+        chosen = self.cite
+        for dated in self.values:
+            if (dated.start is None or dated.start <= day) and dated.cite is not None:
+                chosen = dated.cite
+        return chosen
+
+
+@attrs.frozen
+class MeasureUse:
+    """A policy's named use of a library measure over a window."""
+
+    name: str
+    measure: str
+    window: Window | None
+    codes: tuple[str, ...] = ()
+    description: str = ""
+    cite: Citation | None = None
+    origin: Location = attrs.field(default=Location(), eq=False)
+
+
+@attrs.frozen
+class Due:
+    """When an action is due: N school days after it applies, or a window after an event."""
+
+    within_school_days: int | None = None
+    after: str = ""
+    from_days: int = 0
+    to_days: int = 0
+
+
+@attrs.frozen
+class Action:
+    """Something a rule can recommend: a letter, meeting, referral …"""
+
+    id: str
+    title: str
+    kind: str
+    responsible: str
+    cite: Citation | None
+    due: Due | None = None
+    repeat: str = "once_per_academic_year"
+    done_by: str = ""
+    description: str = ""
+    local_choice: str = ""
+    replaces: str = ""
+    effective_from: dt.date | None = None
+    effective_to: dt.date | None = None
+    origin: Location = attrs.field(default=Location(), eq=False)
+
+
+@attrs.frozen
+class Unless:
+    """A condition holding a rule's actions back, with the reason shown to people."""
+
+    when: Text
+    reason: str
+    actions: tuple[str, ...] = ()
+    cite: Citation | None = None
+    origin: Location = attrs.field(default=Location(), eq=False)
+
+
+@attrs.frozen
+class Rule:
+    """When a condition holds: derive facts and recommend actions, unless held back."""
+
+    id: str
+    title: str
+    when: Text
+    cite: Citation | None
+    derive: tuple[str, ...] = ()
+    recommend: tuple[str, ...] = ()
+    unless: tuple[Unless, ...] = ()
+    priority: int = 0
+    effective_from: dt.date | None = None
+    effective_to: dt.date | None = None
+    description: str = ""
+    local_choice: str = ""
+    replaces: str = ""
+    policy: str = ""
+    origin: Location = attrs.field(default=Location(), eq=False)
+
+    def in_force(self, day: dt.date) -> bool:
+        """True when the rule's own dates cover ``day``."""
+        return (self.effective_from is None or self.effective_from <= day) and (
+            self.effective_to is None or day <= self.effective_to
+        )
+
+
+@attrs.frozen
+class PolicyFile:
+    """One policy file as written (before layering)."""
+
+    id: str
+    title: str
+    kind: str
+    version: str
+    effective_from: dt.date
+    document: Document = attrs.field(repr=False, eq=False)
+    effective_to: dt.date | None = None
+    review_due: dt.date | None = None
+    owner: str = ""
+    extends: str = ""
+    sources: Mapping[str, Source] = attrs.field(factory=dict)
+    flags: Mapping[str, str] = attrs.field(factory=dict)
+    parameters: Mapping[str, Parameter] = attrs.field(factory=dict)
+    override_parameters: Mapping[str, Parameter] = attrs.field(factory=dict)
+    measures: Mapping[str, MeasureUse] = attrs.field(factory=dict)
+    actions: Mapping[str, Action] = attrs.field(factory=dict)
+    rules: tuple[Rule, ...] = ()
+    disable_rules: Mapping[str, tuple[str, Location]] = attrs.field(factory=dict)
+
+    @property
+    def file(self) -> str:
+        """The path the policy was read from."""
+        return self.document.file
+
+    @property
+    def digest(self) -> str:
+        """SHA-256 of the file's bytes."""
+        return self.document.digest
+
+
+def parse_duration(text: str) -> int:
+    """Calendar days in ``"4 weeks"`` / ``"28 days"``; ValueError otherwise."""
+    number, _, unit = str(text).strip().partition(" ")
+    if unit.strip() not in _DURATION_DAYS:
+        raise ValueError(f"unknown duration {text!r}; expected e.g. '4 weeks' or '28 days'")
+    return int(Fraction(number) * _DURATION_DAYS[unit.strip()])
+
+
+class _Build:
+    """Builds a PolicyFile from a schema-valid document, collecting further problems."""
+
+    def __init__(self, doc: Document) -> None:
+        self.doc = doc
+        self.problems: list[Problem] = []
+
+    def date(self, path: tuple) -> dt.date | None:
+        try:
+            value = self.doc.get(path)
+        except (KeyError, IndexError):
+            return None
+        if value is None:
+            return None
+        try:
+            return dt.date.fromisoformat(str(value))
+        except ValueError:
+            self.problems.append(Problem("not a real date", self.doc.where(path), found=repr(value),
+                                         expected="YYYY-MM-DD", example="2024-08-19"))
+            return None
+
+    def cite(self, path: tuple) -> Citation | None:
+        raw = _get(self.doc.data, path)
+        if not isinstance(raw, dict):
+            return None
+        return Citation(raw["source"], raw["says"], str(raw.get("section", "")), str(raw.get("page", "")),
+                        str(raw.get("paragraph", "")), raw.get("note", ""), self.doc.where(path))
+
+    def text(self, path: tuple) -> Text:
+        return Text(str(self.doc.get(path)), self.doc.where(path), self.doc.column_map(path))
+
+    def parameter(self, name: str, path: tuple) -> Parameter:
+        raw = self.doc.get(path)
+        if "values" in raw:
+            values = tuple(DatedValue(self.date(path + ("values", i, "from")), _number(v["value"]),
+                                      self.cite(path + ("values", i, "cite")))
+                           for i, v in enumerate(raw["values"]))
+        else:
+            values = (DatedValue(None, _number(raw["value"]), None),)
+        return Parameter(name, raw.get("unit", "count"), values, self.cite(path + ("cite",)),
+                         raw.get("local_choice", ""), raw.get("description", ""), raw.get("bounds"),
+                         self.doc.where(path, key=True))
+
+    def measure(self, name: str, path: tuple) -> MeasureUse:
+        raw = self.doc.get(path)
+        window = None
+        if raw.get("window"):
+            try:
+                window = Window.parse(raw["window"])
+            except ValueError as err:
+                self.problems.append(Problem(str(err), self.doc.where(path + ("window",))))
+        return MeasureUse(name, raw["measure"], window, tuple(raw.get("codes", ())), raw.get("description", ""),
+                          self.cite(path + ("cite",)), self.doc.where(path, key=True))
+
+    def due(self, path: tuple) -> Due | None:
+        raw = _get(self.doc.data, path)
+        if not isinstance(raw, dict):
+            return None
+        if "within_school_days" in raw:
+            return Due(within_school_days=int(raw["within_school_days"]))
+        try:
+            return Due(after=raw["after"], from_days=parse_duration(raw["from"]), to_days=parse_duration(raw["to"]))
+        except ValueError as err:
+            self.problems.append(Problem(str(err), self.doc.where(path)))
+            return None
+
+    def action(self, action_id: str, path: tuple) -> Action:
+        raw = self.doc.get(path)
+        return Action(action_id, raw["title"], raw["kind"], raw["responsible"], self.cite(path + ("cite",)),
+                      self.due(path + ("due",)), raw.get("repeat", "once_per_academic_year"), raw.get("done_by", ""),
+                      raw.get("description", ""), raw.get("local_choice", ""), raw.get("replaces", ""),
+                      self.date(path + ("effective_from",)), self.date(path + ("effective_to",)),
+                      self.doc.where(path, key=True))
+
+    def rule(self, path: tuple, policy_id: str) -> Rule:
+        raw = self.doc.get(path)
+        unless = tuple(
+            Unless(self.text(path + ("unless", i, "when")), u["reason"], tuple(u.get("actions", ())),
+                   self.cite(path + ("unless", i, "cite")), self.doc.where(path + ("unless", i)))
+            for i, u in enumerate(raw.get("unless", ()))
+        )
+        return Rule(raw["id"], raw["title"], self.text(path + ("when",)), self.cite(path + ("cite",)),
+                    _ids(raw.get("derive")), _ids(raw.get("recommend")), unless, int(raw.get("priority", 0)),
+                    self.date(path + ("effective_from",)), self.date(path + ("effective_to",)),
+                    raw.get("description", ""), raw.get("local_choice", ""), raw.get("replaces", ""), policy_id,
+                    self.doc.where(path))
+
+    def policy(self) -> PolicyFile:
+        d = self.doc.data
+        sources = {k: Source(k, v["title"], v.get("publisher", ""), str(v.get("date", "")), v.get("location", ""),
+                             v.get("url", ""), self.doc.where(("sources", k), key=True))
+                   for k, v in d.get("sources", {}).items()}
+        seen: dict[str, Location] = {}
+        rules = []
+        for i, raw in enumerate(d.get("rules", ())):
+            rule = self.rule(("rules", i), d["id"])
+            if rule.id in seen:
+                self.problems.append(Problem(f"duplicate rule id {rule.id!r}", rule.origin,
+                                             expected=f"ids unique in a file; first defined at {seen[rule.id]}"))
+            seen.setdefault(rule.id, rule.origin)
+            rules.append(rule)
+        return PolicyFile(
+            d["id"], d["title"], d["kind"], str(d["version"]), self.date(("effective_from",)), self.doc,
+            self.date(("effective_to",)), self.date(("review_due",)), d.get("owner", ""), d.get("extends", ""),
+            sources, dict(d.get("flags", {})),
+            {k: self.parameter(k, ("parameters", k)) for k in d.get("parameters", {})},
+            {k: self.parameter(k, ("override_parameters", k)) for k in d.get("override_parameters", {})},
+            {k: self.measure(k, ("measures", k)) for k in d.get("measures", {})},
+            {k: self.action(k, ("actions", k)) for k in d.get("actions", {})},
+            tuple(rules),
+            {k: (v, self.doc.where(("disable_rules", k), key=True)) for k, v in d.get("disable_rules", {}).items()},
+        )
+
+
+def _get(data: Any, path: tuple) -> Any:
+    for step in path:
+        try:
+            data = data[step]
+        except (KeyError, IndexError, TypeError):
+            return None
+    return data
+
+
+def _ids(value: Any) -> tuple[str, ...]:
+    if value is None:
+        return ()
+    return (value,) if isinstance(value, str) else tuple(value)
+
+
+def _number(value: Any) -> Any:
+    """Numbers become exact fractions (ints stay ints) so thresholds compare exactly."""
+    if isinstance(value, bool) or not isinstance(value, (int, float)):
+        return value
+    return value if isinstance(value, int) else Fraction(str(value))
+
+
+def _from_document(doc: Document) -> PolicyFile:
+    if not isinstance(doc.data, dict):
+        raise PolicyError([Problem("a policy is a mapping of keys (id, title, kind, …)", doc.where(()),
+                                   found=type(doc.data).__name__)])
+    problems = schema_problems(doc)
+    if problems:
+        raise PolicyError(problems)
+    build = _Build(doc)
+    policy = build.policy()
+    if build.problems:
+        raise PolicyError(build.problems)
+    return policy
+
+
+def read_policy_file(path: str | Path) -> PolicyFile:
+    """Load and schema-check one policy file; ``PolicyError`` lists every problem."""
+    return _from_document(load_yaml(path))
+
+
+def read_policy_text(text: str, file: str = "<string>") -> PolicyFile:
+    """Like ``read_policy_file`` for YAML text (tests, editors)."""
+    import hashlib
+
+    doc = attrs.evolve(parse_yaml(text, file), digest="sha256:" + hashlib.sha256(text.encode()).hexdigest())
+    return _from_document(doc)

@@ -1,0 +1,397 @@
+"""Read attendance histories from JSON or CSV, refusing bad rows with located problems.
+
+Nothing is silently dropped: every mark and event row read is either used or reported,
+and ``LoadReport`` keeps the tally (rows read = rows used + rows reported). In strict
+mode (the default) any reported row makes the whole load fail with an ``InputError``
+listing every problem found, so a file is fixed in one pass.
+"""
+
+from __future__ import annotations
+
+import csv
+import datetime as dt
+import hashlib
+import json
+import re
+from array import array
+from pathlib import Path
+from typing import Any, Iterable, Mapping, Sequence
+
+import attrs
+
+from .codes import CodeBook, default_codebook
+from .exceptions import InputError, Location, Problem
+from .history import EVENT_FIELDS, SESSIONS, Event, History, Pupil, Register, School, slot_of
+
+__all__ = ["LoadReport", "load_history", "read_history"]
+
+_DATE = re.compile(r"\d{4}-\d{2}-\d{2}")
+_NAME = re.compile(r"[a-z][a-z0-9_]*")
+_CSV_FILES = ("pupils.csv", "marks.csv", "events.csv", "school.csv")
+
+
+@attrs.frozen
+class LoadReport:
+    """What a load read, used and reported, per kind of row."""
+
+    read: Mapping[str, int]
+    used: Mapping[str, int]
+    problems: tuple[Problem, ...]
+
+    @property
+    def reported(self) -> dict[str, int]:
+        """Rows refused, per kind (read minus used)."""
+        return {k: self.read[k] - self.used.get(k, 0) for k in self.read}
+
+
+class _PupilDraft:
+    """A pupil while its rows are being read: marks keyed by session slot."""
+
+    def __init__(self, pupil_id: str, where: Location) -> None:
+        self.id, self.where = pupil_id, where
+        self.marks: dict[int, tuple[int, int | None, Location, str]] = {}
+        self.events: list[Event] = []
+        self.flags: frozenset[str] = frozenset()
+        self.date_of_birth: dt.date | None = None
+        self.year_group: int | None = None
+
+
+class _Reader:
+    """Accumulates pupils, marks and events from any number of files, with problems."""
+
+    def __init__(self, codebook: CodeBook) -> None:
+        self.codebook = codebook
+        self.pupils: dict[str, _PupilDraft] = {}
+        self.school = School()
+        self.problems: list[Problem] = []
+        self.read = {"pupils": 0, "marks": 0, "events": 0}
+        self.used = {"pupils": 0, "marks": 0, "events": 0}
+        self.roster_given = False
+
+    def problem(self, message: str, where: Location, found: str = "", expected: str = "", example: str = "") -> None:
+        self.problems.append(Problem(message, where, found=found, expected=expected, example=example))
+
+    def date(self, value: Any, where: Location, what: str = "date") -> dt.date | None:
+        """An ISO date, or None after reporting what was wrong with it."""
+        if isinstance(value, str) and _DATE.fullmatch(value):
+            try:
+                return dt.date.fromisoformat(value)
+            except ValueError:
+                self.problem(f"impossible {what}", where, found=repr(value), expected="a real calendar date")
+                return None
+        self.problem(f"bad {what}", where, found=repr(value), expected="YYYY-MM-DD", example="2024-01-26")
+        return None
+
+    def pupil_for(self, pupil_id: Any, where: Location, create: bool) -> _PupilDraft | None:
+        if not isinstance(pupil_id, str) or not pupil_id.strip():
+            self.problem("missing pupil id", where, found=repr(pupil_id), expected="a non-empty string")
+            return None
+        draft = self.pupils.get(pupil_id)
+        if draft is None and create:
+            draft = self.pupils[pupil_id] = _PupilDraft(pupil_id, where)
+        if draft is None:
+            self.problem("unknown pupil", where, found=repr(pupil_id), expected="a pupil listed in the pupils file")
+        return draft
+
+    def add_pupil(self, pupil_id: Any, flags: Iterable[Any], dob: Any, year: Any, where: Location) -> None:
+        self.read["pupils"] += 1
+        if isinstance(pupil_id, str) and pupil_id in self.pupils:
+            self.problem("duplicate pupil", where, found=repr(pupil_id), expected="each pupil id once")
+            return
+        draft = self.pupil_for(pupil_id, where, create=True)
+        if draft is None:
+            return
+        bad = [f for f in flags if not (isinstance(f, str) and _NAME.fullmatch(f))]
+        if bad:
+            self.problem("bad flag name", where, found=repr(bad[0]), expected="lower_case_name", example="social_worker")
+        draft.flags = frozenset(f for f in flags if f not in bad)
+        draft.date_of_birth = self.date(dob, where, "date of birth") if dob not in (None, "") else None
+        draft.year_group = self.year_group(year, where)
+        self.used["pupils"] += 1
+
+    def year_group(self, value: Any, where: Location) -> int | None:
+        if value in (None, ""):
+            return None
+        try:
+            year = int(value)
+        except (TypeError, ValueError):
+            year = -99
+        if not -2 <= year <= 14:  # nursery (-2) to year 14
+            self.problem("bad year group", where, found=repr(value), expected="a whole number from -2 to 14")
+            return None
+        return year
+
+    def add_mark(self, draft: _PupilDraft | None, row: Mapping[str, Any], where: Location) -> None:
+        self.read["marks"] += 1
+        if draft is None:
+            return
+        day = self.date(row.get("date"), where)
+        session, code = row.get("session"), row.get("code")
+        if session not in SESSIONS:
+            self.problem("bad session", where, found=repr(session), expected="AM or PM")
+        late = self.minutes_late(row.get("minutes_late"), where)
+        if day is None or session not in SESSIONS or late is False:
+            return
+        self.store_mark(draft, day, session, code, late, where)
+
+    def minutes_late(self, value: Any, where: Location) -> int | None | bool:
+        """Minutes late as an int, None when absent, False after reporting a bad value."""
+        if value in (None, ""):
+            return None
+        try:
+            minutes = int(value)
+        except (TypeError, ValueError):
+            minutes = -1
+        if isinstance(value, bool) or minutes < 0 or minutes > 600:
+            self.problem("bad minutes_late", where, found=repr(value), expected="a whole number of minutes, 0 to 600")
+            return False
+        return minutes
+
+    def store_mark(self, draft: _PupilDraft, day: dt.date, session: str, code: Any, late: int | None,
+                   where: Location) -> None:
+        try:
+            found = self.codebook.lookup(code if isinstance(code, str) else repr(code), day)
+        except KeyError as err:
+            self.problem(err.args[0], where, found=repr(code), expected="a register code valid on that date")
+            return
+        slot = slot_of(day, session)
+        previous = draft.marks.get(slot)
+        if previous is not None:
+            kind = "duplicate" if previous[3] == found.code else "conflicting"
+            self.problem(f"{kind} mark for {draft.id} on {day} {session}", where,
+                         found=repr(found.code), expected=f"one mark per session; first given at {previous[2]}")
+            return
+        draft.marks[slot] = (found.id, late, where, found.code)
+        self.used["marks"] += 1
+
+    def add_event(self, draft: _PupilDraft | None, row: Mapping[str, Any], where: Location) -> None:
+        self.read["events"] += 1
+        if draft is None:
+            return
+        day = self.date(row.get("date"), where)
+        kind = row.get("type")
+        if not (isinstance(kind, str) and _NAME.fullmatch(kind)):
+            self.problem("bad event type", where, found=repr(kind), expected="lower_case_name",
+                         example="school_attendance_meeting")
+            return
+        details = {k: v for k, v in row.items() if k not in ("date", "type", "pupil_id")}
+        if day is None or not self.check_details(kind, details, where):
+            return
+        draft.events.append(Event(day, kind, details, where))
+        self.used["events"] += 1
+
+    def check_details(self, kind: str, details: dict[str, Any], where: Location) -> bool:
+        """Check and convert the known fields of a standard event in place."""
+        ok = True
+        for field, expected in EVENT_FIELDS.get(kind, {}).items():
+            if field not in details:
+                continue
+            value = details[field]
+            if expected == "bool" and not isinstance(value, bool):
+                value = {"true": True, "false": False}.get(str(value).lower(), value)
+                details[field] = value
+            if expected == "date" and isinstance(value, str):
+                details[field] = self.date(value, where, f"{kind}.{field}")
+                ok = ok and details[field] is not None
+                continue
+            valid = (isinstance(value, bool) if expected == "bool"
+                     else value in expected if isinstance(expected, tuple) else isinstance(value, str))
+            if not valid:
+                wanted = " | ".join(expected) if isinstance(expected, tuple) else expected
+                self.problem(f"bad {kind}.{field}", where, found=repr(value), expected=wanted)
+                ok = False
+        return ok
+
+    def history(self, sources: Sequence[str], digest: str) -> History:
+        pupils = tuple(_finish(d, self.codebook) for d in sorted(self.pupils.values(), key=lambda d: d.id))
+        return History(pupils, self.school, tuple(sources), digest)
+
+
+def _finish(draft: _PupilDraft, codebook: CodeBook) -> Pupil:
+    order = sorted(draft.marks)
+    slots = array("I", order)
+    codes = bytes(draft.marks[s][0] for s in order)
+    late = {i: draft.marks[s][1] for i, s in enumerate(order) if draft.marks[s][1] is not None}
+    register = Register(slots, codes, late, codebook)
+    return Pupil(draft.id, register, draft.flags, draft.events, draft.date_of_birth, draft.year_group, draft.where)
+
+
+# --- JSON ---------------------------------------------------------------------------
+
+
+def _read_json(reader: _Reader, path: Path) -> None:
+    name = str(path)
+    try:
+        doc = json.loads(path.read_text(encoding="utf-8"))
+    except json.JSONDecodeError as err:
+        reader.problem(f"not valid JSON: {err.msg}", Location(name, err.lineno, err.colno),
+                       expected='{"pupils": [...]}')
+        return
+    except UnicodeDecodeError as err:
+        reader.problem("file is not UTF-8 text", Location(name), found=str(err))
+        return
+    if not isinstance(doc, dict) or not isinstance(doc.get("pupils"), list):
+        reader.problem("a history is an object with a list of pupils", Location(name, pointer=""),
+                       found=type(doc).__name__, expected='{"pupils": [...]}')
+        return
+    if "school" in doc:
+        _json_school(reader, doc["school"], Location(name, pointer="/school"))
+    for i, item in enumerate(doc["pupils"]):
+        _json_pupil(reader, item, name, f"/pupils/{i}")
+
+
+def _json_school(reader: _Reader, raw: Any, where: Location) -> None:
+    if not isinstance(raw, dict) or not isinstance(raw.get("settings", {}), dict):
+        reader.problem("bad school record", where, found=repr(raw)[:60],
+                       expected='{"id": ..., "name": ..., "settings": {...}}')
+        return
+    reader.school = School(str(raw.get("id", "")), str(raw.get("name", "")), raw.get("settings", {}))
+
+
+def _json_pupil(reader: _Reader, item: Any, name: str, pointer: str) -> None:
+    where = Location(name, pointer=pointer)
+    if not isinstance(item, dict):
+        reader.read["pupils"] += 1
+        reader.problem("a pupil is an object", where, found=type(item).__name__, expected='{"id": ..., "marks": [...]}')
+        return
+    flags = item.get("flags", [])
+    if not isinstance(flags, list):
+        reader.problem("flags must be a list", Location(name, pointer=pointer + "/flags"), found=repr(flags))
+        flags = []
+    reader.add_pupil(item.get("id"), flags, item.get("date_of_birth"), item.get("year_group"), where)
+    draft = reader.pupils.get(item.get("id")) if isinstance(item.get("id"), str) else None
+    for key, add in (("marks", reader.add_mark), ("events", reader.add_event)):
+        rows = item.get(key, [])
+        if not isinstance(rows, list):
+            reader.problem(f"{key} must be a list", Location(name, pointer=f"{pointer}/{key}"), found=repr(rows)[:40])
+            continue
+        for j, row in enumerate(rows):
+            at = Location(name, pointer=f"{pointer}/{key}/{j}")
+            if isinstance(row, dict):
+                add(draft, row, at)
+            else:
+                reader.read[key] += 1
+                reader.problem(f"each of {key} is an object", at, found=repr(row)[:40])
+
+
+# --- CSV ----------------------------------------------------------------------------
+
+
+def _csv_rows(reader: _Reader, path: Path, required: Sequence[str]) -> Iterable[tuple[dict[str, str], Location]]:
+    with open(path, newline="", encoding="utf-8") as handle:
+        rows = csv.DictReader(handle)
+        header = rows.fieldnames or []
+        missing = [c for c in required if c not in header]
+        if missing:
+            reader.problem(f"{path.name} lacks column(s) {', '.join(missing)}", Location(str(path), 1),
+                           found=",".join(header), expected=",".join(required))
+            return
+        for row in rows:
+            where = Location(str(path), rows.line_num)
+            if None in row or None in row.values():
+                reader.problem("wrong number of fields", where, found=str(len(header) + len(row.get(None) or [])),
+                               expected=f"{len(header)} ({','.join(header)})")
+                row = {k: v for k, v in row.items() if k is not None}
+            yield {k: (v or "").strip() for k, v in row.items()}, where
+
+
+def _read_csv_dir(reader: _Reader, files: Mapping[str, Path]) -> None:
+    if "school.csv" in files:
+        for row, where in _csv_rows(reader, files["school.csv"], ("id",)):
+            settings = {k: _csv_value(v) for k, v in row.items() if k not in ("id", "name")}
+            reader.school = School(row["id"], row.get("name", ""), settings)
+    if "pupils.csv" in files:
+        reader.roster_given = True
+        for row, where in _csv_rows(reader, files["pupils.csv"], ("pupil_id",)):
+            flags = [f for f in re.split(r"[;|]", row.get("flags", "")) if f]
+            reader.add_pupil(row["pupil_id"], flags, row.get("date_of_birth"), row.get("year_group"), where)
+    if "marks.csv" in files:
+        for row, where in _csv_rows(reader, files["marks.csv"], ("pupil_id", "date", "session", "code")):
+            draft = reader.pupil_for(row["pupil_id"], where, create=not reader.roster_given)
+            reader.add_mark(draft, row, where)
+    if "events.csv" in files:
+        for row, where in _csv_rows(reader, files["events.csv"], ("pupil_id", "date", "type")):
+            draft = reader.pupil_for(row["pupil_id"], where, create=False)
+            fields = _csv_details(reader, row.pop("details", ""), where)
+            reader.add_event(draft, {**row, **fields}, where)
+
+
+def _csv_details(reader: _Reader, text: str, where: Location) -> dict[str, Any]:
+    out: dict[str, Any] = {}
+    for part in filter(None, (p.strip() for p in text.split(";"))):
+        key, sep, value = part.partition("=")
+        if not sep or not _NAME.fullmatch(key.strip()):
+            reader.problem("bad event detail", where, found=repr(part), expected="key=value pairs separated by ;",
+                           example="outcome=improved;parent_engaged=true")
+            continue
+        out[key.strip()] = _csv_value(value.strip())
+    return out
+
+
+def _csv_value(text: str) -> Any:
+    lowered = text.lower()
+    if lowered in ("true", "false"):
+        return lowered == "true"
+    return text
+
+
+# --- entry points ---------------------------------------------------------------------
+
+
+def _classify(paths: Sequence[str | Path]) -> tuple[list[Path], dict[str, Path], list[Problem]]:
+    json_files, csv_files, problems = [], {}, []
+    for given in paths:
+        path = Path(given)
+        if path.is_dir():
+            found = {n: path / n for n in _CSV_FILES if (path / n).is_file()}
+            found.update({"history.json": path / "history.json"} if (path / "history.json").is_file() else {})
+            if not found:
+                problems.append(Problem("no history files in directory", Location(str(path)),
+                                        expected="history.json or marks.csv (with pupils.csv, events.csv)"))
+            json_files += [found.pop("history.json")] if "history.json" in found else []
+            csv_files.update(found)
+        elif not path.is_file():
+            problems.append(Problem("history file not found", Location(str(path))))
+        elif path.suffix.lower() == ".json":
+            json_files.append(path)
+        elif path.name in _CSV_FILES:
+            csv_files[path.name] = path
+        else:
+            problems.append(Problem("unrecognised history file", Location(str(path)), found=path.name,
+                                    expected="a .json history or marks.csv / pupils.csv / events.csv / school.csv"))
+    return json_files, csv_files, problems
+
+
+def digest_files(paths: Iterable[Path]) -> str:
+    """SHA-256 over the files' bytes, in name order: the same input, the same digest."""
+    h = hashlib.sha256()
+    for path in sorted(paths, key=str):
+        h.update(path.name.encode() + b"\0" + path.read_bytes() + b"\0")
+    return "sha256:" + h.hexdigest()
+
+
+def read_history(paths: Sequence[str | Path], codebook: CodeBook | None = None) -> tuple[History, LoadReport]:
+    """Read every file given (JSON, CSV files or directories), keeping the good rows.
+
+    Returns the history of every row that could be used, and the report of the rest.
+    """
+    if isinstance(paths, (str, Path)):
+        paths = [paths]
+    reader = _Reader(codebook or default_codebook())
+    json_files, csv_files, problems = _classify(paths)
+    reader.problems.extend(problems)
+    for path in json_files:
+        _read_json(reader, path)
+    if csv_files:
+        _read_csv_dir(reader, csv_files)
+    files = json_files + list(csv_files.values())
+    history = reader.history([str(p) for p in files], digest_files(files))
+    return history, LoadReport(dict(reader.read), dict(reader.used), tuple(reader.problems))
+
+
+def load_history(paths: Sequence[str | Path] | str | Path, codebook: CodeBook | None = None) -> History:
+    """Read a history strictly: any bad row raises ``InputError`` listing every problem."""
+    history, report = read_history(paths if not isinstance(paths, (str, Path)) else [paths], codebook)
+    if report.problems:
+        raise InputError(report.problems)
+    return history

@@ -1,0 +1,204 @@
+"""Safe YAML loading that remembers where every value came from.
+
+PyYAML's safe composer builds the node tree; we construct plain data ourselves so we can
+(1) keep the line and column of every key and value, (2) refuse duplicate keys, merge
+keys and any non-standard tag, and (3) bound file size, nesting depth and the number of
+nodes after alias expansion ("billion laughs"). Dates stay ISO strings: the schema and
+the policy model decide what they mean.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from bisect import bisect_right
+from pathlib import Path
+from typing import Any, Callable, Mapping
+
+import attrs
+import yaml
+from yaml.constructor import SafeConstructor
+
+from .exceptions import Location, PolicyError, Problem
+
+__all__ = ["MAX_BYTES", "MAX_DEPTH", "MAX_NODES", "Document", "load_yaml", "parse_yaml"]
+
+MAX_BYTES = 1_000_000
+MAX_DEPTH = 50
+MAX_NODES = 100_000
+
+Path_ = tuple  # a path into the data: keys and list indices
+
+_TAG = "tag:yaml.org,2002:"
+_SCALARS = {f"{_TAG}{t}" for t in ("str", "int", "float", "bool", "null", "timestamp")}
+
+
+@attrs.frozen
+class _Span:
+    start: int
+    end: int
+    style: str | None
+
+
+@attrs.frozen
+class Document:
+    """Plain data of one YAML file plus the location of every value and key in it."""
+
+    file: str
+    text: str
+    data: Any
+    spans: Mapping[Path_, _Span] = attrs.field(repr=False)
+    key_spans: Mapping[Path_, _Span] = attrs.field(repr=False)
+    digest: str = ""
+    line_starts: list[int] = attrs.field(repr=False, eq=False, init=False)
+
+    @line_starts.default
+    def _line_starts(self) -> list[int]:
+        return [0] + [i + 1 for i, c in enumerate(self.text) if c == "\n"]
+
+    def _loc(self, index: int) -> Location:
+        starts = self.line_starts
+        line = bisect_right(starts, index)
+        return Location(self.file, line, index - starts[line - 1] + 1)
+
+    def where(self, path: Path_, key: bool = False) -> Location:
+        """Location of the value at ``path`` (or of its key), else of its nearest parent."""
+        path = tuple(path)
+        while path:
+            span = (self.key_spans if key else self.spans).get(path) or self.spans.get(path)
+            if span is not None:
+                return self._loc(span.start)
+            path = path[:-1]
+        return Location(self.file, 1, 1)
+
+    def column_map(self, path: Path_) -> Callable[[int], Location]:
+        """Map a character offset in the string at ``path`` to its place in the file."""
+        span = self.spans.get(tuple(path))
+        value = self.get(path)
+        if span is None or not isinstance(value, str):
+            return lambda offset: self.where(path)
+        positions = _align(value, self.text, span)
+        return lambda offset: self._loc(positions[min(max(offset, 0), len(positions) - 1)])
+
+    def get(self, path: Path_) -> Any:
+        """The value at ``path`` (KeyError/IndexError if absent)."""
+        node = self.data
+        for step in path:
+            node = node[step]
+        return node
+
+
+def _align(value: str, text: str, span: _Span) -> list[int]:
+    """For each character of a scalar's value, its index in the source text.
+
+    Folding, quoting and indentation change whitespace but keep the other characters in
+    order, so matching them one by one recovers their places.
+    """
+    positions, src = [], span.start + (1 if span.style in ("'", '"') else 0)
+    for char in value:
+        if not char.isspace():
+            found = text.find(char, src, max(span.end, src + 1))
+            src = found if found >= 0 else src
+        positions.append(src)
+        src += 1 if not char.isspace() else 0
+    positions.append(src)
+    return positions
+
+
+class _Builder:
+    """Turns a composed node tree into plain data, recording spans and problems."""
+
+    def __init__(self, file: str, text: str) -> None:
+        self.file, self.text = file, text
+        self.spans: dict[Path_, _Span] = {}
+        self.key_spans: dict[Path_, _Span] = {}
+        self.problems: list[Problem] = []
+        self.nodes = 0
+        self.constructor = SafeConstructor()
+
+    def fail(self, message: str, node: yaml.Node, **extra: str) -> None:
+        mark = node.start_mark
+        self.problems.append(Problem(message, Location(self.file, mark.line + 1, mark.column + 1), **extra))
+
+    def build(self, node: yaml.Node, path: Path_ = (), depth: int = 0) -> Any:
+        self.nodes += 1
+        if self.nodes > MAX_NODES:
+            raise _TooBig(f"more than {MAX_NODES} values (deeply repeated aliases?)", node)
+        if depth > MAX_DEPTH:
+            raise _TooBig(f"nesting deeper than {MAX_DEPTH} levels", node)
+        self.spans.setdefault(path, _Span(node.start_mark.index, node.end_mark.index, getattr(node, "style", None)))
+        if isinstance(node, yaml.MappingNode):
+            return self.mapping(node, path, depth)
+        if isinstance(node, yaml.SequenceNode):
+            return [self.build(item, path + (i,), depth + 1) for i, item in enumerate(node.value)]
+        return self.scalar(node)
+
+    def mapping(self, node: yaml.MappingNode, path: Path_, depth: int) -> dict:
+        out: dict = {}
+        for key_node, value_node in node.value:
+            if key_node.tag == f"{_TAG}merge":
+                self.fail("merge keys (<<) are not supported; write the values out", key_node)
+                continue
+            key = self.scalar(key_node) if isinstance(key_node, yaml.ScalarNode) else None
+            if not isinstance(key, (str, int)) or isinstance(key, bool):
+                self.fail("a key must be plain text", key_node, found=repr(key))
+                continue
+            if key in out:
+                self.fail(f"duplicate key {key!r}", key_node, expected="each key once in a mapping")
+                continue
+            self.key_spans[path + (key,)] = _Span(key_node.start_mark.index, key_node.end_mark.index, None)
+            out[key] = self.build(value_node, path + (key,), depth + 1)
+        return out
+
+    def scalar(self, node: yaml.Node) -> Any:
+        if node.tag not in _SCALARS:
+            self.fail(f"tag {node.tag} is not allowed", node, expected="plain YAML values")
+            return None
+        if node.tag.endswith(("str", "timestamp")):
+            return node.value
+        return self.constructor.construct_object(node, deep=True)
+
+
+class _TooBig(Exception):
+    def __init__(self, message: str, node: yaml.Node) -> None:
+        super().__init__(message)
+        self.node = node
+
+
+def parse_yaml(text: str, file: str = "<string>") -> Document:
+    """Parse YAML text safely into a ``Document``; ``PolicyError`` with locations on failure."""
+    if len(text.encode("utf-8")) > MAX_BYTES:
+        raise PolicyError([Problem(f"file larger than {MAX_BYTES} bytes", Location(file, 1, 1))])
+    try:
+        root = yaml.compose(text, Loader=yaml.SafeLoader)
+    except yaml.MarkedYAMLError as err:
+        mark = err.problem_mark or err.context_mark
+        where = Location(file, mark.line + 1, mark.column + 1) if mark else Location(file, 1, 1)
+        raise PolicyError([Problem(f"not valid YAML: {err.problem or err.context}", where)]) from None
+    except yaml.YAMLError as err:
+        raise PolicyError([Problem(f"not valid YAML: {err}", Location(file, 1, 1))]) from None
+    builder = _Builder(file, text)
+    try:
+        data = builder.build(root) if root is not None else None
+    except _TooBig as err:
+        builder.fail(str(err), err.node)
+        data = None
+    if builder.problems:
+        raise PolicyError(builder.problems)
+    return Document(file, text, data, builder.spans, builder.key_spans)
+
+
+def load_yaml(path: str | Path) -> Document:
+    """Read and parse a YAML file (UTF-8)."""
+    path = Path(path)
+    try:
+        raw = path.read_bytes()
+    except OSError as err:
+        raise PolicyError([Problem(f"cannot read policy file: {err.strerror}", Location(str(path)))]) from None
+    if len(raw) > MAX_BYTES:
+        raise PolicyError([Problem(f"file larger than {MAX_BYTES} bytes", Location(str(path), 1, 1))])
+    try:
+        text = raw.decode("utf-8")
+    except UnicodeDecodeError as err:
+        raise PolicyError([Problem("file is not UTF-8 text", Location(str(path)), found=str(err))]) from None
+    doc = parse_yaml(text, str(path))
+    return attrs.evolve(doc, digest="sha256:" + hashlib.sha256(raw).hexdigest())
