@@ -83,6 +83,11 @@ class CodeBook:
         )
         if len(self.by_id) > 255:
             raise ValueError("more than 255 register codes cannot be stored one byte each")
+        self._ids: dict[str, tuple[int, ...]] = {}
+        for entry in self.by_id:
+            self._ids[entry.code] = self._ids.get(entry.code, ()) + (entry.id,)
+        self._categories = self._category_table()
+        self._indicators: dict[str, bytes] = {}
 
     def table_for(self, day: dt.date) -> CodeTable | None:
         """The table in force on ``day``, or None before the first table."""
@@ -107,16 +112,26 @@ class CodeBook:
             )
         raise KeyError(f"unknown register code {code!r}; valid on {day.isoformat()}: {' '.join(table.codes)}")
 
-    def category_table(self) -> bytes:
-        """A 256-byte translation table: code id -> index of its category in CATEGORIES."""
+    def _category_table(self) -> bytes:
         out = bytearray(256)
         for code in self.by_id:
             out[code.id] = CATEGORIES.index(code.category)
         return bytes(out)
 
+    def category_table(self) -> bytes:
+        """A 256-byte translation table: code id -> index of its category in CATEGORIES."""
+        return self._categories
+
+    def indicator_table(self, code: str) -> bytes:
+        """A 256-byte translation table: ids of ``code`` -> 1, every other byte -> 0."""
+        if code not in self._indicators:
+            ids = set(self.ids_for(code))
+            self._indicators[code] = bytes(1 if b in ids else 0 for b in range(256))
+        return self._indicators[code]
+
     def ids_for(self, code: str) -> tuple[int, ...]:
         """The ids of ``code`` in every table that has it (for counting by code)."""
-        return tuple(c.id for c in self.by_id if c.code == code)
+        return self._ids.get(code, ())
 
     def __iter__(self) -> Iterator[RegisterCode]:
         return iter(self.by_id)

@@ -125,7 +125,7 @@ class Register:
         self.codes = codes
         self.minutes_late = dict(minutes_late or {})
         self.codebook = codebook or default_codebook()
-        self._prefix: tuple[array, ...] | None = None
+        self._prefix: tuple[array | None, ...] | None = None
         self._days: array | None = None
         self._weeks: array | None = None
 
@@ -156,19 +156,31 @@ class Register:
         return lo, hi
 
     @property
-    def prefix(self) -> tuple[array, ...]:
-        """Per category (in CATEGORIES order), the running count of marks before index i."""
+    def prefix(self) -> tuple[array | None, ...]:
+        """Running counts of marks before index i: one column per category (in CATEGORIES
+        order), then one for late-before-close (L) and one for late-after-close (U)."""
         if self._prefix is None:
-            cats = self.codes.translate(self.codebook.category_table())
-            self._prefix = tuple(
-                array("i", accumulate(cats.translate(_indicator(k)), initial=0)) for k in range(len(CATEGORIES))
-            )
+            book = self.codebook
+            cats = self.codes.translate(book.category_table())
+            columns = [cats.translate(_indicator(k)) for k in range(len(CATEGORIES))]
+            columns += [self.codes.translate(book.indicator_table(code)) for code in LATE_CODES]
+            # Two bytes a count while a register has under 65,536 sessions; an all-zero
+            # column (no approved activity, say) is not stored at all.
+            typecode = "H" if len(self.codes) < 65_536 else "I"
+            self._prefix = tuple(array(typecode, accumulate(c, initial=0)) if 1 in c else None for c in columns)
         return self._prefix
+
+    def _column_count(self, column: int, lo: int, hi: int) -> int:
+        counts = self.prefix[column]
+        return 0 if counts is None else counts[hi] - counts[lo]
 
     def count(self, category: Category, lo: int, hi: int) -> int:
         """Marks of ``category`` among indices [lo, hi)."""
-        column = self.prefix[CATEGORIES.index(category)]
-        return column[hi] - column[lo]
+        return self._column_count(_CATEGORY_INDEX[category], lo, hi)
+
+    def count_late(self, code: str, lo: int, hi: int) -> int:
+        """Marks coded ``L`` or ``U`` (``code``) among indices [lo, hi)."""
+        return self._column_count(len(CATEGORIES) + LATE_CODES.index(code), lo, hi)
 
     def count_codes(self, ids: Iterable[int], lo: int, hi: int) -> int:
         """Marks whose code id is in ``ids`` among indices [lo, hi)."""
@@ -190,6 +202,9 @@ class Register:
         return self._weeks
 
 
+# Late marks: L (arrived before the register closed) and U (after it closed).
+LATE_CODES = ("L", "U")
+_CATEGORY_INDEX = {category: i for i, category in enumerate(CATEGORIES)}
 _INDICATORS: dict[int, bytes] = {}
 
 

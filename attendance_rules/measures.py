@@ -239,8 +239,8 @@ def _counts(pupil: Pupil, start: dt.date, end: dt.date, codes: tuple[str, ...]) 
         "unauthorised": unauthorised,
         "absent": authorised + unauthorised,
         "possible": present + approved + authorised + unauthorised,
-        "late_before_close": reg.count_codes(reg.codebook.ids_for("L"), lo, hi),
-        "late_after_close": reg.count_codes(reg.codebook.ids_for("U"), lo, hi),
+        "late_before_close": reg.count_late("L", lo, hi),
+        "late_after_close": reg.count_late("U", lo, hi),
     }
     if codes:
         counts["codes"] = reg.count_codes([i for c in codes for i in reg.codebook.ids_for(c)], lo, hi)
@@ -303,13 +303,16 @@ def _trend(pupil: Pupil, as_of: dt.date, window: Window, calendar: Calendar) -> 
 
 
 def standard_measures(pupil: Pupil, as_of: dt.date, calendar: Calendar = Calendar()) -> dict[str, Any]:
-    """The measures the ``measures`` command prints, as JSON-ready numbers."""
-    year = Window("academic_year")
+    """The measures the ``measures`` command prints, as JSON-ready numbers.
+
+    The year-to-date counts are taken once and every year figure derived from them.
+    """
+    counts = _counts(pupil, academic_year_start(as_of), as_of, ())
     out: dict[str, Any] = {}
     for name in ("possible_sessions", "attended_sessions", "authorised_sessions", "unauthorised_sessions",
                  "late_before_close", "late_after_close", "days_absent", "attendance_rate"):
-        out[name] = compute(pupil, name, as_of, year, calendar).as_json()
-    absence = compute(pupil, "absence_rate", as_of, year, calendar).value
+        out[name] = json_number(_value(name, counts))
+    absence = _value("absence_rate", counts)
     out["persistent_absence"] = absence is not None and absence >= PERSISTENT_ABSENCE_RATE
     out["severe_absence"] = absence is not None and absence >= SEVERE_ABSENCE_RATE
     out["unauthorised_sessions_last_10_school_weeks"] = compute(

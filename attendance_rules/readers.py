@@ -23,7 +23,7 @@ from .codes import CodeBook, default_codebook
 from .exceptions import InputError, Location, Problem
 from .history import EVENT_FIELDS, SESSIONS, Event, History, Pupil, Register, School, slot_of
 
-__all__ = ["LoadReport", "load_history", "read_history"]
+__all__ = ["LoadReport", "digest_files", "load_history", "read_history", "read_history_data", "read_pupil_data"]
 
 _DATE = re.compile(r"\d{4}-\d{2}-\d{2}")
 _NAME = re.compile(r"[a-z][a-z0-9_]*")
@@ -44,10 +44,21 @@ class LoadReport:
         return {k: self.read[k] - self.used.get(k, 0) for k in self.read}
 
 
+# Where a row is: a Location, or (file, pointer, key, index) of a JSON row made lazily.
+Where = Location | tuple
+
+
+def _location(where: Where) -> Location:
+    if isinstance(where, Location):
+        return where
+    name, pointer, key, index = where
+    return Location(name, pointer=f"{pointer}/{key}/{index}")
+
+
 class _PupilDraft:
     """A pupil while its rows are being read: marks keyed by session slot."""
 
-    def __init__(self, pupil_id: str, where: Location) -> None:
+    def __init__(self, pupil_id: str, where: Where) -> None:
         self.id, self.where = pupil_id, where
         self.marks: dict[int, tuple[int, int | None, Location, str]] = {}
         self.events: list[Event] = []
@@ -67,33 +78,40 @@ class _Reader:
         self.read = {"pupils": 0, "marks": 0, "events": 0}
         self.used = {"pupils": 0, "marks": 0, "events": 0}
         self.roster_given = False
+        # Caches for the hot path: a year has ~200 distinct dates and ~25 codes.
+        self._dates: dict[str, dt.date] = {}
+        self._codes: dict[tuple[str, dt.date], tuple[int, str]] = {}
 
-    def problem(self, message: str, where: Location, found: str = "", expected: str = "", example: str = "") -> None:
-        self.problems.append(Problem(message, where, found=found, expected=expected, example=example))
+    def problem(self, message: str, where: Where, found: str = "", expected: str = "", example: str = "") -> None:
+        self.problems.append(Problem(message, _location(where), found=found, expected=expected, example=example))
 
-    def date(self, value: Any, where: Location, what: str = "date") -> dt.date | None:
+    def date(self, value: Any, where: Where, what: str = "date") -> dt.date | None:
         """An ISO date, or None after reporting what was wrong with it."""
+        cached = self._dates.get(value) if isinstance(value, str) else None
+        if cached is not None:
+            return cached
         if isinstance(value, str) and _DATE.fullmatch(value):
             try:
-                return dt.date.fromisoformat(value)
+                day = self._dates[value] = dt.date.fromisoformat(value)
+                return day
             except ValueError:
                 self.problem(f"impossible {what}", where, found=repr(value), expected="a real calendar date")
                 return None
         self.problem(f"bad {what}", where, found=repr(value), expected="YYYY-MM-DD", example="2024-01-26")
         return None
 
-    def pupil_for(self, pupil_id: Any, where: Location, create: bool) -> _PupilDraft | None:
+    def pupil_for(self, pupil_id: Any, where: Where, create: bool) -> _PupilDraft | None:
         if not isinstance(pupil_id, str) or not pupil_id.strip():
             self.problem("missing pupil id", where, found=repr(pupil_id), expected="a non-empty string")
             return None
         draft = self.pupils.get(pupil_id)
         if draft is None and create:
-            draft = self.pupils[pupil_id] = _PupilDraft(pupil_id, where)
+            draft = self.pupils[pupil_id] = _PupilDraft(pupil_id, _location(where))
         if draft is None:
             self.problem("unknown pupil", where, found=repr(pupil_id), expected="a pupil listed in the pupils file")
         return draft
 
-    def add_pupil(self, pupil_id: Any, flags: Iterable[Any], dob: Any, year: Any, where: Location) -> None:
+    def add_pupil(self, pupil_id: Any, flags: Iterable[Any], dob: Any, year: Any, where: Where) -> None:
         self.read["pupils"] += 1
         if isinstance(pupil_id, str) and pupil_id in self.pupils:
             self.problem("duplicate pupil", where, found=repr(pupil_id), expected="each pupil id once")
@@ -109,7 +127,7 @@ class _Reader:
         draft.year_group = self.year_group(year, where)
         self.used["pupils"] += 1
 
-    def year_group(self, value: Any, where: Location) -> int | None:
+    def year_group(self, value: Any, where: Where) -> int | None:
         if value in (None, ""):
             return None
         try:
@@ -121,7 +139,7 @@ class _Reader:
             return None
         return year
 
-    def add_mark(self, draft: _PupilDraft | None, row: Mapping[str, Any], where: Location) -> None:
+    def add_mark(self, draft: _PupilDraft | None, row: Mapping[str, Any], where: Where) -> None:
         self.read["marks"] += 1
         if draft is None:
             return
@@ -134,7 +152,7 @@ class _Reader:
             return
         self.store_mark(draft, day, session, code, late, where)
 
-    def minutes_late(self, value: Any, where: Location) -> int | None | bool:
+    def minutes_late(self, value: Any, where: Where) -> int | None | bool:
         """Minutes late as an int, None when absent, False after reporting a bad value."""
         if value in (None, ""):
             return None
@@ -148,23 +166,27 @@ class _Reader:
         return minutes
 
     def store_mark(self, draft: _PupilDraft, day: dt.date, session: str, code: Any, late: int | None,
-                   where: Location) -> None:
-        try:
-            found = self.codebook.lookup(code if isinstance(code, str) else repr(code), day)
-        except KeyError as err:
-            self.problem(err.args[0], where, found=repr(code), expected="a register code valid on that date")
-            return
+                   where: Where) -> None:
+        code = code if isinstance(code, str) else repr(code)
+        found = self._codes.get((code, day))
+        if found is None:
+            try:
+                entry = self.codebook.lookup(code, day)
+            except KeyError as err:
+                self.problem(err.args[0], where, found=repr(code), expected="a register code valid on that date")
+                return
+            found = self._codes[(code, day)] = (entry.id, entry.code)
         slot = slot_of(day, session)
         previous = draft.marks.get(slot)
         if previous is not None:
-            kind = "duplicate" if previous[3] == found.code else "conflicting"
-            self.problem(f"{kind} mark for {draft.id} on {day} {session}", where,
-                         found=repr(found.code), expected=f"one mark per session; first given at {previous[2]}")
+            kind = "duplicate" if previous[3] == found[1] else "conflicting"
+            self.problem(f"{kind} mark for {draft.id} on {day} {session}", where, found=repr(found[1]),
+                         expected=f"one mark per session; first given at {_location(previous[2])}")
             return
-        draft.marks[slot] = (found.id, late, where, found.code)
+        draft.marks[slot] = (found[0], late, where, found[1])
         self.used["marks"] += 1
 
-    def add_event(self, draft: _PupilDraft | None, row: Mapping[str, Any], where: Location) -> None:
+    def add_event(self, draft: _PupilDraft | None, row: Mapping[str, Any], where: Where) -> None:
         self.read["events"] += 1
         if draft is None:
             return
@@ -177,10 +199,10 @@ class _Reader:
         details = {k: v for k, v in row.items() if k not in ("date", "type", "pupil_id")}
         if day is None or not self.check_details(kind, details, where):
             return
-        draft.events.append(Event(day, kind, details, where))
+        draft.events.append(Event(day, kind, details, _location(where)))
         self.used["events"] += 1
 
-    def check_details(self, kind: str, details: dict[str, Any], where: Location) -> bool:
+    def check_details(self, kind: str, details: dict[str, Any], where: Where) -> bool:
         """Check and convert the known fields of a standard event in place."""
         ok = True
         for field, expected in EVENT_FIELDS.get(kind, {}).items():
@@ -230,6 +252,10 @@ def _read_json(reader: _Reader, path: Path) -> None:
     except UnicodeDecodeError as err:
         reader.problem("file is not UTF-8 text", Location(name), found=str(err))
         return
+    _read_document(reader, doc, name)
+
+
+def _read_document(reader: _Reader, doc: Any, name: str) -> None:
     if not isinstance(doc, dict) or not isinstance(doc.get("pupils"), list):
         reader.problem("a history is an object with a list of pupils", Location(name, pointer=""),
                        found=type(doc).__name__, expected='{"pupils": [...]}')
@@ -240,7 +266,7 @@ def _read_json(reader: _Reader, path: Path) -> None:
         _json_pupil(reader, item, name, f"/pupils/{i}")
 
 
-def _json_school(reader: _Reader, raw: Any, where: Location) -> None:
+def _json_school(reader: _Reader, raw: Any, where: Where) -> None:
     if not isinstance(raw, dict) or not isinstance(raw.get("settings", {}), dict):
         reader.problem("bad school record", where, found=repr(raw)[:60],
                        expected='{"id": ..., "name": ..., "settings": {...}}')
@@ -266,7 +292,7 @@ def _json_pupil(reader: _Reader, item: Any, name: str, pointer: str) -> None:
             reader.problem(f"{key} must be a list", Location(name, pointer=f"{pointer}/{key}"), found=repr(rows)[:40])
             continue
         for j, row in enumerate(rows):
-            at = Location(name, pointer=f"{pointer}/{key}/{j}")
+            at = (name, pointer, key, j)  # made into a Location only if a problem is reported
             if isinstance(row, dict):
                 add(draft, row, at)
             else:
@@ -277,7 +303,8 @@ def _json_pupil(reader: _Reader, item: Any, name: str, pointer: str) -> None:
 # --- CSV ----------------------------------------------------------------------------
 
 
-def _csv_rows(reader: _Reader, path: Path, required: Sequence[str]) -> Iterable[tuple[dict[str, str], Location]]:
+def _csv_rows(reader: _Reader, path: Path, required: Sequence[str],
+              kind: str | None = None) -> Iterable[tuple[dict[str, str], Location]]:
     with open(path, newline="", encoding="utf-8") as handle:
         rows = csv.DictReader(handle)
         header = rows.fieldnames or []
@@ -289,9 +316,12 @@ def _csv_rows(reader: _Reader, path: Path, required: Sequence[str]) -> Iterable[
         for row in rows:
             where = Location(str(path), rows.line_num)
             if None in row or None in row.values():
-                reader.problem("wrong number of fields", where, found=str(len(header) + len(row.get(None) or [])),
+                fields = sum(v is not None for k, v in row.items() if k is not None) + len(row.get(None) or [])
+                reader.problem("wrong number of fields", where, found=str(fields),
                                expected=f"{len(header)} ({','.join(header)})")
-                row = {k: v for k, v in row.items() if k is not None}
+                if kind:  # the row is read and reported, never used
+                    reader.read[kind] += 1
+                continue
             yield {k: (v or "").strip() for k, v in row.items()}, where
 
 
@@ -302,21 +332,22 @@ def _read_csv_dir(reader: _Reader, files: Mapping[str, Path]) -> None:
             reader.school = School(row["id"], row.get("name", ""), settings)
     if "pupils.csv" in files:
         reader.roster_given = True
-        for row, where in _csv_rows(reader, files["pupils.csv"], ("pupil_id",)):
+        for row, where in _csv_rows(reader, files["pupils.csv"], ("pupil_id",), "pupils"):
             flags = [f for f in re.split(r"[;|]", row.get("flags", "")) if f]
             reader.add_pupil(row["pupil_id"], flags, row.get("date_of_birth"), row.get("year_group"), where)
     if "marks.csv" in files:
-        for row, where in _csv_rows(reader, files["marks.csv"], ("pupil_id", "date", "session", "code")):
+        required = ("pupil_id", "date", "session", "code")
+        for row, where in _csv_rows(reader, files["marks.csv"], required, "marks"):
             draft = reader.pupil_for(row["pupil_id"], where, create=not reader.roster_given)
             reader.add_mark(draft, row, where)
     if "events.csv" in files:
-        for row, where in _csv_rows(reader, files["events.csv"], ("pupil_id", "date", "type")):
+        for row, where in _csv_rows(reader, files["events.csv"], ("pupil_id", "date", "type"), "events"):
             draft = reader.pupil_for(row["pupil_id"], where, create=False)
             fields = _csv_details(reader, row.pop("details", ""), where)
             reader.add_event(draft, {**row, **fields}, where)
 
 
-def _csv_details(reader: _Reader, text: str, where: Location) -> dict[str, Any]:
+def _csv_details(reader: _Reader, text: str, where: Where) -> dict[str, Any]:
     out: dict[str, Any] = {}
     for part in filter(None, (p.strip() for p in text.split(";"))):
         key, sep, value = part.partition("=")
@@ -395,3 +426,21 @@ def load_history(paths: Sequence[str | Path] | str | Path, codebook: CodeBook | 
     if report.problems:
         raise InputError(report.problems)
     return history
+
+
+def read_history_data(doc: Any, name: str = "<data>", codebook: CodeBook | None = None) -> tuple[History, LoadReport]:
+    """Like ``read_history`` for a history already parsed into Python data (JSON form)."""
+    reader = _Reader(codebook or default_codebook())
+    _read_document(reader, doc, name)
+    digest = "sha256:" + hashlib.sha256(json.dumps(doc, sort_keys=True, default=str).encode()).hexdigest()
+    history = reader.history([name], digest)
+    return history, LoadReport(dict(reader.read), dict(reader.used), tuple(reader.problems))
+
+
+def read_pupil_data(item: Any, name: str = "<data>", codebook: CodeBook | None = None) -> tuple[Pupil | None, list[Problem]]:
+    """One pupil from its JSON form, finished at once (for streaming large cohorts)."""
+    reader = _Reader(codebook or default_codebook())
+    _json_pupil(reader, item, name, "/pupils/?")
+    if reader.problems or not reader.pupils:
+        return None, reader.problems
+    return _finish(next(iter(reader.pupils.values())), reader.codebook), []

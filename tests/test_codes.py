@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
+from pathlib import Path
 
 import pytest
 
@@ -134,3 +135,54 @@ def test_ids_for_finds_a_code_in_every_table() -> None:
 )
 def test_category_properties(category: Category, possible: bool, attending: bool, absent: bool) -> None:
     assert (category.is_possible, category.is_attending, category.is_absent) == (possible, attending, absent)
+
+
+# --- docs/register-codes.md lists the data ----------------------------------------------
+
+DOC = Path(__file__).resolve().parent.parent / "docs" / "register-codes.md"
+BEGIN, END = "<!-- begin generated: tests/test_codes.py render_code_tables() -->", "<!-- end generated -->"
+
+
+def _day(day: dt.date) -> str:
+    return f"{day.day} {day:%B %Y}"
+
+
+def render_code_tables() -> str:
+    """The code tables of docs/register-codes.md, rendered from the bundled data."""
+    out = []
+    for table in reversed(BOOK.tables):  # the table in force now first
+        until = f"to {_day(table.valid_to)}" if table.valid_to else "onwards"
+        out += [f"### `{table.id}`: {table.title}", "",
+                f"In force for marks dated {_day(table.valid_from)} {until}.", "",
+                "| code | category | meaning |", "| --- | --- | --- |"]
+        out += [f"| `{c.code}` | {c.category.value} | {c.meaning} |" for c in table.codes.values()]
+        out.append("")
+    return "\n".join(out).rstrip("\n")
+
+
+def test_doc_tables_are_generated_from_the_data() -> None:
+    text = DOC.read_text(encoding="utf-8")
+    assert BEGIN in text and END in text
+    block = text.split(BEGIN, 1)[1].split(END, 1)[0].strip("\n")
+    assert block == render_code_tables(), (
+        "docs/register-codes.md is out of date: replace the generated block with render_code_tables()")
+
+
+def test_doc_lists_every_code_with_its_category() -> None:
+    text = DOC.read_text(encoding="utf-8")
+    for table in BOOK.tables:
+        section = text.split(f"### `{table.id}`", 1)[1].split("###", 1)[0]
+        rows = {}
+        for line in section.splitlines():
+            cells = [c.strip() for c in line.strip().strip("|").split("|")]
+            if len(cells) == 3 and cells[0].startswith("`"):
+                rows[cells[0].strip("`")] = cells[1]
+        assert rows == {code: info.category.value for code, info in table.codes.items()}, table.id
+        assert rows == EXPECTED_CATEGORY[table.id], table.id
+
+
+def test_doc_records_the_readings_taken() -> None:
+    text = DOC.read_text(encoding="utf-8")
+    section = " ".join(text.split("## Readings taken", 1)[1].replace("*", "").split())
+    for needle in ("`D`", "`F`", "`X`", "not a possible session"):
+        assert needle in section

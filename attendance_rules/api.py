@@ -1,0 +1,81 @@
+"""The Python entry points: ``load_policy`` and ``evaluate``."""
+
+from __future__ import annotations
+
+import datetime as dt
+from pathlib import Path
+from typing import Sequence
+
+from .calendar import Calendar
+from .compiler import RuleSet, compile_policy
+from .engine import Engine, RuleCheck, why_not
+from .evaluation import Evaluation, PupilEvaluation
+from .history import History, Pupil, School
+from .layers import load_policy_files
+
+__all__ = ["CompiledPolicy", "evaluate", "load_policy"]
+
+
+class CompiledPolicy:
+    """A validated, compiled, immutable policy ready to evaluate pupils (thread-safe)."""
+
+    def __init__(self, ruleset: RuleSet, calendar: Calendar = Calendar(), backend: str = "python") -> None:
+        self.ruleset = ruleset
+        self.calendar = calendar
+        self.engine = _make_engine(ruleset, calendar, backend)
+
+    @property
+    def id(self) -> str:
+        """The policy id."""
+        return self.ruleset.policy.id
+
+    @property
+    def version(self) -> str:
+        """The policy version."""
+        return self.ruleset.policy.version
+
+    @property
+    def digest(self) -> str:
+        """SHA-256 over the policy files of the chain."""
+        return self.ruleset.policy.digest
+
+    def evaluate(self, history: History, as_of: dt.date, pupils: Sequence[str] | None = None) -> Evaluation:
+        """Recommendations for every pupil of ``history`` (or those named) as of a date."""
+        return self.engine.evaluate(history, as_of, pupils)
+
+    def evaluate_pupil(self, pupil: Pupil, as_of: dt.date, school: School = School()) -> PupilEvaluation:
+        """Recommendations for one pupil."""
+        return self.engine.evaluate_pupil(pupil, as_of, school)
+
+    def why_not(self, pupil: Pupil, as_of: dt.date, action: str, school: School = School()) -> tuple[RuleCheck, ...]:
+        """What stands between ``pupil`` and ``action``: each rule's unmet conditions."""
+        return why_not(self.engine, pupil, as_of, action, school)
+
+    def __repr__(self) -> str:
+        return f"CompiledPolicy({self.id!r}, version={self.version!r}, rules={len(self.ruleset.rules)})"
+
+
+def _make_engine(ruleset: RuleSet, calendar: Calendar, backend: str) -> Engine:
+    if backend == "python":
+        return Engine(ruleset, calendar)
+    if backend == "durable":
+        from .durable_backend import DurableEngine
+
+        return DurableEngine(ruleset, calendar)
+    raise ValueError(f"unknown backend {backend!r}; expected 'python' or 'durable'")
+
+
+def load_policy(ref: str | Path, search_dirs: Sequence[str | Path] = (), calendar: Calendar = Calendar(),
+                backend: str = "python") -> CompiledPolicy:
+    """Load a policy by bundled id (``"halton"``) or path, with its parents, and compile it.
+
+    Raises ``PolicyError`` (with every located problem) if any file of the chain is invalid.
+    """
+    return CompiledPolicy(compile_policy(load_policy_files(ref, search_dirs)), calendar, backend)
+
+
+def evaluate(policy: CompiledPolicy | str | Path, history: History, as_of: dt.date) -> Evaluation:
+    """One-call evaluation: ``evaluate("halton", load_history("h.json"), date(2024, 2, 9))``."""
+    if not isinstance(policy, CompiledPolicy):
+        policy = load_policy(policy)
+    return policy.evaluate(history, as_of)

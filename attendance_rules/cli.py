@@ -1,0 +1,180 @@
+"""The ``attendance-rules`` command line.
+
+Exit status: 0 success; 1 the input is invalid (a policy, history or case fails) or an
+expectation is not met; 2 usage errors (bad arguments, missing files). Problems are
+printed as ``file:line:col: error: …``; the CLI never shows a traceback for bad input.
+"""
+
+from __future__ import annotations
+
+import argparse
+import datetime as dt
+import json
+import sys
+from pathlib import Path
+from typing import Any, Callable, Sequence, TextIO
+
+from . import __version__
+from .exceptions import AttendanceRulesError, InputError, Problem, UsageError
+
+__all__ = ["main"]
+
+MAX_PROBLEMS_SHOWN = 50
+
+
+def _date(text: str) -> dt.date:
+    try:
+        return dt.date.fromisoformat(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a date as YYYY-MM-DD, found {text!r}") from None
+
+
+def _print_problems(problems: Sequence[Problem], out: TextIO) -> None:
+    for problem in problems[:MAX_PROBLEMS_SHOWN]:
+        print(problem, file=out)
+    if len(problems) > MAX_PROBLEMS_SHOWN:
+        print(f"… and {len(problems) - MAX_PROBLEMS_SHOWN} more problem(s)", file=out)
+
+
+def _dump_json(data: Any, out: TextIO) -> None:
+    json.dump(data, out, indent=2, sort_keys=False, ensure_ascii=False)
+    out.write("\n")
+
+
+# --- measures -------------------------------------------------------------------------
+
+
+def _cmd_measures(args: argparse.Namespace, out: TextIO) -> int:
+    from .calendar import Calendar, load_calendar
+    from .measures import standard_measures
+    from .readers import load_history
+
+    history = load_history(args.history)
+    calendar = load_calendar(args.calendar) if args.calendar else Calendar()
+    pupils = [history.pupil(args.pupil)] if args.pupil else list(history)
+    rows = [{"pupil_id": p.id, **standard_measures(p, args.as_of, calendar)} for p in pupils]
+    if args.format == "json":
+        _dump_json({"as_of": args.as_of.isoformat(), "history_digest": history.digest, "pupils": rows}, out)
+    else:
+        _measures_table(rows, out)
+    return 0
+
+
+_TABLE_COLUMNS = (
+    ("pupil_id", "pupil", 8), ("possible_sessions", "possible", 8), ("attended_sessions", "attended", 8),
+    ("authorised_sessions", "auth", 5), ("unauthorised_sessions", "unauth", 6),
+    ("unauthorised_sessions_last_10_school_weeks", "unauth 10w", 10), ("attendance_rate", "attendance", 10),
+    ("persistent_absence", "PA", 3), ("severe_absence", "SA", 3), ("late_before_close", "L", 3),
+    ("late_after_close", "U", 3),
+)
+
+
+def _cell(value: Any, key: str) -> str:
+    if isinstance(value, bool):
+        return "yes" if value else "-"
+    if key == "attendance_rate":
+        return "n/a" if value is None else f"{value * 100:.1f}%"
+    return str(value)
+
+
+def _measures_table(rows: list[dict], out: TextIO) -> None:
+    print("  ".join(title.ljust(width) for _, title, width in _TABLE_COLUMNS).rstrip(), file=out)
+    for row in rows:
+        print("  ".join(_cell(row[key], key).ljust(width) for key, _, width in _TABLE_COLUMNS).rstrip(), file=out)
+
+
+# --- validate and policy --------------------------------------------------------------
+
+
+def _cmd_validate(args: argparse.Namespace, out: TextIO) -> int:
+    from .checks import validate_paths
+
+    problems = validate_paths(args.paths, today=args.today)
+    _print_problems(problems, out)
+    errors = sum(p.is_error for p in problems)
+    warnings = len(problems) - errors
+    status = "invalid" if errors else "valid"
+    print(f"{len(args.paths)} file(s) {status}: {errors} error(s), {warnings} warning(s)", file=out)
+    return 1 if errors else 0
+
+
+def _cmd_policy_show(args: argparse.Namespace, out: TextIO) -> int:
+    from .layers import load_policy_files
+    from .show import show_policy
+
+    out.write(show_policy(load_policy_files(args.policy), as_json=args.format == "json"))
+    return 0
+
+
+# --- parser ---------------------------------------------------------------------------
+
+
+def _parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="attendance-rules",
+        description="School-attendance policies as executable, auditable rules.",
+    )
+    parser.add_argument("--version", action="version", version=f"%(prog)s {__version__}")
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND")
+    sub.required = True
+
+    p = sub.add_parser("measures", help="attendance measures of each pupil as of a date")
+    p.add_argument("--history", nargs="+", required=True, metavar="FILE", help="history JSON, CSV files or directory")
+    p.add_argument("--as-of", required=True, type=_date, metavar="YYYY-MM-DD")
+    p.add_argument("--pupil", metavar="ID", help="only this pupil")
+    p.add_argument("--calendar", metavar="CSV", help="term dates (name,start,end); default: inferred from gaps")
+    p.add_argument("--format", choices=("table", "json"), default="table")
+    p.set_defaults(run=_cmd_measures)
+
+    p = sub.add_parser("validate", help="check policy files (schema, names, citations, layering)")
+    p.add_argument("paths", nargs="+", metavar="POLICY", help="policy files or bundled policy ids")
+    p.add_argument("--today", type=_date, default=None, metavar="YYYY-MM-DD",
+                   help="date for review_due warnings (default: today)")
+    p.set_defaults(run=_cmd_validate)
+
+    p = sub.add_parser("policy", help="show or document an effective policy")
+    psub = p.add_subparsers(dest="policy_command", metavar="SUBCOMMAND")
+    psub.required = True
+    show = psub.add_parser("show", help="the effective policy with the origin of every entry")
+    show.add_argument("policy", metavar="POLICY", help="bundled policy id or file path")
+    show.add_argument("--format", choices=("text", "json"), default="text")
+    show.set_defaults(run=_cmd_policy_show)
+    _add_later_commands(sub, psub)
+    return parser
+
+
+def _add_later_commands(sub: Any, psub: Any) -> None:
+    """The evaluating commands live in cli_eval.py (they import the engine)."""
+    from .cli_eval import register
+
+    register(sub, psub)
+
+
+def main(argv: Sequence[str] | None = None, out: TextIO | None = None, err: TextIO | None = None) -> int:
+    """Run the command line; returns the exit status."""
+    out = out or sys.stdout
+    err = err or sys.stderr
+    parser = _parser()
+    try:
+        args = parser.parse_args(argv)
+    except SystemExit as stop:  # argparse printed the usage message already
+        return int(stop.code or 0)
+    run: Callable[[argparse.Namespace, TextIO], int] = args.run
+    try:
+        return run(args, out)
+    except UsageError as error:
+        _print_problems(error.problems, err)
+        return 2
+    except AttendanceRulesError as error:
+        _print_problems(error.problems, err)
+        return 2 if _is_missing_file(error) else 1
+    except KeyError as error:
+        print(f"error: {error.args[0]}", file=err)
+        return 2
+    except BrokenPipeError:  # e.g. piped into `head`
+        return 0
+
+
+def _is_missing_file(error: AttendanceRulesError) -> bool:
+    texts = ("not found", "cannot read")
+    return isinstance(error, InputError) and all(any(t in p.message for t in texts) for p in error.problems)

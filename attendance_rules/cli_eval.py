@@ -1,0 +1,141 @@
+"""CLI commands that evaluate: ``evaluate``, ``explain``, ``verify``, ``test``."""
+
+from __future__ import annotations
+
+import argparse
+import json
+from pathlib import Path
+from typing import Any, TextIO
+
+from .exceptions import InputError, Location, Problem
+
+__all__ = ["register"]
+
+
+def _date_type() -> Any:
+    from .cli import _date
+
+    return _date
+
+
+def _load(args: argparse.Namespace) -> tuple[Any, Any]:
+    from .api import load_policy
+    from .calendar import Calendar, load_calendar
+    from .readers import load_history
+
+    calendar = load_calendar(args.calendar) if getattr(args, "calendar", None) else Calendar()
+    return load_policy(args.policy, calendar=calendar, backend=getattr(args, "backend", "python")), \
+        load_history(args.history)
+
+
+def _cmd_evaluate(args: argparse.Namespace, out: TextIO) -> int:
+    from .explain import render_evaluation
+
+    policy, history = _load(args)
+    evaluation = policy.evaluate(history, args.as_of, [args.pupil] if args.pupil else None)
+    out.write(render_evaluation(evaluation, args.format))
+    return 0
+
+
+def _cmd_explain(args: argparse.Namespace, out: TextIO) -> int:
+    from .explain import explain_pupil, explain_why_not
+
+    policy, history = _load(args)
+    pupil = history.pupil(args.pupil)
+    out.write(explain_pupil(policy.evaluate_pupil(pupil, args.as_of, history.school), policy.id))
+    if args.why_not:
+        out.write("\n" + explain_why_not(args.why_not, policy.why_not(pupil, args.as_of, args.why_not,
+                                                                      history.school)))
+    return 0
+
+
+def _cmd_verify(args: argparse.Namespace, out: TextIO) -> int:
+    import datetime as dt
+
+    from .api import load_policy
+    from .readers import load_history
+
+    path = Path(args.decision)
+    try:
+        saved = json.loads(path.read_text(encoding="utf-8"))
+        policy_ref = args.policy or saved["policy"]["id"]
+        as_of = dt.date.fromisoformat(saved["as_of"])
+        pupils = [p["pupil_id"] for p in saved["pupils"]]
+    except (OSError, ValueError, KeyError, TypeError) as error:
+        raise InputError([Problem(f"not a saved evaluation: {error}", Location(str(path)),
+                                  expected="the JSON output of `evaluate --format json`")]) from None
+    history = load_history(args.history)
+    again = load_policy(policy_ref).evaluate(history, as_of, pupils).to_json()
+    return _compare(saved, again, out)
+
+
+def _compare(saved: dict, again: dict, out: TextIO) -> int:
+    differences = []
+    for key in ("policy", "history"):
+        if saved.get(key, {}).get("digest") != again[key]["digest"]:
+            differences.append(f"{key} digest differs: saved {saved.get(key, {}).get('digest')}, "
+                               f"now {again[key]['digest']}")
+    for old, new in zip(saved["pupils"], again["pupils"]):
+        if old != new:
+            differences.append(f"pupil {old.get('pupil_id')}: saved {_actions(old)}, now {_actions(new)}")
+    if saved.get("library", {}).get("version") != again["library"]["version"]:
+        print(f"note: saved with library {saved.get('library', {}).get('version')}, "
+              f"now {again['library']['version']}", file=out)
+    if differences:
+        print("NOT REPRODUCED", file=out)
+        for line in differences:
+            print(f"  {line}", file=out)
+        return 1
+    print(f"reproduced exactly: {len(again['pupils'])} pupil(s), as of {again['as_of']}, "
+          f"policy {again['policy']['id']} {again['policy']['digest'][:19]}…", file=out)
+    return 0
+
+
+def _actions(pupil: dict) -> str:
+    return "[" + ", ".join(r["action"] for r in pupil.get("recommendations", ())) + "]"
+
+
+def _cmd_test(args: argparse.Namespace, out: TextIO) -> int:
+    from .cases import run_cases
+
+    results = run_cases(args.cases)
+    failed = [r for r in results if not r.passed]
+    for result in failed:
+        print("FAIL " + "\n\n".join(result.failures) + "\n", file=out)
+    checks = sum(r.checked for r in results)
+    print(f"{len(results) - len(failed)} passed, {len(failed)} failed ({len(results)} case(s), {checks} check(s))",
+          file=out)
+    return 1 if failed else 0
+
+
+def _common(p: argparse.ArgumentParser, pupil_required: bool = False) -> None:
+    p.add_argument("--policy", required=True, metavar="ID_OR_PATH", help="bundled policy id or policy file")
+    p.add_argument("--history", nargs="+", required=True, metavar="FILE", help="history JSON, CSV files or directory")
+    p.add_argument("--as-of", required=True, type=_date_type(), metavar="YYYY-MM-DD")
+    p.add_argument("--pupil", required=pupil_required, metavar="ID")
+    p.add_argument("--calendar", metavar="CSV", help="term dates (name,start,end)")
+    p.add_argument("--backend", choices=("python", "durable"), default="python",
+                   help="rule engine (durable needs the 'durable' extra, Python < 3.13)")
+
+
+def register(sub: Any, psub: Any) -> None:
+    """Add the evaluating commands to the CLI parser."""
+    p = sub.add_parser("evaluate", help="recommended actions for each pupil, with cited reasons")
+    _common(p)
+    p.add_argument("--format", choices=("table", "json", "jsonl", "markdown"), default="table")
+    p.set_defaults(run=_cmd_evaluate)
+
+    p = sub.add_parser("explain", help="the reasoning for one pupil in plain English")
+    _common(p, pupil_required=True)
+    p.add_argument("--why-not", metavar="ACTION", help="also show what stands between the pupil and ACTION")
+    p.set_defaults(run=_cmd_explain)
+
+    p = sub.add_parser("verify", help="re-run a saved evaluation and confirm it is reproduced exactly")
+    p.add_argument("decision", metavar="DECISION.json")
+    p.add_argument("--history", nargs="+", required=True, metavar="FILE")
+    p.add_argument("--policy", metavar="ID_OR_PATH", help="default: the policy id recorded in the decision")
+    p.set_defaults(run=_cmd_verify)
+
+    p = sub.add_parser("test", help="run case files (*.case.yaml) and show a diff for each failure")
+    p.add_argument("cases", nargs="+", metavar="CASES", help="case files or directories")
+    p.set_defaults(run=_cmd_test)

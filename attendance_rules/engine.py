@@ -1,0 +1,333 @@
+"""Our forward-chaining engine: fire a compiled rule set over one pupil's facts.
+
+Working memory per pupil: measures (computed on demand, once per window), pupil flags,
+case events, school settings and derived facts. Rules fire stratum by stratum, in
+(priority, declaration) order, each stratum to a fixpoint; each rule fires at most once
+per pupil (facts are propositions about that pupil). Every derived fact and every
+recommendation keeps its justification. A ``RuleSet`` is immutable and an evaluation
+keeps its state in local objects, so one engine may serve many threads.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from fractions import Fraction
+from typing import Any, Iterable, Sequence
+
+import attrs
+
+from . import __version__, conditions
+from .calendar import Calendar, academic_year_start
+from .compiler import CompiledRule, RuleSet
+from .evaluation import (
+    AlreadyDone,
+    CitationView,
+    DerivedFact,
+    Evaluation,
+    MeasureView,
+    PupilEvaluation,
+    Reason,
+    Recommendation,
+    Suppression,
+    ValueView,
+)
+from .exceptions import EvaluationError, Location, Problem
+from .history import Event, History, Pupil, School
+from .measures import Measure, Window, compute, format_value
+from .policy import Action
+
+__all__ = ["Engine", "PupilContext", "RuleCheck", "add_school_days", "why_not"]
+
+_OPS = {">=": "at least", ">": "more than", "<=": "at most", "<": "less than", "==": "is", "!=": "is not",
+        "in": "one of", "is": "is"}
+
+
+def add_school_days(day: dt.date, n: int) -> dt.date:
+    """``day`` plus ``n`` weekdays (future school days are not known; weekdays stand in)."""
+    while n > 0:
+        day += dt.timedelta(days=1)
+        n -= day.weekday() < 5
+    return day
+
+
+class PupilContext:
+    """What conditions can see of one pupil as of one date (the engine's working memory)."""
+
+    def __init__(self, ruleset: RuleSet, pupil: Pupil, as_of: dt.date, calendar: Calendar, school: School) -> None:
+        self.ruleset, self.pupil, self.as_of = ruleset, pupil, as_of
+        self.calendar, self.school = calendar, school
+        self.facts: dict[str, DerivedFact] = {}
+        self._measures: dict[tuple, Measure] = {}
+
+    def parameter(self, name: str) -> Any:
+        """The parameter's value in force on the as-of date, in condition units."""
+        param = self.ruleset.policy.parameters[name]
+        value = param.value_on(self.as_of)
+        return conditions.parameter_value(value, param.unit)
+
+    def named_measure(self, name: str) -> Measure:
+        """A policy-named measure (window and codes built in)."""
+        use = self.ruleset.policy.measures[name]
+        key = ("named", name)
+        if key not in self._measures:
+            self._measures[key] = attrs.evolve(
+                compute(self.pupil, use.measure, self.as_of, use.window, self.calendar, use.codes), name=use.measure)
+        return self._measures[key]
+
+    def library_measure(self, name: str, window: Window | None) -> Measure:
+        """A library measure over a window given in the condition."""
+        key = ("library", name, window)
+        if key not in self._measures:
+            self._measures[key] = compute(self.pupil, name, self.as_of, window, self.calendar)
+        return self._measures[key]
+
+    def flag(self, name: str) -> bool:
+        """Whether the pupil carries ``name``."""
+        return name in self.pupil.flags
+
+    def fact(self, name: str) -> bool:
+        """Whether a rule has derived ``name`` so far."""
+        return name in self.facts
+
+    def setting(self, name: str) -> Any:
+        """A school setting (missing settings read as false)."""
+        return self.school.settings.get(name, False)
+
+    def events(self, type_: str) -> Sequence[Event]:
+        """The pupil's events of a type up to the as-of date, oldest first."""
+        return self.pupil.events_of(type_, until=self.as_of)
+
+    def window_bounds(self, window: Window) -> tuple[dt.date, dt.date] | None:
+        """First and last day of ``window`` for this pupil."""
+        return window.bounds(self.pupil, self.as_of, self.calendar)
+
+    def measures_used(self) -> tuple[MeasureView, ...]:
+        """Every measure computed so far, sorted by name and window."""
+        views = {(m.name, str(m.window or "")): _measure_view(m) for m in self._measures.values()}
+        return tuple(views[k] for k in sorted(views))
+
+
+def _measure_view(m: Measure) -> MeasureView:
+    return MeasureView(m.name, str(m.window or ""), m.as_json(), m.start.isoformat() if m.start and
+                       m.start != dt.date.min else "", m.end.isoformat(), m.describe())
+
+
+def _values(outcome: conditions.Outcome) -> tuple[ValueView, ...]:
+    return tuple(ValueView(c.text, c.left_text, f"{_OPS.get(c.op, c.op)} {c.right_text}".strip(), c.holds)
+                 for c in outcome.comparisons)
+
+
+def _sentence(outcome: conditions.Outcome, holds: bool = True) -> str:
+    parts = [f"{c.left_text} ({_OPS.get(c.op, c.op)} {c.right_text})".replace(" ()", "")
+             for c in outcome.comparisons if c.holds == holds]
+    parts += list(outcome.undefined)
+    return "; ".join(parts) if parts else "condition holds"
+
+
+class Engine:
+    """Evaluates pupils against a compiled rule set."""
+
+    def __init__(self, ruleset: RuleSet, calendar: Calendar = Calendar()) -> None:
+        self.ruleset = ruleset
+        self.calendar = calendar
+        self.titles = {k: s.title for k, s in ruleset.policy.sources.items()}
+
+    def _in_force(self, rule: CompiledRule, day: dt.date) -> bool:
+        return rule.rule.in_force(day) and self.ruleset.policy.policy_in_force(rule.rule.policy, day)
+
+    def _cite(self, cite) -> CitationView:
+        return CitationView.of(cite, self.titles)
+
+    def _chain(self, rule: CompiledRule, ctx: PupilContext) -> tuple[str, ...]:
+        """Rules whose derived facts this rule used, earliest first (transitively)."""
+        out: list[str] = []
+        for fact in sorted(rule.reads - rule.reads_negated):
+            derived = ctx.facts.get(fact)
+            if derived is not None:
+                for name in derived.reason.chain + (derived.rule,):
+                    if name not in out:
+                        out.append(name)
+        return tuple(out)
+
+    def _fire_all(self, ctx: PupilContext) -> list[tuple[CompiledRule, conditions.Outcome]]:
+        fired: list[tuple[CompiledRule, conditions.Outcome]] = []
+        done: set[str] = set()
+        rules = [r for r in self.ruleset.rules if self._in_force(r, ctx.as_of)]
+        for stratum in sorted({r.stratum for r in rules}):
+            layer = [r for r in rules if r.stratum == stratum]
+            changed = True
+            while changed:  # positive recursion inside a stratum: repeat until nothing new fires
+                changed = False
+                for rule in layer:
+                    if rule.id in done:
+                        continue
+                    outcome = self._evaluate(rule, rule.condition.node, ctx)
+                    if outcome.value is True:
+                        done.add(rule.id)
+                        fired.append((rule, outcome))
+                        changed = self._derive(rule, outcome, ctx) or changed
+        return fired
+
+    def _evaluate(self, rule: CompiledRule, node: Any, ctx: PupilContext) -> conditions.Outcome:
+        try:
+            return conditions.evaluate(node, ctx)
+        except (ArithmeticError, KeyError, TypeError, ValueError) as error:  # a bug or bad data: say where
+            raise EvaluationError([Problem(f"rule {rule.id!r} failed for pupil {ctx.pupil.id!r}: {error}",
+                                           rule.rule.when.location)]) from error
+
+    def _derive(self, rule: CompiledRule, outcome: conditions.Outcome, ctx: PupilContext) -> bool:
+        new = False
+        reason = self._reason(rule, outcome, ctx)
+        for fact in rule.derives:
+            if fact not in ctx.facts:
+                ctx.facts[fact] = DerivedFact(fact, rule.id, reason)
+                new = True
+        return new
+
+    def _reason(self, rule: CompiledRule, outcome: conditions.Outcome, ctx: PupilContext) -> Reason:
+        return Reason(rule.id, rule.rule.title, _sentence(outcome), self._cite(rule.rule.cite),
+                      self._chain(rule, ctx), _values(outcome))
+
+    def evaluate_pupil(self, pupil: Pupil, as_of: dt.date, school: School = School()) -> PupilEvaluation:
+        """Fire the rules for one pupil as of a date."""
+        ctx = PupilContext(self.ruleset, pupil, as_of, self.calendar, school)
+        fired = self._fire_all(ctx)
+        recs: dict[str, list[tuple[CompiledRule, Reason]]] = {}
+        suppressed: list[Suppression] = []
+        done: dict[str, AlreadyDone] = {}
+        for rule, outcome in fired:
+            reason = self._reason(rule, outcome, ctx)
+            held = self._held(rule, ctx, suppressed)
+            for action_id in rule.rule.recommend:
+                action = self.ruleset.policy.actions[action_id]
+                if action_id in held or not _action_in_force(action, as_of):
+                    continue
+                event = self._done_event(action, pupil, as_of)
+                if event is not None:
+                    done.setdefault(action_id, AlreadyDone(action_id, action.title, rule.id, event.type, event.date))
+                    continue
+                recs.setdefault(action_id, []).append((rule, reason))
+        return PupilEvaluation(
+            pupil.id, as_of, ctx.measures_used(), tuple(ctx.facts[k] for k in sorted(ctx.facts)),
+            tuple(sorted((self._recommendation(a, rs, pupil, as_of) for a, rs in recs.items()),
+                         key=lambda r: (-r.priority, r.action))),
+            tuple(sorted(suppressed, key=lambda s: (s.action, s.rule))),
+            tuple(done[k] for k in sorted(done)), tuple(r.id for r, _ in fired))
+
+    def _held(self, rule: CompiledRule, ctx: PupilContext, out: list[Suppression]) -> set[str]:
+        held: set[str] = set()
+        for clause in rule.unless:
+            outcome = self._evaluate(rule, clause.condition.node, ctx)
+            if outcome.value is not True:
+                continue
+            for action_id in clause.actions:
+                if action_id in held:
+                    continue
+                held.add(action_id)
+                title = self.ruleset.policy.actions[action_id].title
+                out.append(Suppression(action_id, title, rule.id, clause.clause.reason, clause.condition.text,
+                                       self._cite(clause.clause.cite or rule.rule.cite), _values(outcome)))
+        return held
+
+    def _done_event(self, action: Action, pupil: Pupil, as_of: dt.date) -> Event | None:
+        event_type = action.done_by or ("letter_sent" if action.kind == "letter" else "")
+        if not event_type or action.repeat == "every_time":
+            return None
+        since = {"once": dt.date.min, "once_per_academic_year": academic_year_start(as_of),
+                 "once_per_term": self.calendar.term_start(as_of, pupil.register.days)}[action.repeat]
+        for event in reversed(pupil.events_of(event_type, until=as_of)):
+            if event.date < since:
+                break
+            if event_type != "letter_sent" or event.get("action") == action.id:
+                return event
+        return None
+
+    def _recommendation(self, action_id: str, reasons: list[tuple[CompiledRule, Reason]], pupil: Pupil,
+                        as_of: dt.date) -> Recommendation:
+        action = self.ruleset.policy.actions[action_id]
+        due, window = None, None
+        if action.due and action.due.within_school_days is not None:
+            due = add_school_days(as_of, action.due.within_school_days)
+        elif action.due and action.due.after:
+            events = pupil.events_of(action.due.after, until=as_of)
+            if events:
+                start = events[-1].date
+                window = (start + dt.timedelta(days=action.due.from_days), start + dt.timedelta(days=action.due.to_days))
+                due = window[1]
+        priority = max(rule.rule.priority for rule, _ in reasons)
+        return Recommendation(action_id, action.title, action.kind, action.responsible, priority,
+                              tuple(r for _, r in reasons), self._cite(action.cite), due, window)
+
+    def evaluate(self, history: History | Iterable[Pupil], as_of: dt.date,
+                 pupil_ids: Sequence[str] | None = None) -> Evaluation:
+        """Evaluate every pupil (or the ones named) of a history as of a date."""
+        school = history.school if isinstance(history, History) else School()
+        pupils = list(history)
+        if pupil_ids:
+            wanted = set(pupil_ids)
+            pupils = [p for p in pupils if p.id in wanted]
+            missing = wanted - {p.id for p in pupils}
+            if missing:
+                raise KeyError(f"no pupil {sorted(missing)[0]!r} in the history")
+        policy = self.ruleset.policy
+        meta = {"id": policy.id, "version": policy.version, "digest": policy.digest,
+                "files": [{"id": p.id, "file": _display_path(p.file), "digest": p.digest} for p in policy.chain]}
+        hist = {"digest": history.digest if isinstance(history, History) else "",
+                "files": [_display_path(s) for s in history.sources] if isinstance(history, History) else []}
+        return Evaluation(as_of, meta, hist, __version__, tuple(self.evaluate_pupil(p, as_of, school) for p in pupils))
+
+
+def _action_in_force(action: Action, day: dt.date) -> bool:
+    return (action.effective_from is None or action.effective_from <= day) and (
+        action.effective_to is None or day <= action.effective_to)
+
+
+def _display_path(path: str) -> str:
+    """File name only: the same files give the same bytes wherever they are checked out."""
+    from pathlib import Path
+
+    return Path(path).name
+
+
+@attrs.frozen
+class RuleCheck:
+    """Why one rule did or did not recommend an action for a pupil on a date."""
+
+    rule: str
+    title: str
+    status: str  # "not in force", "not met", "held back", "already done", "recommended"
+    unmet: tuple[ValueView, ...]
+    undefined: tuple[str, ...]
+    note: str
+    source: CitationView
+
+
+def why_not(engine: Engine, pupil: Pupil, as_of: dt.date, action: str, school: School = School()) -> tuple[RuleCheck, ...]:
+    """For each rule that can recommend ``action``: whether it did, and what is missing."""
+    if action not in engine.ruleset.policy.actions:
+        raise KeyError(f"no action {action!r} in policy {engine.ruleset.policy.id!r}")
+    evaluation = engine.evaluate_pupil(pupil, as_of, school)
+    ctx = PupilContext(engine.ruleset, pupil, as_of, engine.calendar, school)
+    for fact in evaluation.facts:
+        ctx.facts[fact.name] = fact
+    return tuple(_check_rule(engine, rule, ctx, evaluation, action) for rule in engine.ruleset.recommenders(action))
+
+
+def _check_rule(engine: Engine, rule: CompiledRule, ctx: PupilContext, evaluation: PupilEvaluation,
+                action: str) -> RuleCheck:
+    cite = engine._cite(rule.rule.cite)
+    if not engine._in_force(rule, ctx.as_of):
+        span = f"{rule.rule.effective_from or 'the start'} to {rule.rule.effective_to or 'open'}"
+        return RuleCheck(rule.id, rule.rule.title, "not in force", (), (), f"in force {span}", cite)
+    outcome = engine._evaluate(rule, rule.condition.node, ctx)
+    if outcome.value is not True:
+        unmet = tuple(v for v in _values(outcome) if not v.holds)
+        return RuleCheck(rule.id, rule.rule.title, "not met", unmet, outcome.undefined, "", cite)
+    held = [s for s in evaluation.suppressed if s.rule == rule.id and s.action == action]
+    if held:
+        return RuleCheck(rule.id, rule.rule.title, "held back", (), (), held[0].reason, cite)
+    done = [d for d in evaluation.done if d.action == action]
+    if done:
+        return RuleCheck(rule.id, rule.rule.title, "already done", (), (),
+                         f"{done[0].event} on {done[0].date.isoformat()}", cite)
+    return RuleCheck(rule.id, rule.rule.title, "recommended", (), (), "", cite)
