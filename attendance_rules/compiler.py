@@ -224,7 +224,9 @@ def _citation_problems(policy: EffectivePolicy) -> list[Problem]:
 
 
 def _name_clashes(policy: EffectivePolicy, scope: Scope) -> list[Problem]:
-    problems = []
+    problems = [Problem(f"action {action.id!r} carries unknown parameter {name!r}", action.origin,
+                        expected=", ".join(sorted(policy.parameters)))
+                for action in policy.actions.values() for name in action.parameters if name not in policy.parameters]
     for rule in policy.rules:
         for fact in rule.derive:
             clash = [k for k, names in (("flag", scope.flags), ("parameter", scope.parameters),
@@ -242,7 +244,8 @@ def _warnings(policy: EffectivePolicy, rules: list[CompiledRule], today: dt.date
     for name, action in policy.actions.items():
         if name not in recommended:
             out.append(Problem(f"action {name!r} is recommended by no rule", action.origin, severity="warning"))
-    used = {n for r in rules for n in conditions.names_used(r.condition.node).get("parameter", set())}
+    used = {n for action in policy.actions.values() for n in action.parameters}
+    used |= {n for r in rules for n in conditions.names_used(r.condition.node).get("parameter", set())}
     used |= {n for r in rules for u in r.unless for n in conditions.names_used(u.condition.node).get("parameter", set())}
     for name, param in policy.parameters.items():
         if name not in used:

@@ -112,13 +112,17 @@ def _measure_view(m: Measure) -> MeasureView:
                        m.start != dt.date.min else "", m.end.isoformat(), m.describe())
 
 
+def _required(c: conditions.Comparison) -> str:
+    return "" if c.op == "is" else f"{_OPS.get(c.op, c.op)} {c.right_text}".strip()
+
+
 def _values(outcome: conditions.Outcome) -> tuple[ValueView, ...]:
-    return tuple(ValueView(c.text, c.left_text, f"{_OPS.get(c.op, c.op)} {c.right_text}".strip(), c.holds)
-                 for c in outcome.comparisons)
+    return tuple(ValueView(c.text, c.left_text, _required(c), c.holds) for c in outcome.comparisons)
 
 
 def _sentence(outcome: conditions.Outcome, holds: bool = True) -> str:
-    parts = [f"{c.left_text} ({_OPS.get(c.op, c.op)} {c.right_text})".replace(" ()", "")
+    """The tests that decided the outcome, with actual and required values, in one sentence."""
+    parts = [c.left_text + (f", required {_required(c)}" if c.op != "is" else "")
              for c in outcome.comparisons if c.holds == holds]
     parts += list(outcome.undefined)
     return "; ".join(parts) if parts else "condition holds"
@@ -255,8 +259,17 @@ class Engine:
                 window = (start + dt.timedelta(days=action.due.from_days), start + dt.timedelta(days=action.due.to_days))
                 due = window[1]
         priority = max(rule.rule.priority for rule, _ in reasons)
+        params = tuple((name, self._parameter_text(name, as_of)) for name in action.parameters)
         return Recommendation(action_id, action.title, action.kind, action.responsible, priority,
-                              tuple(r for _, r in reasons), self._cite(action.cite), due, window)
+                              tuple(r for _, r in reasons), self._cite(action.cite), due, window, params)
+
+    def _parameter_text(self, name: str, as_of: dt.date) -> str:
+        param = self.ruleset.policy.parameters[name]
+        value = param.value_on(as_of)
+        if value is None:
+            return "not in force"
+        return f"£{value}" if param.unit == "pounds" else format_value(value, param.unit) \
+            if param.unit not in ("text", "bool", "percent") else (f"{value}%" if param.unit == "percent" else str(value))
 
     def evaluate(self, history: History | Iterable[Pupil], as_of: dt.date,
                  pupil_ids: Sequence[str] | None = None) -> Evaluation:

@@ -119,6 +119,7 @@ class Recommendation:
     source: CitationView
     due: dt.date | None = None
     window: tuple[dt.date, dt.date] | None = None
+    parameters: tuple[tuple[str, str], ...] = ()
 
     def to_json(self) -> dict[str, Any]:
         """JSON form."""
@@ -126,6 +127,7 @@ class Recommendation:
             "action": self.action, "title": self.title, "kind": self.kind, "responsible": self.responsible,
             "priority": self.priority, "due": self.due.isoformat() if self.due else None,
             "window": [d.isoformat() for d in self.window] if self.window else None,
+            "parameters": dict(self.parameters),
             "source": self.source.to_json(), "reasons": [r.to_json() for r in self.reasons],
         }
 

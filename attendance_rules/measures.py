@@ -123,22 +123,24 @@ class MeasureSpec:
 MEASURES: Mapping[str, MeasureSpec] = {
     spec.name: spec
     for spec in (
-        MeasureSpec("possible_sessions", "sessions", "possible sessions", "count"),
-        MeasureSpec("attended_sessions", "sessions", "sessions attended (present or approved activity)", "count"),
-        MeasureSpec("present_sessions", "sessions", "sessions present", "count"),
-        MeasureSpec("approved_activity_sessions", "sessions", "sessions at an approved educational activity", "count"),
-        MeasureSpec("absent_sessions", "sessions", "sessions absent", "count"),
-        MeasureSpec("authorised_sessions", "sessions", "authorised absence sessions", "count"),
-        MeasureSpec("unauthorised_sessions", "sessions", "unauthorised absence sessions", "count"),
-        MeasureSpec("code_sessions", "sessions", "sessions with given codes", "count"),
-        MeasureSpec("late_before_close", "sessions", "late marks before the register closed (L)", "count"),
-        MeasureSpec("late_after_close", "sessions", "late marks after the register closed (U)", "count"),
-        MeasureSpec("attendance_rate", "percent", "attendance", "rate"),
-        MeasureSpec("absence_rate", "percent", "absence", "rate"),
-        MeasureSpec("days_absent", "days", "days absent", "days"),
-        MeasureSpec("unauthorised_days", "days", "days of unauthorised absence", "days"),
-        MeasureSpec("unexplained_run", "days", "consecutive school days with no reason given (N)", "run"),
-        MeasureSpec("attendance_trend", "percent", "change in attendance against the window before", "trend"),
+        # `description` is a template: {n} is the value (a number, or a percentage for rates).
+        MeasureSpec("possible_sessions", "sessions", "{n} possible sessions", "count"),
+        MeasureSpec("attended_sessions", "sessions", "{n} sessions attended (present or approved activity)", "count"),
+        MeasureSpec("present_sessions", "sessions", "{n} sessions present", "count"),
+        MeasureSpec("approved_activity_sessions", "sessions", "{n} sessions at an approved educational activity",
+                    "count"),
+        MeasureSpec("absent_sessions", "sessions", "{n} sessions absent", "count"),
+        MeasureSpec("authorised_sessions", "sessions", "{n} sessions of authorised absence", "count"),
+        MeasureSpec("unauthorised_sessions", "sessions", "{n} unauthorised sessions", "count"),
+        MeasureSpec("code_sessions", "sessions", "{n} sessions coded {codes}", "count"),
+        MeasureSpec("late_before_close", "sessions", "{n} late marks before the register closed (L)", "count"),
+        MeasureSpec("late_after_close", "sessions", "{n} late marks after the register closed (U)", "count"),
+        MeasureSpec("attendance_rate", "percent", "attendance {n}", "rate"),
+        MeasureSpec("absence_rate", "percent", "absence {n}", "rate"),
+        MeasureSpec("days_absent", "days", "{n} days absent", "days"),
+        MeasureSpec("unauthorised_days", "days", "{n} days of unauthorised absence", "days"),
+        MeasureSpec("unexplained_run", "days", "{n} school days in a row with no reason given (N)", "run"),
+        MeasureSpec("attendance_trend", "percent", "attendance changed by {n} against the window before", "trend"),
     )
 }
 
@@ -159,12 +161,32 @@ class Measure:
     def describe(self) -> str:
         """Plain English: value, what it counts and the window's dates."""
         spec = MEASURES[self.name]
-        what = spec.description + (f" ({', '.join(self.codes)})" if self.codes else "")
         span = f"{_fmt(self.start)} to {_fmt(self.end)}" if self.start else f"up to {_fmt(self.end)}"
-        window = f" in the {self.window} ({span})" if self.window else f" ({span})"
         if self.value is None:
-            return f"{what}: not defined, no possible sessions{window}"
-        return f"{format_value(self.value, self.unit)} {what}{window}" + _count_note(self)
+            what = spec.description.format(n="", codes=", ".join(self.codes)).replace("  ", " ").strip()
+            return f"{what}: not defined, no possible sessions {self.window_phrase()} ({span})"
+        number = format_value(self.value, self.unit).removesuffix(f" {self.unit}").removesuffix(" session") \
+            .removesuffix(" day")
+        text = spec.description.format(n=number, codes=", ".join(self.codes))
+        if self.value == 1 and self.unit != "percent":
+            text = text.replace(" sessions", " session", 1).replace(" days", " day", 1).replace(" marks", " mark", 1)
+        where = f" {self.window_phrase()} ({span})" if self.window else f" ({span})"
+        return text + where + _count_note(self)
+
+    def window_phrase(self) -> str:
+        """``in the last 12 school weeks``, ``this term``, ``since the latest review_held`` …"""
+        window = self.window
+        if window is None:
+            return "as of"
+        if window.kind == "academic_year":
+            return "in the academic year to date"
+        if window.kind == "term":
+            return "this term"
+        if window.kind == "since_event":
+            return f"since the latest {window.event}"
+        if window.kind == "all":
+            return "in all marks"
+        return f"in the {window}"
 
     def as_json(self) -> Any:
         """The value as a JSON number (rates as fractions of 1, rounded to 6 places)."""
@@ -173,7 +195,7 @@ class Measure:
 
 def _count_note(m: Measure) -> str:
     if m.unit == "percent" and "possible" in m.counts:
-        return f"; {m.counts['attended']} of {m.counts['possible']} possible sessions attended"
+        return f": {m.counts['attended']} of {m.counts['possible']} possible sessions attended"
     return ""
 
 

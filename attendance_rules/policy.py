@@ -159,6 +159,7 @@ class Action:
     replaces: str = ""
     effective_from: dt.date | None = None
     effective_to: dt.date | None = None
+    parameters: tuple[str, ...] = ()
     origin: Location = attrs.field(default=Location(), eq=False)
 
 
@@ -314,7 +315,7 @@ class _Build:
                       self.due(path + ("due",)), raw.get("repeat", "once_per_academic_year"), raw.get("done_by", ""),
                       raw.get("description", ""), raw.get("local_choice", ""), raw.get("replaces", ""),
                       self.date(path + ("effective_from",)), self.date(path + ("effective_to",)),
-                      self.doc.where(path, key=True))
+                      tuple(raw.get("parameters", ())), self.doc.where(path, key=True))
 
     def rule(self, path: tuple, policy_id: str) -> Rule:
         raw = self.doc.get(path)

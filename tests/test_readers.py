@@ -369,7 +369,8 @@ def test_strict_csv_load_lists_problems_of_every_file(write_csv) -> None:
     folder = write_csv({
         "pupils.csv": "pupil_id,year_group\nP1,7\nP2,99\n",
         "marks.csv": HEADER + GOOD + "P2,2024-01-08,AM,A,\nP3,2024-01-08,AM,/,\nP1,2024-01-08,PM,\\,\n",
-        "events.csv": "pupil_id,date,type,details\nP1,2024-01-08,review_held,outcome=great\nP1,2024-01-08,home_visit,\n",
+        "events.csv": ("pupil_id,date,type,details\nP1,2024-01-08,review_held,outcome=great\n"
+                       "P1,2024-01-08,home_visit,\n"),
     })
     with pytest.raises(InputError) as err:
         load_history(folder)
@@ -426,8 +427,8 @@ def _valid_codes(day: dt.date) -> list[str]:
 
 @st.composite
 def marks_and_corruptions(draw):
-    slots = draw(st.lists(st.tuples(st.sampled_from(["P1", "P2", "P3"]), st.integers(0, 89), st.sampled_from(["AM", "PM"])),
-                          min_size=1, max_size=40, unique=True))
+    keys = st.tuples(st.sampled_from(["P1", "P2", "P3"]), st.integers(0, 89), st.sampled_from(["AM", "PM"]))
+    slots = draw(st.lists(keys, min_size=1, max_size=40, unique=True))
     rows = []
     for pupil, offset, session in slots:
         day = START + dt.timedelta(days=offset)
@@ -468,7 +469,7 @@ def test_every_corrupted_csv_row_is_reported_with_its_line(case) -> None:
     assert report.read["marks"] == report.used["marks"] + report.reported["marks"]
     # each corrupted row is reported at its own CSV line (the header is line 1), and no other row
     assert {p.location.line for p in report.problems} == {i + 2 for i in bad}
-    assert all(p.location.file == str(path) and p.found or p.expected for p in report.problems)
+    assert all(p.location.file == str(path) and (p.found or p.expected) for p in report.problems)
     kept = sorted((pupil, dt.date.fromisoformat(day), session, code)
                   for i, (pupil, day, session, code, _) in enumerate(rows) if i not in bad)
     loaded = sorted((p.id, m.date, m.session, m.code) for p in history for m in p.register.marks())
