@@ -207,11 +207,11 @@ class _Merge:
             self.error(f"override_parameters names {param.name!r}, which no parent defines", param.origin,
                        expected="a parameter of a parent policy (new ones go under parameters)")
             return
-        if param.unit != old.unit:
+        if param.unit and param.unit != old.unit:
             self.error(f"override of {param.name!r} changes its unit", param.origin, found=param.unit,
                        expected=f"{old.unit}, as at {old.origin}")
             return
-        self.parameters[param.name] = attrs.evolve(param, bounds=old.bounds)
+        self.parameters[param.name] = attrs.evolve(param, unit=old.unit, bounds=old.bounds)
         self.origins[key] = Origin(pid, param.origin, (self.origins[key],))
 
 

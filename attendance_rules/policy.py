@@ -274,7 +274,7 @@ class _Build:
     def text(self, path: tuple) -> Text:
         return Text(str(self.doc.get(path)), self.doc.where(path), self.doc.column_map(path))
 
-    def parameter(self, name: str, path: tuple) -> Parameter:
+    def parameter(self, name: str, path: tuple, default_unit: str = "count") -> Parameter:
         raw = self.doc.get(path)
         if "values" in raw:
             values = tuple(DatedValue(self.date(path + ("values", i, "from")), _number(v["value"]),
@@ -282,7 +282,7 @@ class _Build:
                            for i, v in enumerate(raw["values"]))
         else:
             values = (DatedValue(None, _number(raw["value"]), None),)
-        return Parameter(name, raw.get("unit", "count"), values, self.cite(path + ("cite",)),
+        return Parameter(name, raw.get("unit", default_unit), values, self.cite(path + ("cite",)),
                          raw.get("local_choice", ""), raw.get("description", ""), raw.get("bounds"),
                          self.doc.where(path, key=True))
 
@@ -349,7 +349,8 @@ class _Build:
             self.date(("effective_to",)), self.date(("review_due",)), d.get("owner", ""), d.get("extends", ""),
             sources, dict(d.get("flags", {})),
             {k: self.parameter(k, ("parameters", k)) for k in d.get("parameters", {})},
-            {k: self.parameter(k, ("override_parameters", k)) for k in d.get("override_parameters", {})},
+            # an override without a unit keeps the parent's (layers.py fills it in)
+            {k: self.parameter(k, ("override_parameters", k), "") for k in d.get("override_parameters", {})},
             {k: self.measure(k, ("measures", k)) for k in d.get("measures", {})},
             {k: self.action(k, ("actions", k)) for k in d.get("actions", {})},
             tuple(rules),

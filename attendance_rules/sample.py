@@ -25,8 +25,9 @@ for some pupils a term-time holiday (``G``), a suspension (``E``), agreed leave
 (``H``/``C``) or a reduced timetable (``C``/``C2``). Lateness (``L``, and a little
 ``U``), trips (``V``), sport (``P``), work experience (``W``), off-site provision
 (``B``) and one INSET day (``#``) for everyone complete the register. Pupils whose
-absence passes 10% get a plausible case file: letters, contact, a school attendance
-meeting, a review, and for some escalation (referrals, notices, penalty notices).
+absence is 10% or more at two fortnightly checks get a plausible case file: letters,
+contact, a school attendance meeting, a review 4-6 weeks later, and for some escalation
+(referrals, early help, notices to improve, penalty notices, legal action).
 Year 11 pupils come off roll at the end of June; about 3% of pupils join mid-range.
 """
 
@@ -199,11 +200,11 @@ def _calendar(start: dt.date, end: dt.date) -> _Calendar:
     segments = _segments(days)
     breaks = [i for i in range(len(days) - 1) if (days[i + 1] - days[i]).days >= 7]
     base = _base_register(days, segments)
-    closed = list(accumulate((base[2 * i] == "#") * 2 for i in range(len(days)))) if days else []
+    closed = list(accumulate(((base[2 * i] == "#") * 2 for i in range(len(days))), initial=0))
     sessions = zip([text for text in iso for _ in (0, 1)], ["AM", "PM"] * len(days), base)
     template = [{"date": date, "session": name, "code": code} for date, name, code in sessions]
     first_year = academic_year(days[0] if days else start)
-    return _Calendar(first_year, days, iso, base, template, [0, *closed], segments, breaks)
+    return _Calendar(first_year, days, iso, base, template, closed, segments, breaks)
 
 
 def _segments(days: list[dt.date]) -> list[_Segment]:

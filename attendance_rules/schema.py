@@ -50,7 +50,10 @@ def _problem(doc: Document, path: tuple, error: ValidationError) -> Problem:
         return _unknown_keys(doc, path, error)
     if error.validator == "required":
         missing = error.message.split("'")[1] if "'" in error.message else error.message
-        return Problem(f"{where}: missing required key {missing!r}", doc.where(path), expected=_describe(error))
+        wanted = error.schema.get("properties", {}).get(missing) if isinstance(error.schema, dict) else None
+        expected = str(wanted.get("description", ""))[:160] if isinstance(wanted, dict) else ""
+        return Problem(f"{where}: missing required key {missing!r}", doc.where(path),
+                       expected=expected or _describe(error))
     if error.validator == "enum":
         options = ", ".join(map(str, error.validator_value))
         return Problem(f"{where}: value not allowed", doc.where(path), found=repr(error.instance),

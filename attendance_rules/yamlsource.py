@@ -63,12 +63,13 @@ class Document:
     def where(self, path: Path_, key: bool = False) -> Location:
         """Location of the value at ``path`` (or of its key), else of its nearest parent."""
         path = tuple(path)
-        while path:
+        while True:
             span = (self.key_spans if key else self.spans).get(path) or self.spans.get(path)
             if span is not None:
                 return self._loc(span.start)
+            if not path:
+                return Location(self.file, 1, 1)
             path = path[:-1]
-        return Location(self.file, 1, 1)
 
     def column_map(self, path: Path_) -> Callable[[int], Location]:
         """Map a character offset in the string at ``path`` to its place in the file."""

@@ -301,7 +301,7 @@ def test_measure_against_parameter_and_flag_trace(pupils) -> None:
     measure_step, flag_step = out.comparisons
     assert measure_step.left == expected and measure_step.holds
     assert measure_step.right_text == "pn_warning_threshold = 10 sessions"
-    assert measure_step.left_text.startswith(f"{expected} sessions unauthorised absence sessions in the last 12 school weeks")
+    assert measure_step.left_text.startswith(f"{expected} unauthorised sessions in the last 12 school weeks")
     assert measure_step.location.column == column_of(text, ">=")
     assert (flag_step.op, flag_step.text, flag_step.left, flag_step.holds) == ("is", "child_protection_plan", True, True)
     assert flag_step.left_text == "child_protection_plan: yes"
