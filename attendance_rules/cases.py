@@ -27,6 +27,7 @@ from .yamlsource import Document, load_yaml
 __all__ = ["Case", "CaseResult", "Check", "find_cases", "load_case", "run_case", "run_cases"]
 
 CASE_SUFFIXES = (".case.yaml", ".case.yml", ".case.json")
+_PRESENT = {"AM": "/", "PM": "\\"}  # the shorthand `present` in each session
 
 
 @attrs.frozen
@@ -122,8 +123,8 @@ def _expand_register(entries: Sequence[dict], doc: Document, base: tuple, closed
         if not (start and end):
             continue
         code = entry.get("code", "present")
-        codes = {"AM": entry.get("am", "/" if code == "present" else code),
-                 "PM": entry.get("pm", "\\" if code == "present" else code)}
+        codes = {session: _PRESENT[session] if mark == "present" else mark
+                 for session, mark in (("AM", entry.get("am", code)), ("PM", entry.get("pm", code)))}
         for day in _weekdays(start, end, closed if "on" not in entry else set()):
             for session, mark in codes.items():
                 if mark is None or mark == "":

@@ -30,6 +30,7 @@ Path_ = tuple  # a path into the data: keys and list indices
 
 _TAG = "tag:yaml.org,2002:"
 _SCALARS = {f"{_TAG}{t}" for t in ("str", "int", "float", "bool", "null", "timestamp")}
+_COLLECTIONS = {f"{_TAG}map", f"{_TAG}seq"}
 
 
 @attrs.frozen
@@ -127,6 +128,9 @@ class _Builder:
         if depth > MAX_DEPTH:
             raise _TooBig(f"nesting deeper than {MAX_DEPTH} levels", node)
         self.spans.setdefault(path, _Span(node.start_mark.index, node.end_mark.index, getattr(node, "style", None)))
+        if isinstance(node, (yaml.MappingNode, yaml.SequenceNode)) and node.tag not in _COLLECTIONS:
+            self.fail(f"tag {node.tag} is not allowed", node, expected="plain YAML values")
+            return None
         if isinstance(node, yaml.MappingNode):
             return self.mapping(node, path, depth)
         if isinstance(node, yaml.SequenceNode):
@@ -177,6 +181,8 @@ def parse_yaml(text: str, file: str = "<string>") -> Document:
         raise PolicyError([Problem(f"not valid YAML: {err.problem or err.context}", where)]) from None
     except yaml.YAMLError as err:
         raise PolicyError([Problem(f"not valid YAML: {err}", Location(file, 1, 1))]) from None
+    except RecursionError:  # PyYAML composes recursively: thousands of nested [ or { exhaust the stack
+        raise PolicyError([Problem(f"nesting deeper than {MAX_DEPTH} levels", _too_deep(text, file))]) from None
     builder = _Builder(file, text)
     try:
         data = builder.build(root) if root is not None else None
@@ -186,6 +192,22 @@ def parse_yaml(text: str, file: str = "<string>") -> Document:
     if builder.problems:
         raise PolicyError(builder.problems)
     return Document(file, text, data, builder.spans, builder.key_spans)
+
+
+def _too_deep(text: str, file: str) -> Location:
+    """Where collections first nest deeper than MAX_DEPTH (PyYAML's parser is not recursive)."""
+    depth = 0
+    try:
+        for event in yaml.parse(text, Loader=yaml.SafeLoader):
+            if isinstance(event, yaml.CollectionStartEvent):
+                depth += 1
+                if depth > MAX_DEPTH + 1:  # the root collection is level 0
+                    return Location(file, event.start_mark.line + 1, event.start_mark.column + 1)
+            elif isinstance(event, yaml.CollectionEndEvent):
+                depth -= 1
+    except yaml.YAMLError:
+        pass
+    return Location(file, 1, 1)
 
 
 def load_yaml(path: str | Path) -> Document:
