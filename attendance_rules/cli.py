@@ -106,6 +106,18 @@ def _cmd_policy_show(args: argparse.Namespace, out: TextIO) -> int:
     return 0
 
 
+def _cmd_policy_doc(args: argparse.Namespace, out: TextIO) -> int:
+    from .handbook import render_handbook
+    from .layers import load_policy_files
+
+    text = render_handbook(load_policy_files(args.policy))
+    if args.output:
+        Path(args.output).write_text(text, encoding="utf-8")
+    else:
+        out.write(text)
+    return 0
+
+
 # --- parser ---------------------------------------------------------------------------
 
 
@@ -139,6 +151,10 @@ def _parser() -> argparse.ArgumentParser:
     show.add_argument("policy", metavar="POLICY", help="bundled policy id or file path")
     show.add_argument("--format", choices=("text", "json"), default="text")
     show.set_defaults(run=_cmd_policy_show)
+    doc = psub.add_parser("doc", help="the effective policy as a Markdown handbook")
+    doc.add_argument("policy", metavar="POLICY", help="bundled policy id or file path")
+    doc.add_argument("--output", metavar="FILE", help="write to FILE instead of standard output")
+    doc.set_defaults(run=_cmd_policy_doc)
     _add_later_commands(sub, psub)
     return parser
 

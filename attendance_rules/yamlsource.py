@@ -10,6 +10,7 @@ the policy model decide what they mean.
 from __future__ import annotations
 
 import hashlib
+import math
 from bisect import bisect_right
 from pathlib import Path
 from typing import Any, Callable, Mapping
@@ -160,7 +161,11 @@ class _Builder:
             return None
         if node.tag.endswith(("str", "timestamp")):
             return node.value
-        return self.constructor.construct_object(node, deep=True)
+        value = self.constructor.construct_object(node, deep=True)
+        if isinstance(value, float) and not math.isfinite(value):
+            self.fail("not a finite number", node, found=repr(node.value), expected="a number such as 10 or 2.5")
+            return None
+        return value
 
 
 class _TooBig(Exception):
