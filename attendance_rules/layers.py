@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import datetime as dt
 import hashlib
+from fractions import Fraction
 from pathlib import Path
 from typing import Mapping, Sequence
 
@@ -211,8 +212,46 @@ class _Merge:
             self.error(f"override of {param.name!r} changes its unit", param.origin, found=param.unit,
                        expected=f"{old.unit}, as at {old.origin}")
             return
-        self.parameters[param.name] = attrs.evolve(param, unit=old.unit, bounds=old.bounds)
+        self.problems.extend(bound_problems(old, param, self.origins[key]))
+        self.parameters[param.name] = attrs.evolve(param, unit=old.unit, bounds=old.bounds or param.bounds)
         self.origins[key] = Origin(pid, param.origin, (self.origins[key],))
+
+
+_BOUND_TESTS = {
+    "fixed": (lambda new, old, b: new == old, "must stay {old}"),
+    "only_lower": (lambda new, old, b: new <= old, "may only be lowered from {old}"),
+    "only_higher": (lambda new, old, b: new >= old, "may only be raised from {old}"),
+    "range": (lambda new, old, b: b.get("min", new) <= new <= b.get("max", new),
+              "must stay between {min} and {max}"),
+}
+
+
+def bound_problems(old: Parameter, new: Parameter, origin: Origin) -> list[Problem]:
+    """Problems where ``new`` (a child's override) breaks the parent's declared bounds.
+
+    Each dated value of the override is checked against the parent's value in force on
+    the same date (or the parent's first value).
+    """
+    bounds = old.bounds or {}
+    test = _BOUND_TESTS.get(bounds.get("change", "free"))
+    if test is None:
+        return []
+    check, wording = test
+    problems = []
+    for dated in new.values:
+        previous = old.value_on(dated.start) if dated.start else old.values[0].value
+        if previous is None or not _numbers(dated.value, previous) or check(dated.value, previous, bounds):
+            continue
+        rule = wording.format(old=previous, min=bounds.get("min"), max=bounds.get("max"))
+        reason = f" ({bounds['reason'].strip()})" if bounds.get("reason") else ""
+        problems.append(Problem(f"override of {new.name!r} breaks the bound declared at {origin.location} "
+                                f"by {origin.policy}: it {rule}{reason}", new.origin,
+                                found=str(dated.value), expected=rule))
+    return problems
+
+
+def _numbers(*values: object) -> bool:
+    return all(isinstance(v, (int, Fraction)) and not isinstance(v, bool) for v in values)
 
 
 def resolve(chain: Sequence[PolicyFile]) -> EffectivePolicy:
