@@ -99,3 +99,6 @@ def write_csv(tmp_path: Path):
         return folder
 
     return write
+
+
+pytest_plugins = ["pytester"]  # the pytest plugin is tested by running pytest in-process
