@@ -160,10 +160,12 @@ def _parser() -> argparse.ArgumentParser:
 
 
 def _add_later_commands(sub: Any, psub: Any) -> None:
-    """The evaluating commands live in cli_eval.py (they import the engine)."""
-    from .cli_eval import register
+    """Commands that need the engine live in their own modules (cli_eval, cli_replay …)."""
+    from . import cli_assurance, cli_audit, cli_eval, cli_replay
 
-    register(sub, psub)
+    cli_eval.register(sub, psub)
+    for module in (cli_replay, cli_audit, cli_assurance):
+        module.register(sub)
 
 
 def main(argv: Sequence[str] | None = None, out: TextIO | None = None, err: TextIO | None = None) -> int:
