@@ -256,7 +256,8 @@ class Engine:
             events = pupil.events_of(action.due.after, until=as_of)
             if events:
                 start = events[-1].date
-                window = (start + dt.timedelta(days=action.due.from_days), start + dt.timedelta(days=action.due.to_days))
+                window = (_after(start, action.due.from_days, action.due.school_days),
+                          _after(start, action.due.to_days, action.due.school_days))
                 due = window[1]
         priority = max(rule.rule.priority for rule, _ in reasons)
         params = tuple((name, self._parameter_text(name, as_of)) for name in action.parameters)
@@ -288,6 +289,10 @@ class Engine:
         hist = {"digest": history.digest if isinstance(history, History) else "",
                 "files": [_display_path(s) for s in history.sources] if isinstance(history, History) else []}
         return Evaluation(as_of, meta, hist, __version__, tuple(self.evaluate_pupil(p, as_of, school) for p in pupils))
+
+
+def _after(day: dt.date, days: int, school_days: bool) -> dt.date:
+    return add_school_days(day, days) if school_days else day + dt.timedelta(days=days)
 
 
 def _action_in_force(action: Action, day: dt.date) -> bool:

@@ -38,9 +38,7 @@ def _due(action: Action) -> str:
     due = action.due
     if due is None:
         return ""
-    if due.within_school_days is not None:
-        return f"within {due.within_school_days} school days"
-    return f"between {due.from_days} and {due.to_days} days after the latest {due.after.replace('_', ' ')}"
+    return due.describe()
 
 
 def _parameters(policy: EffectivePolicy, titles: dict[str, str]) -> list[str]:

@@ -37,7 +37,9 @@ __all__ = [
     "read_policy_text",
 ]
 
-_DURATION_DAYS = {"day": 1, "days": 1, "week": 7, "weeks": 7}
+# Durations in due windows: calendar days, or school days (a school week is five).
+_DURATION_DAYS = {"day": (1, False), "days": (1, False), "week": (7, False), "weeks": (7, False),
+                  "school day": (1, True), "school days": (1, True), "school week": (5, True), "school weeks": (5, True)}
 
 
 @attrs.frozen
@@ -140,6 +142,14 @@ class Due:
     after: str = ""
     from_days: int = 0
     to_days: int = 0
+    school_days: bool = False  # True: from/to count school days (weekdays), not calendar days
+
+    def describe(self) -> str:
+        """``within 5 school days`` / ``between 28 and 42 days after the latest …``."""
+        if self.within_school_days is not None:
+            return f"within {self.within_school_days} school days"
+        unit = "school days" if self.school_days else "days"
+        return f"between {self.from_days} and {self.to_days} {unit} after the latest {self.after.replace('_', ' ')}"
 
 
 @attrs.frozen
@@ -235,12 +245,13 @@ class PolicyFile:
         return self.document.digest
 
 
-def parse_duration(text: str) -> int:
-    """Calendar days in ``"4 weeks"`` / ``"28 days"``; ValueError otherwise."""
+def parse_duration(text: str) -> tuple[int, bool]:
+    """Days in ``"4 weeks"`` / ``"28 days"`` / ``"10 school days"``, and whether they are school days."""
     number, _, unit = str(text).strip().partition(" ")
     if unit.strip() not in _DURATION_DAYS:
-        raise ValueError(f"unknown duration {text!r}; expected e.g. '4 weeks' or '28 days'")
-    return int(Fraction(number) * _DURATION_DAYS[unit.strip()])
+        raise ValueError(f"unknown duration {text!r}; expected e.g. '4 weeks', '28 days' or '10 school days'")
+    days, school = _DURATION_DAYS[unit.strip()]
+    return int(Fraction(number) * days), school
 
 
 class _Build:
@@ -304,7 +315,10 @@ class _Build:
         if "within_school_days" in raw:
             return Due(within_school_days=int(raw["within_school_days"]))
         try:
-            return Due(after=raw["after"], from_days=parse_duration(raw["from"]), to_days=parse_duration(raw["to"]))
+            (start, school), (end, school_to) = parse_duration(raw["from"]), parse_duration(raw["to"])
+            if school != school_to:
+                raise ValueError("a due window's from and to must both be school days/weeks or both calendar time")
+            return Due(after=raw["after"], from_days=start, to_days=end, school_days=school)
         except ValueError as err:
             self.problems.append(Problem(str(err), self.doc.where(path)))
             return None

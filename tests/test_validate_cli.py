@@ -174,8 +174,7 @@ def test_one_invalid_file_among_valid_ones_exits_one() -> None:
     assert out.splitlines()[-1] == "2 file(s) invalid: 1 error(s), 0 warning(s)"
 
 
-def test_shared_parent_problem_is_reported_once() -> None:
-    # loop_a and loop_b report the same two loops; each problem is printed once
+def test_same_problem_is_reported_once() -> None:
     status, out, _ = run("validate", str(BROKEN / "loop_a.yaml"), str(BROKEN / "loop_a.yaml"))
     assert status == 1 and len(problems_in(out)) == 1
 
