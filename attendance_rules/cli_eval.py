@@ -33,8 +33,22 @@ def _cmd_evaluate(args: argparse.Namespace, out: TextIO) -> int:
 
     policy, history = _load(args)
     evaluation = policy.evaluate(history, args.as_of, [args.pupil] if args.pupil else None)
+    if args.horizon is not None:
+        evaluation = _with_distances(policy, history, evaluation, args.horizon)
     out.write(render_evaluation(evaluation, args.format))
     return 0
+
+
+def _with_distances(policy: Any, history: Any, evaluation: Any, horizon: int) -> Any:
+    """The evaluation with each pupil's thresholds within ``horizon`` school weeks."""
+    import attrs
+
+    from .distance import distances
+
+    pupils = tuple(attrs.evolve(p, at_risk=distances(policy.engine, history.pupil(p.pupil_id), evaluation.as_of,
+                                                      history.school, horizon))
+                   for p in evaluation.pupils)
+    return attrs.evolve(evaluation, pupils=pupils)
 
 
 def _cmd_explain(args: argparse.Namespace, out: TextIO) -> int:
@@ -44,8 +58,12 @@ def _cmd_explain(args: argparse.Namespace, out: TextIO) -> int:
     pupil = history.pupil(args.pupil)
     out.write(explain_pupil(policy.evaluate_pupil(pupil, args.as_of, history.school), policy.id))
     if args.why_not:
-        out.write("\n" + explain_why_not(args.why_not, policy.why_not(pupil, args.as_of, args.why_not,
-                                                                      history.school)))
+        from .distance import distances
+
+        checks = policy.why_not(pupil, args.as_of, args.why_not, history.school)
+        near = distances(policy.engine, pupil, args.as_of, history.school, args.horizon,
+                         rules=tuple(c.rule for c in checks))
+        out.write("\n" + explain_why_not(args.why_not, checks, near, args.as_of))
     return 0
 
 
@@ -123,11 +141,15 @@ def register(sub: Any, psub: Any) -> None:
     p = sub.add_parser("evaluate", help="recommended actions for each pupil, with cited reasons")
     _common(p)
     p.add_argument("--format", choices=("table", "json", "jsonl", "markdown"), default="table")
+    p.add_argument("--horizon", type=int, metavar="WEEKS", default=None,
+                   help="also list, per pupil, thresholds that could be met within WEEKS school weeks (at_risk)")
     p.set_defaults(run=_cmd_evaluate)
 
     p = sub.add_parser("explain", help="the reasoning for one pupil in plain English")
     _common(p, pupil_required=True)
     p.add_argument("--why-not", metavar="ACTION", help="also show what stands between the pupil and ACTION")
+    p.add_argument("--horizon", type=int, metavar="WEEKS", default=6,
+                   help="with --why-not: how far ahead to look for thresholds (school weeks, default 6)")
     p.set_defaults(run=_cmd_explain)
 
     p = sub.add_parser("verify", help="re-run a saved evaluation and confirm it is reproduced exactly")

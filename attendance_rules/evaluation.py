@@ -193,6 +193,7 @@ class PupilEvaluation:
     suppressed: tuple[Suppression, ...]
     done: tuple[AlreadyDone, ...]
     fired: tuple[str, ...]
+    at_risk: tuple[Any, ...] | None = None  # distance.Distance items, when requested
 
     def actions(self) -> tuple[str, ...]:
         """Ids of the recommended actions."""
@@ -208,7 +209,7 @@ class PupilEvaluation:
             "facts": [f.to_json() for f in self.facts],
             "fired": list(self.fired),
             "measures": [m.to_json() for m in self.measures],
-        }
+        } | ({} if self.at_risk is None else {"at_risk": [d.to_json() for d in self.at_risk]})
 
 
 @attrs.frozen

@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
+import datetime as dt
 import json
-from typing import Iterable, Sequence
+from typing import Any, Iterable, Sequence
 
 from .engine import RuleCheck
 from .evaluation import Evaluation, PupilEvaluation, Recommendation
@@ -15,6 +16,14 @@ def _when(rec: Recommendation) -> str:
     if rec.window:
         return f"review window {rec.window[0].isoformat()} to {rec.window[1].isoformat()}"
     return f"due by {rec.due.isoformat()}" if rec.due else ""
+
+
+def _at_risk_lines(evaluation: Evaluation) -> list[str]:
+    rows = [(p.pupil_id, d) for p in evaluation.pupils for d in (p.at_risk or ())]
+    if not rows:
+        return []
+    lines = ["", "At risk (thresholds that could be met soon, if every session were missed):"]
+    return lines + [f"  {pid}: {d.sentence(evaluation.as_of)}" for pid, d in rows]
 
 
 def _table(evaluation: Evaluation) -> str:
@@ -29,6 +38,7 @@ def _table(evaluation: Evaluation) -> str:
                 lines.append(f"      because {reason.sentence} [{reason.rule}; {reason.source}]")
         for held in pupil.suppressed:
             lines.append(f"  held back: {held.action} by {held.rule}: {held.reason}")
+    lines += _at_risk_lines(evaluation)
     quiet = sum(1 for p in evaluation.pupils if not (p.recommendations or p.suppressed))
     lines.append(f"\n{len(evaluation.pupils)} pupil(s); {quiet} with nothing recommended")
     return "\n".join(lines) + "\n"
@@ -88,8 +98,10 @@ def _section(title: str, items: Sequence[str]) -> list[str]:
     return ["", title] + [f"  - {i}" for i in items] if items else []
 
 
-def explain_why_not(action: str, checks: Iterable[RuleCheck]) -> str:
-    """For each rule that can recommend ``action``: its status and the unmet conditions."""
+def explain_why_not(action: str, checks: Iterable[RuleCheck], near: Sequence[Any] = (),
+                    as_of: dt.date | None = None) -> str:
+    """For each rule that can recommend ``action``: its status, the unmet conditions and,
+    where a threshold is all that is missing, how far away it is (``near``: Distance items)."""
     checks = list(checks)
     lines = [f"Why not {action}?"]
     if not checks:
@@ -101,4 +113,7 @@ def explain_why_not(action: str, checks: Iterable[RuleCheck]) -> str:
         for missing in check.undefined:
             lines.append(f"      {missing}")
         lines.append(f"      source: {check.source}")
+        for distance in near:
+            if distance.rule == check.rule and as_of is not None:
+                lines.append(f"      distance: {distance.sentence(as_of)}")
     return "\n".join(lines) + "\n"
