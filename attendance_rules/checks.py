@@ -27,7 +27,9 @@ def check_policy(ref: str | Path, loader: PolicyLoader | None = None,
         ruleset = compile_policy(resolve(loader.chain(str(ref))), today=today)
     except PolicyError as error:
         return None, list(error.problems)
-    return ruleset, list(ruleset.warnings)
+    from .static_checks import static_problems  # assurance: checks on the compiled rule set
+
+    return ruleset, list(ruleset.warnings) + static_problems(ruleset)
 
 
 def validate_paths(paths: Sequence[str | Path], today: dt.date | None = None) -> list[Problem]:

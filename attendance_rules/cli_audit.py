@@ -1,11 +1,55 @@
-"""CLI commands of the audit stage (filled in as they are built)."""
+"""CLI commands of the audit stage: ``audit`` (what was done, against the policy in force)."""
 
 from __future__ import annotations
 
-from typing import Any
+import argparse
+from typing import Any, TextIO
 
 __all__ = ["register"]
 
 
+def _cmd_audit(args: argparse.Namespace, out: TextIO) -> int:
+    from .api import load_policy
+    from .audit import audit, render_text
+    from .calendar import Calendar, load_calendar
+    from .exceptions import Problem, UsageError
+    from .readers import load_history
+
+    if args.start and args.end and args.start > args.end:
+        raise UsageError([Problem(f"--from {args.start.isoformat()} is after --to {args.end.isoformat()}")])
+    if args.default_due < 0:
+        raise UsageError([Problem("--default-due must be 0 or more school days", found=str(args.default_due))])
+    calendar = load_calendar(args.calendar) if args.calendar else Calendar()
+    policy = load_policy(args.policy, calendar=calendar)
+    history = load_history(args.history)
+    report = audit(policy, history, args.start, args.end, args.pupil, args.scan, args.default_due)
+    out.write(report.dumps() if args.format == "json" else render_text(report))
+    return 1 if args.fail_on_findings and report.findings else 0
+
+
 def register(sub: Any) -> None:
     """Add this module's commands to the CLI parser."""
+    from .cli import _date
+
+    p = sub.add_parser(
+        "audit", help="compare the case events that happened with the policy in force on each date",
+        description="Findings: steps taken that the policy did not call for (unsupported), held back "
+                    "(held_back_but_done) or whose evidence was missing (missing_evidence), and steps "
+                    "the policy called for that were not taken by their due date (overdue). Exit status "
+                    "0 when the audit ran (findings are the output), 1 with --fail-on-findings and findings.")
+    p.add_argument("--policy", required=True, metavar="ID_OR_PATH", help="bundled policy id or policy file")
+    p.add_argument("--history", nargs="+", required=True, metavar="FILE", help="history JSON, CSV files or directory")
+    p.add_argument("--from", dest="start", type=_date, metavar="YYYY-MM-DD",
+                   help="first date audited (default: the first date of the data)")
+    p.add_argument("--to", dest="end", type=_date, metavar="YYYY-MM-DD",
+                   help="last date audited (default: the last date of the data)")
+    p.add_argument("--pupil", action="append", metavar="ID", help="only this pupil (repeat for more)")
+    p.add_argument("--format", choices=("text", "json"), default="text")
+    p.add_argument("--scan", choices=("week", "day"), default="week",
+                   help="when to look for new recommendations: each school week's last day and every event "
+                        "date, narrowed to the day (default), or every school day (slower)")
+    p.add_argument("--default-due", type=int, default=20, metavar="SCHOOL_DAYS",
+                   help="school days allowed for a step the policy gives no due date (default 20)")
+    p.add_argument("--calendar", metavar="CSV", help="term dates (name,start,end)")
+    p.add_argument("--fail-on-findings", action="store_true", help="exit 1 when there are findings")
+    p.set_defaults(run=_cmd_audit)

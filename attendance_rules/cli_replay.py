@@ -1,11 +1,109 @@
-"""CLI commands of the replay stage (filled in as they are built)."""
+"""CLI commands of the replay stage: ``timeline``, ``diff`` and ``cohort``."""
 
 from __future__ import annotations
 
-from typing import Any
+import argparse
+from typing import Any, TextIO
+
+from .exceptions import Location, Problem, UsageError
 
 __all__ = ["register"]
 
 
+def _date_type() -> Any:
+    from .cli import _date
+
+    return _date
+
+
+def _calendar(args: argparse.Namespace) -> Any:
+    from .calendar import Calendar, load_calendar
+
+    return load_calendar(args.calendar) if getattr(args, "calendar", None) else Calendar()
+
+
+def _policy(ref: str, args: argparse.Namespace) -> Any:
+    from .api import load_policy
+
+    return load_policy(ref, calendar=_calendar(args))
+
+
+def _history(args: argparse.Namespace) -> Any:
+    from .readers import load_history
+
+    return load_history(args.history)
+
+
+def _cmd_timeline(args: argparse.Namespace, out: TextIO) -> int:
+    from .timeline import render_timeline, replay
+
+    if args.end < args.start:
+        raise UsageError([Problem("--to is before --from", Location("<command line>"),
+                                  found=f"--from {args.start.isoformat()} --to {args.end.isoformat()}")])
+    policy, history = _policy(args.policy, args), _history(args)
+    timeline = replay(policy, history, args.start, args.end, [args.pupil] if args.pupil else None)
+    out.write(render_timeline(timeline, args.format))
+    return 0
+
+
+def _cmd_diff(args: argparse.Namespace, out: TextIO) -> int:
+    from .impact import compare_policies, render_impact
+
+    if args.examples < 0:
+        raise UsageError([Problem("--examples must be 0 or more", Location("<command line>"),
+                                  found=str(args.examples))])
+    old, new = _policy(args.old, args), _policy(args.new, args)
+    impact = compare_policies(old, new, _history(args), args.as_of, args.examples)
+    out.write(render_impact(impact, args.format))
+    return 0
+
+
+def _cmd_cohort(args: argparse.Namespace, out: TextIO) -> int:
+    from .cohort import cohort_view, render_cohort
+
+    view = cohort_view(_policy(args.policy, args), _history(args), args.as_of)
+    out.write(render_cohort(view, args.format))
+    return 0
+
+
+def _history_args(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--history", nargs="+", required=True, metavar="FILE", help="history JSON, CSV files or directory")
+    p.add_argument("--calendar", metavar="CSV", help="term dates (name,start,end); default: inferred from gaps")
+
+
 def register(sub: Any) -> None:
     """Add this module's commands to the CLI parser."""
+    date = _date_type()
+    p = sub.add_parser("timeline", help="replay every school day of a range: when each recommendation "
+                                        "appeared, changed and ended",
+                       description="Evaluate as of every school day from --from to --to (each pupil's days "
+                                   "with marks) and report each recommendation's episodes: first and last day "
+                                   "recommended, the reasons when it appeared, changes of window, due date, "
+                                   "parameters or rules, and why it ended.")
+    p.add_argument("--policy", required=True, metavar="ID_OR_PATH", help="bundled policy id or policy file")
+    _history_args(p)
+    p.add_argument("--from", dest="start", required=True, type=date, metavar="YYYY-MM-DD")
+    p.add_argument("--to", dest="end", required=True, type=date, metavar="YYYY-MM-DD")
+    p.add_argument("--pupil", metavar="ID", help="only this pupil")
+    p.add_argument("--format", choices=("table", "json"), default="table")
+    p.set_defaults(run=_cmd_timeline)
+
+    p = sub.add_parser("diff", help="impact of a policy change: which pupils gain or lose which recommendations",
+                       description="Evaluate the old and the new policy over one history as of one date; count "
+                                   "per action the pupils who gain or lose it, with examples giving both sides' "
+                                   "reasons, and list what differs between the policies.")
+    p.add_argument("--old", required=True, metavar="ID_OR_PATH", help="the policy before the change")
+    p.add_argument("--new", required=True, metavar="ID_OR_PATH", help="the policy after the change")
+    _history_args(p)
+    p.add_argument("--as-of", required=True, type=date, metavar="YYYY-MM-DD")
+    p.add_argument("--examples", type=int, default=3, metavar="N", help="examples per action and direction (3)")
+    p.add_argument("--format", choices=("table", "json"), default="table")
+    p.set_defaults(run=_cmd_diff)
+
+    p = sub.add_parser("cohort", help="counts per action, kind and stage, and the persistent and severe "
+                                      "absence lists for a targeting support meeting")
+    p.add_argument("--policy", required=True, metavar="ID_OR_PATH", help="bundled policy id or policy file")
+    _history_args(p)
+    p.add_argument("--as-of", required=True, type=date, metavar="YYYY-MM-DD")
+    p.add_argument("--format", choices=("table", "json", "markdown"), default="table")
+    p.set_defaults(run=_cmd_cohort)

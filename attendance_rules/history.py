@@ -189,9 +189,11 @@ class Register:
 
     @property
     def days(self) -> array:
-        """The ordinals of the days with at least one mark: this pupil's school days."""
+        """This pupil's school days: days with at least one mark other than a planned
+        whole-school closure (``#``), which is not a school session."""
         if self._days is None:
-            self._days = array("i", sorted({s >> 1 for s in self.slots}))
+            closed = set(self.codebook.ids_for("#"))
+            self._days = array("i", sorted({s >> 1 for s, c in zip(self.slots, self.codes) if c not in closed}))
         return self._days
 
     @property

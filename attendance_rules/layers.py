@@ -149,6 +149,8 @@ class _Merge:
         self.disabled: dict[str, tuple[str, Origin]] = {}
         self.origins: dict[str, Origin] = {}
         self.problems: list[Problem] = []
+        self.superseded: list[Rule] = []  # replaced rules, in force until their replacement starts
+        self.starts: dict[str, dt.date] = {}
 
     def error(self, message: str, where: Location, **extra: str) -> None:
         self.problems.append(Problem(message, where, **extra))
@@ -170,11 +172,22 @@ class _Merge:
             self.error(f"{kind} {name!r} says it replaces a parent's, but no parent defines it", where,
                        expected="an id defined by a parent policy, or no `replaces:`")
             return
+        if kind == "rule":
+            self.keep_until_replaced(table[name], value)
         table[name] = value
         self.origins[key] = Origin(policy, where, (self.origins[key],), reason)
 
+    def keep_until_replaced(self, old: Rule, new: Rule) -> None:
+        """A replaced rule still applies before the replacing policy comes into force."""
+        start = self.starts.get(new.policy)
+        if start is None or (old.effective_from and old.effective_from >= start):
+            return
+        end = start - dt.timedelta(days=1)
+        self.superseded.append(attrs.evolve(old, effective_to=min(old.effective_to or end, end)))
+
     def fold(self, policy: PolicyFile) -> None:
         pid = policy.id
+        self.starts[pid] = policy.effective_from
         for name, source in policy.sources.items():
             self.sources.setdefault(name, source)
         for name, text in policy.flags.items():
@@ -265,7 +278,7 @@ def resolve(chain: Sequence[PolicyFile]) -> EffectivePolicy:
         merge.fold(policy)
     if merge.problems:
         raise PolicyError(merge.problems)
-    rules = tuple(r for r in merge.rules.values() if r.id not in merge.disabled)
+    rules = tuple(r for r in (*merge.superseded, *merge.rules.values()) if r.id not in merge.disabled)
     return EffectivePolicy(chain[-1], tuple(chain), merge.sources, merge.flags, merge.parameters, merge.measures,
                            merge.actions, rules, merge.disabled, merge.origins)
 

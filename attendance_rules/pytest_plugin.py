@@ -12,10 +12,22 @@ from typing import Any, Iterator
 
 import pytest
 
+from .api import CompiledPolicy, load_policy
 from .cases import CASE_SUFFIXES, load_case, run_case
 from .exceptions import AttendanceRulesError
 
 __all__ = ["CaseFile", "CaseItem", "pytest_collect_file"]
+
+
+_POLICIES = pytest.StashKey[dict]()
+
+
+def _compiled(config: pytest.Config, ref: str) -> CompiledPolicy:
+    """Compile each policy once per test session (kept on the session's config, not globally)."""
+    cache = config.stash.setdefault(_POLICIES, {})
+    if ref not in cache:
+        cache[ref] = load_policy(ref)
+    return cache[ref]
 
 
 class CaseFailed(Exception):
@@ -40,7 +52,8 @@ class CaseItem(pytest.Item):
     """Runs one case file against its policy."""
 
     def runtest(self) -> None:
-        result = run_case(load_case(self.path))
+        case = load_case(self.path)
+        result = run_case(case, _compiled(self.config, case.policy))
         if not result.passed:
             raise CaseFailed("\n\n".join(result.failures))
 

@@ -144,7 +144,8 @@ class _Builder:
             if key_node.tag == f"{_TAG}merge":
                 self.fail("merge keys (<<) are not supported; write the values out", key_node)
                 continue
-            key = self.scalar(key_node) if isinstance(key_node, yaml.ScalarNode) else None
+            # Keys are names: `on:`, `no:` or `1:` stay text (YAML 1.1 would make them true, false, 1).
+            key = self._key(key_node)
             if not isinstance(key, (str, int)) or isinstance(key, bool):
                 self.fail("a key must be plain text", key_node, found=repr(key))
                 continue
@@ -154,6 +155,12 @@ class _Builder:
             self.key_spans[path + (key,)] = _Span(key_node.start_mark.index, key_node.end_mark.index, None)
             out[key] = self.build(value_node, path + (key,), depth + 1)
         return out
+
+    def _key(self, node: yaml.Node) -> Any:
+        if not isinstance(node, yaml.ScalarNode):
+            return None
+        value = self.scalar(node)
+        return node.value if value is not None and not isinstance(value, str) else value
 
     def scalar(self, node: yaml.Node) -> Any:
         if node.tag not in _SCALARS:
