@@ -319,34 +319,35 @@ class _Auditor:
         outcome = self.judge(event, candidates, declared, without)
         if outcome != "supported":
             self.missing_evidence(event, candidates)
-        if len(self.findings) > before:
-            outcome = "with findings"
-        self.counts.add(self.counts.events, {"unjudged": "not judged (link inferred)"}.get(outcome, outcome))
+        label = "with findings" if len(self.findings) > before else \
+            {"unjudged": "not judged (link inferred)"}.get(outcome, "supported")
+        self.counts.add(self.counts.events, label)
 
     def judge(self, event: Event, candidates: list[str], declared: list[str], without: Pupil) -> str:
         """supported, held, unsupported or unjudged (only inferred links, and nothing recommended or held)."""
         day = event.date
         on_day = self.evaluate(day, without)
-        for evaluation in (on_day, self.evaluate(day - dt.timedelta(days=1))):
+        before = day - dt.timedelta(days=1)  # the full history as of the day before has no trace of the event
+        for evaluation, pupil in ((on_day, without), (self.evaluate(before), self.pupil)):
             if _status(evaluation, candidates, ("recommended", "done")):
                 return "supported"
             held = _status(evaluation, candidates, ("held",))
             if held:
-                self.held_back(event, held, evaluation)
+                self.held_back(event, held, evaluation, pupil)
                 return "held"
         if not declared:
             return "unjudged"
         self.unsupported(event, [a for a in declared if a in candidates], declared, on_day, without)
         return "unsupported"
 
-    def held_back(self, event: Event, held: list[str], evaluation: PupilEvaluation) -> None:
+    def held_back(self, event: Event, held: list[str], evaluation: PupilEvaluation, pupil: Pupil) -> None:
         for suppression in evaluation.suppressed:
             if suppression.action not in held:
                 continue
             rule = self.rules[suppression.rule]
             clause = next((u for u in rule.unless if u.condition.text == suppression.condition), None)
             gates = conditions.names_used(clause.condition.node)["fact"] if clause else set()
-            if gates and self.evidence_findings(event, suppression.action, gates, evaluation):
+            if gates and self.evidence_findings(event, suppression.action, gates, evaluation, pupil):
                 continue
             values = _expand_true(suppression.values, evaluation)
             self.add(Finding(
@@ -365,9 +366,10 @@ class _Auditor:
                     if action_id in clause.actions:
                         gates |= conditions.names_used(clause.condition.node)["fact"]
             if gates:
-                self.evidence_findings(event, action_id, gates, with_event)
+                self.evidence_findings(event, action_id, gates, with_event, self.pupil)
 
-    def evidence_findings(self, event: Event, action_id: str, gates: set[str], evaluation: PupilEvaluation) -> bool:
+    def evidence_findings(self, event: Event, action_id: str, gates: set[str], evaluation: PupilEvaluation,
+                          pupil: Pupil) -> bool:
         """One ``missing_evidence`` finding per checklist rule that fired; False when none did."""
         fired = set(evaluation.fired)
         ctx = None
@@ -376,8 +378,8 @@ class _Auditor:
             for rule in self.ruleset.derivers(gate):
                 if rule.id not in fired or event.type in conditions.names_used(rule.condition.node)["event"]:
                     continue  # a deriver counting events of this very kind is a limit, not evidence
-                ctx = ctx or self.context(self.pupil, event.date, evaluation)
-                values = tuple(v for v in self.rule_values(rule, ctx))
+                ctx = ctx or self.context(pupil, evaluation.as_of, evaluation)
+                values = self.rule_values(rule, ctx)
                 title = self.actions[action_id].title
                 self.add(Finding(
                     self.pupil.id, event.date, "missing_evidence", action_id, EventRef.of(event), rule.id,
@@ -471,6 +473,9 @@ class _Auditor:
         for point in points:
             keys = self.keys(self.evaluate(point))
             for key in sorted(set(keys) - previous_keys, key=repr):
+                if not self.links.get(key[0]) and key[1] is None:  # nothing can show it done
+                    self.counts.add(self.counts.unchecked, key[0])
+                    continue
                 day = self.first_day(key, previous, point)
                 instances.append(_Instance(key, self.keys(self.evaluate(day)).get(key, keys[key]), day))
             previous_keys, previous = set(keys), point
@@ -521,9 +526,6 @@ class _Auditor:
         due = rec.window[1] if rec.window else rec.due or self.school_days_after(called, self.default_due)
         due = max(due, called)
         links = self.links.get(rec.action, ())
-        if not links and not rec.window:
-            self.counts.add(self.counts.unchecked, rec.action)
-            return
         if self.horizon is None or due > self.horizon:
             self.counts.pending += 1
             return

@@ -95,7 +95,8 @@ def _cmd_validate(args: argparse.Namespace, out: TextIO) -> int:
     warnings = len(problems) - errors
     status = "invalid" if errors else "valid"
     print(f"{len(args.paths)} file(s) {status}: {errors} error(s), {warnings} warning(s)", file=out)
-    return 1 if errors else 0
+    missing = any(p.message.startswith("no policy ") for p in problems)
+    return 2 if missing else 1 if errors else 0
 
 
 def _cmd_policy_show(args: argparse.Namespace, out: TextIO) -> int:
@@ -194,5 +195,6 @@ def main(argv: Sequence[str] | None = None, out: TextIO | None = None, err: Text
 
 
 def _is_missing_file(error: AttendanceRulesError) -> bool:
-    texts = ("not found", "cannot read")
-    return isinstance(error, InputError) and all(any(t in p.message for t in texts) for p in error.problems)
+    """A file or policy named on the command line does not exist: a usage error (status 2)."""
+    texts = ("not found", "cannot read", "no policy")
+    return all(any(t in p.message for t in texts) for p in error.problems)

@@ -181,38 +181,41 @@ class _Atoms:
         return self.index[atom]
 
 
-def _dnf(node: conditions.Node, atoms: _Atoms, rule: CompiledRule, positive: bool = True) -> list[Conjunct]:
-    """The condition as a list of conjunctions of literals (``positive=False``: of its negation)."""
+def _dnf(node: conditions.Node, atoms: _Atoms, rule: CompiledRule, used: list[int],
+         positive: bool = True) -> list[Conjunct]:
+    """The condition as a list of conjunctions of literals (``positive=False``: of its negation).
+
+    Every atom made is appended to ``used``, even one whose conjunct is later dropped, so
+    that all of the condition is evaluated (measures consulted are part of the output).
+    """
+    facts = sorted(_facts_in(node))
+    if not facts:  # a maximal fact-free part: one atom
+        used.append(atoms.number(_Atom(node), rule))
+        return [frozenset({("atom", used[-1], positive)})]
     if isinstance(node, conditions.Not):
-        return _dnf(node.item, atoms, rule, not positive)
+        return _dnf(node.item, atoms, rule, used, not positive)
     if isinstance(node, (conditions.And, conditions.Or)):
-        parts = [_dnf(item, atoms, rule, positive) for item in node.items]
+        parts = [_dnf(item, atoms, rule, used, positive) for item in node.items]
         if isinstance(node, conditions.And) == positive:
             return _and(parts)
         return [c for part in parts for c in part]
     if isinstance(node, conditions.NameRef) and node.kind == "fact":
         return [frozenset({("fact", node.name, positive)})]
-    facts = sorted(_facts_in(node))
-    if not facts:
-        return [frozenset({("atom", atoms.number(_Atom(node), rule), positive)})]
     if len(facts) > _MAX_TABLE_FACTS:
         raise _TooComplex(f"a comparison reads more than {_MAX_TABLE_FACTS} facts")
     # A test over facts (`stage2 == false`): one atom per assignment of its facts, each
     # guarded by that assignment; the atom's value never depends on the run's facts.
     out: list[Conjunct] = []
     for values in itertools.product((False, True), repeat=len(facts)):
-        true = frozenset(f for f, v in zip(facts, values) if v)
-        guard = {("fact", f, v) for f, v in zip(facts, values)}
-        if positive:
-            out.append(frozenset(guard | {("atom", atoms.number(_Atom(node, true), rule), True)}))
-        else:
-            out.append(frozenset(guard | {("atom", atoms.number(_Atom(node, true), rule), False)}))
+        used.append(atoms.number(_Atom(node, frozenset(f for f, v in zip(facts, values) if v)), rule))
+        out.append(frozenset({("fact", f, v) for f, v in zip(facts, values)} | {("atom", used[-1], positive)}))
     return out
 
 
-def _conjuncts(node: conditions.Node, atoms: _Atoms, rule: CompiledRule, what: str) -> list[Conjunct]:
+def _conjuncts(node: conditions.Node, atoms: _Atoms, rule: CompiledRule, what: str,
+               used: list[int]) -> list[Conjunct]:
     try:
-        out = _minimal(_dnf(node, atoms, rule))
+        out = _minimal(_dnf(node, atoms, rule, used))
     except _TooComplex as error:
         raise _refuse(rule, f"its {what} condition is too complex for the durable backend: {error}") from None
     if len(out) > _MAX_CONJUNCTS:
@@ -260,19 +263,26 @@ class _Stratum:
         self.local = frozenset(f for r in rules for f in r.derives)  # facts derived in this stratum
         self.when: list[list[_Chain]] = []
         self.unless: list[list[list[_Chain]]] = []
+        self.when_atoms: list[list[int]] = []  # every atom of the rule's condition, in order
+        self.unless_atoms: list[list[int]] = []
         for rule in self.rules:
-            self.when.append([self._chain(rule, c, "when") for c in _conjuncts(rule.condition.node, when_atoms,
-                                                                              rule, "when")])
+            used: list[int] = []
+            self.when.append([self._chain(rule, c, "when")
+                              for c in _conjuncts(rule.condition.node, when_atoms, rule, "when", used)])
+            self.when_atoms.append(list(dict.fromkeys(used)))
+            used = []
             self.unless.append([[self._chain(rule, c, "unless", unless=True)
-                                 for c in _conjuncts(u.condition.node, unless_atoms, rule, "unless")]
+                                 for c in _conjuncts(u.condition.node, unless_atoms, rule, "unless", used)]
                                 for u in rule.unless])
+            self.unless_atoms.append(list(dict.fromkeys(used)))
         self.joined = frozenset(f for chains in self.when for ch in chains for f in ch.joins)
         # facts each rule asserts as durable facts (only those some pattern reads: nothing dangles)
         self.asserts = [tuple(f for f in r.derives if f in self.joined) for r in self.rules]
-        self.when_atoms = [sorted({int(a[1:]) for ch in chains for a, _ in ch.tests if a[0] == "a"})
-                           for chains in self.when]
-        self.unless_atoms = [sorted({int(a[1:]) for clause in clauses for ch in clause for a, _ in ch.tests
-                                     if a[0] == "u"}) for clauses in self.unless]
+        # the atoms each rule's patterns test (an atom of a dropped conjunct is evaluated, not sent)
+        self.when_tested = [sorted({int(a[1:]) for ch in chains for a, _ in ch.tests if a[0] == "a"})
+                            for chains in self.when]
+        self.unless_tested = [sorted({int(a[1:]) for clause in clauses for ch in clause for a, _ in ch.tests
+                                      if a[0] == "u"}) for clauses in self.unless]
         names = {f"f{number}": name for name, number in fact_ids.items()}
         self.lower_facts = [sorted({(a, names[a]) for chains in [self.when[i]] + self.unless[i] for ch in chains
                                     for a, _ in ch.tests if a[0] == "f"}) for i in range(len(self.rules))]
@@ -398,8 +408,8 @@ class _Stratum:
             for i in members:
                 fact[f"r{i}"] = in_force[i]
             for i in live:  # atoms of rules not in force are not evaluated (and not needed)
-                fact.update((f"a{a}", when_values[a]) for a in self.when_atoms[i])
-                fact.update((f"u{a}", unless_values[a]) for a in self.unless_atoms[i])
+                fact.update((f"a{a}", when_values[a]) for a in self.when_tested[i])
+                fact.update((f"u{a}", unless_values[a]) for a in self.unless_tested[i])
                 fact.update((a, facts.get(name, False)) for a, name in self.lower_facts[i])
             chunks.append(fact)
         session = _Session(seeds)

@@ -69,7 +69,9 @@ def _rule(policy: EffectivePolicy, rule: Rule, titles: dict[str, str]) -> list[s
     lines.append(f"- **Source:** {_cite(rule.cite, titles)}")
     if rule.local_choice:
         lines.append(f"- **Local choice:** {rule.local_choice.strip()}")
-    lines.append(f"- *Rule `{rule.id}`, defined in {_origin(policy, 'rule', rule.id)}.*")
+    origin = policy.rule_origin(rule)
+    lines.append(f"- *Rule `{rule.id}`, defined in `{origin.policy}` "
+                 f"({Path(origin.location.file).name}:{origin.location.line}).*")
     return lines + [""]
 
 

@@ -87,6 +87,17 @@ class EffectivePolicy:
         """Origin of ``parameter``/``measure``/``action``/``rule``/``flag`` ``name``."""
         return self.origins[f"{kind}:{name}"]
 
+    def rule_origin(self, rule: Rule) -> Origin:
+        """The origin of this very rule: a replaced rule kept until its replacement starts has its own."""
+        origin = self.origin("rule", rule.id)
+        todo = [origin]
+        while todo:
+            candidate = todo.pop(0)
+            if candidate.policy == rule.policy:
+                return candidate
+            todo.extend(candidate.replaced)
+        return origin
+
 
 class PolicyLoader:
     """Finds policy files by path or id: next to the files already loaded, then bundled."""

@@ -7,7 +7,9 @@ around an as-of date inside the policy's effective dates (sometimes with a holid
 which starts a new inferred term, and a few days of marks after the as-of date), with
 runs of register codes valid in both the 2006 and the 2024 tables, random pupil flags,
 random yes/no school settings the policy reads, and case events of every standard type
-(the types and field values the policy's conditions name are drawn most often).
+(the types and field values the policy's conditions name are drawn most often). Runs of
+one code often have a length at or next to a count the policy compares with, and the
+school sometimes acts on what the policy recommended earlier (see ``_strategies``).
 
 The properties, with the definitions they rest on:
 
@@ -15,7 +17,8 @@ The properties, with the definitions they rest on:
     as-of date) into an unauthorised absence (code ``O``, in both tables) never lowers
     the stage reached and never removes an escalation already recommended. The stage
     reached is, for each family of facts named ``<prefix><number>`` (``stage1``,
-    ``stage2``…; ``map_col_4``, ``map_col_7``…), the highest number derived. An
+    ``stage2``…; ``map_col_4``, ``map_col_7``…; a lone ``stage1`` is a family too), the
+    highest number derived. An
     escalation is a recommended action of a kind in ``ESCALATION_KINDS`` (meeting,
     referral, penalty_notice, legal, safeguarding). Late marks (``L``) are not turned
     into absences: lateness has escalations of its own that fewer late marks may
@@ -43,8 +46,10 @@ from __future__ import annotations
 
 import datetime as dt
 import json
+import math
 import random
 import time
+from fractions import Fraction
 from pathlib import Path
 from typing import Any, Callable, Iterable, Mapping, Sequence
 
@@ -70,6 +75,7 @@ __all__ = [
     "Property",
     "PropertyReport",
     "PropertyResult",
+    "check_example",
     "check_properties",
 ]
 
@@ -208,6 +214,7 @@ class _Spec:
     events: tuple[str, ...]  # every standard type, the ones the policy names first
     used: tuple[str, ...]  # the types the policy names (drawn half the time)
     follow_up: Mapping[str, str]  # action id -> the event recording it done
+    lengths: tuple[int, ...]  # run lengths (sessions) at and next to the policy's thresholds
     values: Mapping[tuple[str, str], tuple[Any, ...]]  # candidate values of free-text event fields
 
 
@@ -236,8 +243,35 @@ def _spec(ruleset: RuleSet) -> _Spec:
     used = tuple(e for e in events if e in used_events)
     follow_up = {a.id: a.done_by or ("letter_sent" if a.kind == "letter" else "") for a in policy.actions.values()}
     return _Spec(leaf.effective_from, end, flags, tuple(sorted(settings)), events, used or events,
-                 {k: v for k, v in follow_up.items() if v in EVENT_FIELDS},
+                 {k: v for k, v in follow_up.items() if v in EVENT_FIELDS}, _threshold_lengths(ruleset),
                  {k: tuple(sorted(v, key=str)) for k, v in values.items()})
+
+
+def _threshold_lengths(ruleset: RuleSet) -> tuple[int, ...]:
+    """Numbers of sessions at, just below and just above every count the policy compares with.
+
+    Runs of these lengths put a generated pupil on either side of a threshold, where
+    properties (a) and (b) can fail. Days count two sessions; percentages are skipped.
+    """
+    found: set[int] = set()
+    policy = ruleset.policy
+    for rule in ruleset.rules:
+        for node in [rule.condition.node] + [u.condition.node for u in rule.unless]:
+            for current in conditions._walk(node):
+                if isinstance(current, conditions.Literal) and isinstance(current.value, Fraction):
+                    numbers = [(current.value, current.unit)]
+                elif isinstance(current, conditions.NameRef) and current.kind == "parameter":
+                    param = policy.parameters[current.name]
+                    numbers = [(v.value, param.unit) for v in param.values]
+                else:
+                    continue
+                for value, unit in numbers:
+                    if isinstance(value, bool) or not isinstance(value, (int, Fraction)) or unit == "percent":
+                        continue
+                    sessions = value * 2 if unit == "days" else value
+                    base = math.ceil(sessions)
+                    found.update(n for n in (base - 1, base, base + 1) if 1 <= n <= 60)
+    return tuple(sorted(found)) or (1,)
 
 
 def _collect_values(node: conditions.Node, values: dict[tuple[str, str], set[Any]]) -> None:
@@ -286,8 +320,13 @@ def _strategies(spec: _Spec, evaluate: Callable[[Mapping[str, Any], dt.date], Pu
             fields[field] = st.one_of(st.none(), options)
         return st.fixed_dictionaries(fields)
 
-    event = st.one_of(st.sampled_from(spec.used), st.sampled_from(spec.events)).flatmap(
-        lambda kind: st.tuples(st.just(kind), st.one_of(st.integers(0, 120), st.integers(0, 1100)), details(kind)))
+    fields_of = {event: details(event) for event in EVENT_FIELDS}
+    event_type = st.one_of(st.sampled_from(spec.used), st.sampled_from(spec.events))
+    days_back = st.one_of(st.integers(0, 120), st.integers(0, 1100))
+    any_code, clean_code = st.sampled_from(_ANY_CODES), st.sampled_from(_CLEAN_CODES)
+    mostly_present = {False: st.one_of(st.just(PRESENT), any_code), True: st.one_of(st.just(PRESENT), clean_code)}
+    length = st.one_of(st.integers(1, 24), st.sampled_from(spec.lengths))
+    flag_sets = st.sets(st.sampled_from(spec.flags), max_size=3)
 
     @st.composite
     def scenario(draw: Callable, clean: bool = False) -> tuple[dt.date, dict[str, Any]]:
@@ -295,13 +334,15 @@ def _strategies(spec: _Spec, evaluate: Callable[[Mapping[str, Any], dt.date], Pu
         weeks = draw(st.integers(1, _WEEKS_BEFORE))
         after = draw(st.integers(0, 10))
         holidays = draw(st.sets(st.integers(0, weeks), max_size=2))
-        codes = _CLEAN_CODES if clean else _ANY_CODES
-        week = draw(st.one_of(st.just(()), st.lists(st.sampled_from(codes), min_size=10, max_size=10)))
-        runs = draw(st.lists(st.tuples(st.integers(0, 10 * weeks), st.integers(1, 24), st.sampled_from(codes)),
-                             max_size=8))
-        flags = [] if clean else sorted(draw(st.sets(st.sampled_from(spec.flags), max_size=3)))
+        code = clean_code if clean else any_code
+        week = draw(st.one_of(st.just(()), st.lists(mostly_present[clean], min_size=10, max_size=10)))
+        runs = draw(st.lists(st.tuples(st.integers(0, 10 * weeks), length, code), max_size=8))
+        flags = [] if clean else sorted(draw(flag_sets))
         settings = {name: draw(st.booleans()) for name in spec.settings}
-        events = [] if clean else draw(st.lists(event, max_size=8))
+        events = []
+        for _ in range(0 if clean else draw(st.integers(0, 8))):
+            kind = draw(event_type)
+            events.append((kind, draw(days_back), draw(fields_of[kind])))
         pieces = (as_of, weeks, after, holidays, week, runs, flags, settings)
         if not clean:
             rounds = draw(st.lists(st.integers(1, 7 * weeks), max_size=_FOLLOW_UP_ROUNDS))
@@ -310,7 +351,7 @@ def _strategies(spec: _Spec, evaluate: Callable[[Mapping[str, Any], dt.date], Pu
                 for rec in then.recommendations:
                     kind = spec.follow_up.get(rec.action)
                     if kind and draw(st.booleans()):
-                        fields = {"action": rec.action} if kind == "letter_sent" else draw(details(kind))
+                        fields = {"action": rec.action} if kind == "letter_sent" else draw(fields_of[kind])
                         events.append((kind, max(back - draw(st.integers(0, 3)), 0), fields))
         return as_of, _history(*pieces, events)
 
@@ -368,7 +409,7 @@ class _Checker:
         self.compiled = compiled
         self.ruleset = compiled.ruleset
         self.actions = self.ruleset.policy.actions
-        self.families = stage_families(self.ruleset.facts)
+        self.families = stage_families(self.ruleset.facts, least=1)
         self.book = default_codebook()
         self.target: Callable[[float, str], Any] = lambda score, label: None
 
@@ -616,3 +657,31 @@ def check_properties(policy: str | Path | CompiledPolicy, examples: int = 100, s
         results.append(_run_one(prop, checker, spec, examples, seed, time.monotonic() + max(share, 0.0)))
     return PropertyReport(compiled.id, seed, tuple(results))
 
+
+
+def check_example(policy: str | Path | CompiledPolicy, name: str, history: Mapping[str, Any], as_of: dt.date,
+                  mark: int | None = None, shuffle_seed: int = 0) -> Counterexample | None:
+    """Check one property on one given history (JSON form, a single pupil) as of a date.
+
+    For (a) and (b) ``mark`` picks which candidate mark to change (the n-th present mark,
+    or absence, on or before ``as_of``); by default each in turn, returning the first
+    counterexample. For (d) ``shuffle_seed`` picks the order. Useful to keep a
+    counterexample as a regression test. None when the property holds.
+    """
+    compiled = policy if isinstance(policy, CompiledPolicy) else load_policy(policy)
+    prop = next((p for p in PROPERTIES if name in (p.name, p.letter)), None)
+    if prop is None:
+        raise KeyError(f"unknown property {name!r}; known: {', '.join(p.name for p in PROPERTIES)}")
+    checker = _Checker(compiled)
+    check = getattr(checker, prop.name)
+    if prop.name == "clean_record_no_action":
+        return check((as_of, history))
+    if prop.name == "input_order_irrelevant":
+        return check(((as_of, history), shuffle_seed))
+    marks = history["pupils"][0]["marks"]
+    choices = range(len(marks)) if mark is None else (mark,)
+    for choose in choices:
+        found = check(((as_of, history), choose))
+        if found is not None:
+            return found
+    return None

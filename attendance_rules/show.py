@@ -5,9 +5,9 @@ from __future__ import annotations
 import json
 from typing import Any
 
-from .layers import EffectivePolicy
+from .layers import EffectivePolicy, Origin
 from .measures import format_value
-from .policy import Citation, Parameter
+from .policy import Citation, Parameter, Rule
 
 __all__ = ["policy_as_data", "show_policy"]
 
@@ -51,7 +51,7 @@ def show_policy(policy: EffectivePolicy, as_json: bool = False) -> str:
                      f"    [{policy.origin('action', name)}]")
     lines += ["", "rules:"]
     for rule in policy.rules:
-        lines.append(f"  {rule.id}: {rule.title}    [{policy.origin('rule', rule.id)}]")
+        lines.append(f"  {rule.id}: {rule.title}    [{policy.rule_origin(rule)}]")
         lines.append(f"      when {rule.when.text}")
         lines.append(f"      cites {_cite(rule.cite)}")
     if policy.disabled:
@@ -75,6 +75,6 @@ def policy_as_data(policy: EffectivePolicy) -> dict[str, Any]:
                            "local_choice": p.local_choice or None} for n, p in sorted(policy.parameters.items())},
         "actions": {n: {"title": a.title, "kind": a.kind, "origin": where("action", n)}
                     for n, a in sorted(policy.actions.items())},
-        "rules": [{"id": r.id, "when": r.when.text, "origin": where("rule", r.id)} for r in policy.rules],
+        "rules": [{"id": r.id, "when": r.when.text, "origin": str(policy.rule_origin(r))} for r in policy.rules],
         "disabled": {k: {"reason": reason, "origin": str(origin)} for k, (reason, origin) in policy.disabled.items()},
     }

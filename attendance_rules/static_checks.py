@@ -889,14 +889,17 @@ def _product(a: list[tuple[_Lit, ...]], b: list[tuple[_Lit, ...]]) -> list[tuple
     return out
 
 
-def stage_families(facts: Iterable[str]) -> dict[str, list[tuple[int, str]]]:
-    """Facts named ``<prefix><number>`` grouped by prefix (two or more numbers), in number order."""
+def stage_families(facts: Iterable[str], least: int = 2) -> dict[str, list[tuple[int, str]]]:
+    """Facts named ``<prefix><number>`` grouped by prefix, in number order.
+
+    Only families of at least ``least`` different numbers are returned.
+    """
     families: dict[str, list[tuple[int, str]]] = {}
     for fact in facts:
         match = _STAGE_RE.match(fact)
         if match:
             families.setdefault(match["prefix"], []).append((int(match["n"]), fact))
-    return {p: sorted(m) for p, m in sorted(families.items()) if len({n for n, _ in m}) >= 2}
+    return {p: sorted(m) for p, m in sorted(families.items()) if len({n for n, _ in m}) >= least}
 
 
 def static_problems(ruleset: RuleSet) -> list[Problem]:

@@ -94,10 +94,14 @@ def test_dated_override_values() -> None:
 
 def test_replaced_and_disabled_rules() -> None:
     policy = load_policy_files(SCHOOL)
-    ids = [r.id for r in policy.rules]
-    assert ids == ["pa_definition", "pn_threshold_rule", "pa_letter_rule", "consider_penalty", "stage2", "school_panel"]
-    letter = next(r for r in policy.rules if r.id == "pa_letter_rule")
-    assert letter.policy == "t_authority" and letter.when.text == "persistently_absent and not young_carer"
+    assert sorted((r.id, r.policy) for r in policy.rules) == [
+        ("consider_penalty", "t_national"), ("pa_definition", "t_national"), ("pa_letter_rule", "t_authority"),
+        ("pa_letter_rule", "t_national"), ("pn_threshold_rule", "t_national"), ("school_panel", "t_school"),
+        ("stage2", "t_authority")]
+    letters = {r.policy: r for r in policy.rules if r.id == "pa_letter_rule"}
+    assert letters["t_authority"].when.text == "persistently_absent and not young_carer"
+    # the replaced national rule still applies until the authority's policy starts
+    assert (letters["t_national"].effective_from, letters["t_national"].effective_to) == (None, dt.date(2023, 8, 31))
     origin = policy.origin("rule", "pa_letter_rule")
     assert origin.reason.startswith("The borough sends its own letter")
     assert [o.policy for o in origin.replaced] == ["t_national"]
@@ -157,6 +161,8 @@ def test_policy_show_text_gives_origins() -> None:
         f"[t_authority ({at(AUTHORITY, '  - id: pa_letter_rule')}); "
         f"replaces t_national ({at(NATIONAL, '  - id: pa_letter_rule')})]",
         "      when persistently_absent and not young_carer",
+        # the replaced rule, kept until its replacement starts, with its own origin
+        f"  pa_letter_rule: Letter on persistent absence    [t_national ({at(NATIONAL, '  - id: pa_letter_rule')})]",
         f"  school_panel: Refer stage 2 pupils to the panel    [t_school ({at(SCHOOL, '  - id: school_panel')})]",
         f"  stage2_panel: Refer to the stage 2 attendance panel (referral, education_welfare_service)    "
         f"[t_authority ({at(AUTHORITY, '  stage2_panel:')})]",
@@ -184,11 +190,14 @@ def test_policy_show_json_gives_origins() -> None:
         "local_choice": "The governors act earlier than the national definition, at eight per cent.",
     }
     assert data["parameters"]["stage2_sessions"]["local_choice"] is None
-    rules = {r["id"]: r for r in data["rules"]}
-    assert rules["pa_definition"]["origin"] == f"t_national ({at(NATIONAL, '  - id: pa_definition')})"
-    assert rules["pa_letter_rule"]["origin"] == (f"t_authority ({at(AUTHORITY, '  - id: pa_letter_rule')}); "
-                                                 f"replaces t_national ({at(NATIONAL, '  - id: pa_letter_rule')})")
-    assert "support_meeting_rule" not in rules
+    rules = [(r["id"], r["when"], r["origin"]) for r in data["rules"]]
+    assert ("pa_definition", "absence_rate_ytd >= pa_rate",
+            f"t_national ({at(NATIONAL, '  - id: pa_definition')})") in rules
+    assert ("pa_letter_rule", "persistently_absent and not young_carer",
+            f"t_authority ({at(AUTHORITY, '  - id: pa_letter_rule')}); "
+            f"replaces t_national ({at(NATIONAL, '  - id: pa_letter_rule')})") in rules
+    assert ("pa_letter_rule", "persistently_absent", f"t_national ({at(NATIONAL, '  - id: pa_letter_rule')})") in rules
+    assert "support_meeting_rule" not in [r[0] for r in rules]
     assert data["disabled"] == {"support_meeting_rule": {
         "reason": "The school holds its meeting through the stage 2 panel instead.",
         "origin": f"t_school ({at(SCHOOL, '  support_meeting_rule:')}); "
@@ -393,19 +402,19 @@ def test_random_conditions_are_refused_at_their_place(condition: str, style: str
         style, text = "double", place_condition(condition, "double")  # plain YAML cannot hold it as is
     assert written_as(text) == condition
     line = text.split("\n")[WHEN_LINE - 1]
+    school = read_policy_text(text, NAMES[2])  # the YAML and the schema accept any non-empty text
+    policy = resolve(parent_files(2) + (school,))
     try:
-        compile_layer(2, text)
+        compile_policy(policy, today=TODAY)
     except PolicyError as error:
         for problem in error.problems:
             where = problem.location
             assert (where.file, where.line) == (NAMES[2], WHEN_LINE), problem
             assert VALUE_COLUMN <= where.column <= len(line) + 1, problem
         # the condition compiler alone raises exactly ConditionError, at the same place
-        school = read_policy_text(text, NAMES[2])
         when = school.rules[0].when
-        scope = policy_scope(resolve(parent_files(2) + (school,)))
         with pytest.raises(ConditionError) as caught:
-            conditions.compile_condition(when.text, when.location, scope, when.column_map)
+            conditions.compile_condition(when.text, when.location, policy_scope(policy), when.column_map)
         assert caught.value.problems[0] in error.problems
 
 
