@@ -68,8 +68,8 @@ durable_rules 2.0.28, handled deliberately (see ../shared/DESIGN.md)
   re-asserted with a better stamp. If it happens anyway it is raised as a bug.
 - *No batch asserts* (``assert_facts`` with an unmatched fact left work on a background
   thread): facts are asserted one at a time.
-- *Size limits of the C core.* A fact holds at most 255 properties and one fact may pass
-  at most 64 alpha tests at once; a rule joins at most 16 facts. Input attributes are
+- *Size limits of the C core.* A fact holds at most 255 properties, one fact may pass at
+  most 64 branches of the alpha network at once, and a rule joins at most 16 facts. Input attributes are
   therefore split into chunks of a few rules, and a rule too large for these limits is
   refused with ``UsageError`` when the engine is built.
 """
@@ -104,7 +104,8 @@ _LOCK = threading.Lock()  # one durable session at a time, process-wide (the C c
 
 # Limits of durable-rules 2.0.28's C core, with a margin (see the module docstring).
 _MAX_ATTRS = 120  # properties of one input chunk (the core allows 255)
-_MAX_NODES = 40  # alpha tests of one chunk's rules (a fact may pass at most 64 at once)
+_MAX_CHAINS = 32  # alternative patterns on one input chunk (a fact may pass at most 64 branches at once)
+_MAX_RULE_CHAINS = 48  # the same for one rule alone (its own chunk)
 _MAX_JOIN = 15  # derived facts joined by one conjunct (16 frames, one is the chunk)
 _MAX_CONJUNCTS = 32  # conjuncts of one condition in disjunctive normal form
 _MAX_TABLE_FACTS = 4  # facts inside one comparison (2**n atoms)
@@ -206,10 +207,33 @@ def _dnf(node: conditions.Node, atoms: _Atoms, rule: CompiledRule, used: list[in
     # A test over facts (`stage2 == false`): one atom per assignment of its facts, each
     # guarded by that assignment; the atom's value never depends on the run's facts.
     out: list[Conjunct] = []
+    static = _static(node)
     for values in itertools.product((False, True), repeat=len(facts)):
-        used.append(atoms.number(_Atom(node, frozenset(f for f, v in zip(facts, values) if v)), rule))
-        out.append(frozenset({("fact", f, v) for f, v in zip(facts, values)} | {("atom", used[-1], positive)}))
+        true = frozenset(f for f, v in zip(facts, values) if v)
+        guard = frozenset(("fact", f, v) for f, v in zip(facts, values))
+        if static:  # facts and yes/no literals only (`fa == false`): decided here, once
+            if (conditions.evaluate(node, _Assume(_NoRegister(), true)).value is True) == positive:
+                out.append(guard)
+        else:
+            used.append(atoms.number(_Atom(node, true), rule))
+            out.append(guard | {("atom", used[-1], positive)})
     return out
+
+
+def _static(node: conditions.Node) -> bool:
+    """True when ``node`` reads nothing but facts and yes/no literals."""
+    if isinstance(node, conditions.NameRef):
+        return node.kind == "fact"
+    if isinstance(node, conditions.Literal):
+        return isinstance(node.value, bool)
+    return isinstance(node, (conditions.Compare, conditions.InCheck, conditions.And, conditions.Or,
+                             conditions.Not)) and all(_static(child) for child in node.children())
+
+
+class _NoRegister:
+    """The context of a static test: it never reads the pupil."""
+
+    as_of = None
 
 
 def _conjuncts(node: conditions.Node, atoms: _Atoms, rule: CompiledRule, what: str,
@@ -275,6 +299,9 @@ class _Stratum:
                                  for c in _conjuncts(u.condition.node, unless_atoms, rule, "unless", used)]
                                 for u in rule.unless])
             self.unless_atoms.append(list(dict.fromkeys(used)))
+        # rules whose unless clauses have patterns, joined with a marker asserted when the rule fires
+        # (a clause that can never hold has none, and a marker nothing reads would be dropped)
+        self.gated = [any(clause for clause in clauses) for clauses in self.unless]
         self.joined = frozenset(f for chains in self.when for ch in chains for f in ch.joins)
         # facts each rule asserts as durable facts (only those some pattern reads: nothing dangles)
         self.asserts = [tuple(f for f in r.derives if f in self.joined) for r in self.rules]
@@ -309,9 +336,9 @@ class _Stratum:
         return _Chain(tuple(tests), tuple(joins))
 
     def _cost(self, i: int) -> tuple[set[str], int]:
+        """Input attributes and alpha chains (branches under the chunk's node) of rule ``i``."""
         chains = self.when[i] + [ch for clause in self.unless[i] for ch in clause]
-        attrs_ = {f"r{i}"} | {a for ch in chains for a, _ in ch.tests}
-        return attrs_, 1 + sum(len(ch.tests) + 1 for ch in chains)
+        return {f"r{i}"} | {a for ch in chains for a, _ in ch.tests}, 1 + len(chains)
 
     def _pack(self) -> tuple[list[int], list[list[int]]]:
         """Group consecutive rules into input chunks within the core's limits."""
@@ -321,10 +348,11 @@ class _Stratum:
         nodes = 0
         for i, rule in enumerate(self.rules):
             own, cost = self._cost(i)
-            if len(own) > _MAX_ATTRS or cost > _MAX_NODES:
-                raise _refuse(rule, f"its conditions need {len(own)} input attributes and {cost} tests; the "
-                                    f"durable backend takes at most {_MAX_ATTRS} and {_MAX_NODES} per rule")
-            if not chunks or len(names | own) > _MAX_ATTRS or nodes + cost > _MAX_NODES:
+            if len(own) > _MAX_ATTRS or cost > _MAX_RULE_CHAINS:
+                raise _refuse(rule, f"its conditions need {len(own)} input attributes and {cost} alternative "
+                                    f"patterns; the durable backend takes at most {_MAX_ATTRS} and "
+                                    f"{_MAX_RULE_CHAINS} per rule")
+            if not chunks or len(names | own) > _MAX_ATTRS or nodes + cost > _MAX_CHAINS:
                 chunks.append([])
                 names, nodes = set(), 0
             chunks[-1].append(i)
@@ -377,7 +405,7 @@ class _Stratum:
                     if stamp is None or (p, i) < stamp:
                         session.stamps[name] = (p, i)
                         c.assert_fact({"t": "d", "f": self.fact_ids[name], "p": p, "q": i})
-                if best is None and self.rules[i].unless:
+                if best is None and self.gated[i]:
                     c.assert_fact({"t": "g", "r": i})
             except BaseException as error:  # noqa: BLE001 - recorded and raised after the session
                 session.errors.append(f"rule {self.rules[i].id!r}: {type(error).__name__}: "

@@ -125,7 +125,7 @@ class Register:
         self.codes = codes
         self.minutes_late = dict(minutes_late or {})
         self.codebook = codebook or default_codebook()
-        self._prefix: tuple[array | None, ...] | None = None
+        self._prefix: list | None = None
         self._days: array | None = None
         self._weeks: array | None = None
 
@@ -158,20 +158,28 @@ class Register:
     @property
     def prefix(self) -> tuple[array | None, ...]:
         """Running counts of marks before index i: one column per category (in CATEGORIES
-        order), then one for late-before-close (L) and one for late-after-close (U)."""
+        order), then one for late-before-close (L) and one for late-after-close (U).
+        None stands for a column with no such mark."""
+        return tuple(self._column(k) for k in range(len(CATEGORIES) + len(LATE_CODES)))
+
+    def _column(self, k: int) -> array | None:
+        """Prefix column ``k``, built on first use (most windows need only a few columns)."""
         if self._prefix is None:
+            self._prefix = [_UNBUILT] * (len(CATEGORIES) + len(LATE_CODES))
+        column = self._prefix[k]
+        if column is _UNBUILT:
             book = self.codebook
-            cats = self.codes.translate(book.category_table())
-            columns = [cats.translate(_indicator(k)) for k in range(len(CATEGORIES))]
-            columns += [self.codes.translate(book.indicator_table(code)) for code in LATE_CODES]
-            # Two bytes a count while a register has under 65,536 sessions; an all-zero
-            # column (no approved activity, say) is not stored at all.
+            if k < len(CATEGORIES):
+                marks = self.codes.translate(book.category_table()).translate(_indicator(k))
+            else:
+                marks = self.codes.translate(book.indicator_table(LATE_CODES[k - len(CATEGORIES)]))
+            # Two bytes a count while a register has under 65,536 sessions.
             typecode = "H" if len(self.codes) < 65_536 else "I"
-            self._prefix = tuple(array(typecode, accumulate(c, initial=0)) if 1 in c else None for c in columns)
-        return self._prefix
+            column = self._prefix[k] = array(typecode, accumulate(marks, initial=0)) if 1 in marks else None
+        return column
 
     def _column_count(self, column: int, lo: int, hi: int) -> int:
-        counts = self.prefix[column]
+        counts = self._column(column)
         return 0 if counts is None else counts[hi] - counts[lo]
 
     def count(self, category: Category, lo: int, hi: int) -> int:
@@ -192,9 +200,19 @@ class Register:
         """This pupil's school days: days with at least one mark other than a planned
         whole-school closure (``#``), which is not a school session."""
         if self._days is None:
-            closed = set(self.codebook.ids_for("#"))
-            self._days = array("i", sorted({s >> 1 for s, c in zip(self.slots, self.codes) if c not in closed}))
+            # Slots are sorted, so halving them gives the days in order (map keeps the loop in C).
+            days = dict.fromkeys(map(_HALF, self.slots))
+            for day in self._closure_only_days():
+                del days[day]
+            self._days = array("i", days)
         return self._days
+
+    def _closure_only_days(self) -> set[int]:
+        """Days on which every mark is ``#`` (a planned whole-school closure)."""
+        closed = set(self.codebook.ids_for("#"))
+        marked = {self.slots[i] >> 1 for i in _positions(self.codes, closed)}
+        return {day for day in marked
+                if all(c in closed for c in self.codes[slice(*self.span(*(dt.date.fromordinal(day),) * 2))])}
 
     @property
     def weeks(self) -> array:
@@ -208,6 +226,17 @@ class Register:
 LATE_CODES = ("L", "U")
 _CATEGORY_INDEX = {category: i for i, category in enumerate(CATEGORIES)}
 _INDICATORS: dict[int, bytes] = {}
+_UNBUILT = object()  # a prefix column not built yet
+_HALF = (1).__rrshift__  # slot -> day ordinal (slot >> 1)
+
+
+def _positions(codes: bytes, ids: set[int]) -> Iterator[int]:
+    """Indices of the bytes of ``codes`` that are in ``ids`` (bytes.find: a C scan per hit)."""
+    for code_id in ids:
+        i = codes.find(code_id)
+        while i >= 0:
+            yield i
+            i = codes.find(code_id, i + 1)
 
 
 def _indicator(k: int) -> bytes:
