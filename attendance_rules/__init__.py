@@ -7,6 +7,7 @@ from __future__ import annotations
 
 __version__ = "0.1.0"
 
+from .api import CompiledPolicy, evaluate, load_policy
 from .codes import Category, CodeBook, default_codebook
 from .exceptions import (
     AttendanceRulesError,
@@ -19,6 +20,7 @@ from .exceptions import (
     Problem,
     UsageError,
 )
+from .evaluation import Evaluation, PupilEvaluation, Reason, Recommendation, Suppression
 from .history import Event, History, Mark, Pupil, School
 from .measures import Measure, Window, compute
 from .readers import LoadReport, load_history, read_history
@@ -28,7 +30,9 @@ __all__ = [
     "Category",
     "CodeBook",
     "CompileError",
+    "CompiledPolicy",
     "ConditionError",
+    "Evaluation",
     "EvaluationError",
     "Event",
     "History",
@@ -40,12 +44,18 @@ __all__ = [
     "PolicyError",
     "Problem",
     "Pupil",
+    "PupilEvaluation",
+    "Reason",
+    "Recommendation",
     "School",
+    "Suppression",
     "UsageError",
     "Window",
     "__version__",
     "compute",
     "default_codebook",
+    "evaluate",
     "load_history",
+    "load_policy",
     "read_history",
 ]

@@ -4,23 +4,38 @@ Two questions, per pupil:
 
 * **Was each step the policy's?** For every case event in the audited range, the actions
   it carries out are looked up (below). The pupil is evaluated as of the event's date on
-  the history *without that event* (a step cannot justify itself), and, failing that, as
-  of the day before. The step is supported when the policy recommended one of its actions
-  (or had recommended it and recorded it done). Otherwise the finding is
-  ``held_back_but_done`` when an ``unless`` clause held the action back (with the clause's
-  reason), ``missing_evidence`` when that clause waits on a fact derived by checklist
-  rules (one finding per item missing), or ``unsupported`` when no rule called for it.
+  the history *without that event* (a step cannot justify itself) and, failing that, as
+  of the day before (a decision made on the previous day's register). The step is
+  supported when the policy recommended one of its actions, or its rule fired and an
+  earlier event had already carried it out. Otherwise the finding is
+  ``held_back_but_done`` when an ``unless`` clause held the action back (with the
+  clause's reason, rule and citation), ``missing_evidence`` when that clause waits on a
+  fact derived by checklist rules (one finding per checklist rule that fired, e.g.
+  Halton's ``stage3_missing_stage1_letter``), or ``unsupported`` when no rule called for
+  it (the rule closest to firing is named with the tests that failed, followed through
+  the facts it reads). Checklist rules that fire once the event is recorded (Halton reads
+  any referral to the EWS after the School Attendance Meeting as the stage 3 referral)
+  are reported as ``missing_evidence`` too, unless the step was supported. A deriver that
+  counts events of the step's own kind (``count penalty_notice_issued``) is a limit, not
+  a checklist item.
 * **Was each step the policy called for taken in time?** Recommendations are found by
-  evaluating each pupil at the last school day of every school week and on every event
-  date (``scan="week"``), the first day of each new recommendation narrowed down by
-  bisection over the school days in between; ``scan="day"`` evaluates every school day.
-  A recommendation is due on its own ``due`` date (``within_school_days``, or the end of
-  its window after an event). Actions without a due date are checked only when the
-  policy records them by an event and they are a step rather than a decision (kind
-  letter, contact, meeting, plan or review, not worded "consider" or "may"): they get
-  ``default_due`` school days (20). The finding is ``overdue`` when nothing carried the
-  action out from the day it was first called for to its due date and the policy still
-  called for it on that date.
+  evaluating each pupil at the last school day of every school week, the first school day
+  after each holiday (where terms restart) and every event date (``scan="week"``), the first day of each new recommendation narrowed down by
+  bisection over the school days in between; ``scan="day"`` evaluates every school day
+  (several times slower; the weekly scan misses a recommendation that comes and goes
+  within a week, such as one day of unexplained absence). A recommendation is identified
+  by its action and window and due on its own ``due`` date (``within_school_days``, or
+  the end of its window after an event). Actions without a due date are checked only when
+  events record them and they are a step rather than a decision (kind letter, contact,
+  meeting, plan or review, not worded "consider" or "may" in title or citation): they
+  get ``default_due`` of the pupil's school days (20). The finding is ``overdue`` when no
+  event carried the action out from the day it was first called for to its due date and
+  the policy still called for it on that date (a later event before the action is called
+  for again is reported as carrying it out late). An action no event records but whose
+  window is tied to an event (a review 4-6 weeks after a meeting) is overdue when the
+  policy still calls for it on the first school day after the window. Recommendations
+  due after the pupil's last register date are counted as pending; those with a due date
+  that no event can show done (``first_day_contact``) are counted as unchecked.
 
 Which events carry out an action: the action's ``done_by`` event type (``letter_sent``
 for letters, matched on the event's ``action`` field), as the engine reads it. Actions
@@ -493,6 +508,9 @@ class _Auditor:
             for day in school:
                 weeks[day.toordinal() - day.weekday()] = day  # the last school day of each week
             points = set(weeks.values())
+            # and the first school day after each holiday, where terms and years restart
+            previous = self.days[max(lo - 1, 0):hi]
+            points |= {b for a, b in zip(previous, previous[1:]) if (b - a).days > 3 and b >= self.start}
         points |= {e.date for e in self.pupil.events if self.start <= e.date <= self.end}
         return sorted(points)
 

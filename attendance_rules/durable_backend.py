@@ -15,8 +15,9 @@ back — is decided by durable_rules:
 
 - each rule's ``when`` becomes a boolean skeleton over *atoms* (the atomic tests) and
   *facts*, put in disjunctive normal form; every conjunct is one durable_rules rule;
-- a test that compares a fact (``stage2 == false``) becomes one atom per true/false
-  assignment of its facts, so no atom ever depends on the facts of the run;
+- a test that compares a fact (``stage2 == false``) becomes one alternative per true/false
+  assignment of its facts (with an atom for the rest of the test, if it reads anything
+  else), so no atom ever depends on the facts of the run;
 - there is one durable ruleset per stratum. Facts of lower strata are finished when a
   stratum runs, so they arrive as true/false attributes and negation is a plain test;
   facts derived in the stratum itself are durable facts ``{"t": "d", "f": id, ...}``
@@ -118,9 +119,9 @@ def available() -> bool:
 
 # --- boolean skeletons and disjunctive normal form ------------------------------------
 
-# A literal is (kind, key, polarity): kind "atom" (key: atom number) or "fact" (key: name).
-Literal = tuple[str, Any, bool]
-Conjunct = frozenset  # of Literal
+# A conjunct is a frozenset of literals (kind, key, polarity): kind "atom" (key: the atom's
+# number) or "fact" (key: the fact's name).
+Conjunct = frozenset
 
 
 def _facts_in(node: conditions.Node) -> set[str]:
@@ -167,23 +168,20 @@ class _Atom:
 
 
 class _Atoms:
-    """Numbers atoms (equal sub-conditions share one number) and remembers their first user."""
+    """Numbers atoms; equal sub-conditions (nodes compare by structure) share one number."""
 
     def __init__(self) -> None:
         self.index: dict[_Atom, int] = {}
         self.atoms: list[_Atom] = []
-        self.owner: list[CompiledRule] = []
 
-    def number(self, atom: _Atom, rule: CompiledRule) -> int:
+    def number(self, atom: _Atom) -> int:
         if atom not in self.index:
             self.index[atom] = len(self.atoms)
             self.atoms.append(atom)
-            self.owner.append(rule)
         return self.index[atom]
 
 
-def _dnf(node: conditions.Node, atoms: _Atoms, rule: CompiledRule, used: list[int],
-         positive: bool = True) -> list[Conjunct]:
+def _dnf(node: conditions.Node, atoms: _Atoms, used: list[int], positive: bool = True) -> list[Conjunct]:
     """The condition as a list of conjunctions of literals (``positive=False``: of its negation).
 
     Every atom made is appended to ``used``, even one whose conjunct is later dropped, so
@@ -191,12 +189,12 @@ def _dnf(node: conditions.Node, atoms: _Atoms, rule: CompiledRule, used: list[in
     """
     facts = sorted(_facts_in(node))
     if not facts:  # a maximal fact-free part: one atom
-        used.append(atoms.number(_Atom(node), rule))
+        used.append(atoms.number(_Atom(node)))
         return [frozenset({("atom", used[-1], positive)})]
     if isinstance(node, conditions.Not):
-        return _dnf(node.item, atoms, rule, used, not positive)
+        return _dnf(node.item, atoms, used, not positive)
     if isinstance(node, (conditions.And, conditions.Or)):
-        parts = [_dnf(item, atoms, rule, used, positive) for item in node.items]
+        parts = [_dnf(item, atoms, used, positive) for item in node.items]
         if isinstance(node, conditions.And) == positive:
             return _and(parts)
         return [c for part in parts for c in part]
@@ -204,8 +202,10 @@ def _dnf(node: conditions.Node, atoms: _Atoms, rule: CompiledRule, used: list[in
         return [frozenset({("fact", node.name, positive)})]
     if len(facts) > _MAX_TABLE_FACTS:
         raise _TooComplex(f"a comparison reads more than {_MAX_TABLE_FACTS} facts")
-    # A test over facts (`stage2 == false`): one atom per assignment of its facts, each
-    # guarded by that assignment; the atom's value never depends on the run's facts.
+    # A test over facts (`stage2 == false`, `stage2 == school.traded_ews`): one alternative
+    # per true/false assignment of its facts, guarded by that assignment. A test of facts and
+    # yes/no literals only is decided here; any other gets an atom per assignment, whose
+    # value never depends on the run's facts.
     out: list[Conjunct] = []
     static = _static(node)
     for values in itertools.product((False, True), repeat=len(facts)):
@@ -215,7 +215,7 @@ def _dnf(node: conditions.Node, atoms: _Atoms, rule: CompiledRule, used: list[in
             if (conditions.evaluate(node, _Assume(_NoRegister(), true)).value is True) == positive:
                 out.append(guard)
         else:
-            used.append(atoms.number(_Atom(node, true), rule))
+            used.append(atoms.number(_Atom(node, true)))
             out.append(guard | {("atom", used[-1], positive)})
     return out
 
@@ -239,7 +239,7 @@ class _NoRegister:
 def _conjuncts(node: conditions.Node, atoms: _Atoms, rule: CompiledRule, what: str,
                used: list[int]) -> list[Conjunct]:
     try:
-        out = _minimal(_dnf(node, atoms, rule, used))
+        out = _minimal(_dnf(node, atoms, used))
     except _TooComplex as error:
         raise _refuse(rule, f"its {what} condition is too complex for the durable backend: {error}") from None
     if len(out) > _MAX_CONJUNCTS:
@@ -367,7 +367,8 @@ class _Stratum:
             head = [{"t": "c"}, {"k": self.chunk_of[i]}, {f"r{i}": True}]
             for j, chain in enumerate(self.when[i]):
                 pattern = [{"i": {"$and": head + [{a: v} for a, v in chain.tests]}}]
-                pattern += [{f"x{n}": {"$and": [{"t": "d"}, {"f": self.fact_ids[f]}]}} for n, f in enumerate(chain.joins)]
+                pattern += [{f"x{n}": {"$and": [{"t": "d"}, {"f": self.fact_ids[f]}]}}
+                            for n, f in enumerate(chain.joins)]
                 rules[f"w{i}_{j}"] = {"all": pattern, "run": self._fire(i, len(chain.joins))}
             for k, clause in enumerate(self.unless[i]):
                 for j, chain in enumerate(clause):
@@ -506,7 +507,12 @@ class _Assume:
 
 
 class DurableEngine(Engine):
-    """``Engine`` whose chaining (which rules fire, in which order, what ``unless`` holds back) runs in durable_rules."""
+    """An ``Engine`` whose chaining runs in durable_rules.
+
+    Which rules fire, in which order, and which ``unless`` clauses hold a fired rule back
+    are decided by durable_rules; atomic tests, reasons and the rest of the evaluation are
+    the base engine's. Same interface as ``Engine``; ``close()`` frees the rulesets.
+    """
 
     def __init__(self, ruleset: RuleSet, calendar: Calendar = Calendar()) -> None:
         if _durable is None:
@@ -547,10 +553,10 @@ class DurableEngine(Engine):
             if not any(in_force):
                 continue
             for i, rule in enumerate(stratum.rules):
-                if in_force[i]:
+                if in_force[i]:  # as our engine does: every rule in force, in order, all of its condition
                     for a in stratum.when_atoms[i]:
                         if a not in when_values:
-                            when_values[a] = self._atom(self._when_atoms, a, ctx)
+                            when_values[a] = self._atom(rule, self._when_atoms.atoms[a], ctx)
             if any(r.unless for r, live in zip(stratum.rules, in_force) if live):
                 # unless clauses of rules that do not fire must leave no trace (measures_used):
                 # evaluate them on a scratch context that starts from the measures computed so far
@@ -560,7 +566,7 @@ class DurableEngine(Engine):
                     if in_force[i]:
                         for a in stratum.unless_atoms[i]:
                             if a not in unless_values:
-                                unless_values[a] = self._unless_atom(a, scratch)
+                                unless_values[a] = self._unless_atom(rule, self._unless_atoms.atoms[a], scratch)
             session = stratum.run(f"{next(self._sids)}", in_force, when_values, unless_values, facts)
             for i, p in session.best.items():
                 rule = stratum.rules[i]
@@ -581,14 +587,14 @@ class DurableEngine(Engine):
             self._derive(rule, outcome, ctx)
         return fired
 
-    def _atom(self, table: _Atoms, a: int, ctx: Any) -> bool:
-        atom, rule = table.atoms[a], table.owner[a]
+    def _atom(self, rule: CompiledRule, atom: _Atom, ctx: Any) -> bool:
+        """The truth of one atomic test for ``rule`` (errors name the rule, as our engine's do)."""
         where = ctx if atom.assume is None else _Assume(ctx, atom.assume)
         return self._evaluate(rule, atom.node, where).value is True
 
-    def _unless_atom(self, a: int, ctx: PupilContext) -> bool:
+    def _unless_atom(self, rule: CompiledRule, atom: _Atom, ctx: PupilContext) -> bool:
         try:
-            return self._atom(self._unless_atoms, a, ctx)
+            return self._atom(rule, atom, ctx)
         except EvaluationError:
             # An unless clause is only evaluated for a rule that fired; if this one does, the
             # base engine evaluates the clause again in _held and raises there, as ours does.

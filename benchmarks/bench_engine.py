@@ -1,0 +1,111 @@
+"""Benchmark: the Python engine against the durable_rules backend on generated pupils.
+
+    python benchmarks/bench_engine.py [--policy halton] [--pupils 2000] [--as-of 2024-02-09]
+                                      [--tracemalloc]
+
+Generates pupils (attendance_rules.sample, loaded through the validating reader), then
+evaluates the same pupils once with each engine against a bundled policy and prints
+pupils per second for each, their ratio, whether the two agree pupil by pupil, and the
+process's peak resident memory (ru_maxrss) after each phase. With ``--tracemalloc`` each
+engine is run a second time under tracemalloc to report the peak of Python allocations
+during that phase (the timed runs are never traced). The durable backend needs
+durable-rules, which imports on Python 3.11/3.12 only; elsewhere only the Python engine
+is timed. Figures are measured, not asserted: no test depends on them.
+"""
+
+from __future__ import annotations
+
+import argparse
+import datetime as dt
+import gc
+import resource
+import sys
+import time
+import tracemalloc
+from pathlib import Path
+from typing import Callable
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+from attendance_rules import api  # noqa: E402
+from attendance_rules.exceptions import UsageError  # noqa: E402
+from attendance_rules.history import History, School  # noqa: E402
+from attendance_rules.readers import read_pupil_data  # noqa: E402
+from attendance_rules.sample import SCHOOL, generate_pupils  # noqa: E402
+
+
+def _peak_mib() -> float:
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024  # Linux reports KiB
+
+
+def _timed(run: Callable[[], object]) -> tuple[object, float]:
+    gc.collect()
+    start = time.perf_counter()
+    result = run()
+    return result, time.perf_counter() - start
+
+
+def _traced_peak(run: Callable[[], object]) -> float:
+    gc.collect()
+    tracemalloc.start()
+    try:
+        run()
+        return tracemalloc.get_traced_memory()[1] / 2**20
+    finally:
+        tracemalloc.stop()
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--policy", default="halton", help="bundled policy id or path (default halton)")
+    parser.add_argument("--pupils", type=int, default=2000)
+    parser.add_argument("--as-of", type=dt.date.fromisoformat, default=dt.date(2024, 2, 9))
+    parser.add_argument("--tracemalloc", action="store_true", help="also report traced peak memory per phase")
+    args = parser.parse_args()
+    start = dt.date(2023, 9, 1)
+
+    t0 = time.perf_counter()
+    pupils = []
+    for item in generate_pupils(args.pupils, start, args.as_of, seed=2024):
+        pupil, problems = read_pupil_data(item, "generated")
+        if problems:
+            raise SystemExit(f"generated pupil rejected: {problems[0]}")
+        pupils.append(pupil)
+    history = History(tuple(pupils), School(SCHOOL["id"], SCHOOL["name"], SCHOOL["settings"]))
+    load_s = time.perf_counter() - t0
+
+    python = api.load_policy(args.policy)
+    print(f"python                      {sys.version.split()[0]}")
+    print(f"policy                      {python.id} ({len(python.ruleset.rules)} rules, "
+          f"{python.ruleset.strata} strata)")
+    print(f"pupils                      {len(pupils):>12,}   as of {args.as_of}")
+    print(f"generate + load             {load_s:>11.1f} s")
+    print(f"peak RSS after load         {_peak_mib():>11.0f} MiB")
+
+    expected, python_s = _timed(lambda: python.evaluate(history, args.as_of))
+    print(f"python engine               {python_s:>11.2f} s   ({len(pupils) / python_s:,.0f} pupils/s)")
+    print(f"peak RSS after python       {_peak_mib():>11.0f} MiB")
+    if args.tracemalloc:
+        print(f"  traced peak (python)      {_traced_peak(lambda: python.evaluate(history, args.as_of)):>11.1f} MiB")
+
+    try:
+        durable = api.load_policy(args.policy, backend="durable")
+    except UsageError as error:
+        print(f"durable backend             not available: {error}")
+        return
+    got, durable_s = _timed(lambda: durable.evaluate(history, args.as_of))
+    agree = sum(a.to_json() == b.to_json() for a, b in zip(expected.pupils, got.pupils))  # type: ignore[attr-defined]
+    fired = sum(len(p.fired) for p in got.pupils)  # type: ignore[attr-defined]
+    print(f"durable backend             {durable_s:>11.2f} s   ({len(pupils) / durable_s:,.0f} pupils/s)")
+    print(f"  rules fired               {fired:>12,}   ({fired / len(pupils):.1f} per pupil)")
+    print(f"  durable / python time     {durable_s / python_s:>11.2f} x")
+    print(f"  agreement                 {agree:>12,} of {len(pupils):,} pupils identical")
+    print(f"peak RSS after durable      {_peak_mib():>11.0f} MiB")
+    if args.tracemalloc:
+        print(f"  traced peak (durable)     {_traced_peak(lambda: durable.evaluate(history, args.as_of)):>11.1f} MiB"
+              "   (Python allocations only; the C core's are not traced)")
+    durable.engine.close()  # type: ignore[attr-defined]
+
+
+if __name__ == "__main__":
+    main()
