@@ -30,8 +30,8 @@ Two questions, per pupil:
   meeting, plan or review, not worded "consider" or "may" in title or citation): they
   get ``default_due`` of the pupil's school days (20). The finding is ``overdue`` when no
   event carried the action out from the day it was first called for to its due date and
-  the policy still called for it on that date (a later event before the action is called
-  for again is reported as carrying it out late). An action no event records but whose
+  the policy still called for it on that date (an event in the range while the action was
+  still called for is reported as carrying it out late). An action no event records but whose
   window is tied to an event (a review 4-6 weeks after a meeting) is overdue when the
   policy still calls for it on the first school day after the window. Recommendations
   due after the pupil's last register date are counted as pending; those with a due date
@@ -554,10 +554,13 @@ class _Auditor:
                 return
             if instance.key not in self.keys(self.evaluate(due)):
                 return  # no longer called for by its due date
-            late = next((e for e in done if e.date > due and (next_start is None or e.date < next_start)), None)
+            late = next((e for e in done if due < e.date <= self.end and (next_start is None or e.date < next_start)),
+                        None)
+            if late is not None and not self.called_for_until(instance.key, due, late.date):
+                late = None
             what = " or ".join(sorted({c.event for c in links}))
             status = (f"carried out late: {late.type} on {late.date.isoformat()}" if late
-                      else f"no {what} recorded by {self.horizon.isoformat()}")
+                      else f"no {what} recorded from {called.isoformat()} to {due.isoformat()}")
         else:
             after = bisect_right(self.days, due)
             if after >= len(self.days):
@@ -574,6 +577,13 @@ class _Auditor:
             self.pupil.id, due, "overdue", rec.action, EventRef.of(late) if late else None, reason.rule,
             f"{rec.action} ({action.title}) was called for from {called.isoformat()}, due by {due.isoformat()}"
             f"{window}{basis}; {status}", reason.source, reason.values, called, due))
+
+    def called_for_until(self, key: tuple, due: dt.date, day: dt.date) -> bool:
+        """Whether the recommendation stayed called for from ``due`` up to the day before ``day``
+        (on every day already evaluated, and on that last day)."""
+        if any(due < d < day and key not in self.keys(e) for d, e in self.cache.items()):
+            return False
+        return key in self.keys(self.evaluate(day - dt.timedelta(days=1)))
 
     def school_days_after(self, day: dt.date, n: int) -> dt.date:
         """The ``n``th of the pupil's school days after ``day`` (weekdays beyond the register)."""

@@ -33,8 +33,10 @@ deriving it …), so it misses contradictions that need such knowledge. A compar
 a value that may be missing (a rate with no possible sessions, ``latest`` with no event)
 is false, so ``not (x >= 10)`` also holds when ``x`` is missing; the analysis keeps that
 reading. Parameters are read on the first day each rule is in force within the policy's
-dates and on every later day a parameter it uses changes value. Conditions whose normal
-form would exceed ``MAX_DISJUNCTS`` alternatives are not analysed.
+dates and on every later day a parameter it uses changes value. When a condition's
+normal form would exceed ``MAX_DISJUNCTS`` alternatives only the conjunction of its
+top-level parts with one alternative each is analysed (an ``unless`` is then not
+analysed at all).
 """
 
 from __future__ import annotations
@@ -345,6 +347,22 @@ class _Analyser:
             return merged
         return [(self.leaf(node, positive),)]
 
+    def core(self, node: Node) -> list[tuple[_Lit, ...]]:
+        """One conjunction of the top-level conjuncts that have a single alternative.
+
+        Used when the whole normal form is too big: if this part cannot hold, neither
+        can the condition.
+        """
+        lits: tuple[_Lit, ...] = ()
+        for item in node.items if isinstance(node, And) else (node,):
+            try:
+                alternatives = self.dnf(item)
+            except _TooBig:
+                continue
+            if len(alternatives) == 1:
+                lits += alternatives[0]
+        return [lits]
+
 
 def _show_parameter(value: Any, unit: str) -> str:
     if value is None:
@@ -591,8 +609,11 @@ def _reference_days(ruleset: RuleSet, window: tuple[dt.date, dt.date], nodes: It
     return sorted(days)
 
 
-def _span_text(window: tuple[dt.date, dt.date]) -> str:
-    return f"{window[0]} to {'open' if window[1] == _FAR else window[1]}"
+def _span_text(window: tuple[dt.date | None, dt.date | None]) -> str:
+    start, end = (None if d in (None, dt.date.min, _FAR) else d for d in window)
+    if start and end:
+        return f"from {start} to {end}"
+    return f"from {start}" if start else f"until {end}" if end else "always"
 
 
 # --- the checks --------------------------------------------------------------------
@@ -629,10 +650,11 @@ class _Checks:
 
     def contradiction(self, rule: CompiledRule, days: list[dt.date]) -> None:
         for i, day in enumerate(days):
+            analyser = _Analyser(self.ruleset, day)
             try:
-                conflicts = _unsatisfiable(_Analyser(self.ruleset, day).dnf(rule.condition.node))
+                conflicts = _unsatisfiable(analyser.dnf(rule.condition.node))
             except _TooBig:
-                return
+                conflicts = _unsatisfiable(analyser.core(rule.condition.node))
             if conflicts is None:
                 continue
             when = f" from {day} (the parameter values then in force)" if i else ""
@@ -669,7 +691,7 @@ class _Checks:
             if (found := _unsatisfiable(holds)) is not None:
                 return f"never holds: {_explain(found)}"
             if (found := _unsatisfiable(fails)) is not None:
-                return "always holds (no history makes it false)"
+                return f"always holds (no history makes it false: {_explain(found)})"
             if _unsatisfiable(_product(when, holds)) is not None:
                 return "never holds when the rule's condition does"
             if _unsatisfiable(_product(when, fails)) is not None:
@@ -767,10 +789,11 @@ class _Checks:
                     expected=f"a threshold for {f2} no {'lower' if rising else 'higher'} than {f1}'s"))
                 return True
         if entry not in b2:
+            earlier = b1.get(entry) or b1[leave]
             self.problems.append(Problem(
                 f"stage thresholds out of order: {f2} (rule {r2.id!r}) is reached when {_text(b2[leave])}, "
-                f"the direction of better attendance, while {f1} (rule {r1.id!r}) is bounded at "
-                f"{_bound_where(r1, next(iter(b1.values())))}" + origin,
+                f"in the direction of better attendance; the earlier {f1} (rule {r1.id!r} at "
+                f"{_bound_where(r1, earlier)}) needs {_text(earlier)}" + origin,
                 _bound_where(r2, b2[leave]), severity="warning",
                 expected=f"{f2} reached when {term.text} is {'at least' if rising else 'at most'} a threshold"))
             return True
@@ -807,7 +830,7 @@ class _Checks:
                 for node in extra:
                     dnf = _product(dnf, analyser.dnf(node, positive=False))
             except _TooBig:
-                return True
+                dnf = analyser.core(rule.condition.node)
             if _unsatisfiable(dnf) is None:
                 return True
         return False
@@ -850,10 +873,11 @@ class _Checks:
         """Why ``rule`` never recommends ``action`` (None: it can)."""
         window = _rule_window(self.ruleset, rule)
         if window is None:
-            return f"rule {rule.id!r} is never in force within the policy's dates ({_span_text(_leaf_window(self.ruleset))})"
+            return (f"rule {rule.id!r} is never in force within the policy's dates "
+                    f"({_span_text(_leaf_window(self.ruleset))})")
         both = _intersect(window, _action_span(action))
         if both is None:
-            span = _span_text((action.effective_from or dt.date.min, action.effective_to or _FAR))
+            span = _span_text((action.effective_from, action.effective_to))
             return f"rule {rule.id!r} is in force {_span_text(window)}, the action only {span}"
         if not self.rule_can_fire(rule, both, dead):
             killed = sorted(rule.reads & dead)
