@@ -72,7 +72,8 @@ def register(sub: Any) -> None:
     p.add_argument("policy", metavar="POLICY", help="bundled policy id or policy file path")
     p.add_argument("--examples", type=_positive_int, default=100, metavar="N",
                    help="generated histories per property (default 100)")
-    p.add_argument("--seed", type=int, default=0, metavar="S", help="random seed; the same seed repeats a run (default 0)")
+    p.add_argument("--seed", type=int, default=0, metavar="S",
+                   help="random seed; the same seed repeats a run (default 0)")
     p.add_argument("--max-seconds", type=_positive_seconds, default=60.0, metavar="T",
                    help="time limit for all properties together, shrinking included (default 60)")
     p.add_argument("--property", action="append", choices=names, metavar="NAME",

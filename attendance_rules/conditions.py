@@ -1517,14 +1517,70 @@ class _Evaluator:
         return elapsed, f"{node} = {elapsed} (since {_show_date(event.date)})"
 
 
-def evaluate(node: Node, ctx: Context) -> Outcome:
-    """Evaluate a resolved tree (see ``resolve`` / ``compile_condition``) with a full trace.
+class _QuickEvaluator(_Evaluator):
+    """The same values without the trace: no descriptions, no recorded comparisons.
+
+    Engines decide with this (most rules do not fire for most pupils) and trace only the
+    rules that fire. Operands are still all evaluated, so the measures consulted are the same.
+    """
+
+    def record_is(self, node: Node, value: object, text: str) -> bool:
+        return value is True
+
+    def value_And(self, node: And) -> tuple[object, str]:
+        return all([self.truth(item) for item in node.items]), ""
+
+    def value_Or(self, node: Or) -> tuple[object, str]:
+        return any([self.truth(item) for item in node.items]), ""
+
+    def value_Not(self, node: Not) -> tuple[object, str]:
+        return not self.truth(node.item), ""
+
+    def value_Compare(self, node: Compare) -> tuple[object, str]:
+        left, right = self.value(node.left)[0], self.value(node.right)[0]
+        return _compare(node.op, *self.coerce(left, right)), ""
+
+    def value_InCheck(self, node: InCheck) -> tuple[object, str]:
+        value = self.value(node.item)[0]
+        return value is not None and any(_compare("==", value, option.value) for option in node.options), ""
+
+    def value_NameRef(self, node: NameRef) -> tuple[object, str]:
+        if node.kind in ("flag", "fact"):
+            return bool(getattr(self.ctx, node.kind)(node.name)), ""
+        return super().value_NameRef(node)
+
+    def missing(self, value: object, what: str, reason: str, unit: str = "") -> tuple[object, str]:
+        return (None if value is None else _number(value)), ""
+
+    def measure(self, measure: Measure, name: str) -> tuple[object, str]:
+        return _number(measure.value), ""
+
+    def events(self, node: _EventSet) -> tuple[list[Event], str]:
+        found = [e for e in self.ctx.events(node.event) if e.date <= self.ctx.as_of]
+        if node.where is not None:
+            found = [e for e in found if node.where.matches(e)]
+        if node.window is None:
+            return found, ""
+        bounds = (node.window.bounds(self.ctx.as_of) if isinstance(node.window, EventWindow)
+                  else self.ctx.window_bounds(node.window))
+        return ([e for e in found if bounds[0] <= e.date <= bounds[1]] if bounds else []), ""
+
+    def value_EventAny(self, node: EventAny) -> tuple[object, str]:
+        return bool(self.events(node)[0]), ""
+
+    def value_EventCount(self, node: EventCount) -> tuple[object, str]:
+        return Fraction(len(self.events(node)[0])), ""
+
+
+def evaluate(node: Node, ctx: Context, trace: bool = True) -> Outcome:
+    """Evaluate a resolved tree (see ``resolve`` / ``compile_condition``), with a full trace
+    unless ``trace`` is False (then only ``value`` is filled in).
 
     Every operand is evaluated (no short-circuit); the logic is still exact. A yes/no
     name or event query used directly as a condition or an operand of and/or/not is
     recorded as an "is" step, so explanations can say "child_protection_plan: yes".
     """
-    evaluator = _Evaluator(ctx)
+    evaluator = _Evaluator(ctx) if trace else _QuickEvaluator(ctx)
     if isinstance(node, (And, Or, Not, Compare, InCheck)):
         value: object = evaluator.truth(node)
     else:

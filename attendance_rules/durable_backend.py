@@ -25,6 +25,11 @@ back — is decided by durable_rules:
 - an ``unless`` clause is a durable rule joining the clause's atoms with a marker that
   the rule fired; which clauses hold is recorded from those firings.
 
+Every atom of every rule in force is evaluated, as our engine evaluates the whole of each
+condition: the measures consulted are part of the output. Atoms of ``unless`` clauses are
+evaluated on a scratch copy of the pupil's context, because our engine only looks at the
+clauses of rules that fired.
+
 Same firing order as the Python engine
 --------------------------------------
 Our engine scans a stratum's rules in (priority, declaration) order, pass after pass,
@@ -41,7 +46,8 @@ twice). Python then sorts the firings by ``(stratum, pass, position)`` and rebui
 reasons with ``conditions.evaluate`` against the facts that stood at each firing (and
 checks that the condition does hold there: a disagreement raises ``EvaluationError``).
 Everything after that — reasons, suppressions, already-done actions — is the base
-``Engine``'s own code.
+``Engine``'s own code; the suppressions it builds must name exactly the clauses
+durable_rules found holding, or ``EvaluationError`` says the backends disagree.
 
 durable_rules 2.0.28, handled deliberately (see ../shared/DESIGN.md)
 --------------------------------------------------------------------
@@ -70,9 +76,9 @@ durable_rules 2.0.28, handled deliberately (see ../shared/DESIGN.md)
 - *No batch asserts* (``assert_facts`` with an unmatched fact left work on a background
   thread): facts are asserted one at a time.
 - *Size limits of the C core.* A fact holds at most 255 properties, one fact may pass at
-  most 64 branches of the alpha network at once, and a rule joins at most 16 facts. Input attributes are
-  therefore split into chunks of a few rules, and a rule too large for these limits is
-  refused with ``UsageError`` when the engine is built.
+  most 64 branches of the alpha network at once, and a rule joins at most 16 facts. The
+  atoms' values are therefore sent in input chunks of a few rules each, and a rule too
+  large for these limits is refused with ``UsageError`` when the engine is built.
 """
 
 from __future__ import annotations
@@ -547,7 +553,6 @@ class DurableEngine(Engine):
         held: dict[str, frozenset[int]] = {}
         when_values: dict[int, bool] = {}
         unless_values: dict[int, bool] = {}
-        scratch: PupilContext | None = None
         for stratum in self._strata:
             in_force = [self._in_force(r, ctx.as_of) for r in stratum.rules]
             if not any(in_force):

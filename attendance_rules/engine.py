@@ -165,16 +165,18 @@ class Engine:
                 for rule in layer:
                     if rule.id in done:
                         continue
-                    outcome = self._evaluate(rule, rule.condition.node, ctx)
+                    if self._evaluate(rule, rule.condition.node, ctx, trace=False).value is not True:
+                        continue
+                    outcome = self._evaluate(rule, rule.condition.node, ctx)  # trace it as it fires
                     if outcome.value is True:
                         done.add(rule.id)
                         fired.append((rule, outcome))
                         changed = self._derive(rule, outcome, ctx) or changed
         return fired
 
-    def _evaluate(self, rule: CompiledRule, node: Any, ctx: PupilContext) -> conditions.Outcome:
+    def _evaluate(self, rule: CompiledRule, node: Any, ctx: PupilContext, trace: bool = True) -> conditions.Outcome:
         try:
-            return conditions.evaluate(node, ctx)
+            return conditions.evaluate(node, ctx, trace)
         except (ArithmeticError, KeyError, TypeError, ValueError) as error:  # a bug or bad data: say where
             raise EvaluationError([Problem(f"rule {rule.id!r} failed for pupil {ctx.pupil.id!r}: {error}",
                                            rule.rule.when.location)]) from error
@@ -221,9 +223,9 @@ class Engine:
     def _held(self, rule: CompiledRule, ctx: PupilContext, out: list[Suppression]) -> set[str]:
         held: set[str] = set()
         for clause in rule.unless:
-            outcome = self._evaluate(rule, clause.condition.node, ctx)
-            if outcome.value is not True:
+            if self._evaluate(rule, clause.condition.node, ctx, trace=False).value is not True:
                 continue
+            outcome = self._evaluate(rule, clause.condition.node, ctx)
             for action_id in clause.actions:
                 if action_id in held:
                     continue

@@ -18,11 +18,11 @@ The properties, with the definitions they rest on:
     the stage reached and never removes an escalation already recommended. The stage
     reached is, for each family of facts named ``<prefix><number>`` (``stage1``,
     ``stage2``…; ``map_col_4``, ``map_col_7``…; a lone ``stage1`` is a family too), the
-    highest number derived. An
-    escalation is a recommended action of a kind in ``ESCALATION_KINDS`` (meeting,
-    referral, penalty_notice, legal, safeguarding). Late marks (``L``) are not turned
-    into absences: lateness has escalations of its own that fewer late marks may
-    rightly remove.
+    highest number derived. An escalation is a recommended action of a kind in
+    ``ESCALATION_KINDS`` (meeting, referral, penalty_notice, legal, safeguarding);
+    letters are left out because policies use them for support offers as well as
+    warnings. Late marks (``L``) are not turned into absences: lateness has escalations
+    of its own that fewer late marks may rightly remove.
 (b) ``presence_never_enforces`` — turning one absence (authorised or unauthorised, on
     or before the as-of date) into a present mark never adds an action of a kind in
     ``ENFORCEMENT_KINDS`` (penalty_notice, legal).
@@ -36,6 +36,11 @@ The properties, with the definitions they rest on:
     and no late marks (punctuality letters rightly act on lateness).
 (d) ``input_order_irrelevant`` — the evaluation (facts, recommendations, reasons,
     measures) is the same whatever the order of the marks, events and flags in the input.
+
+For (a) and (b) an example may change several marks one after another: a property of
+one change holds for a chain of them, so when the two ends of the chain differ wrongly
+some single step does, and the first such step is what is reported. Changing several
+marks at once crosses a policy's thresholds far more often than changing one.
 
 A failure carries the smallest counterexample hypothesis found: the history as compact
 JSON (loadable with ``attendance-rules evaluate``), the change made, the two evaluations
@@ -467,7 +472,8 @@ class _Checker:
         return list(dict.fromkeys(found[c % len(found)] for c in choices)) if found else []
 
     def walk(self, which: int, doc: Mapping[str, Any], as_of: dt.date, picks: list[int],
-             code: Callable[[str], str], compare: Callable[[PupilEvaluation, PupilEvaluation], Any]) -> Counterexample | None:
+             code: Callable[[str], str],
+             compare: Callable[[PupilEvaluation, PupilEvaluation], Any]) -> Counterexample | None:
         """Change the picked marks; if the end differs wrongly from the start, find the one change that does.
 
         A property about one mark also holds for several changed one after another, and when
@@ -547,7 +553,8 @@ class _Checker:
 
     def mark_change(self, doc: Mapping[str, Any], index: int, code: str) -> str:
         mark = doc["pupils"][0]["marks"][index]
-        return f"the {mark['session']} mark of {mark['date']} (marks[{index}]) changed from {mark['code']!r} to {code!r}"
+        return (f"the {mark['session']} mark of {mark['date']} (marks[{index}]) changed from {mark['code']!r} "
+                f"to {code!r}")
 
     def failure(self, which: int, doc: Mapping[str, Any], as_of: dt.date, change: str, problem: str,
                 before: PupilEvaluation, after: PupilEvaluation | None, actions: Iterable[str] = (),
@@ -610,8 +617,8 @@ def _size(example: Counterexample) -> tuple[int, int]:
 
 
 def _run_one(prop: Property, checker: _Checker, spec: _Spec, examples: int, seed: int,
-             deadline: float) -> PropertyResult:
-    from hypothesis import HealthCheck, Verbosity, given, settings, target
+             deadline: float, shrink: bool = True) -> PropertyResult:
+    from hypothesis import HealthCheck, Phase, Verbosity, given, settings, target
     from hypothesis import seed as seeded
     from hypothesis import strategies as st
 
@@ -627,9 +634,11 @@ def _run_one(prop: Property, checker: _Checker, spec: _Spec, examples: int, seed
     checker.target = lambda score, label: target(score, label=label)
     state: dict[str, Any] = {"calls": 0, "examples": 0, "best": None}
 
+    phases = [Phase.explicit, Phase.generate, Phase.target] + ([Phase.shrink] if shrink else [])
+
     @seeded(seed)
     @settings(max_examples=examples, database=None, deadline=None, suppress_health_check=list(HealthCheck),
-              verbosity=Verbosity.quiet, report_multiple_bugs=False, print_blob=False)
+              verbosity=Verbosity.quiet, report_multiple_bugs=False, print_blob=False, phases=phases)
     @given(strategy)
     def run(case: Any) -> None:
         if time.monotonic() > deadline:
@@ -646,7 +655,7 @@ def _run_one(prop: Property, checker: _Checker, spec: _Spec, examples: int, seed
     try:
         run()
     except _Failed as failure:
-        return PropertyResult(prop, state["examples"], failure.counterexample)
+        return PropertyResult(prop, state["examples"], failure.counterexample, shrunk=shrink)
     except _OutOfTime:
         best = state["best"]
         return PropertyResult(prop, state["examples"], best, timed_out=True, shrunk=best is None)
@@ -654,13 +663,17 @@ def _run_one(prop: Property, checker: _Checker, spec: _Spec, examples: int, seed
 
 
 def check_properties(policy: str | Path | CompiledPolicy, examples: int = 100, seed: int = 0,
-                     max_seconds: float = 60.0, names: Sequence[str] | None = None) -> PropertyReport:
+                     max_seconds: float = 60.0, names: Sequence[str] | None = None,
+                     shrink: bool = True) -> PropertyReport:
     """Check the behaviour properties of ``policy`` (a bundled id, a path or a compiled policy).
 
     Each property tries up to ``examples`` generated histories; all together stop after
-    about ``max_seconds`` (the time left is shared among the properties not yet run).
-    ``seed`` makes the run repeatable. Raises ``HypothesisMissing`` when hypothesis is
-    not installed, ``KeyError`` for an unknown property name.
+    about ``max_seconds`` (the time left is shared among the properties not yet run;
+    when time runs out while a counterexample is being shrunk, the smallest found so far
+    is reported). ``seed`` makes the run repeatable; ``names`` picks properties by name
+    or letter; ``shrink=False`` reports the first counterexample as found. Raises
+    ``HypothesisMissing`` when hypothesis is not installed, ``KeyError`` for an unknown
+    property name.
     """
     try:
         import hypothesis  # noqa: F401
@@ -676,7 +689,7 @@ def check_properties(policy: str | Path | CompiledPolicy, examples: int = 100, s
     results = []
     for i, prop in enumerate(chosen):
         share = (stop - time.monotonic()) / (len(chosen) - i)
-        results.append(_run_one(prop, checker, spec, examples, seed, time.monotonic() + max(share, 0.0)))
+        results.append(_run_one(prop, checker, spec, examples, seed, time.monotonic() + max(share, 0.0), shrink))
     return PropertyReport(compiled.id, seed, tuple(results))
 
 
@@ -685,10 +698,10 @@ def check_example(policy: str | Path | CompiledPolicy, name: str, history: Mappi
                   mark: int | None = None, shuffle_seed: int = 0) -> Counterexample | None:
     """Check one property on one given history (JSON form, a single pupil) as of a date.
 
-    For (a) and (b) ``mark`` picks which candidate mark to change (the n-th present mark,
-    or absence, on or before ``as_of``); by default each in turn, returning the first
-    counterexample. For (d) ``shuffle_seed`` picks the order. Useful to keep a
-    counterexample as a regression test. None when the property holds.
+    For (a) and (b) ``mark`` is the index of the mark to change in the pupil's ``marks``
+    (a present mark, or an absence, on or before ``as_of``); by default each such mark in
+    turn, returning the first counterexample. For (d) ``shuffle_seed`` picks the order.
+    Useful to keep a counterexample as a regression test. None when the property holds.
     """
     compiled = policy if isinstance(policy, CompiledPolicy) else load_policy(policy)
     prop = next((p for p in PROPERTIES if name in (p.name, p.letter)), None)
@@ -700,9 +713,14 @@ def check_example(policy: str | Path | CompiledPolicy, name: str, history: Mappi
         return check((as_of, history))
     if prop.name == "input_order_irrelevant":
         return check(((as_of, history), shuffle_seed))
-    marks = history["pupils"][0]["marks"]
-    choices = range(len(marks)) if mark is None else (mark,)
-    for choose in choices:
+    wanted = ((lambda m: m["code"] in ("/", "\\")) if prop.name == "absence_escalates"
+              else (lambda m: checker.category(m).is_absent))
+    candidates = [i for i, m in enumerate(history["pupils"][0]["marks"])
+                  if dt.date.fromisoformat(m["date"]) <= as_of and wanted(m)]
+    if mark is not None and mark not in candidates:
+        kind = "a present mark" if prop.name == "absence_escalates" else "an absence"
+        raise ValueError(f"marks[{mark}] is not {kind} on or before {as_of}")
+    for choose in [candidates.index(mark)] if mark is not None else range(len(candidates)):
         found = check(((as_of, history), [choose]))
         if found is not None:
             return found

@@ -692,6 +692,8 @@ class _Checks:
                 return f"never holds: {_explain(found)}"
             if (found := _unsatisfiable(fails)) is not None:
                 return f"always holds (no history makes it false: {_explain(found)})"
+            if _unsatisfiable(when) is not None:
+                return ""  # the rule itself can never fire: reported as such
             if _unsatisfiable(_product(when, holds)) is not None:
                 return "never holds when the rule's condition does"
             if _unsatisfiable(_product(when, fails)) is not None:
@@ -717,7 +719,8 @@ class _Checks:
                 f"review window of action {action_id!r} opens {due.from_days} {unit} after the latest {due.after} "
                 f"but closes {due.to_days} {unit} after it: its earliest day is after its latest",
                 where, found=f"from {due.from_days} {unit}, to {due.to_days} {unit}",
-                expected="from no later than to", example="due: {after: school_attendance_meeting, from: 4 weeks, to: 6 weeks}"))
+                expected="from no later than to",
+                example="due: {after: school_attendance_meeting, from: 4 weeks, to: 6 weeks}"))
 
     # stage families ---------------------------------------------------------------------
 
@@ -776,7 +779,9 @@ class _Checks:
         entry, leave = ("low", "high") if rising else ("high", "low")
 
         def before(a: _Bound, b: _Bound) -> bool:  # b is reached before a on the way to worse attendance
-            return (b.value, b.strict) < (a.value, a.strict) if rising else (b.value, not b.strict) > (a.value, not a.strict)
+            if rising:
+                return (b.value, b.strict) < (a.value, a.strict)
+            return (b.value, not b.strict) > (a.value, not a.strict)
 
         origin = self.in_policy(r2.rule.policy)
         for side in (entry, leave):

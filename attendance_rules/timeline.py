@@ -139,7 +139,7 @@ class Timeline:
 
 
 def school_days_between(pupil: Pupil, start: dt.date, end: dt.date) -> list[dt.date]:
-    """The pupil's school days (days with at least one mark) from ``start`` to ``end``."""
+    """The pupil's school days (``Register.days``: days with marks) from ``start`` to ``end``."""
     days = pupil.register.days  # cached on the register
     lo, hi = bisect_left(days, start.toordinal()), bisect_right(days, end.toordinal())
     return [dt.date.fromordinal(d) for d in days[lo:hi]]

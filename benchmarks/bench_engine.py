@@ -105,7 +105,8 @@ def main() -> None:
     fired = sum(len(p.fired) for p in got.pupils)  # type: ignore[attr-defined]
     print(_rate("durable backend", len(pupils), durable_s, durable_cpu))
     print(f"  rules fired               {fired:>12,}   ({fired / len(pupils):.1f} per pupil)")
-    print(f"  durable / python time     {durable_s / python_s:>7.2f} x wall      {durable_cpu / python_cpu:>21.2f} x CPU")
+    print(f"  durable / python time     {durable_s / python_s:>7.2f} x wall"
+          f"      {durable_cpu / python_cpu:>21.2f} x CPU")
     print(f"  agreement                 {agree:>12,} of {len(pupils):,} pupils identical")
     print(f"peak RSS after durable      {_peak_mib():>11.0f} MiB")
     if args.tracemalloc:

@@ -186,8 +186,8 @@ def test_attendance_stages_run_downwards() -> None:
 
 
 def test_whole_sessions_leave_no_gap_between_bands() -> None:
-    text = rules(("stage1", "unauthorised_sessions over academic year >= 2 and unauthorised_sessions over academic year <= 9"),
-                 ("stage2", "unauthorised_sessions over academic year >= 10"))
+    ytd = "unauthorised_sessions over academic year"
+    text = rules(("stage1", f"{ytd} >= 2 and {ytd} <= 9"), ("stage2", f"{ytd} >= 10"))
     assert problems_of(text) == []  # sessions are whole: 9 then 10 leaves nothing out
 
 
@@ -221,8 +221,8 @@ def test_a_missing_rate_keeps_negations_satisfiable() -> None:
     "time since latest review_held > 6 weeks and time since latest review_held < 43 days",
     'latest review_held.outcome in ("improved", "some_improvement") and latest review_held.outcome == "no_improvement"',
     "any review_held within academic year and not any review_held",
-    "(unauthorised_sessions over academic year >= 10 or social_worker) and unauthorised_sessions over academic year < 3 "
-    "and not social_worker",
+    "(unauthorised_sessions over academic year >= 10 or social_worker) "
+    "and unauthorised_sessions over academic year < 3 and not social_worker",
     "unauthorised_sessions over last 10 school weeks >= 10 and unauthorised_sessions over last 10 school weeks < 10",
 ], ids=["rate-above-100", "negative-count", "quarter-day", "whole-days", "text-values", "event-window",
         "every-alternative", "same-measure"])
@@ -254,7 +254,9 @@ def test_a_later_parameter_value_is_named_with_its_date() -> None:
         rules:
           - id: r
             title: Rule
-            when: unauthorised_sessions over academic year >= threshold and unauthorised_sessions over academic year < 10
+            when: >-
+              unauthorised_sessions over academic year >= threshold
+              and unauthorised_sessions over academic year < 10
             derive: [x]
             cite: {source: a_guide, section: "1", says: a rule of the inline test policy}
         """)
