@@ -65,7 +65,8 @@ class Problem:
     example: str = ""
 
     def __str__(self) -> str:
-        text = f"{self.location}: {self.severity}: {self.message}"
+        where = f"{self.location}: " if self.location != Location() else ""  # no place: say none
+        text = f"{where}{self.severity}: {self.message}"
         if self.found:
             text += f"; found {self.found}"
         if self.expected:

@@ -627,8 +627,24 @@ class _Checks:
         self.leaf = self.policy.leaf.id
 
     def in_policy(self, origin_policy: str) -> str:
-        """`` in the effective policy 'x'`` when an entry comes from a parent."""
+        """`` (in the effective policy 'x')`` when an entry comes from a parent."""
         return "" if origin_policy == self.leaf else f" (in the effective policy {self.leaf!r})"
+
+    def in_context(self, *rules: CompiledRule) -> str:
+        """The effective policy's name when the finding depends on more than the rules' own file.
+
+        That is when the rules come from different files, or use a parameter another file
+        overrides; otherwise validating the parent alone reports the same problem, and
+        validating parent and child together reports it once.
+        """
+        layers = {rule.rule.policy for rule in rules}
+        for rule in rules:
+            for node in self.nodes(rule):
+                for name in conditions.names_used(node).get("parameter", set()):
+                    origin = self.policy.origins.get(f"parameter:{name}")
+                    if origin is not None and origin.replaced:
+                        layers.add(origin.policy)
+        return "" if len(layers) == 1 else self.in_policy("")
 
     def nodes(self, rule: CompiledRule) -> list[Node]:
         return [rule.condition.node] + [u.condition.node for u in rule.unless]
@@ -661,7 +677,7 @@ class _Checks:
             how = "contradicts itself" if any(len(c.lits) > 1 for c in conflicts) else "is always false"
             self.problems.append(Problem(
                 f"rule {rule.id!r} can never fire{when}: its condition {how}: {_explain(conflicts)}"
-                + self.in_policy(rule.rule.policy),
+                + self.in_context(rule),
                 _where(conflicts, rule.rule.when.location),
                 expected="a condition some attendance history can meet"))
             return
@@ -677,7 +693,7 @@ class _Checks:
                     held = ", ".join(clause.actions)
                     self.problems.append(Problem(
                         f"unless of rule {rule.id!r} {message}{when}; it holds back {held}"
-                        + self.in_policy(rule.rule.policy),
+                        + self.in_context(rule),
                         clause.clause.when.location, severity="warning",
                         expected="an unless that holds for some pupils meeting the rule and not for others"))
                     break
@@ -783,7 +799,7 @@ class _Checks:
                 return (b.value, b.strict) < (a.value, a.strict)
             return (b.value, not b.strict) > (a.value, not a.strict)
 
-        origin = self.in_policy(r2.rule.policy)
+        origin = self.in_context(r1, r2)
         for side in (entry, leave):
             if side in b1 and side in b2 and before(b1[side], b2[side]):
                 word = "below" if rising else "above"

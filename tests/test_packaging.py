@@ -69,3 +69,15 @@ def test_pytest_plugin_collects_case_files_and_prints_a_diff(pytester):
     result.assert_outcomes(passed=1, failed=1)
     result.stdout.fnmatch_lines(["*wrongly expects persistent absence*pupil P2*",
                                  "*- expected fact persistent_absence; not derived*"])
+
+
+def test_durable_backend_is_optional_with_a_clear_error():
+    """Where durable_rules cannot be imported (Python 3.13+), asking for it is a usage error."""
+    from attendance_rules import UsageError, load_policy
+    from attendance_rules.durable_backend import available
+
+    if available():
+        assert load_policy("england", backend="durable").engine.__class__.__name__ == "DurableEngine"
+        return
+    with pytest.raises(UsageError, match="needs the 'durable' extra"):
+        load_policy("england", backend="durable")
