@@ -155,24 +155,37 @@ class Engine:
 
     def _fire_all(self, ctx: PupilContext) -> list[tuple[CompiledRule, conditions.Outcome]]:
         fired: list[tuple[CompiledRule, conditions.Outcome]] = []
-        done: set[str] = set()
         rules = [r for r in self.ruleset.rules if self._in_force(r, ctx.as_of)]
         for stratum in sorted({r.stratum for r in rules}):
-            layer = [r for r in rules if r.stratum == stratum]
-            changed = True
-            while changed:  # positive recursion inside a stratum: repeat until nothing new fires
-                changed = False
-                for rule in layer:
-                    if rule.id in done:
-                        continue
-                    if self._evaluate(rule, rule.condition.node, ctx, trace=False).value is not True:
-                        continue
-                    outcome = self._evaluate(rule, rule.condition.node, ctx)  # trace it as it fires
-                    if outcome.value is True:
-                        done.add(rule.id)
-                        fired.append((rule, outcome))
-                        changed = self._derive(rule, outcome, ctx) or changed
+            self._fire_stratum([r for r in rules if r.stratum == stratum], ctx, fired)
         return fired
+
+    def _fire_stratum(self, layer: list[CompiledRule], ctx: PupilContext,
+                      fired: list[tuple[CompiledRule, conditions.Outcome]]) -> None:
+        """Fire one stratum to a fixpoint, in (priority, declaration) order, each rule at most once.
+
+        Facts only ever become true, so a rule that did not hold can only change its mind
+        when a fact it reads has been derived since it was last evaluated: only those
+        rules are evaluated again on later passes.
+        """
+        pending = list(layer)
+        derived: list[str] = []  # facts derived in this stratum, in order
+        seen = dict.fromkeys((r.id for r in layer), -1)  # len(derived) when last evaluated
+        while pending:
+            before = len(derived)
+            for rule in list(pending):
+                if seen[rule.id] >= 0 and not rule.reads.intersection(derived[seen[rule.id]:]):
+                    continue
+                seen[rule.id] = len(derived)
+                if self._evaluate(rule, rule.condition.node, ctx, trace=False).value is not True:
+                    continue
+                outcome = self._evaluate(rule, rule.condition.node, ctx)  # trace it as it fires
+                pending.remove(rule)
+                fired.append((rule, outcome))
+                derived += [f for f in rule.derives if f not in ctx.facts]
+                self._derive(rule, outcome, ctx)
+            if len(derived) == before:
+                return
 
     def _evaluate(self, rule: CompiledRule, node: Any, ctx: PupilContext, trace: bool = True) -> conditions.Outcome:
         try:

@@ -274,3 +274,40 @@ def test_large_conditions_are_analysed_in_part() -> None:
     tangled = " and ".join(f"(unauthorised_sessions over academic year >= {i} or social_worker)" for i in range(1, 11))
     assert problems_of(rules(("x", tangled + " and unauthorised_sessions over academic year < 1"
                                    " and not social_worker"))) == []  # needs the whole normal form: not found
+
+
+def test_a_child_override_can_break_a_parent_rule(tmp_path: Path) -> None:
+    """The parent is sound; the child's override makes the parent's band empty: reported in the child's name."""
+    (tmp_path / "p_national.yaml").write_text(HEADER.replace("id: inline", "id: p_national") + textwrap.dedent("""\
+        parameters:
+          band_start:
+            value: 5
+            unit: sessions
+            cite: {source: a_guide, section: "1", says: the band starts at five unauthorised sessions}
+        rules:
+          - id: band
+            title: In the band
+            when: >-
+              unauthorised_sessions over academic year >= band_start and
+              unauthorised_sessions over academic year < 10
+            derive: [in_band]
+            cite: {source: a_guide, section: "1", says: the band runs from five to nine unauthorised sessions}
+        """), encoding="utf-8")
+    (tmp_path / "c_authority.yaml").write_text(textwrap.dedent("""\
+        id: c_authority
+        title: Child
+        kind: authority
+        version: "1"
+        effective_from: 2023-09-01
+        extends: p_national
+        override_parameters:
+          band_start:
+            value: 12
+            cite: {source: a_guide, section: "2", says: the authority starts the band at twelve sessions}
+        """), encoding="utf-8")
+    assert validate_paths([tmp_path / "p_national.yaml"], today=TODAY) == []
+    found = validate_paths([tmp_path / "c_authority.yaml"], today=TODAY)
+    assert len(found) == 1 and found[0].is_error, found
+    assert found[0].location.file.endswith("p_national.yaml") and found[0].location.line == 19
+    assert found[0].message.endswith("(in the effective policy 'c_authority')")
+    assert "band_start = 12 sessions" in found[0].message
