@@ -62,7 +62,7 @@ import attrs
 from . import __version__, conditions
 from .api import CompiledPolicy
 from .compiler import CompiledRule, RuleSet
-from .engine import PupilContext, _values, add_school_days
+from .engine import PupilContext, _values, add_school_days, history_provenance, policy_provenance
 from .evaluation import CitationView, PupilEvaluation, Recommendation, ValueView
 from .history import Event, History, Pupil, School
 from .policy import Action
@@ -652,12 +652,6 @@ def _one_line(text: str) -> str:
     return " ".join(text.split())
 
 
-def _display_name(path: str) -> str:
-    from pathlib import Path
-
-    return Path(path).name
-
-
 def _data_range(pupils: Sequence[Pupil]) -> tuple[dt.date | None, dt.date | None]:
     days = [d for p in pupils for d in (p.register.days[:1].tolist() + p.register.days[-1:].tolist())]
     dates = [dt.date.fromordinal(o) for o in days] + [e.date for p in pupils for e in p.events]
@@ -693,11 +687,8 @@ def audit(policy: CompiledPolicy, history: History, start: dt.date | None = None
             auditor.audit_events()
             auditor.audit_due()
             findings += auditor.findings
-    meta = policy.ruleset.policy
-    policy_meta = {"id": meta.id, "version": meta.version, "digest": meta.digest,
-                   "files": [{"id": p.id, "file": _display_name(p.file), "digest": p.digest} for p in meta.chain]}
-    history_meta = {"digest": history.digest, "files": [_display_name(s) for s in history.sources]}
-    return AuditReport(start, end, scan, default_due, policy_meta, history_meta, __version__, len(chosen),
+    return AuditReport(start, end, scan, default_due, policy_provenance(policy.ruleset),
+                       history_provenance(history), __version__, len(chosen),
                        tuple(sorted(counts.events.items())), tuple(sorted(counts.not_linked.items())),
                        tuple(sorted(counts.unchecked.items())), counts.pending,
                        tuple(sorted(findings, key=Finding.sort_key)))

@@ -15,7 +15,7 @@ from pathlib import Path
 from typing import Any, Callable, Sequence, TextIO
 
 from . import __version__
-from .exceptions import AttendanceRulesError, InputError, Problem, UsageError
+from .exceptions import AttendanceRulesError, Problem, UsageError
 
 __all__ = ["main"]
 

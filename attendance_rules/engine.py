@@ -11,7 +11,6 @@ keeps its state in local objects, so one engine may serve many threads.
 from __future__ import annotations
 
 import datetime as dt
-from fractions import Fraction
 from typing import Any, Iterable, Sequence
 
 import attrs
@@ -31,10 +30,10 @@ from .evaluation import (
     Suppression,
     ValueView,
 )
-from .exceptions import EvaluationError, Location, Problem
+from .exceptions import EvaluationError, Problem
 from .history import Event, History, Pupil, School
-from .measures import Measure, Window, compute, format_value
-from .policy import Action
+from .measures import Measure, Window, compute
+from .policy import Action, format_parameter_value
 
 __all__ = ["Engine", "PupilContext", "RuleCheck", "add_school_days", "why_not"]
 
@@ -282,28 +281,41 @@ class Engine:
     def _parameter_text(self, name: str, as_of: dt.date) -> str:
         param = self.ruleset.policy.parameters[name]
         value = param.value_on(as_of)
-        if value is None:
-            return "not in force"
-        return f"£{value}" if param.unit == "pounds" else format_value(value, param.unit) \
-            if param.unit not in ("text", "bool", "percent") else (f"{value}%" if param.unit == "percent" else str(value))
+        return "not in force" if value is None else format_parameter_value(value, param.unit)
 
     def evaluate(self, history: History | Iterable[Pupil], as_of: dt.date,
                  pupil_ids: Sequence[str] | None = None) -> Evaluation:
         """Evaluate every pupil (or the ones named) of a history as of a date."""
         school = history.school if isinstance(history, History) else School()
-        pupils = list(history)
-        if pupil_ids:
-            wanted = set(pupil_ids)
-            pupils = [p for p in pupils if p.id in wanted]
-            missing = wanted - {p.id for p in pupils}
-            if missing:
-                raise KeyError(f"no pupil {sorted(missing)[0]!r} in the history")
-        policy = self.ruleset.policy
-        meta = {"id": policy.id, "version": policy.version, "digest": policy.digest,
-                "files": [{"id": p.id, "file": _display_path(p.file), "digest": p.digest} for p in policy.chain]}
-        hist = {"digest": history.digest if isinstance(history, History) else "",
-                "files": [_display_path(s) for s in history.sources] if isinstance(history, History) else []}
-        return Evaluation(as_of, meta, hist, __version__, tuple(self.evaluate_pupil(p, as_of, school) for p in pupils))
+        pupils = select_pupils(history, pupil_ids)
+        return Evaluation(as_of, policy_provenance(self.ruleset), history_provenance(history), __version__,
+                          tuple(self.evaluate_pupil(p, as_of, school) for p in pupils))
+
+
+def select_pupils(history: History | Iterable[Pupil], pupil_ids: Sequence[str] | None) -> list[Pupil]:
+    """The pupils of ``history`` (in its order), or those named; KeyError names a missing one."""
+    pupils = list(history)
+    if pupil_ids:
+        wanted = set(pupil_ids)
+        pupils = [p for p in pupils if p.id in wanted]
+        missing = wanted - {p.id for p in pupils}
+        if missing:
+            raise KeyError(f"no pupil {sorted(missing)[0]!r} in the history")
+    return pupils
+
+
+def policy_provenance(ruleset: RuleSet) -> dict[str, Any]:
+    """The policy as outputs record it: id, version, digest over the chain, each file."""
+    policy = ruleset.policy
+    return {"id": policy.id, "version": policy.version, "digest": policy.digest,
+            "files": [{"id": p.id, "file": _display_path(p.file), "digest": p.digest} for p in policy.chain]}
+
+
+def history_provenance(history: History | Iterable[Pupil]) -> dict[str, Any]:
+    """The history as outputs record it: digest and file names."""
+    if not isinstance(history, History):
+        return {"digest": "", "files": []}
+    return {"digest": history.digest, "files": [_display_path(s) for s in history.sources]}
 
 
 def _after(day: dt.date, days: int, school_days: bool) -> dt.date:

@@ -16,7 +16,7 @@ from typing import Any, Callable, Mapping
 import attrs
 
 from .exceptions import Location, PolicyError, Problem
-from .measures import Window
+from .measures import Window, format_value
 from .schema import schema_problems
 from .yamlsource import Document, load_yaml, parse_yaml
 
@@ -32,6 +32,7 @@ __all__ = [
     "Source",
     "Text",
     "Unless",
+    "format_parameter_value",
     "parse_duration",
     "read_policy_file",
     "read_policy_text",
@@ -243,6 +244,14 @@ class PolicyFile:
     def digest(self) -> str:
         """SHA-256 of the file's bytes."""
         return self.document.digest
+
+
+def format_parameter_value(value: Any, unit: str) -> str:
+    """A parameter value as an officer writes it: 10%, £80, 10 sessions, 6 weeks, 2."""
+    if isinstance(value, (str, bool)) or value is None or unit in ("text", "bool"):
+        return str(value)
+    number = format_value(value, "count").removesuffix(" count")
+    return {"percent": f"{number}%", "pounds": f"£{number}", "count": number}.get(unit, format_value(value, unit))
 
 
 def parse_duration(text: str) -> tuple[int, bool]:

@@ -5,9 +5,8 @@ from __future__ import annotations
 import json
 from typing import Any
 
-from .layers import EffectivePolicy, Origin
-from .measures import format_value
-from .policy import Citation, Parameter, Rule
+from .layers import EffectivePolicy
+from .policy import Citation, Parameter, format_parameter_value
 
 __all__ = ["policy_as_data", "show_policy"]
 
@@ -15,17 +14,9 @@ __all__ = ["policy_as_data", "show_policy"]
 def _value_text(param: Parameter) -> str:
     parts = []
     for dated in param.values:
-        value = _one_value(dated.value, param.unit)
+        value = format_parameter_value(dated.value, param.unit)
         parts.append(value if dated.start is None else f"{value} from {dated.start}")
     return "; ".join(parts)
-
-
-def _one_value(value: object, unit: str) -> str:
-    """A parameter value as an officer writes it: 10%, £80, 10 sessions, 6 weeks, 2."""
-    if isinstance(value, (str, bool)) or value is None or unit in ("text", "bool"):
-        return str(value)
-    number = format_value(value, "count").removesuffix(" count")
-    return {"percent": f"{number}%", "pounds": f"£{number}", "count": number}.get(unit, format_value(value, unit))
 
 
 def _cite(cite: Citation | None) -> str:

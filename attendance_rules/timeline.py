@@ -18,12 +18,12 @@ from __future__ import annotations
 import datetime as dt
 import json
 from bisect import bisect_left, bisect_right
-from pathlib import Path
 from typing import TYPE_CHECKING, Any, Iterable, Iterator, Sequence
 
 import attrs
 
 from . import __version__
+from .engine import history_provenance, policy_provenance, select_pupils
 from .evaluation import PupilEvaluation, Reason, Recommendation
 from .history import History, Pupil, School
 
@@ -45,8 +45,7 @@ __all__ = [
     "replay_pupil",
     "rolling_due_actions",
     "school_days_between",
-    "select_pupils",
-]
+    ]
 
 Change = tuple[dt.date, str]
 
@@ -245,28 +244,10 @@ def replay_pupil(policy: CompiledPolicy, pupil: Pupil, start: dt.date, end: dt.d
 
 def policy_meta(policy: CompiledPolicy) -> dict[str, Any]:
     """The policy's provenance as `evaluate` records it (id, version, digest, files)."""
-    chain = policy.ruleset.policy.chain
-    return {"id": policy.id, "version": policy.version, "digest": policy.digest,
-            "files": [{"id": p.id, "file": Path(p.file).name, "digest": p.digest} for p in chain]}
+    return policy_provenance(policy.ruleset)
 
 
-def history_meta(history: History | Iterable[Pupil]) -> dict[str, Any]:
-    """The history's provenance (digest and file names)."""
-    if not isinstance(history, History):
-        return {"digest": "", "files": []}
-    return {"digest": history.digest, "files": [Path(s).name for s in history.sources]}
-
-
-def select_pupils(history: History | Iterable[Pupil], pupil_ids: Sequence[str] | None) -> list[Pupil]:
-    """The pupils of ``history`` (in its order), or those named; KeyError names a missing one."""
-    pupils = list(history)
-    if pupil_ids:
-        wanted = set(pupil_ids)
-        pupils = [p for p in pupils if p.id in wanted]
-        missing = wanted - {p.id for p in pupils}
-        if missing:
-            raise KeyError(f"no pupil {sorted(missing)[0]!r} in the history")
-    return pupils
+history_meta = history_provenance  # the history's provenance, as `evaluate` records it
 
 
 def replay(policy: CompiledPolicy, history: History | Iterable[Pupil], start: dt.date, end: dt.date,
