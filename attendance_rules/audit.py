@@ -62,7 +62,7 @@ import attrs
 from . import __version__, conditions
 from .api import CompiledPolicy
 from .compiler import CompiledRule, RuleSet
-from .engine import PupilContext, _values, add_school_days, history_provenance, policy_provenance
+from .engine import PupilContext, _values, add_school_days, history_provenance, policy_provenance, select_pupils
 from .evaluation import CitationView, PupilEvaluation, Recommendation, ValueView
 from .history import Event, History, Pupil, School
 from .policy import Action
@@ -669,13 +669,7 @@ def audit(policy: CompiledPolicy, history: History, start: dt.date | None = None
     """
     if scan not in ("week", "day"):
         raise ValueError(f"unknown scan {scan!r}; expected 'week' or 'day'")
-    chosen = list(history)
-    if pupils:
-        wanted = set(pupils)
-        chosen = [p for p in chosen if p.id in wanted]
-        missing = wanted - {p.id for p in chosen}
-        if missing:
-            raise KeyError(f"no pupil {sorted(missing)[0]!r} in the history")
+    chosen = select_pupils(history, pupils)
     first, last = _data_range(chosen)
     start, end = start or first, end or last
     links = completions(policy.ruleset)
