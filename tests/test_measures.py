@@ -288,7 +288,8 @@ as_of_dates = st.integers(-10, SPAN + 10).map(lambda o: FIRST + dt.timedelta(day
 
 def brute_start(pupil: Pupil, window: str, as_of: dt.date) -> dt.date | None:
     """The first day of ``window``, worked out from the marks and events without the library."""
-    days = sorted({m.date for m in pupil.register.marks()})
+    # School days: days with a mark other than a planned whole-school closure (#).
+    days = sorted({m.date for m in pupil.register.marks() if m.code != "#"})
     if window == "academic year":
         return D(as_of.year if as_of.month >= 9 else as_of.year - 1, 9, 1)
     if window == "all time":
