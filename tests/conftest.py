@@ -102,3 +102,17 @@ def write_csv(tmp_path: Path):
 
 
 pytest_plugins = ["pytester"]  # the pytest plugin is tested by running pytest in-process
+
+
+# A minimal national policy header for tests that write small policies ({id} is the policy id),
+# and a citation every test rule, action and parameter can carry.
+POLICY_HEADER = """\
+id: {id}
+title: Test policy
+kind: national
+version: "1"
+effective_from: 2020-09-01
+sources:
+  doc: {{title: A test document}}
+"""
+CITE = "{source: doc, section: s1, says: a paraphrase of the clause for tests}"

@@ -20,24 +20,16 @@ from attendance_rules.api import load_policy
 from attendance_rules.cli import main
 from attendance_rules.readers import read_history_data
 
+from conftest import CITE, POLICY_HEADER  # noqa: E402
+
 ROOT = Path(__file__).resolve().parents[1]
 SAMPLE = ROOT / "examples" / "sample" / "history.json"
 
-HEADER = """\
-id: {id}
-title: Test policy
-kind: national
-version: "1"
-effective_from: 2020-09-01
-sources:
-  doc: {{title: A test document}}
-"""
-CITE = "{source: doc, section: s1, says: a paraphrase of the clause for tests}"
 
 
 def write_policy(tmp_path: Path, body: str, policy_id: str = "t") -> Path:
     path = tmp_path / f"{policy_id}.yaml"
-    path.write_text(HEADER.format(id=policy_id) + textwrap.dedent(body), encoding="utf-8")
+    path.write_text(POLICY_HEADER.format(id=policy_id) + textwrap.dedent(body), encoding="utf-8")
     return path
 
 

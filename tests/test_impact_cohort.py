@@ -25,22 +25,14 @@ from attendance_rules.readers import load_history, read_history_data
 
 ROOT = Path(__file__).resolve().parents[1]
 SAMPLE = ROOT / "examples" / "sample" / "history.json"
+from conftest import CITE, POLICY_HEADER  # noqa: E402
+
 AS_OF = dt.date(2024, 2, 9)
 
-HEADER = """\
-id: imp
-title: Impact test policy
-kind: national
-version: "1"
-effective_from: 2020-09-01
-sources:
-  doc: {title: A test document}
-"""
-CITE = "{source: doc, section: s1, says: a paraphrase of the clause for tests}"
 
 
 def policy_text(threshold: int) -> str:
-    return HEADER + textwrap.dedent(f"""\
+    return POLICY_HEADER.format(id="imp") + textwrap.dedent(f"""\
     parameters:
       threshold: {{value: {threshold}, unit: sessions, cite: {CITE}}}
     actions:

@@ -28,19 +28,11 @@ from attendance_rules.timeline import (
     school_days_between,
 )
 
+from conftest import CITE, POLICY_HEADER  # noqa: E402
+
 ROOT = Path(__file__).resolve().parents[1]
 SAMPLE = ROOT / "examples" / "sample" / "history.json"
 
-HEADER = """\
-id: {id}
-title: Timeline test policy
-kind: national
-version: "1"
-effective_from: 2020-09-01
-sources:
-  doc: {{title: A test document}}
-"""
-CITE = "{source: doc, section: s1, says: a paraphrase of the clause for tests}"
 
 POLICY = f"""\
 parameters:
@@ -69,7 +61,7 @@ START, END = dt.date(2024, 1, 8), dt.date(2024, 3, 1)
 
 
 def write_policy(path: Path, body: str = POLICY, policy_id: str = "tl") -> Path:
-    path.write_text(HEADER.format(id=policy_id) + textwrap.dedent(body), encoding="utf-8")
+    path.write_text(POLICY_HEADER.format(id=policy_id) + textwrap.dedent(body), encoding="utf-8")
     return path
 
 
