@@ -37,8 +37,9 @@ Two questions, per pupil:
   due after the pupil's last register date are counted as pending; those with a due date
   that no event can show done (``first_day_contact``) are counted as unchecked.
 
-Which events carry out an action: the action's ``done_by`` event type (``letter_sent``
-for letters, matched on the event's ``action`` field), as the engine reads it. Actions
+Which events carry out an action: the action's ``done_by`` event (``letter_sent`` for
+letters; event types with an ``action`` field match on it; ``with`` field values must
+match too), as the engine reads it. Actions
 without ``done_by`` are also carried out by the events the policy itself waits for: a
 rule recommending the action that tests ``not any EVENT [with FIELD == VALUE]`` (a
 completion test such as ``not any review_held within since latest
@@ -65,7 +66,7 @@ from .compiler import CompiledRule, RuleSet
 from .engine import PupilContext, _values, add_school_days, history_provenance, policy_provenance, select_pupils
 from .evaluation import CitationView, PupilEvaluation, Recommendation, ValueView
 from .history import Event, History, Pupil, School
-from .policy import Action
+from .policy import Action, DoneBy
 
 __all__ = ["KINDS", "AuditReport", "Completion", "EventRef", "Finding", "audit", "completions", "render_text"]
 
@@ -195,19 +196,13 @@ class Completion:
     declared: bool
     where: conditions.EventFilter | None = None
     rule: str = ""  # the rule whose ``not any EVENT`` test this is ("" when declared)
+    done_by: DoneBy | None = None  # the declared completion, when declared
 
     def matches(self, event: Event) -> bool:
         """True when ``event`` carries out the action."""
-        if event.type != self.event:
-            return False
-        if self.declared and self.event == "letter_sent":
-            return event.get("action") == self.action
-        return self.where is None or self.where.matches(event)
-
-
-def _declared_event(action: Action) -> str:
-    """The engine's reading of ``done_by``: letters default to ``letter_sent``."""
-    return action.done_by or ("letter_sent" if action.kind == "letter" else "")
+        if self.done_by is not None:
+            return self.done_by.matches(event, self.action)
+        return event.type == self.event and (self.where is None or self.where.matches(event))
 
 
 def _negated_event_tests(node: conditions.Node) -> list[conditions.EventAny]:
@@ -226,14 +221,14 @@ def completions(ruleset: RuleSet) -> dict[str, tuple[Completion, ...]]:
     out: dict[str, list[Completion]] = {}
     actions = ruleset.policy.actions
     for action in actions.values():
-        event = _declared_event(action)
-        if event:
-            out.setdefault(action.id, []).append(Completion(action.id, event, True))
+        done_by = action.completion
+        if done_by is not None:
+            out.setdefault(action.id, []).append(Completion(action.id, done_by.event, True, done_by=done_by))
     for rule in ruleset.rules:
         tests = _negated_event_tests(rule.condition.node)
         for action_id in rule.rule.recommend:
             action = actions[action_id]
-            if _declared_event(action) or action.kind in _PROMPT_KINDS:
+            if action.completion is not None or action.kind in _PROMPT_KINDS:
                 continue
             for test in tests:
                 item = Completion(action_id, test.event, False, test.where, rule.id)

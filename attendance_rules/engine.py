@@ -248,15 +248,15 @@ class Engine:
         return held
 
     def _done_event(self, action: Action, pupil: Pupil, as_of: dt.date) -> Event | None:
-        event_type = action.done_by or ("letter_sent" if action.kind == "letter" else "")
-        if not event_type or action.repeat == "every_time":
+        completion = action.completion
+        if completion is None or action.repeat == "every_time":
             return None
         since = {"once": dt.date.min, "once_per_academic_year": academic_year_start(as_of),
                  "once_per_term": self.calendar.term_start(as_of, pupil.register.days)}[action.repeat]
-        for event in reversed(pupil.events_of(event_type, until=as_of)):
+        for event in reversed(pupil.events_of(completion.event, until=as_of)):
             if event.date < since:
                 break
-            if event_type != "letter_sent" or event.get("action") == action.id:
+            if completion.matches(event, action.id):
                 return event
         return None
 

@@ -76,11 +76,13 @@ def _rule(policy: EffectivePolicy, rule: Rule, titles: dict[str, str]) -> list[s
 
 
 def _actions(policy: EffectivePolicy, titles: dict[str, str]) -> list[str]:
-    lines = ["## Actions: who does what", "", "| action | kind | who | when due | source |",
-             "| --- | --- | --- | --- | --- |"]
+    lines = ["## Actions: who does what", "",
+             "Record an action as done with the event in *recorded by*; until then it stays recommended.", "",
+             "| action | kind | who | when due | recorded by | source |", "| --- | --- | --- | --- | --- | --- |"]
     for name, action in sorted(policy.actions.items()):
+        done = f"`{action.completion.describe(name)}`" if action.completion else ""
         lines.append(f"| {action.title} (`{name}`) | {action.kind.replace('_', ' ')} | "
-                     f"{_WHO.get(action.responsible, action.responsible)} | {_due(action)} | "
+                     f"{_WHO.get(action.responsible, action.responsible)} | {_due(action)} | {done} | "
                      f"{_cite(action.cite, titles).replace('|', '/')} |")
     return lines + [""]
 

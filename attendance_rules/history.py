@@ -64,6 +64,7 @@ EVENT_FIELDS: Mapping[str, Mapping[str, Any]] = MappingProxyType(
         "leave_request": {"decision": ("granted", "refused")},
         "attendance_planning_meeting": {},
         "legal_action": {"kind": "str"},
+        "action_taken": {"action": "str"},
     }
 )
 

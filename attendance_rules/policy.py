@@ -16,6 +16,7 @@ from typing import Any, Callable, Mapping
 import attrs
 
 from .exceptions import Location, PolicyError, Problem
+from .history import EVENT_FIELDS, Event
 from .measures import Window, format_value
 from .schema import schema_problems
 from .yamlsource import Document, load_yaml, parse_yaml
@@ -24,6 +25,7 @@ __all__ = [
     "Action",
     "Citation",
     "DatedValue",
+    "DoneBy",
     "Due",
     "MeasureUse",
     "Parameter",
@@ -154,6 +156,40 @@ class Due:
 
 
 @attrs.frozen
+class DoneBy:
+    """The event that records an action done: its type and the field values it must carry.
+
+    Event types with an ``action`` field (``letter_sent``, ``action_taken``) must also name
+    the action itself, unless ``fields`` says which ``action`` to look for.
+    """
+
+    event: str
+    fields: tuple[tuple[str, Any], ...] = ()
+
+    def wanted(self, action_id: str) -> dict[str, Any]:
+        """The field values an event of type ``event`` needs to record ``action_id`` done."""
+        wanted = dict(self.fields)
+        if "action" in EVENT_FIELDS.get(self.event, {}):
+            wanted.setdefault("action", action_id)
+        return wanted
+
+    def matches(self, event: Event, action_id: str) -> bool:
+        """True when ``event`` records ``action_id`` done."""
+        return event.type == self.event and all(event.get(k) == v for k, v in self.wanted(action_id).items())
+
+    def describe(self, action_id: str) -> str:
+        """``referral_made with to == "camhs"``, as the condition language writes it."""
+        tests = [f"{k} == {_literal(v)}" for k, v in self.wanted(action_id).items()]
+        return self.event + "".join(f" with {t}" for t in tests[:1]) + "".join(f" and {t}" for t in tests[1:])
+
+
+def _literal(value: Any) -> str:
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    return f'"{value}"' if isinstance(value, str) else str(value)
+
+
+@attrs.frozen
 class Action:
     """Something a rule can recommend: a letter, meeting, referral …"""
 
@@ -164,7 +200,7 @@ class Action:
     cite: Citation | None
     due: Due | None = None
     repeat: str = "once_per_academic_year"
-    done_by: str = ""
+    done_by: DoneBy | None = None
     description: str = ""
     local_choice: str = ""
     replaces: str = ""
@@ -172,6 +208,13 @@ class Action:
     effective_to: dt.date | None = None
     parameters: tuple[str, ...] = ()
     origin: Location = attrs.field(default=Location(), eq=False)
+
+    @property
+    def completion(self) -> DoneBy | None:
+        """What records the action done: ``done_by``, or for a letter ``letter_sent`` naming it."""
+        if self.done_by is not None:
+            return self.done_by
+        return DoneBy("letter_sent") if self.kind == "letter" else None
 
 
 @attrs.frozen
@@ -332,10 +375,28 @@ class _Build:
             self.problems.append(Problem(str(err), self.doc.where(path)))
             return None
 
+    def done_by(self, path: tuple) -> DoneBy | None:
+        raw = _get(self.doc.data, path)
+        if raw is None:
+            return None
+        event, fields = (raw, {}) if isinstance(raw, str) else (raw.get("event"), raw.get("with") or {})
+        known = EVENT_FIELDS.get(event)
+        if known is None:
+            self.problems.append(Problem(f"done_by names an unknown event type {event!r}", self.doc.where(path),
+                                         found=repr(event), expected="an event type: " + ", ".join(sorted(EVENT_FIELDS)),
+                                         example="done_by: {event: referral_made, with: {to: camhs}}"))
+            return None
+        for field, value in fields.items():
+            problem = _field_problem(event, field, value, known)
+            if problem:
+                self.problems.append(Problem(problem[0], self.doc.where(path + ("with", field)),
+                                             found=repr(value) if problem[1] else repr(field), expected=problem[2]))
+        return DoneBy(event, tuple(sorted(fields.items())))
+
     def action(self, action_id: str, path: tuple) -> Action:
         raw = self.doc.get(path)
         return Action(action_id, raw["title"], raw["kind"], raw["responsible"], self.cite(path + ("cite",)),
-                      self.due(path + ("due",)), raw.get("repeat", "once_per_academic_year"), raw.get("done_by", ""),
+                      self.due(path + ("due",)), raw.get("repeat", "once_per_academic_year"), self.done_by(path + ("done_by",)),
                       raw.get("description", ""), raw.get("local_choice", ""), raw.get("replaces", ""),
                       self.date(path + ("effective_from",)), self.date(path + ("effective_to",)),
                       tuple(raw.get("parameters", ())), self.doc.where(path, key=True))
@@ -379,6 +440,20 @@ class _Build:
             tuple(rules),
             {k: (v, self.doc.where(("disable_rules", k), key=True)) for k, v in d.get("disable_rules", {}).items()},
         )
+
+
+def _field_problem(event: str, field: str, value: Any, known: Mapping[str, Any]) -> tuple[str, bool, str] | None:
+    """Why ``with: {field: value}`` cannot match an event of this type: (message, about value, expected)."""
+    if field not in known:
+        return (f"{event} events have no field {field!r}", False,
+                "one of: " + ", ".join(sorted(known)) if known else "no fields: this event type carries none")
+    kind = known[field]
+    if isinstance(kind, tuple):
+        ok, expected = value in kind, "one of: " + ", ".join(kind)
+    else:
+        python = {"bool": bool, "str": str}.get(kind)
+        ok, expected = python is not None and type(value) is python, f"a {kind} value" if python else "a str or bool field"
+    return None if ok else (f"{event}.{field} cannot be {value!r}", True, expected)
 
 
 def _get(data: Any, path: tuple) -> Any:

@@ -67,6 +67,7 @@ from .codes import Category, default_codebook
 from .compiler import RuleSet
 from .evaluation import PupilEvaluation
 from .history import EVENT_FIELDS, STANDARD_FLAGS
+from .policy import DoneBy
 from .readers import read_history_data
 from .static_checks import stage_families
 
@@ -219,7 +220,7 @@ class _Spec:
     settings: tuple[str, ...]
     events: tuple[str, ...]  # every standard type, the ones the policy names first
     used: tuple[str, ...]  # the types the policy names (drawn half the time)
-    follow_up: Mapping[str, str]  # action id -> the event recording it done
+    follow_up: Mapping[str, DoneBy]  # action id -> the event recording it done
     lengths: tuple[int, ...]  # run lengths (sessions) at and next to the policy's thresholds
     values: Mapping[tuple[str, str], tuple[Any, ...]]  # candidate values of free-text event fields
 
@@ -239,17 +240,18 @@ def _spec(ruleset: RuleSet) -> _Spec:
             for current in conditions._walk(node):
                 _collect_values(current, values)
     for action in policy.actions.values():
-        used_events += [e for e in (action.done_by, action.due.after if action.due else "") if e]
-        if action.kind == "letter":
-            values.setdefault(("letter_sent", "action"), set()).add(action.id)
+        done_by = action.completion
+        used_events += [e for e in (done_by.event if done_by else "", action.due.after if action.due else "") if e]
+        for field, value in (done_by.wanted(action.id) if done_by else {}).items():
+            values.setdefault((done_by.event, field), set()).add(value)
     events = tuple(dict.fromkeys([e for e in used_events if e in EVENT_FIELDS] + sorted(EVENT_FIELDS)))
     flags = tuple(sorted(set(STANDARD_FLAGS) | set(policy.flags)))
     for (event, field), found in values.items():
         found.add("other")
     used = tuple(e for e in events if e in used_events)
-    follow_up = {a.id: a.done_by or ("letter_sent" if a.kind == "letter" else "") for a in policy.actions.values()}
+    follow_up = {a.id: a.completion for a in policy.actions.values() if a.completion is not None}
     return _Spec(leaf.effective_from, end, flags, tuple(sorted(settings)), events, used or events,
-                 {k: v for k, v in follow_up.items() if v in EVENT_FIELDS}, _threshold_lengths(ruleset),
+                 follow_up, _threshold_lengths(ruleset),
                  {k: tuple(sorted(v, key=str)) for k, v in values.items()})
 
 
@@ -355,10 +357,10 @@ def _strategies(spec: _Spec, evaluate: Callable[[Mapping[str, Any], dt.date], Pu
             for back in sorted(rounds, reverse=True):  # earliest first: later rounds see what was done
                 then = evaluate(_history(*pieces, events), as_of - dt.timedelta(days=back))
                 for rec in then.recommendations:
-                    kind = spec.follow_up.get(rec.action)
-                    if kind and draw(st.booleans()):
-                        fields = {"action": rec.action} if kind == "letter_sent" else draw(fields_of[kind])
-                        events.append((kind, max(back - draw(st.integers(0, 3)), 0), fields))
+                    done_by = spec.follow_up.get(rec.action)
+                    if done_by and draw(st.booleans()):
+                        fields = {**draw(fields_of[done_by.event]), **done_by.wanted(rec.action)}
+                        events.append((done_by.event, max(back - draw(st.integers(0, 3)), 0), fields))
         return as_of, _history(*pieces, events)
 
     return scenario
