@@ -275,8 +275,10 @@ class Engine:
                 due = window[1]
         priority = max(rule.rule.priority for rule, _ in reasons)
         params = tuple((name, self._parameter_text(name, as_of)) for name in action.parameters)
+        done_by = action.completion
+        recorded = None if done_by is None else (done_by.event, tuple(sorted(done_by.wanted(action_id).items())))
         return Recommendation(action_id, action.title, action.kind, action.responsible, priority,
-                              tuple(r for _, r in reasons), self._cite(action.cite), due, window, params)
+                              tuple(r for _, r in reasons), self._cite(action.cite), due, window, params, recorded)
 
     def _parameter_text(self, name: str, as_of: dt.date) -> str:
         param = self.ruleset.policy.parameters[name]

@@ -120,14 +120,25 @@ class Recommendation:
     due: dt.date | None = None
     window: tuple[dt.date, dt.date] | None = None
     parameters: tuple[tuple[str, str], ...] = ()
+    # the event (type, field values) that records it done; None when no event can
+    recorded_by: tuple[str, tuple[tuple[str, Any], ...]] | None = None
+
+    def recorded_by_text(self) -> str:
+        """``referral_made with to = camhs``: what to record once the action is done ("" if nothing)."""
+        if self.recorded_by is None:
+            return ""
+        event, fields = self.recorded_by
+        return event + "".join(f" with {k} = {json.dumps(v)}" for k, v in fields)
 
     def to_json(self) -> dict[str, Any]:
         """JSON form."""
+        recorded = None if self.recorded_by is None else {"event": self.recorded_by[0],
+                                                           "fields": dict(self.recorded_by[1])}
         return {
             "action": self.action, "title": self.title, "kind": self.kind, "responsible": self.responsible,
             "priority": self.priority, "due": self.due.isoformat() if self.due else None,
             "window": [d.isoformat() for d in self.window] if self.window else None,
-            "parameters": dict(self.parameters),
+            "parameters": dict(self.parameters), "recorded_by": recorded,
             "source": self.source.to_json(), "reasons": [r.to_json() for r in self.reasons],
         }
 

@@ -85,6 +85,8 @@ def explain_pupil(pupil: PupilEvaluation, policy_id: str) -> str:
             chain = f" after {' → '.join(reason.chain)}" if reason.chain else ""
             lines.append(f"      because {reason.sentence}")
             lines.append(f"      rule {reason.rule}{chain}; source: {reason.source} — {reason.source.says}")
+        if rec.recorded_by is not None:
+            lines.append(f"      once done, record: {rec.recorded_by_text()}")
     if not pupil.recommendations:
         lines.append("  - nothing")
     lines += _section("Held back:", [f"{s.title} [{s.action}] by {s.rule}: {s.reason} ({s.source})"

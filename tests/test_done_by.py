@@ -179,3 +179,35 @@ def test_malformed_done_by_fails_the_schema(tmp_path, line) -> None:
     with pytest.raises(PolicyError) as caught:
         load_policy(write_policy(tmp_path, body))
     assert any("done_by" in str(p) for p in caught.value.problems), caught.value.problems
+
+
+# --- what an evaluation tells the school to record ---------------------------------------------
+
+
+def test_recommendations_say_what_records_them_done(policy) -> None:
+    marks = [{"date": "2024-02-05", "session": "AM", "code": "O"}]
+    history, _ = read_history_data({"pupils": [{"id": "P1", "marks": marks}]}, "test.json")
+    pupil = policy.evaluate(history, AS_OF).pupils[0]
+    recorded = {r.action: r.to_json()["recorded_by"] for r in pupil.recommendations}
+    assert recorded == {
+        "legal_referral": {"event": "referral_made", "fields": {"to": "legal_intervention"}},
+        "lead_meeting": {"event": "action_taken", "fields": {"action": "lead_meeting"}},
+        "contract_meeting": {"event": "school_attendance_meeting", "fields": {"parenting_contract": True}},
+        "any_visit": {"event": "home_visit", "fields": {}},
+    }
+    from attendance_rules.explain import explain_pupil
+
+    text = explain_pupil(pupil, "t")
+    assert 'once done, record: referral_made with to = "legal_intervention"' in text
+    assert "once done, record: school_attendance_meeting with parenting_contract = true" in text
+
+
+def test_an_action_no_event_records_says_so(tmp_path) -> None:
+    body = ACTIONS.replace("    done_by: home_visit\n", "")
+    compiled = load_policy(write_policy(tmp_path, body))
+    assert recommended(compiled, [event("home_visit")]) == ALL  # nothing records it done
+    marks = [{"date": "2024-02-05", "session": "AM", "code": "O"}]
+    history, _ = read_history_data({"pupils": [{"id": "P1", "marks": marks}]}, "test.json")
+    visit = next(r for r in compiled.evaluate(history, AS_OF).pupils[0].recommendations if r.action == "any_visit")
+    assert visit.recorded_by is None and visit.to_json()["recorded_by"] is None
+    assert "once done" not in visit.recorded_by_text()
