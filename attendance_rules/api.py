@@ -22,7 +22,12 @@ class CompiledPolicy:
     def __init__(self, ruleset: RuleSet, calendar: Calendar = Calendar(), backend: str = "python") -> None:
         self.ruleset = ruleset
         self.calendar = calendar
+        self.backend = backend
         self.engine = _make_engine(ruleset, calendar, backend)
+
+    def with_calendar(self, calendar: Calendar) -> CompiledPolicy:
+        """The same policy and backend with other term dates (itself when ``calendar`` has none)."""
+        return CompiledPolicy(self.ruleset, calendar, self.backend) if calendar.terms else self
 
     @property
     def id(self) -> str:

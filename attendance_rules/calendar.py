@@ -5,6 +5,10 @@ week with at least one school day. The academic year runs 1 September to 31 Augu
 Terms come from an optional calendar file, otherwise from gaps: a break of seven or
 more calendar days with no school day starts a new term (so half-term holidays split
 terms; this is our reading, recorded in ARCHITECTURE.md).
+
+School days after a date (``count_school_days``, ``nth_school_day_after``) are the
+pupil's days with marks up to the as-of date; the days after it are not known yet, so
+weekdays stand in for them, as they do for due dates.
 """
 
 from __future__ import annotations
@@ -13,7 +17,7 @@ import csv
 import datetime as dt
 from bisect import bisect_right
 from pathlib import Path
-from typing import Sequence
+from typing import Iterable, Mapping, Sequence
 
 import attrs
 
@@ -24,8 +28,11 @@ __all__ = [
     "Calendar",
     "Term",
     "academic_year_start",
+    "count_school_days",
     "load_calendar",
     "monday_of",
+    "nth_school_day_after",
+    "read_terms",
 ]
 
 # A break this long (calendar days with no school day) separates two terms.
@@ -76,26 +83,69 @@ def _inferred_term_start(as_of: dt.date, school_days: Sequence[int]) -> dt.date:
     return dt.date.fromordinal(school_days[i])
 
 
+def count_school_days(day: dt.date, end: dt.date, school_days: Sequence[int]) -> int:
+    """How many of ``school_days`` (day ordinals, sorted) fall after ``day``, up to and including ``end``."""
+    return max(0, bisect_right(school_days, end.toordinal()) - bisect_right(school_days, day.toordinal()))
+
+
+def nth_school_day_after(day: dt.date, n: int, school_days: Sequence[int], as_of: dt.date) -> dt.date:
+    """The ``n``-th school day after ``day`` (``day`` itself when ``n`` < 1).
+
+    Up to ``as_of`` the school days are ``school_days`` (the pupil's days with marks);
+    after it they are not known yet and weekdays stand in, as for due dates.
+    """
+    if n < 1:
+        return day
+    i = bisect_right(school_days, day.toordinal()) + n - 1
+    if i < len(school_days) and school_days[i] <= as_of.toordinal():
+        return dt.date.fromordinal(school_days[i])
+    left = n - (count_school_days(day, as_of, school_days) if day < as_of else 0)
+    return _nth_weekday_after(max(day, as_of), left)
+
+
+def _nth_weekday_after(day: dt.date, n: int) -> dt.date:
+    """The ``n``-th weekday (n >= 1) after ``day``: every 7 days hold 5 weekdays (clamped)."""
+    weeks, rest = divmod(n - 1, 5)
+    try:
+        day += dt.timedelta(days=7 * weeks)
+        while rest >= 0:
+            day += dt.timedelta(days=1)
+            rest -= day.weekday() < 5
+    except OverflowError:
+        return dt.date.max
+    return day
+
+
+def read_terms(rows: Iterable[tuple[Mapping[str, object], Location]]) -> Calendar:
+    """Terms from ``(row, location)`` pairs with ``name``, ``start`` and ``end`` (ISO dates).
+
+    ``InputError`` lists every row whose dates are not ISO dates or which ends before it starts.
+    """
+    problems, terms = [], []
+    for row, where in rows:
+        try:
+            term = Term(str(row["name"]), dt.date.fromisoformat(str(row["start"])),
+                        dt.date.fromisoformat(str(row["end"])))
+        except (TypeError, ValueError):
+            problems.append(Problem("a term needs ISO dates", where, found=f"{row['start']!r}, {row['end']!r}",
+                                    expected="YYYY-MM-DD", example="autumn 1,2023-09-04,2023-10-27"))
+            continue
+        if term.end < term.start:
+            problems.append(Problem("a term ends before it starts", where, found=f"{term.start} to {term.end}",
+                                    expected="a last day on or after the first",
+                                    example="autumn 1,2023-09-04,2023-10-27"))
+        terms.append(term)
+    if problems:
+        raise InputError(problems)
+    return Calendar(tuple(sorted(terms, key=lambda t: t.start)))
+
+
 def load_calendar(path: str | Path) -> Calendar:
     """Read term dates from a CSV file with columns ``name,start,end`` (ISO dates)."""
-    problems, terms = [], []
     with open(path, newline="", encoding="utf-8") as handle:
         reader = csv.DictReader(handle)
         missing = {"name", "start", "end"} - set(reader.fieldnames or ())
         if missing:
             raise InputError([Problem("calendar header is incomplete", Location(str(path), 1),
                                       found=",".join(reader.fieldnames or ()), expected="name,start,end")])
-        for row in reader:
-            where = Location(str(path), reader.line_num)
-            try:
-                term = Term(row["name"], dt.date.fromisoformat(row["start"]), dt.date.fromisoformat(row["end"]))
-            except (TypeError, ValueError):
-                problems.append(Problem("a term needs ISO dates", where, found=f"{row['start']!r}, {row['end']!r}",
-                                        expected="YYYY-MM-DD", example="autumn 1,2023-09-04,2023-10-27"))
-                continue
-            if term.end < term.start:
-                problems.append(Problem("a term ends before it starts", where, found=f"{term.start} to {term.end}"))
-            terms.append(term)
-    if problems:
-        raise InputError(problems)
-    return Calendar(tuple(sorted(terms, key=lambda t: t.start)))
+        return read_terms((row, Location(str(path), reader.line_num)) for row in reader)

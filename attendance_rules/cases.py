@@ -1,7 +1,8 @@
 """Case files: replay a historical (or invented) case and check what the policy says.
 
 A case names a policy, gives a history (inline, with a compact register shorthand, or
-by path) and one or more checks: an as-of date with the actions expected to be
+by path), optionally the term dates (inline or a CSV file, as ``--calendar`` takes) and
+one or more checks: an as-of date with the actions expected to be
 recommended, not recommended or held back, and facts expected. ``run_case`` evaluates
 and reports each unmet expectation as a readable diff. The format is described by
 ``schemas/case.schema.json`` and docs/cases.md; files are named ``*.case.yaml``.
@@ -16,6 +17,7 @@ from typing import Any, Iterable, Sequence
 import attrs
 
 from .api import CompiledPolicy, load_policy
+from .calendar import Calendar, load_calendar, read_terms
 from .codes import default_codebook
 from .evaluation import PupilEvaluation
 from .exceptions import InputError, Location, Problem
@@ -55,6 +57,7 @@ class Case:
     history: History = attrs.field(repr=False)
     checks: tuple[Check, ...]
     description: str = ""
+    calendar: Calendar = Calendar()  # term dates; empty: terms inferred from breaks
 
 
 @attrs.frozen
@@ -173,6 +176,21 @@ def _history(doc: Document, problems: list[Problem]) -> History | None:
     return history
 
 
+def _calendar(doc: Document, problems: list[Problem]) -> Calendar:
+    """The case's term dates: a CSV file (relative to the case) or inline terms; none: empty."""
+    raw = doc.data.get("calendar")
+    try:
+        if isinstance(raw, str):
+            return load_calendar(Path(doc.file).parent / raw)
+        return read_terms((term, doc.where(("calendar", i))) for i, term in enumerate(raw or ()))
+    except InputError as error:
+        problems.extend(error.problems)
+    except OSError as error:
+        problems.append(Problem("calendar file cannot be read", doc.where(("calendar",)), found=str(error),
+                                expected="a CSV file with columns name,start,end, relative to the case file"))
+    return Calendar()
+
+
 def _checks(doc: Document, problems: list[Problem]) -> tuple[Check, ...]:
     out = []
     for i, raw in enumerate(doc.data["checks"]):
@@ -199,6 +217,7 @@ def load_case(path: str | Path) -> Case:
     if problems:
         raise InputError(problems)
     history = _history(doc, problems)
+    calendar = _calendar(doc, problems)
     checks = _checks(doc, problems)
     if problems or history is None:
         raise InputError(problems)
@@ -206,7 +225,7 @@ def load_case(path: str | Path) -> Case:
     if policy.endswith((".yaml", ".yml")):
         policy = str(Path(doc.file).parent / policy)
     return Case(doc.data.get("name", Path(path).name), str(path), policy, history, checks,
-                doc.data.get("description", ""))
+                doc.data.get("description", ""), calendar)
 
 
 def _check_pupil(check: Check, result: PupilEvaluation) -> list[str]:
@@ -234,12 +253,15 @@ def _describe(result: PupilEvaluation) -> list[str]:
 
 
 def run_case(case: Case, policy: CompiledPolicy | None = None) -> CaseResult:
-    """Evaluate every check of ``case``; failures are readable diffs."""
-    policy = policy or load_policy(case.policy)
+    """Evaluate every check of ``case``; failures are readable diffs.
+
+    A case with term dates is evaluated with them (by the same kind of engine as ``policy``'s).
+    """
+    engine = (policy or load_policy(case.policy)).with_calendar(case.calendar).engine
     failures = []
     for check in case.checks:
         ids = [check.pupil] if check.pupil else [p.id for p in case.history]
-        evaluation = policy.evaluate(case.history, check.as_of, ids)
+        evaluation = engine.evaluate(case.history, check.as_of, ids)
         for result in evaluation.pupils:
             lines = _check_pupil(check, result)
             if lines:

@@ -23,7 +23,12 @@ Types (``Type``) are ``bool``, ``number`` (with a unit), ``duration``, ``date`` 
   day a year later (29 February becomes 28 February), and two durations are compared
   by adding both to one anchor date (the start of a ``time since`` span, else the as-of
   date);
-- a fractional number of days added to a date is rounded down to whole days.
+- a fractional number of days added to a date is rounded down to whole days;
+- school days after an event: ``time since latest EVENT`` compared with school days
+  counts the pupil's school days after the event up to the as-of date, and
+  ``date + N school days`` is the N-th school day after the date. A school day is a day
+  on which the pupil has a mark (``Register.days``); days after the as-of date are not
+  known yet, so weekdays stand in for them, as for due dates (``calendar.py``).
 
 Evaluation evaluates every operand (no short-circuit) so the trace (``Outcome``) lists
 every comparison. A missing value (an undefined measure, no such event, a missing field)
@@ -41,8 +46,9 @@ from typing import Any, Callable, ClassVar, Iterator, Mapping, Protocol, Sequenc
 
 import attrs
 
+from .calendar import count_school_days, nth_school_day_after
 from .exceptions import ConditionError, EvaluationError, Location, Problem
-from .history import EVENT_FIELDS, Event
+from .history import EVENT_FIELDS, Event, Pupil
 from .measures import MEASURES, Measure, Window, format_value
 
 __all__ = [
@@ -68,6 +74,7 @@ __all__ = [
     "Not",
     "Or",
     "Outcome",
+    "SchoolDaysSince",
     "Scope",
     "TimeSince",
     "Today",
@@ -427,11 +434,15 @@ class Not(Node):
 
 @attrs.frozen
 class Arith(Node):
-    """``date + duration`` or ``date - duration`` (located at the operator)."""
+    """``date + duration``, ``date - duration`` or ``date + N school days`` (located at the operator).
+
+    ``school_days`` is set by the type checker when the right side is a number of school days.
+    """
 
     op: str
     left: Node
     right: Node
+    school_days: bool = False
     level: ClassVar[int] = 5
 
     def __str__(self) -> str:
@@ -506,6 +517,19 @@ class EventLatest(Node):
 @attrs.frozen
 class TimeSince(Node):
     """``time since latest EVENT``: calendar time from that event to the as-of date."""
+
+    event: str
+    event_location: Location = attrs.field(default=Location(), eq=False)
+
+    def __str__(self) -> str:
+        return f"time since latest {self.event}"
+
+
+@attrs.frozen
+class SchoolDaysSince(Node):
+    """``time since latest EVENT`` compared with school days: the pupil's school days after
+    that event up to the as-of date (a number of school days). The type checker makes it
+    from a ``TimeSince``; it is written the same way."""
 
     event: str
     event_location: Location = attrs.field(default=Location(), eq=False)
@@ -812,6 +836,7 @@ class Type:
 _BOOL = Type("bool")
 _DATE = Type("date")
 _DURATION = Type("duration")
+_SCHOOL_DAYS = Type("number", "school_days")
 _TEXT = Type("text")
 
 
@@ -896,8 +921,8 @@ def _mismatch_hint(left: Type, right: Type) -> tuple[str, str]:
     if "percent" in units:
         return "percent on both sides, written with %", "attendance_rate over academic year <= 90%"
     if "duration" in (left.kind, right.kind):
-        return ("a duration on both sides, such as 6 weeks or 10 days (school weeks are a count, not calendar time)",
-                "time since latest school_attendance_meeting > 6 weeks")
+        return ("a duration on both sides, such as 6 weeks or 10 days (school weeks are a count, not calendar time), "
+                "or school days after an event", "time since latest leave_request > 10 school days")
     if "text" in (left.kind, right.kind):
         return "text on both sides, compared with ==, != or in", 'latest review_held.outcome == "improved"'
     return "values of the same kind and unit on both sides", ""
@@ -1047,8 +1072,21 @@ class _Checker:
         self.event_type(node.event, node.event_location)
         return node, _DURATION
 
+    def visit_SchoolDaysSince(self, node: SchoolDaysSince) -> tuple[Node, Type]:
+        self.event_type(node.event, node.event_location)
+        return node, _SCHOOL_DAYS
+
+    @staticmethod
+    def in_school_days(node: Node, kind: Type, other: Type) -> tuple[Node, Type]:
+        """``time since latest EVENT`` compared with school days counts school days, not calendar time."""
+        if isinstance(node, TimeSince) and other == _SCHOOL_DAYS:
+            return SchoolDaysSince(node.location, node.event, node.event_location), _SCHOOL_DAYS
+        return node, kind
+
     def visit_Compare(self, node: Compare) -> tuple[Node, Type]:
         (left, ltype), (right, rtype) = self.visit(node.left), self.visit(node.right)
+        (left, ltype), (right, rtype) = (self.in_school_days(left, ltype, rtype),
+                                         self.in_school_days(right, rtype, ltype))
         if not _comparable(ltype, rtype, node.op):
             ordering_only = ltype.kind == rtype.kind and ltype.kind in ("text", "bool")
             message = (f"cannot order {ltype} with {node.op}; use == or !=" if ordering_only
@@ -1093,11 +1131,24 @@ class _Checker:
 
     def visit_Arith(self, node: Arith) -> tuple[Node, Type]:
         (left, ltype), (right, rtype) = self.visit(node.left), self.visit(node.right)
+        if ltype == _DATE and rtype == _SCHOOL_DAYS:
+            return self.school_days_after(node, left, right), _DATE
         if ltype != _DATE or not _as_duration(rtype):
             raise _problem(f"cannot calculate {ltype} {node.op} {rtype}", node.location,
                            found=f"{left} {node.op} {right}", expected="a date plus or minus a duration",
                            example="latest school_attendance_meeting.date + 6 weeks (dates are written YYYY-MM-DD)")
         return attrs.evolve(node, left=left, right=right), _DATE
+
+    def school_days_after(self, node: Arith, left: Node, right: Node) -> Arith:
+        """``date + N school days``: only added, and a literal N must be whole."""
+        if node.op == "-":
+            raise _problem("school days can only be added to a date", node.location, found=f"{left} - {right}",
+                           expected="a date plus a number of school days, or time since latest EVENT compared "
+                                    "with school days", example="time since latest leave_request > 10 school days")
+        if isinstance(right, Literal) and isinstance(right.value, Fraction) and right.value.denominator != 1:
+            raise _problem("a number of school days must be whole", right.location, found=str(right),
+                           expected="a whole number of school days", example="latest exclusion.date + 5 school days")
+        return attrs.evolve(node, left=left, right=right, school_days=True)
 
 
 def resolve(node: Node, scope: Scope) -> tuple[Node, Type]:
@@ -1165,7 +1216,7 @@ def names_used(node: Node) -> dict[str, set[str]]:
             used[current.kind or "unresolved"].add(current.name)
         elif isinstance(current, LibraryMeasure):
             used["library"].add(current.name)
-        if isinstance(current, (_EventSet, EventLatest, TimeSince)):
+        if isinstance(current, (_EventSet, EventLatest, TimeSince, SchoolDaysSince)):
             used["event"].add(current.event)
         window = getattr(current, "window", None)
         if isinstance(window, Window) and window.kind == "since_event":
@@ -1271,6 +1322,7 @@ class Context(Protocol):
     """What evaluation needs from the engine, for one pupil as of one date."""
 
     as_of: dt.date
+    pupil: Pupil  # its register's days with marks are the school days (``Register.days``)
 
     def parameter(self, name: str) -> object:
         """Fraction for numbers (percent as a fraction of 1), str, bool or Duration."""
@@ -1412,6 +1464,11 @@ class _Evaluator:
 
     def value_Arith(self, node: Arith) -> tuple[object, str]:
         left, right = self.value(node.left)[0], self.value(node.right)[0]
+        if node.school_days:
+            if not isinstance(left, dt.date) or not isinstance(right, Fraction):
+                return None, f"{node}: not recorded"
+            result = nth_school_day_after(left, int(right // 1), self.ctx.pupil.register.days, self.ctx.as_of)
+            return result, f"{node} = {_show(result)}"
         if isinstance(right, Fraction):
             right = Duration(right)
         if not isinstance(left, dt.date) or not isinstance(right, Duration):
@@ -1515,6 +1572,13 @@ class _Evaluator:
             return None, f"{node}: no {node.event} recorded"
         elapsed = Duration(Fraction((self.ctx.as_of - event.date).days), "days", since=event.date)
         return elapsed, f"{node} = {elapsed} (since {_show_date(event.date)})"
+
+    def value_SchoolDaysSince(self, node: SchoolDaysSince) -> tuple[object, str]:
+        event = self.latest_event(node.event)
+        if event is None:
+            return None, f"{node}: no {node.event} recorded"
+        count = Fraction(count_school_days(event.date, self.ctx.as_of, self.ctx.pupil.register.days))
+        return count, f"{node} = {_show(count, 'school_days')} (school days after {_show_date(event.date)})"
 
 
 class _QuickEvaluator(_Evaluator):

@@ -16,7 +16,7 @@ from typing import Any, Iterable, Sequence
 import attrs
 
 from . import __version__, conditions
-from .calendar import Calendar, academic_year_start
+from .calendar import Calendar, academic_year_start, nth_school_day_after
 from .compiler import CompiledRule, RuleSet
 from .evaluation import (
     AlreadyDone,
@@ -269,9 +269,9 @@ class Engine:
         elif action.due and action.due.after:
             events = pupil.events_of(action.due.after, until=as_of)
             if events:
-                start = events[-1].date
-                window = (_after(start, action.due.from_days, action.due.school_days),
-                          _after(start, action.due.to_days, action.due.school_days))
+                start, days = events[-1].date, pupil.register.days
+                window = (_after(start, action.due.from_days, action.due.school_days, days, as_of),
+                          _after(start, action.due.to_days, action.due.school_days, days, as_of))
                 due = window[1]
         priority = max(rule.rule.priority for rule, _ in reasons)
         params = tuple((name, self._parameter_text(name, as_of)) for name in action.parameters)
@@ -320,8 +320,11 @@ def history_provenance(history: History | Iterable[Pupil]) -> dict[str, Any]:
     return {"digest": history.digest, "files": [_display_path(s) for s in history.sources]}
 
 
-def _after(day: dt.date, days: int, school_days: bool) -> dt.date:
-    return add_school_days(day, days) if school_days else day + dt.timedelta(days=days)
+def _after(day: dt.date, days: int, school_days: bool, register_days: Sequence[int], as_of: dt.date) -> dt.date:
+    """``days`` calendar days after ``day``, or that many of the pupil's school days (weekdays after ``as_of``)."""
+    if not school_days:
+        return day + dt.timedelta(days=days)
+    return nth_school_day_after(day, days, register_days, as_of)
 
 
 def _action_in_force(action: Action, day: dt.date) -> bool:

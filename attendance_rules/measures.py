@@ -206,12 +206,13 @@ def _fmt(day: dt.date | None) -> str:
 
 
 def format_value(value: int | Fraction | None, unit: str) -> str:
-    """A value with its unit: ``90.0%``, ``12 sessions``, ``4.5 days``."""
+    """A value with its unit: ``90.0%``, ``12 sessions``, ``4.5 days``, ``10 school days``."""
     if value is None:
         return "undefined"
     if unit == "percent":
         return f"{float(value) * 100:.1f}%"
     number = f"{float(value):g}" if isinstance(value, Fraction) else str(value)
+    unit = unit.replace("_", " ")
     return f"{number} {unit[:-1] if value == 1 and unit.endswith('s') else unit}"
 
 

@@ -266,7 +266,7 @@ def replay_case_timeline(case: Case, policy: CompiledPolicy | None = None) -> Ti
     the ``checks`` of a case: it shows the days on which each expectation starts to hold)."""
     from .api import load_policy
 
-    policy = policy or load_policy(case.policy)
+    policy = (policy or load_policy(case.policy)).with_calendar(case.calendar)
     firsts = [p.register.days[0] for p in case.history if len(p.register)]
     start = dt.date.fromordinal(min(firsts)) if firsts else min(c.as_of for c in case.checks)
     end = max(c.as_of for c in case.checks)
