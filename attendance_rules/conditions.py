@@ -30,8 +30,9 @@ Types (``Type``) are ``bool``, ``number`` (with a unit), ``duration``, ``date`` 
   on which the pupil has a mark (``Register.days``); days after the as-of date are not
   known yet, so weekdays stand in for them, as for due dates (``calendar.py``).
 
-Evaluation evaluates every operand (no short-circuit) so the trace (``Outcome``) lists
-every comparison. A missing value (an undefined measure, no such event, a missing field)
+Checked trees are compiled once into closures (``evaluator.py``): a decision stops at the
+first ``and``/``or`` operand that decides; an explanation runs the same closures with a
+trace sink and evaluates every operand, so the trace (``Outcome``) lists every comparison. A missing value (an undefined measure, no such event, a missing field)
 makes any comparison with it false, ``!=`` included, and its reason is recorded.
 """
 
@@ -39,6 +40,7 @@ from __future__ import annotations
 
 import datetime as dt
 import difflib
+import functools
 import operator
 import re
 from fractions import Fraction
@@ -257,6 +259,7 @@ def _quote(text: str) -> str:
     return f"'{text}'" if '"' in text else f'"{text}"'
 
 
+@functools.lru_cache(maxsize=4096)
 def _show_date(day: dt.date) -> str:
     """A date as people read it: ``26 Jan 2024``."""
     return f"{day.day} {day:%b %Y}"
@@ -1404,255 +1407,19 @@ def _compare(op: str, left: object, right: object) -> bool:
         return op == "!="
 
 
-class _Evaluator:
-    """Evaluates a resolved tree against a Context, collecting the trace."""
-
-    def __init__(self, ctx: Context) -> None:
-        self.ctx = ctx
-        self.comparisons: list[Comparison] = []
-        self.measures: list[Measure] = []
-        self.undefined: list[str] = []
-
-    def value(self, node: Node) -> tuple[object, str]:
-        """The node's value and a plain-English description of where it came from."""
-        return getattr(self, "value_" + type(node).__name__)(node)
-
-    def truth(self, node: Node) -> bool:
-        """A yes/no operand of and/or/not; non-comparisons are recorded as "is" steps."""
-        if isinstance(node, (And, Or, Not, Compare, InCheck)):
-            return self.value(node)[0] is True
-        return self.record_is(node, *self.value(node))
-
-    def record_is(self, node: Node, value: object, text: str) -> bool:
-        """Record a yes/no value used as a condition (op "is"); a missing value counts as no."""
-        self.comparisons.append(Comparison(node.location, str(node), "is", value, True, text, "yes", value is True))
-        return value is True
-
-    def value_And(self, node: And) -> tuple[object, str]:
-        return all([self.truth(item) for item in node.items]), str(node)
-
-    def value_Or(self, node: Or) -> tuple[object, str]:
-        return any([self.truth(item) for item in node.items]), str(node)
-
-    def value_Not(self, node: Not) -> tuple[object, str]:
-        return not self.truth(node.item), str(node)
-
-    def value_Compare(self, node: Compare) -> tuple[object, str]:
-        (left, ltext), (right, rtext) = self.value(node.left), self.value(node.right)
-        holds = _compare(node.op, *self.coerce(left, right))
-        self.comparisons.append(Comparison(node.location, str(node), node.op, left, right, ltext, rtext, holds))
-        return holds, str(node)
-
-    def coerce(self, left: object, right: object) -> tuple[object, object]:
-        """Numbers of days next to durations become durations; two durations become days from one anchor."""
-        if isinstance(left, Duration) and isinstance(right, Fraction):
-            right = Duration(right)
-        if isinstance(right, Duration) and isinstance(left, Fraction):
-            left = Duration(left)
-        if isinstance(left, Duration) and isinstance(right, Duration):
-            anchor = left.since or right.since or self.ctx.as_of
-            return left.days_from(anchor), right.days_from(anchor)
-        return left, right
-
-    def value_InCheck(self, node: InCheck) -> tuple[object, str]:
-        value, text = self.value(node.item)
-        options = tuple(option.value for option in node.options)
-        holds = value is not None and any(_compare("==", value, option) for option in options)
-        listed = "(" + ", ".join(str(option) for option in node.options) + ")"
-        self.comparisons.append(Comparison(node.location, str(node), "in", value, options, text, listed, holds))
-        return holds, str(node)
-
-    def value_Arith(self, node: Arith) -> tuple[object, str]:
-        left, right = self.value(node.left)[0], self.value(node.right)[0]
-        if node.school_days:
-            if not isinstance(left, dt.date) or not isinstance(right, Fraction):
-                return None, f"{node}: not recorded"
-            result = nth_school_day_after(left, int(right // 1), self.ctx.pupil.register.days, self.ctx.as_of)
-            return result, f"{node} = {_show(result)}"
-        if isinstance(right, Fraction):
-            right = Duration(right)
-        if not isinstance(left, dt.date) or not isinstance(right, Duration):
-            return None, f"{node}: not recorded"
-        result = right.added_to(left, 1 if node.op == "+" else -1)
-        return result, f"{node} = {_show(result)}"
-
-    def value_Literal(self, node: Literal) -> tuple[object, str]:
-        if node.unit in _DURATION_UNITS:
-            return Duration(node.value, node.unit), str(node)  # type: ignore[arg-type]
-        return node.value, str(node)
-
-    def value_Today(self, node: Today) -> tuple[object, str]:
-        return self.ctx.as_of, f"today ({_show_date(self.ctx.as_of)})"
-
-    def value_NameRef(self, node: NameRef) -> tuple[object, str]:
-        name, kind = node.name, node.kind
-        if kind == "measure":
-            return self.measure(self.ctx.named_measure(name), name)
-        if kind in ("flag", "fact"):
-            value = bool(getattr(self.ctx, kind)(name))
-            return value, f"{name}: {_show(value)}"
-        if kind == "setting":
-            return self.missing(self.ctx.setting(name), f"school.{name}", f"school setting {name} not recorded")
-        if kind == "parameter":
-            return self.parameter(node)
-        raise EvaluationError([Problem(f"name '{name}' was not resolved: compile the condition before evaluating it",
-                                       node.location)])
-
-    def parameter(self, node: NameRef) -> tuple[object, str]:
-        value = _number(self.ctx.parameter(node.name))
-        if node.unit in _DURATION_UNITS and isinstance(value, Fraction):
-            value = Duration(value, node.unit)
-        if isinstance(value, bool):
-            return value, f"{node.name}: {_show(value)}"
-        return self.missing(value, node.name, f"parameter {node.name} has no value", node.unit)
-
-    def missing(self, value: object, what: str, reason: str, unit: str = "") -> tuple[object, str]:
-        """A value with its description; a None value records ``reason``."""
-        if value is None:
-            self.undefined.append(reason)
-            return None, f"{what}: {reason}"
-        separator = ": " if isinstance(value, bool) else " = "
-        return _number(value), f"{what}{separator}{_show(_number(value), unit)}"
-
-    def measure(self, measure: Measure, name: str) -> tuple[object, str]:
-        """A measure's value, recording the measure (and why it is undefined)."""
-        if measure not in self.measures:
-            self.measures.append(measure)
-        text = measure.describe()
-        if measure.value is None:
-            self.undefined.append(f"{name}: {text}")
-        return _number(measure.value), (text if name == measure.name else f"{name}: {text}")
-
-    def value_LibraryMeasure(self, node: LibraryMeasure) -> tuple[object, str]:
-        return self.measure(self.ctx.library_measure(node.name, node.window), node.name)  # type: ignore[arg-type]
-
-    def events(self, node: _EventSet) -> tuple[list[Event], str]:
-        """The events a query matches and a note on its window's dates."""
-        found = [e for e in self.ctx.events(node.event) if e.date <= self.ctx.as_of]
-        if node.where is not None:
-            found = [e for e in found if node.where.matches(e)]
-        if node.window is None:
-            return found, ""
-        bounds = (node.window.bounds(self.ctx.as_of) if isinstance(node.window, EventWindow)
-                  else self.ctx.window_bounds(node.window))
-        if bounds is None:
-            return [], f" (the window {node.window} is empty)"
-        start, end = bounds
-        span = f"{_show_date(start)} to {_show_date(end)}" if start > dt.date.min else f"up to {_show_date(end)}"
-        return [e for e in found if start <= e.date <= end], f" ({span})"
-
-    def value_EventAny(self, node: EventAny) -> tuple[object, str]:
-        found, span = self.events(node)
-        latest = f" (latest on {_show_date(found[-1].date)})" if found else ""
-        return bool(found), f"{node}: {_show(bool(found))}{span}{latest}"
-
-    def value_EventCount(self, node: EventCount) -> tuple[object, str]:
-        found, span = self.events(node)
-        return Fraction(len(found)), f"{node} = {len(found)}{span}"
-
-    def latest_event(self, event: str) -> Event | None:
-        """The most recent event of a type up to the as-of date, recording a reason when there is none."""
-        found = [e for e in self.ctx.events(event) if e.date <= self.ctx.as_of]
-        if not found:
-            self.undefined.append(f"no {event} recorded")
-        return found[-1] if found else None
-
-    def value_EventLatest(self, node: EventLatest) -> tuple[object, str]:
-        event = self.latest_event(node.event)
-        if event is None:
-            return None, f"{node}: no {node.event} recorded"
-        value = event.date if node.field == "date" else _number(event.get(node.field))
-        if value is None:
-            return self.missing(None, str(node), f"the latest {node.event} ({_show_date(event.date)}) has no {node.field}")
-        return value, f"{node} = {_show(value)} ({node.event} on {_show_date(event.date)})"
-
-    def value_TimeSince(self, node: TimeSince) -> tuple[object, str]:
-        event = self.latest_event(node.event)
-        if event is None:
-            return None, f"{node}: no {node.event} recorded"
-        elapsed = Duration(Fraction((self.ctx.as_of - event.date).days), "days", since=event.date)
-        return elapsed, f"{node} = {elapsed} (since {_show_date(event.date)})"
-
-    def value_SchoolDaysSince(self, node: SchoolDaysSince) -> tuple[object, str]:
-        event = self.latest_event(node.event)
-        if event is None:
-            return None, f"{node}: no {node.event} recorded"
-        count = Fraction(count_school_days(event.date, self.ctx.as_of, self.ctx.pupil.register.days))
-        return count, f"{node} = {_show(count, 'school_days')} (school days after {_show_date(event.date)})"
-
-
-class _QuickEvaluator(_Evaluator):
-    """The same values without the trace: no descriptions, no recorded comparisons.
-
-    Engines decide with this (most rules do not fire for most pupils) and trace only the
-    rules that fire. Operands are still all evaluated, so the measures consulted are the same.
-    """
-
-    def record_is(self, node: Node, value: object, text: str) -> bool:
-        return value is True
-
-    def value_And(self, node: And) -> tuple[object, str]:
-        return all([self.truth(item) for item in node.items]), ""
-
-    def value_Or(self, node: Or) -> tuple[object, str]:
-        return any([self.truth(item) for item in node.items]), ""
-
-    def value_Not(self, node: Not) -> tuple[object, str]:
-        return not self.truth(node.item), ""
-
-    def value_Compare(self, node: Compare) -> tuple[object, str]:
-        left, right = self.value(node.left)[0], self.value(node.right)[0]
-        return _compare(node.op, *self.coerce(left, right)), ""
-
-    def value_InCheck(self, node: InCheck) -> tuple[object, str]:
-        value = self.value(node.item)[0]
-        return value is not None and any(_compare("==", value, option.value) for option in node.options), ""
-
-    def value_NameRef(self, node: NameRef) -> tuple[object, str]:
-        if node.kind in ("flag", "fact"):
-            return bool(getattr(self.ctx, node.kind)(node.name)), ""
-        return super().value_NameRef(node)
-
-    def missing(self, value: object, what: str, reason: str, unit: str = "") -> tuple[object, str]:
-        return (None if value is None else _number(value)), ""
-
-    def measure(self, measure: Measure, name: str) -> tuple[object, str]:
-        return _number(measure.value), ""
-
-    def events(self, node: _EventSet) -> tuple[list[Event], str]:
-        found = [e for e in self.ctx.events(node.event) if e.date <= self.ctx.as_of]
-        if node.where is not None:
-            found = [e for e in found if node.where.matches(e)]
-        if node.window is None:
-            return found, ""
-        bounds = (node.window.bounds(self.ctx.as_of) if isinstance(node.window, EventWindow)
-                  else self.ctx.window_bounds(node.window))
-        return ([e for e in found if bounds[0] <= e.date <= bounds[1]] if bounds else []), ""
-
-    def value_EventAny(self, node: EventAny) -> tuple[object, str]:
-        return bool(self.events(node)[0]), ""
-
-    def value_EventCount(self, node: EventCount) -> tuple[object, str]:
-        return Fraction(len(self.events(node)[0])), ""
-
-
 def evaluate(node: Node, ctx: Context, trace: bool = True) -> Outcome:
     """Evaluate a resolved tree (see ``resolve`` / ``compile_condition``), with a full trace
     unless ``trace`` is False (then only ``value`` is filled in).
 
-    Every operand is evaluated (no short-circuit); the logic is still exact. A yes/no
-    name or event query used directly as a condition or an operand of and/or/not is
-    recorded as an "is" step, so explanations can say "child_protection_plan: yes".
+    The tree is compiled once into closures (``evaluator.py``). Traced, every operand is
+    evaluated so the trace (``Outcome``) lists every comparison; a yes/no name or event
+    query used directly as a condition or an operand of and/or/not is recorded as an "is"
+    step, so explanations can say "child_protection_plan: yes". Untraced, ``and``/``or``
+    stop at the first operand that decides; the logic is the same.
     """
-    evaluator = _Evaluator(ctx) if trace else _QuickEvaluator(ctx)
-    if isinstance(node, (And, Or, Not, Compare, InCheck)):
-        value: object = evaluator.truth(node)
-    else:
-        value, text = evaluator.value(node)
-        if isinstance(value, bool) or _is_yes_no(node):
-            value = evaluator.record_is(node, value, text)
-    return Outcome(value, tuple(evaluator.comparisons), tuple(evaluator.measures),
-                   tuple(dict.fromkeys(evaluator.undefined)))
+    from .evaluator import evaluate as run
+
+    return run(node, ctx, trace)
 
 
 def _is_yes_no(node: Node) -> bool:

@@ -11,13 +11,13 @@ keeps its state in local objects, so one engine may serve many threads.
 from __future__ import annotations
 
 import datetime as dt
-from typing import Any, Iterable, Sequence
+from typing import Any, Callable, Iterable, Sequence
 
 import attrs
 
 from . import __version__, conditions
 from .calendar import Calendar, academic_year_start, nth_school_day_after
-from .compiler import CompiledRule, RuleSet
+from .compiler import CompiledRule, CompiledUnless, RuleSet
 from .evaluation import (
     AlreadyDone,
     CitationView,
@@ -32,7 +32,8 @@ from .evaluation import (
 )
 from .exceptions import EvaluationError, Problem
 from .history import Event, History, Pupil, School
-from .measures import Measure, Window, compute
+from .evaluator import compile_node, measure_keys
+from .measures import Measure, MeasureFrame, Window
 from .policy import Action, format_parameter_value
 
 __all__ = ["Engine", "PupilContext", "RuleCheck", "add_school_days", "why_not"]
@@ -50,35 +51,60 @@ def add_school_days(day: dt.date, n: int) -> dt.date:
 
 
 class PupilContext:
-    """What conditions can see of one pupil as of one date (the engine's working memory)."""
+    """What conditions can see of one pupil as of one date (the engine's working memory).
 
-    def __init__(self, ruleset: RuleSet, pupil: Pupil, as_of: dt.date, calendar: Calendar, school: School) -> None:
+    Measures are read through one ``MeasureFrame`` (window spans found once, values as
+    integer pairs for decisions); ``Measure`` objects are built only for explanations and
+    for the measures an evaluation reports (``measures_used``: every measure a condition
+    that was evaluated reads, in the order first read).
+    """
+
+    def __init__(self, ruleset: RuleSet, pupil: Pupil, as_of: dt.date, calendar: Calendar, school: School,
+                 parameters: dict[str, Any] | None = None) -> None:
         self.ruleset, self.pupil, self.as_of = ruleset, pupil, as_of
         self.calendar, self.school = calendar, school
         self.facts: dict[str, DerivedFact] = {}
+        self.frame = MeasureFrame(pupil, as_of, calendar)
+        self._parameters = {} if parameters is None else parameters
+        self._events: dict[str, tuple[Event, ...]] | None = None
         self._measures: dict[tuple, Measure] = {}
+        self._consulted: dict[tuple, None] = {}
+        self.reasons: dict[str, Reason] = {}  # the reason of each rule fired, as built when it fired
 
     def parameter(self, name: str) -> Any:
         """The parameter's value in force on the as-of date, in condition units."""
-        param = self.ruleset.policy.parameters[name]
-        value = param.value_on(self.as_of)
-        return conditions.parameter_value(value, param.unit)
+        try:
+            return self._parameters[name]
+        except KeyError:
+            param = self.ruleset.policy.parameters[name]
+            value = self._parameters[name] = conditions.parameter_value(param.value_on(self.as_of), param.unit)
+            return value
+
+    def _spec(self, key: tuple) -> tuple[str, Window | None, tuple[str, ...]]:
+        if key[0] == "named":
+            use = self.ruleset.policy.measures[key[1]]
+            return use.measure, use.window, use.codes
+        return key[1], key[2], ()
+
+    def measure_pair(self, key: tuple) -> tuple[int, int] | None:
+        """A measure's value as an integer pair (see ``evaluator.measure_keys`` for keys)."""
+        return self.frame.pair(*self._spec(key))
+
+    def measure_object(self, key: tuple) -> Measure:
+        """A measure with its window dates and counts, built once."""
+        try:
+            return self._measures[key]
+        except KeyError:
+            found = self._measures[key] = self.frame.measure(*self._spec(key))
+            return found
 
     def named_measure(self, name: str) -> Measure:
         """A policy-named measure (window and codes built in)."""
-        use = self.ruleset.policy.measures[name]
-        key = ("named", name)
-        if key not in self._measures:
-            self._measures[key] = attrs.evolve(
-                compute(self.pupil, use.measure, self.as_of, use.window, self.calendar, use.codes), name=use.measure)
-        return self._measures[key]
+        return self.measure_object(("named", name))
 
     def library_measure(self, name: str, window: Window | None) -> Measure:
         """A library measure over a window given in the condition."""
-        key = ("library", name, window)
-        if key not in self._measures:
-            self._measures[key] = compute(self.pupil, name, self.as_of, window, self.calendar)
-        return self._measures[key]
+        return self.measure_object(("library", name, window))
 
     def flag(self, name: str) -> bool:
         """Whether the pupil carries ``name``."""
@@ -94,15 +120,29 @@ class PupilContext:
 
     def events(self, type_: str) -> Sequence[Event]:
         """The pupil's events of a type up to the as-of date, oldest first."""
-        return self.pupil.events_of(type_, until=self.as_of)
+        if self._events is None:
+            by_type: dict[str, list[Event]] = {}
+            for event in self.pupil.events:
+                if event.date <= self.as_of:
+                    by_type.setdefault(event.type, []).append(event)
+            self._events = {k: tuple(v) for k, v in by_type.items()}
+        return self._events.get(type_, ())
 
     def window_bounds(self, window: Window) -> tuple[dt.date, dt.date] | None:
         """First and last day of ``window`` for this pupil."""
-        return window.bounds(self.pupil, self.as_of, self.calendar)
+        return self.frame.bounds(window)
+
+    def consult(self, keys: Iterable[tuple]) -> None:
+        """Note that a condition reading the measures ``keys`` was evaluated."""
+        self._consulted.update(dict.fromkeys(keys))
 
     def measures_used(self) -> tuple[MeasureView, ...]:
-        """Every measure computed so far, sorted by name and window."""
-        views = {(m.name, str(m.window or "")): _measure_view(m) for m in self._measures.values()}
+        """Every measure consulted or computed so far, sorted by name and window."""
+        keys = list(self._consulted) + [k for k in self._measures if k not in self._consulted]
+        views = {}
+        for key in keys:
+            m = self.measure_object(key)
+            views[(m.name, str(m.window or ""))] = _measure_view(m)
         return tuple(views[k] for k in sorted(views))
 
 
@@ -127,19 +167,74 @@ def _sentence(outcome: conditions.Outcome, holds: bool = True) -> str:
     return "; ".join(parts) if parts else "condition holds"
 
 
+@attrs.frozen
+class _Plan:
+    """A rule's compiled conditions and the measures each reads."""
+
+    decide: Callable[[Any, Any], object]
+    keys: tuple[tuple, ...]
+    unless: tuple[tuple[CompiledUnless, Callable[[Any, Any], object], tuple[tuple, ...]], ...]
+
+    @classmethod
+    def of(cls, rule: CompiledRule) -> "_Plan":
+        """Compile ``rule``'s conditions (once per engine)."""
+        node = rule.condition.node
+        return cls(compile_node(node), measure_keys(node),
+                   tuple((u, compile_node(u.condition.node), measure_keys(u.condition.node)) for u in rule.unless))
+
+
+class _Day:
+    """What depends only on the as-of date: rules in force by stratum, parameter values.
+
+    Each stratum is a list of (rule, compiled decision, facts read). Every rule in force is
+    evaluated at least once, in this order, so ``keys`` (the measures they read, in order)
+    are the measures any evaluation on this day consults before ``unless`` clauses.
+    """
+
+    def __init__(self, strata: list[list[CompiledRule]], plans: dict[str, _Plan]) -> None:
+        self.strata = [[(r, plans[r.id].decide, r.reads) for r in layer] for layer in strata]
+        self.keys = dict.fromkeys(k for layer in strata for r in layer for k in plans[r.id].keys)
+        self.parameters: dict[str, Any] = {}
+
+
 class Engine:
     """Evaluates pupils against a compiled rule set."""
+
+    _DAYS_KEPT = 1024  # as-of dates whose rules in force and parameters are kept
 
     def __init__(self, ruleset: RuleSet, calendar: Calendar = Calendar()) -> None:
         self.ruleset = ruleset
         self.calendar = calendar
         self.titles = {k: s.title for k, s in ruleset.policy.sources.items()}
+        self.plans = {rule.id: _Plan.of(rule) for rule in ruleset.rules}
+        self._days: dict[dt.date, _Day] = {}
+        self._cites: dict[int, tuple[Any, CitationView]] = {}
 
     def _in_force(self, rule: CompiledRule, day: dt.date) -> bool:
         return rule.rule.in_force(day) and self.ruleset.policy.policy_in_force(rule.rule.policy, day)
 
+    def _day(self, as_of: dt.date) -> _Day:
+        day = self._days.get(as_of)
+        if day is None:
+            if len(self._days) >= self._DAYS_KEPT:
+                self._days.clear()
+            live = [r for r in self.ruleset.rules if self._in_force(r, as_of)]
+            strata = [[r for r in live if r.stratum == s] for s in sorted({r.stratum for r in live})]
+            day = self._days[as_of] = _Day(strata, self.plans)
+        return day
+
+    def context(self, pupil: Pupil, as_of: dt.date, school: School = School()) -> PupilContext:
+        """A fresh working memory for ``pupil`` as of ``as_of``."""
+        day = self._day(as_of)
+        ctx = PupilContext(self.ruleset, pupil, as_of, self.calendar, school, day.parameters)
+        ctx.consult(day.keys)
+        return ctx
+
     def _cite(self, cite) -> CitationView:
-        return CitationView.of(cite, self.titles)
+        hit = self._cites.get(id(cite))
+        if hit is None or hit[0] is not cite:
+            hit = self._cites[id(cite)] = (cite, CitationView.of(cite, self.titles))
+        return hit[1]
 
     def _chain(self, rule: CompiledRule, ctx: PupilContext) -> tuple[str, ...]:
         """Rules whose derived facts this rule used, earliest first (transitively)."""
@@ -154,48 +249,63 @@ class Engine:
 
     def _fire_all(self, ctx: PupilContext) -> list[tuple[CompiledRule, conditions.Outcome]]:
         fired: list[tuple[CompiledRule, conditions.Outcome]] = []
-        rules = [r for r in self.ruleset.rules if self._in_force(r, ctx.as_of)]
-        for stratum in sorted({r.stratum for r in rules}):
-            self._fire_stratum([r for r in rules if r.stratum == stratum], ctx, fired)
+        for layer in self._day(ctx.as_of).strata:
+            self._fire_stratum(layer, ctx, fired)
         return fired
 
-    def _fire_stratum(self, layer: list[CompiledRule], ctx: PupilContext,
-                      fired: list[tuple[CompiledRule, conditions.Outcome]]) -> None:
+    def _fire_stratum(self, layer: list[tuple[CompiledRule, Callable[[Any, Any], object], frozenset[str]]],
+                      ctx: PupilContext, fired: list[tuple[CompiledRule, conditions.Outcome]]) -> None:
         """Fire one stratum to a fixpoint, in (priority, declaration) order, each rule at most once.
 
         Facts only ever become true, so a rule that did not hold can only change its mind
         when a fact it reads has been derived since it was last evaluated: only those
         rules are evaluated again on later passes.
         """
-        pending = list(layer)
+        pending = list(range(len(layer)))
         derived: list[str] = []  # facts derived in this stratum, in order
-        seen = dict.fromkeys((r.id for r in layer), -1)  # len(derived) when last evaluated
+        seen = [-1] * len(layer)  # len(derived) when last evaluated
         while pending:
-            before = len(derived)
-            for rule in list(pending):
-                if seen[rule.id] >= 0 and not rule.reads.intersection(derived[seen[rule.id]:]):
+            before, waiting = len(derived), []
+            for i in pending:
+                rule, decide, reads = layer[i]
+                if seen[i] >= 0 and not reads.intersection(derived[seen[i]:]):
+                    waiting.append(i)
                     continue
-                seen[rule.id] = len(derived)
-                if self._evaluate(rule, rule.condition.node, ctx, trace=False).value is not True:
+                seen[i] = len(derived)
+                try:
+                    holds = decide(ctx, None)
+                except (ArithmeticError, KeyError, TypeError, ValueError) as error:  # a bug or bad data: say where
+                    raise self._failure(rule, ctx, error) from error
+                if holds is not True:
+                    waiting.append(i)
                     continue
-                outcome = self._evaluate(rule, rule.condition.node, ctx)  # trace it as it fires
-                pending.remove(rule)
+                outcome = self._evaluate(rule, rule.condition.node, ctx)  # the same closures, traced
                 fired.append((rule, outcome))
                 derived += [f for f in rule.derives if f not in ctx.facts]
                 self._derive(rule, outcome, ctx)
+            pending = waiting
             if len(derived) == before:
                 return
+
+    def _decide(self, rule: CompiledRule, decide: Callable[[Any, Any], object], ctx: PupilContext) -> object:
+        try:
+            return decide(ctx, None)
+        except (ArithmeticError, KeyError, TypeError, ValueError) as error:  # a bug or bad data: say where
+            raise self._failure(rule, ctx, error) from error
+
+    def _failure(self, rule: CompiledRule, ctx: Any, error: Exception) -> EvaluationError:
+        return EvaluationError([Problem(f"rule {rule.id!r} failed for pupil {ctx.pupil.id!r}: {error}",
+                                        rule.rule.when.location)])
 
     def _evaluate(self, rule: CompiledRule, node: Any, ctx: PupilContext, trace: bool = True) -> conditions.Outcome:
         try:
             return conditions.evaluate(node, ctx, trace)
         except (ArithmeticError, KeyError, TypeError, ValueError) as error:  # a bug or bad data: say where
-            raise EvaluationError([Problem(f"rule {rule.id!r} failed for pupil {ctx.pupil.id!r}: {error}",
-                                           rule.rule.when.location)]) from error
+            raise self._failure(rule, ctx, error) from error
 
     def _derive(self, rule: CompiledRule, outcome: conditions.Outcome, ctx: PupilContext) -> bool:
         new = False
-        reason = self._reason(rule, outcome, ctx)
+        reason = ctx.reasons[rule.id] = self._reason(rule, outcome, ctx)
         for fact in rule.derives:
             if fact not in ctx.facts:
                 ctx.facts[fact] = DerivedFact(fact, rule.id, reason)
@@ -206,16 +316,24 @@ class Engine:
         return Reason(rule.id, rule.rule.title, _sentence(outcome), self._cite(rule.rule.cite),
                       self._chain(rule, ctx), _values(outcome))
 
+    def _final_reason(self, rule: CompiledRule, outcome: conditions.Outcome, ctx: PupilContext) -> Reason:
+        """The reason a recommendation cites: as built at the firing, its chain taken at the end."""
+        first = ctx.reasons.get(rule.id)
+        if first is None:
+            return self._reason(rule, outcome, ctx)
+        chain = self._chain(rule, ctx)
+        return first if chain == first.chain else attrs.evolve(first, chain=chain)
+
     def evaluate_pupil(self, pupil: Pupil, as_of: dt.date, school: School = School()) -> PupilEvaluation:
         """Fire the rules for one pupil as of a date."""
-        ctx = PupilContext(self.ruleset, pupil, as_of, self.calendar, school)
+        ctx = self.context(pupil, as_of, school)
         fired = self._fire_all(ctx)
         recs: dict[str, list[tuple[CompiledRule, Reason]]] = {}
         suppressed: list[Suppression] = []
         done: dict[str, AlreadyDone] = {}
         for rule, outcome in fired:
-            reason = self._reason(rule, outcome, ctx)
-            held = self._held(rule, ctx, suppressed)
+            reason = self._final_reason(rule, outcome, ctx)
+            held = self._held(rule, ctx, suppressed) if rule.unless else set()
             for action_id in rule.rule.recommend:
                 action = self.ruleset.policy.actions[action_id]
                 if action_id in held or not _action_in_force(action, as_of):
@@ -234,8 +352,9 @@ class Engine:
 
     def _held(self, rule: CompiledRule, ctx: PupilContext, out: list[Suppression]) -> set[str]:
         held: set[str] = set()
-        for clause in rule.unless:
-            if self._evaluate(rule, clause.condition.node, ctx, trace=False).value is not True:
+        for clause, decide, keys in self.plans[rule.id].unless:
+            ctx.consult(keys)
+            if self._decide(rule, decide, ctx) is not True:
                 continue
             outcome = self._evaluate(rule, clause.condition.node, ctx)
             for action_id in clause.actions:
