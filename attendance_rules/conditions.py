@@ -48,8 +48,7 @@ from typing import Any, Callable, ClassVar, Iterator, Mapping, Protocol, Sequenc
 
 import attrs
 
-from .calendar import count_school_days, nth_school_day_after
-from .exceptions import ConditionError, EvaluationError, Location, Problem
+from .exceptions import ConditionError, Location, Problem
 from .history import EVENT_FIELDS, Event, Pupil
 from .measures import MEASURES, Measure, Window, format_value
 

@@ -70,6 +70,9 @@ class PupilContext:
         self._measures: dict[tuple, Measure] = {}
         self._consulted: dict[tuple, None] = {}
         self.reasons: dict[str, Reason] = {}  # the reason of each rule fired, as built when it fired
+        # The lookups conditions make most often, bound straight to the containers (no Python frame).
+        self.fact = self.facts.__contains__  # type: ignore[method-assign]
+        self.flag = pupil.flags.__contains__  # type: ignore[method-assign]
 
     def parameter(self, name: str) -> Any:
         """The parameter's value in force on the as-of date, in condition units."""
@@ -280,6 +283,9 @@ class Engine:
                     waiting.append(i)
                     continue
                 outcome = self._evaluate(rule, rule.condition.node, ctx)  # the same closures, traced
+                if outcome.value is not True:  # cannot happen: one evaluator; say so loudly if it does
+                    raise EvaluationError([Problem(f"rule {rule.id!r} was decided true but explained false for "
+                                                   f"pupil {ctx.pupil.id!r}", rule.rule.when.location)])
                 fired.append((rule, outcome))
                 derived += [f for f in rule.derives if f not in ctx.facts]
                 self._derive(rule, outcome, ctx)
@@ -326,7 +332,17 @@ class Engine:
 
     def evaluate_pupil(self, pupil: Pupil, as_of: dt.date, school: School = School()) -> PupilEvaluation:
         """Fire the rules for one pupil as of a date."""
-        ctx = self.context(pupil, as_of, school)
+        return self.evaluate_context(self.context(pupil, as_of, school))
+
+    def evaluate_context(self, ctx: PupilContext) -> PupilEvaluation:
+        """Fire the rules over a working memory (from ``context``) and report the result."""
+        decision = self.decide(ctx)
+        return PupilEvaluation(ctx.pupil.id, ctx.as_of, ctx.measures_used(), *decision)
+
+    def decide(self, ctx: PupilContext) -> tuple[tuple, tuple, tuple, tuple, tuple]:
+        """The rule work for one pupil: facts, recommendations, suppressions, actions already
+        done and rules fired, each with its reasons (``PupilEvaluation``'s fields after ``measures``)."""
+        pupil, as_of = ctx.pupil, ctx.as_of
         fired = self._fire_all(ctx)
         recs: dict[str, list[tuple[CompiledRule, Reason]]] = {}
         suppressed: list[Suppression] = []
@@ -343,12 +359,11 @@ class Engine:
                     done.setdefault(action_id, AlreadyDone(action_id, action.title, rule.id, event.type, event.date))
                     continue
                 recs.setdefault(action_id, []).append((rule, reason))
-        return PupilEvaluation(
-            pupil.id, as_of, ctx.measures_used(), tuple(ctx.facts[k] for k in sorted(ctx.facts)),
-            tuple(sorted((self._recommendation(a, rs, pupil, as_of) for a, rs in recs.items()),
-                         key=lambda r: (-r.priority, r.action))),
-            tuple(sorted(suppressed, key=lambda s: (s.action, s.rule))),
-            tuple(done[k] for k in sorted(done)), tuple(r.id for r, _ in fired))
+        return (tuple(ctx.facts[k] for k in sorted(ctx.facts)),
+                tuple(sorted((self._recommendation(a, rs, pupil, as_of) for a, rs in recs.items()),
+                             key=lambda r: (-r.priority, r.action))),
+                tuple(sorted(suppressed, key=lambda s: (s.action, s.rule))),
+                tuple(done[k] for k in sorted(done)), tuple(r.id for r, _ in fired))
 
     def _held(self, rule: CompiledRule, ctx: PupilContext, out: list[Suppression]) -> set[str]:
         held: set[str] = set()

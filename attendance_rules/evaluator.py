@@ -456,6 +456,8 @@ def _event_any(node: c.EventAny) -> Fn:
     text = str(node)
 
     def any_event(ctx: Any, sink: Trace | None) -> bool:
+        if sink is None and not ctx.events(node.event):  # most pupils have few events of a type
+            return False
         found, span = _matching(node, ctx, sink)
         if sink is not None:
             latest = f" (latest on {c._show_date(found[-1].date)})" if found else ""
