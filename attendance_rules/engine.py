@@ -11,6 +11,7 @@ keeps its state in local objects, so one engine may serve many threads.
 from __future__ import annotations
 
 import datetime as dt
+import heapq
 from typing import Any, Callable, Iterable, Sequence
 
 import attrs
@@ -36,7 +37,7 @@ from .evaluator import compile_node, measure_keys
 from .measures import Measure, MeasureFrame, Window
 from .policy import Action, format_parameter_value
 
-__all__ = ["Engine", "PupilContext", "RuleCheck", "add_school_days", "why_not"]
+__all__ = ["DayActions", "Engine", "LightRecommendation", "PupilContext", "RuleCheck", "add_school_days", "why_not"]
 
 _OPS = {">=": "at least", ">": "more than", "<=": "at most", "<": "less than", "==": "is", "!=": "is not",
         "in": "one of", "is": "is"}
@@ -171,6 +172,27 @@ def _sentence(outcome: conditions.Outcome, holds: bool = True) -> str:
 
 
 @attrs.frozen
+class LightRecommendation:
+    """A recommendation without reasons: the rules giving it, its due date, window and parameters."""
+
+    action: str
+    rules: tuple[str, ...]
+    due: dt.date | None
+    window: tuple[dt.date, dt.date] | None
+    parameters: tuple[tuple[str, str], ...]
+
+
+@attrs.frozen
+class DayActions:
+    """What ``Engine.actions_on`` decides for one pupil on one day."""
+
+    as_of: dt.date
+    recommended: dict[str, LightRecommendation]
+    held_back: dict[str, tuple[str, str]]  # action -> (rule, reason), of the holding rule first by id
+    done: dict[str, Event]  # action -> the event that records it done
+
+
+@attrs.frozen
 class _Plan:
     """A rule's compiled conditions and the measures each reads."""
 
@@ -186,16 +208,29 @@ class _Plan:
                    tuple((u, compile_node(u.condition.node), measure_keys(u.condition.node)) for u in rule.unless))
 
 
+class _Layer:
+    """One stratum of the rules in force: (rule, compiled decision) in firing order, and for
+    each fact the positions of the rules that read it."""
+
+    def __init__(self, rules: list[CompiledRule], plans: dict[str, _Plan]) -> None:
+        self.rules = [(r, plans[r.id].decide) for r in rules]
+        readers: dict[str, list[int]] = {}
+        for i, rule in enumerate(rules):
+            for fact in rule.reads:
+                readers.setdefault(fact, []).append(i)
+        self.readers = {fact: tuple(at) for fact, at in readers.items()}
+
+
 class _Day:
     """What depends only on the as-of date: rules in force by stratum, parameter values.
 
-    Each stratum is a list of (rule, compiled decision, facts read). Every rule in force is
-    evaluated at least once, in this order, so ``keys`` (the measures they read, in order)
-    are the measures any evaluation on this day consults before ``unless`` clauses.
+    Every rule in force is evaluated at least once, in order, so ``keys`` (the measures
+    they read, in order) are the measures any evaluation on this day consults before
+    ``unless`` clauses.
     """
 
     def __init__(self, strata: list[list[CompiledRule]], plans: dict[str, _Plan]) -> None:
-        self.strata = [[(r, plans[r.id].decide, r.reads) for r in layer] for layer in strata]
+        self.strata = [_Layer(layer, plans) for layer in strata]
         self.keys = dict.fromkeys(k for layer in strata for r in layer for k in plans[r.id].keys)
         self.parameters: dict[str, Any] = {}
 
@@ -250,48 +285,65 @@ class Engine:
                         out.append(name)
         return tuple(out)
 
-    def _fire_all(self, ctx: PupilContext) -> list[tuple[CompiledRule, conditions.Outcome]]:
+    def _fire_all(self, ctx: PupilContext, trace: bool = True) -> list[tuple[CompiledRule, conditions.Outcome]]:
+        """The rules that fire, in order, each with its traced outcome (None when ``trace`` is False)."""
         fired: list[tuple[CompiledRule, conditions.Outcome]] = []
         for layer in self._day(ctx.as_of).strata:
-            self._fire_stratum(layer, ctx, fired)
+            self._fire_stratum(layer, ctx, fired, trace)
         return fired
 
-    def _fire_stratum(self, layer: list[tuple[CompiledRule, Callable[[Any, Any], object], frozenset[str]]],
-                      ctx: PupilContext, fired: list[tuple[CompiledRule, conditions.Outcome]]) -> None:
+    def _fire_stratum(self, layer: "_Layer", ctx: PupilContext, fired: list[tuple[CompiledRule, conditions.Outcome]],
+                      trace: bool = True) -> None:
         """Fire one stratum to a fixpoint, in (priority, declaration) order, each rule at most once.
 
-        Facts only ever become true, so a rule that did not hold can only change its mind
-        when a fact it reads has been derived since it was last evaluated: only those
-        rules are evaluated again on later passes.
+        A first pass evaluates every rule in order. Facts only ever become true, so a rule
+        that did not hold can only change its mind when a fact it reads is derived after it
+        was evaluated: such a rule is evaluated again later in the same pass when it comes
+        after the rule that derived the fact, else in the next pass. Untraced (``trace``
+        False, for replays that need only which rules fired), facts carry no reason.
         """
-        pending = list(range(len(layer)))
-        derived: list[str] = []  # facts derived in this stratum, in order
-        seen = [-1] * len(layer)  # len(derived) when last evaluated
-        while pending:
-            before, waiting = len(derived), []
-            for i in pending:
-                rule, decide, reads = layer[i]
-                if seen[i] >= 0 and not reads.intersection(derived[seen[i]:]):
-                    waiting.append(i)
-                    continue
-                seen[i] = len(derived)
+        rules, readers = layer.rules, layer.readers
+        done, dirty = [False] * len(rules), [False] * len(rules)
+        queue: list[int] = list(range(len(rules)))
+        first = True
+        while queue:
+            later: list[int] = []
+            heapq.heapify(queue)
+            while queue:
+                i = heapq.heappop(queue)
+                dirty[i] = False
+                rule, decide = rules[i]
                 try:
                     holds = decide(ctx, None)
                 except (ArithmeticError, KeyError, TypeError, ValueError) as error:  # a bug or bad data: say where
                     raise self._failure(rule, ctx, error) from error
                 if holds is not True:
-                    waiting.append(i)
                     continue
-                outcome = self._evaluate(rule, rule.condition.node, ctx)  # the same closures, traced
-                if outcome.value is not True:  # cannot happen: one evaluator; say so loudly if it does
-                    raise EvaluationError([Problem(f"rule {rule.id!r} was decided true but explained false for "
-                                                   f"pupil {ctx.pupil.id!r}", rule.rule.when.location)])
-                fired.append((rule, outcome))
-                derived += [f for f in rule.derives if f not in ctx.facts]
-                self._derive(rule, outcome, ctx)
-            pending = waiting
-            if len(derived) == before:
-                return
+                done[i] = True
+                new = [f for f in rule.derives if f not in ctx.facts]
+                self._fired(rule, ctx, fired, trace)
+                for j in {j for f in new for j in readers.get(f, ())}:
+                    if done[j] or dirty[j] or (first and j > i):  # (a first evaluation is still to come)
+                        continue
+                    dirty[j] = True
+                    if j > i:
+                        heapq.heappush(queue, j)
+                    else:
+                        later.append(j)
+            queue, first = later, False
+
+    def _fired(self, rule: CompiledRule, ctx: PupilContext, fired: list, trace: bool) -> None:
+        """Record a firing: its facts, and (traced) its explanation by the same closures."""
+        if not trace:
+            fired.append((rule, None))
+            ctx.facts.update(dict.fromkeys(f for f in rule.derives if f not in ctx.facts))  # type: ignore[arg-type]
+            return
+        outcome = self._evaluate(rule, rule.condition.node, ctx)
+        if outcome.value is not True:  # cannot happen: one evaluator; say so loudly if it does
+            raise EvaluationError([Problem(f"rule {rule.id!r} was decided true but explained false for "
+                                           f"pupil {ctx.pupil.id!r}", rule.rule.when.location)])
+        fired.append((rule, outcome))
+        self._derive(rule, outcome, ctx)
 
     def _decide(self, rule: CompiledRule, decide: Callable[[Any, Any], object], ctx: PupilContext) -> object:
         try:
@@ -365,21 +417,56 @@ class Engine:
                 tuple(sorted(suppressed, key=lambda s: (s.action, s.rule))),
                 tuple(done[k] for k in sorted(done)), tuple(r.id for r, _ in fired))
 
-    def _held(self, rule: CompiledRule, ctx: PupilContext, out: list[Suppression]) -> set[str]:
+    def _held(self, rule: CompiledRule, ctx: PupilContext, out: list, trace: bool = True) -> set[str]:
+        """Actions of a fired rule held back by its ``unless`` clauses; each goes to ``out`` as a
+        ``Suppression`` (untraced: as ``(action, rule, reason)``)."""
         held: set[str] = set()
         for clause, decide, keys in self.plans[rule.id].unless:
             ctx.consult(keys)
             if self._decide(rule, decide, ctx) is not True:
                 continue
-            outcome = self._evaluate(rule, clause.condition.node, ctx)
+            outcome = self._evaluate(rule, clause.condition.node, ctx) if trace else None
             for action_id in clause.actions:
                 if action_id in held:
                     continue
                 held.add(action_id)
+                if not trace:
+                    out.append((action_id, rule.id, clause.clause.reason))
+                    continue
                 title = self.ruleset.policy.actions[action_id].title
                 out.append(Suppression(action_id, title, rule.id, clause.clause.reason, clause.condition.text,
                                        self._cite(clause.clause.cite or rule.rule.cite), _values(outcome)))
         return held
+
+    def actions_on(self, pupil: Pupil, as_of: dt.date, school: School = School()) -> "DayActions":
+        """Which actions the rules recommend, hold back or find done, without reasons: the
+        same decisions as ``evaluate_pupil``, for replays that evaluate every day."""
+        ctx = self.context(pupil, as_of, school)
+        recs: dict[str, list[str]] = {}
+        held_back: dict[str, list[tuple[str, str]]] = {}
+        done: dict[str, Event] = {}
+        for rule, _ in self._fire_all(ctx, trace=False):
+            suppressed: list[tuple[str, str, str]] = []
+            held = self._held(rule, ctx, suppressed, trace=False) if rule.unless else set()
+            for action_id, rule_id, reason in suppressed:
+                held_back.setdefault(action_id, []).append((rule_id, reason))
+            for action_id in rule.rule.recommend:
+                action = self.ruleset.policy.actions[action_id]
+                if action_id in held or not _action_in_force(action, as_of):
+                    continue
+                event = self._done_event(action, pupil, as_of)
+                if event is not None:
+                    done.setdefault(action_id, event)
+                else:
+                    recs.setdefault(action_id, []).append(rule.id)
+        return DayActions(as_of, {a: self._light(a, rules, pupil, as_of) for a, rules in recs.items()},
+                          {a: min(by) for a, by in held_back.items()}, done)
+
+    def _light(self, action_id: str, rules: list[str], pupil: Pupil, as_of: dt.date) -> LightRecommendation:
+        action = self.ruleset.policy.actions[action_id]
+        due, window = self._due(action, pupil, as_of)
+        params = tuple((name, self._parameter_text(name, as_of)) for name in action.parameters)
+        return LightRecommendation(action_id, tuple(rules), due, window, params)
 
     def _done_event(self, action: Action, pupil: Pupil, as_of: dt.date) -> Event | None:
         completion = action.completion
@@ -397,6 +484,16 @@ class Engine:
     def _recommendation(self, action_id: str, reasons: list[tuple[CompiledRule, Reason]], pupil: Pupil,
                         as_of: dt.date) -> Recommendation:
         action = self.ruleset.policy.actions[action_id]
+        due, window = self._due(action, pupil, as_of)
+        priority = max(rule.rule.priority for rule, _ in reasons)
+        params = tuple((name, self._parameter_text(name, as_of)) for name in action.parameters)
+        done_by = action.completion
+        recorded = None if done_by is None else (done_by.event, tuple(sorted(done_by.wanted(action_id).items())))
+        return Recommendation(action_id, action.title, action.kind, action.responsible, priority,
+                              tuple(r for _, r in reasons), self._cite(action.cite), due, window, params, recorded)
+
+    def _due(self, action: Action, pupil: Pupil, as_of: dt.date) -> tuple[dt.date | None, tuple | None]:
+        """An action's due date and review window (from the event it follows), as of a date."""
         due, window = None, None
         if action.due and action.due.within_school_days is not None:
             due = add_school_days(as_of, action.due.within_school_days)
@@ -407,12 +504,7 @@ class Engine:
                 window = (_after(start, action.due.from_days, action.due.school_days, days, as_of),
                           _after(start, action.due.to_days, action.due.school_days, days, as_of))
                 due = window[1]
-        priority = max(rule.rule.priority for rule, _ in reasons)
-        params = tuple((name, self._parameter_text(name, as_of)) for name in action.parameters)
-        done_by = action.completion
-        recorded = None if done_by is None else (done_by.event, tuple(sorted(done_by.wanted(action_id).items())))
-        return Recommendation(action_id, action.title, action.kind, action.responsible, priority,
-                              tuple(r for _, r in reasons), self._cite(action.cite), due, window, params, recorded)
+        return due, window
 
     def _parameter_text(self, name: str, as_of: dt.date) -> str:
         param = self.ruleset.policy.parameters[name]

@@ -164,11 +164,16 @@ def rolling_due_actions(policy: CompiledPolicy) -> frozenset[str]:
 
 def _signature(rec: Recommendation, rolling: bool) -> dict[str, str]:
     """What, if it differs from one day to the next, is reported as a change."""
-    sig = {"rules": ", ".join(sorted({r.rule for r in rec.reasons})),
-           "window": f"{rec.window[0].isoformat()} to {rec.window[1].isoformat()}" if rec.window else "none"}
+    return _signature_of([r.rule for r in rec.reasons], rec.window, rec.due, rec.parameters, rolling)
+
+
+def _signature_of(rules: Iterable[str], window: tuple[dt.date, dt.date] | None, due: dt.date | None,
+                  parameters: Iterable[tuple[str, str]], rolling: bool = False) -> dict[str, str]:
+    sig = {"rules": ", ".join(sorted(set(rules))),
+           "window": f"{window[0].isoformat()} to {window[1].isoformat()}" if window else "none"}
     if not rolling:
-        sig["due"] = rec.due.isoformat() if rec.due else "none"
-    for name, text in rec.parameters:
+        sig["due"] = due.isoformat() if due else "none"
+    for name, text in parameters:
         sig[f"parameter {name}"] = text
     return sig
 
@@ -205,26 +210,77 @@ class _Episode:
                              self.at_start)
 
 
+class _FullDay:
+    """A day of a replay seen through a full evaluation."""
+
+    def __init__(self, evaluation: PupilEvaluation) -> None:
+        self.as_of, self.evaluation = evaluation.as_of, evaluation
+        self.recommended = {rec.action: rec for rec in evaluation.recommendations}
+
+    def signature(self, action: str, rolling: bool) -> dict[str, str]:
+        return _signature(self.recommended[action], rolling)
+
+    def recommendation(self, action: str) -> Recommendation:
+        return self.recommended[action]
+
+    def end_reason(self, action: str) -> str:
+        return _end_reason(action, self.evaluation)
+
+
+class _LightDay:
+    """A day of a replay decided without reasons (``Engine.actions_on``); the full evaluation,
+    with reasons, is made only when a recommendation starts that day."""
+
+    def __init__(self, policy: CompiledPolicy, pupil: Pupil, day: dt.date, school: School) -> None:
+        self.policy, self.pupil, self.school, self.as_of = policy, pupil, school, day
+        self.actions = policy.engine.actions_on(pupil, day, school)
+        self.recommended = self.actions.recommended
+        self._full: dict[str, Recommendation] | None = None
+
+    def signature(self, action: str, rolling: bool) -> dict[str, str]:
+        rec = self.recommended[action]
+        return _signature_of(rec.rules, rec.window, rec.due, rec.parameters, rolling)
+
+    def recommendation(self, action: str) -> Recommendation:
+        if self._full is None:
+            evaluation = self.policy.evaluate_pupil(self.pupil, self.as_of, self.school)
+            self._full = {rec.action: rec for rec in evaluation.recommendations}
+        return self._full[action]
+
+    def end_reason(self, action: str) -> str:
+        if action in self.actions.done:
+            event = self.actions.done[action]
+            return f"done: {event.type} on {event.date.isoformat()}"
+        if action in self.actions.held_back:
+            rule, reason = self.actions.held_back[action]
+            return f"held back by {rule}: {reason}"
+        return "no longer met"
+
+
 def build_timeline(pupil_id: str, evaluations: Iterable[PupilEvaluation],
                    rolling: frozenset[str] = frozenset()) -> PupilTimeline:
     """A pupil's episodes from its evaluations in date order (one per evaluated day).
 
     Costs O(recommendations) per day whatever the length of the history.
     """
+    return _episodes(pupil_id, (_FullDay(e) for e in evaluations), rolling)
+
+
+def _episodes(pupil_id: str, days: Iterable[_FullDay | _LightDay], rolling: frozenset[str]) -> PupilTimeline:
     open_: dict[str, _Episode] = {}
     done: list[TimelineEntry] = []
     count, first, last = 0, None, None
-    for evaluation in evaluations:
-        day = evaluation.as_of
+    for today in days:
+        day = today.as_of
         count, first, last = count + 1, first or day, day
-        current = {rec.action: rec for rec in evaluation.recommendations}
+        current = today.recommended
         for action in [a for a in open_ if a not in current]:
-            done.append(open_.pop(action).freeze(pupil_id, day, _end_reason(action, evaluation)))
-        for action, rec in current.items():
-            signature = _signature(rec, action in rolling)
+            done.append(open_.pop(action).freeze(pupil_id, day, today.end_reason(action)))
+        for action in current:
+            signature = today.signature(action, action in rolling)
             episode = open_.get(action)
             if episode is None:
-                open_[action] = _Episode(rec, day, signature, count == 1)
+                open_[action] = _Episode(today.recommendation(action), day, signature, count == 1)
                 continue
             if signature != episode.signature:
                 episode.changes.append((day, _describe_change(episode.signature, signature)))
@@ -237,9 +293,18 @@ def build_timeline(pupil_id: str, evaluations: Iterable[PupilEvaluation],
 
 def replay_pupil(policy: CompiledPolicy, pupil: Pupil, start: dt.date, end: dt.date,
                  school: School = School(), rolling: frozenset[str] | None = None) -> PupilTimeline:
-    """One pupil's timeline from ``start`` to ``end`` (both inclusive)."""
+    """One pupil's timeline from ``start`` to ``end`` (both inclusive).
+
+    Each school day is decided without reasons (the same compiled rules, untraced); a full
+    evaluation, with reasons, is made only on a day when a recommendation starts.
+    """
+    from .engine import Engine
+
     rolling = rolling_due_actions(policy) if rolling is None else rolling
-    return build_timeline(pupil.id, evaluations_by_day(policy, pupil, start, end, school), rolling)
+    if type(policy.engine) is not Engine:  # another backend: a full evaluation each day
+        return build_timeline(pupil.id, evaluations_by_day(policy, pupil, start, end, school), rolling)
+    days = (_LightDay(policy, pupil, day, school) for day in school_days_between(pupil, start, end))
+    return _episodes(pupil.id, days, rolling)
 
 
 def policy_meta(policy: CompiledPolicy) -> dict[str, Any]:
