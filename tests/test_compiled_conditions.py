@@ -164,3 +164,23 @@ def test_frame_pairs_equal_computed_measures() -> None:
                 value = compute(pupil, name, dt.date(2024, 7, 5), window, codes=codes).value
                 pair = frame.pair(name, window, codes)
                 assert (None if pair is None else Fraction(*pair)) == value, (name, window)
+
+
+@settings(max_examples=25, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(text=policies(), seed=st.integers(0, 2**32 - 1), as_of=AS_OF)
+def test_untraced_day_decisions_equal_the_full_evaluation(text: str, seed: int, as_of: dt.date) -> None:
+    """``Engine.actions_on`` (what replays use each day) decides exactly as ``evaluate_pupil``."""
+    engine = Engine(compile_text(text))
+    for pupil in random_history(seed, 3):
+        full = engine.evaluate_pupil(pupil, as_of)
+        light = engine.actions_on(pupil, as_of)
+        assert sorted(light.recommended) == sorted(r.action for r in full.recommendations)
+        for rec in full.recommendations:
+            got = light.recommended[rec.action]
+            assert (sorted(set(got.rules)), got.due, got.window, got.parameters) == (
+                sorted({r.rule for r in rec.reasons}), rec.due, rec.window, rec.parameters)
+        assert {a: (e.type, e.date) for a, e in light.done.items()} == {d.action: (d.event, d.date) for d in full.done}
+        first_held = {}
+        for s in full.suppressed:  # sorted by (action, rule): the first is the one a replay reports
+            first_held.setdefault(s.action, (s.rule, s.reason))
+        assert light.held_back == first_held
