@@ -33,11 +33,12 @@ from .evaluation import (
 )
 from .exceptions import EvaluationError, Problem
 from .history import Event, History, Pupil, School
-from .evaluator import compile_node, measure_keys
+from .evaluator import compile_node, measure_keys, replay_safe
 from .measures import Measure, MeasureFrame, Window
 from .policy import Action, format_parameter_value
 
-__all__ = ["DayActions", "Engine", "LightRecommendation", "PupilContext", "RuleCheck", "add_school_days", "why_not"]
+__all__ = ["DayActions", "Engine", "LightRecommendation", "PupilContext", "ReplayMemo", "RuleCheck", "add_school_days",
+           "why_not"]
 
 _OPS = {">=": "at least", ">": "more than", "<=": "at most", "<": "less than", "==": "is", "!=": "is not",
         "in": "one of", "is": "is"}
@@ -71,6 +72,7 @@ class PupilContext:
         self._measures: dict[tuple, Measure] = {}
         self._consulted: dict[tuple, None] = {}
         self.reasons: dict[str, Reason] = {}  # the reason of each rule fired, as built when it fired
+        self.log: list | None = None  # (atom, value) read by decisions, kept for replays (evaluator._logged)
         # The lookups conditions make most often, bound straight to the containers (no Python frame).
         self.fact = self.facts.__contains__  # type: ignore[method-assign]
         self.flag = pupil.flags.__contains__  # type: ignore[method-assign]
@@ -192,6 +194,44 @@ class DayActions:
     done: dict[str, Event]  # action -> the event that records it done
 
 
+class ReplayMemo:
+    """One pupil's last decided day in a replay: the rules then in force, every atom its
+    decisions read with the value read, and the firings (rule, actions held, suppressions).
+
+    The decisions are a function of those atom values, the facts they derive and values
+    that do not change within a replay (flags, school settings, literals), so when every
+    atom reads the same again the firings are the same.
+    """
+
+    def __init__(self) -> None:
+        self.epoch: tuple | None = None
+        self.log: list | None = None
+        self.firings: list = []
+        self.steady: tuple | None = None
+
+    def still_holds(self, day: "_Day", ctx: PupilContext) -> bool:
+        """Whether ``ctx``'s day would fire exactly as the day kept.
+
+        Atoms that read only events over steady windows (``evaluator._events_only``) are not
+        read again while no event has been added and the academic year and term are the same.
+        """
+        if self.log is None or day.epoch != self.epoch:
+            return False
+        steady = self.steady == _steady(ctx)
+        return all((steady and atom.events_only) or atom(ctx, None) == value for atom, value in self.log)
+
+    def keep(self, day: "_Day", ctx: PupilContext, firings: list) -> None:
+        """Remember a day just decided (``ctx.log`` None: it cannot be reused)."""
+        self.epoch, self.log, self.firings = day.epoch, ctx.log, firings
+        self.steady = _steady(ctx) if ctx.log is not None else None
+
+
+def _steady(ctx: PupilContext) -> tuple:
+    """What event-only atoms depend on besides their events: events so far, year and term."""
+    seen = sum(1 for event in ctx.pupil.events if event.date <= ctx.as_of)
+    return seen, academic_year_start(ctx.as_of), ctx.calendar.term_start(ctx.as_of, ctx.pupil.register.days)
+
+
 @attrs.frozen
 class _Plan:
     """A rule's compiled conditions and the measures each reads."""
@@ -199,13 +239,16 @@ class _Plan:
     decide: Callable[[Any, Any], object]
     keys: tuple[tuple, ...]
     unless: tuple[tuple[CompiledUnless, Callable[[Any, Any], object], tuple[tuple, ...]], ...]
+    replay_safe: bool  # every value it reads, facts and constants aside, is a logged atom
 
     @classmethod
     def of(cls, rule: CompiledRule) -> "_Plan":
         """Compile ``rule``'s conditions (once per engine)."""
         node = rule.condition.node
+        nodes = [node] + [u.condition.node for u in rule.unless]
         return cls(compile_node(node), measure_keys(node),
-                   tuple((u, compile_node(u.condition.node), measure_keys(u.condition.node)) for u in rule.unless))
+                   tuple((u, compile_node(u.condition.node), measure_keys(u.condition.node)) for u in rule.unless),
+                   all(replay_safe(n) for n in nodes))
 
 
 class _Layer:
@@ -229,10 +272,13 @@ class _Day:
     ``unless`` clauses.
     """
 
-    def __init__(self, strata: list[list[CompiledRule]], plans: dict[str, _Plan]) -> None:
+    def __init__(self, strata: list[list[CompiledRule]], plans: dict[str, _Plan], parameters: dict[str, Any]) -> None:
         self.strata = [_Layer(layer, plans) for layer in strata]
+        self.parameters = parameters
+        # what a replay must see unchanged to reuse a day's firings: the rules and parameter values in force
+        self.epoch = (tuple(r.id for layer in strata for r in layer), tuple(parameters.values()))
+        self.replay_safe = all(plans[r.id].replay_safe for layer in strata for r in layer)
         self.keys = dict.fromkeys(k for layer in strata for r in layer for k in plans[r.id].keys)
-        self.parameters: dict[str, Any] = {}
 
 
 class Engine:
@@ -258,7 +304,9 @@ class Engine:
                 self._days.clear()
             live = [r for r in self.ruleset.rules if self._in_force(r, as_of)]
             strata = [[r for r in live if r.stratum == s] for s in sorted({r.stratum for r in live})]
-            day = self._days[as_of] = _Day(strata, self.plans)
+            params = {name: conditions.parameter_value(p.value_on(as_of), p.unit)
+                      for name, p in sorted(self.ruleset.policy.parameters.items())}
+            day = self._days[as_of] = _Day(strata, self.plans, params)
         return day
 
     def context(self, pupil: Pupil, as_of: dt.date, school: School = School()) -> PupilContext:
@@ -438,16 +486,35 @@ class Engine:
                                        self._cite(clause.clause.cite or rule.rule.cite), _values(outcome)))
         return held
 
-    def actions_on(self, pupil: Pupil, as_of: dt.date, school: School = School()) -> "DayActions":
+    def actions_on(self, pupil: Pupil, as_of: dt.date, school: School = School(),
+                   memo: ReplayMemo | None = None) -> "DayActions":
         """Which actions the rules recommend, hold back or find done, without reasons: the
-        same decisions as ``evaluate_pupil``, for replays that evaluate every day."""
+        same decisions as ``evaluate_pupil``, for replays that evaluate every day.
+
+        With a ``memo`` (one per pupil, days in order) the rules are fired again only when
+        the rules in force or a value the previous day's decisions read has changed;
+        otherwise that day's firings stand and only due dates and done actions are redone.
+        """
         ctx = self.context(pupil, as_of, school)
+        day = self._day(as_of)
+        if memo is None or not memo.still_holds(day, ctx):
+            ctx.log = [] if memo is not None and day.replay_safe else None
+            firings = []
+            for rule, _ in self._fire_all(ctx, trace=False):
+                suppressed: list[tuple[str, str, str]] = []
+                held = self._held(rule, ctx, suppressed, trace=False) if rule.unless else set()
+                firings.append((rule, held, suppressed))
+            if memo is not None:
+                memo.keep(day, ctx, firings)
+        else:
+            firings = memo.firings
+        return self._day_actions(pupil, as_of, firings)
+
+    def _day_actions(self, pupil: Pupil, as_of: dt.date, firings: list) -> "DayActions":
         recs: dict[str, list[str]] = {}
         held_back: dict[str, list[tuple[str, str]]] = {}
         done: dict[str, Event] = {}
-        for rule, _ in self._fire_all(ctx, trace=False):
-            suppressed: list[tuple[str, str, str]] = []
-            held = self._held(rule, ctx, suppressed, trace=False) if rule.unless else set()
+        for rule, held, suppressed in firings:
             for action_id, rule_id, reason in suppressed:
                 held_back.setdefault(action_id, []).append((rule_id, reason))
             for action_id in rule.rule.recommend:

@@ -24,7 +24,7 @@ from .calendar import count_school_days, nth_school_day_after
 from .exceptions import EvaluationError, Problem
 from .measures import Measure, Pair, as_pair
 
-__all__ = ["Trace", "compile_node", "evaluate", "measure_keys"]
+__all__ = ["Trace", "compile_node", "evaluate", "measure_keys", "replay_safe"]
 
 Fn = Callable[[Any, "Trace | None"], Any]
 _LOGIC = (c.And, c.Or, c.Not, c.Compare, c.InCheck)
@@ -99,6 +99,8 @@ def evaluate(node: c.Node, ctx: Any, trace: bool = True) -> c.Outcome:
 class ProtocolContext:
     """Gives any ``conditions.Context`` the two measure readers the closures use."""
 
+    log = None  # no replay log
+
     def __init__(self, ctx: Any) -> None:
         self._ctx = ctx
 
@@ -134,14 +136,21 @@ def _top(node: c.Node) -> Fn:
     return top
 
 
-def _truth(node: c.Node) -> Fn:
-    """A closure giving True/False for an operand of and/or/not."""
+def _truth(node: c.Node, in_atom: bool = False) -> Fn:
+    """A closure giving True/False for an operand of and/or/not.
+
+    A largest sub-condition that reads no derived fact (an *atom*: a comparison, an event
+    query, ``any … and …`` of those) notes its value in ``ctx.log`` when one is kept, so a
+    replay can tell that nothing a day's decisions read has changed since the day before.
+    """
+    if not in_atom and _is_atom(node):
+        return _logged(_truth(node, True), _events_only(node))
     if isinstance(node, c.And):
-        return _and([_truth(item) for item in node.items])
+        return _and([_truth(item, in_atom) for item in node.items])
     if isinstance(node, c.Or):
-        return _or([_truth(item) for item in node.items])
+        return _or([_truth(item, in_atom) for item in node.items])
     if isinstance(node, c.Not):
-        inner = _truth(node.item)
+        inner = _truth(node.item, in_atom)
         return lambda ctx, sink: not inner(ctx, sink)
     if isinstance(node, (c.Compare, c.InCheck)):
         return _value(node)
@@ -153,6 +162,57 @@ def _truth(node: c.Node) -> Fn:
         result = value(ctx, sink)
         return _record_is(sink, node, text, result) if sink is not None else result is True
     return truth
+
+
+def _reads_fact(node: c.Node) -> bool:
+    return any(isinstance(n, c.NameRef) and n.kind == "fact" for n in c._walk(node))
+
+
+def _constant(node: c.Node) -> bool:
+    """Literals, flags and school settings: the same on every day of one pupil's replay."""
+    return isinstance(node, c.Literal) or (isinstance(node, c.NameRef) and node.kind in ("flag", "setting"))
+
+
+def _is_atom(node: c.Node) -> bool:
+    return not _constant(node) and not _reads_fact(node)
+
+
+def replay_safe(node: c.Node) -> bool:
+    """Whether every value the tree reads apart from facts and constants is inside a logged atom
+    (so that equal atom values on two days mean equal decisions)."""
+    if _is_atom(node) or _constant(node) or (isinstance(node, c.NameRef) and node.kind == "fact"):
+        return True
+    if isinstance(node, (c.And, c.Or, c.Not)):
+        return all(replay_safe(child) for child in node.children())
+    leaves = (n for n in c._walk(node) if not n.children())
+    return all(_constant(n) or (isinstance(n, c.NameRef) and n.kind == "fact") for n in leaves)
+
+
+_STEADY_WINDOWS = ("academic_year", "term", "all", "since_event")
+
+
+def _events_only(node: c.Node) -> bool:
+    """Whether an atom reads only case events (no register, no running clock), over windows that
+    move only at the start of a year or term or at an event: its value can change only then."""
+    for n in c._walk(node):
+        if isinstance(n, (c.EventAny, c.EventCount)):
+            if n.window is not None and getattr(n.window, "kind", "") not in _STEADY_WINDOWS:
+                return False
+        elif not isinstance(n, (c.EventLatest, c.Compare, c.InCheck, c.And, c.Or, c.Not, c.Literal, c.NameRef)):
+            return False
+        elif isinstance(n, c.NameRef) and n.kind == "measure":
+            return False
+    return True
+
+
+def _logged(fn: Fn, events_only: bool) -> Fn:
+    def atom(ctx: Any, sink: Trace | None) -> bool:
+        value = fn(ctx, sink)
+        if sink is None and ctx.log is not None:
+            ctx.log.append((atom, value))
+        return value
+    atom.events_only = events_only  # type: ignore[attr-defined]
+    return atom
 
 
 def _yes_no_truth(node: c.NameRef) -> Fn:

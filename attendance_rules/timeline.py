@@ -29,6 +29,7 @@ from .history import History, Pupil, School
 
 if TYPE_CHECKING:
     from .api import CompiledPolicy
+    from .engine import ReplayMemo
     from .cases import Case
 
 __all__ = [
@@ -231,9 +232,9 @@ class _LightDay:
     """A day of a replay decided without reasons (``Engine.actions_on``); the full evaluation,
     with reasons, is made only when a recommendation starts that day."""
 
-    def __init__(self, policy: CompiledPolicy, pupil: Pupil, day: dt.date, school: School) -> None:
+    def __init__(self, policy: CompiledPolicy, pupil: Pupil, day: dt.date, school: School, memo: ReplayMemo) -> None:
         self.policy, self.pupil, self.school, self.as_of = policy, pupil, school, day
-        self.actions = policy.engine.actions_on(pupil, day, school)
+        self.actions = policy.engine.actions_on(pupil, day, school, memo)
         self.recommended = self.actions.recommended
         self._full: dict[str, Recommendation] | None = None
 
@@ -295,15 +296,18 @@ def replay_pupil(policy: CompiledPolicy, pupil: Pupil, start: dt.date, end: dt.d
                  school: School = School(), rolling: frozenset[str] | None = None) -> PupilTimeline:
     """One pupil's timeline from ``start`` to ``end`` (both inclusive).
 
-    Each school day is decided without reasons (the same compiled rules, untraced); a full
-    evaluation, with reasons, is made only on a day when a recommendation starts.
+    Each school day is decided without reasons (the same compiled rules, untraced), and the
+    rules fire again only when something the previous day's decisions read has changed
+    (``engine.ReplayMemo``); a full evaluation, with reasons, is made only on a day when a
+    recommendation starts.
     """
-    from .engine import Engine
+    from .engine import Engine, ReplayMemo
 
     rolling = rolling_due_actions(policy) if rolling is None else rolling
     if type(policy.engine) is not Engine:  # another backend: a full evaluation each day
         return build_timeline(pupil.id, evaluations_by_day(policy, pupil, start, end, school), rolling)
-    days = (_LightDay(policy, pupil, day, school) for day in school_days_between(pupil, start, end))
+    memo = ReplayMemo()
+    days = (_LightDay(policy, pupil, day, school, memo) for day in school_days_between(pupil, start, end))
     return _episodes(pupil.id, days, rolling)
 
 
