@@ -23,13 +23,15 @@ Without pyarrow, every entry point raises ``UsageError`` naming the extra.
 
 from __future__ import annotations
 
+import datetime as dt
 import hashlib
+from array import array
 from typing import Any
 
 from .codes import CodeBook, default_codebook
 from .exceptions import UsageError
-from .history import History, School
-from .readers import LoadReport, _csv_details, _Reader
+from .history import SESSIONS, History, School, day_of_slot
+from .readers import _SESSION_HALF, LoadReport, _csv_details, _location, _PupilDraft, _Reader
 
 __all__ = ["read_arrow", "require_pyarrow"]
 
@@ -163,9 +165,230 @@ def _read_marks(reader: _Reader, table: Any, source: tuple[str, str, str]) -> No
     if _lacks(reader, table, MARK_COLUMNS, source):
         return
     reader.begin_marks(source)
+    if any(d.slots for d in reader.pupils.values()):  # pupils already have marks (another file)
+        _marks_row_by_row(reader, table, source)
+    else:
+        _Marks(reader, table, source).run()
+
+
+def _marks_row_by_row(reader: _Reader, table: Any, source: tuple[str, str, str]) -> None:
+    """Every mark through the CSV reader's checks (used when merging with earlier files)."""
     columns = {c: _texts(table, c) for c in (*MARK_COLUMNS, "minutes_late") if c in table.column_names}
     for i in range(table.num_rows):
         where = (source[0], source[2], i)
         row = {c: values[i] for c, values in columns.items()}
         draft = reader.pupil_for(row["pupil_id"], where, create=not reader.roster_given)
         reader.add_mark(draft, row, where, i)
+
+
+# --- marks, vectorised --------------------------------------------------------------------
+
+
+def _encode(column: Any) -> tuple[Any, list[Any]]:
+    """A column as (int32 indices with no nulls, distinct values as Python objects, text
+    stripped, dates as ISO text, null as ``""``)."""
+    import pyarrow as pa
+    import pyarrow.compute as pc
+
+    if pa.types.is_timestamp(column.type):
+        column = column.cast(pa.date32())
+    column = column.unify_dictionaries() if pa.types.is_dictionary(column.type) else \
+        pc.dictionary_encode(column, null_encoding="encode")
+    if column.num_chunks == 0:
+        return pa.array([], pa.int32()), []
+    values = [_plain_value(v) for v in column.chunk(0).dictionary.to_pylist()]
+    indices = pa.concat_arrays([c.indices.cast(pa.int32()) for c in column.chunks])
+    if indices.null_count:
+        indices = pc.fill_null(indices, len(values))
+        values.append("")
+    return indices, values
+
+
+def _plain_value(value: Any) -> Any:
+    if value is None:
+        return ""
+    if isinstance(value, str):
+        return value.strip()
+    return value.isoformat() if isinstance(value, dt.date) else value
+
+
+class _Marks:
+    """One marks table: each distinct value checked once, plain rows converted in bulk,
+    every other row sent through the CSV reader's checks (which report it)."""
+
+    def __init__(self, reader: _Reader, table: Any, source: tuple[str, str, str]) -> None:
+        self.reader, self.table, self.source = reader, table, source
+        self.n = table.num_rows
+
+    def run(self) -> None:
+        import pyarrow as pa
+        import pyarrow.compute as pc
+
+        reader, n = self.reader, self.n
+        reader.read["marks"] += n
+        if n == 0:
+            return
+        pupil, self.pupil_values = _encode(self.table.column("pupil_id"))
+        drafts = self._pupils(pupil)
+        pnum = pc.take(pa.array([-1 if d is None else k for k, d in enumerate(drafts)], pa.int32()), pupil)
+        slot, code = self._slots_and_codes()
+        late = self._late()
+        plain = pc.and_(pc.and_(pc.greater_equal(pnum, 0), pc.greater(slot, 0)),
+                        pc.and_(pc.greater(code, 0), pc.not_equal(late, -2)))
+        problems_from = len(reader.problems)
+        rows = None
+        if plain.false_count:
+            rows = pc.indices_nonzero(plain)
+            self._report_rows(pc.indices_nonzero(pc.invert(plain)).to_pylist(), pupil)
+            pnum, slot, code, late = (pc.take(c, rows) for c in (pnum, slot, code, late))
+        self._store(drafts, pnum, slot, code, late, rows)
+        reader.problems[problems_from:] = sorted(reader.problems[problems_from:], key=self._row_of_problem)
+
+    def where(self, row: int) -> tuple:
+        return (self.source[0], self.source[2], row)
+
+    def _row_of_problem(self, problem: Any) -> int:
+        return int(problem.location.pointer.rsplit(" ", 1)[1])
+
+    def _pupils(self, pupil: Any) -> list[Any]:
+        """The draft of each distinct pupil id (None: the row is reported), pupils new to the
+        reader made at their first row, as the CSV reader makes them."""
+        import pyarrow.compute as pc
+
+        reader, values = self.reader, self.pupil_values
+        if not reader.roster_given:
+            order = pc.dictionary_encode(pupil)  # distinct entries numbered by their first row
+            seen = pc.cumulative_max(order.indices)
+            first = pc.indices_nonzero(pc.not_equal(seen[1:], seen[:-1])).to_pylist()
+            for entry, row in zip(order.dictionary.to_pylist(), [0] + [r + 1 for r in first]):
+                pid = values[entry]
+                if isinstance(pid, str) and pid and pid not in reader.pupils:
+                    reader.pupils[pid] = _PupilDraft(pid, _location(self.where(row)), reader.source)
+        return [reader.pupils.get(v) if isinstance(v, str) and v else None for v in values]
+
+    def _slots_and_codes(self) -> tuple[Any, Any]:
+        """Per row: its session slot (0: not plain) and its code id (0: not plain)."""
+        import pyarrow as pa
+        import pyarrow.compute as pc
+
+        reader = self.reader
+        date, date_values = _encode(self.table.column("date"))
+        session, session_values = _encode(self.table.column("session"))
+        code, code_values = _encode(self.table.column("code"))
+        days = [reader.day(v) for v in date_values]
+        tables = {id(t): k + 1 for k, t in enumerate({id(d[1]): d[1] for d in days if d}.values())}
+        lut = [0] * len(code_values)  # table 0: no table, every code not plain
+        for table in sorted(tables, key=tables.get):
+            codes = next(d[1] for d in days if d and id(d[1]) == table)
+            lut += [codes.get(v, 0) if isinstance(v, str) else 0 for v in code_values]
+        base = pc.take(pa.array([d[0] if d else 0 for d in days], pa.int64()), date)
+        half = pc.take(pa.array([_SESSION_HALF.get(v, -1) if isinstance(v, str) else -1 for v in session_values],
+                                pa.int64()), session)
+        slot = pc.if_else(pc.and_(pc.greater(base, 0), pc.greater_equal(half, 0)), pc.add(base, half), 0)
+        table_of = pc.take(pa.array([tables[id(d[1])] if d else 0 for d in days], pa.int32()), date)
+        key = pc.add(pc.multiply(table_of, len(code_values)), code)
+        return slot.cast(pa.uint32()), pc.take(pa.array(lut, pa.uint8()), key)
+
+    def _late(self) -> Any:
+        """Per row: minutes late, -1 when absent, -2 when not a whole number 0 to 600."""
+        import pyarrow as pa
+        import pyarrow.compute as pc
+
+        if "minutes_late" not in self.table.column_names:
+            return pa.repeat(pa.scalar(-1, pa.int16()), self.n)
+        late, values = _encode(self.table.column("minutes_late"))
+        return pc.take(pa.array([_minutes(v) for v in values], pa.int16()), late)
+
+    def _report_rows(self, rows: list[int], pupil: Any) -> None:
+        """Send the rows that are not plain through the CSV reader's checks."""
+        reader = self.reader
+        columns = {c: self.table.column(c).take(rows) for c in (*MARK_COLUMNS, "minutes_late")
+                   if c in self.table.column_names}
+        values = {c: [_plain_value(v) for v in col.to_pylist()] for c, col in columns.items()}
+        before = reader.used["marks"]
+        for k, row in enumerate(rows):
+            where = self.where(row)
+            mark = {c: values[c][k] for c in values}
+            draft = reader.pupil_for(mark["pupil_id"], where, create=not reader.roster_given)
+            scratch = None if draft is None else _PupilDraft(draft.id, draft.where, reader.source)
+            reader.read["marks"] -= 1  # add_mark counts it again
+            reader.add_mark(scratch, mark, where, row)
+        if reader.used["marks"] != before:
+            raise AssertionError("a marks row judged not plain was accepted by the row checks")
+
+    def _store(self, drafts: list[Any], pnum: Any, slot: Any, code: Any, late: Any, rows: Any) -> None:
+        """Sort the plain rows by pupil and session (stably: the first of a session wins),
+        report the repeats, and hand each pupil its slice as a compact register."""
+        import pyarrow as pa
+        import pyarrow.compute as pc
+
+        marks = pa.table({"p": pnum, "s": slot, "c": code, "l": late})
+        order = pc.sort_indices(marks, sort_keys=[("p", "ascending"), ("s", "ascending")])
+        marks = marks.take(order)
+        p, s = marks.column("p").combine_chunks(), marks.column("s").combine_chunks()
+        repeat = pc.and_(pc.equal(p[1:], p[:-1]), pc.equal(s[1:], s[:-1]))
+        if repeat.true_count:
+            at = [i + 1 for i in pc.indices_nonzero(repeat).to_pylist()]
+            order_rows = order if rows is None else pc.take(rows, order)
+            self._report_repeats(drafts, marks, at, order_rows)
+            keep = pc.invert(pa.concat_arrays([pa.array([False]), repeat]))
+            marks = marks.filter(keep)
+        self.reader.used["marks"] += marks.num_rows
+        _hand_out(drafts, marks)
+
+    def _report_repeats(self, drafts: list[Any], marks: Any, at: list[int], order_rows: Any) -> None:
+        """Report each repeat of a session (``at``: positions in the sorted marks) against
+        the first mark of that session, as the CSV reader does."""
+        first: dict[int, int] = {}
+        for i in at:  # ascending: a run of repeats shares the mark before the run
+            first[i] = first.get(i - 1, i - 1)
+        wanted = sorted(set(at) | set(first.values()))
+        row_at = dict(zip(wanted, order_rows.take(wanted).to_pylist()))
+        code_at = dict(zip(wanted, marks.column("c").take(wanted).to_pylist()))
+        p, s = (marks.column(k).take(at).to_pylist() for k in ("p", "s"))
+        by_id = self.reader.codebook.by_id
+        for k, i in enumerate(at):
+            code, previous = by_id[code_at[i] - 1].code, by_id[code_at[first[i]] - 1].code
+            kind = "duplicate" if previous == code else "conflicting"
+            self.reader.problem(f"{kind} mark for {drafts[p[k]].id} on {day_of_slot(s[k])} {SESSIONS[s[k] & 1]}",
+                                self.where(row_at[i]), found=repr(code), expected="one mark per session; first "
+                                f"given at {_location(self.where(row_at[first[i]]))}")
+
+
+def _minutes(value: Any) -> int:
+    if value in (None, ""):
+        return -1
+    try:
+        minutes = int(value)
+    except (TypeError, ValueError):
+        return -2
+    return -2 if isinstance(value, bool) or not 0 <= minutes <= 600 else minutes
+
+
+def _hand_out(drafts: list[Any], marks: Any) -> None:
+    """Each pupil's slice of the sorted columns, as its compact arrays."""
+    import pyarrow as pa
+    import pyarrow.compute as pc
+
+    if marks.num_rows == 0:
+        return
+    p = marks.column("p").combine_chunks()
+    slots = pa.concat_arrays([marks.column("s").combine_chunks()])
+    codes = pa.concat_arrays([marks.column("c").combine_chunks()])
+    slot_bytes, code_bytes = memoryview(slots.buffers()[1]), memoryview(codes.buffers()[1])
+    late = marks.column("l").combine_chunks()
+    late_at = pc.indices_nonzero(pc.greater_equal(late, 0)).to_pylist()
+    late_minutes = late.take(late_at).to_pylist() if late_at else []
+    counts = pc.value_counts(p)
+    start, k = 0, 0
+    for number, count in zip(counts.field("values").to_pylist(), counts.field("counts").to_pylist()):
+        end = start + count
+        draft = drafts[number]
+        draft.slots = array("I")
+        draft.slots.frombytes(slot_bytes[4 * (slots.offset + start):4 * (slots.offset + end)])
+        draft.codes = bytes(code_bytes[codes.offset + start:codes.offset + end])
+        while k < len(late_at) and late_at[k] < end:
+            draft.late[late_at[k] - start] = late_minutes[k]
+            k += 1
+        draft.last = draft.slots[-1]
+        start = end
