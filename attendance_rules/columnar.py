@@ -23,13 +23,15 @@ Without pyarrow, every entry point raises ``UsageError`` naming the extra.
 
 from __future__ import annotations
 
+import csv
 import datetime as dt
 import hashlib
 from array import array
+from pathlib import Path
 from typing import Any
 
 from .codes import CodeBook, default_codebook
-from .exceptions import UsageError
+from .exceptions import Location, UsageError
 from .history import SESSIONS, History, School, day_of_slot
 from .readers import _SESSION_HALF, LoadReport, _csv_details, _location, _PupilDraft, _Reader
 
@@ -109,6 +111,67 @@ def table_digest(tables: list[Any]) -> str:
     return "sha256:" + h.hexdigest()
 
 
+# --- files: Parquet, and marks.csv through pyarrow's CSV reader ---------------------------
+
+_LOW_CARDINALITY = ("pupil_id", "date", "session", "code", "minutes_late", "type", "year_group", "flags")
+
+
+def read_parquet_into(reader: _Reader, kind: str, path: Path) -> None:
+    """Feed ``reader`` the rows of ``pupils``/``marks``/``events.parquet`` (located ``row N``)."""
+    require_pyarrow()
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    try:
+        names = pq.read_schema(path).names
+        table = pq.read_table(path, read_dictionary=[c for c in names if c in _LOW_CARDINALITY])
+    except (pa.ArrowException, OSError) as err:
+        reader.problem("not a readable Parquet file", Location(str(path)), found=str(err)[:200],
+                       expected=f"a Parquet file with the columns of {kind}.csv")
+        return
+    source = (str(path), "row", "")
+    {"pupils": _read_pupils, "marks": _read_marks, "events": _read_events}[kind](reader, table, source)
+
+
+def read_marks_csv_into(reader: _Reader, path: Path) -> bool:
+    """Read marks.csv with pyarrow's multi-threaded CSV reader; False (the reader untouched)
+    when the stdlib reader must read it instead: a row to report (so it is located by
+    line, exactly as ever), a header pyarrow would read otherwise, or earlier marks."""
+    require_pyarrow()
+    import pyarrow as pa
+    import pyarrow.csv as pcsv
+
+    with open(path, newline="", encoding="utf-8") as handle:
+        header = next(csv.reader(handle), [])
+    if len(set(header)) != len(header) or any(c not in header for c in MARK_COLUMNS) \
+            or any(d.slots for d in reader.pupils.values()):
+        return False
+    text = pa.dictionary(pa.int32(), pa.string())
+    try:
+        table = pcsv.read_csv(path, convert_options=pcsv.ConvertOptions(column_types={c: text for c in header}))
+    except (pa.ArrowException, OSError):  # e.g. a row of the wrong width: the stdlib reader reports it
+        return False
+    saved = (len(reader.problems), dict(reader.read), dict(reader.used), set(reader.pupils))
+    _read_marks(reader, table, (str(path), "row", ""))
+    if len(reader.problems) == saved[0]:
+        return True
+    _restore(reader, saved)
+    return False
+
+
+def _restore(reader: _Reader, saved: tuple) -> None:
+    """Undo a marks file read into ``reader`` (whose pupils had no marks before it)."""
+    problems, read, used, pupils = saved
+    del reader.problems[problems:]
+    reader.read.update(read)
+    reader.used.update(used)
+    for pid in set(reader.pupils) - pupils:
+        del reader.pupils[pid]
+    for draft in reader.pupils.values():
+        draft.slots, draft.codes, draft.rows, draft.late = array("I"), bytearray(), array("I"), {}
+        draft.last, draft.seen = -1, None
+
+
 # --- row by row (pupils, events, and marks off the vectorised path) -----------------------
 
 
@@ -127,9 +190,7 @@ def _texts(table: Any, column: str) -> list[Any] | None:
 def _lacks(reader: _Reader, table: Any, required: tuple[str, ...], source: tuple[str, str, str]) -> bool:
     missing = [c for c in required if c not in table.column_names]
     if missing:
-        from .exceptions import Location
-
-        reader.problem(f"{source[2].strip() or 'table'} lacks column(s) {', '.join(missing)}",
+        reader.problem(f"{source[2].strip() or Path(source[0]).name} lacks column(s) {', '.join(missing)}",
                        Location(source[0], pointer=source[2].strip()), found=",".join(table.column_names),
                        expected=",".join(required))
     return bool(missing)

@@ -21,14 +21,17 @@ from typing import Any, Iterable, Mapping, Sequence
 import attrs
 
 from .codes import CodeBook, default_codebook
-from .exceptions import InputError, Location, Problem
+from .exceptions import InputError, Location, Problem, UsageError
 from .history import EVENT_FIELDS, SESSIONS, Event, History, Pupil, Register, School, day_of_slot, slot_of
 
 __all__ = ["LoadReport", "digest_files", "load_history", "read_history", "read_history_data", "read_pupil_data"]
 
 _DATE = re.compile(r"\d{4}-\d{2}-\d{2}")
 _NAME = re.compile(r"[a-z][a-z0-9_]*")
-_CSV_FILES = ("pupils.csv", "marks.csv", "events.csv", "school.csv")
+_CSV_FILES = ("pupils.csv", "marks.csv", "events.csv", "school.csv",
+              "pupils.parquet", "marks.parquet", "events.parquet")
+ENGINES = ("auto", "stdlib", "pyarrow")
+ARROW_CSV_BYTES = 64 << 20  # engine "auto" reads a marks.csv this big with pyarrow, when installed
 
 
 @attrs.frozen
@@ -528,23 +531,56 @@ def _csv_mark(reader: _Reader, row: list[str], header: list[str], where: tuple[s
     reader.day(values["date"])  # learn the date for the rows after
 
 
-def _read_csv_dir(reader: _Reader, files: Mapping[str, Path]) -> None:
+def _read_csv_dir(reader: _Reader, files: Mapping[str, Path], engine: str = "stdlib") -> None:
+    """A CSV-style directory: school, then pupils, marks and events (CSV or Parquet)."""
     if "school.csv" in files:
         for row, where in _csv_rows(reader, files["school.csv"], ("id",)):
             settings = {k: _csv_value(v) for k, v in row.items() if k not in ("id", "name")}
             reader.school = School(row["id"], row.get("name", ""), settings)
-    if "pupils.csv" in files:
-        reader.roster_given = True
-        for row, where in _csv_rows(reader, files["pupils.csv"], ("pupil_id",), "pupils"):
-            flags = [f for f in re.split(r"[;|]", row.get("flags", "")) if f]
-            reader.add_pupil(row["pupil_id"], flags, row.get("date_of_birth"), row.get("year_group"), where)
-    if "marks.csv" in files:
-        _read_marks_csv(reader, files["marks.csv"])
-    if "events.csv" in files:
-        for row, where in _csv_rows(reader, files["events.csv"], ("pupil_id", "date", "type"), "events"):
-            draft = reader.pupil_for(row["pupil_id"], where, create=False)
-            fields = _csv_details(reader, row.pop("details", ""), where)
-            reader.add_event(draft, {**row, **fields}, where)
+    for kind in ("pupils", "marks", "events"):
+        if f"{kind}.parquet" in files:
+            if kind == "pupils":
+                reader.roster_given = True
+            from .columnar import read_parquet_into
+
+            read_parquet_into(reader, kind, files[f"{kind}.parquet"])
+        elif f"{kind}.csv" in files:
+            _READ_CSV[kind](reader, files[f"{kind}.csv"], engine)
+
+
+def _read_pupils_csv(reader: _Reader, path: Path, engine: str) -> None:
+    reader.roster_given = True
+    for row, where in _csv_rows(reader, path, ("pupil_id",), "pupils"):
+        flags = [f for f in re.split(r"[;|]", row.get("flags", "")) if f]
+        reader.add_pupil(row["pupil_id"], flags, row.get("date_of_birth"), row.get("year_group"), where)
+
+
+def _read_marks_any(reader: _Reader, path: Path, engine: str) -> None:
+    """marks.csv with pyarrow when asked (or, for ``auto``, when big and pyarrow is there)."""
+    if engine == "pyarrow" or (engine == "auto" and path.stat().st_size >= ARROW_CSV_BYTES and _has_pyarrow()):
+        from .columnar import read_marks_csv_into
+
+        if read_marks_csv_into(reader, path):
+            return
+    _read_marks_csv(reader, path)
+
+
+def _has_pyarrow() -> bool:
+    try:
+        import pyarrow.csv  # noqa: F401
+    except ImportError:
+        return False
+    return True
+
+
+def _read_events_csv(reader: _Reader, path: Path, engine: str) -> None:
+    for row, where in _csv_rows(reader, path, ("pupil_id", "date", "type"), "events"):
+        draft = reader.pupil_for(row["pupil_id"], where, create=False)
+        fields = _csv_details(reader, row.pop("details", ""), where)
+        reader.add_event(draft, {**row, **fields}, where)
+
+
+_READ_CSV = {"pupils": _read_pupils_csv, "marks": _read_marks_any, "events": _read_events_csv}
 
 
 def _csv_details(reader: _Reader, text: str, where: Where) -> dict[str, Any]:
@@ -575,6 +611,11 @@ def _classify(paths: Sequence[str | Path]) -> tuple[list[Path], dict[str, Path],
         path = Path(given)
         if path.is_dir():
             found = {n: path / n for n in _CSV_FILES if (path / n).is_file()}
+            for kind in ("pupils", "marks", "events"):
+                if f"{kind}.csv" in found and f"{kind}.parquet" in found:
+                    problems.append(Problem(f"{kind} given twice", Location(str(path)),
+                                            found=f"{kind}.csv and {kind}.parquet", expected="one of them"))
+                    del found[f"{kind}.csv"]
             found.update({"history.json": path / "history.json"} if (path / "history.json").is_file() else {})
             if not found:
                 problems.append(Problem("no history files in directory", Location(str(path)),
@@ -589,7 +630,8 @@ def _classify(paths: Sequence[str | Path]) -> tuple[list[Path], dict[str, Path],
             csv_files[path.name] = path
         else:
             problems.append(Problem("unrecognised history file", Location(str(path)), found=path.name,
-                                    expected="a .json history or marks.csv / pupils.csv / events.csv / school.csv"))
+                                    expected="a .json history or marks.csv / pupils.csv / events.csv / school.csv"
+                                             " (or marks / pupils / events .parquet)"))
     return json_files, csv_files, problems
 
 
@@ -605,28 +647,41 @@ def digest_files(paths: Iterable[Path]) -> str:
     return "sha256:" + h.hexdigest()
 
 
-def read_history(paths: Sequence[str | Path], codebook: CodeBook | None = None) -> tuple[History, LoadReport]:
-    """Read every file given (JSON, CSV files or directories), keeping the good rows.
+def read_history(paths: Sequence[str | Path], codebook: CodeBook | None = None,
+                 engine: str = "auto") -> tuple[History, LoadReport]:
+    """Read every file given (JSON, CSV or Parquet files, or directories), keeping the good rows.
 
     Returns the history of every row that could be used, and the report of the rest.
+    ``engine`` chooses how marks.csv is read: ``stdlib`` (csv module), ``pyarrow``
+    (pyarrow's multi-threaded CSV reader; needs the ``parquet`` extra) or ``auto``
+    (pyarrow for a marks.csv of 64 MiB or more when pyarrow is installed). Every engine
+    gives the same history and report; pyarrow re-reads a file that has a row to report
+    with the csv module, so problems are located by line exactly as always.
     """
     if isinstance(paths, (str, Path)):
         paths = [paths]
+    if engine not in ENGINES:
+        raise UsageError(f"unknown history engine {engine!r}; expected one of {', '.join(ENGINES)}")
+    if engine == "pyarrow":
+        from .columnar import require_pyarrow
+
+        require_pyarrow()
     reader = _Reader(codebook or default_codebook())
     json_files, csv_files, problems = _classify(paths)
     reader.problems.extend(problems)
     for path in json_files:
         _read_json(reader, path)
     if csv_files:
-        _read_csv_dir(reader, csv_files)
+        _read_csv_dir(reader, csv_files, engine)
     files = json_files + list(csv_files.values())
     history = reader.history([str(p) for p in files], digest_files(files))
     return history, LoadReport(dict(reader.read), dict(reader.used), tuple(reader.problems))
 
 
-def load_history(paths: Sequence[str | Path] | str | Path, codebook: CodeBook | None = None) -> History:
+def load_history(paths: Sequence[str | Path] | str | Path, codebook: CodeBook | None = None,
+                 engine: str = "auto") -> History:
     """Read a history strictly: any bad row raises ``InputError`` listing every problem."""
-    history, report = read_history(paths if not isinstance(paths, (str, Path)) else [paths], codebook)
+    history, report = read_history(paths if not isinstance(paths, (str, Path)) else [paths], codebook, engine)
     if report.problems:
         raise InputError(report.problems)
     return history
