@@ -290,8 +290,13 @@ class _Marks:
         if n == 0:
             return
         pupil, self.pupil_values = _encode(self.table.column("pupil_id"))
-        drafts = self._pupils(pupil)
-        pnum = pc.take(pa.array([-1 if d is None else k for k, d in enumerate(drafts)], pa.int32()), pupil)
+        drafts, number, of_entry = [], {}, self._pupils(pupil)
+        for draft in of_entry:  # each pupil numbered once, however its id was padded
+            if draft is not None and draft.id not in number:
+                number[draft.id] = len(drafts)
+                drafts.append(draft)
+        numbers = [-1 if d is None else number[d.id] for d in of_entry]
+        pnum = pc.take(pa.array(numbers, pa.int32()), pupil)
         slot, code = self._slots_and_codes()
         late = self._late()
         plain = pc.and_(pc.and_(pc.greater_equal(pnum, 0), pc.greater(slot, 0)),

@@ -87,7 +87,10 @@ def main() -> None:
     parser.add_argument("--phase", nargs=2, help=argparse.SUPPRESS)  # internal: one child run
     args = parser.parse_args()
     if args.phase:
-        print(json.dumps(_phase(*args.phase)))
+        if args.phase[0] == "make-parquet":
+            _parquet(Path(args.phase[1]))
+        else:
+            print(json.dumps(_phase(*args.phase)))
         return
     with tempfile.TemporaryDirectory() as temp:
         folder = args.keep or Path(temp) / "cohort"
@@ -95,7 +98,9 @@ def main() -> None:
             t = time.perf_counter()
             _generate(folder, args.pupils)
             print(f"generated {args.pupils:,} pupils in {time.perf_counter() - t:.1f} s into {folder}")
-        parquet = _parquet(folder)
+        # in a child, so that this process stays small: a child's ru_maxrss starts at its parent's size
+        subprocess.run([sys.executable, __file__, "--phase", "make-parquet", str(folder)], check=True)
+        parquet = folder / "parquet" if (folder / "parquet" / "marks.parquet").is_file() else None
         size = (folder / "marks.csv").stat().st_size
         print(f"marks.csv {size / 2**20:,.0f} MiB")
         runs = [("csv.reader", folder), ("stdlib", folder)]
