@@ -4,6 +4,16 @@ Nothing is silently dropped: every mark and event row read is either used or rep
 and ``LoadReport`` keeps the tally (rows read = rows used + rows reported). In strict
 mode (the default) any reported row makes the whole load fail with an ``InputError``
 listing every problem found, so a file is fixed in one pass.
+
+The hot path (``marks.csv``: a local authority's year is ~19 million rows) builds no
+object per row: ``csv.reader`` rows are read by column index, the date, session and code
+are checked through caches (date text -> session slot and code table, code text -> id),
+and a plain mark is appended straight to its pupil's compact arrays. Only a row to report
+gets a ``Location``; a row off the plain path (minutes late, padded text, out of session
+order) is checked one field at a time by the same code that reports. Marks may come in
+any order: a pupil's are sorted when the pupil is finished, and a repeated session is
+reported at once against the first mark given for it. ``engine="pyarrow"`` (or a big
+file under ``auto``) and Parquet files go through ``columnar`` (the ``parquet`` extra).
 """
 
 from __future__ import annotations
