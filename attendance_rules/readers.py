@@ -4,6 +4,16 @@ Nothing is silently dropped: every mark and event row read is either used or rep
 and ``LoadReport`` keeps the tally (rows read = rows used + rows reported). In strict
 mode (the default) any reported row makes the whole load fail with an ``InputError``
 listing every problem found, so a file is fixed in one pass.
+
+The hot path (``marks.csv``: a local authority's year is ~19 million rows) builds no
+object per row: ``csv.reader`` rows are read by column index, the date, session and code
+are checked through caches (date text -> session slot and code table, code text -> id),
+and a plain mark is appended straight to its pupil's compact arrays. Only a row to report
+gets a ``Location``; a row off the plain path (minutes late, padded text, out of session
+order) is checked one field at a time by the same code that reports. Marks may come in
+any order: a pupil's are sorted when the pupil is finished, and a repeated session is
+reported at once against the first mark given for it. ``engine="pyarrow"`` (or a big
+file under ``auto``) and Parquet files go through ``columnar`` (the ``parquet`` extra).
 """
 
 from __future__ import annotations
@@ -14,20 +24,24 @@ import hashlib
 import json
 import re
 from array import array
+from bisect import bisect_right
 from pathlib import Path
 from typing import Any, Iterable, Mapping, Sequence
 
 import attrs
 
 from .codes import CodeBook, default_codebook
-from .exceptions import InputError, Location, Problem
-from .history import EVENT_FIELDS, SESSIONS, Event, History, Pupil, Register, School, slot_of
+from .exceptions import InputError, Location, Problem, UsageError
+from .history import EVENT_FIELDS, SESSIONS, Event, History, Pupil, Register, School, day_of_slot, slot_of
 
 __all__ = ["LoadReport", "digest_files", "load_history", "read_history", "read_history_data", "read_pupil_data"]
 
 _DATE = re.compile(r"\d{4}-\d{2}-\d{2}")
 _NAME = re.compile(r"[a-z][a-z0-9_]*")
-_CSV_FILES = ("pupils.csv", "marks.csv", "events.csv", "school.csv")
+_CSV_FILES = ("pupils.csv", "marks.csv", "events.csv", "school.csv",
+              "pupils.parquet", "marks.parquet", "events.parquet")
+ENGINES = ("auto", "stdlib", "pyarrow")
+ARROW_CSV_BYTES = 64 << 20  # engine "auto" reads a marks.csv this big with pyarrow, when installed
 
 
 @attrs.frozen
@@ -44,27 +58,94 @@ class LoadReport:
         return {k: self.read[k] - self.used.get(k, 0) for k in self.read}
 
 
-# Where a row is: a Location, or (file, pointer, key, index) of a JSON row made lazily.
+# Where a row is: a Location, or a lazily made one — (file, line) of a CSV row,
+# (file, prefix, index) of a table row, or (file, pointer, key, index) of a JSON row.
 Where = Location | tuple
+
+_SESSION_HALF = {"AM": 0, "PM": 1}
+_OUT_OF_ORDER = 1 << 40  # a draft's ``last`` once its marks came out of session order
 
 
 def _location(where: Where) -> Location:
+    """The Location of a row, made only when the row is reported (or an event is kept)."""
     if isinstance(where, Location):
         return where
+    if len(where) == 2:
+        return Location(where[0], where[1])
+    if len(where) == 3:
+        return Location(where[0], pointer=f"{where[1]}row {where[2]}")
     name, pointer, key, index = where
     return Location(name, pointer=f"{pointer}/{key}/{index}")
 
 
 class _PupilDraft:
-    """A pupil while its rows are being read: marks keyed by session slot."""
+    """A pupil while its rows are being read: marks appended to compact arrays.
 
-    def __init__(self, pupil_id: str, where: Where) -> None:
+    ``slots``/``codes``/``rows`` are parallel: session slot, code id and the row the mark
+    came from — a CSV line, a JSON mark index or a table row index, as ``sources`` says:
+    runs of (first mark index, file, kind, text), kind ``line`` (CSV), ``json`` (text is
+    the pupil's pointer) or ``row`` (text prefixes the pointer ``row N``).
+    ``late`` maps a mark index to its minutes late. While marks arrive in session
+    order ``last`` is the latest slot; after the first one out of order ``seen`` is a
+    byte-per-slot map from ``base`` (so a duplicate is still found at once) and the
+    marks are sorted when the pupil is finished.
+    """
+
+    __slots__ = ("id", "where", "slots", "codes", "rows", "late", "sources", "last", "seen", "base",
+                 "events", "flags", "date_of_birth", "year_group")
+
+    def __init__(self, pupil_id: str, where: Location, source: tuple | None = None) -> None:
         self.id, self.where = pupil_id, where
-        self.marks: dict[int, tuple[int, int | None, Location, str]] = {}
+        self.slots, self.codes, self.rows = array("I"), bytearray(), array("I")
+        self.late: dict[int, int] = {}
+        self.sources: list[tuple[int, str, str, str]] = [(0, *source)] if source else []
+        self.last, self.seen, self.base = -1, None, 0
         self.events: list[Event] = []
         self.flags: frozenset[str] = frozenset()
         self.date_of_birth: dt.date | None = None
         self.year_group: int | None = None
+
+    def begin(self, source: tuple) -> None:
+        """Marks appended from now on come from ``source``: (file, kind, text)."""
+        if not self.sources or self.sources[-1][1:] != source:
+            self.sources.append((len(self.slots), *source))
+
+    def is_new(self, slot: int) -> bool:
+        """True (and remembered) when no mark is stored yet for ``slot``."""
+        if slot > self.last:
+            self.last = slot
+            return True
+        if self.seen is None:  # first mark out of order: map every slot so far
+            self.base = min(self.slots) if self.slots else slot
+            self.seen = bytearray(max(self.slots, default=slot) - self.base + 1)
+            for s in self.slots:
+                self.seen[s - self.base] = 1
+            self.last = _OUT_OF_ORDER
+        if slot < self.base:
+            self.seen[:0] = bytes(self.base - slot)
+            self.base = slot
+        offset = slot - self.base
+        if offset >= len(self.seen):
+            self.seen.extend(bytes(offset - len(self.seen) + 1))
+        if self.seen[offset]:
+            return False
+        self.seen[offset] = 1
+        return True
+
+    def mark_location(self, index: int) -> Location:
+        """Where the mark at ``index`` (in arrival order) was read."""
+        run = bisect_right([start for start, *_ in self.sources], index) - 1
+        _, name, kind, text = self.sources[run]
+        return _location(_row_where(name, kind, text, self.rows[index]))
+
+
+def _row_where(name: str, kind: str, text: str, row: int) -> tuple:
+    """The lazy location of row ``row`` of a source of ``kind`` (see ``_PupilDraft``)."""
+    if kind == "line":
+        return (name, row)
+    if kind == "json":
+        return (name, text, "marks", row)
+    return (name, text, row)
 
 
 class _Reader:
@@ -78,9 +159,11 @@ class _Reader:
         self.read = {"pupils": 0, "marks": 0, "events": 0}
         self.used = {"pupils": 0, "marks": 0, "events": 0}
         self.roster_given = False
+        self.source: tuple | None = None  # where marks come from now: (file, kind, text)
         # Caches for the hot path: a year has ~200 distinct dates and ~25 codes.
         self._dates: dict[str, dt.date] = {}
-        self._codes: dict[tuple[str, dt.date], tuple[int, str]] = {}
+        self._days: dict[str, tuple[int, dict[str, int]]] = {}  # date text -> (AM slot, code -> id)
+        self._tables: dict[str, dict[str, int]] = {}
 
     def problem(self, message: str, where: Where, found: str = "", expected: str = "", example: str = "") -> None:
         self.problems.append(Problem(message, _location(where), found=found, expected=expected, example=example))
@@ -100,16 +183,40 @@ class _Reader:
         self.problem(f"bad {what}", where, found=repr(value), expected="YYYY-MM-DD", example="2024-01-26")
         return None
 
+    def day(self, text: Any) -> tuple[int, dict[str, int]] | None:
+        """(AM slot, code text -> code id of the table in force) of a valid date text, else
+        None (without reporting: the caller takes the reporting path)."""
+        found = self._days.get(text) if isinstance(text, str) else None
+        if found is not None or not (isinstance(text, str) and _DATE.fullmatch(text)):
+            return found
+        try:
+            day = dt.date.fromisoformat(text)
+        except ValueError:
+            return None
+        table = self.codebook.table_for(day)
+        if table is None:
+            return None
+        if table.id not in self._tables:
+            self._tables[table.id] = {code: entry.id for code, entry in table.codes.items()}
+        found = self._days[text] = (day.toordinal() * 2, self._tables[table.id])
+        return found
+
     def pupil_for(self, pupil_id: Any, where: Where, create: bool) -> _PupilDraft | None:
         if not isinstance(pupil_id, str) or not pupil_id.strip():
             self.problem("missing pupil id", where, found=repr(pupil_id), expected="a non-empty string")
             return None
         draft = self.pupils.get(pupil_id)
         if draft is None and create:
-            draft = self.pupils[pupil_id] = _PupilDraft(pupil_id, _location(where))
+            draft = self.pupils[pupil_id] = _PupilDraft(pupil_id, _location(where), self.source)
         if draft is None:
             self.problem("unknown pupil", where, found=repr(pupil_id), expected="a pupil listed in the pupils file")
         return draft
+
+    def begin_marks(self, source: tuple) -> None:
+        """Marks read from now on come from ``source``; every pupil so far is told."""
+        self.source = source
+        for draft in self.pupils.values():
+            draft.begin(source)
 
     def add_pupil(self, pupil_id: Any, flags: Iterable[Any], dob: Any, year: Any, where: Where) -> None:
         self.read["pupils"] += 1
@@ -139,7 +246,8 @@ class _Reader:
             return None
         return year
 
-    def add_mark(self, draft: _PupilDraft | None, row: Mapping[str, Any], where: Where) -> None:
+    def add_mark(self, draft: _PupilDraft | None, row: Mapping[str, Any], where: Where, at: int = 0) -> None:
+        """Check one mark row and store it; ``at`` is its row number within its source."""
         self.read["marks"] += 1
         if draft is None:
             return
@@ -150,7 +258,7 @@ class _Reader:
         late = self.minutes_late(row.get("minutes_late"), where)
         if day is None or session not in SESSIONS or late is False:
             return
-        self.store_mark(draft, day, session, code, late, where)
+        self.store_mark(draft, day, session, code, late, where, at)
 
     def minutes_late(self, value: Any, where: Where) -> int | None | bool:
         """Minutes late as an int, None when absent, False after reporting a bad value."""
@@ -166,26 +274,34 @@ class _Reader:
         return minutes
 
     def store_mark(self, draft: _PupilDraft, day: dt.date, session: str, code: Any, late: int | None,
-                   where: Where) -> None:
+                   where: Where, at: int = 0) -> None:
         code = code if isinstance(code, str) else repr(code)
-        found = self._codes.get((code, day))
-        if found is None:
-            try:
-                entry = self.codebook.lookup(code, day)
-            except KeyError as err:
-                self.problem(err.args[0], where, found=repr(code), expected="a register code valid on that date")
-                return
-            found = self._codes[(code, day)] = (entry.id, entry.code)
-        slot = slot_of(day, session)
-        previous = draft.marks.get(slot)
-        if previous is not None:
-            kind = "duplicate" if previous[3] == found[1] else "conflicting"
-            self.problem(f"{kind} mark for {draft.id} on {day} {session}", where, found=repr(found[1]),
-                         expected=f"one mark per session; first given at {_location(previous[2])}")
+        try:
+            entry = self.codebook.lookup(code, day)
+        except KeyError as err:
+            self.problem(err.args[0], where, found=repr(code), expected="a register code valid on that date")
             return
-        draft.marks[slot] = (found[0], late, where, found[1])
-        self.used["marks"] += 1
+        self.place(draft, slot_of(day, session), entry.id, late, where, at)
 
+    def place(self, draft: _PupilDraft, slot: int, code_id: int, late: int | None, where: Where, at: int) -> None:
+        """Append a checked mark to its pupil, or report it if its session already has one."""
+        if self.source is not None:
+            draft.begin(self.source)
+        if not draft.is_new(slot):
+            first = draft.slots.index(slot)
+            by_id = self.codebook.by_id
+            code, previous = by_id[code_id - 1].code, by_id[draft.codes[first] - 1].code
+            kind = "duplicate" if previous == code else "conflicting"
+            self.problem(f"{kind} mark for {draft.id} on {day_of_slot(slot)} {SESSIONS[slot & 1]}", where,
+                         found=repr(code), expected=f"one mark per session; first given at "
+                                                    f"{draft.mark_location(first)}")
+            return
+        if late is not None:
+            draft.late[len(draft.slots)] = late
+        draft.slots.append(slot)
+        draft.codes.append(code_id)
+        draft.rows.append(at)
+        self.used["marks"] += 1
     def add_event(self, draft: _PupilDraft | None, row: Mapping[str, Any], where: Where) -> None:
         self.read["events"] += 1
         if draft is None:
@@ -230,10 +346,16 @@ class _Reader:
 
 
 def _finish(draft: _PupilDraft, codebook: CodeBook) -> Pupil:
-    order = sorted(draft.marks)
-    slots = array("I", order)
-    codes = bytes(draft.marks[s][0] for s in order)
-    late = {i: draft.marks[s][1] for i, s in enumerate(order) if draft.marks[s][1] is not None}
+    """The pupil of a draft: marks sorted by session (only if they came out of order)."""
+    slots, codes, late = draft.slots, bytes(draft.codes), draft.late
+    if draft.seen is not None:
+        order = sorted(range(len(slots)), key=slots.__getitem__)
+        slots = array("I", map(slots.__getitem__, order))
+        codes = bytes(map(codes.__getitem__, order))
+        if late:
+            rank = {old: new for new, old in enumerate(order) if old in late}
+            late = {rank[old]: minutes for old, minutes in late.items()}
+    draft.rows = array("I")  # the rows were only for locating problems
     register = Register(slots, codes, late, codebook)
     return Pupil(draft.id, register, draft.flags, draft.events, draft.date_of_birth, draft.year_group, draft.where)
 
@@ -286,65 +408,189 @@ def _json_pupil(reader: _Reader, item: Any, name: str, pointer: str) -> None:
         flags = []
     reader.add_pupil(item.get("id"), flags, item.get("date_of_birth"), item.get("year_group"), where)
     draft = reader.pupils.get(item.get("id")) if isinstance(item.get("id"), str) else None
-    for key, add in (("marks", reader.add_mark), ("events", reader.add_event)):
+    for key in ("marks", "events"):
         rows = item.get(key, [])
         if not isinstance(rows, list):
             reader.problem(f"{key} must be a list", Location(name, pointer=f"{pointer}/{key}"), found=repr(rows)[:40])
-            continue
-        for j, row in enumerate(rows):
-            at = (name, pointer, key, j)  # made into a Location only if a problem is reported
-            if isinstance(row, dict):
-                add(draft, row, at)
-            else:
-                reader.read[key] += 1
-                reader.problem(f"each of {key} is an object", at, found=repr(row)[:40])
+        elif key == "marks":
+            _json_marks(reader, draft, rows, name, pointer)
+        else:
+            _json_events(reader, draft, rows, name, pointer)
+
+
+def _json_marks(reader: _Reader, draft: _PupilDraft | None, rows: list, name: str, pointer: str) -> None:
+    """A pupil's JSON marks: plain ones appended at once, the rest checked one by one."""
+    reader.source = (name, "json", pointer)
+    if draft is not None:
+        draft.begin(reader.source)
+    days, halves, used = reader._days, _SESSION_HALF, 0
+    for j, row in enumerate(rows):
+        if draft is not None and type(row) is dict and len(row) == 3:  # noqa: E721 - exactly a dict
+            try:
+                day, half = days.get(row.get("date")), halves.get(row.get("session"))
+                code_id = day[1].get(row.get("code")) if day is not None and half is not None else None
+            except TypeError:  # an unhashable value: the checking path reports it
+                code_id = None
+            if code_id is not None and day[0] + half > draft.last:
+                draft.last = day[0] + half
+                draft.slots.append(draft.last)
+                draft.codes.append(code_id)
+                draft.rows.append(j)
+                used += 1
+                continue
+        at = (name, pointer, "marks", j)  # made into a Location only if a problem is reported
+        if isinstance(row, dict):
+            reader.add_mark(draft, row, at, j)
+            reader.day(row.get("date"))  # learn the date for the rows after
+        else:
+            reader.read["marks"] += 1
+            reader.problem("each of marks is an object", at, found=repr(row)[:40])
+    reader.read["marks"] += used
+    reader.used["marks"] += used
+
+
+def _json_events(reader: _Reader, draft: _PupilDraft | None, rows: list, name: str, pointer: str) -> None:
+    for j, row in enumerate(rows):
+        at = (name, pointer, "events", j)
+        if isinstance(row, dict):
+            reader.add_event(draft, row, at)
+        else:
+            reader.read["events"] += 1
+            reader.problem(f"each of events is an object", at, found=repr(row)[:40])
 
 
 # --- CSV ----------------------------------------------------------------------------
 
 
 def _csv_rows(reader: _Reader, path: Path, required: Sequence[str],
-              kind: str | None = None) -> Iterable[tuple[dict[str, str], Location]]:
+              kind: str | None = None) -> Iterable[tuple[dict[str, str], Where]]:
+    """The rows of a small CSV file as dicts of stripped text, each with its lazy location."""
+    name = str(path)
     with open(path, newline="", encoding="utf-8") as handle:
-        rows = csv.DictReader(handle)
-        header = rows.fieldnames or []
-        missing = [c for c in required if c not in header]
-        if missing:
-            reader.problem(f"{path.name} lacks column(s) {', '.join(missing)}", Location(str(path), 1),
-                           found=",".join(header), expected=",".join(required))
+        rows = csv.reader(handle)
+        header = _csv_header(reader, rows, path, required)
+        if header is None:
             return
         for row in rows:
-            where = Location(str(path), rows.line_num)
-            if None in row or None in row.values():
-                fields = sum(v is not None for k, v in row.items() if k is not None) + len(row.get(None) or [])
-                reader.problem("wrong number of fields", where, found=str(fields),
-                               expected=f"{len(header)} ({','.join(header)})")
-                if kind:  # the row is read and reported, never used
-                    reader.read[kind] += 1
-                continue
-            yield {k: (v or "").strip() for k, v in row.items()}, where
+            if row and len(row) == len(header):
+                yield {k: v.strip() for k, v in zip(header, row)}, (name, rows.line_num)
+            elif row:  # blank lines are skipped, as csv.DictReader does
+                _wrong_width(reader, row, header, (name, rows.line_num), kind)
 
 
-def _read_csv_dir(reader: _Reader, files: Mapping[str, Path]) -> None:
+def _csv_header(reader: _Reader, rows: Any, path: Path, required: Sequence[str]) -> list[str] | None:
+    """The header row, or None after reporting the required columns it lacks."""
+    header = next(rows, [])
+    missing = [c for c in required if c not in header]
+    if missing:
+        reader.problem(f"{path.name} lacks column(s) {', '.join(missing)}", Location(str(path), 1),
+                       found=",".join(header), expected=",".join(required))
+        return None
+    return header
+
+
+def _wrong_width(reader: _Reader, row: list[str], header: list[str], where: Where, kind: str | None) -> None:
+    reader.problem("wrong number of fields", where, found=str(len(row)),
+                   expected=f"{len(header)} ({','.join(header)})")
+    if kind:  # the row is read and reported, never used
+        reader.read[kind] += 1
+
+
+def _read_marks_csv(reader: _Reader, path: Path) -> None:
+    """marks.csv: the hot path. A plain row (known pupil, cached date and code, no
+    minutes late, later than the pupil's last mark) is appended to its pupil's arrays with
+    no object made for it; any other row takes the checking path, which reports it."""
+    name = str(path)
+    with open(path, newline="", encoding="utf-8") as handle:
+        rows = csv.reader(handle)
+        header = _csv_header(reader, rows, path, ("pupil_id", "date", "session", "code"))
+        if header is None:
+            return
+        reader.begin_marks((name, "line", ""))
+        column = {c: i for i, c in enumerate(header)}  # a repeated name: its last column, as DictReader
+        ip, idate, isession, icode = (column[c] for c in ("pupil_id", "date", "session", "code"))
+        ilate = column.get("minutes_late")
+        width, pupils, days, halves = len(header), reader.pupils, reader._days, _SESSION_HALF
+        used = 0
+        for row in rows:
+            if len(row) == width and (ilate is None or not row[ilate]):
+                draft, day, half = pupils.get(row[ip]), days.get(row[idate]), halves.get(row[isession])
+                if draft is not None and day is not None and half is not None:
+                    code_id = day[1].get(row[icode])
+                    if code_id is not None and day[0] + half > draft.last:
+                        draft.last = day[0] + half
+                        draft.slots.append(draft.last)
+                        draft.codes.append(code_id)
+                        draft.rows.append(rows.line_num)
+                        used += 1
+                        continue
+            if row:
+                _csv_mark(reader, row, header, (name, rows.line_num))
+        reader.read["marks"] += used
+        reader.used["marks"] += used
+
+
+def _csv_mark(reader: _Reader, row: list[str], header: list[str], where: tuple[str, int]) -> None:
+    """One marks.csv row off the hot path: checked, stored or reported."""
+    if len(row) != len(header):
+        _wrong_width(reader, row, header, where, "marks")
+        return
+    values = {k: v.strip() for k, v in zip(header, row)}
+    draft = reader.pupil_for(values["pupil_id"], where, create=not reader.roster_given)
+    reader.add_mark(draft, values, where, where[1])
+    reader.day(values["date"])  # learn the date for the rows after
+
+
+def _read_csv_dir(reader: _Reader, files: Mapping[str, Path], engine: str = "stdlib") -> None:
+    """A CSV-style directory: school, then pupils, marks and events (CSV or Parquet)."""
     if "school.csv" in files:
         for row, where in _csv_rows(reader, files["school.csv"], ("id",)):
             settings = {k: _csv_value(v) for k, v in row.items() if k not in ("id", "name")}
             reader.school = School(row["id"], row.get("name", ""), settings)
-    if "pupils.csv" in files:
-        reader.roster_given = True
-        for row, where in _csv_rows(reader, files["pupils.csv"], ("pupil_id",), "pupils"):
-            flags = [f for f in re.split(r"[;|]", row.get("flags", "")) if f]
-            reader.add_pupil(row["pupil_id"], flags, row.get("date_of_birth"), row.get("year_group"), where)
-    if "marks.csv" in files:
-        required = ("pupil_id", "date", "session", "code")
-        for row, where in _csv_rows(reader, files["marks.csv"], required, "marks"):
-            draft = reader.pupil_for(row["pupil_id"], where, create=not reader.roster_given)
-            reader.add_mark(draft, row, where)
-    if "events.csv" in files:
-        for row, where in _csv_rows(reader, files["events.csv"], ("pupil_id", "date", "type"), "events"):
-            draft = reader.pupil_for(row["pupil_id"], where, create=False)
-            fields = _csv_details(reader, row.pop("details", ""), where)
-            reader.add_event(draft, {**row, **fields}, where)
+    for kind in ("pupils", "marks", "events"):
+        if f"{kind}.parquet" in files:
+            if kind == "pupils":
+                reader.roster_given = True
+            from .columnar import read_parquet_into
+
+            read_parquet_into(reader, kind, files[f"{kind}.parquet"])
+        elif f"{kind}.csv" in files:
+            _READ_CSV[kind](reader, files[f"{kind}.csv"], engine)
+
+
+def _read_pupils_csv(reader: _Reader, path: Path, engine: str) -> None:
+    reader.roster_given = True
+    for row, where in _csv_rows(reader, path, ("pupil_id",), "pupils"):
+        flags = [f for f in re.split(r"[;|]", row.get("flags", "")) if f]
+        reader.add_pupil(row["pupil_id"], flags, row.get("date_of_birth"), row.get("year_group"), where)
+
+
+def _read_marks_any(reader: _Reader, path: Path, engine: str) -> None:
+    """marks.csv with pyarrow when asked (or, for ``auto``, when big and pyarrow is there)."""
+    if engine == "pyarrow" or (engine == "auto" and path.stat().st_size >= ARROW_CSV_BYTES and _has_pyarrow()):
+        from .columnar import read_marks_csv_into
+
+        if read_marks_csv_into(reader, path):
+            return
+    _read_marks_csv(reader, path)
+
+
+def _has_pyarrow() -> bool:
+    try:
+        import pyarrow.csv  # noqa: F401
+    except ImportError:
+        return False
+    return True
+
+
+def _read_events_csv(reader: _Reader, path: Path, engine: str) -> None:
+    for row, where in _csv_rows(reader, path, ("pupil_id", "date", "type"), "events"):
+        draft = reader.pupil_for(row["pupil_id"], where, create=False)
+        fields = _csv_details(reader, row.pop("details", ""), where)
+        reader.add_event(draft, {**row, **fields}, where)
+
+
+_READ_CSV = {"pupils": _read_pupils_csv, "marks": _read_marks_any, "events": _read_events_csv}
 
 
 def _csv_details(reader: _Reader, text: str, where: Where) -> dict[str, Any]:
@@ -375,6 +621,11 @@ def _classify(paths: Sequence[str | Path]) -> tuple[list[Path], dict[str, Path],
         path = Path(given)
         if path.is_dir():
             found = {n: path / n for n in _CSV_FILES if (path / n).is_file()}
+            for kind in ("pupils", "marks", "events"):
+                if f"{kind}.csv" in found and f"{kind}.parquet" in found:
+                    problems.append(Problem(f"{kind} given twice", Location(str(path)),
+                                            found=f"{kind}.csv and {kind}.parquet", expected="one of them"))
+                    del found[f"{kind}.csv"]
             found.update({"history.json": path / "history.json"} if (path / "history.json").is_file() else {})
             if not found:
                 problems.append(Problem("no history files in directory", Location(str(path)),
@@ -389,7 +640,8 @@ def _classify(paths: Sequence[str | Path]) -> tuple[list[Path], dict[str, Path],
             csv_files[path.name] = path
         else:
             problems.append(Problem("unrecognised history file", Location(str(path)), found=path.name,
-                                    expected="a .json history or marks.csv / pupils.csv / events.csv / school.csv"))
+                                    expected="a .json history or marks.csv / pupils.csv / events.csv / school.csv"
+                                             " (or marks / pupils / events .parquet)"))
     return json_files, csv_files, problems
 
 
@@ -397,32 +649,49 @@ def digest_files(paths: Iterable[Path]) -> str:
     """SHA-256 over the files' bytes, in name order: the same input, the same digest."""
     h = hashlib.sha256()
     for path in sorted(paths, key=str):
-        h.update(path.name.encode() + b"\0" + path.read_bytes() + b"\0")
+        h.update(path.name.encode() + b"\0")
+        with open(path, "rb") as handle:  # in chunks: a year's marks.csv is hundreds of MiB
+            for chunk in iter(lambda: handle.read(1 << 20), b""):
+                h.update(chunk)
+        h.update(b"\0")
     return "sha256:" + h.hexdigest()
 
 
-def read_history(paths: Sequence[str | Path], codebook: CodeBook | None = None) -> tuple[History, LoadReport]:
-    """Read every file given (JSON, CSV files or directories), keeping the good rows.
+def read_history(paths: Sequence[str | Path], codebook: CodeBook | None = None,
+                 engine: str = "auto") -> tuple[History, LoadReport]:
+    """Read every file given (JSON, CSV or Parquet files, or directories), keeping the good rows.
 
     Returns the history of every row that could be used, and the report of the rest.
+    ``engine`` chooses how marks.csv is read: ``stdlib`` (csv module), ``pyarrow``
+    (pyarrow's multi-threaded CSV reader; needs the ``parquet`` extra) or ``auto``
+    (pyarrow for a marks.csv of 64 MiB or more when pyarrow is installed). Every engine
+    gives the same history and report; pyarrow re-reads a file that has a row to report
+    with the csv module, so problems are located by line exactly as always.
     """
     if isinstance(paths, (str, Path)):
         paths = [paths]
+    if engine not in ENGINES:
+        raise UsageError(f"unknown history engine {engine!r}; expected one of {', '.join(ENGINES)}")
+    if engine == "pyarrow":
+        from .columnar import require_pyarrow
+
+        require_pyarrow()
     reader = _Reader(codebook or default_codebook())
     json_files, csv_files, problems = _classify(paths)
     reader.problems.extend(problems)
     for path in json_files:
         _read_json(reader, path)
     if csv_files:
-        _read_csv_dir(reader, csv_files)
+        _read_csv_dir(reader, csv_files, engine)
     files = json_files + list(csv_files.values())
     history = reader.history([str(p) for p in files], digest_files(files))
     return history, LoadReport(dict(reader.read), dict(reader.used), tuple(reader.problems))
 
 
-def load_history(paths: Sequence[str | Path] | str | Path, codebook: CodeBook | None = None) -> History:
+def load_history(paths: Sequence[str | Path] | str | Path, codebook: CodeBook | None = None,
+                 engine: str = "auto") -> History:
     """Read a history strictly: any bad row raises ``InputError`` listing every problem."""
-    history, report = read_history(paths if not isinstance(paths, (str, Path)) else [paths], codebook)
+    history, report = read_history(paths if not isinstance(paths, (str, Path)) else [paths], codebook, engine)
     if report.problems:
         raise InputError(report.problems)
     return history
