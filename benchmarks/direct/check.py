@@ -14,7 +14,8 @@ and exits 1 on any disagreement.
 
 Two options widen the check beyond what the sample generator produces: ``--fuzz`` adds
 seeded random flags (every flag the policy knows) and case events (every event type,
-with random field values or none, many dated close to the as-of date) to each pupil;
+with random field values or none, many dated close to the as-of date) and recodes a run of
+register marks of each pupil;
 ``--untraded`` evaluates against a school that does not trade with the EWS.
 """
 
@@ -24,6 +25,7 @@ import argparse
 import datetime as dt
 import random
 import sys
+from bisect import bisect_right
 from pathlib import Path
 from typing import Iterable, Sequence
 
@@ -33,7 +35,8 @@ if __package__ in (None, ""):  # run as a script: make the checkout importable
     sys.path.insert(0, str(Path(__file__).resolve().parents[2]))
 
 from attendance_rules.evaluation import PupilEvaluation  # noqa: E402
-from attendance_rules.history import EVENT_FIELDS, STANDARD_FLAGS, Event, Pupil, School  # noqa: E402
+from attendance_rules.history import (EVENT_FIELDS, STANDARD_FLAGS, Event, Pupil, Register, School,  # noqa: E402
+                                      day_of_slot)
 from attendance_rules.readers import load_history, read_pupil_data  # noqa: E402
 from attendance_rules.sample import SCHOOL, generate_pupils  # noqa: E402
 from benchmarks.direct import Decision, loaded_policy, module_for, time_direct  # noqa: E402
@@ -86,12 +89,38 @@ def _fuzz_event(rng: random.Random, day: dt.date) -> Event:
     return Event(day, kind, details)
 
 
+# Days before the as-of date at which the rules' durations are decided (4 and 6 weeks for
+# reviews, 3 weeks for a Notice to Improve's period), with their neighbours.
+_BOUNDARY_DAYS = (0, 1, 20, 21, 22, 27, 28, 29, 41, 42, 43)
+_PAINT_CODES = ("G", "N", "O", "U", "G", "N", "I", "M", "C", "B", "/")
+
+
+def _paint(rng: random.Random, register: Register, as_of: dt.date) -> Register:
+    """The register with one run of sessions recoded (a code valid on each day), ending near ``as_of``."""
+    slots, book = register.slots, register.codebook
+    stop = bisect_right(slots, as_of.toordinal() * 2 + 1)
+    if not stop:
+        return register
+    hi = stop - rng.choice((0, 0, 0, rng.randint(0, 60)))
+    lo = max(0, hi - rng.randint(1, 30))
+    code = rng.choice(_PAINT_CODES)
+    codes = bytearray(register.codes)
+    for i in range(lo, max(lo, hi)):
+        try:
+            codes[i] = book.lookup(code, day_of_slot(slots[i])).id
+        except KeyError:  # e.g. C before the 2024 codes: keep the mark
+            pass
+    return Register(slots, bytes(codes), {i: m for i, m in register.minutes_late.items()}, book)
+
+
 def fuzz_pupils(pupils: Iterable[Pupil], as_of: dt.date, policy_flags: Iterable[str], seed: int = SEED) -> list[Pupil]:
-    """Each pupil with seeded random extra flags and events (deterministic per pupil id).
+    """Each pupil with seeded random extra flags, events and register marks (deterministic per pupil id).
 
     Flags are drawn from the standard ones and the policy's own; events from every event
-    type, half of them within eight weeks before the as-of date (where windows, review
-    periods and improvement periods are decided) and a few after it.
+    type, half of them within eight weeks before the as-of date (some exactly at the
+    durations the rules test), a few after it, and sometimes two penalty notices; one
+    run of up to 30 sessions is recoded (G, N, O, U, I, M, C, B or present) for most
+    pupils, usually ending on the as-of date.
     """
     flags = sorted(set(STANDARD_FLAGS) | set(policy_flags))
     span = (as_of - START).days
@@ -102,14 +131,20 @@ def fuzz_pupils(pupils: Iterable[Pupil], as_of: dt.date, policy_flags: Iterable[
         events = list(pupil.events)
         for _ in range(rng.randint(0, 8)):
             u = rng.random()
-            if u < 0.5:
+            if u < 0.2:
+                day = as_of - dt.timedelta(days=rng.choice(_BOUNDARY_DAYS))
+            elif u < 0.5:
                 day = as_of - dt.timedelta(days=rng.randint(0, 56))
             elif u < 0.93:
                 day = START + dt.timedelta(days=rng.randint(0, max(span, 0)))
             else:
                 day = as_of + dt.timedelta(days=rng.randint(1, 20))
             events.append(_fuzz_event(rng, day))
-        out.append(attrs.evolve(pupil, flags=pupil.flags | extra_flags, events=events))
+        if rng.random() < 0.15:
+            for _ in range(2):
+                events.append(Event(as_of - dt.timedelta(days=rng.randint(10, 400)), "penalty_notice_issued"))
+        register = _paint(rng, pupil.register, as_of) if rng.random() < 0.7 else pupil.register
+        out.append(attrs.evolve(pupil, flags=pupil.flags | extra_flags, events=events, register=register))
     return out
 
 
