@@ -47,16 +47,12 @@ class CompiledRule:
     reads_negated: frozenset[str]
     stratum: int
     order: int
+    id: str = attrs.field(init=False, eq=False)  # the rule's id (kept as a field: read on every firing)
+    derives: tuple[str, ...] = attrs.field(init=False, eq=False)  # facts the rule makes true
 
-    @property
-    def id(self) -> str:
-        """The rule's id."""
-        return self.rule.id
-
-    @property
-    def derives(self) -> tuple[str, ...]:
-        """Facts the rule makes true."""
-        return self.rule.derive
+    def __attrs_post_init__(self) -> None:
+        object.__setattr__(self, "id", self.rule.id)
+        object.__setattr__(self, "derives", self.rule.derive)
 
 
 @attrs.frozen

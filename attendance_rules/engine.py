@@ -73,6 +73,7 @@ class PupilContext:
         self._consulted: dict[tuple, None] = {}
         self.reasons: dict[str, Reason] = {}  # the reason of each rule fired, as built when it fired
         self.log: list | None = None  # (atom, value) read by decisions, kept for replays (evaluator._logged)
+        self.new: list[str] = []  # facts the rule that fired last derived
         # The lookups conditions make most often, bound straight to the containers (no Python frame).
         self.fact = self.facts.__contains__  # type: ignore[method-assign]
         self.flag = pupil.flags.__contains__  # type: ignore[method-assign]
@@ -251,6 +252,11 @@ class _Plan:
                    all(replay_safe(n) for n in nodes))
 
 
+def rule_readers(rule: CompiledRule, ctx: PupilContext, readers: dict[str, tuple[int, ...]]) -> set[int]:
+    """Positions of the rules of a stratum that read a fact ``rule`` has just derived."""
+    return {j for fact in ctx.new for j in readers.get(fact, ())}
+
+
 class _Layer:
     """One stratum of the rules in force: (rule, compiled decision) in firing order, and for
     each fact the positions of the rules that read it."""
@@ -352,33 +358,47 @@ class Engine:
         """
         rules, readers = layer.rules, layer.readers
         done, dirty = [False] * len(rules), [False] * len(rules)
-        queue: list[int] = list(range(len(rules)))
-        first = True
-        while queue:
-            later: list[int] = []
+        later: list[int] = []
+        for i in range(len(rules)):  # the first pass: every rule, in order
+            if self._try(rules[i], ctx, fired, trace):
+                done[i] = True
+                self._mark(rule_readers(rules[i][0], ctx, readers), i, done, dirty, None, later)
+        while later:  # later passes: rules that read a fact derived after they were evaluated
+            queue, later = later, []
             heapq.heapify(queue)
             while queue:
                 i = heapq.heappop(queue)
                 dirty[i] = False
-                rule, decide = rules[i]
-                try:
-                    holds = decide(ctx, None)
-                except (ArithmeticError, KeyError, TypeError, ValueError) as error:  # a bug or bad data: say where
-                    raise self._failure(rule, ctx, error) from error
-                if holds is not True:
-                    continue
-                done[i] = True
-                new = [f for f in rule.derives if f not in ctx.facts]
-                self._fired(rule, ctx, fired, trace)
-                for j in {j for f in new for j in readers.get(f, ())}:
-                    if done[j] or dirty[j] or (first and j > i):  # (a first evaluation is still to come)
-                        continue
-                    dirty[j] = True
-                    if j > i:
-                        heapq.heappush(queue, j)
-                    else:
-                        later.append(j)
-            queue, first = later, False
+                if self._try(rules[i], ctx, fired, trace):
+                    done[i] = True
+                    self._mark(rule_readers(rules[i][0], ctx, readers), i, done, dirty, queue, later)
+
+    def _try(self, entry: tuple, ctx: PupilContext, fired: list, trace: bool) -> bool:
+        """Decide one rule; when it holds, fire it (its new facts are then in ``ctx.new``)."""
+        rule, decide = entry
+        try:
+            holds = decide(ctx, None)
+        except (ArithmeticError, KeyError, TypeError, ValueError) as error:  # a bug or bad data: say where
+            raise self._failure(rule, ctx, error) from error
+        if holds is not True:
+            return False
+        ctx.new = [f for f in rule.derives if f not in ctx.facts]
+        self._fired(rule, ctx, fired, trace)
+        return True
+
+    @staticmethod
+    def _mark(readers: Iterable[int], i: int, done: list[bool], dirty: list[bool], queue: list[int] | None,
+              later: list[int]) -> None:
+        """Rules reading facts rule ``i`` just derived: again in this pass if after it, else in the next.
+        In the first pass (``queue`` None) a rule after ``i`` is still to be evaluated anyway."""
+        for j in readers:
+            if done[j] or dirty[j] or (queue is None and j > i):
+                continue
+            dirty[j] = True
+            if j > i:
+                heapq.heappush(queue, j)  # type: ignore[arg-type]
+            else:
+                later.append(j)
 
     def _fired(self, rule: CompiledRule, ctx: PupilContext, fired: list, trace: bool) -> None:
         """Record a firing: its facts, and (traced) its explanation by the same closures."""
