@@ -219,11 +219,12 @@ def _integral(column: Any) -> bool:
     return len(valid) == 0 or bool(pc.all(pc.equal(valid, pc.floor(valid))).as_py())
 
 
-def _text_table(table: Any) -> Any:
-    """Every column of ``table`` as text; a ``school_id`` column (the partition key) dropped."""
+def _text_table(table: Any, keep_key: bool = False) -> Any:
+    """Every column of ``table`` as text; a ``school_id`` column (the partition key) dropped
+    unless ``keep_key``."""
     import pyarrow as pa
 
-    names = [n for n in table.column_names if n != PARTITION_KEY]
+    names = [n for n in table.column_names if keep_key or n != PARTITION_KEY]
     return pa.table({n: _text_column(table.column(n)) for n in names})
 
 
@@ -397,20 +398,36 @@ def _evaluate_frame(frame: Any, schools: Mapping[str, School], job: _Job) -> lis
 
 
 def _frame_table(rows: Any, kind: str) -> Any:
-    """The rows of one kind as text columns (None when a kind other than marks has none)."""
-    import pyarrow as pa
-
+    """The rows of one kind (text columns already) as a pyarrow table; None when a kind
+    other than marks has none."""
     if kind != "marks" and rows.empty:
         return None
+    return _pandas_table(rows[[c for c in COLUMNS[kind] if c in rows.columns]])
+
+
+def _pandas_table(frame: Any) -> Any:
+    """A pandas frame as a pyarrow table of text columns (any column types in)."""
+    import pyarrow as pa
+
     table = {}
-    for column in (c for c in COLUMNS[kind] if c in rows.columns):
-        series = rows[column]
+    for column in frame.columns:
+        series = frame[column]
         try:
-            table[column] = pa.chunked_array([pa.array(series, from_pandas=True)])
+            table[str(column)] = pa.chunked_array([pa.array(series, from_pandas=True)])
         except (pa.ArrowInvalid, pa.ArrowTypeError):  # mixed types in an object column
             texts = [None if v is None or v != v else _text(v) for v in series]
-            table[column] = pa.chunked_array([pa.array(texts, pa.string())])
-    return _text_table(pa.table(table))
+            table[str(column)] = pa.chunked_array([pa.array(texts, pa.string())])
+    return _text_table(pa.table(table), keep_key=True)
+
+
+def _text_frame(frame: Any) -> Any:
+    """A pandas partition with every column as text (``string`` dtype), so frames of
+    different kinds and column types concatenate and shuffle with one schema."""
+    import pandas as pd
+
+    table = _pandas_table(frame)
+    return pd.DataFrame({c: pd.Series(table.column(c).to_pylist(), dtype="string", index=frame.index)
+                         for c in table.column_names})
 
 
 # --- the dataset on disk -----------------------------------------------------------------
@@ -707,7 +724,8 @@ def _tagged_frame(marks: Any, pupils: Any, events: Any) -> Any:
             raise UsageError([Problem(f"the {kind} DataFrame has no {PARTITION_KEY} column",
                                       found=", ".join(map(str, frame.columns)), expected=PARTITION_KEY)])
         keep = [c for c in (*COLUMNS[kind], PARTITION_KEY) if c in frame.columns]
-        frames.append(frame[keep].astype({PARTITION_KEY: str}).assign(_kind=kind))
+        meta = {c: "string" for c in keep}
+        frames.append(frame[keep].map_partitions(_text_frame, meta=meta).assign(_kind=kind))
     return dd.concat(frames) if len(frames) > 1 else frames[0]
 
 
