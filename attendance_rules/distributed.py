@@ -616,12 +616,16 @@ class DatasetRun:
         return DatasetReport(tuple(self._partitions))
 
     def __iter__(self) -> Iterator[Any]:
-        for outcome in self._produce():
-            self._partitions.append(outcome.report)
-            if outcome.error is not None:
-                raise outcome.error(outcome.report.problems)
-            for line in outcome.lines:
-                yield line if self._lines else json.loads(line)
+        outcomes = self._produce()
+        try:
+            for outcome in outcomes:
+                self._partitions.append(outcome.report)
+                if outcome.error is not None:
+                    raise outcome.error(outcome.report.problems)
+                for line in outcome.lines:
+                    yield line if self._lines else json.loads(line)
+        finally:
+            outcomes.close()  # releases the client (and a local:N cluster) at once, even on error
         self._check_pupils()
 
     def _check_pupils(self) -> None:
