@@ -66,6 +66,7 @@ __all__ = [
     "add_arguments",
     "evaluate_dataset",
     "is_dataset",
+    "read_schools",
     "run_evaluate_cli",
     "write_dataset",
 ]
@@ -616,6 +617,7 @@ class DatasetRun:
         return DatasetReport(tuple(self._partitions))
 
     def __iter__(self) -> Iterator[Any]:
+        self._partitions = []  # iterating again runs the evaluation again, with a fresh report
         outcomes = self._produce()
         try:
             for outcome in outcomes:
