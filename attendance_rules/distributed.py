@@ -240,7 +240,7 @@ def _partition_history(part: _Part, name: str) -> tuple[History, dict[str, int],
     if read_arrow is not None:
         history, report = read_arrow(part.tables.get("marks"), pupils=part.tables.get("pupils"),
                                      events=part.tables.get("events"), name=name)
-        return history, dict(report.used), list(report.problems)
+        return history, dict(report.used), [_arrow_relocated(p, part.sources) for p in report.problems]
     return _through_csv(part)
 
 
@@ -272,6 +272,19 @@ def _through_csv(part: _Part) -> tuple[History, dict[str, int], list[Problem]]:
         where = {str(path): kind for kind, path in files.items()}
         problems = [_relocated(p, where, part.sources) for p in report.problems]
     return history, dict(report.used), problems
+
+
+def _arrow_relocated(problem: Problem, sources: Mapping[str, tuple]) -> Problem:
+    """A problem ``read_arrow`` located at ``KIND row N`` (from 0), pointed at the Parquet file and row."""
+    match = re.fullmatch(r"(\w+) row (\d+)", problem.location.pointer or "")
+    if match is None or match.group(1) not in sources:
+        return problem
+    row = int(match.group(2))
+    for file, count in sources[match.group(1)]:
+        if row < count:
+            return attrs.evolve(problem, location=Location(file, pointer=f"row {row + 1}"))
+        row -= count
+    return problem
 
 
 def _relocated(problem: Problem, where: Mapping[str, str], sources: Mapping[str, tuple]) -> Problem:
