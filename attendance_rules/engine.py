@@ -11,6 +11,7 @@ keeps its state in local objects, so one engine may serve many threads.
 from __future__ import annotations
 
 import datetime as dt
+import functools
 import heapq
 from typing import Any, Callable, Iterable, Sequence
 
@@ -35,6 +36,7 @@ from .exceptions import EvaluationError, Problem
 from .history import Event, History, Pupil, School
 from .evaluator import compile_node, measure_keys, replay_safe
 from .measures import Measure, MeasureFrame, Window
+from .stability import Lookahead
 from .policy import Action, format_parameter_value
 
 __all__ = ["DayActions", "Engine", "LightRecommendation", "PupilContext", "ReplayMemo", "RuleCheck", "add_school_days",
@@ -196,41 +198,43 @@ class DayActions:
 
 
 class ReplayMemo:
-    """One pupil's last decided day in a replay: the rules then in force, every atom its
-    decisions read with the value read, and the firings (rule, actions held, suppressions).
+    """One pupil's replay state: the last day decided, with the rules and parameters then in
+    force (``epoch``), every atom its decisions read with the value read, the firings (rule,
+    actions held, suppressions), and the last later day on which they are sure to stand.
 
-    The decisions are a function of those atom values, the facts they derive and values
-    that do not change within a replay (flags, school settings, literals), so when every
-    atom reads the same again the firings are the same.
+    The decisions are a function of the atom values, the facts they derive and values that
+    do not change within a replay (flags, school settings, literals), so while every atom
+    reads the same the firings are the same (``stability.Lookahead`` finds how long).
     """
 
     def __init__(self) -> None:
         self.epoch: tuple | None = None
         self.log: list | None = None
         self.firings: list = []
-        self.steady: tuple | None = None
+        self.until = dt.date.min  # the last day on which the kept firings are sure to stand
+        self.actions: tuple | None = None  # (recommended rules, held back, done) of the firings
 
-    def still_holds(self, day: "_Day", ctx: PupilContext) -> bool:
-        """Whether ``ctx``'s day would fire exactly as the day kept.
+    def stands(self, day: "_Day", as_of: dt.date) -> bool:
+        """Whether the kept firings are sure to stand on ``as_of`` without reading anything."""
+        return self.log is not None and day.epoch == self.epoch and as_of <= self.until
 
-        Atoms that read only events over steady windows (``evaluator._events_only``) are not
-        read again while no event has been added and the academic year and term are the same.
-        """
+    def still_holds(self, day: "_Day", ctx: PupilContext, context: Callable[[dt.date], Any]) -> bool:
+        """Whether ``ctx``'s day fires exactly as the day kept: every atom is read again."""
         if self.log is None or day.epoch != self.epoch:
             return False
-        steady = self.steady == _steady(ctx)
-        return all((steady and atom.events_only) or atom(ctx, None) == value for atom, value in self.log)
+        if not all(atom(ctx, None) == value for atom, value in self.log):
+            return False
+        self.until = Lookahead(ctx, context).until([atom for atom, _ in self.log])
+        return True
 
-    def keep(self, day: "_Day", ctx: PupilContext, firings: list) -> None:
+    def keep(self, day: "_Day", ctx: PupilContext, firings: list, context: Callable[[dt.date], Any]) -> None:
         """Remember a day just decided (``ctx.log`` None: it cannot be reused)."""
-        self.epoch, self.log, self.firings = day.epoch, ctx.log, firings
-        self.steady = _steady(ctx) if ctx.log is not None else None
-
-
-def _steady(ctx: PupilContext) -> tuple:
-    """What event-only atoms depend on besides their events: events so far, year and term."""
-    seen = sum(1 for event in ctx.pupil.events if event.date <= ctx.as_of)
-    return seen, academic_year_start(ctx.as_of), ctx.calendar.term_start(ctx.as_of, ctx.pupil.register.days)
+        self.epoch, self.log, self.firings, self.actions = day.epoch, ctx.log, firings, None
+        self.until = dt.date.min
+        if ctx.log is not None:
+            log, ctx.log = ctx.log, None  # looking ahead must not add to the log
+            self.until = Lookahead(ctx, context).until([atom for atom, _ in log])
+            ctx.log = log
 
 
 @attrs.frozen
@@ -278,11 +282,12 @@ class _Day:
     ``unless`` clauses.
     """
 
-    def __init__(self, strata: list[list[CompiledRule]], plans: dict[str, _Plan], parameters: dict[str, Any]) -> None:
+    def __init__(self, strata: list[list[CompiledRule]], plans: dict[str, _Plan], parameters: dict[str, Any],
+                 actions: tuple[str, ...]) -> None:
         self.strata = [_Layer(layer, plans) for layer in strata]
         self.parameters = parameters
-        # what a replay must see unchanged to reuse a day's firings: the rules and parameter values in force
-        self.epoch = (tuple(r.id for layer in strata for r in layer), tuple(parameters.values()))
+        # what a replay must see unchanged to reuse a day's firings: the rules, actions and parameter values in force
+        self.epoch = (tuple(r.id for layer in strata for r in layer), tuple(parameters.values()), actions)
         self.replay_safe = all(plans[r.id].replay_safe for layer in strata for r in layer)
         self.keys = dict.fromkeys(k for layer in strata for r in layer for k in plans[r.id].keys)
 
@@ -312,7 +317,8 @@ class Engine:
             strata = [[r for r in live if r.stratum == s] for s in sorted({r.stratum for r in live})]
             params = {name: conditions.parameter_value(p.value_on(as_of), p.unit)
                       for name, p in sorted(self.ruleset.policy.parameters.items())}
-            day = self._days[as_of] = _Day(strata, self.plans, params)
+            actions = tuple(a for a, action in self.ruleset.policy.actions.items() if _action_in_force(action, as_of))
+            day = self._days[as_of] = _Day(strata, self.plans, params, actions)
         return day
 
     def context(self, pupil: Pupil, as_of: dt.date, school: School = School()) -> PupilContext:
@@ -511,26 +517,32 @@ class Engine:
         """Which actions the rules recommend, hold back or find done, without reasons: the
         same decisions as ``evaluate_pupil``, for replays that evaluate every day.
 
-        With a ``memo`` (one per pupil, days in order) the rules are fired again only when
-        the rules in force or a value the previous day's decisions read has changed;
-        otherwise that day's firings stand and only due dates and done actions are redone.
+        With a ``memo`` (one per pupil, its school days in order) the rules fire again only
+        when the rules or parameters in force, or a value the last decided day's decisions
+        read, have changed; the memo looks ahead to the last day on which that is sure, and
+        until then only due dates are worked out again.
         """
-        ctx = self.context(pupil, as_of, school)
         day = self._day(as_of)
-        if memo is None or not memo.still_holds(day, ctx):
+        if memo is not None and memo.stands(day, as_of) and memo.actions is not None:
+            return self._due_again(pupil, as_of, memo.actions)
+        ctx = self.context(pupil, as_of, school)
+        later = functools.partial(self.context, pupil, school=school)
+        if memo is None or not memo.still_holds(day, ctx, later):
             ctx.log = [] if memo is not None and day.replay_safe else None
             firings = []
             for rule, _ in self._fire_all(ctx, trace=False):
                 suppressed: list[tuple[str, str, str]] = []
                 held = self._held(rule, ctx, suppressed, trace=False) if rule.unless else set()
                 firings.append((rule, held, suppressed))
-            if memo is not None:
-                memo.keep(day, ctx, firings)
-        else:
-            firings = memo.firings
-        return self._day_actions(pupil, as_of, firings)
+            if memo is None:
+                return self._due_again(pupil, as_of, self._day_actions(pupil, as_of, firings))
+            memo.keep(day, ctx, firings, later)
+        memo.actions = self._day_actions(pupil, as_of, memo.firings)
+        return self._due_again(pupil, as_of, memo.actions)
 
-    def _day_actions(self, pupil: Pupil, as_of: dt.date, firings: list) -> "DayActions":
+    def _day_actions(self, pupil: Pupil, as_of: dt.date, firings: list) -> tuple:
+        """The rules giving each action, the actions held back and those already done: the same
+        while the firings, the events and the year and term stay as they are."""
         recs: dict[str, list[str]] = {}
         held_back: dict[str, list[tuple[str, str]]] = {}
         done: dict[str, Event] = {}
@@ -546,8 +558,12 @@ class Engine:
                     done.setdefault(action_id, event)
                 else:
                     recs.setdefault(action_id, []).append(rule.id)
+        return recs, {a: min(by) for a, by in held_back.items()}, done
+
+    def _due_again(self, pupil: Pupil, as_of: dt.date, actions: tuple) -> "DayActions":
+        recs, held_back, done = actions
         return DayActions(as_of, {a: self._light(a, rules, pupil, as_of) for a, rules in recs.items()},
-                          {a: min(by) for a, by in held_back.items()}, done)
+                          held_back, done)
 
     def _light(self, action_id: str, rules: list[str], pupil: Pupil, as_of: dt.date) -> LightRecommendation:
         action = self.ruleset.policy.actions[action_id]

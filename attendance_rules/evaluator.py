@@ -144,7 +144,7 @@ def _truth(node: c.Node, in_atom: bool = False) -> Fn:
     replay can tell that nothing a day's decisions read has changed since the day before.
     """
     if not in_atom and _is_atom(node):
-        return _logged(_truth(node, True), _events_only(node))
+        return _logged(_truth(node, True), _events_only(node), node)
     if isinstance(node, c.And):
         return _and([_truth(item, in_atom) for item in node.items])
     if isinstance(node, c.Or):
@@ -205,14 +205,29 @@ def _events_only(node: c.Node) -> bool:
     return True
 
 
-def _logged(fn: Fn, events_only: bool) -> Fn:
+def _logged(fn: Fn, events_only: bool, node: c.Node) -> Fn:
     def atom(ctx: Any, sink: Trace | None) -> bool:
         value = fn(ctx, sink)
         if sink is None and ctx.log is not None:
             ctx.log.append((atom, value))
         return value
     atom.events_only = events_only  # type: ignore[attr-defined]
+    atom.node = node  # type: ignore[attr-defined]
     return atom
+
+
+def bound_spec(node: c.Node) -> tuple[tuple, str, Fn] | None:
+    """For ``measure OP value`` (either way round): the measure's key, OP with the measure on
+    the left, and the other side's closure — what a replay needs to bound how many school
+    days the comparison must keep its truth (``stability.py``)."""
+    if not isinstance(node, c.Compare):
+        return None
+    left, right = _measure_key(node.left), _measure_key(node.right)
+    if left is not None and right is None:
+        return left, node.op, _value(node.right)
+    if right is not None and left is None:
+        return right, _FLIP[node.op], _value(node.left)
+    return None
 
 
 def _yes_no_truth(node: c.NameRef) -> Fn:

@@ -184,3 +184,21 @@ def test_untraced_day_decisions_equal_the_full_evaluation(text: str, seed: int, 
         for s in full.suppressed:  # sorted by (action, rule): the first is the one a replay reports
             first_held.setdefault(s.action, (s.rule, s.reason))
         assert light.held_back == first_held
+
+
+@settings(max_examples=30, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(text=policies(), seed=st.integers(0, 2**32 - 1))
+def test_a_replay_that_skips_days_equals_a_full_evaluation_every_day(text: str, seed: int) -> None:
+    """``replay_pupil`` reuses a day's firings while the look-ahead says nothing read can have
+    changed (counts, rates, runs, sliding windows, events, terms): its timeline must equal the
+    one built from a full evaluation on every school day."""
+    from attendance_rules.api import CompiledPolicy
+    from attendance_rules.timeline import build_timeline, evaluations_by_day, replay_pupil, rolling_due_actions
+
+    policy = CompiledPolicy(compile_text(text))
+    rolling = rolling_due_actions(policy)
+    start, end = dt.date(2024, 5, 13), dt.date(2024, 10, 9)
+    for pupil in random_history(seed, 2):
+        fast = replay_pupil(policy, pupil, start, end, rolling=rolling)
+        slow = build_timeline(pupil.id, evaluations_by_day(policy, pupil, start, end), rolling)
+        assert fast == slow
