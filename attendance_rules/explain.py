@@ -4,12 +4,14 @@ from __future__ import annotations
 
 import datetime as dt
 import json
-from typing import Any, Iterable, Sequence
+from typing import Any, Iterable, Sequence, TextIO
+
+import attrs
 
 from .engine import RuleCheck
 from .evaluation import Evaluation, PupilEvaluation, Recommendation
 
-__all__ = ["explain_pupil", "explain_why_not", "render_evaluation"]
+__all__ = ["explain_pupil", "explain_why_not", "pupil_jsonl", "render_evaluation", "write_evaluation"]
 
 
 def _when(rec: Recommendation) -> str:
@@ -64,10 +66,48 @@ def render_evaluation(evaluation: Evaluation, fmt: str = "table") -> str:
     if fmt == "json":
         return evaluation.dumps()
     if fmt == "jsonl":
-        return "".join(json.dumps(p.to_json(), ensure_ascii=False) + "\n" for p in evaluation.pupils)
+        return "".join(pupil_jsonl(p) for p in evaluation.pupils)
     if fmt == "markdown":
         return _markdown(evaluation)
     return _table(evaluation)
+
+
+def pupil_jsonl(pupil: PupilEvaluation) -> str:
+    """One pupil's line of the ``jsonl`` format (no header line: every line is a pupil)."""
+    return json.dumps(pupil.to_json(), ensure_ascii=False) + "\n"
+
+
+def write_evaluation(header: Evaluation, pupils: Iterable[PupilEvaluation], fmt: str, out: TextIO) -> None:
+    """Write what ``render_evaluation`` would for ``header`` with ``pupils``, byte for byte.
+
+    ``header`` carries the provenance (its own ``pupils`` are ignored). ``jsonl`` and
+    ``json`` are written pupil by pupil as ``pupils`` yields them, holding none of them;
+    ``table`` and ``markdown`` (summaries at the end) collect the pupils first.
+    """
+    if fmt == "jsonl":
+        for pupil in pupils:
+            out.write(pupil_jsonl(pupil))
+    elif fmt == "json":
+        _write_json(header, pupils, out)
+    else:
+        out.write(render_evaluation(attrs.evolve(header, pupils=tuple(pupils)), fmt))
+
+
+_EMPTY_TAIL = "[]\n}\n"  # how Evaluation.dumps() ends when there are no pupils ("pupils" comes last)
+
+
+def _write_json(header: Evaluation, pupils: Iterable[PupilEvaluation], out: TextIO) -> None:
+    """``Evaluation.dumps()`` written one pupil at a time (json's indent is plain text nesting:
+    a pupil dumped alone with ``indent=2`` is the same text, shifted two levels)."""
+    head = attrs.evolve(header, pupils=()).dumps()
+    assert head.endswith(_EMPTY_TAIL), "the pupils must be the last key of an evaluation"
+    out.write(head[:-len(_EMPTY_TAIL)])
+    opening = "[\n"
+    for pupil in pupils:
+        text = json.dumps(pupil.to_json(), indent=2, ensure_ascii=False)
+        out.write(opening + "    " + text.replace("\n", "\n    "))  # strings never hold a raw newline
+        opening = ",\n"
+    out.write(_EMPTY_TAIL if opening == "[\n" else "\n  ]\n}\n")
 
 
 def explain_pupil(pupil: PupilEvaluation, policy_id: str) -> str:
