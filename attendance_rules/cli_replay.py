@@ -35,15 +35,52 @@ def _history(args: argparse.Namespace) -> Any:
 
 
 def _cmd_timeline(args: argparse.Namespace, out: TextIO) -> int:
-    from .timeline import render_timeline, replay
+    from contextlib import closing
+
+    from . import __version__
+    from .cli import jobs_of
+    from .parallel import map_pupils
+    from .progress import progress
+    from .timeline import Timeline, history_meta, policy_meta, render_timeline
 
     if args.end < args.start:
         raise UsageError([Problem("--to is before --from", Location("<command line>"),
                                   found=f"--from {args.start.isoformat()} --to {args.end.isoformat()}")])
     policy, history = _policy(args.policy, args), _history(args)
-    timeline = replay(policy, history, args.start, args.end, [args.pupil] if args.pupil else None)
+    pupils = [history.pupil(args.pupil)] if args.pupil else list(history)
+    task, state = _timeline_task(args, policy, history.school)
+    with closing(map_pupils(task, pupils, jobs_of(args), state=state)) as results:
+        timelines = tuple(progress(results, len(pupils), "timeline", args.progress))
+    timeline = Timeline(args.start, args.end, policy_meta(policy), history_meta(history), __version__, timelines)
     out.write(render_timeline(timeline, args.format))
     return 0
+
+
+def _timeline_task(args: argparse.Namespace, policy: Any, school: Any) -> tuple[Any, Any]:
+    """The per-pupil work of ``timeline``, and its state for this process."""
+    from .parallel import PupilTask
+    from .timeline import rolling_due_actions
+
+    extra = (args.start, args.end, school)
+    task = PupilTask(_setup_timeline, _replay_one, (args.policy, policy.calendar, "python", extra))
+    return task, (policy, (extra, rolling_due_actions(policy)))
+
+
+def _setup_timeline(ref: str, calendar: Any, backend: str, extra: Any) -> tuple[Any, Any]:
+    """A worker's state for ``timeline``: the policy and the actions whose due date rolls."""
+    from .cli_eval import setup_policy
+    from .timeline import rolling_due_actions
+
+    policy, extra = setup_policy(ref, calendar, backend, extra)
+    return policy, (extra, rolling_due_actions(policy))
+
+
+def _replay_one(state: tuple[Any, Any], pupil: Any) -> Any:
+    """One pupil's timeline over the range."""
+    from .timeline import replay_pupil
+
+    policy, ((start, end, school), rolling) = state
+    return replay_pupil(policy, pupil, start, end, school, rolling)
 
 
 def _cmd_diff(args: argparse.Namespace, out: TextIO) -> int:
@@ -73,6 +110,8 @@ def _history_args(p: argparse.ArgumentParser) -> None:
 
 def register(sub: Any) -> None:
     """Add this module's commands to the CLI parser."""
+    from .cli import add_run_options
+
     date = _date_type()
     p = sub.add_parser("timeline", help="replay every school day of a range: when each recommendation "
                                         "appeared, changed and ended",
@@ -86,6 +125,7 @@ def register(sub: Any) -> None:
     p.add_argument("--to", dest="end", required=True, type=date, metavar="YYYY-MM-DD")
     p.add_argument("--pupil", metavar="ID", help="only this pupil")
     p.add_argument("--format", choices=("table", "json"), default="table")
+    add_run_options(p)
     p.set_defaults(run=_cmd_timeline)
 
     p = sub.add_parser("diff", help="impact of a policy change: which pupils gain or lose which recommendations",
