@@ -36,9 +36,9 @@ def _cmd_evaluate(args: argparse.Namespace, out: TextIO) -> int:
 
     policy, history = _load(args)
     pupils = [history.pupil(args.pupil)] if args.pupil else list(history)
-    task = evaluate_task(args, policy.calendar, history.school)
+    task, state = evaluate_task(policy, args.policy, args.as_of, history.school, args.horizon)
     out.flush()  # nothing buffered may be copied into forked workers
-    with closing(map_pupils(task, pupils, jobs_of(args), state=(policy, task.args[3]))) as results:
+    with closing(map_pupils(task, pupils, jobs_of(args), state=state)) as results:
         write_evaluation(evaluation_header(policy, history, args.as_of),
                          progress(results, len(pupils), "evaluate", args.progress), args.format, out)
     return 0
@@ -53,12 +53,13 @@ def evaluation_header(policy: Any, history: Any, as_of: Any) -> Any:
     return Evaluation(as_of, policy_meta(policy), history_meta(history), __version__, ())
 
 
-def evaluate_task(args: argparse.Namespace, calendar: Any, school: Any) -> Any:
-    """The per-pupil work of ``evaluate``: worker processes load the policy themselves."""
+def evaluate_task(policy: Any, ref: str, as_of: Any, school: Any, horizon: int | None = None) -> tuple[Any, Any]:
+    """The per-pupil work of ``evaluate`` with ``policy`` (loaded from ``ref``), and its
+    state for this process; worker processes load the policy themselves."""
     from .parallel import PupilTask
 
-    return PupilTask(setup_policy, _evaluate_one,
-                     (args.policy, calendar, args.backend, (args.as_of, school, args.horizon)))
+    extra = (as_of, school, horizon)
+    return PupilTask(setup_policy, _evaluate_one, (ref, policy.calendar, policy.backend, extra)), (policy, extra)
 
 
 def _calendar(args: argparse.Namespace) -> Any:

@@ -62,7 +62,7 @@ def _timeline_task(args: argparse.Namespace, policy: Any, school: Any) -> tuple[
     from .timeline import rolling_due_actions
 
     extra = (args.start, args.end, school)
-    task = PupilTask(_setup_timeline, _replay_one, (args.policy, policy.calendar, "python", extra))
+    task = PupilTask(_setup_timeline, _replay_one, (args.policy, policy.calendar, policy.backend, extra))
     return task, (policy, (extra, rolling_due_actions(policy)))
 
 
@@ -96,10 +96,22 @@ def _cmd_diff(args: argparse.Namespace, out: TextIO) -> int:
 
 
 def _cmd_cohort(args: argparse.Namespace, out: TextIO) -> int:
-    from .cohort import cohort_view, render_cohort
+    from contextlib import closing
 
-    view = cohort_view(_policy(args.policy, args), _history(args), args.as_of)
-    out.write(render_cohort(view, args.format))
+    import attrs
+
+    from .cli import jobs_of
+    from .cli_eval import evaluate_task, evaluation_header
+    from .cohort import cohort_view, render_cohort
+    from .parallel import map_pupils
+    from .progress import progress
+
+    policy, history = _policy(args.policy, args), _history(args)
+    task, state = evaluate_task(policy, args.policy, args.as_of, history.school)
+    with closing(map_pupils(task, list(history), jobs_of(args), state=state)) as results:
+        pupils = tuple(progress(results, len(history), "cohort", args.progress))
+    evaluation = attrs.evolve(evaluation_header(policy, history, args.as_of), pupils=pupils)
+    out.write(render_cohort(cohort_view(policy, history, args.as_of, evaluation), args.format))
     return 0
 
 
@@ -146,4 +158,5 @@ def register(sub: Any) -> None:
     _history_args(p)
     p.add_argument("--as-of", required=True, type=date, metavar="YYYY-MM-DD")
     p.add_argument("--format", choices=("table", "json", "markdown"), default="table")
+    add_run_options(p)
     p.set_defaults(run=_cmd_cohort)
