@@ -84,15 +84,37 @@ def _replay_one(state: tuple[Any, Any], pupil: Any) -> Any:
 
 
 def _cmd_diff(args: argparse.Namespace, out: TextIO) -> int:
+    from contextlib import closing
+
+    from .cli import jobs_of
     from .impact import compare_policies, render_impact
+    from .parallel import PupilTask, map_pupils
+    from .progress import progress
 
     if args.examples < 0:
         raise UsageError([Problem("--examples must be 0 or more", Location("<command line>"),
                                   found=str(args.examples))])
-    old, new = _policy(args.old, args), _policy(args.new, args)
-    impact = compare_policies(old, new, _history(args), args.as_of, args.examples)
+    old, new, history = _policy(args.old, args), _policy(args.new, args), _history(args)
+    extra = (args.as_of, history.school)
+    task = PupilTask(_setup_diff, _compare_one, (args.old, args.new, old.calendar, extra))
+    with closing(map_pupils(task, list(history), jobs_of(args), state=(old, new, extra))) as results:
+        impact = compare_policies(old, new, history, args.as_of, args.examples,
+                                  progress(results, len(history), "diff", args.progress))
     out.write(render_impact(impact, args.format))
     return 0
+
+
+def _setup_diff(old_ref: str, new_ref: str, calendar: Any, extra: Any) -> tuple[Any, Any, Any]:
+    """A worker's state for ``diff``: both policies compiled, and the date and school."""
+    from .api import load_policy
+
+    return load_policy(old_ref, calendar=calendar), load_policy(new_ref, calendar=calendar), extra
+
+
+def _compare_one(state: tuple[Any, Any, Any], pupil: Any) -> tuple[Any, Any]:
+    """One pupil's evaluations under the old and the new policy."""
+    old, new, (as_of, school) = state
+    return old.evaluate_pupil(pupil, as_of, school), new.evaluate_pupil(pupil, as_of, school)
 
 
 def _cmd_cohort(args: argparse.Namespace, out: TextIO) -> int:
@@ -150,6 +172,7 @@ def register(sub: Any) -> None:
     p.add_argument("--as-of", required=True, type=date, metavar="YYYY-MM-DD")
     p.add_argument("--examples", type=int, default=3, metavar="N", help="examples per action and direction (3)")
     p.add_argument("--format", choices=("table", "json"), default="table")
+    add_run_options(p)
     p.set_defaults(run=_cmd_diff)
 
     p = sub.add_parser("cohort", help="counts per action, kind and stage, and the persistent and severe "
