@@ -31,7 +31,7 @@ def progress(items: Iterable[T], total: int | None, what: str, stream: TextIO | 
     if stream is None:
         yield from items
         return
-    bar = _bar_class()(total=total, desc=what, file=stream, unit=f" {unit}", leave=False, dynamic_ncols=True,
+    bar = _bar_class()(total=total, desc=what, file=stream, unit=unit, leave=False, dynamic_ncols=True,
                        mininterval=0.2)
     try:
         for item in items:
