@@ -37,7 +37,6 @@ def _cmd_evaluate(args: argparse.Namespace, out: TextIO) -> int:
     policy, history = _load(args)
     pupils = [history.pupil(args.pupil)] if args.pupil else list(history)
     task, state = evaluate_task(policy, args.policy, args.as_of, history.school, args.horizon)
-    out.flush()  # nothing buffered may be copied into forked workers
     with closing(map_pupils(task, pupils, jobs_of(args), state=state)) as results:
         write_evaluation(evaluation_header(policy, history, args.as_of),
                          progress(results, len(pupils), "evaluate", args.progress), args.format, out)

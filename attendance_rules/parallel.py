@@ -25,13 +25,16 @@ import pickle
 import signal
 from array import array
 from collections import deque
+from contextlib import contextmanager
 from concurrent.futures import Future, ProcessPoolExecutor
+from concurrent.futures.process import BrokenProcessPool
 from types import MappingProxyType
 from typing import Any, Callable, Iterator, Sequence
 
 import attrs
 
 from .codes import CodeBook, default_codebook
+from .exceptions import EvaluationError, Location, Problem
 from .history import Pupil, Register
 
 __all__ = ["PupilTask", "default_jobs", "dumps", "map_pupils"]
@@ -101,10 +104,25 @@ def dumps(value: Any) -> bytes:
 _worker: tuple[Callable[[Any, Pupil], Any], Any] | None = None  # (apply, state) in a worker
 
 
+@contextmanager
+def _sigint_blocked() -> Iterator[None]:
+    """SIGINT held back (not lost) in this thread; a process started meanwhile inherits the block."""
+    if not hasattr(signal, "pthread_sigmask"):  # not POSIX
+        yield
+        return
+    previous = signal.pthread_sigmask(signal.SIG_BLOCK, {signal.SIGINT})
+    try:
+        yield
+    finally:
+        signal.pthread_sigmask(signal.SIG_SETMASK, previous)
+
+
 def _init_worker(task_bytes: bytes) -> None:
     """Worker initializer: ignore Ctrl-C (the parent decides) and build the task's state once."""
     global _worker
     signal.signal(signal.SIGINT, signal.SIG_IGN)
+    if hasattr(signal, "pthread_sigmask"):  # started with SIGINT blocked (see _sigint_blocked)
+        signal.pthread_sigmask(signal.SIG_UNBLOCK, {signal.SIGINT})
     task: PupilTask = pickle.loads(task_bytes)
     _worker = (task.apply, task.setup(*task.args))
 
@@ -159,14 +177,26 @@ def _in_pool(task: PupilTask, chunks: list[Sequence[Pupil]], workers: int) -> It
     finished = False
     try:
         for chunk in chunks:
-            pending.append(pool.submit(_run_chunk, dumps(list(chunk))))
+            data = dumps(list(chunk))
+            with _sigint_blocked():  # a submit may start a worker: it must not see Ctrl-C before ignoring it
+                pending.append(pool.submit(_run_chunk, data))
             if len(pending) >= 2 * workers:
-                yield from pickle.loads(pending.popleft().result())
+                yield from _results(pending.popleft())
         while pending:
-            yield from pickle.loads(pending.popleft().result())
+            yield from _results(pending.popleft())
         finished = True
     finally:
         _shut_down(pool, pending, finished)
+
+
+def _results(future: Future) -> list[Any]:
+    """A chunk's results; a worker that died (killed, out of memory) is a located error."""
+    try:
+        return pickle.loads(future.result())
+    except BrokenProcessPool:
+        raise EvaluationError([Problem("a worker process stopped before finishing its pupils (killed, or out of "
+                                       "memory?)", Location("<worker process>"),
+                                       expected="fewer --jobs, or --jobs 1")]) from None
 
 
 def _shut_down(pool: ProcessPoolExecutor, pending: deque[Future], finished: bool) -> None:

@@ -24,6 +24,7 @@ import pytest
 
 from attendance_rules.api import load_policy
 from attendance_rules.cli import main
+from attendance_rules.exceptions import EvaluationError
 from attendance_rules.explain import render_evaluation
 from attendance_rules.parallel import PupilTask, chunk_size_for, dumps, map_pupils
 from attendance_rules.progress import progress, progress_stream
@@ -149,6 +150,16 @@ def test_map_pupils_raises_a_worker_error_in_the_caller(small_history: str) -> N
         list(map_pupils(PupilTask(_setup_offset, _describe, (0,)), pupils, 2, 2))
 
 
+def _die(offset: int, pupil) -> None:
+    os._exit(3)  # a worker killed (out of memory …)
+
+
+def test_a_worker_that_dies_is_a_located_error_not_a_hang(small_history: str) -> None:
+    pupils = list(load_history([small_history]))
+    with pytest.raises(EvaluationError, match="a worker process stopped before finishing its pupils"):
+        list(map_pupils(PupilTask(_setup_offset, _die, (0,)), pupils, 2, 4))
+
+
 def test_pupils_and_schools_survive_the_trip_to_a_worker(small_history: str) -> None:
     history = load_history([small_history])
     again = pickle.loads(dumps((history.pupils, history.school)))
@@ -216,11 +227,12 @@ def _running(pid: int) -> bool:
 
 
 @pytest.mark.skipif(not Path("/proc/self/stat").exists(), reason="needs /proc (Linux)")
-@pytest.mark.parametrize("jobs", ["1", "2"])
-def test_ctrl_c_exits_130_without_traceback_or_workers(jobs: str) -> None:
+@pytest.mark.parametrize("jobs, group", [("1", False), ("2", False), ("2", True)])
+def test_ctrl_c_exits_130_without_traceback_or_workers(jobs: str, group: bool) -> None:
+    """SIGINT to the command alone, or (as Ctrl-C in a terminal does) to its whole process group."""
     cmd = [sys.executable, "-m", "attendance_rules", "timeline", "--policy", "halton", "--history", SAMPLE,
            "--from", "2023-09-01", "--to", AS_OF, "--jobs", jobs]
-    proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, cwd=ROOT)
+    proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, cwd=ROOT, start_new_session=True)
     try:
         if jobs == "1":  # past the imports and the loading: replaying
             _wait_for(lambda: _cpu_seconds(proc.pid) > 2.0)
@@ -229,7 +241,10 @@ def test_ctrl_c_exits_130_without_traceback_or_workers(jobs: str) -> None:
             _wait_for(lambda: len(_children(proc.pid)) >= 2)
             workers = _children(proc.pid)
             time.sleep(0.5)
-        proc.send_signal(signal.SIGINT)
+        if group:
+            os.killpg(proc.pid, signal.SIGINT)
+        else:
+            proc.send_signal(signal.SIGINT)
         _, err = proc.communicate(timeout=30)
     finally:
         proc.kill()
