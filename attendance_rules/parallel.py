@@ -204,8 +204,16 @@ def _shut_down(pool: ProcessPoolExecutor, pending: deque[Future], finished: bool
     if not finished:
         for future in pending:
             future.cancel()
-        # ProcessPoolExecutor has no public way to stop a busy worker before Python 3.14.
-        for process in list((getattr(pool, "_processes", None) or {}).values()):
-            if process.is_alive():
-                process.terminate()
+        _terminate_workers(pool)
     pool.shutdown(wait=True, cancel_futures=True)
+
+
+def _terminate_workers(pool: ProcessPoolExecutor) -> None:
+    """Stop busy workers now (public from Python 3.14; before that, through the pool's processes)."""
+    terminate = getattr(pool, "terminate_workers", None)
+    if terminate is not None:
+        terminate()
+        return
+    for process in list((getattr(pool, "_processes", None) or {}).values()):
+        if process.is_alive():
+            process.terminate()
