@@ -25,7 +25,7 @@ import pytest
 from attendance_rules.api import load_policy
 from attendance_rules.cli import main
 from attendance_rules.exceptions import EvaluationError
-from attendance_rules.explain import render_evaluation
+from attendance_rules.explain import render_evaluation, write_evaluation
 from attendance_rules.parallel import PupilTask, chunk_size_for, dumps, map_pupils
 from attendance_rules.progress import progress, progress_stream
 from attendance_rules.readers import load_history
@@ -66,6 +66,24 @@ def test_evaluate_jobs_2_matches_jobs_1_and_the_whole_rendering(sample_evaluatio
     one, two = run(*evaluate, "--jobs", "1"), run(*evaluate, "--jobs", "2")
     assert one[0] == two[0] == 0 and one[2] == two[2] == ""
     assert one[1] == two[1] == render_evaluation(sample_evaluation, fmt)
+
+
+@pytest.mark.parametrize("fmt", ["table", "json", "jsonl", "markdown"])
+def test_writing_pupil_by_pupil_is_the_whole_rendering(small_history: str, fmt: str) -> None:
+    import attrs
+
+    from attendance_rules.distance import distances
+
+    policy, history = load_policy("halton"), load_history([small_history])
+    as_of = dt.date.fromisoformat(AS_OF)
+    whole = policy.evaluate(history, as_of)
+    near = tuple(attrs.evolve(p, at_risk=distances(policy.engine, history.pupil(p.pupil_id), as_of, history.school, 4))
+                 for p in whole.pupils)
+    for evaluation in (whole, attrs.evolve(whole, pupils=near), attrs.evolve(whole, pupils=())):
+        out = io.StringIO()
+        write_evaluation(evaluation, iter(evaluation.pupils), fmt, out)
+        assert out.getvalue() == render_evaluation(evaluation, fmt)
+    assert any(p.at_risk for p in near) and "At risk" in render_evaluation(attrs.evolve(whole, pupils=near))
 
 
 @pytest.mark.parametrize("fmt", ["table", "markdown"])
