@@ -266,6 +266,7 @@ class _Counts:
         self.pending = 0
 
     def add(self, table: dict[str, int], key: str, n: int = 1) -> None:
+        """Count ``n`` more under ``key``."""
         table[key] = table.get(key, 0) + n
 
     def merge(self, other: "_Counts") -> None:

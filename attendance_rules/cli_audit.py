@@ -9,6 +9,7 @@ __all__ = ["register"]
 
 
 def _cmd_audit(args: argparse.Namespace, out: TextIO) -> int:
+    """`audit`: each pupil audited (over --jobs processes), findings merged in pupil order."""
     from contextlib import closing
 
     from .api import load_policy

@@ -27,19 +27,21 @@ def _load(args: argparse.Namespace) -> tuple[Any, Any]:
 
 
 def _cmd_evaluate(args: argparse.Namespace, out: TextIO) -> int:
+    """`evaluate`: each pupil evaluated (over --jobs processes) and written as it comes."""
     from contextlib import closing
 
     from .cli import jobs_of
     from .explain import write_evaluation
     from .parallel import map_pupils
-    from .progress import progress
+    from .progress import progress, unless_streaming_to_terminal
 
     policy, history = _load(args)
     pupils = [history.pupil(args.pupil)] if args.pupil else list(history)
     task, state = evaluate_task(policy, args.policy, args.as_of, history.school, args.horizon)
     with closing(map_pupils(task, pupils, jobs_of(args), state=state)) as results:
+        bar = unless_streaming_to_terminal(args.progress, out)
         write_evaluation(evaluation_header(policy, history, args.as_of),
-                         progress(results, len(pupils), "evaluate", args.progress), args.format, out)
+                         progress(results, len(pupils), "evaluate", bar), args.format, out)
     return 0
 
 
@@ -62,6 +64,7 @@ def evaluate_task(policy: Any, ref: str, as_of: Any, school: Any, horizon: int |
 
 
 def _calendar(args: argparse.Namespace) -> Any:
+    """The term dates of --calendar, or none (inferred from gaps)."""
     from .calendar import Calendar, load_calendar
 
     return load_calendar(args.calendar) if getattr(args, "calendar", None) else Calendar()

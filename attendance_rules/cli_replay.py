@@ -35,6 +35,7 @@ def _history(args: argparse.Namespace) -> Any:
 
 
 def _cmd_timeline(args: argparse.Namespace, out: TextIO) -> int:
+    """`timeline`: each pupil replayed (over --jobs processes), in history order."""
     from contextlib import closing
 
     from . import __version__
@@ -84,6 +85,7 @@ def _replay_one(state: tuple[Any, Any], pupil: Any) -> Any:
 
 
 def _cmd_diff(args: argparse.Namespace, out: TextIO) -> int:
+    """`diff`: each pupil evaluated under both policies (over --jobs processes), then compared."""
     from contextlib import closing
 
     from .cli import jobs_of
@@ -118,6 +120,7 @@ def _compare_one(state: tuple[Any, Any, Any], pupil: Any) -> tuple[Any, Any]:
 
 
 def _cmd_cohort(args: argparse.Namespace, out: TextIO) -> int:
+    """`cohort`: each pupil evaluated (over --jobs processes), then counted."""
     from contextlib import closing
 
     import attrs

@@ -71,10 +71,12 @@ def _markdown_lines(header: Evaluation, pupils: Iterable[PupilEvaluation]) -> It
 
 
 def _table(evaluation: Evaluation) -> str:
+    """The table of a whole evaluation."""
     return "\n".join(_table_lines(evaluation, evaluation.pupils)) + "\n"
 
 
 def _markdown(evaluation: Evaluation) -> str:
+    """The Markdown report of a whole evaluation."""
     return "\n".join(_markdown_lines(evaluation, evaluation.pupils))
 
 

@@ -76,12 +76,14 @@ def _register(typecode: str, slots: bytes, codes: bytes, minutes_late: dict, cod
 
 
 def _reduce_register(register: Register) -> tuple:
+    """Pickle a register as its compact parts (the bundled code book by reference: None)."""
     book = None if register.codebook is default_codebook() else register.codebook
     return _register, (register.slots.typecode, register.slots.tobytes(), register.codes,
                        register.minutes_late, book)
 
 
 def _reduce_mapping_proxy(mapping: MappingProxyType) -> tuple:
+    """Pickle a read-only mapping as a plain dict."""
     return _mapping_proxy, (dict(mapping),)
 
 

@@ -27,7 +27,7 @@ from attendance_rules.cli import main
 from attendance_rules.exceptions import EvaluationError
 from attendance_rules.explain import render_evaluation, write_evaluation
 from attendance_rules.parallel import PupilTask, chunk_size_for, dumps, map_pupils
-from attendance_rules.progress import progress, progress_stream
+from attendance_rules.progress import progress, progress_stream, unless_streaming_to_terminal
 from attendance_rules.readers import load_history
 from attendance_rules.sample import generate_cohort, write_json
 
@@ -141,10 +141,12 @@ def test_a_missing_pupil_is_reported_whatever_the_jobs(small_history: str) -> No
 
 
 def _setup_offset(offset: int) -> int:
+    """Task state: a number."""
     return offset
 
 
 def _describe(offset: int, pupil) -> tuple:
+    """What a test task returns for a pupil (or raises, for pupil FAIL)."""
     if pupil.id == "FAIL":
         raise KeyError("no such thing")
     return offset, pupil.id, len(pupil.register), [(e.type, dict(e.details)) for e in pupil.events]
@@ -169,6 +171,7 @@ def test_map_pupils_raises_a_worker_error_in_the_caller(small_history: str) -> N
 
 
 def _die(offset: int, pupil) -> None:
+    """A task that kills its worker."""
     os._exit(3)  # a worker killed (out of memory …)
 
 
@@ -197,6 +200,7 @@ class _Terminal(io.StringIO):
     """A stream that says it is a terminal."""
 
     def isatty(self) -> bool:
+        """Always a terminal."""
         return True
 
 
@@ -206,6 +210,8 @@ def test_progress_only_on_a_terminal_and_not_when_quiet() -> None:
     terminal = _Terminal()
     assert progress_stream(terminal, quiet=False) is terminal
     assert list(progress(range(5), 5, "evaluate", terminal)) == list(range(5))
+    assert unless_streaming_to_terminal(terminal, io.StringIO()) is terminal
+    assert unless_streaming_to_terminal(terminal, _Terminal()) is None
     assert "evaluate:   0%" in terminal.getvalue() and "0/5" in terminal.getvalue()
     assert terminal.getvalue().endswith("\r"), "the bar is cleared when done"
 
@@ -220,16 +226,19 @@ def test_no_bar_when_standard_error_is_not_a_terminal(small_history: str) -> Non
 
 
 def _children(pid: int) -> list[int]:
+    """The child processes of ``pid``."""
     path = Path(f"/proc/{pid}/task/{pid}/children")
     return [int(c) for c in path.read_text().split()] if path.exists() else []
 
 
 def _cpu_seconds(pid: int) -> float:
+    """CPU time used so far by ``pid``."""
     fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
     return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
 def _wait_for(condition: Callable[[], bool], timeout: float = 60.0) -> None:
+    """Poll ``condition`` until it holds."""
     stop = time.monotonic() + timeout
     while not condition():
         assert time.monotonic() < stop, "timed out"
@@ -237,6 +246,7 @@ def _wait_for(condition: Callable[[], bool], timeout: float = 60.0) -> None:
 
 
 def _running(pid: int) -> bool:
+    """True while ``pid`` runs (not gone, not a zombie)."""
     try:
         state = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0]
     except FileNotFoundError:
