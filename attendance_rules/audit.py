@@ -68,7 +68,8 @@ from .evaluation import CitationView, PupilEvaluation, Recommendation, ValueView
 from .history import Event, History, Pupil, School
 from .policy import Action, DoneBy
 
-__all__ = ["KINDS", "AuditReport", "Completion", "EventRef", "Finding", "audit", "completions", "render_text"]
+__all__ = ["KINDS", "AuditReport", "AuditScope", "Completion", "EventRef", "Finding", "audit", "audit_pupil",
+           "audit_report", "audit_scope", "completions", "render_text"]
 
 KINDS = ("unsupported", "held_back_but_done", "overdue", "missing_evidence")
 DEFAULT_DUE_SCHOOL_DAYS = 20
@@ -256,14 +257,25 @@ class _Instance:
 
 
 class _Counts:
+    """Events by outcome, events not linked, unchecked due actions and pending ones."""
+
     def __init__(self) -> None:
         self.events: dict[str, int] = {}
         self.not_linked: dict[str, int] = {}
         self.unchecked: dict[str, int] = {}
         self.pending = 0
 
-    def add(self, table: dict[str, int], key: str) -> None:
-        table[key] = table.get(key, 0) + 1
+    def add(self, table: dict[str, int], key: str, n: int = 1) -> None:
+        """Count ``n`` more under ``key``."""
+        table[key] = table.get(key, 0) + n
+
+    def merge(self, other: "_Counts") -> None:
+        """Add another pupil's counts to these."""
+        for mine, theirs in ((self.events, other.events), (self.not_linked, other.not_linked),
+                             (self.unchecked, other.unchecked)):
+            for key, n in theirs.items():
+                self.add(mine, key, n)
+        self.pending += other.pending
 
 
 class _Auditor:
@@ -653,6 +665,56 @@ def _data_range(pupils: Sequence[Pupil]) -> tuple[dt.date | None, dt.date | None
     return (min(dates), max(dates)) if dates else (None, None)
 
 
+@attrs.frozen
+class AuditScope:
+    """What an audit covers besides the pupils: the range, scan, default due time and school."""
+
+    start: dt.date | None
+    end: dt.date | None
+    scan: str
+    default_due: int
+    school: School = School()
+
+
+def audit_scope(history: History, start: dt.date | None = None, end: dt.date | None = None,
+                pupils: Sequence[str] | None = None, scan: str = "week",
+                default_due: int = DEFAULT_DUE_SCHOOL_DAYS) -> tuple[list[Pupil], AuditScope]:
+    """The pupils audited and the scope (dates default to the first and last of their data)."""
+    if scan not in ("week", "day"):
+        raise ValueError(f"unknown scan {scan!r}; expected 'week' or 'day'")
+    chosen = select_pupils(history, pupils)
+    first, last = _data_range(chosen)
+    return chosen, AuditScope(start or first, end or last, scan, default_due, history.school)
+
+
+def audit_pupil(policy: CompiledPolicy, links: Mapping[str, tuple[Completion, ...]], pupil: Pupil,
+                scope: AuditScope) -> tuple[list[Finding], _Counts]:
+    """One pupil's findings and counts (``links``: ``completions(policy.ruleset)``)."""
+    counts = _Counts()
+    if not (scope.start and scope.end):
+        return [], counts
+    auditor = _Auditor(policy, links, pupil, scope.school, scope.start, scope.end, scope.scan, scope.default_due,
+                       counts)
+    auditor.audit_events()
+    auditor.audit_due()
+    return auditor.findings, counts
+
+
+def audit_report(policy: CompiledPolicy, history: History, scope: AuditScope, pupils: int,
+                 results: Iterable[tuple[list[Finding], _Counts]]) -> AuditReport:
+    """The report from each audited pupil's ``audit_pupil`` result (in pupil order)."""
+    counts = _Counts()
+    findings: list[Finding] = []
+    for found, more in results:
+        findings += found
+        counts.merge(more)
+    return AuditReport(scope.start, scope.end, scope.scan, scope.default_due, policy_provenance(policy.ruleset),
+                       history_provenance(history), __version__, pupils,
+                       tuple(sorted(counts.events.items())), tuple(sorted(counts.not_linked.items())),
+                       tuple(sorted(counts.unchecked.items())), counts.pending,
+                       tuple(sorted(findings, key=Finding.sort_key)))
+
+
 def audit(policy: CompiledPolicy, history: History, start: dt.date | None = None, end: dt.date | None = None,
           pupils: Sequence[str] | None = None, scan: str = "week",
           default_due: int = DEFAULT_DUE_SCHOOL_DAYS) -> AuditReport:
@@ -662,25 +724,9 @@ def audit(policy: CompiledPolicy, history: History, start: dt.date | None = None
     school week's last school day and every event date, new recommendations narrowed to
     the day by bisection) or ``"day"`` (every school day).
     """
-    if scan not in ("week", "day"):
-        raise ValueError(f"unknown scan {scan!r}; expected 'week' or 'day'")
-    chosen = select_pupils(history, pupils)
-    first, last = _data_range(chosen)
-    start, end = start or first, end or last
+    chosen, scope = audit_scope(history, start, end, pupils, scan, default_due)
     links = completions(policy.ruleset)
-    counts = _Counts()
-    findings: list[Finding] = []
-    if start and end:
-        for pupil in chosen:
-            auditor = _Auditor(policy, links, pupil, history.school, start, end, scan, default_due, counts)
-            auditor.audit_events()
-            auditor.audit_due()
-            findings += auditor.findings
-    return AuditReport(start, end, scan, default_due, policy_provenance(policy.ruleset),
-                       history_provenance(history), __version__, len(chosen),
-                       tuple(sorted(counts.events.items())), tuple(sorted(counts.not_linked.items())),
-                       tuple(sorted(counts.unchecked.items())), counts.pending,
-                       tuple(sorted(findings, key=Finding.sort_key)))
+    return audit_report(policy, history, scope, len(chosen), (audit_pupil(policy, links, p, scope) for p in chosen))
 
 
 # --- text ---------------------------------------------------------------------------------

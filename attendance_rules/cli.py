@@ -1,8 +1,9 @@
 """The ``attendance-rules`` command line.
 
 Exit status: 0 success; 1 the input is invalid (a policy, history or case fails) or an
-expectation is not met; 2 usage errors (bad arguments, missing files). Problems are
-printed as ``file:line:col: error: …``; the CLI never shows a traceback for bad input.
+expectation is not met; 2 usage errors (bad arguments, missing files); 130 interrupted
+(Ctrl-C: one line on standard error, worker processes stopped). Problems are printed as
+``file:line:col: error: …``; the CLI never shows a traceback for bad input.
 """
 
 from __future__ import annotations
@@ -17,7 +18,7 @@ from typing import Any, Callable, Sequence, TextIO
 from . import __version__
 from .exceptions import AttendanceRulesError, Problem, UsageError
 
-__all__ = ["main"]
+__all__ = ["add_run_options", "jobs_of", "main"]
 
 MAX_PROBLEMS_SHOWN = 50
 
@@ -27,6 +28,36 @@ def _date(text: str) -> dt.date:
         return dt.date.fromisoformat(text)
     except ValueError:
         raise argparse.ArgumentTypeError(f"expected a date as YYYY-MM-DD, found {text!r}") from None
+
+
+def _jobs(text: str) -> int:
+    """``--jobs``: a whole number of at least 1."""
+    try:
+        value = int(text)
+    except ValueError:
+        value = 0
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"expected a whole number of processes, at least 1, found {text!r}")
+    return value
+
+
+def add_run_options(p: argparse.ArgumentParser, jobs: bool = True) -> None:
+    """``--quiet`` (no progress bar) and, for per-pupil commands, ``--jobs N``."""
+    if jobs:
+        from .parallel import default_jobs
+
+        p.add_argument("--jobs", type=_jobs, default=None, metavar="N",
+                       help=f"worker processes evaluating pupils; 1 runs in this process "
+                            f"(default: the machine's cores, os.cpu_count(), here {default_jobs()})")
+    p.add_argument("--quiet", action="store_true",
+                   help="no progress bar (it is shown on standard error only when that is a terminal)")
+
+
+def jobs_of(args: argparse.Namespace) -> int:
+    """The ``--jobs`` asked for, or the machine's cores."""
+    from .parallel import default_jobs
+
+    return getattr(args, "jobs", None) or default_jobs()
 
 
 def _print_problems(problems: Sequence[Problem], out: TextIO) -> None:
@@ -173,11 +204,26 @@ def main(argv: Sequence[str] | None = None, out: TextIO | None = None, err: Text
     """Run the command line; returns the exit status."""
     out = out or sys.stdout
     err = err or sys.stderr
+    try:
+        return _main(argv, out, err)
+    except KeyboardInterrupt:
+        print("attendance-rules: interrupted", file=err)
+        return EXIT_INTERRUPTED
+
+
+EXIT_INTERRUPTED = 130  # 128 + SIGINT, as shells report a command stopped by Ctrl-C
+
+
+def _main(argv: Sequence[str] | None, out: TextIO, err: TextIO) -> int:
+    """Parse the arguments and run the command, turning library errors into exit statuses."""
+    from .progress import progress_stream
+
     parser = _parser()
     try:
         args = parser.parse_args(argv)
     except SystemExit as stop:  # argparse printed the usage message already
         return int(stop.code or 0)
+    args.progress = progress_stream(err, getattr(args, "quiet", False))
     run: Callable[[argparse.Namespace, TextIO], int] = args.run
     try:
         return run(args, out)

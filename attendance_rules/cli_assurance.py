@@ -38,6 +38,7 @@ def _positive_seconds(text: str) -> float:
 
 
 def _cmd_check(args: argparse.Namespace, out: TextIO) -> int:
+    from .progress import progress
     from .properties import MISSING_HYPOTHESIS, PROPERTIES, HypothesisMissing, check_properties
 
     try:
@@ -51,7 +52,9 @@ def _cmd_check(args: argparse.Namespace, out: TextIO) -> int:
           file=out, flush=True)
     try:
         report = check_properties(args.policy, examples=args.examples, seed=args.seed,
-                                  max_seconds=args.max_seconds, names=args.property)
+                                  max_seconds=args.max_seconds, names=args.property,
+                                  progress=lambda props: progress(props, len(props), "check", args.progress,
+                                                                  unit="property"))
     except HypothesisMissing:
         print(MISSING_HYPOTHESIS, file=sys.stderr)
         return 2
@@ -61,6 +64,7 @@ def _cmd_check(args: argparse.Namespace, out: TextIO) -> int:
 
 def register(sub: Any) -> None:
     """Add this module's commands to the CLI parser."""
+    from .cli import add_run_options
     from .properties import PROPERTIES
 
     names = [p.name for p in PROPERTIES] + [p.letter for p in PROPERTIES]
@@ -78,4 +82,5 @@ def register(sub: Any) -> None:
                    help="time limit for all properties together, shrinking included (default 60)")
     p.add_argument("--property", action="append", choices=names, metavar="NAME",
                    help=f"check only this property (repeatable): {', '.join(names)}")
+    add_run_options(p, jobs=False)
     p.set_defaults(run=_cmd_check)

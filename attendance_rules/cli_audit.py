@@ -9,10 +9,16 @@ __all__ = ["register"]
 
 
 def _cmd_audit(args: argparse.Namespace, out: TextIO) -> int:
+    """`audit`: each pupil audited (over --jobs processes), findings merged in pupil order."""
+    from contextlib import closing
+
     from .api import load_policy
-    from .audit import audit, render_text
+    from .audit import audit_report, audit_scope, completions, render_text
     from .calendar import Calendar, load_calendar
+    from .cli import jobs_of
     from .exceptions import Problem, UsageError
+    from .parallel import PupilTask, map_pupils
+    from .progress import progress
     from .readers import load_history
 
     if args.start and args.end and args.start > args.end:
@@ -22,14 +28,36 @@ def _cmd_audit(args: argparse.Namespace, out: TextIO) -> int:
     calendar = load_calendar(args.calendar) if args.calendar else Calendar()
     policy = load_policy(args.policy, calendar=calendar)
     history = load_history(args.history)
-    report = audit(policy, history, args.start, args.end, args.pupil, args.scan, args.default_due)
+    pupils, scope = audit_scope(history, args.start, args.end, args.pupil, args.scan, args.default_due)
+    task = PupilTask(_setup_audit, _audit_one, (args.policy, calendar, scope))
+    with closing(map_pupils(task, pupils, jobs_of(args), state=(policy, completions(policy.ruleset), scope))) \
+            as results:
+        report = audit_report(policy, history, scope, len(pupils), progress(results, len(pupils), "audit",
+                                                                             args.progress))
     out.write(report.dumps() if args.format == "json" else render_text(report))
     return 1 if args.fail_on_findings and report.findings else 0
 
 
+def _setup_audit(ref: str, calendar: Any, scope: Any) -> tuple[Any, Any, Any]:
+    """A worker's state for ``audit``: the policy, which events complete which actions, the scope."""
+    from .api import load_policy
+    from .audit import completions
+
+    policy = load_policy(ref, calendar=calendar)
+    return policy, completions(policy.ruleset), scope
+
+
+def _audit_one(state: tuple[Any, Any, Any], pupil: Any) -> Any:
+    """One pupil's findings and counts."""
+    from .audit import audit_pupil
+
+    policy, links, scope = state
+    return audit_pupil(policy, links, pupil, scope)
+
+
 def register(sub: Any) -> None:
     """Add this module's commands to the CLI parser."""
-    from .cli import _date
+    from .cli import _date, add_run_options
 
     p = sub.add_parser(
         "audit", help="compare the case events that happened with the policy in force on each date",
@@ -52,4 +80,5 @@ def register(sub: Any) -> None:
                    help="school days allowed for a step the policy gives no due date (default 20)")
     p.add_argument("--calendar", metavar="CSV", help="term dates (name,start,end)")
     p.add_argument("--fail-on-findings", action="store_true", help="exit 1 when there are findings")
+    add_run_options(p)
     p.set_defaults(run=_cmd_audit)

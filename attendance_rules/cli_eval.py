@@ -20,35 +20,74 @@ def _date_type() -> Any:
 
 def _load(args: argparse.Namespace) -> tuple[Any, Any]:
     from .api import load_policy
-    from .calendar import Calendar, load_calendar
     from .readers import load_history
 
-    calendar = load_calendar(args.calendar) if getattr(args, "calendar", None) else Calendar()
-    return load_policy(args.policy, calendar=calendar, backend=getattr(args, "backend", "python")), \
+    return load_policy(args.policy, calendar=_calendar(args), backend=getattr(args, "backend", "python")), \
         load_history(args.history)
 
 
 def _cmd_evaluate(args: argparse.Namespace, out: TextIO) -> int:
-    from .explain import render_evaluation
+    """`evaluate`: each pupil evaluated (over --jobs processes) and written as it comes."""
+    from contextlib import closing
+
+    from .cli import jobs_of
+    from .explain import write_evaluation
+    from .parallel import map_pupils
+    from .progress import progress, unless_streaming_to_terminal
 
     policy, history = _load(args)
-    evaluation = policy.evaluate(history, args.as_of, [args.pupil] if args.pupil else None)
-    if args.horizon is not None:
-        evaluation = _with_distances(policy, history, evaluation, args.horizon)
-    out.write(render_evaluation(evaluation, args.format))
+    pupils = [history.pupil(args.pupil)] if args.pupil else list(history)
+    task, state = evaluate_task(policy, args.policy, args.as_of, history.school, args.horizon)
+    with closing(map_pupils(task, pupils, jobs_of(args), state=state)) as results:
+        bar = unless_streaming_to_terminal(args.progress, out)
+        write_evaluation(evaluation_header(policy, history, args.as_of),
+                         progress(results, len(pupils), "evaluate", bar), args.format, out)
     return 0
 
 
-def _with_distances(policy: Any, history: Any, evaluation: Any, horizon: int) -> Any:
-    """The evaluation with each pupil's thresholds within ``horizon`` school weeks."""
+def evaluation_header(policy: Any, history: Any, as_of: Any) -> Any:
+    """An ``Evaluation`` with the provenance of a run and no pupils (they are streamed)."""
+    from . import __version__
+    from .evaluation import Evaluation
+    from .timeline import history_meta, policy_meta
+
+    return Evaluation(as_of, policy_meta(policy), history_meta(history), __version__, ())
+
+
+def evaluate_task(policy: Any, ref: str, as_of: Any, school: Any, horizon: int | None = None) -> tuple[Any, Any]:
+    """The per-pupil work of ``evaluate`` with ``policy`` (loaded from ``ref``), and its
+    state for this process; worker processes load the policy themselves."""
+    from .parallel import PupilTask
+
+    extra = (as_of, school, horizon)
+    return PupilTask(setup_policy, _evaluate_one, (ref, policy.calendar, policy.backend, extra)), (policy, extra)
+
+
+def _calendar(args: argparse.Namespace) -> Any:
+    """The term dates of --calendar, or none (inferred from gaps)."""
+    from .calendar import Calendar, load_calendar
+
+    return load_calendar(args.calendar) if getattr(args, "calendar", None) else Calendar()
+
+
+def setup_policy(ref: str, calendar: Any, backend: str, extra: Any = None) -> tuple[Any, Any]:
+    """A worker's state: the policy ``ref`` compiled (once per process), and ``extra``."""
+    from .api import load_policy
+
+    return load_policy(ref, calendar=calendar, backend=backend), extra
+
+
+def _evaluate_one(state: tuple[Any, tuple], pupil: Any) -> Any:
+    """One pupil's evaluation (with its thresholds within the horizon, when one is given)."""
+    policy, (as_of, school, horizon) = state
+    result = policy.evaluate_pupil(pupil, as_of, school)
+    if horizon is None:
+        return result
     import attrs
 
     from .distance import distances
 
-    pupils = tuple(attrs.evolve(p, at_risk=distances(policy.engine, history.pupil(p.pupil_id), evaluation.as_of,
-                                                      history.school, horizon))
-                   for p in evaluation.pupils)
-    return attrs.evolve(evaluation, pupils=pupils)
+    return attrs.evolve(result, at_risk=distances(policy.engine, pupil, as_of, school, horizon))
 
 
 def _cmd_explain(args: argparse.Namespace, out: TextIO) -> int:
@@ -138,11 +177,14 @@ def _common(p: argparse.ArgumentParser, pupil_required: bool = False) -> None:
 
 def register(sub: Any, psub: Any) -> None:
     """Add the evaluating commands to the CLI parser."""
+    from .cli import add_run_options
+
     p = sub.add_parser("evaluate", help="recommended actions for each pupil, with cited reasons")
     _common(p)
     p.add_argument("--format", choices=("table", "json", "jsonl", "markdown"), default="table")
     p.add_argument("--horizon", type=int, metavar="WEEKS", default=None,
                    help="also list, per pupil, thresholds that could be met within WEEKS school weeks (at_risk)")
+    add_run_options(p)
     p.set_defaults(run=_cmd_evaluate)
 
     p = sub.add_parser("explain", help="the reasoning for one pupil in plain English")

@@ -35,34 +35,108 @@ def _history(args: argparse.Namespace) -> Any:
 
 
 def _cmd_timeline(args: argparse.Namespace, out: TextIO) -> int:
-    from .timeline import render_timeline, replay
+    """`timeline`: each pupil replayed (over --jobs processes), in history order."""
+    from contextlib import closing
+
+    from . import __version__
+    from .cli import jobs_of
+    from .parallel import map_pupils
+    from .progress import progress
+    from .timeline import Timeline, history_meta, policy_meta, render_timeline
 
     if args.end < args.start:
         raise UsageError([Problem("--to is before --from", Location("<command line>"),
                                   found=f"--from {args.start.isoformat()} --to {args.end.isoformat()}")])
     policy, history = _policy(args.policy, args), _history(args)
-    timeline = replay(policy, history, args.start, args.end, [args.pupil] if args.pupil else None)
+    pupils = [history.pupil(args.pupil)] if args.pupil else list(history)
+    task, state = _timeline_task(args, policy, history.school)
+    with closing(map_pupils(task, pupils, jobs_of(args), state=state)) as results:
+        timelines = tuple(progress(results, len(pupils), "timeline", args.progress))
+    timeline = Timeline(args.start, args.end, policy_meta(policy), history_meta(history), __version__, timelines)
     out.write(render_timeline(timeline, args.format))
     return 0
 
 
+def _timeline_task(args: argparse.Namespace, policy: Any, school: Any) -> tuple[Any, Any]:
+    """The per-pupil work of ``timeline``, and its state for this process."""
+    from .parallel import PupilTask
+    from .timeline import rolling_due_actions
+
+    extra = (args.start, args.end, school)
+    task = PupilTask(_setup_timeline, _replay_one, (args.policy, policy.calendar, policy.backend, extra))
+    return task, (policy, (extra, rolling_due_actions(policy)))
+
+
+def _setup_timeline(ref: str, calendar: Any, backend: str, extra: Any) -> tuple[Any, Any]:
+    """A worker's state for ``timeline``: the policy and the actions whose due date rolls."""
+    from .cli_eval import setup_policy
+    from .timeline import rolling_due_actions
+
+    policy, extra = setup_policy(ref, calendar, backend, extra)
+    return policy, (extra, rolling_due_actions(policy))
+
+
+def _replay_one(state: tuple[Any, Any], pupil: Any) -> Any:
+    """One pupil's timeline over the range."""
+    from .timeline import replay_pupil
+
+    policy, ((start, end, school), rolling) = state
+    return replay_pupil(policy, pupil, start, end, school, rolling)
+
+
 def _cmd_diff(args: argparse.Namespace, out: TextIO) -> int:
+    """`diff`: each pupil evaluated under both policies (over --jobs processes), then compared."""
+    from contextlib import closing
+
+    from .cli import jobs_of
     from .impact import compare_policies, render_impact
+    from .parallel import PupilTask, map_pupils
+    from .progress import progress
 
     if args.examples < 0:
         raise UsageError([Problem("--examples must be 0 or more", Location("<command line>"),
                                   found=str(args.examples))])
-    old, new = _policy(args.old, args), _policy(args.new, args)
-    impact = compare_policies(old, new, _history(args), args.as_of, args.examples)
+    old, new, history = _policy(args.old, args), _policy(args.new, args), _history(args)
+    extra = (args.as_of, history.school)
+    task = PupilTask(_setup_diff, _compare_one, (args.old, args.new, old.calendar, extra))
+    with closing(map_pupils(task, list(history), jobs_of(args), state=(old, new, extra))) as results:
+        impact = compare_policies(old, new, history, args.as_of, args.examples,
+                                  progress(results, len(history), "diff", args.progress))
     out.write(render_impact(impact, args.format))
     return 0
 
 
-def _cmd_cohort(args: argparse.Namespace, out: TextIO) -> int:
-    from .cohort import cohort_view, render_cohort
+def _setup_diff(old_ref: str, new_ref: str, calendar: Any, extra: Any) -> tuple[Any, Any, Any]:
+    """A worker's state for ``diff``: both policies compiled, and the date and school."""
+    from .api import load_policy
 
-    view = cohort_view(_policy(args.policy, args), _history(args), args.as_of)
-    out.write(render_cohort(view, args.format))
+    return load_policy(old_ref, calendar=calendar), load_policy(new_ref, calendar=calendar), extra
+
+
+def _compare_one(state: tuple[Any, Any, Any], pupil: Any) -> tuple[Any, Any]:
+    """One pupil's evaluations under the old and the new policy."""
+    old, new, (as_of, school) = state
+    return old.evaluate_pupil(pupil, as_of, school), new.evaluate_pupil(pupil, as_of, school)
+
+
+def _cmd_cohort(args: argparse.Namespace, out: TextIO) -> int:
+    """`cohort`: each pupil evaluated (over --jobs processes), then counted."""
+    from contextlib import closing
+
+    import attrs
+
+    from .cli import jobs_of
+    from .cli_eval import evaluate_task, evaluation_header
+    from .cohort import cohort_view, render_cohort
+    from .parallel import map_pupils
+    from .progress import progress
+
+    policy, history = _policy(args.policy, args), _history(args)
+    task, state = evaluate_task(policy, args.policy, args.as_of, history.school)
+    with closing(map_pupils(task, list(history), jobs_of(args), state=state)) as results:
+        pupils = tuple(progress(results, len(history), "cohort", args.progress))
+    evaluation = attrs.evolve(evaluation_header(policy, history, args.as_of), pupils=pupils)
+    out.write(render_cohort(cohort_view(policy, history, args.as_of, evaluation), args.format))
     return 0
 
 
@@ -73,6 +147,8 @@ def _history_args(p: argparse.ArgumentParser) -> None:
 
 def register(sub: Any) -> None:
     """Add this module's commands to the CLI parser."""
+    from .cli import add_run_options
+
     date = _date_type()
     p = sub.add_parser("timeline", help="replay every school day of a range: when each recommendation "
                                         "appeared, changed and ended",
@@ -86,6 +162,7 @@ def register(sub: Any) -> None:
     p.add_argument("--to", dest="end", required=True, type=date, metavar="YYYY-MM-DD")
     p.add_argument("--pupil", metavar="ID", help="only this pupil")
     p.add_argument("--format", choices=("table", "json"), default="table")
+    add_run_options(p)
     p.set_defaults(run=_cmd_timeline)
 
     p = sub.add_parser("diff", help="impact of a policy change: which pupils gain or lose which recommendations",
@@ -98,6 +175,7 @@ def register(sub: Any) -> None:
     p.add_argument("--as-of", required=True, type=date, metavar="YYYY-MM-DD")
     p.add_argument("--examples", type=int, default=3, metavar="N", help="examples per action and direction (3)")
     p.add_argument("--format", choices=("table", "json"), default="table")
+    add_run_options(p)
     p.set_defaults(run=_cmd_diff)
 
     p = sub.add_parser("cohort", help="counts per action, kind and stage, and the persistent and severe "
@@ -106,4 +184,5 @@ def register(sub: Any) -> None:
     _history_args(p)
     p.add_argument("--as-of", required=True, type=date, metavar="YYYY-MM-DD")
     p.add_argument("--format", choices=("table", "json", "markdown"), default="table")
+    add_run_options(p)
     p.set_defaults(run=_cmd_cohort)

@@ -165,10 +165,13 @@ def _row(pupil: Pupil, as_of: dt.date, calendar: Calendar, facts: set[str], acti
                       actions)
 
 
-def cohort_view(policy: CompiledPolicy, history: History | Iterable[Pupil], as_of: dt.date) -> CohortView:
-    """Evaluate every pupil as of ``as_of`` and summarise."""
+def cohort_view(policy: CompiledPolicy, history: History | Iterable[Pupil], as_of: dt.date,
+                evaluation: Evaluation | None = None) -> CohortView:
+    """Evaluate every pupil as of ``as_of`` and summarise (``evaluation``: that evaluation,
+    already made, e.g. by worker processes)."""
     pupils = list(history)
-    evaluation = policy.evaluate(history if isinstance(history, History) else pupils, as_of)
+    if evaluation is None:
+        evaluation = policy.evaluate(history if isinstance(history, History) else pupils, as_of)
     kinds = {a.id: a.kind for a in policy.ruleset.policy.actions.values()}
     return summarise(evaluation, {p.id: p for p in pupils}, policy.calendar, policy.ruleset.facts, kinds)
 

@@ -4,12 +4,14 @@ from __future__ import annotations
 
 import datetime as dt
 import json
-from typing import Any, Iterable, Sequence
+from typing import Any, Iterable, Iterator, Sequence, TextIO
+
+import attrs
 
 from .engine import RuleCheck
 from .evaluation import Evaluation, PupilEvaluation, Recommendation
 
-__all__ = ["explain_pupil", "explain_why_not", "render_evaluation"]
+__all__ = ["explain_pupil", "explain_why_not", "pupil_jsonl", "render_evaluation", "write_evaluation"]
 
 
 def _when(rec: Recommendation) -> str:
@@ -18,45 +20,73 @@ def _when(rec: Recommendation) -> str:
     return f"due by {rec.due.isoformat()}" if rec.due else ""
 
 
-def _at_risk_lines(evaluation: Evaluation) -> list[str]:
-    rows = [(p.pupil_id, d) for p in evaluation.pupils for d in (p.at_risk or ())]
+def _at_risk_lines(rows: Sequence[tuple[str, Any]], as_of: dt.date) -> list[str]:
+    """The at-risk section: (pupil id, distance) rows, or nothing."""
     if not rows:
         return []
     lines = ["", "At risk (thresholds that could be met soon, if every session were missed):"]
-    return lines + [f"  {pid}: {d.sentence(evaluation.as_of)}" for pid, d in rows]
+    return lines + [f"  {pid}: {d.sentence(as_of)}" for pid, d in rows]
+
+
+def _table_lines(header: Evaluation, pupils: Iterable[PupilEvaluation]) -> Iterator[str]:
+    """The table's lines, pupil by pupil as they come (only at-risk rows and counts are kept)."""
+    yield f"as of {header.as_of.isoformat()} — policy {header.policy['id']} {header.policy['version']}"
+    count = quiet = 0
+    at_risk: list[tuple[str, Any]] = []
+    for pupil in pupils:
+        count += 1
+        at_risk += [(pupil.pupil_id, d) for d in (pupil.at_risk or ())]
+        if not (pupil.recommendations or pupil.suppressed):
+            quiet += 1
+            continue
+        yield from _table_pupil(pupil)
+    yield from _at_risk_lines(at_risk, header.as_of)
+    yield f"\n{count} pupil(s); {quiet} with nothing recommended"
+
+
+def _table_pupil(pupil: PupilEvaluation) -> Iterator[str]:
+    """A pupil's lines of the table: recommendations with reasons, then what was held back."""
+    yield f"\n{pupil.pupil_id}"
+    for rec in pupil.recommendations:
+        yield f"  {rec.action:<34} {rec.kind:<15} {rec.responsible:<26} {_when(rec)}".rstrip()
+        for reason in rec.reasons:
+            yield f"      because {reason.sentence} [{reason.rule}; {reason.source}]"
+    for held in pupil.suppressed:
+        yield f"  held back: {held.action} by {held.rule}: {held.reason}"
+
+
+def _markdown_lines(header: Evaluation, pupils: Iterable[PupilEvaluation]) -> Iterator[str]:
+    """The Markdown report's lines, pupil by pupil as they come."""
+    yield from [f"# Recommendations as of {header.as_of.isoformat()}", "",
+                f"Policy `{header.policy['id']}` version {header.policy['version']}.", ""]
+    for pupil in pupils:
+        if not (pupil.recommendations or pupil.suppressed):
+            continue
+        yield from [f"## {pupil.pupil_id}", ""]
+        for rec in pupil.recommendations:
+            yield f"- **{rec.title}** (`{rec.action}`, {rec.kind}, {rec.responsible}) {_when(rec)}".rstrip()
+            yield from [f"  - {r.sentence} — rule `{r.rule}`, {r.source}" for r in rec.reasons]
+        yield from [f"- *Held back:* {h.title} — {h.reason} (rule `{h.rule}`)" for h in pupil.suppressed]
+        yield ""
 
 
 def _table(evaluation: Evaluation) -> str:
-    lines = [f"as of {evaluation.as_of.isoformat()} — policy {evaluation.policy['id']} {evaluation.policy['version']}"]
-    for pupil in evaluation.pupils:
-        if not (pupil.recommendations or pupil.suppressed):
-            continue
-        lines.append(f"\n{pupil.pupil_id}")
-        for rec in pupil.recommendations:
-            lines.append(f"  {rec.action:<34} {rec.kind:<15} {rec.responsible:<26} {_when(rec)}".rstrip())
-            for reason in rec.reasons:
-                lines.append(f"      because {reason.sentence} [{reason.rule}; {reason.source}]")
-        for held in pupil.suppressed:
-            lines.append(f"  held back: {held.action} by {held.rule}: {held.reason}")
-    lines += _at_risk_lines(evaluation)
-    quiet = sum(1 for p in evaluation.pupils if not (p.recommendations or p.suppressed))
-    lines.append(f"\n{len(evaluation.pupils)} pupil(s); {quiet} with nothing recommended")
-    return "\n".join(lines) + "\n"
+    """The table of a whole evaluation."""
+    return "\n".join(_table_lines(evaluation, evaluation.pupils)) + "\n"
 
 
 def _markdown(evaluation: Evaluation) -> str:
-    lines = [f"# Recommendations as of {evaluation.as_of.isoformat()}", "",
-             f"Policy `{evaluation.policy['id']}` version {evaluation.policy['version']}.", ""]
-    for pupil in evaluation.pupils:
-        if not (pupil.recommendations or pupil.suppressed):
-            continue
-        lines += [f"## {pupil.pupil_id}", ""]
-        for rec in pupil.recommendations:
-            lines.append(f"- **{rec.title}** (`{rec.action}`, {rec.kind}, {rec.responsible}) {_when(rec)}".rstrip())
-            lines += [f"  - {r.sentence} — rule `{r.rule}`, {r.source}" for r in rec.reasons]
-        lines += [f"- *Held back:* {h.title} — {h.reason} (rule `{h.rule}`)" for h in pupil.suppressed]
-        lines.append("")
-    return "\n".join(lines)
+    """The Markdown report of a whole evaluation."""
+    return "\n".join(_markdown_lines(evaluation, evaluation.pupils))
+
+
+def _write_joined(lines: Iterable[str], out: TextIO, end: str = "") -> None:
+    """Write ``"\\n".join(lines) + end`` line by line."""
+    separator = ""
+    for line in lines:
+        out.write(separator + line)
+        separator = "\n"
+    out.write(end)
 
 
 def render_evaluation(evaluation: Evaluation, fmt: str = "table") -> str:
@@ -64,10 +94,50 @@ def render_evaluation(evaluation: Evaluation, fmt: str = "table") -> str:
     if fmt == "json":
         return evaluation.dumps()
     if fmt == "jsonl":
-        return "".join(json.dumps(p.to_json(), ensure_ascii=False) + "\n" for p in evaluation.pupils)
+        return "".join(pupil_jsonl(p) for p in evaluation.pupils)
     if fmt == "markdown":
         return _markdown(evaluation)
     return _table(evaluation)
+
+
+def pupil_jsonl(pupil: PupilEvaluation) -> str:
+    """One pupil's line of the ``jsonl`` format (no header line: every line is a pupil)."""
+    return json.dumps(pupil.to_json(), ensure_ascii=False) + "\n"
+
+
+def write_evaluation(header: Evaluation, pupils: Iterable[PupilEvaluation], fmt: str, out: TextIO) -> None:
+    """Write what ``render_evaluation`` would for ``header`` with ``pupils``, byte for byte.
+
+    ``header`` carries the provenance (its own ``pupils`` are ignored). Every format is
+    written pupil by pupil as ``pupils`` yields them, holding none of them (the table
+    keeps only its at-risk rows and counts for the end).
+    """
+    if fmt == "jsonl":
+        for pupil in pupils:
+            out.write(pupil_jsonl(pupil))
+    elif fmt == "json":
+        _write_json(header, pupils, out)
+    elif fmt == "markdown":
+        _write_joined(_markdown_lines(header, pupils), out)
+    else:
+        _write_joined(_table_lines(header, pupils), out, "\n")
+
+
+_EMPTY_TAIL = "[]\n}\n"  # how Evaluation.dumps() ends when there are no pupils ("pupils" comes last)
+
+
+def _write_json(header: Evaluation, pupils: Iterable[PupilEvaluation], out: TextIO) -> None:
+    """``Evaluation.dumps()`` written one pupil at a time (json's indent is plain text nesting:
+    a pupil dumped alone with ``indent=2`` is the same text, shifted two levels)."""
+    head = attrs.evolve(header, pupils=()).dumps()
+    assert head.endswith(_EMPTY_TAIL), "the pupils must be the last key of an evaluation"
+    out.write(head[:-len(_EMPTY_TAIL)])
+    opening = "[\n"
+    for pupil in pupils:
+        text = json.dumps(pupil.to_json(), indent=2, ensure_ascii=False)
+        out.write(opening + "    " + text.replace("\n", "\n    "))  # strings never hold a raw newline
+        opening = ",\n"
+    out.write(_EMPTY_TAIL if opening == "[\n" else "\n  ]\n}\n")
 
 
 def explain_pupil(pupil: PupilEvaluation, policy_id: str) -> str:

@@ -155,17 +155,23 @@ def _side(policy: CompiledPolicy, evaluation: PupilEvaluation, pupil: Pupil, as_
 
 
 def compare_policies(old: CompiledPolicy, new: CompiledPolicy, history: History | Iterable[Pupil], as_of: dt.date,
-                     examples: int = DEFAULT_EXAMPLES) -> Impact:
-    """Evaluate both policies as of ``as_of`` and collect the gains and losses per action."""
+                     examples: int = DEFAULT_EXAMPLES,
+                     evaluations: Iterable[tuple[PupilEvaluation, PupilEvaluation]] | None = None) -> Impact:
+    """Evaluate both policies as of ``as_of`` and collect the gains and losses per action.
+
+    ``evaluations``: each pupil's (old, new) evaluations in history order, when they are
+    made elsewhere (e.g. by worker processes); by default they are made here.
+    """
     school = history.school if isinstance(history, History) else School()
     pupils = list(history)
+    if evaluations is None:
+        evaluations = ((old.evaluate_pupil(p, as_of, school), new.evaluate_pupil(p, as_of, school)) for p in pupils)
     gained: dict[str, list[str]] = {}
     lost: dict[str, list[str]] = {}
     kept: dict[str, int] = {}
     titles: dict[str, str] = {}
     samples: dict[tuple[str, str], list[ImpactExample]] = {}
-    for pupil in pupils:
-        before, after = old.evaluate_pupil(pupil, as_of, school), new.evaluate_pupil(pupil, as_of, school)
+    for pupil, (before, after) in zip(pupils, evaluations):
         a, b = set(before.actions()), set(after.actions())
         titles.update({r.action: r.title for r in before.recommendations + after.recommendations})
         for action in a & b:

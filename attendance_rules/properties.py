@@ -666,7 +666,8 @@ def _run_one(prop: Property, checker: _Checker, spec: _Spec, examples: int, seed
 
 def check_properties(policy: str | Path | CompiledPolicy, examples: int = 100, seed: int = 0,
                      max_seconds: float = 60.0, names: Sequence[str] | None = None,
-                     shrink: bool = True) -> PropertyReport:
+                     shrink: bool = True,
+                     progress: Callable[[Sequence[Property]], Iterable[Property]] = iter) -> PropertyReport:
     """Check the behaviour properties of ``policy`` (a bundled id, a path or a compiled policy).
 
     Each property tries up to ``examples`` generated histories; all together stop after
@@ -675,7 +676,7 @@ def check_properties(policy: str | Path | CompiledPolicy, examples: int = 100, s
     is reported). ``seed`` makes the run repeatable; ``names`` picks properties by name
     or letter; ``shrink=False`` reports the first counterexample as found. Raises
     ``HypothesisMissing`` when hypothesis is not installed, ``KeyError`` for an unknown
-    property name.
+    property name. ``progress`` wraps the loop over the properties (e.g. a progress bar).
     """
     try:
         import hypothesis  # noqa: F401
@@ -689,7 +690,7 @@ def check_properties(policy: str | Path | CompiledPolicy, examples: int = 100, s
     checker, spec = _Checker(compiled), _spec(compiled.ruleset)
     stop = time.monotonic() + max_seconds
     results = []
-    for i, prop in enumerate(chosen):
+    for i, prop in enumerate(progress(chosen)):
         share = (stop - time.monotonic()) / (len(chosen) - i)
         results.append(_run_one(prop, checker, spec, examples, seed, time.monotonic() + max(share, 0.0), shrink))
     return PropertyReport(compiled.id, seed, tuple(results))
