@@ -51,6 +51,9 @@ def add_run_options(p: argparse.ArgumentParser, jobs: bool = True) -> None:
                             f"(default: the machine's cores, os.cpu_count(), here {default_jobs()})")
     p.add_argument("--quiet", action="store_true",
                    help="no progress bar (it is shown on standard error only when that is a terminal)")
+    p.add_argument("--reader", choices=("auto", "stdlib", "pyarrow"), default="auto",
+                   help="how a CSV history's marks.csv is read: the csv module, pyarrow's multi-threaded reader "
+                        "(the 'parquet' extra), or auto: pyarrow for a marks.csv of 64 MiB or more when installed")
 
 
 def jobs_of(args: argparse.Namespace) -> int:

@@ -27,7 +27,7 @@ def _cmd_audit(args: argparse.Namespace, out: TextIO) -> int:
         raise UsageError([Problem("--default-due must be 0 or more school days", found=str(args.default_due))])
     calendar = load_calendar(args.calendar) if args.calendar else Calendar()
     policy = load_policy(args.policy, calendar=calendar)
-    history = load_history(args.history)
+    history = load_history(args.history, engine=getattr(args, "reader", "auto"))
     pupils, scope = audit_scope(history, args.start, args.end, args.pupil, args.scan, args.default_due)
     task = PupilTask(_setup_audit, _audit_one, (args.policy, calendar, scope))
     with closing(map_pupils(task, pupils, jobs_of(args), state=(policy, completions(policy.ruleset), scope))) \

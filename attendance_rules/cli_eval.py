@@ -23,7 +23,7 @@ def _load(args: argparse.Namespace) -> tuple[Any, Any]:
     from .readers import load_history
 
     return load_policy(args.policy, calendar=_calendar(args), backend=getattr(args, "backend", "python")), \
-        load_history(args.history)
+        load_history(args.history, engine=getattr(args, "reader", "auto"))
 
 
 def _cmd_evaluate(args: argparse.Namespace, out: TextIO) -> int:
@@ -35,6 +35,10 @@ def _cmd_evaluate(args: argparse.Namespace, out: TextIO) -> int:
     from .parallel import map_pupils
     from .progress import progress, unless_streaming_to_terminal
 
+    from .distributed import is_dataset, run_evaluate_cli
+
+    if args.scheduler or is_dataset(args.history):
+        return run_evaluate_cli(args, out)
     policy, history = _load(args)
     pupils = [history.pupil(args.pupil)] if args.pupil else list(history)
     task, state = evaluate_task(policy, args.policy, args.as_of, history.school, args.horizon)
@@ -121,7 +125,7 @@ def _cmd_verify(args: argparse.Namespace, out: TextIO) -> int:
     except (OSError, ValueError, KeyError, TypeError) as error:
         raise InputError([Problem(f"not a saved evaluation: {error}", Location(str(path)),
                                   expected="the JSON output of `evaluate --format json`")]) from None
-    history = load_history(args.history)
+    history = load_history(args.history, engine=getattr(args, "reader", "auto"))
     again = load_policy(policy_ref).evaluate(history, as_of, pupils).to_json()
     return _compare(saved, again, out)
 
@@ -185,6 +189,9 @@ def register(sub: Any, psub: Any) -> None:
     p.add_argument("--horizon", type=int, metavar="WEEKS", default=None,
                    help="also list, per pupil, thresholds that could be met within WEEKS school weeks (at_risk)")
     add_run_options(p)
+    from .distributed import add_arguments
+
+    add_arguments(p)
     p.set_defaults(run=_cmd_evaluate)
 
     p = sub.add_parser("explain", help="the reasoning for one pupil in plain English")

@@ -31,7 +31,7 @@ def _policy(ref: str, args: argparse.Namespace) -> Any:
 def _history(args: argparse.Namespace) -> Any:
     from .readers import load_history
 
-    return load_history(args.history)
+    return load_history(args.history, engine=getattr(args, "reader", "auto"))
 
 
 def _cmd_timeline(args: argparse.Namespace, out: TextIO) -> int:

@@ -456,7 +456,7 @@ def _json_events(reader: _Reader, draft: _PupilDraft | None, rows: list, name: s
             reader.add_event(draft, row, at)
         else:
             reader.read["events"] += 1
-            reader.problem(f"each of events is an object", at, found=repr(row)[:40])
+            reader.problem("each of events is an object", at, found=repr(row)[:40])
 
 
 # --- CSV ----------------------------------------------------------------------------
