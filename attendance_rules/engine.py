@@ -216,11 +216,11 @@ class ReplayMemo:
 
     def stands(self, day: "_Day", as_of: dt.date) -> bool:
         """Whether the kept firings are sure to stand on ``as_of`` without reading anything."""
-        return self.log is not None and day.epoch == self.epoch and as_of <= self.until
+        return self.log is not None and day.epoch is self.epoch and as_of <= self.until
 
     def still_holds(self, day: "_Day", ctx: PupilContext, context: Callable[[dt.date], Any]) -> bool:
         """Whether ``ctx``'s day fires exactly as the day kept: every atom is read again."""
-        if self.log is None or day.epoch != self.epoch:
+        if self.log is None or day.epoch is not self.epoch:
             return False
         if not all(atom(ctx, None) == value for atom, value in self.log):
             return False
@@ -290,6 +290,7 @@ class _Day:
         self.epoch = (tuple(r.id for layer in strata for r in layer), tuple(parameters.values()), actions)
         self.replay_safe = all(plans[r.id].replay_safe for layer in strata for r in layer)
         self.keys = dict.fromkeys(k for layer in strata for r in layer for k in plans[r.id].keys)
+        self.parameter_texts: dict[str, str] = {}  # parameters as recommendations show them
 
 
 class Engine:
@@ -303,6 +304,7 @@ class Engine:
         self.titles = {k: s.title for k, s in ruleset.policy.sources.items()}
         self.plans = {rule.id: _Plan.of(rule) for rule in ruleset.rules}
         self._days: dict[dt.date, _Day] = {}
+        self._epochs: dict[tuple, tuple] = {}
         self._cites: dict[int, tuple[Any, CitationView]] = {}
 
     def _in_force(self, rule: CompiledRule, day: dt.date) -> bool:
@@ -319,6 +321,7 @@ class Engine:
                       for name, p in sorted(self.ruleset.policy.parameters.items())}
             actions = tuple(a for a, action in self.ruleset.policy.actions.items() if _action_in_force(action, as_of))
             day = self._days[as_of] = _Day(strata, self.plans, params, actions)
+            day.epoch = self._epochs.setdefault(day.epoch, day.epoch)  # one object per epoch: compared by identity
         return day
 
     def context(self, pupil: Pupil, as_of: dt.date, school: School = School()) -> PupilContext:
@@ -610,9 +613,17 @@ class Engine:
         return due, window
 
     def _parameter_text(self, name: str, as_of: dt.date) -> str:
-        param = self.ruleset.policy.parameters[name]
-        value = param.value_on(as_of)
-        return "not in force" if value is None else format_parameter_value(value, param.unit)
+        texts = self._day(as_of).parameter_texts
+        text = texts.get(name)
+        if text is None:
+            param = self.ruleset.policy.parameters[name]
+            value = param.value_on(as_of)
+            text = texts[name] = "not in force" if value is None else format_parameter_value(value, param.unit)
+        return text
+
+    def recommendations(self, pupil: Pupil, as_of: dt.date, school: School = School()) -> tuple[Recommendation, ...]:
+        """The recommendations of ``evaluate_pupil``, with their reasons, without the measures report."""
+        return self.decide(self.context(pupil, as_of, school))[1]
 
     def evaluate(self, history: History | Iterable[Pupil], as_of: dt.date,
                  pupil_ids: Sequence[str] | None = None) -> Evaluation:

@@ -74,13 +74,14 @@ class Lookahead:
         stop = bisect_right(days, min(end, dt.date.max - dt.timedelta(days=1)).toordinal())
         self.days = [dt.date.fromordinal(d) for d in days[start:stop]]
         self._contexts: dict[int, Any] = {}
+        self._now: dict[int, bool] = {}  # truths on ctx's own day, by node id (the nodes live in the rules)
 
     def until(self, atoms: list) -> dt.date:
         """The last of the next school days on which every atom reads as on ``ctx``'s day
         (``ctx``'s day itself when that is not sure for the very next one)."""
         last = len(self.days) - 1
         for atom in atoms:
-            last = min(last, self.index(atom.node))
+            last = min(last, self.index(atom.node, last))
             if last < 0:
                 return self.ctx.as_of
         return self.days[last] if last >= 0 else self.ctx.as_of
@@ -88,48 +89,47 @@ class Lookahead:
     def truth(self, node: c.Node, i: int) -> bool:
         """The node's truth on school day ``i`` of the look-ahead (-1: ``ctx``'s own day)."""
         if i < 0:
-            ctx = self.ctx
-        else:
-            ctx = self._contexts.get(i)
-            if ctx is None:
-                ctx = self._contexts[i] = self._context(self.days[i])
+            now = self._now.get(id(node))
+            if now is None:
+                now = self._now[id(node)] = compile_node(node)(self.ctx, None) is True
+            return now
+        ctx = self._contexts.get(i)
+        if ctx is None:
+            ctx = self._contexts[i] = self._context(self.days[i])
         return compile_node(node)(ctx, None) is True
 
-    def index(self, node: c.Node) -> int:
-        """The last look-ahead index up to which ``node`` keeps its truth (-1: none is sure)."""
-        last = len(self.days) - 1
+    def index(self, node: c.Node, last: int) -> int:
+        """The last look-ahead index, up to ``last``, up to which ``node`` keeps its truth (-1: none)."""
         if isinstance(node, (c.And, c.Or)):
             wanted = isinstance(node, c.Or)  # an Or holds by a true item, an And fails by a false one
             deciding = [item for item in node.items if self.truth(item, -1) == wanted]
             best = -1
             for item in deciding:  # any one of them keeps the outcome
-                best = max(best, self.index(item))
+                best = max(best, self.index(item, last))
                 if best == last:
                     return last
             if deciding:
                 return best
-            least = last
             for item in node.items:  # every one of them must keep its truth
-                least = min(least, self.index(item))
-                if least < 0:
+                last = self.index(item, last)
+                if last < 0:
                     return -1
-            return least
+            return last
         if isinstance(node, c.Not):
-            return self.index(node.item)
+            return self.index(node.item, last)
         if _constant(node) or (isinstance(node, c.NameRef) and node.kind == "parameter") or _events_only(node):
             return last
         if isinstance(node, c.EventAny) or _one_way(node, self.ctx):
-            return self._flip_search(node)
+            return self._flip_search(node, last)
         run = _run_spec(node, self.ctx)
         if run is not None:
-            self.truth_now = self.truth(node, -1)
-            return self._run_index(run[1], run[2](self.ctx, None))
+            return min(last, self._run_index(run[1], run[2](self.ctx, None), self.truth(node, -1)))
         spec = _rate_spec(node, self.ctx)
         if spec is not None:
-            return self._gallop(node, lambda ctx, i: _rate_days(spec, ctx))
+            return self._gallop(node, last, lambda ctx, i: _rate_days(spec, ctx))
         spec = _sliding_count_spec(node, self.ctx)
         if spec is not None:
-            return self._gallop(node, lambda ctx, i: self._sliding_days(spec, ctx, i))
+            return self._gallop(node, last, lambda ctx, i: self._sliding_days(spec, ctx, i))
         return -1
 
     def _sliding_days(self, spec: tuple, ctx: Any, i: int) -> int:
@@ -155,9 +155,9 @@ class Lookahead:
             j += 1
         return max(0, j - start)
 
-    def _flip_search(self, node: c.Node) -> int:
+    def _flip_search(self, node: c.Node, last: int) -> int:
         """A condition that flips at most once over the look-ahead: binary search for the flip."""
-        now, last = self.truth(node, -1), len(self.days) - 1
+        now = self.truth(node, -1)
         if last < 0 or self.truth(node, last) == now:
             return last
         low, high = -1, last  # truth(low) == now, truth(high) != now
@@ -169,12 +169,12 @@ class Lookahead:
                 high = middle
         return low
 
-    def _run_index(self, op: str, threshold: Any) -> int:
+    def _run_index(self, op: str, threshold: Any, now: bool) -> int:
         """``unexplained_run OP t``: on a day with no N mark the run is 0, so until the next such
         mark the truth is that of ``0 OP t``."""
         if isinstance(threshold, bool) or not isinstance(threshold, (int, Fraction)):
             return -1
-        if c._OPERATORS[op](0, threshold) != self.truth_now:
+        if c._OPERATORS[op](0, threshold) != now:
             return -1
         reg = self.ctx.pupil.register
         if not self.days:
@@ -186,9 +186,9 @@ class Lookahead:
         first = dt.date.fromordinal(reg.slots[min(found)] >> 1)
         return bisect_left(self.days, first) - 1
 
-    def _gallop(self, node: c.Node, safe: Callable[[Any, int], int]) -> int:
+    def _gallop(self, node: c.Node, last: int, safe: Callable[[Any, int], int]) -> int:
         """Jump as far as ``safe`` (school days sure to keep the truth) allows, look, and go on."""
-        now, last, i = self.truth(node, -1), len(self.days) - 1, -1
+        now, i = self.truth(node, -1), -1
         for _ in range(_MAX_LOOKS):
             ctx = self.ctx if i < 0 else self._contexts[i]
             j = i + 1 + safe(ctx, i)

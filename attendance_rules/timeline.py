@@ -244,8 +244,8 @@ class _LightDay:
 
     def recommendation(self, action: str) -> Recommendation:
         if self._full is None:
-            evaluation = self.policy.evaluate_pupil(self.pupil, self.as_of, self.school)
-            self._full = {rec.action: rec for rec in evaluation.recommendations}
+            recs = self.policy.engine.recommendations(self.pupil, self.as_of, self.school)
+            self._full = {rec.action: rec for rec in recs}
         return self._full[action]
 
     def end_reason(self, action: str) -> str:
