@@ -36,7 +36,7 @@ from .exceptions import EvaluationError, Problem
 from .history import Event, History, Pupil, School
 from .evaluator import compile_node, measure_keys, replay_safe
 from .measures import Measure, MeasureFrame, Window
-from .stability import Lookahead
+from .stability import Lookahead, steady_until
 from .policy import Action, format_parameter_value
 
 __all__ = ["DayActions", "Engine", "LightRecommendation", "PupilContext", "ReplayMemo", "RuleCheck", "add_school_days",
@@ -213,28 +213,47 @@ class ReplayMemo:
         self.firings: list = []
         self.until = dt.date.min  # the last day on which the kept firings are sure to stand
         self.actions: tuple | None = None  # (recommended rules, held back, done) of the firings
+        # atom -> the last day its truth is sure to stay as it was when looked at; an atom's
+        # truth over the coming days depends on the pupil, not on the firings, so this outlives them
+        self.bounds: dict[Any, dt.date] = {}
 
     def stands(self, day: "_Day", as_of: dt.date) -> bool:
         """Whether the kept firings are sure to stand on ``as_of`` without reading anything."""
         return self.log is not None and day.epoch is self.epoch and as_of <= self.until
 
     def still_holds(self, day: "_Day", ctx: PupilContext, context: Callable[[dt.date], Any]) -> bool:
-        """Whether ``ctx``'s day fires exactly as the day kept: every atom is read again."""
+        """Whether ``ctx``'s day fires exactly as the day kept: the atoms not sure to read the
+        same any more are read again."""
         if self.log is None or day.epoch is not self.epoch:
             return False
-        if not all(atom(ctx, None) == value for atom, value in self.log):
+        as_of, bounds = ctx.as_of, self.bounds
+        if not all(bounds.get(atom, dt.date.min) >= as_of or atom(ctx, None) == value for atom, value in self.log):
             return False
-        self.until = Lookahead(ctx, context).until([atom for atom, _ in self.log])
+        self._look_ahead(ctx, context)
         return True
 
     def keep(self, day: "_Day", ctx: PupilContext, firings: list, context: Callable[[dt.date], Any]) -> None:
         """Remember a day just decided (``ctx.log`` None: it cannot be reused)."""
+        if day.epoch is not self.epoch:  # other parameter values: what was looked ahead no longer holds
+            self.bounds = {}
         self.epoch, self.log, self.firings, self.actions = day.epoch, ctx.log, firings, None
         self.until = dt.date.min
         if ctx.log is not None:
             log, ctx.log = ctx.log, None  # looking ahead must not add to the log
-            self.until = Lookahead(ctx, context).until([atom for atom, _ in log])
+            self._look_ahead(ctx, context)
             ctx.log = log
+
+    def _look_ahead(self, ctx: PupilContext, context: Callable[[dt.date], Any]) -> None:
+        """Bound the atoms whose bounds ran out, and the kept firings by the nearest bound."""
+        as_of, bounds, ahead = ctx.as_of, self.bounds, None
+        until = steady_until(ctx)  # done actions and held-back ones stand no longer than the events do
+        for atom, _ in self.log:  # type: ignore[union-attr]
+            bound = bounds.get(atom, dt.date.min)
+            if bound < as_of:
+                ahead = ahead or Lookahead(ctx, context)
+                bound = bounds[atom] = ahead.bound(atom)
+            until = min(until, bound)
+        self.until = until
 
 
 @attrs.frozen

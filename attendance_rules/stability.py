@@ -86,6 +86,11 @@ class Lookahead:
                 return self.ctx.as_of
         return self.days[last] if last >= 0 else self.ctx.as_of
 
+    def bound(self, atom: Any) -> dt.date:
+        """The last of the next school days on which ``atom`` is sure to read as on ``ctx``'s day."""
+        last = self.index(atom.node, len(self.days) - 1)
+        return self.days[last] if last >= 0 else self.ctx.as_of
+
     def truth(self, node: c.Node, i: int) -> bool:
         """The node's truth on school day ``i`` of the look-ahead (-1: ``ctx``'s own day)."""
         if i < 0:

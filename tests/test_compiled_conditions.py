@@ -186,7 +186,7 @@ def test_untraced_day_decisions_equal_the_full_evaluation(text: str, seed: int, 
         assert light.held_back == first_held
 
 
-@settings(max_examples=30, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@settings(max_examples=80, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(text=policies(), seed=st.integers(0, 2**32 - 1))
 def test_a_replay_that_skips_days_equals_a_full_evaluation_every_day(text: str, seed: int) -> None:
     """``replay_pupil`` reuses a day's firings while the look-ahead says nothing read can have
