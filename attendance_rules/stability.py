@@ -63,33 +63,45 @@ def _next_inferred_term(as_of: dt.date, days: Any) -> dt.date:
 
 
 class Lookahead:
-    """The pupil's next school days up to ``steady_until``, and how many of them a condition
-    is sure to keep its truth on."""
+    """The pupil's next school days up to the end of the academic year, and how many of them
+    a condition is sure to keep its truth on.
+
+    Each atom is looked at only up to its own horizon: the day before the next thing that
+    can move what it reads — the next term when it reads a term window, the next event of a
+    type it reads (an event query, ``time since``, a ``since latest`` window), the next year.
+    """
 
     def __init__(self, ctx: Any, context: Callable[[dt.date], Any]) -> None:
         self.ctx, self._context = ctx, context
-        days = ctx.pupil.register.days
-        end = steady_until(ctx)
-        start = bisect_right(days, ctx.as_of.toordinal())
-        stop = bisect_right(days, min(end, dt.date.max - dt.timedelta(days=1)).toordinal())
-        self.days = [dt.date.fromordinal(d) for d in days[start:stop]]
+        as_of, days = ctx.as_of, ctx.pupil.register.days
+        self.year_end = dt.date(academic_year_start(as_of).year + 1, 8, 31)
+        terms = ctx.calendar.terms
+        term = (next((t.start for t in terms if t.start > as_of), dt.date.max) if terms
+                else _next_inferred_term(as_of, days))
+        self.term_end = min(term - dt.timedelta(days=1) if term < dt.date.max else term, self.year_end)
+        start = bisect_right(days, as_of.toordinal())
+        self.days = [dt.date.fromordinal(d) for d in days[start:bisect_right(days, self.year_end.toordinal())]]
         self._contexts: dict[int, Any] = {}
         self._now: dict[int, bool] = {}  # truths on ctx's own day, by node id (the nodes live in the rules)
 
-    def until(self, atoms: list) -> dt.date:
-        """The last of the next school days on which every atom reads as on ``ctx``'s day
-        (``ctx``'s day itself when that is not sure for the very next one)."""
-        last = len(self.days) - 1
-        for atom in atoms:
-            last = min(last, self.index(atom.node, last))
-            if last < 0:
-                return self.ctx.as_of
-        return self.days[last] if last >= 0 else self.ctx.as_of
-
     def bound(self, atom: Any) -> dt.date:
         """The last of the next school days on which ``atom`` is sure to read as on ``ctx``'s day."""
-        last = self.index(atom.node, len(self.days) - 1)
+        horizon = self._horizon(atom.node)
+        last = self.index(atom.node, bisect_right(self.days, horizon) - 1)
         return self.days[last] if last >= 0 else self.ctx.as_of
+
+    def _horizon(self, node: c.Node) -> dt.date:
+        """The day before the next term, event or year that can move what ``node`` reads."""
+        term, events = _reads(node, self.ctx)
+        end = self.term_end if term else self.year_end
+        if events:
+            as_of = self.ctx.as_of
+            later = (e.date for e in self.ctx.pupil.events
+                     if e.date > as_of and (events is _ANY or e.type in events))
+            first = min(later, default=dt.date.max)
+            if first <= end:
+                end = first - dt.timedelta(days=1)
+        return end
 
     def truth(self, node: c.Node, i: int) -> bool:
         """The node's truth on school day ``i`` of the look-ahead (-1: ``ctx``'s own day)."""
@@ -203,6 +215,27 @@ class Lookahead:
                 return j - 1
             i = j
         return i
+
+
+_ANY = frozenset(["*"])  # every event type
+
+
+def _reads(node: c.Node, ctx: Any) -> tuple[bool, frozenset[str]]:
+    """Whether ``node`` reads a term window, and the event types it reads (events, ``time
+    since``, ``latest``, ``since latest`` windows)."""
+    term, events = False, set()
+    for n in c._walk(node):
+        windows = [getattr(n, "window", None)]
+        if isinstance(n, c.NameRef) and n.kind == "measure":
+            windows.append(ctx._spec(("named", n.name))[1])
+        for window in windows:
+            kind = getattr(window, "kind", "")
+            term |= kind == "term"
+            if kind == "since_event":
+                events.add(window.event)
+        if isinstance(n, (c.EventAny, c.EventCount, c.EventLatest, c.TimeSince, c.SchoolDaysSince)):
+            events.add(n.event)
+    return term, frozenset(events)
 
 
 def _one_way(node: c.Node, ctx: Any) -> bool:
