@@ -13,7 +13,7 @@ from __future__ import annotations
 import datetime as dt
 import functools
 import heapq
-from typing import Any, Callable, Iterable, Sequence
+from typing import Any, Callable, Iterable, Iterator, Sequence
 
 import attrs
 
@@ -498,20 +498,25 @@ class Engine:
         for rule, outcome in fired:
             reason = self._final_reason(rule, outcome, ctx)
             held = self._held(rule, ctx, suppressed) if rule.unless else set()
-            for action_id in rule.rule.recommend:
-                action = self.ruleset.policy.actions[action_id]
-                if action_id in held or not _action_in_force(action, as_of):
-                    continue
-                event = self._done_event(action, pupil, as_of)
+            for action_id, action, event in self._outcomes(rule, held, pupil, as_of):
                 if event is not None:
                     done.setdefault(action_id, AlreadyDone(action_id, action.title, rule.id, event.type, event.date))
-                    continue
-                recs.setdefault(action_id, []).append((rule, reason))
+                else:
+                    recs.setdefault(action_id, []).append((rule, reason))
         return (tuple(ctx.facts[k] for k in sorted(ctx.facts)),
                 tuple(sorted((self._recommendation(a, rs, pupil, as_of) for a, rs in recs.items()),
                              key=lambda r: (-r.priority, r.action))),
                 tuple(sorted(suppressed, key=lambda s: (s.action, s.rule))),
                 tuple(done[k] for k in sorted(done)), tuple(r.id for r, _ in fired))
+
+    def _outcomes(self, rule: CompiledRule, held: set[str], pupil: Pupil,
+                  as_of: dt.date) -> Iterator[tuple[str, Action, Event | None]]:
+        """Each action a fired rule recommends that is in force and not held back, with the
+        event that records it done already (None when it is still to do)."""
+        for action_id in rule.rule.recommend:
+            action = self.ruleset.policy.actions[action_id]
+            if action_id not in held and _action_in_force(action, as_of):
+                yield action_id, action, self._done_event(action, pupil, as_of)
 
     def _held(self, rule: CompiledRule, ctx: PupilContext, out: list, trace: bool = True) -> set[str]:
         """Actions of a fired rule held back by its ``unless`` clauses; each goes to ``out`` as a
@@ -571,11 +576,7 @@ class Engine:
         for rule, held, suppressed in firings:
             for action_id, rule_id, reason in suppressed:
                 held_back.setdefault(action_id, []).append((rule_id, reason))
-            for action_id in rule.rule.recommend:
-                action = self.ruleset.policy.actions[action_id]
-                if action_id in held or not _action_in_force(action, as_of):
-                    continue
-                event = self._done_event(action, pupil, as_of)
+            for action_id, _, event in self._outcomes(rule, held, pupil, as_of):
                 if event is not None:
                     done.setdefault(action_id, event)
                 else:

@@ -560,54 +560,54 @@ def _latest_event(event: str, ctx: Any, sink: Trace | None) -> Any:
     return found[-1] if found else None
 
 
-def _event_latest(node: c.EventLatest) -> Fn:
-    text, kind, field = str(node), node.event, node.field
+def _from_latest(node: c.EventLatest | c.TimeSince | c.SchoolDaysSince,
+                 value_of: Callable[[Any, Any, Trace | None], object]) -> Fn:
+    """A value read from the latest event of the node's type (None, traced with a reason, when none)."""
+    text, kind = str(node), node.event
 
-    def latest(ctx: Any, sink: Trace | None) -> object:
+    def from_latest(ctx: Any, sink: Trace | None) -> object:
         event = _latest_event(kind, ctx, sink)
         if event is None:
             if sink is not None:
                 sink.text = f"{text}: no {kind} recorded"
             return None
+        return value_of(event, ctx, sink)
+    return from_latest
+
+
+def _event_latest(node: c.EventLatest) -> Fn:
+    text, kind, field = str(node), node.event, node.field
+
+    def latest(event: Any, ctx: Any, sink: Trace | None) -> object:
         value = event.date if field == "date" else c._number(event.get(field))
         if value is None:
             return _missing(sink, None, text, f"the latest {kind} ({c._show_date(event.date)}) has no {field}")
         if sink is not None:
             sink.text = f"{text} = {c._show(value)} ({kind} on {c._show_date(event.date)})"
         return value
-    return latest
+    return _from_latest(node, latest)
 
 
 def _time_since(node: c.TimeSince) -> Fn:
-    text, kind = str(node), node.event
+    text = str(node)
 
-    def since(ctx: Any, sink: Trace | None) -> object:
-        event = _latest_event(kind, ctx, sink)
-        if event is None:
-            if sink is not None:
-                sink.text = f"{text}: no {kind} recorded"
-            return None
+    def since(event: Any, ctx: Any, sink: Trace | None) -> object:
         elapsed = c.Duration(Fraction((ctx.as_of - event.date).days), "days", since=event.date)
         if sink is not None:
             sink.text = f"{text} = {elapsed} (since {c._show_date(event.date)})"
         return elapsed
-    return since
+    return _from_latest(node, since)
 
 
 def _school_days_since(node: c.SchoolDaysSince) -> Fn:
-    text, kind = str(node), node.event
+    text = str(node)
 
-    def since(ctx: Any, sink: Trace | None) -> object:
-        event = _latest_event(kind, ctx, sink)
-        if event is None:
-            if sink is not None:
-                sink.text = f"{text}: no {kind} recorded"
-            return None
+    def since(event: Any, ctx: Any, sink: Trace | None) -> object:
         count = Fraction(count_school_days(event.date, ctx.as_of, ctx.pupil.register.days))
         if sink is not None:
             sink.text = f"{text} = {c._show(count, 'school_days')} (school days after {c._show_date(event.date)})"
         return count
-    return since
+    return _from_latest(node, since)
 
 
 _BUILDERS: dict[type, Callable[[Any], Fn]] = {
