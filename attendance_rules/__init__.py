@@ -7,23 +7,58 @@ from __future__ import annotations
 
 __version__ = "0.1.0"
 
-from .api import CompiledPolicy, evaluate, load_policy
-from .codes import Category, CodeBook, default_codebook
-from .exceptions import (
-    AttendanceRulesError,
-    CompileError,
-    ConditionError,
-    EvaluationError,
-    InputError,
-    Location,
-    PolicyError,
-    Problem,
-    UsageError,
-)
-from .evaluation import Evaluation, PupilEvaluation, Reason, Recommendation, Suppression
-from .history import Event, History, Mark, Pupil, School
-from .measures import Measure, Window, compute
-from .readers import LoadReport, load_history, read_history
+from typing import TYPE_CHECKING, Any
+
+# The public names are imported on first use (PEP 562), so that the command line starts
+# fast and a Ctrl-C during start-up meets the CLI's own handler rather than an import.
+_WHERE = {
+    "CompiledPolicy": "api", "evaluate": "api", "load_policy": "api",
+    "Category": "codes", "CodeBook": "codes", "default_codebook": "codes",
+    "AttendanceRulesError": "exceptions", "CompileError": "exceptions", "ConditionError": "exceptions",
+    "EvaluationError": "exceptions", "InputError": "exceptions", "Location": "exceptions",
+    "PolicyError": "exceptions", "Problem": "exceptions", "UsageError": "exceptions",
+    "Evaluation": "evaluation", "PupilEvaluation": "evaluation", "Reason": "evaluation",
+    "Recommendation": "evaluation", "Suppression": "evaluation",
+    "Event": "history", "History": "history", "Mark": "history", "Pupil": "history", "School": "history",
+    "Measure": "measures", "Window": "measures", "compute": "measures",
+    "LoadReport": "readers", "load_history": "readers", "read_history": "readers",
+}
+
+if TYPE_CHECKING:
+    from .api import CompiledPolicy, evaluate, load_policy
+    from .codes import Category, CodeBook, default_codebook
+    from .evaluation import Evaluation, PupilEvaluation, Reason, Recommendation, Suppression
+    from .exceptions import (
+        AttendanceRulesError,
+        CompileError,
+        ConditionError,
+        EvaluationError,
+        InputError,
+        Location,
+        PolicyError,
+        Problem,
+        UsageError,
+    )
+    from .history import Event, History, Mark, Pupil, School
+    from .measures import Measure, Window, compute
+    from .readers import LoadReport, load_history, read_history
+
+
+def __getattr__(name: str) -> Any:
+    """Import a public name from its module on first use."""
+    module = _WHERE.get(name)
+    if module is None:
+        raise AttributeError(f"module 'attendance_rules' has no attribute {name!r}")
+    import importlib
+
+    value = getattr(importlib.import_module(f".{module}", __name__), name)
+    globals()[name] = value
+    return value
+
+
+def __dir__() -> list[str]:
+    return sorted(set(globals()) | set(__all__))
+
 
 __all__ = [
     "AttendanceRulesError",
