@@ -29,13 +29,13 @@ def _load(args: argparse.Namespace) -> tuple[Any, Any]:
 
 
 def _cmd_evaluate(args: argparse.Namespace, out: TextIO) -> int:
-    from .explain import render_evaluation
+    from .explain import write_evaluation
 
     policy, history = _load(args)
     evaluation = policy.evaluate(history, args.as_of, [args.pupil] if args.pupil else None)
     if args.horizon is not None:
         evaluation = _with_distances(policy, history, evaluation, args.horizon)
-    out.write(render_evaluation(evaluation, args.format))
+    write_evaluation(evaluation, args.format, out)
     return 0
 
 

@@ -9,7 +9,7 @@ from typing import Any, Iterable, Sequence
 from .engine import RuleCheck
 from .evaluation import Evaluation, PupilEvaluation, Recommendation
 
-__all__ = ["explain_pupil", "explain_why_not", "render_evaluation"]
+__all__ = ["explain_pupil", "explain_why_not", "render_evaluation", "write_evaluation"]
 
 
 def _when(rec: Recommendation) -> str:
@@ -64,10 +64,24 @@ def render_evaluation(evaluation: Evaluation, fmt: str = "table") -> str:
     if fmt == "json":
         return evaluation.dumps()
     if fmt == "jsonl":
-        return "".join(json.dumps(p.to_json(), ensure_ascii=False) + "\n" for p in evaluation.pupils)
+        return "".join(map(_jsonl_line, evaluation.pupils))
     if fmt == "markdown":
         return _markdown(evaluation)
     return _table(evaluation)
+
+
+def write_evaluation(evaluation: Evaluation, fmt: str, out: Any) -> None:
+    """``render_evaluation`` written to ``out``; ``jsonl`` a line at a time (a local
+    authority's cohort is hundreds of MiB of text, never held whole)."""
+    if fmt == "jsonl":
+        for pupil in evaluation.pupils:
+            out.write(_jsonl_line(pupil))
+    else:
+        out.write(render_evaluation(evaluation, fmt))
+
+
+def _jsonl_line(pupil: PupilEvaluation) -> str:
+    return json.dumps(pupil.to_json(), ensure_ascii=False) + "\n"
 
 
 def explain_pupil(pupil: PupilEvaluation, policy_id: str) -> str:
