@@ -122,7 +122,7 @@ def table_digest(tables: list[Any]) -> str:
 
 _LOW_CARDINALITY = ("pupil_id", "date", "session", "code", "minutes_late", "type", "year_group", "flags")
 _BATCH_ROWS = 1 << 18  # rows per record batch of a table or Parquet file (memory stays per batch)
-_CSV_BLOCK = 1 << 20  # bytes per block of marks.csv read by pyarrow's streaming CSV reader
+_CSV_BLOCK = 1 << 22  # bytes per block of marks.csv read by pyarrow's streaming CSV reader
 
 
 def read_parquet_into(reader: _Reader, kind: str, path: Path) -> None:
