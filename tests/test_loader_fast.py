@@ -224,6 +224,69 @@ def test_parquet_problems_name_the_file_and_row(tmp_path: Path) -> None:
     assert len(history.pupil("P1").register) == 1
 
 
+# --- batch by batch: the same whatever the batch boundaries -------------------------------
+
+
+def _many_marks(rnd) -> tuple[list, list]:
+    """Up to 5 pupils' marks over up to 40 days, many of them late, some ids padded."""
+    ids = rnd.sample(["P1", "P2", "P3", "P10", "A7"], rnd.randint(1, 5))
+    rows = []
+    for offset in range(rnd.randint(1, 40)):
+        day = START + dt.timedelta(days=offset)
+        for pupil in ids:
+            for session in ("AM", "PM"):
+                code = rnd.choice(_valid_codes(day) + ["L", "U"] * 3) if rnd.random() < 0.8 else None
+                if code is not None and (code in _valid_codes(day)):
+                    late = str(rnd.randint(0, 600)) if code in ("L", "U") and rnd.random() < 0.7 else ""
+                    rows.append([pupil + (" " if rnd.random() < 0.1 else ""), day.isoformat(), session, code, late])
+    return rows, [[p, "", "", ""] for p in ids]
+
+
+@settings(max_examples=40, deadline=None)
+@given(st.randoms(use_true_random=False), st.booleans(), st.booleans(), st.integers(1, 7))
+def test_small_batches_give_the_same_history(rnd, roster, in_order, rows_per_batch) -> None:
+    """A pupil's marks split across batches, ids first seen in a later batch, marks in
+    (pupil, session) order or not: every pyarrow path gives the stdlib reader's history."""
+    _pyarrow()
+    import attendance_rules.columnar as columnar
+
+    rows, pupils = _many_marks(rnd)
+    events = []
+    rows = sorted(rows, key=lambda r: (r[0].strip(), r[1], r[2])) if in_order else rnd.sample(rows, len(rows))
+    with pytest.MonkeyPatch.context() as patch, tempfile.TemporaryDirectory() as temp:
+        patch.setattr(columnar, "_BATCH_ROWS", rows_per_batch)
+        patch.setattr(columnar, "_CSV_BLOCK", 128)  # a few rows a block
+        folder = _write(Path(temp) / "csv", rows, pupils if roster else None, events if roster else None)
+        stdlib, report = read_history(folder, engine="stdlib")
+        via_pyarrow, arrow_report = read_history(folder, engine="pyarrow")
+        parquet, parquet_report = read_history(_parquet_dir(folder))
+        arrow, table_report = columnar.read_arrow(*_arrow_tables(folder))
+    for history, other in ((via_pyarrow, arrow_report), (parquet, parquet_report), (arrow, table_report)):
+        _same(stdlib, history)
+        assert (other.read, other.used, other.problems) == (report.read, report.used, ())
+
+
+@settings(max_examples=60, deadline=None)
+@given(marks_and_corruptions(), st.randoms(use_true_random=False), st.integers(1, 5))
+def test_small_batches_report_the_same_rows(case, rnd, rows_per_batch) -> None:
+    pa = _pyarrow()
+    import attendance_rules.columnar as columnar
+
+    rows, bad = case
+    lines = [_corrupt(row, bad[i], rows[0]) if i in bad else row for i, row in enumerate(rows)]
+    kept = [line for line in lines if len(line) == 5]
+    rnd.shuffle(kept)
+    table = pa.table({c: [line[k] for line in kept] for k, c in enumerate(HEADER.strip().split(","))})
+    with pytest.MonkeyPatch.context() as patch, tempfile.TemporaryDirectory() as temp:
+        patch.setattr(columnar, "_BATCH_ROWS", rows_per_batch)
+        arrow, table_report = columnar.read_arrow(table, name="t")
+        expected, expected_report = read_history(_write(Path(temp) / "csv", kept), engine="stdlib")
+    _same(expected, arrow)
+    assert (table_report.read, table_report.used) == (expected_report.read, expected_report.used)
+    assert [_key(p, int(p.location.pointer.split()[-1])) for p in table_report.problems] == \
+        [_key(p, p.location.line - 2) for p in expected_report.problems]
+
+
 # --- order of the marks -------------------------------------------------------------------
 
 
