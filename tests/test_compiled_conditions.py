@@ -187,15 +187,18 @@ def test_untraced_day_decisions_equal_the_full_evaluation(text: str, seed: int, 
 
 
 @settings(max_examples=80, deadline=None, suppress_health_check=[HealthCheck.too_slow])
-@given(text=policies(), seed=st.integers(0, 2**32 - 1))
-def test_a_replay_that_skips_days_equals_a_full_evaluation_every_day(text: str, seed: int) -> None:
+@given(text=policies(), seed=st.integers(0, 2**32 - 1), terms=st.booleans())
+def test_a_replay_that_skips_days_equals_a_full_evaluation_every_day(text: str, seed: int, terms: bool) -> None:
     """``replay_pupil`` reuses a day's firings while the look-ahead says nothing read can have
-    changed (counts, rates, runs, sliding windows, events, terms): its timeline must equal the
-    one built from a full evaluation on every school day."""
+    changed (counts, rates, runs, sliding windows, events, terms — inferred or from a
+    calendar): its timeline must equal the one built from a full evaluation on every school day."""
     from attendance_rules.api import CompiledPolicy
+    from attendance_rules.calendar import Calendar, Term
     from attendance_rules.timeline import build_timeline, evaluations_by_day, replay_pupil, rolling_due_actions
 
-    policy = CompiledPolicy(compile_text(text))
+    calendar = Calendar((Term("summer", dt.date(2024, 4, 15), dt.date(2024, 7, 19)),
+                         Term("autumn", dt.date(2024, 9, 3), dt.date(2024, 12, 20)))) if terms else Calendar()
+    policy = CompiledPolicy(compile_text(text), calendar)
     rolling = rolling_due_actions(policy)
     start, end = dt.date(2024, 5, 13), dt.date(2024, 10, 9)
     for pupil in random_history(seed, 2):
