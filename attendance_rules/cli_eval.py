@@ -41,7 +41,8 @@ def _cmd_evaluate(args: argparse.Namespace, out: TextIO) -> int:
         return run_evaluate_cli(args, out)
     policy, history = _load(args)
     pupils = [history.pupil(args.pupil)] if args.pupil else list(history)
-    task, state = evaluate_task(policy, args.policy, args.as_of, history.school, args.horizon)
+    task, state = evaluate_task(policy, args.policy, args.as_of, history.school, args.horizon,
+                                lines=args.format == "jsonl")
     with closing(map_pupils(task, pupils, jobs_of(args), state=state)) as results:
         bar = unless_streaming_to_terminal(args.progress, out)
         write_evaluation(evaluation_header(policy, history, args.as_of),
@@ -58,12 +59,15 @@ def evaluation_header(policy: Any, history: Any, as_of: Any) -> Any:
     return Evaluation(as_of, policy_meta(policy), history_meta(history), __version__, ())
 
 
-def evaluate_task(policy: Any, ref: str, as_of: Any, school: Any, horizon: int | None = None) -> tuple[Any, Any]:
+def evaluate_task(policy: Any, ref: str, as_of: Any, school: Any, horizon: int | None = None,
+                  lines: bool = False) -> tuple[Any, Any]:
     """The per-pupil work of ``evaluate`` with ``policy`` (loaded from ``ref``), and its
-    state for this process; worker processes load the policy themselves."""
+    state for this process; worker processes load the policy themselves. With ``lines``
+    each pupil comes back as its ``jsonl`` line, written where it was evaluated (a string
+    crosses between processes far faster than the evaluation's objects)."""
     from .parallel import PupilTask
 
-    extra = (as_of, school, horizon)
+    extra = (as_of, school, horizon, lines)
     return PupilTask(setup_policy, _evaluate_one, (ref, policy.calendar, policy.backend, extra)), (policy, extra)
 
 
@@ -83,15 +87,19 @@ def setup_policy(ref: str, calendar: Any, backend: str, extra: Any = None) -> tu
 
 def _evaluate_one(state: tuple[Any, tuple], pupil: Any) -> Any:
     """One pupil's evaluation (with its thresholds within the horizon, when one is given)."""
-    policy, (as_of, school, horizon) = state
+    policy, (as_of, school, horizon, lines) = state
     result = policy.evaluate_pupil(pupil, as_of, school)
-    if horizon is None:
-        return result
-    import attrs
+    if horizon is not None:
+        import attrs
 
-    from .distance import distances
+        from .distance import distances
 
-    return attrs.evolve(result, at_risk=distances(policy.engine, pupil, as_of, school, horizon))
+        result = attrs.evolve(result, at_risk=distances(policy.engine, pupil, as_of, school, horizon))
+    if lines:
+        from .explain import pupil_jsonl
+
+        return pupil_jsonl(result)
+    return result
 
 
 def _cmd_explain(args: argparse.Namespace, out: TextIO) -> int:

@@ -105,7 +105,7 @@ def pupil_jsonl(pupil: PupilEvaluation) -> str:
     return json.dumps(pupil.to_json(), ensure_ascii=False) + "\n"
 
 
-def write_evaluation(header: Evaluation, pupils: Iterable[PupilEvaluation], fmt: str, out: TextIO) -> None:
+def write_evaluation(header: Evaluation, pupils: Iterable[PupilEvaluation | str], fmt: str, out: TextIO) -> None:
     """Write what ``render_evaluation`` would for ``header`` with ``pupils``, byte for byte.
 
     ``header`` carries the provenance (its own ``pupils`` are ignored). Every format is
@@ -113,8 +113,8 @@ def write_evaluation(header: Evaluation, pupils: Iterable[PupilEvaluation], fmt:
     keeps only its at-risk rows and counts for the end).
     """
     if fmt == "jsonl":
-        for pupil in pupils:
-            out.write(pupil_jsonl(pupil))
+        for pupil in pupils:  # a pupil may come as its line already (``cli_eval.evaluate_task``)
+            out.write(pupil if isinstance(pupil, str) else pupil_jsonl(pupil))
     elif fmt == "json":
         _write_json(header, pupils, out)
     elif fmt == "markdown":
