@@ -545,7 +545,8 @@ class DurableEngine(Engine):
         """Free the durable rulesets now (they are also freed when the engine is collected)."""
         self._finalizer()
 
-    def _fire_all(self, ctx: PupilContext) -> list[tuple[CompiledRule, conditions.Outcome]]:
+    def _fire_all(self, ctx: PupilContext, trace: bool = True) -> list[tuple[CompiledRule, conditions.Outcome]]:
+        # always traced (the outcome checks durable_rules against the conditions); ``trace`` is for the signature
         if not self._finalizer.alive:
             raise UsageError("this DurableEngine was closed")
         facts: dict[str, bool] = {}
@@ -605,7 +606,7 @@ class DurableEngine(Engine):
             # base engine evaluates the clause again in _held and raises there, as ours does.
             return False
 
-    def _held(self, rule: CompiledRule, ctx: PupilContext, out: list) -> set[str]:
+    def _held(self, rule: CompiledRule, ctx: PupilContext, out: list, trace: bool = True) -> set[str]:
         decided = getattr(ctx, "_durable_held", {}).get(rule.id, frozenset())
         expected = {a for k in decided for a in rule.unless[k].actions}
         held = super()._held(rule, ctx, out)  # builds the Suppressions, with the values, on the real context

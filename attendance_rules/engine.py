@@ -77,8 +77,8 @@ class PupilContext:
         self.log: list | None = None  # (atom, value) read by decisions, kept for replays (evaluator._logged)
         self.new: list[str] = []  # facts the rule that fired last derived
         # The lookups conditions make most often, bound straight to the containers (no Python frame).
-        self.fact = self.facts.__contains__  # type: ignore[method-assign]
-        self.flag = pupil.flags.__contains__  # type: ignore[method-assign]
+        self.fact = self.facts.__contains__  # type: ignore[method-assign,assignment]
+        self.flag = pupil.flags.__contains__  # type: ignore[method-assign,assignment]
 
     def parameter(self, name: str) -> Any:
         """The parameter's value in force on the as-of date, in condition units."""
@@ -536,7 +536,7 @@ class Engine:
                     continue
                 title = self.ruleset.policy.actions[action_id].title
                 out.append(Suppression(action_id, title, rule.id, clause.clause.reason, clause.condition.text,
-                                       self._cite(clause.clause.cite or rule.rule.cite), _values(outcome)))
+                                       self._cite(clause.clause.cite or rule.rule.cite), _values(outcome)))  # type: ignore[arg-type]
         return held
 
     def actions_on(self, pupil: Pupil, as_of: dt.date, school: School = School(),

@@ -420,7 +420,7 @@ def _holds_numeric(op: str, pair: Pair | None, other: object, anchor: dt.date) -
         return False
     kind = type(other)
     if kind is int:
-        return c._OPERATORS[op](pair[0], other * pair[1])
+        return c._OPERATORS[op](pair[0], other * pair[1])  # type: ignore[operator]
     if kind is Fraction:
         return c._OPERATORS[op](pair[0] * other.denominator, other.numerator * pair[1])  # type: ignore[attr-defined]
     return _compare(op, Fraction(*pair), other, anchor)

@@ -245,7 +245,8 @@ def compute(
     if spec.kind == "trend":
         return _trend(pupil, as_of, window, calendar)
     bounds = window.bounds(pupil, as_of, calendar)
-    return _measure(name, window, bounds, as_of, codes, lambda: _counts(pupil, *bounds, codes))  # type: ignore[misc]
+    return _measure(name, window, bounds, as_of, codes,
+                    lambda: _counts(pupil, bounds[0], bounds[1], codes))  # type: ignore[index]
 
 
 def _measure(name: str, window: Window, bounds: tuple[dt.date, dt.date] | None, as_of: dt.date,
@@ -431,7 +432,8 @@ class MeasureFrame:
         key = ("counts", window, codes)
         counts = self._objects.get(key)
         if counts is None:
-            counts = self._objects[key] = _counts(self.pupil, *self.bounds(window), codes)  # type: ignore[misc]
+            start, end = self.bounds(window)  # type: ignore[misc]  # (only asked for a window that is not empty)
+            counts = self._objects[key] = _counts(self.pupil, start, end, codes)
         return counts  # type: ignore[return-value]
 
 

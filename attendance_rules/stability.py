@@ -141,12 +141,12 @@ class Lookahead:
         run = _run_spec(node, self.ctx)
         if run is not None:
             return min(last, self._run_index(run[1], run[2](self.ctx, None), self.truth(node, -1)))
-        spec = _rate_spec(node, self.ctx)
-        if spec is not None:
-            return self._gallop(node, last, lambda ctx, i: _rate_days(spec, ctx))
-        spec = _sliding_count_spec(node, self.ctx)
-        if spec is not None:
-            return self._gallop(node, last, lambda ctx, i: self._sliding_days(spec, ctx, i))
+        rate = _rate_spec(node, self.ctx)
+        if rate is not None:
+            return self._gallop(node, last, lambda ctx, i: _rate_days(rate, ctx))
+        sliding = _sliding_count_spec(node, self.ctx)
+        if sliding is not None:
+            return self._gallop(node, last, lambda ctx, i: self._sliding_days(sliding, ctx, i))
         return -1
 
     def _sliding_days(self, spec: tuple, ctx: Any, i: int) -> int:
@@ -232,7 +232,7 @@ def _reads(node: c.Node, ctx: Any) -> tuple[bool, frozenset[str]]:
             kind = getattr(window, "kind", "")
             term |= kind == "term"
             if kind == "since_event":
-                events.add(window.event)
+                events.add(window.event)  # type: ignore[union-attr]
         if isinstance(n, (c.EventAny, c.EventCount, c.EventLatest, c.TimeSince, c.SchoolDaysSince)):
             events.add(n.event)
     return term, frozenset(events)
