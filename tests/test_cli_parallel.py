@@ -254,12 +254,25 @@ def _running(pid: int) -> bool:
     return state != "Z"
 
 
+@pytest.fixture(scope="module")
+def long_history(tmp_path_factory: pytest.TempPathFactory) -> str:
+    """2,000 generated pupils over a year (CSV): a year's timeline of them takes many seconds,
+    however fast replays become, so a Ctrl-C always lands mid-run."""
+    from attendance_rules.sample import generate_pupils, write_csv
+
+    folder = tmp_path_factory.mktemp("long")
+    school = {"id": "LA", "name": "Generated", "settings": {"traded_ews": True}}
+    write_csv({"school": school, "pupils": generate_pupils(2000, dt.date(2023, 9, 1), dt.date(2024, 7, 19), seed=3)},
+              folder)
+    return str(folder)
+
+
 @pytest.mark.skipif(not Path("/proc/self/stat").exists(), reason="needs /proc (Linux)")
 @pytest.mark.parametrize("jobs, group", [("1", False), ("2", False), ("2", True)])
-def test_ctrl_c_exits_130_without_traceback_or_workers(jobs: str, group: bool) -> None:
+def test_ctrl_c_exits_130_without_traceback_or_workers(jobs: str, group: bool, long_history: str) -> None:
     """SIGINT to the command alone, or (as Ctrl-C in a terminal does) to its whole process group."""
-    cmd = [sys.executable, "-m", "attendance_rules", "timeline", "--policy", "halton", "--history", SAMPLE,
-           "--from", "2023-09-01", "--to", AS_OF, "--jobs", jobs]
+    cmd = [sys.executable, "-m", "attendance_rules", "timeline", "--policy", "halton", "--history", long_history,
+           "--from", "2023-09-01", "--to", "2024-07-19", "--jobs", jobs]
     proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, cwd=ROOT, start_new_session=True)
     try:
         if jobs == "1":  # past the imports and the loading: replaying
