@@ -201,3 +201,16 @@ def test_parquet_columns_are_text(dataset: Path) -> None:
     table = pq.ParquetFile(next((dataset / "marks" / "school_id=S01").glob("*.parquet"))).read()
     assert table.column_names == ["pupil_id", "date", "session", "code", "minutes_late"]
     assert (dataset / "schools.csv").read_text(encoding="utf-8").splitlines()[0] == "id,name,traded_ews"
+
+
+def test_the_command_line_evaluates_a_dataset(dataset: Path, expected: list[dict], capsys) -> None:
+    """``attendance-rules evaluate --history DATASET`` goes through Dask's per-school path (here
+    in this process) and prints each pupil as the single-process evaluation does."""
+    from attendance_rules.cli import main
+
+    out, err = io.StringIO(), io.StringIO()
+    status = main(["evaluate", "--policy", "halton", "--history", str(dataset), "--as-of", AS_OF.isoformat(),
+                   "--format", "jsonl", "--quiet"], out=out, err=err)
+    assert status == 0, err.getvalue()
+    assert [json.loads(line) for line in out.getvalue().splitlines()] == expected
+    assert "pupil(s) evaluated" in capsys.readouterr().err  # the row accounting, on standard error

@@ -343,3 +343,20 @@ def test_without_pyarrow_a_usage_error_names_the_extra(monkeypatch, tmp_path: Pa
 def test_unknown_engine_is_a_usage_error(tmp_path: Path) -> None:
     with pytest.raises(UsageError, match="engine"):
         read_history(tmp_path, engine="fast")
+
+
+def test_cli_reader_choice_gives_the_same_output() -> None:
+    """``--reader stdlib`` and ``--reader pyarrow`` print the same evaluation of a CSV history."""
+    pytest.importorskip("pyarrow", reason="needs the 'parquet' extra")
+    import io
+
+    from attendance_rules.cli import main
+
+    outputs = []
+    for reader in ("stdlib", "pyarrow", "auto"):
+        out, err = io.StringIO(), io.StringIO()
+        status = main(["evaluate", "--policy", "england", "--history", "examples/sample/csv", "--as-of",
+                       "2024-02-09", "--format", "jsonl", "--jobs", "1", "--reader", reader], out=out, err=err)
+        assert (status, err.getvalue()) == (0, "")
+        outputs.append(out.getvalue())
+    assert outputs[0] == outputs[1] == outputs[2] and outputs[0].count("\n") == 300
