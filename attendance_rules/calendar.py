@@ -142,7 +142,7 @@ def read_terms(rows: Iterable[tuple[Mapping[str, object], Location]]) -> Calenda
 
 def load_calendar(path: str | Path) -> Calendar:
     """Read term dates from a CSV file with columns ``name,start,end`` (ISO dates)."""
-    with open(path, newline="", encoding="utf-8") as handle:
+    with open(path, newline="", encoding="utf-8-sig") as handle:  # a UTF-8 BOM (Excel) is not data
         reader = csv.DictReader(handle)
         missing = {"name", "start", "end"} - set(reader.fieldnames or ())
         if missing:

@@ -180,7 +180,7 @@ def read_marks_csv_into(reader: _Reader, path: Path) -> bool:
     import pyarrow as pa
     import pyarrow.csv as pcsv
 
-    with open(path, newline="", encoding="utf-8") as handle:
+    with open(path, newline="", encoding="utf-8-sig") as handle:
         header = next(csv.reader(handle), [])
     if len(set(header)) != len(header) or any(c not in header for c in MARK_COLUMNS) \
             or any(d.slots for d in reader.pupils.values()):

@@ -266,7 +266,9 @@ class _Reader:
             return None
         try:
             minutes = int(value)
-        except (TypeError, ValueError):
+            if isinstance(value, float) and value != minutes:  # 1.5 is not a whole number: never truncated
+                minutes = -1
+        except (TypeError, ValueError, OverflowError):  # OverflowError: 1e999 read from JSON is infinity
             minutes = -1
         if isinstance(value, bool) or minutes < 0 or minutes > 600:
             self.problem("bad minutes_late", where, found=repr(value), expected="a whole number of minutes, 0 to 600")
@@ -466,7 +468,7 @@ def _csv_rows(reader: _Reader, path: Path, required: Sequence[str],
               kind: str | None = None) -> Iterable[tuple[dict[str, str], Where]]:
     """The rows of a small CSV file as dicts of stripped text, each with its lazy location."""
     name = str(path)
-    with open(path, newline="", encoding="utf-8") as handle:
+    with open(path, newline="", encoding="utf-8-sig") as handle:
         rows = csv.reader(handle)
         header = _csv_header(reader, rows, path, required)
         if header is None:
@@ -501,7 +503,7 @@ def _read_marks_csv(reader: _Reader, path: Path) -> None:
     minutes late, later than the pupil's last mark) is appended to its pupil's arrays with
     no object made for it; any other row takes the checking path, which reports it."""
     name = str(path)
-    with open(path, newline="", encoding="utf-8") as handle:
+    with open(path, newline="", encoding="utf-8-sig") as handle:
         rows = csv.reader(handle)
         header = _csv_header(reader, rows, path, ("pupil_id", "date", "session", "code"))
         if header is None:
@@ -544,7 +546,13 @@ def _csv_mark(reader: _Reader, row: list[str], header: list[str], where: tuple[s
 def _read_csv_dir(reader: _Reader, files: Mapping[str, Path], engine: str = "stdlib") -> None:
     """A CSV-style directory: school, then pupils, marks and events (CSV or Parquet)."""
     if "school.csv" in files:
+        seen = 0
         for row, where in _csv_rows(reader, files["school.csv"], ("id",)):
+            seen += 1
+            if seen > 1:  # one history is one school: a second row would silently win
+                reader.problem("school.csv has more than one school", where, found=f"school {row['id']!r}",
+                               expected="one row after the header (one history per school)")
+                continue
             settings = {k: _csv_value(v) for k, v in row.items() if k not in ("id", "name")}
             reader.school = School(row["id"], row.get("name", ""), settings)
     for kind in ("pupils", "marks", "events"):

@@ -640,3 +640,39 @@ def test_every_schema_property_is_described(validator) -> None:
 
     walk(validator.schema, "#")
     assert missing == []
+
+
+# --- spreadsheet exports and numbers that are not what they seem -------------------------
+
+
+@pytest.mark.parametrize("engine", ["stdlib", "pyarrow"])
+def test_a_utf8_byte_order_mark_is_not_part_of_the_header(write_csv, engine: str) -> None:
+    """Excel saves CSV as UTF-8 with a byte order mark: the first column is still ``pupil_id``."""
+    if engine == "pyarrow":
+        pytest.importorskip("pyarrow", reason="needs the 'parquet' extra")
+    plain = read_history([write_csv(CSV)], engine=engine)
+    marked = read_history([write_csv({name: "\ufeff" + text for name, text in CSV.items()})], engine=engine)
+    assert not marked[1].problems
+    assert _summary(marked[0]) == _summary(plain[0]) and marked[0].school == plain[0].school
+
+
+def test_a_second_school_row_is_an_error(write_csv) -> None:
+    folder = write_csv({**CSV, "school.csv": "id,name,traded_ews\nS1,Test Academy,true\nS2,Other,false\n"})
+    with pytest.raises(InputError) as error:
+        load_history([folder])
+    problem = error.value.problems[0]
+    assert problem.message == "school.csv has more than one school" and problem.location.line == 3
+    assert problem.found == "school 'S2'"
+
+
+@pytest.mark.parametrize("late, ok", [(1.5, False), (1e999, False), (2.0, True), (12, True)])
+def test_minutes_late_must_be_a_whole_number(write_json, late: float, ok: bool) -> None:
+    """1.5 is never truncated to 1; 1e999 (infinity in JSON) is a located problem, not an overflow."""
+    doc = copy.deepcopy(DOC)
+    doc["pupils"][0]["marks"][1]["minutes_late"] = late
+    history, report = read_history([write_json(json.dumps(doc))])
+    if ok:
+        assert not report.problems and history.pupil("P1").register.minutes_late == {1: int(late)}
+    else:
+        assert [p.message for p in report.problems] == ["bad minutes_late"]
+        assert report.problems[0].location.pointer == "/pupils/0/marks/1"
