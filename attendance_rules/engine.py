@@ -75,7 +75,6 @@ class PupilContext:
         self._consulted: dict[tuple, None] = {}
         self.reasons: dict[str, Reason] = {}  # the reason of each rule fired, as built when it fired
         self.log: list | None = None  # (atom, value) read by decisions, kept for replays (evaluator._logged)
-        self.new: list[str] = []  # facts the rule that fired last derived
         # The lookups conditions make most often, bound straight to the containers (no Python frame).
         self.fact = self.facts.__contains__  # type: ignore[method-assign,assignment]
         self.flag = pupil.flags.__contains__  # type: ignore[method-assign,assignment]
@@ -275,11 +274,6 @@ class _Plan:
                    all(replay_safe(n) for n in nodes))
 
 
-def rule_readers(rule: CompiledRule, ctx: PupilContext, readers: dict[str, tuple[int, ...]]) -> set[int]:
-    """Positions of the rules of a stratum that read a fact ``rule`` has just derived."""
-    return {j for fact in ctx.new for j in readers.get(fact, ())}
-
-
 class _Layer:
     """One stratum of the rules in force: (rule, compiled decision) in firing order, and for
     each fact the positions of the rules that read it."""
@@ -388,31 +382,29 @@ class Engine:
         done, dirty = [False] * len(rules), [False] * len(rules)
         later: list[int] = []
         for i in range(len(rules)):  # the first pass: every rule, in order
-            if self._try(rules[i], ctx, fired, trace):
+            new = self._try(rules[i], ctx, fired, trace)
+            if new is not None:
                 done[i] = True
-                self._mark(rule_readers(rules[i][0], ctx, readers), i, done, dirty, None, later)
+                self._mark({j for f in new for j in readers.get(f, ())}, i, done, dirty, None, later)
         while later:  # later passes: rules that read a fact derived after they were evaluated
             queue, later = later, []
             heapq.heapify(queue)
             while queue:
                 i = heapq.heappop(queue)
                 dirty[i] = False
-                if self._try(rules[i], ctx, fired, trace):
+                new = self._try(rules[i], ctx, fired, trace)
+                if new is not None:
                     done[i] = True
-                    self._mark(rule_readers(rules[i][0], ctx, readers), i, done, dirty, queue, later)
+                    self._mark({j for f in new for j in readers.get(f, ())}, i, done, dirty, queue, later)
 
-    def _try(self, entry: tuple, ctx: PupilContext, fired: list, trace: bool) -> bool:
-        """Decide one rule; when it holds, fire it (its new facts are then in ``ctx.new``)."""
+    def _try(self, entry: tuple, ctx: PupilContext, fired: list, trace: bool) -> list[str] | None:
+        """Decide one rule; when it holds, fire it and return the facts it newly derived."""
         rule, decide = entry
-        try:
-            holds = decide(ctx, None)
-        except (ArithmeticError, KeyError, TypeError, ValueError) as error:  # a bug or bad data: say where
-            raise self._failure(rule, ctx, error) from error
-        if holds is not True:
-            return False
-        ctx.new = [f for f in rule.derives if f not in ctx.facts]
+        if self._decide(rule, decide, ctx) is not True:
+            return None
+        new = [f for f in rule.derives if f not in ctx.facts]
         self._fired(rule, ctx, fired, trace)
-        return True
+        return new
 
     @staticmethod
     def _mark(readers: Iterable[int], i: int, done: list[bool], dirty: list[bool], queue: list[int] | None,
@@ -589,6 +581,7 @@ class Engine:
                           held_back, done)
 
     def _light(self, action_id: str, rules: list[str], pupil: Pupil, as_of: dt.date) -> LightRecommendation:
+        """An action's due date, review window and parameters as of a date, with the rules giving it."""
         action = self.ruleset.policy.actions[action_id]
         due, window = self._due(action, pupil, as_of)
         params = tuple((name, self._parameter_text(name, as_of)) for name in action.parameters)
@@ -610,13 +603,13 @@ class Engine:
     def _recommendation(self, action_id: str, reasons: list[tuple[CompiledRule, Reason]], pupil: Pupil,
                         as_of: dt.date) -> Recommendation:
         action = self.ruleset.policy.actions[action_id]
-        due, window = self._due(action, pupil, as_of)
+        light = self._light(action_id, [], pupil, as_of)
         priority = max(rule.rule.priority for rule, _ in reasons)
-        params = tuple((name, self._parameter_text(name, as_of)) for name in action.parameters)
         done_by = action.completion
         recorded = None if done_by is None else (done_by.event, tuple(sorted(done_by.wanted(action_id).items())))
         return Recommendation(action_id, action.title, action.kind, action.responsible, priority,
-                              tuple(r for _, r in reasons), self._cite(action.cite), due, window, params, recorded)
+                              tuple(r for _, r in reasons), self._cite(action.cite), light.due, light.window,
+                              light.parameters, recorded)
 
     def _due(self, action: Action, pupil: Pupil, as_of: dt.date) -> tuple[dt.date | None, tuple | None]:
         """An action's due date and review window (from the event it follows), as of a date."""

@@ -144,7 +144,7 @@ def _truth(node: c.Node, in_atom: bool = False) -> Fn:
     replay can tell that nothing a day's decisions read has changed since the day before.
     """
     if not in_atom and _is_atom(node):
-        return _logged(_truth(node, True), _events_only(node), node)
+        return _logged(_truth(node, True), node)
     if isinstance(node, c.And):
         return _and([_truth(item, in_atom) for item in node.items])
     if isinstance(node, c.Or):
@@ -188,7 +188,7 @@ def replay_safe(node: c.Node) -> bool:
     return all(_constant(n) or (isinstance(n, c.NameRef) and n.kind == "fact") for n in leaves)
 
 
-_STEADY_WINDOWS = ("academic_year", "term", "all", "since_event")
+STEADY_WINDOWS = ("academic_year", "term", "all", "since_event")  # windows whose start moves only at events, years, terms
 
 
 def _events_only(node: c.Node) -> bool:
@@ -196,7 +196,7 @@ def _events_only(node: c.Node) -> bool:
     move only at the start of a year or term or at an event: its value can change only then."""
     for n in c._walk(node):
         if isinstance(n, (c.EventAny, c.EventCount)):
-            if n.window is not None and getattr(n.window, "kind", "") not in _STEADY_WINDOWS:
+            if n.window is not None and getattr(n.window, "kind", "") not in STEADY_WINDOWS:
                 return False
         elif not isinstance(n, (c.EventLatest, c.Compare, c.InCheck, c.And, c.Or, c.Not, c.Literal, c.NameRef)):
             return False
@@ -205,13 +205,13 @@ def _events_only(node: c.Node) -> bool:
     return True
 
 
-def _logged(fn: Fn, events_only: bool, node: c.Node) -> Fn:
+def _logged(fn: Fn, node: c.Node) -> Fn:
+    """An atom: ``fn``, noting (itself, its value) in ``ctx.log`` when a replay keeps one."""
     def atom(ctx: Any, sink: Trace | None) -> bool:
         value = fn(ctx, sink)
         if sink is None and ctx.log is not None:
             ctx.log.append((atom, value))
         return value
-    atom.events_only = events_only  # type: ignore[attr-defined]
     atom.node = node  # type: ignore[attr-defined]
     return atom
 

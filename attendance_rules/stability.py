@@ -28,12 +28,11 @@ from typing import Any, Callable
 
 from . import conditions as c
 from .calendar import TERM_GAP_DAYS, academic_year_start
-from .evaluator import _constant, _events_only, bound_spec, compile_node
+from .evaluator import STEADY_WINDOWS, _constant, _events_only, bound_spec, compile_node
 from .measures import MEASURES
 
 __all__ = ["Lookahead", "steady_until"]
 
-_STEADY = ("academic_year", "term", "all", "since_event")  # windows whose start moves only at events, years, terms
 _MAX_LOOKS = 40  # exact looks at later days for one rate comparison
 
 
@@ -256,7 +255,7 @@ def _one_way(node: c.Node, ctx: Any) -> bool:
     if spec is None:
         return False
     name, window, _ = ctx._spec(spec[0])
-    return MEASURES[name].kind in ("count", "days") and (window is None or window.kind in _STEADY)
+    return MEASURES[name].kind in ("count", "days") and (window is None or window.kind in STEADY_WINDOWS)
 
 
 def _run_spec(node: c.Node, ctx: Any) -> tuple | None:
@@ -285,7 +284,7 @@ def _rate_spec(node: c.Node, ctx: Any) -> tuple | None:
     if spec is None or spec[1] in ("==", "!="):
         return None
     name, window, _ = ctx._spec(spec[0])
-    if MEASURES[name].kind != "rate" or (window is not None and window.kind not in _STEADY):
+    if MEASURES[name].kind != "rate" or (window is not None and window.kind not in STEADY_WINDOWS):
         return None
     return spec
 
