@@ -462,14 +462,6 @@ class Engine:
         return Reason(rule.id, rule.rule.title, _sentence(outcome), self._cite(rule.rule.cite),
                       self._chain(rule, ctx), _values(outcome))
 
-    def _final_reason(self, rule: CompiledRule, outcome: conditions.Outcome, ctx: PupilContext) -> Reason:
-        """The reason a recommendation cites: as built at the firing, its chain taken at the end."""
-        first = ctx.reasons.get(rule.id)
-        if first is None:
-            return self._reason(rule, outcome, ctx)
-        chain = self._chain(rule, ctx)
-        return first if chain == first.chain else attrs.evolve(first, chain=chain)
-
     def evaluate_pupil(self, pupil: Pupil, as_of: dt.date, school: School = School()) -> PupilEvaluation:
         """Fire the rules for one pupil as of a date."""
         return self.evaluate_context(self.context(pupil, as_of, school))
@@ -488,7 +480,7 @@ class Engine:
         suppressed: list[Suppression] = []
         done: dict[str, AlreadyDone] = {}
         for rule, outcome in fired:
-            reason = self._final_reason(rule, outcome, ctx)
+            reason = ctx.reasons[rule.id]  # built once, when the rule fired
             held = self._held(rule, ctx, suppressed) if rule.unless else set()
             for action_id, action, event in self._outcomes(rule, held, pupil, as_of):
                 if event is not None:
