@@ -38,6 +38,7 @@ from .evaluator import compile_node, measure_keys, replay_safe
 from .measures import Measure, MeasureFrame, Window
 from .stability import Lookahead, steady_until
 from .policy import Action, format_parameter_value
+from .whynot import Need, needs
 
 __all__ = ["DayActions", "Engine", "LightRecommendation", "PupilContext", "ReplayMemo", "RuleCheck", "add_school_days",
            "why_not"]
@@ -695,6 +696,7 @@ class RuleCheck:
     undefined: tuple[str, ...]
     note: str
     source: CitationView
+    needs: Need | None = None  # not met: every way to meet it (``unmet`` is the closest one)
 
 
 def why_not(engine: Engine, pupil: Pupil, as_of: dt.date, action: str, school: School = School()) -> tuple[RuleCheck, ...]:
@@ -716,8 +718,11 @@ def _check_rule(engine: Engine, rule: CompiledRule, ctx: PupilContext, evaluatio
         return RuleCheck(rule.id, rule.rule.title, "not in force", (), (), f"in force {span}", cite)
     outcome = engine._evaluate(rule, rule.condition.node, ctx)
     if outcome.value is not True:
-        unmet = tuple(v for v in _values(outcome) if not v.holds)
-        return RuleCheck(rule.id, rule.rule.title, "not met", unmet, outcome.undefined, "", cite)
+        need = _needs(engine, rule, ctx)
+        tests = need.minimal() if need is not None else ()
+        undefined = tuple(dict.fromkeys(u for t in tests for u in t.undefined))
+        return RuleCheck(rule.id, rule.rule.title, "not met", tuple(t.view() for t in tests), undefined, "", cite,
+                         need)
     held = [s for s in evaluation.suppressed if s.rule == rule.id and s.action == action]
     if held:
         return RuleCheck(rule.id, rule.rule.title, "held back", (), (), held[0].reason, cite)
@@ -726,3 +731,11 @@ def _check_rule(engine: Engine, rule: CompiledRule, ctx: PupilContext, evaluatio
         return RuleCheck(rule.id, rule.rule.title, "already done", (), (),
                          f"{done[0].event} on {done[0].date.isoformat()}", cite)
     return RuleCheck(rule.id, rule.rule.title, "recommended", (), (), "", cite)
+
+
+def _needs(engine: Engine, rule: CompiledRule, ctx: PupilContext) -> Need | None:
+    """What the rule's condition needs (``whynot.needs``), failures located at the rule."""
+    try:
+        return needs(rule.condition.node, ctx)
+    except (ArithmeticError, KeyError, TypeError, ValueError) as error:  # a bug or bad data: say where
+        raise engine._failure(rule, ctx, error) from error

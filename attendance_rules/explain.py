@@ -180,10 +180,11 @@ def explain_why_not(action: str, checks: Iterable[RuleCheck], near: Sequence[Any
         lines.append("  no rule of this policy recommends it")
     for check in checks:
         lines.append(f"  rule {check.rule} ({check.title}): {check.status}" + (f" — {check.note}" if check.note else ""))
-        for value in check.unmet:
-            lines.append(f"      needs {value.test}: actual {value.actual}; required {value.required}")
-        for missing in check.undefined:
-            lines.append(f"      {missing}")
+        if check.needs is not None:
+            lines += check.needs.lines("      ")
+        else:
+            lines += [f"      needs {v.test}: actual {v.actual}; required {v.required}" for v in check.unmet]
+            lines += [f"      {missing}" for missing in check.undefined]
         lines.append(f"      source: {check.source}")
         for distance in near:
             if distance.rule == check.rule and as_of is not None:

@@ -22,6 +22,7 @@ from .evaluation import PupilEvaluation, Reason, ValueView
 from .history import History, Pupil, School
 from .policy import Text
 from .timeline import history_meta, policy_meta
+from .whynot import Need
 
 if TYPE_CHECKING:
     from .api import CompiledPolicy
@@ -41,11 +42,13 @@ class RuleStatus:
     unmet: tuple[ValueView, ...]
     undefined: tuple[str, ...]
     note: str
+    needs: Need | None = None  # not met: every way to meet it (``unmet`` is the closest)
 
     def to_json(self) -> dict[str, Any]:
         """JSON form."""
-        return {"rule": self.rule, "status": self.status, "unmet": [v.to_json() for v in self.unmet],
-                "undefined": list(self.undefined), "note": self.note}
+        out = {"rule": self.rule, "status": self.status, "unmet": [v.to_json() for v in self.unmet],
+               "undefined": list(self.undefined), "note": self.note}
+        return out | ({"needs": self.needs.to_json()} if self.needs is not None else {})
 
 
 @attrs.frozen
@@ -148,7 +151,7 @@ def _side(policy: CompiledPolicy, evaluation: PupilEvaluation, pupil: Pupil, as_
     held = [s for s in evaluation.suppressed if s.action == action]
     if held:
         return Side("held back", note="; ".join(f"{s.rule}: {s.reason}" for s in held))
-    rules = tuple(RuleStatus(c.rule, c.status, c.unmet, c.undefined, c.note)
+    rules = tuple(RuleStatus(c.rule, c.status, c.unmet, c.undefined, c.note, c.needs)
                   for c in policy.why_not(pupil, as_of, action, school))
     note = "" if rules else f"no rule of policy {policy.id} recommends it"
     return Side("not met", note=note, rules=rules)
@@ -264,8 +267,11 @@ def _side_lines(label: str, side: Side) -> list[str]:
     lines += [f"          because {r.sentence} [{r.rule}; {r.source}]" for r in side.reasons]
     for rule in side.rules:
         lines.append(f"          rule {rule.rule}: {rule.status}" + (f" — {rule.note}" if rule.note else ""))
-        lines += [f"              needs {v.test}: actual {v.actual}; required {v.required}" for v in rule.unmet]
-        lines += [f"              {u}" for u in rule.undefined]
+        if rule.needs is not None:
+            lines += rule.needs.lines("              ")
+        else:
+            lines += [f"              needs {v.test}: actual {v.actual}; required {v.required}" for v in rule.unmet]
+            lines += [f"              {u}" for u in rule.undefined]
     return lines
 
 
