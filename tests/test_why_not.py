@@ -22,7 +22,7 @@ from attendance_rules.readers import read_history_data
 from random_policies import CITE, compile_text, dump, policies, random_history
 
 AS_OF = dt.date(2024, 2, 9)
-FLAGS = [f"f{i}" for i in range(12)]
+FLAGS = [f"f{i}" for i in range(27)]  # at most 3 ** 3 leaves (``trees``)
 
 
 @st.composite
