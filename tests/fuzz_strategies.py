@@ -373,6 +373,8 @@ def _csv_header_mutation(files: dict[str, bytes], rnd: random.Random) -> None:
     """Rename, drop or add a header column of one file (rows keep their width)."""
     name = rnd.choice(sorted(files))
     lines = _split(files[name])
+    if not lines:
+        return
     header = lines[0].rstrip("\r\n").split(",")
     column = rnd.randrange(len(header))
     choice = rnd.choice(("rename", "drop", "extra"))
