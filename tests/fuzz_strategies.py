@@ -15,9 +15,10 @@ import io
 import json
 import random
 import re
+from collections.abc import Callable
 from functools import lru_cache
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any
 
 from hypothesis import strategies as st
 
@@ -277,7 +278,7 @@ def _pick_slot(doc: Any, rnd: random.Random) -> tuple[Any, Any] | None:
 
 def _rename_key(doc: Any, rnd: random.Random) -> None:
     """Rename a key of some object to a plausible typo."""
-    dicts = [t for t in map(lambda p: _at(doc, p), _containers(doc)) if isinstance(t, dict) and t]
+    dicts = [t for t in (_at(doc, p) for p in _containers(doc)) if isinstance(t, dict) and t]
     if dicts:
         target = rnd.choice(dicts)
         key = rnd.choice(list(target))
@@ -300,7 +301,7 @@ def _swap_value(doc: Any, rnd: random.Random) -> None:
 
 def _duplicate_item(doc: Any, rnd: random.Random) -> None:
     """Repeat a list item (a pupil, mark or event twice)."""
-    lists = [t for t in map(lambda p: _at(doc, p), _containers(doc)) if isinstance(t, list) and t]
+    lists = [t for t in (_at(doc, p) for p in _containers(doc)) if isinstance(t, list) and t]
     if lists:
         target = rnd.choice(lists)
         target.insert(rnd.randrange(len(target) + 1), copy.deepcopy(rnd.choice(target)))

@@ -30,10 +30,26 @@ import subprocess
 import sys
 import tempfile
 import time
+from collections.abc import Callable, Iterator
 from pathlib import Path
-from typing import Any, Callable, Iterator, NamedTuple
+from typing import Any, NamedTuple
 
 import pytest
+from fuzz_strategies import (
+    CASE_TEXT,
+    POLICY_TEXT,
+    ROOT,
+    argv_vectors,
+    doc_as_csv,
+    mutate_csv,
+    mutate_json,
+    mutate_yaml,
+    plausible_argv,
+    row_counts,
+    sample_csv_files,
+    sample_doc,
+    valid_history_docs,
+)
 from hypothesis import HealthCheck, Phase, given, settings
 from hypothesis import strategies as st
 
@@ -42,13 +58,13 @@ from attendance_rules.calendar import load_calendar
 from attendance_rules.cases import load_case, run_case
 from attendance_rules.checks import validate_paths
 from attendance_rules.cli import main
-from attendance_rules.exceptions import AttendanceRulesError, InputError, Location, PolicyError
-from attendance_rules.readers import load_history, read_history
-
-from fuzz_strategies import (
-    CASE_TEXT, POLICY_TEXT, ROOT, argv_vectors, doc_as_csv, mutate_csv, mutate_json, mutate_yaml,
-    plausible_argv, row_counts, sample_csv_files, sample_doc, valid_history_docs,
+from attendance_rules.exceptions import (
+    AttendanceRulesError,
+    InputError,
+    Location,
+    PolicyError,
 )
+from attendance_rules.readers import load_history, read_history
 
 LONG = os.environ.get("ATTENDANCE_RULES_FUZZ", "") == "long"
 CALL_SECONDS = 5.0  # robustness bound per call, see the module docstring
@@ -150,8 +166,8 @@ def cli_subprocess(argv: list[str], cwd: Path, memory: int | None = None) -> Run
         if memory:
             resource.setrlimit(resource.RLIMIT_AS, (memory, memory))
 
-    done = subprocess.run([sys.executable, "-m", "attendance_rules", *argv], cwd=cwd, capture_output=True,
-                          text=True, timeout=120, preexec_fn=cap, env={**os.environ, "PYTHONPATH": str(ROOT)})
+    done = subprocess.run([sys.executable, "-m", "attendance_rules", *argv], check=False, cwd=cwd,
+                          capture_output=True, text=True, timeout=120, preexec_fn=cap, env={**os.environ, "PYTHONPATH": str(ROOT)})
     run = Run(done.returncode, done.stdout, done.stderr)
     assert run.status in EXIT_OK, f"exit {run.status} for {argv!r:.200}: {run.err[-600:]}"
     assert "Traceback" not in run.text, f"traceback for {argv!r:.200}: {run.text[-600:]}"
@@ -425,24 +441,28 @@ class TestIssueExamples:
     # item 2: input silently ignored
 
     def test_pupil_key_Marks(self, tmp_path: Path) -> None:
+        """A pupil key "Marks" is a located error, not a pupil with no marks."""
         doc = with_pupil(lambda p: p.update(Marks=p.pop("marks")))
         path = history_file(tmp_path, doc)
         refused_history(path, pupil_pointer(doc))
         refused(cli(evaluate_argv(path)), path.name)
 
     def test_pupil_key_flag(self, tmp_path: Path) -> None:
+        """A pupil key "flag" is a located error, not a pupil with no flags."""
         doc = with_pupil(lambda p: p.update(flag=["social_worker"]))
         path = history_file(tmp_path, doc)
         refused_history(path, pupil_pointer(doc))
         refused(cli(evaluate_argv(path)), path.name)
 
     def test_missing_pupils_csv_is_said(self, tmp_path: Path) -> None:
+        """A CSV folder without pupils.csv says so (every flag would be lost)."""
         files = sample_csv_files()
         del files["pupils.csv"]
         folder = write_files(tmp_path / "csv", files)
         refused(cli(evaluate_argv(folder, policy_file(tmp_path))), "pupils.csv", status=(0, 1))
 
     def test_missing_flags_column_is_said(self, tmp_path: Path) -> None:
+        """A pupils.csv without a flags column says so."""
         files = sample_csv_files()
         files["pupils.csv"] = b"".join(line.rsplit(b",", 1)[0] + b"\n" for line in files["pupils.csv"].splitlines())
         folder = write_files(tmp_path / "csv", files)
@@ -450,28 +470,33 @@ class TestIssueExamples:
 
     @pytest.mark.parametrize("settings_", [{"tradedews": True}, {"traded_ews": "yes"}], ids=["tradedews", "yes"])
     def test_school_settings_checked(self, tmp_path: Path, settings_: dict) -> None:
+        """A misspelt or mistyped school setting is a located error naming it."""
         doc = sample_doc()
         doc["school"]["settings"] = settings_
         path = history_file(tmp_path, doc)
         refused(cli(evaluate_argv(path, "halton")), path.name, next(iter(settings_)))
 
     def test_event_type_letter_sentt(self, tmp_path: Path) -> None:
+        """An unknown event type is a located error naming it."""
         doc = with_pupil(lambda p: p["events"][0].update(type="letter_sentt"))
         path = history_file(tmp_path, doc)
         refused(cli(evaluate_argv(path, "halton", "2023-12-01")), path.name, "letter_sentt")
 
     def test_event_action_stage1_leter_names_the_nearest(self, tmp_path: Path) -> None:
+        """An event's unknown action is reported with the nearest action id."""
         doc = with_pupil(lambda p: p["events"][0].update(action="stage1_leter"))
         path = history_file(tmp_path, doc)
         run = cli(evaluate_argv(path, "halton", "2023-12-01"))
         refused(run, path.name, "stage1_leter", "stage1_letter", status=(0, 1))
 
     def test_undeclared_school_setting_in_a_condition(self, tmp_path: Path) -> None:
+        """school.X in a condition must be a declared setting."""
         path = policy_file(tmp_path, "when: concern and not social_worker", "when: concern and school.traded_ewss")
         refused(cli(["validate", str(path)]), "fz.yaml:", "traded_ewss")
         assert isinstance(call(load_policy, path), PolicyError)
 
     def test_minutes_late_1_5_is_not_truncated(self, tmp_path: Path) -> None:
+        """minutes_late 1.5 is refused at its mark, never truncated."""
         doc = with_pupil(lambda p: p["marks"][0].update(code="L", minutes_late=1.5))
         refused_history(history_file(tmp_path, doc), pupil_pointer(doc) + "/marks/0")
 
@@ -485,11 +510,13 @@ class TestIssueExamples:
         ("effective_from: 2020-09-01", "effective_from: 0001-01-01"),
     ], ids=["ten", "minus5", "within_1e9", "window_99999999_weeks", "effective_0001"])
     def test_validate_refuses_values_that_cannot_work(self, tmp_path: Path, old: str, new: str) -> None:
+        """validate refuses a value that cannot work, at its line."""
         refused(cli(["validate", str(policy_file(tmp_path, old, new))]), "fz.yaml:")
 
     # item 4: tracebacks
 
     def test_json_1e999_year_group(self, tmp_path: Path) -> None:
+        """JSON 1e999 as a year group is a located problem, not an OverflowError."""
         text = json.dumps(sample_doc()).replace('"year_group": 3', '"year_group": 1e999', 1)
         assert "1e999" in text
         path = history_file(tmp_path, text=text)
@@ -497,34 +524,40 @@ class TestIssueExamples:
         refused(cli(evaluate_argv(path)), path.name)
 
     def test_json_1e999_minutes_late(self, tmp_path: Path) -> None:
+        """JSON 1e999 as minutes late is a located problem."""
         text = json.dumps(sample_doc()).replace('"session": "AM"', '"session": "AM", "minutes_late": 1e999', 1)
         refused_history(history_file(tmp_path, text=text), "/pupils/0/marks/0")
 
     @pytest.mark.parametrize("depth", [1_000, 100_000])
     def test_json_deep_nesting(self, tmp_path: Path, depth: int) -> None:
+        """Deeply nested JSON is refused with a location, not a RecursionError."""
         text = json.dumps(sample_doc()).replace('"events": []', '"events": ' + "[" * depth + "]" * depth, 1)
         path = history_file(tmp_path, text=text)
         refused_history(path)
         refused(cli(evaluate_argv(path)), path.name)
 
     def test_json_4301_digit_integer(self, tmp_path: Path) -> None:
+        """An integer of 4,301 digits in JSON is a located problem."""
         text = json.dumps(sample_doc()).replace('"year_group": 3', '"year_group": ' + "3" * 4301, 1)
         path = history_file(tmp_path, text=text)
         refused_history(path)
         refused(cli(evaluate_argv(path)), path.name)
 
     def test_yaml_4301_digit_integer(self, tmp_path: Path) -> None:
+        """An integer of 4,301 digits in a policy is a located problem."""
         path = policy_file(tmp_path, "value: 10", "value: " + "1" * 4301)
         refused(cli(["validate", str(path)]), "fz.yaml:")
         assert isinstance(call(load_policy, path), PolicyError)
 
     def test_nan_school_setting_is_located_in_the_history(self, tmp_path: Path) -> None:
+        """A NaN school setting is reported against the history file."""
         text = json.dumps(sample_doc()).replace('"traded_ews": true', '"traded_ews": NaN', 1)
         assert "NaN" in text
         path = history_file(tmp_path, text=text)
         refused(cli(evaluate_argv(path, "halton")), path.name)
 
     def test_non_utf8_byte_in_csv(self, tmp_path: Path) -> None:
+        """A non-UTF-8 byte in marks.csv is a located problem."""
         files = sample_csv_files()
         files["marks.csv"] = files["marks.csv"].replace(b"P00001,2023-09-05,AM,/", b"P00001,2023-09-05,AM,\xff", 1)
         folder = write_files(tmp_path / "csv", files)
@@ -533,12 +566,14 @@ class TestIssueExamples:
         refused(cli(evaluate_argv(folder, policy_file(tmp_path))), "marks.csv")
 
     def test_non_utf8_byte_in_calendar(self, tmp_path: Path) -> None:
+        """A non-UTF-8 byte in a term-dates file is a located problem."""
         calendar = tmp_path / "terms.csv"
         calendar.write_bytes(b"name,start,end\nautumn \xff,2023-09-04,2023-12-20\n")
         assert isinstance(call(load_calendar, calendar), InputError)
         refused(cli(evaluate_argv(history_file(tmp_path), "", "2023-10-20", "--calendar", str(calendar))), "terms.csv")
 
     def test_csv_field_over_131072_characters(self, tmp_path: Path) -> None:
+        """A CSV field over the csv module's limit is a located problem."""
         files = sample_csv_files()
         files["marks.csv"] += b"P00001,2023-10-23,AM," + b"/" * 140_000 + b",\n"
         folder = write_files(tmp_path / "csv", files)
@@ -546,12 +581,14 @@ class TestIssueExamples:
         assert any(p.location.file.endswith("marks.csv") for p in error.problems)
 
     def test_as_of_0001_01_01(self, tmp_path: Path) -> None:
+        """--as-of 0001-01-01 warns (outside the data) and crashes nothing."""
         history = history_file(tmp_path)
         run = cli(evaluate_argv(history, "", "0001-01-01"))
         assert run.err.strip(), "an --as-of outside the data gives a warning on stderr"
         cli(["measures", "--history", str(history), "--as-of", "0001-01-01"])
 
     def test_case_register_to_9999_12_31(self, tmp_path: Path) -> None:
+        """A case register to 9999-12-31 is refused in bounded memory."""
         (tmp_path / "fz.yaml").write_text(POLICY_TEXT, encoding="utf-8")
         case = tmp_path / "far.case.yaml"
         case.write_text(CASE_TEXT.replace("to: 2023-10-20, code: present", "to: 9999-12-31, code: present"))
@@ -560,12 +597,14 @@ class TestIssueExamples:
         refused(run, "far.case.yaml")
 
     def test_as_of_9999_12_27_with_a_due_date(self, tmp_path: Path) -> None:
+        """Due dates near 9999 saturate or are refused, no OverflowError."""
         policy = policy_file(tmp_path, "when: concern and not social_worker", "when: not social_worker")
         for as_of in ("9999-12-27", "9999-12-31"):
             cli(evaluate_argv(history_file(tmp_path), policy, as_of))
             cli(evaluate_argv(history_file(tmp_path), "england", as_of))
 
     def test_horizon_999999999(self, tmp_path: Path) -> None:
+        """A huge --horizon is a usage error or is saturated."""
         history = history_file(tmp_path)
         run = cli(evaluate_argv(history, "halton", "2023-10-20", "--horizon", "999999999"))
         assert run.status in (0, 2)
@@ -574,6 +613,7 @@ class TestIssueExamples:
         assert run.status in (0, 2)
 
     def test_file_name_over_255_bytes(self, tmp_path: Path) -> None:
+        """A file name over 255 bytes is a usage or input error, not an OSError."""
         name = str(tmp_path / ("h" * 300 + ".json"))
         refused(cli(evaluate_argv(name, policy_file(tmp_path))), status=(1, 2))
         refused(cli(["validate", str(tmp_path / ("p" * 300 + ".yaml"))]), status=(1, 2))
@@ -581,16 +621,19 @@ class TestIssueExamples:
 
     @pytest.mark.parametrize("calendar", ["missing.csv", "."], ids=["missing", "directory"])
     def test_calendar_missing_or_a_directory(self, tmp_path: Path, calendar: str) -> None:
+        """--calendar naming nothing or a directory is an error, not an OSError."""
         run = cli(evaluate_argv(history_file(tmp_path), "", "2023-10-20", "--calendar", str(tmp_path / calendar)))
         refused(run, status=(1, 2) if calendar == "." else (2,))
 
     def test_policy_doc_output_into_a_missing_directory(self, tmp_path: Path) -> None:
+        """policy doc --output into a missing directory names the path."""
         target = tmp_path / "no" / "such" / "handbook.md"
         refused(cli(["policy", "doc", str(policy_file(tmp_path)), "--output", str(target)]), "handbook.md",
                 status=(1, 2))
 
     @pytest.mark.parametrize("damage", ["policy", "history", "library", "pupil_id"])
     def test_verify_with_a_malformed_decision(self, tmp_path: Path, damage: str) -> None:
+        """verify refuses a decision whose parts have the wrong type, naming the file."""
         history = history_file(tmp_path)
         run = cli(evaluate_argv(history, "", "2023-10-20", "--format", "json"))
         decision = json.loads(run.out)
@@ -604,6 +647,7 @@ class TestIssueExamples:
         refused(cli(["verify", str(path), "--history", str(history), "--policy", policy]), "decision.json")
 
     def test_case_check_naming_an_unknown_pupil(self, tmp_path: Path) -> None:
+        """A case check naming an unknown pupil is exit 1 at the case file's line."""
         (tmp_path / "fz.yaml").write_text(POLICY_TEXT, encoding="utf-8")
         case = tmp_path / "who.case.yaml"
         case.write_text(CASE_TEXT.replace("  - as_of: 2023-10-20\n", "  - as_of: 2023-10-20\n    pupil: P404\n"))
