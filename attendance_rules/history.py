@@ -320,11 +320,13 @@ def nearest(name: str, known: Iterable[str]) -> str | None:
 
 
 def unknown_name(name: Any, known: Iterable[str], what: str, where: Location, alternative: str = "") -> Problem:
-    """A located error for a name (key, column, field) that is not one of ``known``."""
+    """A located error for a name (key, column, field) that is not one of ``known``;
+    ``what`` says what it is, with ``{}`` where the name goes (``unknown key {} in a pupil``)."""
     known = sorted(known)
     guess = nearest(str(name), known)
     hint = f" (did you mean {guess!r}?)" if guess else ""
-    return Problem(f"{what} {str(name)!r}{hint}", where, found=repr(name),
+    what = what if "{}" in what else what + " {}"
+    return Problem(what.replace("{}", repr(str(name))) + hint, where, found=repr(name),
                    expected="one of " + ", ".join(known) + (f", or {alternative}" if alternative else ""),
                    example=guess or "")
 
@@ -373,7 +375,7 @@ def _odd_problem(kind: str, field: str, where: Location, count: int,
     if not field:
         problem = unknown_event_type(kind, where, count, "error", [*EVENT_FIELDS, *known])
         return attrs.evolve(problem, message=problem.message.replace("a standard type", "a standard or declared type"))
-    problem = unknown_name(field, known[kind] or ("(none)",), f"unknown field of a {kind} event", where,
+    problem = unknown_name(field, known[kind] or ("(none)",), f"unknown field {{}} of a {kind} event", where,
                            "an x- extension field")
     return attrs.evolve(problem, message=problem.message + (f"; {count} such events" if count > 1 else ""))
 

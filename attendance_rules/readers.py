@@ -233,7 +233,7 @@ class _Reader:
         known = CSV_COLUMNS[kind]
         for i, column in enumerate(header):
             if column not in known:
-                problem = unknown_name(column, known, f"{file}: unknown column, not read:", where(i))
+                problem = unknown_name(column, known, f"{file}: unknown column {{}}, not read", where(i))
                 self.warnings.append(attrs.evolve(problem, severity="warning"))
             elif header.index(column) != i:
                 self.warn(f"{file}: column {column!r} given twice; only the last is read", where(i),
@@ -253,7 +253,7 @@ class _Reader:
         ``extensions``), naming the nearest known key; True when there was one."""
         odd = [k for k in item if k not in known and not (extensions and str(k).startswith("x-"))]
         for key in odd:
-            self.problems.append(unknown_name(key, known, f"unknown key in {what}",
+            self.problems.append(unknown_name(key, known, f"unknown key {{}} in {what}",
                                               Location(name, pointer=f"{pointer}/{_escape(str(key))}"),
                                               "an x- extension key" if extensions else ""))
         return bool(odd)
@@ -415,7 +415,7 @@ class _Reader:
         for key, value in details.items():
             if fields is not None and key not in fields and not str(key).startswith("x-"):
                 known = tuple(fields) or ("(none: this type has no fields)",)
-                self.problems.append(unknown_name(key, known, f"unknown field of a {kind} event", _location(where),
+                self.problems.append(unknown_name(key, known, f"unknown field {{}} of a {kind} event", _location(where),
                                                   "an x- extension field"))
                 ok = False
             elif not _is_scalar(value):
@@ -587,7 +587,6 @@ def _read_json(reader: _Reader, path: Path) -> None:
         return
     if numbers.refused:
         _report_refused(reader, doc, numbers.refused, name)
-        return
     _read_document(reader, doc, name)
 
 
@@ -612,18 +611,22 @@ def _deepest(name: str, text: str, limit: int = 500) -> Location:
 
 
 def _report_refused(reader: _Reader, doc: Any, refused: list[_Refused], name: str) -> None:
-    """Locate each refused number by its JSON pointer (a walk made only when there are some)."""
+    """Report each refused number at its JSON pointer, and make it null so that the rest
+    of the document is still read (a walk made only when there are some)."""
     wanted = {id(r) for r in refused}
     stack: list[tuple[Any, str]] = [(doc, "")]
     while stack:  # iterative: the document may be ~1,000 levels deep
         value, pointer = stack.pop()
-        if id(value) in wanted:
-            reader.problem(f"bad number: {value.why}", Location(name, pointer=pointer), found=value.text[:40],
-                           expected="a finite number of at most 40 characters", example="12")
-        elif isinstance(value, dict):
-            stack.extend((v, f"{pointer}/{_escape(str(k))}") for k, v in reversed(value.items()))
-        elif isinstance(value, list):
-            stack.extend((v, f"{pointer}/{i}") for i, v in reversed(list(enumerate(value))))
+        keys = value.keys() if isinstance(value, dict) else range(len(value)) if isinstance(value, list) else ()
+        for key in reversed(list(keys)):
+            item, at = value[key], f"{pointer}/{_escape(str(key))}"
+            if id(item) in wanted:
+                reader.problem(f"bad number: {item.why}", Location(name, pointer=at), found=item.text[:40],
+                               expected=f"a finite number of at most {MAX_NUMBER_CHARS} characters", example="12")
+                value[key] = None
+            else:
+                stack.append((item, at))
+    reader.problems[-len(refused):] = sorted(reader.problems[-len(refused):], key=lambda p: p.location.pointer)
 
 
 def not_utf8(name: str, data: bytes, offset: int, lines: int = 0, before: int = 0) -> Problem:
