@@ -323,3 +323,25 @@ def test_mutated_histories_are_accounted_and_never_crash(key, value, where) -> N
     assert accounted(report)
     assert all(p.location.file == "h.json" for p in report.problems + report.warnings)
     assert set(EVENT_FIELDS) >= {e.type for p in history for e in p.events} or report.warnings
+
+
+# --- the schema says what the reader does --------------------------------------------------
+
+SCHEMA = Path(__file__).resolve().parent.parent / "schemas" / "history.schema.json"
+
+
+@pytest.mark.parametrize(("change", "ok"), [
+    (with_pupil(events=[{"date": "2024-01-09", "type": "letter_sent", "actoin": "x"}]), False),
+    (with_pupil(events=[{"date": "2024-01-09", "type": "letter_sent", "action": "x", "x-by": "A"}]), True),
+    (with_pupil(events=[{"date": "2024-01-09", "type": "home_visit", "note": "x"}]), False),
+    (with_pupil(events=[{"date": "2024-01-09", "type": "ews_visit", "note": "x"}]), True),  # the policy declares it
+    (with_pupil(events=[{"date": "2024-01-09", "type": "ews_visit", "note": ["x"]}]), False),
+    ({**DOC, "school": {"settings": {"traded_ews": {"a": 1}}}}, False),
+    ({**DOC, "school": {"settings": {"traded_ews": "yes"}}}, True),  # typed by the policy, not the schema
+])
+def test_the_schema_and_the_reader_agree_on_fields_and_values(tmp_path, change, ok) -> None:
+    jsonschema = pytest.importorskip("jsonschema")
+    validator = jsonschema.Draft202012Validator(json.loads(SCHEMA.read_text(encoding="utf-8")))
+    _, report = read_history([write_json(tmp_path, change)])
+    assert (not list(validator.iter_errors(change))) is ok
+    assert (not report.problems) is ok
