@@ -18,18 +18,16 @@ file under ``auto``) and Parquet files go through ``columnar`` (the ``parquet`` 
 
 from __future__ import annotations
 
-import codecs
 import csv
 import datetime as dt
-import difflib
 import hashlib
 import json
 import logging
 import math
 import re
-from contextlib import contextmanager
 from array import array
 from bisect import bisect_right
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any, Callable, Iterable, Iterator, Mapping, Sequence, TextIO
 
@@ -792,7 +790,7 @@ def _csv_header(reader: _Reader, rows: Any, path: Path, required: Sequence[str],
     header that cannot be read); the columns of ``kind`` it lacks or does not know are
     warned about."""
     try:
-        header = next(rows, [])
+        header: list[str] = next(rows, [])
     except csv.Error as err:
         _unreadable_row(reader, err, (str(path), 1), None)
         return None

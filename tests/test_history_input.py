@@ -163,9 +163,9 @@ def test_warnings_reach_stderr_of_the_command_line(tmp_path) -> None:
     folder = write_csv(tmp_path, files)
     out, err = io.StringIO(), io.StringIO()
     assert main(["measures", "--history", str(folder), "--as-of", "2024-01-10"], out=out, err=err) == 0
-    assert err.getvalue().splitlines() == [f"{folder}: warning: no events.csv: no pupil has a case event: no letter, "
-                                           "meeting or notice is recorded as done; expected events.csv (or "
-                                           "events.parquet) beside the others"]
+    said = (f"{folder}: warning: no events.csv: no pupil has a case event: no letter, meeting or notice is "
+            "recorded as done; expected events.csv (or events.parquet) beside the others")
+    assert err.getvalue().splitlines() == [said]
     done = subprocess.run([sys.executable, "-m", "attendance_rules", "measures", "--history", str(folder),
                            "--as-of", "2024-01-10"], capture_output=True, text=True, check=False)
     assert done.returncode == 0 and "warning: no events.csv" in done.stderr and "Traceback" not in done.stderr
@@ -285,7 +285,7 @@ def test_a_byte_that_is_not_utf8_is_located(tmp_path, engine, name) -> None:
 @pytest.mark.parametrize("name", ["marks.csv", "events.csv"])
 def test_a_csv_field_over_the_csv_module_limit_is_located(tmp_path, name) -> None:
     files = {**CSV, name: CSV[name] + "P1," + "x" * 140_000 + "\n"}
-    history, report = read_history([write_csv(tmp_path, files)], engine="stdlib")
+    _, report = read_history([write_csv(tmp_path, files)], engine="stdlib")
     (problem,) = report.problems
     assert Path(problem.location.file).name == name and problem.location.line == CSV[name].count("\n") + 1
     assert "field larger than field limit" in problem.message and accounted(report)
