@@ -141,11 +141,31 @@ def read_terms(rows: Iterable[tuple[Mapping[str, object], Location]]) -> Calenda
 
 
 def load_calendar(path: str | Path) -> Calendar:
-    """Read term dates from a CSV file with columns ``name,start,end`` (ISO dates)."""
+    """Read term dates from a CSV file with columns ``name,start,end`` (ISO dates).
+
+    A byte that is not UTF-8 or a row the csv module cannot read is a located ``InputError``.
+    """
     with open(path, newline="", encoding="utf-8-sig") as handle:  # a UTF-8 BOM (Excel) is not data
         reader = csv.DictReader(handle)
-        missing = {"name", "start", "end"} - set(reader.fieldnames or ())
-        if missing:
-            raise InputError([Problem("calendar header is incomplete", Location(str(path), 1),
-                                      found=",".join(reader.fieldnames or ()), expected="name,start,end")])
-        return read_terms((row, Location(str(path), reader.line_num)) for row in reader)
+        rows: list[tuple[dict, Location]] = []
+        try:
+            _calendar_rows(reader, str(path), rows)
+        except UnicodeDecodeError:
+            from .readers import utf8_problem  # only when the file fails: readers is the bigger import
+
+            raise InputError([utf8_problem(Path(path))]) from None
+        except csv.Error as err:  # the row after the last one read (csv's own count can lag a line)
+            line = max(reader.line_num, rows[-1][1].line + 1 if rows else 2)
+            raise InputError([Problem(f"unreadable CSV row: {err}", Location(str(path), line),
+                                      expected="name,start,end rows, quotes closed")]) from None
+    return read_terms(rows)
+
+
+def _calendar_rows(reader: csv.DictReader, name: str, rows: list[tuple[dict, Location]]) -> None:
+    """Append every row of a calendar file with its location, once its header is checked."""
+    missing = {"name", "start", "end"} - set(reader.fieldnames or ())
+    if missing:
+        raise InputError([Problem("calendar header is incomplete", Location(name, 1),
+                                  found=",".join(reader.fieldnames or ()), expected="name,start,end")])
+    for row in reader:
+        rows.append((row, Location(name, reader.line_num)))

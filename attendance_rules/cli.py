@@ -228,8 +228,11 @@ def _main(argv: Sequence[str] | None, out: TextIO, err: TextIO) -> int:
         return int(stop.code or 0)
     args.progress = progress_stream(err, getattr(args, "quiet", False))
     run: Callable[[argparse.Namespace, TextIO], int] = args.run
+    from .readers import warnings_to
+
     try:
-        return run(args, out)
+        with warnings_to(err):  # a history's warnings (unknown column, file not given …) on stderr
+            return run(args, out)
     except UsageError as error:
         _print_problems(error.problems, err)
         return 2

@@ -39,7 +39,7 @@ from typing import Any
 from .codes import CodeBook, default_codebook
 from .exceptions import Location, UsageError
 from .history import SESSIONS, History, School, day_of_slot
-from .readers import _SESSION_HALF, LoadReport, _csv_details, _location, _PupilDraft, _Reader
+from .readers import _SESSION_HALF, CSV_COLUMNS, LoadReport, _csv_details, _location, _PupilDraft, _Reader
 
 __all__ = ["read_arrow", "require_pyarrow"]
 
@@ -71,8 +71,7 @@ def read_arrow(marks: Any, pupils: Any = None, events: Any = None, school: Schoo
         reader.school = school
     sources = {kind: (name, "row", f"{kind} ") for kind in ("pupils", "marks", "events")}
     read_tables(reader, marks, pupils, events, sources)
-    history = reader.history([name], table_digest([t for t in (marks, pupils, events) if t is not None]))
-    return history, LoadReport(dict(reader.read), dict(reader.used), tuple(reader.problems))
+    return reader.finished([name], table_digest([t for t in (marks, pupils, events) if t is not None]))
 
 
 def read_arrow_with(codebook: CodeBook, marks: Any, pupils: Any, events: Any,
@@ -132,6 +131,7 @@ def read_parquet_into(reader: _Reader, kind: str, path: Path) -> None:
     import pyarrow.parquet as pq
 
     source = (str(path), "row", "")
+    _check_parquet_columns(reader, kind, path)
     if kind == "marks" and _read_marks_parquet(reader, path, source):
         return
     try:
@@ -143,6 +143,21 @@ def read_parquet_into(reader: _Reader, kind: str, path: Path) -> None:
         return
     {"pupils": _read_pupils, "marks": _read_marks, "events": _read_events}[kind](reader, table, source)
     _release_memory()
+
+
+def _check_parquet_columns(reader: _Reader, kind: str, path: Path) -> None:
+    """Warn about the unknown, repeated or missing optional columns of a Parquet file (as
+    of its CSV twin); an unreadable file is reported when it is read."""
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    if kind not in CSV_COLUMNS:
+        return
+    try:
+        names = pq.read_schema(path).names
+    except (pa.ArrowException, OSError):
+        return
+    reader.check_columns(kind, names, path.name, lambda i: Location(str(path), pointer=f"column {i + 1}"))
 
 
 def _read_marks_parquet(reader: _Reader, path: Path, source: tuple[str, str, str]) -> bool:
@@ -180,8 +195,11 @@ def read_marks_csv_into(reader: _Reader, path: Path) -> bool:
     import pyarrow as pa
     import pyarrow.csv as pcsv
 
-    with open(path, newline="", encoding="utf-8-sig") as handle:
-        header = next(csv.reader(handle), [])
+    try:
+        with open(path, newline="", encoding="utf-8-sig") as handle:
+            header = next(csv.reader(handle), [])
+    except (csv.Error, UnicodeDecodeError):  # the stdlib reader locates and reports it
+        return False
     if len(set(header)) != len(header) or any(c not in header for c in MARK_COLUMNS) \
             or any(d.slots for d in reader.pupils.values()):
         return False
@@ -196,6 +214,8 @@ def read_marks_csv_into(reader: _Reader, path: Path) -> bool:
     done = _feed(_Marks(reader, source, give_up_on_problem=True), batches)
     if not done:  # a row of the wrong width, or a row to report: the stdlib reader reports it
         _restore(reader, saved)
+    else:  # warned here only when read here: the stdlib reader warns when it reads the file
+        reader.check_columns("marks", header, path.name, lambda i: Location(str(path), 1, pointer=f"column {i + 1}"))
     _release_memory()
     return done
 
@@ -289,7 +309,7 @@ def _read_events(reader: _Reader, table: Any, source: tuple[str, str, str]) -> N
     for i in range(table.num_rows):
         where = (source[0], source[2], i)
         row = {c: ("" if values[i] is None else str(values[i])) for c, values in columns.items()}
-        draft = reader.pupil_for(row["pupil_id"], where, create=False)
+        draft = reader.pupil_for(row.pop("pupil_id"), where, create=False)
         fields = _csv_details(reader, str(details[i]), where)
         reader.add_event(draft, {**row, **fields}, where)
 

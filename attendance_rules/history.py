@@ -9,6 +9,7 @@ use, after which counting any date window costs two binary searches.
 from __future__ import annotations
 
 import datetime as dt
+import difflib
 from array import array
 from bisect import bisect_left, bisect_right
 from itertools import accumulate
@@ -18,7 +19,7 @@ from typing import Any, Iterable, Iterator, Mapping
 import attrs
 
 from .codes import CATEGORIES, Category, CodeBook, default_codebook
-from .exceptions import Location
+from .exceptions import Location, Problem
 
 __all__ = [
     "EVENT_FIELDS",
@@ -31,6 +32,7 @@ __all__ = [
     "School",
     "day_of_slot",
     "slot_of",
+    "unknown_event_types",
 ]
 
 SESSIONS = ("AM", "PM")
@@ -285,12 +287,14 @@ class School:
 
 @attrs.frozen
 class History:
-    """Pupils of one or more input files, with the files' digests for reproducibility."""
+    """Pupils of one or more input files, with the files' digests for reproducibility
+    and the warnings their reader gave (an unknown CSV column, a file not given …)."""
 
     pupils: tuple[Pupil, ...]
     school: School = School()
     sources: tuple[str, ...] = ()
     digest: str = ""
+    warnings: tuple[Problem, ...] = attrs.field(default=(), eq=False, repr=False)  # what loading it noted
 
     def pupil(self, pupil_id: str) -> Pupil:
         """The pupil with this id; KeyError naming the id if there is none."""
@@ -304,3 +308,74 @@ class History:
 
     def __iter__(self) -> Iterator[Pupil]:
         return iter(self.pupils)
+
+
+# --- names the history uses that nothing defines ----------------------------------------
+
+
+def nearest(name: str, known: Iterable[str]) -> str | None:
+    """The known name closest to ``name`` (a typo's likely intent), if any is close."""
+    close = difflib.get_close_matches(str(name).lower(), sorted(known), n=1, cutoff=0.6)
+    return close[0] if close else None
+
+
+def unknown_name(name: Any, known: Iterable[str], what: str, where: Location, alternative: str = "") -> Problem:
+    """A located error for a name (key, column, field) that is not one of ``known``;
+    ``what`` says what it is, with ``{}`` where the name goes (``unknown key {} in a pupil``)."""
+    known = sorted(known)
+    guess = nearest(str(name), known)
+    hint = f" (did you mean {guess!r}?)" if guess else ""
+    what = what if "{}" in what else what + " {}"
+    return Problem(what.replace("{}", repr(str(name))) + hint, where, found=repr(name),
+                   expected="one of " + ", ".join(known) + (f", or {alternative}" if alternative else ""),
+                   example=guess or "")
+
+
+def unknown_event_type(kind: str, where: Location, count: int = 1, severity: str = "warning",
+                       known: Iterable[str] = EVENT_FIELDS) -> Problem:
+    """A problem for events of a type that is neither standard nor declared by the policy."""
+    guess = nearest(kind, known)
+    hint = f" (did you mean {guess!r}?)" if guess else ""
+    more = f"; {count} such events, the first here" if count > 1 else ""
+    return Problem(f"event type {kind!r} is not a standard type{hint}{more}", where, severity,
+                   found=repr(kind), expected="a standard event type or one the policy declares",
+                   example=guess or "letter_sent")
+
+
+def unknown_event_types(history: History, known: Mapping[str, Mapping[str, Any]]) -> list[Problem]:
+    """Errors for the events of ``history`` whose type is neither standard nor in ``known``
+    (the event types a policy declares: type -> field -> field type), and for the fields
+    of declared types that the declaration does not name: one error per type (or type
+    and field), located at its first event, with the count.
+
+    The reader checks the fields of standard types when it loads; this is the check
+    that needs the policy, made when the policy is known (at evaluation).
+    """
+    found: dict[tuple[str, str], list] = {}
+    for pupil in history.pupils:
+        for event in pupil.events:
+            for key in _odd_parts(event, known):
+                found.setdefault(key, [event.location, 0])[1] += 1
+    return [_odd_problem(kind, field, where, count, known) for (kind, field), (where, count) in sorted(found.items())]
+
+
+def _odd_parts(event: Event, known: Mapping[str, Mapping[str, Any]]) -> list[tuple[str, str]]:
+    """(type, "") when the event's type is unknown, else (type, field) per undeclared field."""
+    if event.type in EVENT_FIELDS:
+        return []  # the reader checked the fields of standard types
+    fields = known.get(event.type)
+    if fields is None:
+        return [(event.type, "")]
+    return [(event.type, k) for k in event.details if k not in fields and not str(k).startswith("x-")]
+
+
+def _odd_problem(kind: str, field: str, where: Location, count: int,
+                 known: Mapping[str, Mapping[str, Any]]) -> Problem:
+    """The error for one unknown event type (``field`` empty) or one undeclared field."""
+    if not field:
+        problem = unknown_event_type(kind, where, count, "error", [*EVENT_FIELDS, *known])
+        return attrs.evolve(problem, message=problem.message.replace("a standard type", "a standard or declared type"))
+    problem = unknown_name(field, known[kind] or ("(none)",), f"unknown field {{}} of a {kind} event", where,
+                           "an x- extension field")
+    return attrs.evolve(problem, message=problem.message + (f"; {count} such events" if count > 1 else ""))
+

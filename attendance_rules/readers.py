@@ -22,19 +22,42 @@ import csv
 import datetime as dt
 import hashlib
 import json
+import logging
+import math
 import re
 from array import array
 from bisect import bisect_right
+from contextlib import contextmanager
 from pathlib import Path
-from typing import Any, Iterable, Mapping, Sequence
+from typing import Any, Callable, Iterable, Iterator, Mapping, Sequence, TextIO
 
 import attrs
 
 from .codes import CodeBook, default_codebook
 from .exceptions import InputError, Location, Problem, UsageError
-from .history import EVENT_FIELDS, SESSIONS, Event, History, Pupil, Register, School, day_of_slot, slot_of
+from .history import (
+    EVENT_FIELDS,
+    SESSIONS,
+    Event,
+    History,
+    Pupil,
+    Register,
+    School,
+    day_of_slot,
+    slot_of,
+    unknown_event_type,
+    unknown_name,
+)
 
-__all__ = ["LoadReport", "digest_files", "load_history", "read_history", "read_history_data", "read_pupil_data"]
+__all__ = [
+    "LoadReport",
+    "digest_files",
+    "load_history",
+    "read_history",
+    "read_history_data",
+    "read_pupil_data",
+    "warnings_to",
+]
 
 _DATE = re.compile(r"\d{4}-\d{2}-\d{2}")
 _NAME = re.compile(r"[a-z][a-z0-9_]*")
@@ -42,6 +65,35 @@ _CSV_FILES = ("pupils.csv", "marks.csv", "events.csv", "school.csv",
               "pupils.parquet", "marks.parquet", "events.parquet")
 ENGINES = ("auto", "stdlib", "pyarrow")
 ARROW_CSV_BYTES = 64 << 20  # engine "auto" reads a marks.csv this big with pyarrow, when installed
+MAX_NUMBER_CHARS = 40  # a JSON number literal longer than this is refused before it is converted
+_LOGGER = "attendance_rules.readers"  # load_history logs each warning here (see warnings_to)
+
+# What is lost when an optional column is not given (said once, as a warning).
+_MISSING_COLUMN = {
+    "date_of_birth": "no pupil has a date of birth",
+    "year_group": "no pupil has a year group",
+    "flags": "no pupil has a flag (social_worker, ehcp …)",
+    "minutes_late": "no late mark records its minutes late",
+}
+# What is lost when an optional file of a CSV history is not given (said once, as a warning).
+_MISSING_FILE = {
+    "school": "the school has no id, name or settings (a policy's settings take their defaults)",
+    "pupils": "the pupils are those with marks, with no flags, date of birth or year group",
+    "marks": "no pupil has a register mark",
+    "events": "no pupil has a case event: no letter, meeting or notice is recorded as done",
+}
+# The keys of each JSON object of a history (schemas/history.schema.json); "x-" keys are
+# extensions, allowed where the schema allows them.
+DOCUMENT_KEYS = ("pupils", "school")
+SCHOOL_KEYS = ("id", "name", "settings")
+PUPIL_KEYS = ("date_of_birth", "events", "flags", "id", "marks", "year_group")
+MARK_KEYS = ("code", "date", "minutes_late", "session")
+# The columns of each CSV (or Parquet) file; school.csv's further columns are settings and
+# events.csv's are event fields, so only these two files have unknown columns.
+CSV_COLUMNS = {
+    "pupils": ("pupil_id", "date_of_birth", "year_group", "flags"),
+    "marks": ("pupil_id", "date", "session", "code", "minutes_late"),
+}
 
 
 @attrs.frozen
@@ -51,6 +103,7 @@ class LoadReport:
     read: Mapping[str, int]
     used: Mapping[str, int]
     problems: tuple[Problem, ...]
+    warnings: tuple[Problem, ...] = ()
 
     @property
     def reported(self) -> dict[str, int]:
@@ -151,11 +204,15 @@ def _row_where(name: str, kind: str, text: str, row: int) -> tuple:
 class _Reader:
     """Accumulates pupils, marks and events from any number of files, with problems."""
 
-    def __init__(self, codebook: CodeBook) -> None:
+    def __init__(self, codebook: CodeBook, event_types: Mapping[str, Mapping[str, Any]] | None = None) -> None:
         self.codebook = codebook
         self.pupils: dict[str, _PupilDraft] = {}
         self.school = School()
         self.problems: list[Problem] = []
+        self.warnings: list[Problem] = []
+        # Event types whose fields are known: the standard ones and any a policy declares.
+        self.event_fields: Mapping[str, Mapping[str, Any]] = {**EVENT_FIELDS, **(event_types or {})}
+        self.odd_events: dict[str, list] = {}  # event type known to no one -> [first location, count]
         self.read = {"pupils": 0, "marks": 0, "events": 0}
         self.used = {"pupils": 0, "marks": 0, "events": 0}
         self.roster_given = False
@@ -168,6 +225,37 @@ class _Reader:
     def problem(self, message: str, where: Where, found: str = "", expected: str = "", example: str = "") -> None:
         self.problems.append(Problem(message, _location(where), found=found, expected=expected, example=example))
 
+    def check_columns(self, kind: str, header: Sequence[str], file: str, where: Callable[[int], Location]) -> None:
+        """Warn once per column of a ``kind`` file that is unknown, repeated or (optional
+        but) missing: such a column is not read, or the data it would hold is absent."""
+        known = CSV_COLUMNS[kind]
+        for i, column in enumerate(header):
+            if column not in known:
+                problem = unknown_name(column, known, f"{file}: unknown column {{}}, not read", where(i))
+                self.warnings.append(attrs.evolve(problem, severity="warning"))
+            elif header.index(column) != i:
+                self.warn(f"{file}: column {column!r} given twice; only the last is read", where(i),
+                          found=",".join(header), expected="each column once")
+        for column in known:
+            if column not in header:
+                self.warn(f"{file} has no {column} column: {_MISSING_COLUMN[column]}", where(len(header)),
+                          found=",".join(header), expected=",".join(known))
+
+    def warn(self, message: str, where: Where, found: str = "", expected: str = "", example: str = "") -> None:
+        """Note something the load keeps going past but the user must hear about."""
+        self.warnings.append(Problem(message, _location(where), "warning", found, expected, example))
+
+    def unknown_keys(self, item: Mapping[str, Any], known: Sequence[str], what: str, pointer: str, name: str,
+                     extensions: bool = True) -> bool:
+        """Report each key of ``item`` not in ``known`` (nor an ``x-`` key, where
+        ``extensions``), naming the nearest known key; True when there was one."""
+        odd = [k for k in item if k not in known and not (extensions and str(k).startswith("x-"))]
+        for key in odd:
+            self.problems.append(unknown_name(key, known, f"unknown key {{}} in {what}",
+                                              Location(name, pointer=f"{pointer}/{_escape(str(key))}"),
+                                              "an x- extension key" if extensions else ""))
+        return bool(odd)
+
     def date(self, value: Any, where: Where, what: str = "date") -> dt.date | None:
         """An ISO date, or None after reporting what was wrong with it."""
         cached = self._dates.get(value) if isinstance(value, str) else None
@@ -178,9 +266,9 @@ class _Reader:
                 day = self._dates[value] = dt.date.fromisoformat(value)
                 return day
             except ValueError:
-                self.problem(f"impossible {what}", where, found=repr(value), expected="a real calendar date")
+                self.problem(f"impossible {what}", where, found=_brief(value), expected="a real calendar date")
                 return None
-        self.problem(f"bad {what}", where, found=repr(value), expected="YYYY-MM-DD", example="2024-01-26")
+        self.problem(f"bad {what}", where, found=_brief(value), expected="YYYY-MM-DD", example="2024-01-26")
         return None
 
     def day(self, text: Any) -> tuple[int, dict[str, int]] | None:
@@ -203,7 +291,7 @@ class _Reader:
 
     def pupil_for(self, pupil_id: Any, where: Where, create: bool) -> _PupilDraft | None:
         if not isinstance(pupil_id, str) or not pupil_id.strip():
-            self.problem("missing pupil id", where, found=repr(pupil_id), expected="a non-empty string")
+            self.problem("missing pupil id", where, found=_brief(pupil_id), expected="a non-empty string")
             return None
         draft = self.pupils.get(pupil_id)
         if draft is None and create:
@@ -228,21 +316,19 @@ class _Reader:
             return
         bad = [f for f in flags if not (isinstance(f, str) and _NAME.fullmatch(f))]
         if bad:
-            self.problem("bad flag name", where, found=repr(bad[0]), expected="lower_case_name", example="social_worker")
+            self.problem("bad flag name", where, found=_brief(bad[0]), expected="lower_case_name", example="social_worker")
         draft.flags = frozenset(f for f in flags if f not in bad)
         draft.date_of_birth = self.date(dob, where, "date of birth") if dob not in (None, "") else None
         draft.year_group = self.year_group(year, where)
         self.used["pupils"] += 1
 
     def year_group(self, value: Any, where: Where) -> int | None:
+        """The year group as an int, None when absent or after reporting a bad value."""
         if value in (None, ""):
             return None
-        try:
-            year = int(value)
-        except (TypeError, ValueError):
-            year = -99
-        if not -2 <= year <= 14:  # nursery (-2) to year 14
-            self.problem("bad year group", where, found=repr(value), expected="a whole number from -2 to 14")
+        year = _whole_number(value)
+        if year is None or not -2 <= year <= 14:  # nursery (-2) to year 14
+            self.problem("bad year group", where, found=_brief(value), expected="a whole number from -2 to 14")
             return None
         return year
 
@@ -254,7 +340,7 @@ class _Reader:
         day = self.date(row.get("date"), where)
         session, code = row.get("session"), row.get("code")
         if session not in SESSIONS:
-            self.problem("bad session", where, found=repr(session), expected="AM or PM")
+            self.problem("bad session", where, found=_brief(session), expected="AM or PM")
         late = self.minutes_late(row.get("minutes_late"), where)
         if day is None or session not in SESSIONS or late is False:
             return
@@ -264,20 +350,15 @@ class _Reader:
         """Minutes late as an int, None when absent, False after reporting a bad value."""
         if value in (None, ""):
             return None
-        try:
-            minutes = int(value)
-            if isinstance(value, float) and value != minutes:  # 1.5 is not a whole number: never truncated
-                minutes = -1
-        except (TypeError, ValueError, OverflowError):  # OverflowError: 1e999 read from JSON is infinity
-            minutes = -1
-        if isinstance(value, bool) or minutes < 0 or minutes > 600:
-            self.problem("bad minutes_late", where, found=repr(value), expected="a whole number of minutes, 0 to 600")
+        minutes = _whole_number(value)
+        if minutes is None or not 0 <= minutes <= 600:
+            self.problem("bad minutes_late", where, found=_brief(value), expected="a whole number of minutes, 0 to 600")
             return False
         return minutes
 
     def store_mark(self, draft: _PupilDraft, day: dt.date, session: str, code: Any, late: int | None,
                    where: Where, at: int = 0) -> None:
-        code = code if isinstance(code, str) else repr(code)
+        code = code if isinstance(code, str) else _brief(code)
         try:
             entry = self.codebook.lookup(code, day)
         except KeyError as err:
@@ -311,19 +392,45 @@ class _Reader:
         day = self.date(row.get("date"), where)
         kind = row.get("type")
         if not (isinstance(kind, str) and _NAME.fullmatch(kind)):
-            self.problem("bad event type", where, found=repr(kind), expected="lower_case_name",
+            self.problem("bad event type", where, found=_brief(kind), expected="lower_case_name",
                          example="school_attendance_meeting")
             return
-        details = {k: v for k, v in row.items() if k not in ("date", "type", "pupil_id")}
-        if day is None or not self.check_details(kind, details, where):
+        details = {k: v for k, v in row.items() if k not in ("date", "type")}
+        if not self.known_fields(kind, details, where) or not self.check_details(kind, details, where) \
+                or day is None:
             return
-        draft.events.append(Event(day, kind, details, _location(where)))
+        location = _location(where)
+        draft.events.append(Event(day, kind, details, location))
         self.used["events"] += 1
+        if kind not in self.event_fields:
+            self.odd_events.setdefault(kind, [location, 0])[1] += 1
+
+    def known_fields(self, kind: str, details: Mapping[str, Any], where: Where) -> bool:
+        """Report the fields of an event of a known type that the type does not have, and
+        any field whose value is not a string, boolean, number or null; True when none."""
+        ok = True
+        fields = self.event_fields.get(kind)
+        for key, value in details.items():
+            if fields is not None and key not in fields and not str(key).startswith("x-"):
+                known = tuple(fields) or ("(none: this type has no fields)",)
+                self.problems.append(unknown_name(key, known, f"unknown field {{}} of a {kind} event", _location(where),
+                                                  "an x- extension field"))
+                ok = False
+            elif not _is_scalar(value):
+                self.problem(f"bad {kind}.{key}", where, found=_brief(value),
+                             expected="a string, boolean, finite number or null")
+                ok = False
+        return ok
+
+    def odd_event_warnings(self) -> None:
+        """One warning per event type that is neither standard nor declared, at its first event."""
+        for kind, (location, count) in sorted(self.odd_events.items()):
+            self.warnings.append(unknown_event_type(kind, location, count))
 
     def check_details(self, kind: str, details: dict[str, Any], where: Where) -> bool:
         """Check and convert the known fields of a standard event in place."""
         ok = True
-        for field, expected in EVENT_FIELDS.get(kind, {}).items():
+        for field, expected in self.event_fields.get(kind, {}).items():
             if field not in details:
                 continue
             value = details[field]
@@ -334,17 +441,67 @@ class _Reader:
                 details[field] = self.date(value, where, f"{kind}.{field}")
                 ok = ok and details[field] is not None
                 continue
-            valid = (isinstance(value, bool) if expected == "bool"
-                     else value in expected if isinstance(expected, tuple) else isinstance(value, str))
-            if not valid:
-                wanted = " | ".join(expected) if isinstance(expected, tuple) else expected
-                self.problem(f"bad {kind}.{field}", where, found=repr(value), expected=wanted)
+            if not _field_ok(value, expected):
+                wanted = " | ".join(expected) if isinstance(expected, (tuple, list)) else str(expected)
+                self.problem(f"bad {kind}.{field}", where, found=_brief(value), expected=wanted)
                 ok = False
         return ok
 
     def history(self, sources: Sequence[str], digest: str) -> History:
+        """The history of the rows used, with the warnings said so far."""
         pupils = tuple(_finish(d, self.codebook) for d in sorted(self.pupils.values(), key=lambda d: d.id))
-        return History(pupils, self.school, tuple(sources), digest)
+        return History(pupils, self.school, tuple(sources), digest, tuple(self.warnings))
+
+    def finished(self, sources: Sequence[str], digest: str) -> tuple[History, LoadReport]:
+        """The history and the report of a load that has read every file."""
+        self.odd_event_warnings()
+        report = LoadReport(dict(self.read), dict(self.used), tuple(self.problems), tuple(self.warnings))
+        return self.history(sources, digest), report
+
+
+def _field_ok(value: Any, expected: Any) -> bool:
+    """Whether an event field's value has its type: "bool", "number", text ("str",
+    "text" or any other name) or one of a tuple/list of allowed strings."""
+    if isinstance(expected, (tuple, list)):
+        return isinstance(value, str) and value in expected
+    if expected == "bool":
+        return isinstance(value, bool)
+    if expected == "number":
+        return isinstance(value, (int, float)) and not isinstance(value, bool)
+    return isinstance(value, str)
+
+
+def _whole_number(value: Any) -> int | None:
+    """``value`` as an int when it is a whole number (7, 7.0 or the text "7"), else None:
+    1.5 is never truncated, a bool is not a number, infinity and NaN are not whole."""
+    if isinstance(value, bool):
+        return None
+    if isinstance(value, float):
+        return int(value) if math.isfinite(value) and value.is_integer() else None
+    if isinstance(value, int):
+        return value
+    if isinstance(value, str) and re.fullmatch(r"[+-]?\d{1,9}", value.strip()):  # text from CSV or Parquet
+        return int(value)
+    return None
+
+
+def _escape(key: str) -> str:
+    """A key as one JSON pointer token (RFC 6901: ``~`` is ``~0``, ``/`` is ``~1``)."""
+    return key.replace("~", "~0").replace("/", "~1")
+
+
+def _brief(value: Any) -> str:
+    """A short description of a JSON value for a message (never a deep repr)."""
+    if isinstance(value, (dict, list)):
+        return f"{'an object' if isinstance(value, dict) else 'a list'} of {len(value)} item(s)"
+    return repr(value)[:60]
+
+
+def _is_scalar(value: Any) -> bool:
+    """True for a JSON string, boolean, finite number or null: what settings and event fields hold."""
+    if isinstance(value, float):
+        return math.isfinite(value)
+    return value is None or isinstance(value, (str, bool, int))
 
 
 def _finish(draft: _PupilDraft, codebook: CodeBook) -> Pupil:
@@ -365,55 +522,179 @@ def _finish(draft: _PupilDraft, codebook: CodeBook) -> Pupil:
 # --- JSON ---------------------------------------------------------------------------
 
 
+class _Refused:
+    """A JSON number the decoder refused (too long, not finite, NaN): kept in place so
+    that it can be located by its pointer once the document is parsed."""
+
+    __slots__ = ("text", "why")
+
+    def __init__(self, text: str, why: str) -> None:
+        self.text, self.why = text, why
+
+
+class _Numbers:
+    """``json.loads`` hooks that bound numbers while decoding: a literal of more than
+    MAX_NUMBER_CHARS characters is never converted (a 4,301-digit integer would raise),
+    a float must be finite (``1e999`` decodes to infinity) and NaN/Infinity are refused."""
+
+    def __init__(self) -> None:
+        self.refused: list[_Refused] = []
+
+    def _refuse(self, text: str, why: str) -> _Refused:
+        refused = _Refused(text, why)
+        self.refused.append(refused)
+        return refused
+
+    def integer(self, text: str) -> int | _Refused:
+        """An integer literal, converted only when short enough."""
+        if len(text) > MAX_NUMBER_CHARS:
+            return self._refuse(text, f"a number of more than {MAX_NUMBER_CHARS} characters")
+        return int(text)
+
+    def real(self, text: str) -> float | _Refused:
+        """A literal with a fraction or exponent, kept only when finite."""
+        if len(text) > MAX_NUMBER_CHARS:
+            return self._refuse(text, f"a number of more than {MAX_NUMBER_CHARS} characters")
+        value = float(text)
+        return value if math.isfinite(value) else self._refuse(text, "a number too large to represent")
+
+    def constant(self, text: str) -> _Refused:
+        """NaN, Infinity and -Infinity: JavaScript, not JSON."""
+        return self._refuse(text, f"{text} is not a JSON number")
+
+
 def _read_json(reader: _Reader, path: Path) -> None:
+    """Decode one JSON history (bounded: depth, number size, UTF-8) and read it."""
     name = str(path)
+    data = path.read_bytes()
     try:
-        doc = json.loads(path.read_text(encoding="utf-8"))
+        text = data.decode("utf-8-sig")  # a UTF-8 byte order mark is not data
+    except UnicodeDecodeError as err:
+        reader.problems.append(not_utf8(name, data, err.start))
+        return
+    numbers = _Numbers()
+    try:
+        doc = json.loads(text, parse_int=numbers.integer, parse_float=numbers.real, parse_constant=numbers.constant)
     except json.JSONDecodeError as err:
         reader.problem(f"not valid JSON: {err.msg}", Location(name, err.lineno, err.colno),
                        expected='{"pupils": [...]}')
         return
-    except UnicodeDecodeError as err:
-        reader.problem("file is not UTF-8 text", Location(name), found=str(err))
+    except RecursionError:  # the decoder's own limit (about 1,000 levels); a history needs 5
+        reader.problem("JSON nested too deeply", _deepest(name, text), found="about 1,000 levels of [ or {",
+                       expected="a history: an object of pupils, each with lists of marks and events (5 levels)")
         return
+    if numbers.refused:
+        _report_refused(reader, doc, numbers.refused, name)
     _read_document(reader, doc, name)
 
 
+def _deepest(name: str, text: str, limit: int = 500) -> Location:
+    """Where ``text`` first opens its ``limit``-th nested bracket (only run on a failure)."""
+    depth, line, column, quoted, escaped = 0, 1, 0, False, False
+    for char in text:
+        column += 1
+        if quoted:
+            escaped, quoted = (not escaped and char == "\\"), quoted and (escaped or char != '"')
+        elif char == '"':
+            quoted = True
+        elif char in "[{":
+            depth += 1
+            if depth >= limit:
+                return Location(name, line, column)
+        elif char in "]}":
+            depth -= 1
+        if char == "\n":
+            line, column = line + 1, 0
+    return Location(name)
+
+
+def _report_refused(reader: _Reader, doc: Any, refused: list[_Refused], name: str) -> None:
+    """Report each refused number at its JSON pointer, and make it null so that the rest
+    of the document is still read (a walk made only when there are some)."""
+    wanted = {id(r) for r in refused}
+    stack: list[tuple[Any, str]] = [(doc, "")]
+    while stack:  # iterative: the document may be ~1,000 levels deep
+        value, pointer = stack.pop()
+        keys = value.keys() if isinstance(value, dict) else range(len(value)) if isinstance(value, list) else ()
+        for key in reversed(list(keys)):
+            item, at = value[key], f"{pointer}/{_escape(str(key))}"
+            if id(item) in wanted:
+                reader.problem(f"bad number: {item.why}", Location(name, pointer=at), found=item.text[:40],
+                               expected=f"a finite number of at most {MAX_NUMBER_CHARS} characters", example="12")
+                value[key] = None
+            else:
+                stack.append((item, at))
+    reader.problems[-len(refused):] = sorted(reader.problems[-len(refused):], key=lambda p: p.location.pointer)
+
+
+def not_utf8(name: str, data: bytes, offset: int, lines: int = 0, before: int = 0) -> Problem:
+    """The located error for the byte at ``offset`` of ``data`` that is not UTF-8;
+    ``lines`` and ``before`` count the lines and bytes of the file before ``data``."""
+    line = lines + data.count(b"\n", 0, offset) + 1
+    start = data.rfind(b"\n", 0, offset)
+    column = offset - start if start >= 0 or not before else 0  # a line begun in an earlier chunk: no column
+    return Problem("file is not UTF-8 text", Location(name, line, column),
+                   found=f"byte 0x{data[offset]:02x} at byte offset {before + offset}",
+                   expected="UTF-8 text (in Excel: Save As \"CSV UTF-8\")")
+
+
 def _read_document(reader: _Reader, doc: Any, name: str) -> None:
+    """A parsed history: its keys checked, then the school and every pupil read."""
     if not isinstance(doc, dict) or not isinstance(doc.get("pupils"), list):
         reader.problem("a history is an object with a list of pupils", Location(name, pointer=""),
                        found=type(doc).__name__, expected='{"pupils": [...]}')
         return
+    reader.unknown_keys(doc, DOCUMENT_KEYS, "a history", "", name)
     if "school" in doc:
-        _json_school(reader, doc["school"], Location(name, pointer="/school"))
+        _json_school(reader, doc["school"], name)
     for i, item in enumerate(doc["pupils"]):
         _json_pupil(reader, item, name, f"/pupils/{i}")
 
 
-def _json_school(reader: _Reader, raw: Any, where: Where) -> None:
+def _json_school(reader: _Reader, raw: Any, name: str) -> None:
+    """The school record: known keys, text id and name, settings of scalar values (types kept)."""
+    where = Location(name, pointer="/school")
     if not isinstance(raw, dict) or not isinstance(raw.get("settings", {}), dict):
-        reader.problem("bad school record", where, found=repr(raw)[:60],
+        reader.problem("bad school record", where, found=_brief(raw),
                        expected='{"id": ..., "name": ..., "settings": {...}}')
         return
-    reader.school = School(str(raw.get("id", "")), str(raw.get("name", "")), raw.get("settings", {}))
+    reader.unknown_keys(raw, SCHOOL_KEYS, "the school", "/school", name)
+    for key in ("id", "name"):
+        if not isinstance(raw.get(key, ""), str):
+            reader.problem(f"bad school {key}", Location(name, pointer=f"/school/{key}"), found=_brief(raw[key]),
+                           expected="a string")
+    settings = raw.get("settings", {})
+    for key, value in settings.items():
+        if not _is_scalar(value):
+            reader.problem("bad school setting", Location(name, pointer=f"/school/settings/{_escape(str(key))}"),
+                           found=_brief(value), expected="a string, boolean, finite number or null",
+                           example='"traded_ews": true')
+    reader.school = School(str(raw.get("id", "")), str(raw.get("name", "")), settings)
 
 
 def _json_pupil(reader: _Reader, item: Any, name: str, pointer: str) -> None:
+    """One JSON pupil: keys checked, then identity, flags, marks and events read."""
     where = Location(name, pointer=pointer)
     if not isinstance(item, dict):
         reader.read["pupils"] += 1
         reader.problem("a pupil is an object", where, found=type(item).__name__, expected='{"id": ..., "marks": [...]}')
         return
+    reader.unknown_keys(item, PUPIL_KEYS, "a pupil", pointer, name)
     flags = item.get("flags", [])
     if not isinstance(flags, list):
-        reader.problem("flags must be a list", Location(name, pointer=pointer + "/flags"), found=repr(flags))
+        reader.problem("flags must be a list", Location(name, pointer=pointer + "/flags"), found=_brief(flags))
         flags = []
-    reader.add_pupil(item.get("id"), flags, item.get("date_of_birth"), item.get("year_group"), where)
+    year = item.get("year_group")
+    if isinstance(year, str) and year:  # JSON has numbers: "7" is a spreadsheet habit the schema refuses
+        reader.problem("bad year group", Location(name, pointer=pointer + "/year_group"), found=repr(year)[:40],
+                       expected="a whole number from -2 to 14 (not text)", example='"year_group": 7')
+        year = None
+    reader.add_pupil(item.get("id"), flags, item.get("date_of_birth"), year, where)
     draft = reader.pupils.get(item.get("id")) if isinstance(item.get("id"), str) else None
     for key in ("marks", "events"):
         rows = item.get(key, [])
         if not isinstance(rows, list):
-            reader.problem(f"{key} must be a list", Location(name, pointer=f"{pointer}/{key}"), found=repr(rows)[:40])
+            reader.problem(f"{key} must be a list", Location(name, pointer=f"{pointer}/{key}"), found=_brief(rows))
         elif key == "marks":
             _json_marks(reader, draft, rows, name, pointer)
         else:
@@ -441,24 +722,39 @@ def _json_marks(reader: _Reader, draft: _PupilDraft | None, rows: list, name: st
                 used += 1
                 continue
         at = (name, pointer, "marks", j)  # made into a Location only if a problem is reported
-        if isinstance(row, dict):
+        if isinstance(row, dict) and _json_mark_ok(reader, row, at):
             reader.add_mark(draft, row, at, j)
             reader.day(row.get("date"))  # learn the date for the rows after
         else:
             reader.read["marks"] += 1
-            reader.problem("each of marks is an object", at, found=repr(row)[:40])
+            if not isinstance(row, dict):
+                reader.problem("each of marks is an object", at, found=_brief(row))
     reader.read["marks"] += used
     reader.used["marks"] += used
 
 
+def _json_mark_ok(reader: _Reader, row: dict, at: tuple) -> bool:
+    """False after reporting a JSON mark's unknown keys or its minutes late given as text
+    (the checking path: a plain mark never gets here)."""
+    name, pointer, key, index = at
+    ok = not reader.unknown_keys(row, MARK_KEYS, "a mark", f"{pointer}/{key}/{index}", name, extensions=False)
+    late = row.get("minutes_late")
+    if isinstance(late, str) and late:  # the schema's minutes are a number, never text
+        reader.problem("bad minutes_late", at, found=repr(late)[:40], expected="a whole number of minutes, 0 to 600",
+                       example='"minutes_late": 12')
+        ok = False
+    return ok
+
+
 def _json_events(reader: _Reader, draft: _PupilDraft | None, rows: list, name: str, pointer: str) -> None:
+    """A pupil's JSON events, each checked (type, date, fields) and kept or reported."""
     for j, row in enumerate(rows):
         at = (name, pointer, "events", j)
         if isinstance(row, dict):
             reader.add_event(draft, row, at)
         else:
             reader.read["events"] += 1
-            reader.problem("each of events is an object", at, found=repr(row)[:40])
+            reader.problem("each of events is an object", at, found=_brief(row))
 
 
 # --- CSV ----------------------------------------------------------------------------
@@ -466,32 +762,82 @@ def _json_events(reader: _Reader, draft: _PupilDraft | None, rows: list, name: s
 
 def _csv_rows(reader: _Reader, path: Path, required: Sequence[str],
               kind: str | None = None) -> Iterable[tuple[dict[str, str], Where]]:
-    """The rows of a small CSV file as dicts of stripped text, each with its lazy location."""
+    """The rows of a small CSV file as dicts of stripped text, each with its lazy location.
+    A row the csv module cannot read is reported and skipped; a byte that is not UTF-8
+    is reported and ends the file."""
     name = str(path)
     with open(path, newline="", encoding="utf-8-sig") as handle:
         rows = csv.reader(handle)
-        header = _csv_header(reader, rows, path, required)
-        if header is None:
-            return
-        for row in rows:
-            if row and len(row) == len(header):
-                yield {k: v.strip() for k, v in zip(header, row)}, (name, rows.line_num)
-            elif row:  # blank lines are skipped, as csv.DictReader does
-                _wrong_width(reader, row, header, (name, rows.line_num), kind)
+        header = _csv_header(reader, rows, path, required, kind)
+        while header is not None:
+            try:
+                for row in rows:
+                    if row and len(row) == len(header):
+                        yield {k: v.strip() for k, v in zip(header, row)}, (name, rows.line_num)
+                    elif row:  # blank lines are skipped, as csv.DictReader does
+                        _wrong_width(reader, row, header, (name, rows.line_num), kind)
+                return
+            except csv.Error as err:
+                _unreadable_row(reader, err, (name, rows.line_num), kind)
+            except UnicodeDecodeError:
+                reader.problems.append(utf8_problem(path))
+                return
 
 
-def _csv_header(reader: _Reader, rows: Any, path: Path, required: Sequence[str]) -> list[str] | None:
-    """The header row, or None after reporting the required columns it lacks."""
-    header = next(rows, [])
+def _csv_header(reader: _Reader, rows: Any, path: Path, required: Sequence[str],
+                kind: str | None = None) -> list[str] | None:
+    """The header row, or None after reporting the required columns it lacks (or a
+    header that cannot be read); the columns of ``kind`` it lacks or does not know are
+    warned about."""
+    try:
+        header: list[str] = next(rows, [])
+    except csv.Error as err:
+        _unreadable_row(reader, err, (str(path), 1), None)
+        return None
+    except UnicodeDecodeError:
+        reader.problems.append(utf8_problem(path))
+        return None
     missing = [c for c in required if c not in header]
     if missing:
         reader.problem(f"{path.name} lacks column(s) {', '.join(missing)}", Location(str(path), 1),
                        found=",".join(header), expected=",".join(required))
         return None
+    if kind in CSV_COLUMNS:
+        reader.check_columns(kind, header, path.name, lambda i: Location(str(path), 1, pointer=f"column {i + 1}"))
     return header
 
 
+def _unreadable_row(reader: _Reader, err: csv.Error, where: Where, kind: str | None) -> None:
+    """A row the csv module refused (e.g. a field over its 131,072-character limit): reported."""
+    reader.problem(f"unreadable CSV row: {err}", where, expected=f"fields of at most {csv.field_size_limit():,} "
+                   "characters, quotes closed")
+    if kind:  # the row is read and reported, never used
+        reader.read[kind] += 1
+
+
+def utf8_problem(path: Path) -> Problem:
+    """The located error for the first byte of ``path`` that is not UTF-8 (read in
+    chunks: only run once decoding the file failed)."""
+    lines = done = 0
+    tail = b""
+    with open(path, "rb") as handle:
+        for chunk in iter(lambda: handle.read(1 << 20), b""):
+            data = tail + chunk
+            try:
+                data.decode("utf-8")
+                good = len(data)
+            except UnicodeDecodeError as err:
+                if err.reason != "unexpected end of data":  # not a sequence cut by the chunk's end
+                    return not_utf8(str(path), data, err.start, lines, done)
+                good = err.start
+            lines += data.count(b"\n", 0, good)
+            done += good
+            tail = data[good:]
+    return not_utf8(str(path), tail, 0, lines, done)  # a sequence cut short by the end of the file
+
+
 def _wrong_width(reader: _Reader, row: list[str], header: list[str], where: Where, kind: str | None) -> None:
+    """A row with more or fewer fields than the header: reported (and counted as read)."""
     reader.problem("wrong number of fields", where, found=str(len(row)),
                    expected=f"{len(header)} ({','.join(header)})")
     if kind:  # the row is read and reported, never used
@@ -501,19 +847,35 @@ def _wrong_width(reader: _Reader, row: list[str], header: list[str], where: Wher
 def _read_marks_csv(reader: _Reader, path: Path) -> None:
     """marks.csv: the hot path. A plain row (known pupil, cached date and code, no
     minutes late, later than the pupil's last mark) is appended to its pupil's arrays with
-    no object made for it; any other row takes the checking path, which reports it."""
+    no object made for it; any other row takes the checking path, which reports it. A row
+    the csv module cannot read is reported and the reading goes on after it; a byte that
+    is not UTF-8 is reported and ends the file."""
     name = str(path)
     with open(path, newline="", encoding="utf-8-sig") as handle:
         rows = csv.reader(handle)
-        header = _csv_header(reader, rows, path, ("pupil_id", "date", "session", "code"))
+        header = _csv_header(reader, rows, path, ("pupil_id", "date", "session", "code"), "marks")
         if header is None:
             return
         reader.begin_marks((name, "line", ""))
-        column = {c: i for i, c in enumerate(header)}  # a repeated name: its last column, as DictReader
-        ip, idate, isession, icode = (column[c] for c in ("pupil_id", "date", "session", "code"))
-        ilate = column.get("minutes_late")
-        width, pupils, days, halves = len(header), reader.pupils, reader._days, _SESSION_HALF
-        used = 0
+        while True:
+            try:
+                _marks_csv_rows(reader, rows, header, name)
+                return
+            except csv.Error as err:
+                _unreadable_row(reader, err, (name, rows.line_num), "marks")
+            except UnicodeDecodeError:
+                reader.problems.append(utf8_problem(path))
+                return
+
+
+def _marks_csv_rows(reader: _Reader, rows: Any, header: list[str], name: str) -> None:
+    """Read the rows of marks.csv left in ``rows`` (see ``_read_marks_csv``)."""
+    column = {c: i for i, c in enumerate(header)}  # a repeated name: its last column, as DictReader
+    ip, idate, isession, icode = (column[c] for c in ("pupil_id", "date", "session", "code"))
+    ilate = column.get("minutes_late")
+    width, pupils, days, halves = len(header), reader.pupils, reader._days, _SESSION_HALF
+    used = 0
+    try:
         for row in rows:
             if len(row) == width and (ilate is None or not row[ilate]):
                 draft, day, half = pupils.get(row[ip]), days.get(row[idate]), halves.get(row[isession])
@@ -528,6 +890,7 @@ def _read_marks_csv(reader: _Reader, path: Path) -> None:
                         continue
             if row:
                 _csv_mark(reader, row, header, (name, rows.line_num))
+    finally:  # the rows used so far count, even when a row stops the loop
         reader.read["marks"] += used
         reader.used["marks"] += used
 
@@ -544,17 +907,10 @@ def _csv_mark(reader: _Reader, row: list[str], header: list[str], where: tuple[s
 
 
 def _read_csv_dir(reader: _Reader, files: Mapping[str, Path], engine: str = "stdlib") -> None:
-    """A CSV-style directory: school, then pupils, marks and events (CSV or Parquet)."""
+    """A CSV-style directory: school, then pupils, marks and events (CSV or Parquet); an
+    optional file not given is said once, as a warning."""
     if "school.csv" in files:
-        seen = 0
-        for row, where in _csv_rows(reader, files["school.csv"], ("id",)):
-            seen += 1
-            if seen > 1:  # one history is one school: a second row would silently win
-                reader.problem("school.csv has more than one school", where, found=f"school {row['id']!r}",
-                               expected="one row after the header (one history per school)")
-                continue
-            settings = {k: _csv_value(v) for k, v in row.items() if k not in ("id", "name")}
-            reader.school = School(row["id"], row.get("name", ""), settings)
+        _read_school_csv(reader, files["school.csv"])
     for kind in ("pupils", "marks", "events"):
         if f"{kind}.parquet" in files:
             if kind == "pupils":
@@ -564,6 +920,29 @@ def _read_csv_dir(reader: _Reader, files: Mapping[str, Path], engine: str = "std
             read_parquet_into(reader, kind, files[f"{kind}.parquet"])
         elif f"{kind}.csv" in files:
             _READ_CSV[kind](reader, files[f"{kind}.csv"], engine)
+    _missing_files(reader, files)
+
+
+def _read_school_csv(reader: _Reader, path: Path) -> None:
+    """school.csv: one row; columns besides id and name are settings (text, true/false)."""
+    seen = 0
+    for row, where in _csv_rows(reader, path, ("id",)):
+        seen += 1
+        if seen > 1:  # one history is one school: a second row would silently win
+            reader.problem("school.csv has more than one school", where, found=f"school {row['id']!r}",
+                           expected="one row after the header (one history per school)")
+            continue
+        settings = {k: _csv_value(v) for k, v in row.items() if k not in ("id", "name")}
+        reader.school = School(row["id"], row.get("name", ""), settings)
+
+
+def _missing_files(reader: _Reader, files: Mapping[str, Path]) -> None:
+    """Warn once for each optional file of a CSV history that was not given."""
+    folder = sorted({str(p.parent) for p in files.values()})
+    where = Location(folder[0] if len(folder) == 1 else "")
+    for kind, lost in _MISSING_FILE.items():
+        if f"{kind}.csv" not in files and f"{kind}.parquet" not in files:
+            reader.warn(f"no {kind}.csv: {lost}", where, expected=f"{kind}.csv (or {kind}.parquet) beside the others")
 
 
 def _read_pupils_csv(reader: _Reader, path: Path, engine: str) -> None:
@@ -593,9 +972,9 @@ def _has_pyarrow() -> bool:
 
 def _read_events_csv(reader: _Reader, path: Path, engine: str) -> None:
     for row, where in _csv_rows(reader, path, ("pupil_id", "date", "type"), "events"):
-        draft = reader.pupil_for(row["pupil_id"], where, create=False)
+        draft = reader.pupil_for(row.pop("pupil_id"), where, create=False)
         fields = _csv_details(reader, row.pop("details", ""), where)
-        reader.add_event(draft, {**row, **fields}, where)
+        reader.add_event(draft, {**row, **fields}, where)  # further columns are fields, checked as such
 
 
 _READ_CSV = {"pupils": _read_pupils_csv, "marks": _read_marks_any, "events": _read_events_csv}
@@ -665,11 +1044,15 @@ def digest_files(paths: Iterable[Path]) -> str:
     return "sha256:" + h.hexdigest()
 
 
-def read_history(paths: Sequence[str | Path], codebook: CodeBook | None = None,
-                 engine: str = "auto") -> tuple[History, LoadReport]:
+def read_history(paths: Sequence[str | Path], codebook: CodeBook | None = None, engine: str = "auto",
+                 event_types: Mapping[str, Mapping[str, Any]] | None = None) -> tuple[History, LoadReport]:
     """Read every file given (JSON, CSV or Parquet files, or directories), keeping the good rows.
 
-    Returns the history of every row that could be used, and the report of the rest.
+    Returns the history of every row that could be used, and the report of the rest
+    (``problems``) and of what the user must hear about although nothing was refused
+    (``warnings``: unknown CSV columns, optional files or columns not given, event types
+    that are not standard — ``event_types`` adds the types a policy declares, as
+    type -> field -> type, whose fields are then checked like the standard ones).
     ``engine`` chooses how marks.csv is read: ``stdlib`` (csv module), ``pyarrow``
     (pyarrow's multi-threaded CSV reader; needs the ``parquet`` extra) or ``auto``
     (pyarrow for a marks.csv of 64 MiB or more when pyarrow is installed). Every engine
@@ -684,7 +1067,7 @@ def read_history(paths: Sequence[str | Path], codebook: CodeBook | None = None,
         from .columnar import require_pyarrow
 
         require_pyarrow()
-    reader = _Reader(codebook or default_codebook())
+    reader = _Reader(codebook or default_codebook(), event_types)
     json_files, csv_files, problems = _classify(paths)
     reader.problems.extend(problems)
     for path in json_files:
@@ -692,26 +1075,54 @@ def read_history(paths: Sequence[str | Path], codebook: CodeBook | None = None,
     if csv_files:
         _read_csv_dir(reader, csv_files, engine)
     files = json_files + list(csv_files.values())
-    history = reader.history([str(p) for p in files], digest_files(files))
-    return history, LoadReport(dict(reader.read), dict(reader.used), tuple(reader.problems))
+    return reader.finished([str(p) for p in files], digest_files(files))
 
 
 def load_history(paths: Sequence[str | Path] | str | Path, codebook: CodeBook | None = None,
-                 engine: str = "auto") -> History:
-    """Read a history strictly: any bad row raises ``InputError`` listing every problem."""
-    history, report = read_history(paths if not isinstance(paths, (str, Path)) else [paths], codebook, engine)
+                 engine: str = "auto", event_types: Mapping[str, Mapping[str, Any]] | None = None) -> History:
+    """Read a history strictly: any bad row raises ``InputError`` listing every problem.
+
+    Warnings (see ``read_history``) do not refuse the history: they are on
+    ``History.warnings`` and logged, each once and before any error is raised, to the
+    ``attendance_rules.readers`` logger (the command line prints them on stderr; see
+    ``warnings_to``).
+    """
+    history, report = read_history(paths if not isinstance(paths, (str, Path)) else [paths], codebook, engine,
+                                   event_types)
+    log = logging.getLogger(_LOGGER)
+    for warning in report.warnings:  # said even when the load fails: a warning may explain an error
+        log.warning("%s", warning)
     if report.problems:
         raise InputError(report.problems)
     return history
+
+
+@contextmanager
+def warnings_to(stream: TextIO) -> Iterator[None]:
+    """While inside, the warnings of loading histories are written to ``stream``, one a line
+    (the command line's hook: its stderr), rather than reaching the logging system's
+    handlers or its last resort (which also prints them on stderr)."""
+    log = logging.getLogger(_LOGGER)
+    handler = logging.StreamHandler(stream)
+    handler.setFormatter(logging.Formatter("%(message)s"))
+    log.addHandler(handler)
+    propagate, log.propagate = log.propagate, False
+    try:
+        yield
+    finally:
+        log.removeHandler(handler)
+        log.propagate = propagate
 
 
 def read_history_data(doc: Any, name: str = "<data>", codebook: CodeBook | None = None) -> tuple[History, LoadReport]:
     """Like ``read_history`` for a history already parsed into Python data (JSON form)."""
     reader = _Reader(codebook or default_codebook())
     _read_document(reader, doc, name)
-    digest = "sha256:" + hashlib.sha256(json.dumps(doc, sort_keys=True, default=str).encode()).hexdigest()
-    history = reader.history([name], digest)
-    return history, LoadReport(dict(reader.read), dict(reader.used), tuple(reader.problems))
+    try:
+        text = json.dumps(doc, sort_keys=True, default=str)
+    except (TypeError, ValueError, RecursionError):  # keys of mixed types, or nested beyond reading
+        text = repr(reader.read)
+    return reader.finished([name], "sha256:" + hashlib.sha256(text.encode()).hexdigest())
 
 
 def read_pupil_data(item: Any, name: str = "<data>", codebook: CodeBook | None = None) -> tuple[Pupil | None, list[Problem]]:
