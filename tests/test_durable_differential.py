@@ -120,7 +120,7 @@ def sample():
     return load_history(SAMPLE)
 
 
-BUNDLED = [p for p in ("england", "halton", "widnes_academy", "stockport")
+BUNDLED = [p for p in ("england", "halton", "widnes_academy", "stockport", "tameside")
            if (ROOT / "policies" / f"{p}.yaml").exists()]
 
 
