@@ -18,7 +18,7 @@ import attrs
 
 from . import conditions
 from .conditions import Condition, Scope
-from .exceptions import CompileError, ConditionError, Problem
+from .exceptions import CompileError, ConditionError, Location, Problem
 from .history import EVENT_FIELDS, STANDARD_FLAGS
 from .layers import EffectivePolicy
 from .measures import MEASURES, Window
@@ -207,7 +207,8 @@ def _event_type_problems(policy: EffectivePolicy) -> list[Problem]:
     return out
 
 
-def _unknown_event(name: str, where, known: Mapping[str, object], what: str) -> Problem:
+def _unknown_event(name: str, where: Location, known: Mapping[str, object], what: str) -> Problem:
+    """An unknown event type named by ``what``, with the nearest known type."""
     close = difflib.get_close_matches(name, sorted(known), n=1)
     return Problem(f"{what} names an unknown event type {name!r}" + (f"; did you mean {close[0]!r}?" if close else ""),
                    where, found=name, expected="an event type: " + ", ".join(sorted(known)))

@@ -244,7 +244,7 @@ class Evaluation:
 
     def to_json(self) -> dict[str, Any]:
         """JSON form (see schemas/evaluation.schema.json); ``warnings`` only when there are any."""
-        head = {"as_of": self.as_of.isoformat(), "library": {"name": "attendance-rules",
+        head: dict[str, Any] = {"as_of": self.as_of.isoformat(), "library": {"name": "attendance-rules",
                                                              "version": self.library_version},
                 "policy": self.policy, "history": self.history}
         if self.warnings:

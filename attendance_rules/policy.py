@@ -41,9 +41,11 @@ __all__ = [
     "Unless",
     "done_by_problems",
     "format_parameter_value",
+    "parameter_value_problems",
     "parse_duration",
     "read_policy_file",
     "read_policy_text",
+    "window_problems",
 ]
 
 # Durations in due windows: calendar days, or school days (a school week is five).
@@ -475,7 +477,7 @@ class _Build:
     def due_within(self, days: int, path: tuple) -> Due:
         """A ``within_school_days`` due date, refused past the sanity bound."""
         self.span_problem(days, True, days, path)
-        return Due(within_school_days=min(int(days), SANITY_BOUNDS.school_days))
+        return Due(within_school_days=int(days))
 
     def span_problem(self, days: int, school: bool, written: Any, path: tuple) -> None:
         """A problem when a length of time written at ``path`` passes the sanity bound."""

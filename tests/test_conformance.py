@@ -13,6 +13,7 @@ from pathlib import Path
 
 import jsonschema
 import pytest
+from conftest import CITE  # noqa: E402
 
 from attendance_rules import InputError
 from attendance_rules.api import load_policy
@@ -20,8 +21,6 @@ from attendance_rules.cli import main
 from attendance_rules.conformance import as_of_warnings, conform
 from attendance_rules.readers import read_history_data
 from attendance_rules.schema import load_schema
-
-from conftest import CITE  # noqa: E402
 
 ROOT = Path(__file__).resolve().parents[1]
 SAMPLE = ROOT / "examples" / "sample" / "history.json"
@@ -65,9 +64,9 @@ def errors_of(policy, doc: dict) -> list[str]:
 
 def test_a_misspelt_setting_is_an_error_naming_the_declared_one(halton, sample) -> None:
     problems = errors_of(halton, with_settings(sample, {"tradedews": True}))
-    assert problems == ["h.json (/school/settings/tradedews): error: unknown school setting 'tradedews'; "
-                        "did you mean 'traded_ews'?; found tradedews; expected a setting policy 'halton' declares: "
-                        "traded_ews"]
+    assert problems == [("h.json (/school/settings/tradedews): error: unknown school setting 'tradedews'; "
+                         "did you mean 'traded_ews'?; found tradedews; expected a setting policy 'halton' declares: "
+                         "traded_ews")]
 
 
 @pytest.mark.parametrize("value", ["yes", 1, 0.0, None, float("nan"), [True]])
@@ -177,10 +176,10 @@ def test_a_declared_types_fields_are_checked(sweeps, sample, extra, message) -> 
 def test_an_event_naming_no_action_of_the_policy_is_a_warning_naming_the_nearest(halton, sample) -> None:
     doc = with_event(sample, {"date": "2023-10-02", "type": "letter_sent", "action": "stage1_leter"})
     result = halton.evaluate(history(doc), AS_OF)
-    assert [str(w) for w in result.warnings] == [
+    assert [str(w) for w in result.warnings] == [(
         "h.json (/pupils/0/events/0): warning: letter_sent names action 'stage1_leter', which policy 'halton' "
         "does not have (did you mean 'stage1_letter'?): it records no action of this policy; found stage1_leter; "
-        "expected an action id of the policy, e.g. stage1_letter"]
+        "expected an action id of the policy, e.g. stage1_letter")]
 
 
 # --- the as-of date ---------------------------------------------------------------------------

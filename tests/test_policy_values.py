@@ -7,14 +7,18 @@ import textwrap
 from pathlib import Path
 
 import pytest
+from conftest import CITE, POLICY_HEADER  # noqa: E402
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from attendance_rules import PolicyError
 from attendance_rules.api import load_policy
-from attendance_rules.policy import SANITY_BOUNDS, Parameter, DatedValue, parameter_value_problems
-
-from conftest import CITE, POLICY_HEADER  # noqa: E402
+from attendance_rules.policy import (
+    SANITY_BOUNDS,
+    DatedValue,
+    Parameter,
+    parameter_value_problems,
+)
 
 RULE = f"""\
 actions:
