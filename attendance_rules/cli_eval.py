@@ -41,22 +41,36 @@ def _cmd_evaluate(args: argparse.Namespace, out: TextIO) -> int:
         return run_evaluate_cli(args, out)
     policy, history = _load(args)
     pupils = [history.pupil(args.pupil)] if args.pupil else list(history)
-    task, state = evaluate_task(policy, args.policy, args.as_of, history.school, args.horizon,
+    checked = _conform(policy, history, args)
+    task, state = evaluate_task(policy, args.policy, args.as_of, checked.school, args.horizon,
                                 lines=args.format == "jsonl")
     with closing(map_pupils(task, pupils, jobs_of(args), state=state)) as results:
         bar = unless_streaming_to_terminal(args.progress, out)
-        write_evaluation(evaluation_header(policy, history, args.as_of),
-                         progress(results, len(pupils), "evaluate", bar), args.format, out)
+        header = evaluation_header(policy, history, args.as_of, checked.warnings)
+        write_evaluation(header, progress(results, len(pupils), "evaluate", bar), args.format, out)
     return 0
 
 
-def evaluation_header(policy: Any, history: Any, as_of: Any) -> Any:
-    """An ``Evaluation`` with the provenance of a run and no pupils (they are streamed)."""
+def _conform(policy: Any, history: Any, args: argparse.Namespace) -> Any:
+    """The history checked against the policy (``InputError`` on errors); warnings go to stderr."""
+    import sys
+
+    from .conformance import conform
+
+    checked = conform(history, policy.ruleset.policy, args.as_of)
+    err = getattr(args, "err", None) or sys.stderr
+    for warning in checked.warnings:
+        print(warning, file=err)
+    return checked
+
+
+def evaluation_header(policy: Any, history: Any, as_of: Any, warnings: tuple = ()) -> Any:
+    """An ``Evaluation`` with the provenance of a run and its warnings, and no pupils (they are streamed)."""
     from . import __version__
     from .evaluation import Evaluation
     from .timeline import history_meta, policy_meta
 
-    return Evaluation(as_of, policy_meta(policy), history_meta(history), __version__, ())
+    return Evaluation(as_of, policy_meta(policy), history_meta(history), __version__, (), tuple(warnings))
 
 
 def evaluate_task(policy: Any, ref: str, as_of: Any, school: Any, horizon: int | None = None,
@@ -107,12 +121,13 @@ def _cmd_explain(args: argparse.Namespace, out: TextIO) -> int:
 
     policy, history = _load(args)
     pupil = history.pupil(args.pupil)
-    out.write(explain_pupil(policy.evaluate_pupil(pupil, args.as_of, history.school), policy.id))
+    school = _conform(policy, history, args).school
+    out.write(explain_pupil(policy.evaluate_pupil(pupil, args.as_of, school), policy.id))
     if args.why_not:
         from .distance import distances
 
-        checks = policy.why_not(pupil, args.as_of, args.why_not, history.school)
-        near = distances(policy.engine, pupil, args.as_of, history.school, args.horizon,
+        checks = policy.why_not(pupil, args.as_of, args.why_not, school)
+        near = distances(policy.engine, pupil, args.as_of, school, args.horizon,
                          rules=tuple(c.rule for c in checks))
         out.write("\n" + explain_why_not(args.why_not, checks, near, args.as_of))
     return 0
