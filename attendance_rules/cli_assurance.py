@@ -17,6 +17,13 @@ from typing import Any, TextIO
 __all__ = ["register"]
 
 
+def _policy_ref(text: str) -> str:
+    """A policy argument resolved to its file (``cli.policy_ref``)."""
+    from .cli import policy_ref
+
+    return policy_ref(text)
+
+
 def _positive_int(text: str) -> int:
     try:
         value = int(text)
@@ -73,7 +80,7 @@ def register(sub: Any) -> None:
         description="Generate attendance histories with hypothesis and test that the policy behaves sensibly: "
                     + "; ".join(f"({p.letter}) {p.says}" for p in PROPERTIES)
                     + ". Exit 0 when every property holds, 1 with a counterexample, 2 on usage errors.")
-    p.add_argument("policy", metavar="POLICY", help="bundled policy id or policy file path")
+    p.add_argument("policy", type=_policy_ref, metavar="POLICY", help="policy id or policy file path")
     p.add_argument("--examples", type=_positive_int, default=100, metavar="N",
                    help="generated histories per property (default 100)")
     p.add_argument("--seed", type=int, default=0, metavar="S",
