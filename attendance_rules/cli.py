@@ -22,7 +22,7 @@ from . import __version__
 from .exceptions import AttendanceRulesError, Location, Problem, UsageError
 
 __all__ = ["EXIT_INTERNAL", "EXIT_INTERRUPTED", "add_run_options", "calendar_of", "jobs_of", "main", "policy_ref",
-           "write_policy_files"]
+           "with_policy_files"]
 
 MAX_PROBLEMS_SHOWN = 50
 EXIT_INTERRUPTED = 130  # 128 + SIGINT, as shells report a command stopped by Ctrl-C
@@ -130,20 +130,46 @@ def policy_ref(text: str) -> str:
     return text if found is None else str(found)
 
 
-def write_policy_files(policy: Any, fmt: str, out: TextIO, label: str = "policy files") -> None:
-    """The first line of a table, text or Markdown output: the files of the policy chain
-    (root first) as ``resources.display_path`` shows them. JSON carries them as
-    ``policy.files[].path`` instead."""
+def with_policy_files(policy: Any, fmt: str, out: TextIO, label: str = "policy files") -> TextIO:
+    """Where to write a table, text or Markdown output so that its header names the files of
+    the policy chain (root first, as ``resources.display_path`` shows them): a line under
+    the first line (the title). JSON carries them as ``policy.files[].path``; ``jsonl``
+    has no header. Flush the stream returned when done."""
     from .resources import display_path
 
     if fmt in ("json", "jsonl"):
-        return
+        return out
     chain = getattr(getattr(policy, "ruleset", None), "policy", policy).chain  # compiled or effective
     paths = [display_path(p.file) for p in chain]
     if fmt == "markdown":
-        out.write(f"{label.capitalize()}: " + " → ".join(f"`{p}`" for p in paths) + "\n\n")
-    else:
-        out.write(f"{label}: " + " → ".join(paths) + "\n")
+        return _UnderTitle(out, "\n" + f"{label.capitalize()}: " + " → ".join(f"`{p}`" for p in paths) + "\n")
+    return _UnderTitle(out, f"{label}: " + " → ".join(paths) + "\n")
+
+
+class _UnderTitle(io.TextIOBase):
+    """A stream that writes ``lines`` once the first line (the title) has been written."""
+
+    def __init__(self, out: TextIO, lines: str) -> None:
+        super().__init__()
+        self.out, self.lines, self.held = out, lines, ""
+
+    def write(self, text: str) -> int:
+        """Pass ``text`` on, with ``lines`` inserted after the first newline."""
+        if self.lines is None:
+            return self.out.write(text)
+        title, newline, rest = (self.held + text).partition("\n")
+        self.held = title
+        if newline:
+            self.out.write(title + newline + self.lines + rest)
+            self.lines = None
+        return len(text)
+
+    def flush(self) -> None:
+        """Write a title still held back (an output of one line without a newline)."""
+        if self.lines is not None and self.held:
+            self.out.write(self.held + "\n" + self.lines)
+            self.lines = None
+        self.out.flush()
 
 
 def _print_problems(problems: Sequence[Problem], out: TextIO) -> None:
@@ -219,9 +245,8 @@ def _cmd_policy_show(args: argparse.Namespace, out: TextIO) -> int:
     from .layers import load_policy_files
     from .show import show_policy
 
-    policy = load_policy_files(args.policy)
-    write_policy_files(policy, args.format, out)
-    out.write(show_policy(policy, as_json=args.format == "json"))
+    # its header already gives the chain with each file's path ("chain: england (policies/england.yaml) …")
+    out.write(show_policy(load_policy_files(args.policy), as_json=args.format == "json"))
     return 0
 
 
@@ -232,22 +257,16 @@ def _cmd_policy_doc(args: argparse.Namespace, out: TextIO) -> int:
     if args.output:
         _check_output(args.output)
     policy = load_policy_files(args.policy)
-    text = _after_title(render_handbook(policy), policy)
+    text = io.StringIO()
+    titled = with_policy_files(policy, "markdown", text)
+    titled.write(render_handbook(policy))
+    titled.flush()
+    text = text.getvalue()
     if args.output:
         Path(args.output).write_text(text, encoding="utf-8")
     else:
         out.write(text)
     return 0
-
-
-def _after_title(handbook: str, policy: Any) -> str:
-    """The handbook with the policy files' line under its title (the title stays first)."""
-    files = io.StringIO()
-    write_policy_files(policy, "markdown", files)
-    title, newline, rest = handbook.partition("\n")
-    if not title.startswith("# "):
-        return files.getvalue() + handbook
-    return title + newline + "\n" + files.getvalue().rstrip("\n") + "\n" + rest
 
 
 def _check_output(name: str) -> None:

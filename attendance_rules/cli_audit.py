@@ -21,7 +21,7 @@ def _cmd_audit(args: argparse.Namespace, out: TextIO) -> int:
 
     from .api import load_policy
     from .audit import audit_report, audit_scope, completions, render_text
-    from .cli import calendar_of, jobs_of, write_policy_files
+    from .cli import calendar_of, jobs_of, with_policy_files
     from .exceptions import Problem, UsageError
     from .parallel import PupilTask, map_pupils
     from .progress import progress
@@ -40,8 +40,10 @@ def _cmd_audit(args: argparse.Namespace, out: TextIO) -> int:
             as results:
         report = audit_report(policy, history, scope, len(pupils), progress(results, len(pupils), "audit",
                                                                              args.progress))
-    write_policy_files(policy, args.format, out)
-    out.write(report.dumps() if args.format == "json" else render_text(report))
+    text = report.dumps() if args.format == "json" else render_text(report)
+    titled = with_policy_files(policy, args.format, out)
+    titled.write(text)
+    titled.flush()
     return 1 if args.fail_on_findings and report.findings else 0
 
 

@@ -43,7 +43,7 @@ def _cmd_evaluate(args: argparse.Namespace, out: TextIO) -> int:
     """`evaluate`: each pupil evaluated (over --jobs processes) and written as it comes."""
     from contextlib import closing
 
-    from .cli import jobs_of, write_policy_files
+    from .cli import jobs_of, with_policy_files
     from .explain import write_evaluation
     from .parallel import map_pupils
     from .progress import progress, unless_streaming_to_terminal
@@ -58,9 +58,10 @@ def _cmd_evaluate(args: argparse.Namespace, out: TextIO) -> int:
                                 lines=args.format == "jsonl")
     with closing(map_pupils(task, pupils, jobs_of(args), state=state)) as results:
         bar = unless_streaming_to_terminal(args.progress, out)
-        write_policy_files(policy, args.format, out)
+        out = with_policy_files(policy, args.format, out)
         write_evaluation(evaluation_header(policy, history, args.as_of),
                          progress(results, len(pupils), "evaluate", bar), args.format, out)
+    out.flush()
     return 0
 
 
@@ -117,12 +118,12 @@ def _evaluate_one(state: tuple[Any, tuple], pupil: Any) -> Any:
 
 
 def _cmd_explain(args: argparse.Namespace, out: TextIO) -> int:
-    from .cli import write_policy_files
+    from .cli import with_policy_files
     from .explain import explain_pupil, explain_why_not
 
     policy, history = _load(args)
     pupil = history.pupil(args.pupil)
-    write_policy_files(policy, "text", out)
+    out = with_policy_files(policy, "text", out)
     out.write(explain_pupil(policy.evaluate_pupil(pupil, args.as_of, history.school), policy.id))
     if args.why_not:
         from .distance import distances
@@ -131,6 +132,7 @@ def _cmd_explain(args: argparse.Namespace, out: TextIO) -> int:
         near = distances(policy.engine, pupil, args.as_of, history.school, args.horizon,
                          rules=tuple(c.rule for c in checks))
         out.write("\n" + explain_why_not(args.why_not, checks, near, args.as_of))
+    out.flush()
     return 0
 
 

@@ -47,7 +47,7 @@ def _cmd_timeline(args: argparse.Namespace, out: TextIO) -> int:
     from contextlib import closing
 
     from . import __version__
-    from .cli import jobs_of, write_policy_files
+    from .cli import jobs_of, with_policy_files
     from .parallel import map_pupils
     from .progress import progress
     from .timeline import Timeline, history_meta, policy_meta, render_timeline
@@ -61,8 +61,9 @@ def _cmd_timeline(args: argparse.Namespace, out: TextIO) -> int:
     with closing(map_pupils(task, pupils, jobs_of(args), state=state)) as results:
         timelines = tuple(progress(results, len(pupils), "timeline", args.progress))
     timeline = Timeline(args.start, args.end, policy_meta(policy), history_meta(history), __version__, timelines)
-    write_policy_files(policy, args.format, out)
-    out.write(render_timeline(timeline, args.format))
+    titled = with_policy_files(policy, args.format, out)
+    titled.write(render_timeline(timeline, args.format))
+    titled.flush()
     return 0
 
 
@@ -97,7 +98,7 @@ def _cmd_diff(args: argparse.Namespace, out: TextIO) -> int:
     """`diff`: each pupil evaluated under both policies (over --jobs processes), then compared."""
     from contextlib import closing
 
-    from .cli import jobs_of, write_policy_files
+    from .cli import jobs_of, with_policy_files
     from .impact import compare_policies, render_impact
     from .parallel import PupilTask, map_pupils
     from .progress import progress
@@ -111,9 +112,10 @@ def _cmd_diff(args: argparse.Namespace, out: TextIO) -> int:
     with closing(map_pupils(task, list(history), jobs_of(args), state=(old, new, extra))) as results:
         impact = compare_policies(old, new, history, args.as_of, args.examples,
                                   progress(results, len(history), "diff", args.progress))
-    write_policy_files(old, args.format, out, "old policy files")
-    write_policy_files(new, args.format, out, "new policy files")
-    out.write(render_impact(impact, args.format))
+    titled = with_policy_files(new, args.format, with_policy_files(old, args.format, out, "old policy files"),
+                               "new policy files")
+    titled.write(render_impact(impact, args.format))
+    titled.flush()
     return 0
 
 
@@ -136,7 +138,7 @@ def _cmd_cohort(args: argparse.Namespace, out: TextIO) -> int:
 
     import attrs
 
-    from .cli import jobs_of, write_policy_files
+    from .cli import jobs_of, with_policy_files
     from .cli_eval import evaluate_task, evaluation_header
     from .cohort import cohort_view, render_cohort
     from .parallel import map_pupils
@@ -147,8 +149,9 @@ def _cmd_cohort(args: argparse.Namespace, out: TextIO) -> int:
     with closing(map_pupils(task, list(history), jobs_of(args), state=state)) as results:
         pupils = tuple(progress(results, len(history), "cohort", args.progress))
     evaluation = attrs.evolve(evaluation_header(policy, history, args.as_of), pupils=pupils)
-    write_policy_files(policy, args.format, out)
-    out.write(render_cohort(cohort_view(policy, history, args.as_of, evaluation), args.format))
+    titled = with_policy_files(policy, args.format, out)
+    titled.write(render_cohort(cohort_view(policy, history, args.as_of, evaluation), args.format))
+    titled.flush()
     return 0
 
 
