@@ -196,7 +196,9 @@ def _cmd_measures(args: argparse.Namespace, out: TextIO) -> int:
     pupils = [history.pupil(args.pupil)] if args.pupil else list(history)
     rows = [{"pupil_id": p.id, **standard_measures(p, args.as_of, calendar)} for p in pupils]
     if args.format == "json":
-        _dump_json({"as_of": args.as_of.isoformat(), "history_digest": history.digest, "pupils": rows}, out)
+        from .canonical import history_digest
+
+        _dump_json({"as_of": args.as_of.isoformat(), "history_digest": history_digest(history), "pupils": rows}, out)
     else:
         _measures_table(rows, out)
     return 0

@@ -147,7 +147,10 @@ def _cmd_verify(args: argparse.Namespace, out: TextIO) -> int:
     _check_pupils_known(pupils, history, args.decision)
     from .cli import policy_ref
 
+    from .timeline import history_meta
+
     again = load_policy(args.policy or policy_ref(saved["policy"]["id"])).evaluate(history, as_of, pupils).to_json()
+    again["history"] = history_meta(history)  # the digest of the content, as `evaluate` recorded it
     return _compare(saved, again, out)
 
 

@@ -324,7 +324,14 @@ def policy_meta(policy: CompiledPolicy) -> dict[str, Any]:
     return meta
 
 
-history_meta = history_provenance  # the history's provenance, as `evaluate` records it
+def history_meta(history: History | Iterable[Pupil]) -> dict[str, Any]:
+    """The history's provenance as the command line records it: the digest of its content
+    (``canonical.history_digest``: the same register as JSON or CSV, the same digest) and
+    its file names."""
+    from .canonical import history_digest
+
+    meta = history_provenance(history)
+    return {**meta, "digest": history_digest(history)} if isinstance(history, History) else meta
 
 
 def replay(policy: CompiledPolicy, history: History | Iterable[Pupil], start: dt.date, end: dt.date,
