@@ -139,17 +139,16 @@ def _cmd_explain(args: argparse.Namespace, out: TextIO) -> int:
 def _cmd_verify(args: argparse.Namespace, out: TextIO) -> int:
     """`verify`: evaluate again with the saved policy and date, compare with what was saved."""
     from .api import load_policy
+    from .cli import policy_ref
     from .readers import load_history
+    from .timeline import history_meta
 
     saved, as_of = _saved_evaluation(Path(args.decision))
     history = load_history(args.history, engine=getattr(args, "reader", "auto"))
     pupils = [p["pupil_id"] for p in saved["pupils"]]
     _check_pupils_known(pupils, history, args.decision)
-    from .cli import policy_ref
-
-    from .timeline import history_meta
-
-    again = load_policy(args.policy or policy_ref(saved["policy"]["id"])).evaluate(history, as_of, pupils).to_json()
+    policy = load_policy(args.policy or policy_ref(saved["policy"]["id"]))
+    again = policy.evaluate(history, as_of, pupils).to_json()
     again["history"] = history_meta(history)  # the digest of the content, as `evaluate` recorded it
     return _compare(saved, again, out)
 
@@ -219,6 +218,7 @@ def _at(data: Any, pointer: str) -> Any:
 
 
 def _shape_problem(path: Path, pointer: str, found: str, expected: str) -> Problem:
+    """A located problem of a saved evaluation's shape."""
     return Problem("not a saved evaluation", Location(str(path), pointer=pointer or "/"), found=found,
                    expected=f"{expected} (the JSON output of `evaluate --format json`)")
 
@@ -307,7 +307,8 @@ def register(sub: Any, psub: Any) -> None:
     p = sub.add_parser("verify", help="re-run a saved evaluation and confirm it is reproduced exactly")
     p.add_argument("decision", metavar="DECISION.json")
     p.add_argument("--history", nargs="+", required=True, metavar="FILE")
-    p.add_argument("--policy", type=_policy_ref, metavar="ID_OR_PATH", help="default: the policy id recorded in the decision")
+    p.add_argument("--policy", type=_policy_ref, metavar="ID_OR_PATH",
+                   help="default: the policy id recorded in the decision")
     p.set_defaults(run=_cmd_verify)
 
     p = sub.add_parser("test", help="run case files (*.case.yaml) and show a diff for each failure")
