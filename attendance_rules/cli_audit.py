@@ -19,9 +19,12 @@ def _cmd_audit(args: argparse.Namespace, out: TextIO) -> int:
     """`audit`: each pupil audited (over --jobs processes), findings merged in pupil order."""
     from contextlib import closing
 
+    import attrs
+
     from .api import load_policy
     from .audit import audit_report, audit_scope, completions, render_text
     from .cli import calendar_of, jobs_of, with_policy_files
+    from .cli_eval import conform_history
     from .exceptions import Problem, UsageError
     from .parallel import PupilTask, map_pupils
     from .progress import progress
@@ -34,7 +37,9 @@ def _cmd_audit(args: argparse.Namespace, out: TextIO) -> int:
     calendar = calendar_of(args)
     policy = load_policy(args.policy, calendar=calendar)
     history = load_history(args.history, engine=getattr(args, "reader", "auto"))
+    school = conform_history(policy, history, args).school
     pupils, scope = audit_scope(history, args.start, args.end, args.pupil, args.scan, args.default_due)
+    scope = attrs.evolve(scope, school=school)
     task = PupilTask(_setup_audit, _audit_one, (args.policy, calendar, scope))
     with closing(map_pupils(task, pupils, jobs_of(args), state=(policy, completions(policy.ruleset), scope))) \
             as results:

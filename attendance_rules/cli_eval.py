@@ -54,7 +54,7 @@ def _cmd_evaluate(args: argparse.Namespace, out: TextIO) -> int:
         return run_evaluate_cli(args, out)
     policy, history = _load(args)
     pupils = [history.pupil(args.pupil)] if args.pupil else list(history)
-    checked = _conform(policy, history, args)
+    checked = conform_history(policy, history, args)
     task, state = evaluate_task(policy, args.policy, args.as_of, checked.school, args.horizon,
                                 lines=args.format == "jsonl")
     with closing(map_pupils(task, pupils, jobs_of(args), state=state)) as results:
@@ -66,15 +66,16 @@ def _cmd_evaluate(args: argparse.Namespace, out: TextIO) -> int:
     return 0
 
 
-def _conform(policy: Any, history: Any, args: argparse.Namespace) -> Any:
-    """The history checked against the policy (``InputError`` on errors); warnings go to stderr."""
+def conform_history(policy: Any, history: Any, args: argparse.Namespace, warn: bool = True) -> Any:
+    """The history checked against the policy (``InputError`` on errors), as of ``--as-of``
+    when the command has one; warnings go to stderr (unless ``warn`` is False)."""
     import sys
 
     from .conformance import conform
 
-    checked = conform(history, policy.ruleset.policy, args.as_of)
+    checked = conform(history, policy.ruleset.policy, getattr(args, "as_of", None))
     err = getattr(args, "err", None) or sys.stderr
-    for warning in checked.warnings:
+    for warning in checked.warnings if warn else ():
         print(warning, file=err)
     return checked
 
@@ -137,7 +138,7 @@ def _cmd_explain(args: argparse.Namespace, out: TextIO) -> int:
 
     policy, history = _load(args)
     pupil = history.pupil(args.pupil)
-    school = _conform(policy, history, args).school
+    school = conform_history(policy, history, args).school
     out = with_policy_files(policy, "text", out)
     out.write(explain_pupil(policy.evaluate_pupil(pupil, args.as_of, school), policy.id))
     if args.why_not:

@@ -48,6 +48,7 @@ def _cmd_timeline(args: argparse.Namespace, out: TextIO) -> int:
 
     from . import __version__
     from .cli import jobs_of, with_policy_files
+    from .cli_eval import conform_history
     from .parallel import map_pupils
     from .progress import progress
     from .timeline import Timeline, history_meta, policy_meta, render_timeline
@@ -57,7 +58,7 @@ def _cmd_timeline(args: argparse.Namespace, out: TextIO) -> int:
                                   found=f"--from {args.start.isoformat()} --to {args.end.isoformat()}")])
     policy, history = _policy(args.policy, args), _history(args)
     pupils = [history.pupil(args.pupil)] if args.pupil else list(history)
-    task, state = _timeline_task(args, policy, history.school)
+    task, state = _timeline_task(args, policy, conform_history(policy, history, args).school)
     with closing(map_pupils(task, pupils, jobs_of(args), state=state)) as results:
         timelines = tuple(progress(results, len(pupils), "timeline", args.progress))
     timeline = Timeline(args.start, args.end, policy_meta(policy), history_meta(history), __version__, timelines)
@@ -99,6 +100,7 @@ def _cmd_diff(args: argparse.Namespace, out: TextIO) -> int:
     from contextlib import closing
 
     from .cli import jobs_of, with_policy_files
+    from .cli_eval import conform_history
     from .impact import compare_policies, render_impact
     from .parallel import PupilTask, map_pupils
     from .progress import progress
@@ -107,7 +109,10 @@ def _cmd_diff(args: argparse.Namespace, out: TextIO) -> int:
         raise UsageError([Problem("--examples must be 0 or more", Location("<command line>"),
                                   found=str(args.examples))])
     old, new, history = _policy(args.old, args), _policy(args.new, args), _history(args)
-    extra = (args.as_of, history.school)
+    # errors under either policy stop the run; warnings are the new policy's (the history is read
+    # for it: the old one may well lack its actions and settings)
+    conform_history(old, history, args, warn=False)
+    extra = (args.as_of, conform_history(new, history, args).school)
     task = PupilTask(_setup_diff, _compare_one, (args.old, args.new, old.calendar, extra))
     with closing(map_pupils(task, list(history), jobs_of(args), state=(old, new, extra))) as results:
         impact = compare_policies(old, new, history, args.as_of, args.examples,
@@ -139,16 +144,17 @@ def _cmd_cohort(args: argparse.Namespace, out: TextIO) -> int:
     import attrs
 
     from .cli import jobs_of, with_policy_files
-    from .cli_eval import evaluate_task, evaluation_header
+    from .cli_eval import conform_history, evaluate_task, evaluation_header
     from .cohort import cohort_view, render_cohort
     from .parallel import map_pupils
     from .progress import progress
 
     policy, history = _policy(args.policy, args), _history(args)
-    task, state = evaluate_task(policy, args.policy, args.as_of, history.school)
+    checked = conform_history(policy, history, args)
+    task, state = evaluate_task(policy, args.policy, args.as_of, checked.school)
     with closing(map_pupils(task, list(history), jobs_of(args), state=state)) as results:
         pupils = tuple(progress(results, len(history), "cohort", args.progress))
-    evaluation = attrs.evolve(evaluation_header(policy, history, args.as_of), pupils=pupils)
+    evaluation = attrs.evolve(evaluation_header(policy, history, args.as_of, checked.warnings), pupils=pupils)
     titled = with_policy_files(policy, args.format, out)
     titled.write(render_cohort(cohort_view(policy, history, args.as_of, evaluation), args.format))
     titled.flush()
