@@ -389,7 +389,13 @@ def parse_duration(text: str) -> tuple[int, bool]:
     if unit.strip() not in _DURATION_DAYS:
         raise ValueError(f"unknown duration {text!r}; expected e.g. '4 weeks', '28 days' or '10 school days'")
     days, school = _DURATION_DAYS[unit.strip()]
-    return int(Fraction(number) * days), school
+    try:
+        total = Fraction(number) * days
+    except (ValueError, ZeroDivisionError):
+        raise ValueError(f"bad duration {text!r}: {number!r} is not a number; expected e.g. '4 weeks'") from None
+    if total.denominator != 1:  # a whole number of days: 1.5 days is not truncated to 1
+        raise ValueError(f"duration {text!r} is not a whole number of days; expected e.g. '2 days' or '3 weeks'")
+    return int(total), school
 
 
 class _Build:

@@ -154,6 +154,20 @@ def test_a_due_window_past_ten_years_is_refused(tmp_path) -> None:
     assert any("length of time out of range" in p and "99999999 weeks" in p for p in problems), problems
 
 
+@pytest.mark.parametrize(("window", "loads"), [("1.5 weeks", False), ("0.5 days", False), ("1.5 school weeks", False),
+                                               ("0.5 weeks", False), ("1.0 weeks", True), ("2.5 weeks", False)])
+def test_a_due_window_is_a_whole_number_of_days_not_truncated(tmp_path, window, loads) -> None:
+    path = write(tmp_path, "")
+    text = path.read_text(encoding="utf-8").replace(
+        "    kind: letter\n", f"    kind: letter\n    due: {{after: home_visit, from: {window}, to: 3 weeks}}\n")
+    path.write_text(text, encoding="utf-8")
+    if loads:
+        assert load_policy(path).ruleset.policy.actions["letter"].due.from_days == 7
+        return
+    problems = refused(path)
+    assert any(f"t.yaml:{line_of(path, 'due:')}:" in p and "not a whole number of days" in p for p in problems), problems
+
+
 def test_a_measure_window_of_99999999_weeks_is_refused(tmp_path) -> None:
     body = """\
     measures:
