@@ -624,7 +624,12 @@ def _report_refused(reader: _Reader, doc: Any, refused: list[_Refused], name: st
                 value[key] = None
             else:
                 stack.append((item, at))
-    reader.problems[-len(refused):] = sorted(reader.problems[-len(refused):], key=lambda p: p.location.pointer)
+    reader.problems[-len(refused):] = sorted(reader.problems[-len(refused):], key=lambda p: _pointer_key(p.location))
+
+
+def _pointer_key(location: Location) -> tuple:
+    """A JSON pointer in document order: ``/pupils/2`` before ``/pupils/10``."""
+    return tuple((0, int(part), "") if part.isdigit() else (1, 0, part) for part in location.pointer.split("/"))
 
 
 def not_utf8(name: str, data: bytes, offset: int, lines: int = 0, before: int = 0) -> Problem:

@@ -333,3 +333,10 @@ def test_the_schema_and_the_reader_agree_on_fields_and_values(tmp_path, change, 
     _, report = read_history([write_json(tmp_path, change)])
     assert (not list(validator.iter_errors(change))) is ok
     assert (not report.problems) is ok
+
+
+def test_bad_numbers_are_reported_in_document_order(tmp_path) -> None:
+    pupils = [{"id": f"P{i}", "year_group": "YG" if i in (2, 10) else 5, "marks": []} for i in range(12)]
+    text = json.dumps({"pupils": pupils}).replace('"YG"', "1e999")
+    _, report = read_history([write_json(tmp_path, text)])
+    assert [p.location.pointer for p in report.problems] == ["/pupils/2/year_group", "/pupils/10/year_group"]
