@@ -16,10 +16,10 @@ def _cmd_audit(args: argparse.Namespace, out: TextIO) -> int:
     from .audit import audit_report, audit_scope, completions, render_text
     from .calendar import Calendar, load_calendar
     from .cli import jobs_of
+    from .cli_eval import load_history_of
     from .exceptions import Problem, UsageError
     from .parallel import PupilTask, map_pupils
     from .progress import progress
-    from .readers import load_history
 
     if args.start and args.end and args.start > args.end:
         raise UsageError([Problem(f"--from {args.start.isoformat()} is after --to {args.end.isoformat()}")])
@@ -27,7 +27,7 @@ def _cmd_audit(args: argparse.Namespace, out: TextIO) -> int:
         raise UsageError([Problem("--default-due must be 0 or more school days", found=str(args.default_due))])
     calendar = load_calendar(args.calendar) if args.calendar else Calendar()
     policy = load_policy(args.policy, calendar=calendar)
-    history = load_history(args.history, engine=getattr(args, "reader", "auto"))
+    history = load_history_of(args)
     pupils, scope = audit_scope(history, args.start, args.end, args.pupil, args.scan, args.default_due)
     task = PupilTask(_setup_audit, _audit_one, (args.policy, calendar, scope))
     with closing(map_pupils(task, pupils, jobs_of(args), state=(policy, completions(policy.ruleset), scope))) \
@@ -58,6 +58,7 @@ def _audit_one(state: tuple[Any, Any, Any], pupil: Any) -> Any:
 def register(sub: Any) -> None:
     """Add this module's commands to the CLI parser."""
     from .cli import _date, add_run_options
+    from .cli_eval import add_strict_codes
 
     p = sub.add_parser(
         "audit", help="compare the case events that happened with the policy in force on each date",
@@ -67,6 +68,7 @@ def register(sub: Any) -> None:
                     "0 when the audit ran (findings are the output), 1 with --fail-on-findings and findings.")
     p.add_argument("--policy", required=True, metavar="ID_OR_PATH", help="bundled policy id or policy file")
     p.add_argument("--history", nargs="+", required=True, metavar="FILE", help="history JSON, CSV files or directory")
+    add_strict_codes(p)
     p.add_argument("--from", dest="start", type=_date, metavar="YYYY-MM-DD",
                    help="first date audited (default: the first date of the data)")
     p.add_argument("--to", dest="end", type=_date, metavar="YYYY-MM-DD",

@@ -18,12 +18,26 @@ def _date_type() -> Any:
     return _date
 
 
-def _load(args: argparse.Namespace) -> tuple[Any, Any]:
-    from .api import load_policy
+def add_strict_codes(p: argparse.ArgumentParser) -> None:
+    """``--strict-codes``, beside a command's ``--history``."""
+    p.add_argument("--strict-codes", action="store_true",
+                   help="refuse a register code used after its withdrawal (F, H, J or Y from 19 August 2024, F "
+                        "from September 2013) rather than count it as DfE's statistics do, with a warning")
+
+
+def load_history_of(args: argparse.Namespace) -> Any:
+    """The history of ``--history``, read with the command's ``--reader`` and ``--strict-codes``."""
     from .readers import load_history
 
+    return load_history(args.history, engine=getattr(args, "reader", "auto"),
+                        strict_codes=getattr(args, "strict_codes", False))
+
+
+def _load(args: argparse.Namespace) -> tuple[Any, Any]:
+    from .api import load_policy
+
     return load_policy(args.policy, calendar=_calendar(args), backend=getattr(args, "backend", "python")), \
-        load_history(args.history, engine=getattr(args, "reader", "auto"))
+        load_history_of(args)
 
 
 def _cmd_evaluate(args: argparse.Namespace, out: TextIO) -> int:
@@ -122,7 +136,6 @@ def _cmd_verify(args: argparse.Namespace, out: TextIO) -> int:
     import datetime as dt
 
     from .api import load_policy
-    from .readers import load_history
 
     path = Path(args.decision)
     try:
@@ -133,7 +146,7 @@ def _cmd_verify(args: argparse.Namespace, out: TextIO) -> int:
     except (OSError, ValueError, KeyError, TypeError) as error:
         raise InputError([Problem(f"not a saved evaluation: {error}", Location(str(path)),
                                   expected="the JSON output of `evaluate --format json`")]) from None
-    history = load_history(args.history, engine=getattr(args, "reader", "auto"))
+    history = load_history_of(args)
     again = load_policy(policy_ref).evaluate(history, as_of, pupils).to_json()
     return _compare(saved, again, out)
 
@@ -180,6 +193,7 @@ def _cmd_test(args: argparse.Namespace, out: TextIO) -> int:
 def _common(p: argparse.ArgumentParser, pupil_required: bool = False) -> None:
     p.add_argument("--policy", required=True, metavar="ID_OR_PATH", help="bundled policy id or policy file")
     p.add_argument("--history", nargs="+", required=True, metavar="FILE", help="history JSON, CSV files or directory")
+    add_strict_codes(p)
     p.add_argument("--as-of", required=True, type=_date_type(), metavar="YYYY-MM-DD")
     p.add_argument("--pupil", required=pupil_required, metavar="ID")
     p.add_argument("--calendar", metavar="CSV", help="term dates (name,start,end)")
@@ -212,6 +226,7 @@ def register(sub: Any, psub: Any) -> None:
     p = sub.add_parser("verify", help="re-run a saved evaluation and confirm it is reproduced exactly")
     p.add_argument("decision", metavar="DECISION.json")
     p.add_argument("--history", nargs="+", required=True, metavar="FILE")
+    add_strict_codes(p)
     p.add_argument("--policy", metavar="ID_OR_PATH", help="default: the policy id recorded in the decision")
     p.set_defaults(run=_cmd_verify)
 
