@@ -6,10 +6,14 @@ import datetime as dt
 from pathlib import Path
 from typing import Sequence
 
+import attrs
+
 from .calendar import Calendar
 from .compiler import RuleSet, compile_policy
+from .conformance import conform, school_with_defaults, setting_problems
 from .engine import Engine, RuleCheck, why_not
 from .evaluation import Evaluation, PupilEvaluation
+from .exceptions import InputError
 from .history import History, Pupil, School
 from .layers import load_policy_files
 
@@ -45,16 +49,30 @@ class CompiledPolicy:
         return self.ruleset.policy.digest
 
     def evaluate(self, history: History, as_of: dt.date, pupils: Sequence[str] | None = None) -> Evaluation:
-        """Recommendations for every pupil of ``history`` (or those named) as of a date."""
-        return self.engine.evaluate(history, as_of, pupils)
+        """Recommendations for every pupil of ``history`` (or those named) as of a date.
+
+        The history is first checked against the policy (``conformance.conform``):
+        ``InputError`` for settings or events the policy cannot read, and the
+        evaluation's ``warnings`` for the rest.
+        """
+        checked = conform(history, self.ruleset.policy, as_of)
+        result = self.engine.evaluate(attrs.evolve(history, school=checked.school), as_of, pupils)
+        return attrs.evolve(result, warnings=checked.warnings) if checked.warnings else result
 
     def evaluate_pupil(self, pupil: Pupil, as_of: dt.date, school: School = School()) -> PupilEvaluation:
-        """Recommendations for one pupil."""
-        return self.engine.evaluate_pupil(pupil, as_of, school)
+        """Recommendations for one pupil (the school's settings checked and defaulted as declared)."""
+        return self.engine.evaluate_pupil(pupil, as_of, self.school(school))
 
     def why_not(self, pupil: Pupil, as_of: dt.date, action: str, school: School = School()) -> tuple[RuleCheck, ...]:
         """What stands between ``pupil`` and ``action``: each rule's unmet conditions."""
-        return why_not(self.engine, pupil, as_of, action, school)
+        return why_not(self.engine, pupil, as_of, action, self.school(school))
+
+    def school(self, school: School) -> School:
+        """``school`` with the policy's declared defaults; ``InputError`` for a setting it cannot read."""
+        errors = [p for p in setting_problems(school, self.ruleset.policy) if p.is_error]
+        if errors:
+            raise InputError(errors)
+        return school_with_defaults(school, self.ruleset.policy)
 
     def __repr__(self) -> str:
         return f"CompiledPolicy({self.id!r}, version={self.version!r}, rules={len(self.ruleset.rules)})"

@@ -18,13 +18,13 @@ import attrs
 
 from . import conditions
 from .conditions import Condition, Scope
-from .exceptions import CompileError, ConditionError, Problem
+from .exceptions import CompileError, ConditionError, Location, Problem
 from .history import EVENT_FIELDS, STANDARD_FLAGS
 from .layers import EffectivePolicy
-from .measures import MEASURES
-from .policy import Citation, Rule, Unless
+from .measures import MEASURES, Window
+from .policy import SANITY_BOUNDS, Citation, Rule, Unless, done_by_problems, window_problems
 
-__all__ = ["CompiledRule", "CompiledUnless", "RuleSet", "compile_policy", "policy_scope"]
+__all__ = ["CompiledRule", "CompiledUnless", "RuleSet", "compile_policy", "event_fields", "policy_scope"]
 
 
 @attrs.frozen
@@ -79,6 +79,11 @@ class RuleSet:
         return tuple(r for r in self.rules if action in r.rule.recommend)
 
 
+def event_fields(policy: EffectivePolicy) -> dict[str, Mapping[str, object]]:
+    """Every event type the policy knows (standard and declared by the chain) with its fields."""
+    return {**EVENT_FIELDS, **{name: event.fields for name, event in policy.event_types.items()}}
+
+
 def policy_scope(policy: EffectivePolicy) -> Scope:
     """The names a condition of ``policy`` may use, with their units."""
     facts = frozenset(f for rule in policy.rules for f in rule.derive)
@@ -88,8 +93,8 @@ def policy_scope(policy: EffectivePolicy) -> Scope:
         measures=measures,
         flags=frozenset(STANDARD_FLAGS) | frozenset(policy.flags),
         facts=facts,
-        settings=frozenset(),
-        event_fields=EVENT_FIELDS,
+        settings=frozenset(policy.settings),
+        event_fields=event_fields(policy),
     )
 
 
@@ -125,6 +130,8 @@ class _Compile:
                 self.problems.append(_unknown("action", action, self.policy.actions, rule.origin, rule.id))
         if cond is None or len(unless) != len(rule.unless):
             return None
+        for node in (cond.node, *(u.condition.node for u in unless)):
+            self.problems.extend(_setting_problems(node, self.policy) + _condition_window_problems(node))
         reads = conditions.names_used(cond.node).get("fact", set())
         negated = set(conditions.negated_facts(cond.node))
         for u in unless:
@@ -132,6 +139,79 @@ class _Compile:
             reads |= names
             negated |= names
         return CompiledRule(rule, cond, tuple(unless), frozenset(reads), frozenset(negated), 0, order)
+
+
+def _nodes(node: conditions.Node) -> list[conditions.Node]:
+    """Every node of a condition tree, parents first."""
+    out, stack = [], [node]
+    while stack:
+        current = stack.pop()
+        out.append(current)
+        stack.extend(reversed(current.children()))
+    return out
+
+
+def _setting_problems(node: conditions.Node, policy: EffectivePolicy) -> list[Problem]:
+    """``school.X`` must be a setting the chain declares, and one a condition can read.
+
+    The checker refuses undeclared names itself once the chain declares any setting;
+    this also covers a chain declaring none, and number settings, which the condition
+    language can only read as yes/no or text.
+    """
+    out = []
+    for ref in _nodes(node):
+        if not isinstance(ref, conditions.NameRef) or ref.kind != "setting":
+            continue
+        declared = policy.settings.get(ref.name)
+        if declared is None:
+            out.append(Problem(f"unknown school setting '{ref.name}': the policy chain declares no school settings",
+                               ref.location, found=f"school.{ref.name}",
+                               expected="a setting declared under settings: in this policy or a parent",
+                               example=f"settings: {{{ref.name}: {{type: bool, default: false, description: ..., cite: ...}}}}"))
+        elif declared.type == "number":
+            out.append(Problem(f"school setting '{ref.name}' is a number, which conditions cannot read yet",
+                               ref.location, found=f"school.{ref.name}",
+                               expected="a bool or text setting, or a parameter for the number"))
+    return out
+
+
+def _condition_window_problems(node: conditions.Node) -> list[Problem]:
+    """Windows written in a condition (``over last N school weeks``, ``within last N years``) within the sanity bound."""
+    out = []
+    for current in _nodes(node):
+        window = getattr(current, "window", None)
+        where = getattr(current, "window_location", current.location)
+        if isinstance(window, Window):
+            out += window_problems(window, where)
+        elif isinstance(window, conditions.EventWindow):
+            limit = 10 if window.kind == "years" else SANITY_BOUNDS.calendar_days  # ten years either way
+            if window.n > limit:
+                out.append(Problem("window out of range", where, found=str(window),
+                                   expected=SANITY_BOUNDS.describe(False) + ", a local sanity bound",
+                                   example="within last 2 years"))
+    return out
+
+
+def _event_type_problems(policy: EffectivePolicy) -> list[Problem]:
+    """``done_by``, due windows and named measures' ``since latest EVENT`` must name a known event type."""
+    known = event_fields(policy)
+    out = [p for action in policy.actions.values() if action.done_by is not None
+           for p in done_by_problems(action.done_by, known)]
+    for action in policy.actions.values():
+        if action.due is not None and action.due.after and action.due.after not in known:
+            out.append(_unknown_event(action.due.after, action.due.after_location or action.origin, known,
+                                      f"the due window of action {action.id!r}"))
+    for use in policy.measures.values():
+        if use.window is not None and use.window.kind == "since_event" and use.window.event not in known:
+            out.append(_unknown_event(use.window.event, use.origin, known, f"the window of measure {use.name!r}"))
+    return out
+
+
+def _unknown_event(name: str, where: Location, known: Mapping[str, object], what: str) -> Problem:
+    """An unknown event type named by ``what``, with the nearest known type."""
+    close = difflib.get_close_matches(name, sorted(known), n=1)
+    return Problem(f"{what} names an unknown event type {name!r}" + (f"; did you mean {close[0]!r}?" if close else ""),
+                   where, found=name, expected="an event type: " + ", ".join(sorted(known)))
 
 
 def _unknown(kind: str, name: str, known: Iterable[str], where, rule_id: str) -> Problem:
@@ -212,6 +292,7 @@ def _citation_problems(policy: EffectivePolicy) -> list[Problem]:
     for param in policy.parameters.values():
         cites += [param.cite] + [v.cite for v in param.values]
     cites += [m.cite for m in policy.measures.values()] + [a.cite for a in policy.actions.values()]
+    cites += [s.cite for s in policy.settings.values()] + [e.cite for e in policy.event_types.values()]
     for rule in policy.rules:
         cites += [rule.cite] + [u.cite for u in rule.unless]
     return [Problem(f"citation names unknown source {c.source!r}", c.location,
@@ -257,7 +338,7 @@ def compile_policy(policy: EffectivePolicy, today: dt.date | None = None) -> Rul
     """Compile ``policy``; ``CompileError`` lists every problem, warnings stay on the RuleSet."""
     scope = policy_scope(policy)
     work = _Compile(policy, scope)
-    work.problems += _citation_problems(policy) + _name_clashes(policy, scope)
+    work.problems += _citation_problems(policy) + _name_clashes(policy, scope) + _event_type_problems(policy)
     compiled = [c for c in (work.rule(rule, i) for i, rule in enumerate(policy.rules)) if c is not None]
     if work.problems:
         raise CompileError(work.problems)

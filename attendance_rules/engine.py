@@ -18,7 +18,7 @@ from typing import Any, Callable, Iterable, Iterator, Sequence
 import attrs
 
 from . import __version__, conditions
-from .calendar import Calendar, academic_year_start, nth_school_day_after
+from .calendar import Calendar, academic_year_start, add_weekdays, nth_school_day_after
 from .compiler import CompiledRule, CompiledUnless, RuleSet
 from .evaluation import (
     AlreadyDone,
@@ -48,11 +48,9 @@ _OPS = {">=": "at least", ">": "more than", "<=": "at most", "<": "less than", "
 
 
 def add_school_days(day: dt.date, n: int) -> dt.date:
-    """``day`` plus ``n`` weekdays (future school days are not known; weekdays stand in)."""
-    while n > 0:
-        day += dt.timedelta(days=1)
-        n -= day.weekday() < 5
-    return day
+    """``day`` plus ``n`` weekdays (future school days are not known; weekdays stand in);
+    constant time, and 9999-12-31 rather than an overflow at the end of the calendar."""
+    return add_weekdays(day, n)
 
 
 class PupilContext:

@@ -13,6 +13,7 @@ from typing import Any
 
 import attrs
 
+from .exceptions import Problem
 from .policy import Citation
 
 __all__ = [
@@ -26,7 +27,14 @@ __all__ = [
     "Recommendation",
     "Suppression",
     "ValueView",
+    "warning_json",
 ]
+
+
+def warning_json(problem: Problem) -> dict[str, str]:
+    """A warning as the JSON output records it: where, what, and what was found and expected."""
+    return {"location": str(problem.location), "message": problem.message, "found": problem.found,
+            "expected": problem.expected}
 
 
 @attrs.frozen
@@ -232,12 +240,16 @@ class Evaluation:
     history: dict[str, Any] = attrs.field(hash=False)
     library_version: str
     pupils: tuple[PupilEvaluation, ...]
+    warnings: tuple[Problem, ...] = ()  # located findings that did not stop the run (as-of outside the data …)
 
     def to_json(self) -> dict[str, Any]:
-        """JSON form (see schemas/evaluation.schema.json)."""
-        return {"as_of": self.as_of.isoformat(), "library": {"name": "attendance-rules",
+        """JSON form (see schemas/evaluation.schema.json); ``warnings`` only when there are any."""
+        head: dict[str, Any] = {"as_of": self.as_of.isoformat(), "library": {"name": "attendance-rules",
                                                              "version": self.library_version},
-                "policy": self.policy, "history": self.history, "pupils": [p.to_json() for p in self.pupils]}
+                "policy": self.policy, "history": self.history}
+        if self.warnings:
+            head["warnings"] = [warning_json(w) for w in self.warnings]
+        return head | {"pupils": [p.to_json() for p in self.pupils]}
 
     def dumps(self) -> str:
         """Deterministic JSON text."""

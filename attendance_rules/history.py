@@ -32,7 +32,6 @@ __all__ = [
     "School",
     "day_of_slot",
     "slot_of",
-    "unknown_event_types",
 ]
 
 SESSIONS = ("AM", "PM")
@@ -340,42 +339,3 @@ def unknown_event_type(kind: str, where: Location, count: int = 1, severity: str
     return Problem(f"event type {kind!r} is not a standard type{hint}{more}", where, severity,
                    found=repr(kind), expected="a standard event type or one the policy declares",
                    example=guess or "letter_sent")
-
-
-def unknown_event_types(history: History, known: Mapping[str, Mapping[str, Any]]) -> list[Problem]:
-    """Errors for the events of ``history`` whose type is neither standard nor in ``known``
-    (the event types a policy declares: type -> field -> field type), and for the fields
-    of declared types that the declaration does not name: one error per type (or type
-    and field), located at its first event, with the count.
-
-    The reader checks the fields of standard types when it loads; this is the check
-    that needs the policy, made when the policy is known (at evaluation).
-    """
-    found: dict[tuple[str, str], list] = {}
-    for pupil in history.pupils:
-        for event in pupil.events:
-            for key in _odd_parts(event, known):
-                found.setdefault(key, [event.location, 0])[1] += 1
-    return [_odd_problem(kind, field, where, count, known) for (kind, field), (where, count) in sorted(found.items())]
-
-
-def _odd_parts(event: Event, known: Mapping[str, Mapping[str, Any]]) -> list[tuple[str, str]]:
-    """(type, "") when the event's type is unknown, else (type, field) per undeclared field."""
-    if event.type in EVENT_FIELDS:
-        return []  # the reader checked the fields of standard types
-    fields = known.get(event.type)
-    if fields is None:
-        return [(event.type, "")]
-    return [(event.type, k) for k in event.details if k not in fields and not str(k).startswith("x-")]
-
-
-def _odd_problem(kind: str, field: str, where: Location, count: int,
-                 known: Mapping[str, Mapping[str, Any]]) -> Problem:
-    """The error for one unknown event type (``field`` empty) or one undeclared field."""
-    if not field:
-        problem = unknown_event_type(kind, where, count, "error", [*EVENT_FIELDS, *known])
-        return attrs.evolve(problem, message=problem.message.replace("a standard type", "a standard or declared type"))
-    problem = unknown_name(field, known[kind] or ("(none)",), f"unknown field {{}} of a {kind} event", where,
-                           "an x- extension field")
-    return attrs.evolve(problem, message=problem.message + (f"; {count} such events" if count > 1 else ""))
-

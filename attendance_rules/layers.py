@@ -18,7 +18,8 @@ from typing import Mapping, Sequence
 import attrs
 
 from .exceptions import Location, PolicyError, Problem
-from .policy import Action, MeasureUse, Parameter, PolicyFile, Rule, Source, read_policy_file
+from .policy import (Action, EventType, MeasureUse, Parameter, PolicyFile, Rule, Setting, Source,
+                     parameter_value_problems, read_policy_file)
 from .resources import bundled_policy_dir
 
 __all__ = ["EffectivePolicy", "Origin", "PolicyLoader", "load_policy_files", "resolve"]
@@ -57,6 +58,8 @@ class EffectivePolicy:
     disabled: Mapping[str, tuple[str, Origin]]
     origins: Mapping[str, Origin]
     warnings: tuple[Problem, ...] = ()
+    settings: Mapping[str, Setting] = attrs.field(factory=dict)
+    event_types: Mapping[str, EventType] = attrs.field(factory=dict)
 
     @property
     def id(self) -> str:
@@ -84,7 +87,7 @@ class EffectivePolicy:
         return False
 
     def origin(self, kind: str, name: str) -> Origin:
-        """Origin of ``parameter``/``measure``/``action``/``rule``/``flag`` ``name``."""
+        """Origin of ``parameter``/``measure``/``action``/``rule``/``flag``/``setting``/``event_type`` ``name``."""
         return self.origins[f"{kind}:{name}"]
 
     def rule_origin(self, rule: Rule) -> Origin:
@@ -153,6 +156,8 @@ class _Merge:
     def __init__(self) -> None:
         self.sources: dict[str, Source] = {}
         self.flags: dict[str, str] = {}
+        self.settings: dict[str, Setting] = {}
+        self.event_types: dict[str, EventType] = {}
         self.parameters: dict[str, Parameter] = {}
         self.measures: dict[str, MeasureUse] = {}
         self.actions: dict[str, Action] = {}
@@ -170,6 +175,7 @@ class _Merge:
         key = f"{kind}:{name}"
         if key in self.origins:
             hint = {"parameter": "put it under override_parameters", "flag": "remove the duplicate",
+                    "setting": "remove the duplicate", "event_type": "remove the duplicate",
                     "measure": "use another name"}.get(kind, "add `replaces: <reason>` to replace it")
             self.error(f"{kind} {name!r} is already defined by {self.origins[key]}", where, expected=hint)
             return
@@ -203,6 +209,10 @@ class _Merge:
             self.sources.setdefault(name, source)
         for name, text in policy.flags.items():
             self.add_new("flag", self.flags, name, text, policy.document.where(("flags", name), key=True), pid)
+        for name, setting in policy.settings.items():
+            self.add_new("setting", self.settings, name, setting, setting.origin, pid)
+        for name, event_type in policy.event_types.items():
+            self.add_new("event_type", self.event_types, name, event_type, event_type.origin, pid)
         for name, param in policy.parameters.items():
             self.add_new("parameter", self.parameters, name, param, param.origin, pid)
         for name, param in policy.override_parameters.items():
@@ -236,6 +246,8 @@ class _Merge:
             self.error(f"override of {param.name!r} changes its unit", param.origin, found=param.unit,
                        expected=f"{old.unit}, as at {old.origin}")
             return
+        if not param.unit:  # read without a unit: its values are checked against the parent's
+            self.problems.extend(parameter_value_problems(attrs.evolve(param, unit=old.unit)))
         self.problems.extend(bound_problems(old, param, self.origins[key]))
         self.parameters[param.name] = attrs.evolve(param, unit=old.unit, bounds=old.bounds or param.bounds)
         self.origins[key] = Origin(pid, param.origin, (self.origins[key],))
@@ -291,7 +303,8 @@ def resolve(chain: Sequence[PolicyFile]) -> EffectivePolicy:
         raise PolicyError(merge.problems)
     rules = tuple(r for r in (*merge.superseded, *merge.rules.values()) if r.id not in merge.disabled)
     return EffectivePolicy(chain[-1], tuple(chain), merge.sources, merge.flags, merge.parameters, merge.measures,
-                           merge.actions, rules, merge.disabled, merge.origins)
+                           merge.actions, rules, merge.disabled, merge.origins,
+                           settings=merge.settings, event_types=merge.event_types)
 
 
 def load_policy_files(ref: str | Path, search_dirs: Sequence[str | Path] = ()) -> EffectivePolicy:

@@ -9,6 +9,8 @@ policy; conditions are parsed there, once every name in the chain is known.
 from __future__ import annotations
 
 import datetime as dt
+import difflib
+import math
 from fractions import Fraction
 from pathlib import Path
 from typing import Any, Callable, Mapping
@@ -27,22 +29,62 @@ __all__ = [
     "DatedValue",
     "DoneBy",
     "Due",
+    "EventType",
     "MeasureUse",
     "Parameter",
     "PolicyFile",
     "Rule",
+    "SANITY_BOUNDS",
+    "Setting",
     "Source",
     "Text",
     "Unless",
+    "done_by_problems",
     "format_parameter_value",
+    "parameter_value_problems",
     "parse_duration",
     "read_policy_file",
     "read_policy_text",
+    "window_problems",
 ]
 
 # Durations in due windows: calendar days, or school days (a school week is five).
 _DURATION_DAYS = {"day": (1, False), "days": (1, False), "week": (7, False), "weeks": (7, False),
                   "school day": (1, True), "school days": (1, True), "school week": (5, True), "school weeks": (5, True)}
+
+
+@attrs.frozen
+class SanityBounds:
+    """Local sanity bounds on dates and lengths of time (not policy values).
+
+    No source sets these: they only refuse values that cannot be meant (a window of
+    99,999,999 weeks, a policy from the year 1) before evaluation meets them. Ten years
+    is longer than any window, due interval or review a policy describes; an English
+    school year has 190 pupil days plus 5 training days, hence 195 school days a year.
+    """
+
+    first_date: dt.date = dt.date(1990, 1, 1)
+    last_date: dt.date = dt.date(2100, 12, 31)
+    calendar_days: int = 3653  # ten years of calendar days
+    school_days: int = 1950  # ten school years of 195 days
+
+    def max_days(self, school: bool) -> int:
+        """The longest span allowed, in school days or in calendar days."""
+        return self.school_days if school else self.calendar_days
+
+    def describe(self, school: bool) -> str:
+        """The bound as an officer reads it."""
+        return (f"at most {self.school_days} school days (ten school years)" if school
+                else f"at most {self.calendar_days} days (ten years)")
+
+
+SANITY_BOUNDS = SanityBounds()
+
+# Parameter units whose values count whole things, and the days in one of each duration unit.
+_WHOLE_UNITS = frozenset({"sessions", "days", "school_days", "school_weeks", "weeks", "count"})
+_UNIT_DAYS = {"days": (1, False), "weeks": (7, False), "school_days": (1, True), "school_weeks": (5, True)}
+# Types a declared school setting or event field may have, and the Python values each takes.
+_SETTING_TYPES = {"bool": (bool,), "number": (int, float, Fraction), "text": (str,)}
 
 
 @attrs.frozen
@@ -92,6 +134,45 @@ class DatedValue:
     start: dt.date | None
     value: Any
     cite: Citation | None
+    location: Location = attrs.field(default=Location(), eq=False)
+
+
+@attrs.frozen
+class Setting:
+    """A school setting a policy reads (``school.traded_ews``): its type, default and why it matters."""
+
+    name: str
+    type: str
+    default: Any
+    description: str
+    cite: Citation | None
+    local_choice: str = ""
+    origin: Location = attrs.field(default=Location(), eq=False)
+
+    def accepts(self, value: Any) -> bool:
+        """True when ``value`` (as a history records it) has this setting's type (a number is finite)."""
+        if not isinstance(value, _SETTING_TYPES[self.type]) or (self.type == "bool") != isinstance(value, bool):
+            return False
+        return not isinstance(value, float) or math.isfinite(value)
+
+    def unrecorded(self, value: Any) -> bool:
+        """True for an empty text where a yes/no or number is wanted: an empty CSV cell, not a value."""
+        return value == "" and self.type != "text"
+
+
+@attrs.frozen
+class EventType:
+    """A case event type a policy declares beyond the standard ones, with its fields.
+
+    ``fields`` maps a field name to "bool", "date", "str" or a tuple of allowed texts,
+    as ``history.EVENT_FIELDS`` does for the standard types.
+    """
+
+    name: str
+    fields: Mapping[str, Any]
+    description: str
+    cite: Citation | None
+    origin: Location = attrs.field(default=Location(), eq=False)
 
 
 @attrs.frozen
@@ -146,6 +227,7 @@ class Due:
     from_days: int = 0
     to_days: int = 0
     school_days: bool = False  # True: from/to count school days (weekdays), not calendar days
+    after_location: Location = attrs.field(default=Location(), eq=False)
 
     def describe(self) -> str:
         """``within 5 school days`` / ``between 28 and 42 days after the latest …``."""
@@ -165,6 +247,8 @@ class DoneBy:
 
     event: str
     fields: tuple[tuple[str, Any], ...] = ()
+    location: Location = attrs.field(default=Location(), eq=False)
+    field_locations: tuple[tuple[str, Location], ...] = attrs.field(default=(), eq=False)
 
     def wanted(self, action_id: str) -> dict[str, Any]:
         """The field values an event of type ``event`` needs to record ``action_id`` done."""
@@ -271,6 +355,8 @@ class PolicyFile:
     extends: str = ""
     sources: Mapping[str, Source] = attrs.field(factory=dict)
     flags: Mapping[str, str] = attrs.field(factory=dict)
+    settings: Mapping[str, Setting] = attrs.field(factory=dict)
+    event_types: Mapping[str, EventType] = attrs.field(factory=dict)
     parameters: Mapping[str, Parameter] = attrs.field(factory=dict)
     override_parameters: Mapping[str, Parameter] = attrs.field(factory=dict)
     measures: Mapping[str, MeasureUse] = attrs.field(factory=dict)
@@ -321,11 +407,17 @@ class _Build:
         if value is None:
             return None
         try:
-            return dt.date.fromisoformat(str(value))
+            day = dt.date.fromisoformat(str(value))
         except ValueError:
             self.problems.append(Problem("not a real date", self.doc.where(path), found=repr(value),
                                          expected="YYYY-MM-DD", example="2024-08-19"))
             return None
+        if not SANITY_BOUNDS.first_date <= day <= SANITY_BOUNDS.last_date:
+            self.problems.append(Problem("date out of range", self.doc.where(path), found=str(day),
+                                         expected=f"a date from {SANITY_BOUNDS.first_date} to {SANITY_BOUNDS.last_date} "
+                                                  "(a local sanity bound)", example="2024-08-19"))
+            return None
+        return day
 
     def cite(self, path: tuple) -> Citation | None:
         raw = _get(self.doc.data, path)
@@ -341,13 +433,16 @@ class _Build:
         raw = self.doc.get(path)
         if "values" in raw:
             values = tuple(DatedValue(self.date(path + ("values", i, "from")), _number(v["value"]),
-                                      self.cite(path + ("values", i, "cite")))
+                                      self.cite(path + ("values", i, "cite")), self.doc.where(path + ("values", i, "value")))
                            for i, v in enumerate(raw["values"]))
         else:
-            values = (DatedValue(None, _number(raw["value"]), None),)
-        return Parameter(name, raw.get("unit", default_unit), values, self.cite(path + ("cite",)),
-                         raw.get("local_choice", ""), raw.get("description", ""), raw.get("bounds"),
-                         self.doc.where(path, key=True))
+            values = (DatedValue(None, _number(raw["value"]), None, self.doc.where(path + ("value",))),)
+        parameter = Parameter(name, raw.get("unit", default_unit), values, self.cite(path + ("cite",)),
+                              raw.get("local_choice", ""), raw.get("description", ""), raw.get("bounds"),
+                              self.doc.where(path, key=True))
+        if parameter.unit:  # an override without a unit is checked once layering gives it the parent's
+            self.problems.extend(parameter_value_problems(parameter))
+        return parameter
 
     def measure(self, name: str, path: tuple) -> MeasureUse:
         raw = self.doc.get(path)
@@ -357,6 +452,7 @@ class _Build:
                 window = Window.parse(raw["window"])
             except ValueError as err:
                 self.problems.append(Problem(str(err), self.doc.where(path + ("window",))))
+            self.problems.extend(window_problems(window, self.doc.where(path + ("window",))))
         return MeasureUse(name, raw["measure"], window, tuple(raw.get("codes", ())), raw.get("description", ""),
                           self.cite(path + ("cite",)), self.doc.where(path, key=True))
 
@@ -365,33 +461,38 @@ class _Build:
         if not isinstance(raw, dict):
             return None
         if "within_school_days" in raw:
-            return Due(within_school_days=int(raw["within_school_days"]))
+            return self.due_within(raw["within_school_days"], path + ("within_school_days",))
         try:
             (start, school), (end, school_to) = parse_duration(raw["from"]), parse_duration(raw["to"])
             if school != school_to:
                 raise ValueError("a due window's from and to must both be school days/weeks or both calendar time")
-            return Due(after=raw["after"], from_days=start, to_days=end, school_days=school)
         except ValueError as err:
             self.problems.append(Problem(str(err), self.doc.where(path)))
             return None
+        for key, days in (("from", start), ("to", end)):
+            self.span_problem(days, school, raw[key], path + (key,))
+        return Due(after=raw["after"], from_days=start, to_days=end, school_days=school,
+                   after_location=self.doc.where(path + ("after",)))
+
+    def due_within(self, days: int, path: tuple) -> Due:
+        """A ``within_school_days`` due date, refused past the sanity bound."""
+        self.span_problem(days, True, days, path)
+        return Due(within_school_days=int(days))
+
+    def span_problem(self, days: int, school: bool, written: Any, path: tuple) -> None:
+        """A problem when a length of time written at ``path`` passes the sanity bound."""
+        if days > SANITY_BOUNDS.max_days(school):
+            self.problems.append(Problem("length of time out of range", self.doc.where(path), found=str(written),
+                                         expected=SANITY_BOUNDS.describe(school) + ", a local sanity bound"))
 
     def done_by(self, path: tuple) -> DoneBy | None:
         raw = _get(self.doc.data, path)
         if raw is None:
             return None
         event, fields = (raw, {}) if isinstance(raw, str) else (raw.get("event"), raw.get("with") or {})
-        known = EVENT_FIELDS.get(event)
-        if known is None:
-            self.problems.append(Problem(f"done_by names an unknown event type {event!r}", self.doc.where(path),
-                                         found=repr(event), expected="an event type: " + ", ".join(sorted(EVENT_FIELDS)),
-                                         example="done_by: {event: referral_made, with: {to: camhs}}"))
-            return None
-        for field, value in fields.items():
-            problem = _field_problem(event, field, value, known)
-            if problem:
-                self.problems.append(Problem(problem[0], self.doc.where(path + ("with", field)),
-                                             found=repr(value) if problem[1] else repr(field), expected=problem[2]))
-        return DoneBy(event, tuple(sorted(fields.items())))
+        # the event type and its fields are checked once the chain's declared types are known
+        field_locations = tuple((k, self.doc.where(path + ("with", k))) for k in fields)
+        return DoneBy(event, tuple(sorted(fields.items())), self.doc.where(path), field_locations)
 
     def action(self, action_id: str, path: tuple) -> Action:
         raw = self.doc.get(path)
@@ -414,6 +515,28 @@ class _Build:
                     raw.get("description", ""), raw.get("local_choice", ""), raw.get("replaces", ""), policy_id,
                     self.doc.where(path))
 
+    def setting(self, name: str, path: tuple) -> Setting:
+        """A declared school setting; its default must have its type."""
+        raw = self.doc.get(path)
+        setting = Setting(name, raw["type"], _number(raw["default"]), raw["description"], self.cite(path + ("cite",)),
+                          raw.get("local_choice", ""), self.doc.where(path, key=True))
+        if not setting.accepts(setting.default):
+            self.problems.append(Problem(f"the default of setting {name!r} is not {_TYPE_WORDS[setting.type]}",
+                                         self.doc.where(path + ("default",)), found=repr(raw["default"]),
+                                         expected=_TYPE_WORDS[setting.type], example=_TYPE_EXAMPLES[setting.type]))
+        return setting
+
+    def event_type(self, name: str, path: tuple) -> EventType:
+        """A declared event type; a standard type cannot be declared again."""
+        raw = self.doc.get(path)
+        if name in EVENT_FIELDS:
+            self.problems.append(Problem(f"event type {name!r} is a standard type and cannot be declared again",
+                                         self.doc.where(path, key=True), found=name,
+                                         expected="a new event type name (standard types need no declaration)"))
+        fields = {k: tuple(v) if isinstance(v, list) else {"text": "str"}.get(v, v)
+                  for k, v in (raw.get("fields") or {}).items()}
+        return EventType(name, fields, raw["description"], self.cite(path + ("cite",)), self.doc.where(path, key=True))
+
     def policy(self) -> PolicyFile:
         d = self.doc.data
         sources = {k: Source(k, v["title"], v.get("publisher", ""), str(v.get("date", "")), v.get("location", ""),
@@ -432,6 +555,8 @@ class _Build:
             d["id"], d["title"], d["kind"], str(d["version"]), self.date(("effective_from",)), self.doc,
             self.date(("effective_to",)), self.date(("review_due",)), d.get("owner", ""), d.get("extends", ""),
             sources, dict(d.get("flags", {})),
+            {k: self.setting(k, ("settings", k)) for k in d.get("settings", {})},
+            {k: self.event_type(k, ("event_types", k)) for k in d.get("event_types", {})},
             {k: self.parameter(k, ("parameters", k)) for k in d.get("parameters", {})},
             # an override without a unit keeps the parent's (layers.py fills it in)
             {k: self.parameter(k, ("override_parameters", k), "") for k in d.get("override_parameters", {})},
@@ -440,6 +565,92 @@ class _Build:
             tuple(rules),
             {k: (v, self.doc.where(("disable_rules", k), key=True)) for k, v in d.get("disable_rules", {}).items()},
         )
+
+
+_TYPE_WORDS = {"bool": "yes/no (true or false)", "number": "a number", "text": "text"}
+_TYPE_EXAMPLES = {"bool": "false", "number": "0", "text": '"north"'}
+
+
+def parameter_value_problems(parameter: Parameter) -> list[Problem]:
+    """Problems where a value of ``parameter`` cannot be a value of its unit.
+
+    Counts of things (sessions, days, weeks, count) are whole numbers from 0, a percent
+    lies from 0 to 100, pounds are not negative, text is text and bool is true/false;
+    lengths of time stay within the sanity bound (``SANITY_BOUNDS``).
+    """
+    out = []
+    for dated in parameter.values:
+        wrong = _unit_problem(parameter.unit, dated.value)
+        if wrong:
+            out.append(Problem(f"parameter {parameter.name!r} ({parameter.unit}): {wrong[0]}", dated.location,
+                               found=_shown(dated.value), expected=wrong[1], example=wrong[2]))
+    return out
+
+
+def _unit_problem(unit: str, value: Any) -> tuple[str, str, str] | None:
+    """(what is wrong, what was expected, an example) when ``value`` cannot be in ``unit``."""
+    if unit in ("text", "bool"):
+        ok = isinstance(value, str) if unit == "text" else isinstance(value, bool)
+        return None if ok else (f"the value must be {_TYPE_WORDS[unit]}", _TYPE_WORDS[unit], _TYPE_EXAMPLES[unit])
+    if isinstance(value, bool) or not isinstance(value, (int, Fraction)):
+        return "the value must be a number", f"a number of {unit.replace('_', ' ')}", "10"
+    if unit in _WHOLE_UNITS and (value < 0 or Fraction(value).denominator != 1):
+        return "the value must be a whole number from 0", f"a whole number of {unit.replace('_', ' ')}", "10"
+    if unit == "percent" and not 0 <= value <= 100:
+        return "a percentage must lie from 0 to 100", "a percentage from 0 to 100", "90"
+    if unit == "pounds" and value < 0:
+        return "an amount of money cannot be negative", "pounds from 0", "80"
+    return _span_problem(unit, value)
+
+
+def _span_problem(unit: str, value: Any) -> tuple[str, str, str] | None:
+    """A length of time past the sanity bound, for parameters measured in days or weeks."""
+    if unit not in _UNIT_DAYS:
+        return None
+    per, school = _UNIT_DAYS[unit]
+    if value * per <= SANITY_BOUNDS.max_days(school):
+        return None
+    return "the length of time is out of range", SANITY_BOUNDS.describe(school) + ", a local sanity bound", "6"
+
+
+def window_problems(window: Window | None, where: Location) -> list[Problem]:
+    """A problem when a ``last N … weeks`` window passes the sanity bound."""
+    if window is None or window.kind not in ("school_weeks", "calendar_weeks"):
+        return []
+    school = window.kind == "school_weeks"
+    if window.n * (5 if school else 7) <= SANITY_BOUNDS.max_days(school):
+        return []
+    return [Problem("window out of range", where, found=str(window),
+                    expected=SANITY_BOUNDS.describe(school) + ", a local sanity bound", example="last 12 school weeks")]
+
+
+def done_by_problems(done_by: DoneBy, event_fields: Mapping[str, Mapping[str, Any]]) -> list[Problem]:
+    """Problems where ``done_by`` names an event type or field the chain does not know.
+
+    ``event_fields`` maps each known event type (standard and declared) to its fields.
+    """
+    known = event_fields.get(done_by.event)
+    if known is None:
+        close = difflib.get_close_matches(str(done_by.event), sorted(event_fields), n=1)
+        return [Problem(f"done_by names an unknown event type {done_by.event!r}"
+                        + (f"; did you mean {close[0]!r}?" if close else ""), done_by.location,
+                        found=repr(done_by.event), expected="an event type: " + ", ".join(sorted(event_fields)),
+                        example="done_by: {event: referral_made, with: {to: camhs}}")]
+    where = dict(done_by.field_locations)
+    out = []
+    for field, value in done_by.fields:
+        problem = _field_problem(done_by.event, field, value, known)
+        if problem:
+            out.append(Problem(problem[0], where.get(field, done_by.location),
+                               found=repr(value) if problem[1] else repr(field), expected=problem[2]))
+    return out
+
+
+def _shown(value: Any) -> str:
+    """A parameter value as written: numbers plainly, text quoted."""
+    if isinstance(value, Fraction):
+        return str(float(value)) if value.denominator != 1 else str(value.numerator)
+    return repr(value) if isinstance(value, str) else str(value)
 
 
 def _field_problem(event: str, field: str, value: Any, known: Mapping[str, Any]) -> tuple[str, bool, str] | None:
@@ -475,6 +686,8 @@ def _number(value: Any) -> Any:
     """Numbers become exact fractions (ints stay ints) so thresholds compare exactly."""
     if isinstance(value, bool) or not isinstance(value, (int, float)):
         return value
+    if isinstance(value, float) and not math.isfinite(value):
+        return value  # .nan and .inf have no exact fraction; the unit check refuses them
     return value if isinstance(value, int) else Fraction(str(value))
 
 

@@ -44,6 +44,8 @@ SKELETON = {
     "id": "rnd", "title": "Random policy", "kind": "national", "version": "1", "effective_from": "2020-01-01",
     "sources": {"src": {"title": "A source"}},
     "flags": {"flag_a": "a local flag"},
+    "settings": {"traded_ews": {"type": "bool", "default": False, "description": "the school buys the EWS",
+                                "cite": CITE}},
     "parameters": {"p_sessions": {"value": 3, "unit": "sessions", "cite": CITE},
                    "p_rate": {"value": 10, "unit": "percent", "cite": CITE},
                    "p_weeks": {"value": 2, "unit": "weeks", "cite": CITE}},

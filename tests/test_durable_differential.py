@@ -120,7 +120,7 @@ def sample():
     return load_history(SAMPLE)
 
 
-BUNDLED = [p for p in ("england", "halton", "widnes_academy", "stockport")
+BUNDLED = [p for p in ("england", "halton", "widnes_academy", "stockport", "tameside")
            if (ROOT / "policies" / f"{p}.yaml").exists()]
 
 
@@ -150,10 +150,11 @@ def test_more_than_1024_pupils(sample) -> None:
     durable = DurableEngine(policy.ruleset, policy.calendar)
     try:
         as_of = dt.date(2024, 3, 22)
-        assert_agree(policy.evaluate(history, as_of), durable.evaluate(history, as_of))
+        # engine against engine: the API's evaluate adds the history's warnings under england
+        assert_agree(policy.engine.evaluate(history, as_of), durable.evaluate(history, as_of))
         # the same engine again: 2,400 sessions per ruleset in all
         again = durable.evaluate(history, dt.date(2024, 1, 12))
-        assert_agree(policy.evaluate(history, dt.date(2024, 1, 12)), again)
+        assert_agree(policy.engine.evaluate(history, dt.date(2024, 1, 12)), again)
     finally:
         durable.close()
 
@@ -162,7 +163,7 @@ def test_threads_share_one_durable_engine(sample) -> None:
     policy = api.load_policy("england")
     durable = DurableEngine(policy.ruleset, policy.calendar)
     as_of = dt.date(2024, 3, 22)
-    expected = policy.evaluate(sample, as_of).dumps()
+    expected = policy.engine.evaluate(sample, as_of).dumps()  # engine against engine (no history warnings)
     results: list[str] = []
     errors: list[BaseException] = []
 

@@ -18,7 +18,7 @@ from hypothesis import strategies as st
 from attendance_rules.calendar import load_calendar
 from attendance_rules.cli import main
 from attendance_rules.exceptions import InputError, Problem
-from attendance_rules.history import EVENT_FIELDS, unknown_event_types
+from attendance_rules.history import EVENT_FIELDS
 from attendance_rules.readers import load_history, read_history, read_history_data
 
 SAMPLE_CSV = Path(__file__).resolve().parent.parent / "examples" / "sample" / "csv"
@@ -182,18 +182,6 @@ def test_an_unknown_event_type_is_a_warning_naming_the_nearest_standard_type(tmp
     (warning,) = report.warnings
     assert "'letter_sentt'" in warning.message and "did you mean 'letter_sent'" in warning.message
     assert warning.location.pointer == "/pupils/0/events/0" and "2 such events" in warning.message
-
-
-def test_unknown_event_types_against_what_a_policy_declares(tmp_path) -> None:
-    events = [{"date": "2024-01-09", "type": "letter_sentt"}, {"date": "2024-01-09", "type": "ews_visit", "by": "x"},
-              {"date": "2024-01-10", "type": "ews_visit", "officer": "A"}]
-    history = load_history(write_json(tmp_path, with_pupil(events=events)))
-    found = unknown_event_types(history, {"ews_visit": {"officer": "str"}})
-    # one error per (type, field), in type order: ews_visit's undeclared field 'by', then letter_sentt
-    assert [(p.location.pointer, p.is_error) for p in found] == [("/pupils/0/events/1", True),
-                                                                 ("/pupils/0/events/0", True)]
-    assert "did you mean 'letter_sent'" in found[1].message and "'by'" in found[0].message
-    assert unknown_event_types(history, {"letter_sentt": {}, "ews_visit": {"officer": "str", "by": "str"}}) == []
 
 
 def test_declared_event_types_are_checked_at_load(tmp_path) -> None:

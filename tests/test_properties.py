@@ -79,6 +79,7 @@ def test_kind_sets_are_documented_and_consistent() -> None:
 
 BUNDLED_RUNS = [
     ("england", "abcd"), ("stockport", "abcd"), ("hillingdon", "abcd"), ("halton", "abcd"), ("widnes_academy", "abcd"),
+    ("tameside", "abcd"),
 ]
 
 

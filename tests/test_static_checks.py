@@ -26,7 +26,7 @@ from attendance_rules.static_checks import MAX_DISJUNCTS, stage_families, static
 HERE = Path(__file__).resolve().parent
 PLANTED = HERE / "assurance_policies"
 ROOT = HERE.parent
-BUNDLED = ["england", "halton", "widnes_academy", "stockport", "hillingdon"]
+BUNDLED = ["england", "halton", "widnes_academy", "stockport", "hillingdon", "tameside"]
 TODAY = dt.date(2025, 1, 1)
 
 # file, line, column, severity, message pattern

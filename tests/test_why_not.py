@@ -181,7 +181,7 @@ def _chain_doc() -> dict:
                       rule("r_c", "b", derive=["c"]), rule("r_d", "c", derive=["a"])]}
 
 
-BUNDLED = ["england", "halton", "hillingdon", "stockport", "widnes_academy"]
+BUNDLED = ["england", "halton", "hillingdon", "stockport", "tameside", "widnes_academy"]
 
 
 @pytest.fixture(scope="module")
