@@ -191,7 +191,7 @@ class CodeBook:
             if withdrawn:
                 found.update((e.code, e.id) for e in table.withdrawn.values()
                              if e.covers(day) and e.code not in found)
-            found = self._maps[key] = found
+            self._maps[key] = found
         return found
 
     def _category_table(self) -> bytes:

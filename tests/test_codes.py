@@ -197,8 +197,8 @@ def render_code_tables() -> str:
             out += [f"| `{c.code}` | {c.category.value} | {_dates(c).strip(' ()')} | {c.note} |" for c in table.earlier]
             out.append("")
         if table.withdrawn:
-            out += ["Withdrawn codes still found in registers: accepted with a warning (refused with "
-                    "`--strict-codes`), counted as DfE's statistics count them:", "",
+            out += [("Withdrawn codes still found in registers: accepted with a warning (refused with "
+                     "`--strict-codes`), counted as DfE's statistics count them:"), "",
                     "| code | counted as | withdrawn | evidence |", "| --- | --- | --- | --- |"]
             out += [f"| `{c.code}` | {c.category.value} | {_day(c.withdrawn)} | {c.note} |"
                     for c in table.withdrawn.values()]

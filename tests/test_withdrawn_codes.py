@@ -134,7 +134,7 @@ def _check_warning(warning, code: str, day: dt.date, category: str, engine: str)
 @pytest.mark.parametrize("engine", ENGINES)
 def test_strict_codes_refuse_each_withdrawn_mark_where_it_is(tmp_path, engine, code, day, category,
                                                              withdrawn) -> None:
-    history, report = _read(tmp_path, _rows(code, day), engine, strict=True)
+    _, report = _read(tmp_path, _rows(code, day), engine, strict=True)
     assert report.read["marks"] == 4 and report.used["marks"] == 2 and report.reported["marks"] == 2
     assert [p.severity for p in report.problems] == ["error", "error"]
     assert _withdrawn_warnings(report) == []
@@ -186,7 +186,7 @@ def test_load_history_strict_codes_raises_located_errors(tmp_path) -> None:
 def test_one_warning_per_file_and_code_with_the_count_and_latest_date(tmp_path) -> None:
     rows = _rows("H", D(2024, 9, 2)) + [("P2", "2024-09-16", "AM", "H"), ("P2", "2024-09-16", "PM", "J")]
     for engine in ENGINES:
-        history, report = _read(tmp_path, rows, engine)
+        _, report = _read(tmp_path, rows, engine)
         warnings = _withdrawn_warnings(report)
         assert [w.found for w in warnings] == ["'H' on 2024-09-02", "'J' on 2024-09-16"], engine
         assert "2 more mark(s) of H after its withdrawal in this file, the latest on 2024-09-16" \
