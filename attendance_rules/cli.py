@@ -10,6 +10,7 @@ printed as ``file:line:col: error: …``; the CLI never shows a traceback for ba
 from __future__ import annotations
 
 import argparse
+import contextlib
 import datetime as dt
 import io
 import json
@@ -354,8 +355,9 @@ def _main(argv: Sequence[str] | None, out: TextIO, err: TextIO) -> int:
     from .progress import progress_stream
 
     parser = _parser()
-    try:
-        args = parser.parse_args(argv)
+    try:  # argparse prints usage, --help and --version itself: to the streams given to main
+        with contextlib.redirect_stdout(out), contextlib.redirect_stderr(err):
+            args = parser.parse_args(argv)
     except SystemExit as stop:  # argparse printed the usage message already
         return int(stop.code or 0)
     args.progress = progress_stream(err, getattr(args, "quiet", False))
