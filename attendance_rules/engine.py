@@ -651,17 +651,25 @@ def select_pupils(history: History | Iterable[Pupil], pupil_ids: Sequence[str] |
 
 
 def policy_provenance(ruleset: RuleSet) -> dict[str, Any]:
-    """The policy as outputs record it: id, version, digest over the chain, each file."""
+    """The policy as outputs record it: id, version, digest over the chain, and each file
+    of the chain with its ``path`` (``resources.display_path``: relative to the working
+    directory when inside it), so a reader sees which copy of a policy was used."""
+    from .resources import display_path
+
     policy = ruleset.policy
     return {"id": policy.id, "version": policy.version, "digest": policy.digest,
-            "files": [{"id": p.id, "file": _display_path(p.file), "digest": p.digest} for p in policy.chain]}
+            "files": [{"id": p.id, "file": _display_path(p.file), "path": display_path(p.file), "digest": p.digest}
+                      for p in policy.chain]}
 
 
 def history_provenance(history: History | Iterable[Pupil]) -> dict[str, Any]:
-    """The history as outputs record it: digest and file names."""
+    """The history as outputs record it: the digest of its content (``canonical.history_digest``:
+    the same register as JSON or CSV, the same digest) and its file names."""
+    from .canonical import history_digest
+
     if not isinstance(history, History):
         return {"digest": "", "files": []}
-    return {"digest": history.digest, "files": [_display_path(s) for s in history.sources]}
+    return {"digest": history_digest(history), "files": [_display_path(s) for s in history.sources]}
 
 
 def _after(day: dt.date, days: int, school_days: bool, register_days: Sequence[int], as_of: dt.date) -> dt.date:

@@ -312,26 +312,13 @@ def replay_pupil(policy: CompiledPolicy, pupil: Pupil, start: dt.date, end: dt.d
 
 
 def policy_meta(policy: CompiledPolicy) -> dict[str, Any]:
-    """The policy's provenance as the command line records it: id, version, digest, and
-    each file of the chain with its ``path`` (``resources.display_path``: relative to the
-    working directory when inside it), so a reader sees which copy of a policy was used."""
-    from .resources import display_path
-
-    meta = policy_provenance(policy.ruleset)
-    paths = [display_path(p.file) for p in policy.ruleset.policy.chain]
-    meta["files"] = [{"id": f["id"], "file": f["file"], "path": path, "digest": f["digest"]}
-                     for f, path in zip(meta["files"], paths)]
-    return meta
+    """The policy's provenance as every output records it (``engine.policy_provenance``)."""
+    return policy_provenance(policy.ruleset)
 
 
 def history_meta(history: History | Iterable[Pupil]) -> dict[str, Any]:
-    """The history's provenance as the command line records it: the digest of its content
-    (``canonical.history_digest``: the same register as JSON or CSV, the same digest) and
-    its file names."""
-    from .canonical import history_digest
-
-    meta = history_provenance(history)
-    return {**meta, "digest": history_digest(history)} if isinstance(history, History) else meta
+    """The history's provenance as every output records it (``engine.history_provenance``)."""
+    return history_provenance(history)
 
 
 def replay(policy: CompiledPolicy, history: History | Iterable[Pupil], start: dt.date, end: dt.date,

@@ -137,9 +137,9 @@ def test_other_per_pupil_commands_jobs_2_match_jobs_1(small_history: str, comman
 
 @pytest.mark.parametrize("jobs", ["0", "-1", "two"])
 def test_jobs_below_1_is_a_usage_error(jobs: str, capsys: pytest.CaptureFixture[str]) -> None:
-    status, out, _ = run("evaluate", "--policy", "halton", "--history", SAMPLE, "--as-of", AS_OF, "--jobs", jobs)
-    assert status == 2 and out == ""
-    assert "--jobs: expected a whole number of processes, at least 1" in capsys.readouterr().err
+    status, out, err = run("evaluate", "--policy", "halton", "--history", SAMPLE, "--as-of", AS_OF, "--jobs", jobs)
+    assert status == 2 and out == "" and capsys.readouterr().err == ""  # usage goes to main's err stream
+    assert "--jobs: expected a whole number of processes, at least 1" in err
 
 
 def test_a_missing_pupil_is_reported_whatever_the_jobs(small_history: str) -> None:
