@@ -192,7 +192,7 @@ def _cmd_measures(args: argparse.Namespace, out: TextIO) -> int:
     from .measures import standard_measures
     from .readers import load_history
 
-    history = load_history(args.history)
+    history = load_history(args.history, strict_codes=args.strict_codes)
     calendar = calendar_of(args)
     pupils = [history.pupil(args.pupil)] if args.pupil else list(history)
     rows = [{"pupil_id": p.id, **standard_measures(p, args.as_of, calendar)} for p in pupils]
@@ -300,6 +300,9 @@ def _parser() -> argparse.ArgumentParser:
 
     p = sub.add_parser("measures", help="attendance measures of each pupil as of a date")
     p.add_argument("--history", nargs="+", required=True, metavar="FILE", help="history JSON, CSV files or directory")
+    from .cli_eval import add_strict_codes
+
+    add_strict_codes(p)
     p.add_argument("--as-of", required=True, type=_date, metavar="YYYY-MM-DD")
     p.add_argument("--pupil", metavar="ID", help="only this pupil")
     p.add_argument("--calendar", metavar="CSV", help="term dates (name,start,end); default: inferred from gaps")

@@ -24,11 +24,10 @@ def _cmd_audit(args: argparse.Namespace, out: TextIO) -> int:
     from .api import load_policy
     from .audit import audit_report, audit_scope, completions, render_text
     from .cli import calendar_of, jobs_of, with_policy_files
-    from .cli_eval import conform_history
+    from .cli_eval import conform_history, load_history_of
     from .exceptions import Problem, UsageError
     from .parallel import PupilTask, map_pupils
     from .progress import progress
-    from .readers import load_history
 
     if args.start and args.end and args.start > args.end:
         raise UsageError([Problem(f"--from {args.start.isoformat()} is after --to {args.end.isoformat()}")])
@@ -36,7 +35,7 @@ def _cmd_audit(args: argparse.Namespace, out: TextIO) -> int:
         raise UsageError([Problem("--default-due must be 0 or more school days", found=str(args.default_due))])
     calendar = calendar_of(args)
     policy = load_policy(args.policy, calendar=calendar)
-    history = load_history(args.history, engine=getattr(args, "reader", "auto"))
+    history = load_history_of(args)
     school = conform_history(policy, history, args).school
     pupils, scope = audit_scope(history, args.start, args.end, args.pupil, args.scan, args.default_due)
     scope = attrs.evolve(scope, school=school)
@@ -72,6 +71,7 @@ def _audit_one(state: tuple[Any, Any, Any], pupil: Any) -> Any:
 def register(sub: Any) -> None:
     """Add this module's commands to the CLI parser."""
     from .cli import _date, add_run_options
+    from .cli_eval import add_strict_codes
 
     p = sub.add_parser(
         "audit", help="compare the case events that happened with the policy in force on each date",
@@ -81,6 +81,7 @@ def register(sub: Any) -> None:
                     "0 when the audit ran (findings are the output), 1 with --fail-on-findings and findings.")
     p.add_argument("--policy", type=_policy_ref, required=True, metavar="ID_OR_PATH", help="policy id or policy file")
     p.add_argument("--history", nargs="+", required=True, metavar="FILE", help="history JSON, CSV files or directory")
+    add_strict_codes(p)
     p.add_argument("--from", dest="start", type=_date, metavar="YYYY-MM-DD",
                    help="first date audited (default: the first date of the data)")
     p.add_argument("--to", dest="end", type=_date, metavar="YYYY-MM-DD",

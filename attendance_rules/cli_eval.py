@@ -31,12 +31,26 @@ def _horizon_type() -> Any:
     return _horizon
 
 
-def _load(args: argparse.Namespace) -> tuple[Any, Any]:
-    from .api import load_policy
+def add_strict_codes(p: argparse.ArgumentParser) -> None:
+    """``--strict-codes``, beside a command's ``--history``."""
+    p.add_argument("--strict-codes", action="store_true",
+                   help="refuse a register code used after its withdrawal (F, H, J or Y from 19 August 2024, F "
+                        "from September 2013) rather than count it as DfE's statistics do, with a warning")
+
+
+def load_history_of(args: argparse.Namespace) -> Any:
+    """The history of ``--history``, read with the command's ``--reader`` and ``--strict-codes``."""
     from .readers import load_history
 
+    return load_history(args.history, engine=getattr(args, "reader", "auto"),
+                        strict_codes=getattr(args, "strict_codes", False))
+
+
+def _load(args: argparse.Namespace) -> tuple[Any, Any]:
+    from .api import load_policy
+
     return load_policy(args.policy, calendar=_calendar(args), backend=getattr(args, "backend", "python")), \
-        load_history(args.history, engine=getattr(args, "reader", "auto"))
+        load_history_of(args)
 
 
 def _cmd_evaluate(args: argparse.Namespace, out: TextIO) -> int:
@@ -156,11 +170,10 @@ def _cmd_verify(args: argparse.Namespace, out: TextIO) -> int:
     """`verify`: evaluate again with the saved policy and date, compare with what was saved."""
     from .api import load_policy
     from .cli import policy_ref
-    from .readers import load_history
     from .timeline import history_meta
 
     saved, as_of = _saved_evaluation(Path(args.decision))
-    history = load_history(args.history, engine=getattr(args, "reader", "auto"))
+    history = load_history_of(args)
     pupils = [p["pupil_id"] for p in saved["pupils"]]
     _check_pupils_known(pupils, history, args.decision)
     policy = load_policy(args.policy or policy_ref(saved["policy"]["id"]))
@@ -291,6 +304,7 @@ def _cmd_test(args: argparse.Namespace, out: TextIO) -> int:
 def _common(p: argparse.ArgumentParser, pupil_required: bool = False) -> None:
     p.add_argument("--policy", type=_policy_ref, required=True, metavar="ID_OR_PATH", help="policy id or policy file")
     p.add_argument("--history", nargs="+", required=True, metavar="FILE", help="history JSON, CSV files or directory")
+    add_strict_codes(p)
     p.add_argument("--as-of", required=True, type=_date_type(), metavar="YYYY-MM-DD")
     p.add_argument("--pupil", required=pupil_required, metavar="ID")
     p.add_argument("--calendar", metavar="CSV", help="term dates (name,start,end)")
@@ -323,6 +337,7 @@ def register(sub: Any, psub: Any) -> None:
     p = sub.add_parser("verify", help="re-run a saved evaluation and confirm it is reproduced exactly")
     p.add_argument("decision", metavar="DECISION.json")
     p.add_argument("--history", nargs="+", required=True, metavar="FILE")
+    add_strict_codes(p)
     p.add_argument("--policy", type=_policy_ref, metavar="ID_OR_PATH",
                    help="default: the policy id recorded in the decision")
     p.set_defaults(run=_cmd_verify)

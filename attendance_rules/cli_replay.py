@@ -37,9 +37,9 @@ def _policy(ref: str, args: argparse.Namespace) -> Any:
 
 
 def _history(args: argparse.Namespace) -> Any:
-    from .readers import load_history
+    from .cli_eval import load_history_of
 
-    return load_history(args.history, engine=getattr(args, "reader", "auto"))
+    return load_history_of(args)
 
 
 def _cmd_timeline(args: argparse.Namespace, out: TextIO) -> int:
@@ -162,7 +162,10 @@ def _cmd_cohort(args: argparse.Namespace, out: TextIO) -> int:
 
 
 def _history_args(p: argparse.ArgumentParser) -> None:
+    from .cli_eval import add_strict_codes
+
     p.add_argument("--history", nargs="+", required=True, metavar="FILE", help="history JSON, CSV files or directory")
+    add_strict_codes(p)
     p.add_argument("--calendar", metavar="CSV", help="term dates (name,start,end); default: inferred from gaps")
 
 

@@ -1,14 +1,20 @@
 """Register codes: the 2006 and 2024 tables, what each code means and how it counts.
 
-The tables are data (``data/register_codes.yaml``). Each (table, code) pair gets a small
+The tables are data (``data/register_codes.yaml``). Each entry of a table gets a small
 integer id so a pupil's register can be stored as one byte per session; the id alone
-then tells the code, its table and its category.
+then tells the code, its table and its category. A code has more than one entry in a
+table when the way it counts changed while the table was in force (``D`` counted as
+attending until September 2011), and a table lists as ``withdrawn`` the codes no longer
+in force that real registers still carry (``H``, ``J``, ``F``, ``Y`` after 19 August
+2024): each such entry has its own id, whose category is the one DfE's statistics count
+it as, and a reader accepts it with a warning (or refuses it, with strict codes).
 """
 
 from __future__ import annotations
 
 import datetime as dt
 import enum
+from bisect import bisect_right
 from functools import lru_cache
 from importlib import resources
 from typing import Iterator, Mapping
@@ -16,7 +22,8 @@ from typing import Iterator, Mapping
 import attrs
 import yaml
 
-__all__ = ["CATEGORIES", "Category", "CodeBook", "CodeTable", "RegisterCode", "default_codebook"]
+__all__ = ["CATEGORIES", "Category", "CodeBook", "CodeTable", "RegisterCode", "counted_as", "default_codebook",
+           "withdrawn_text"]
 
 
 class Category(str, enum.Enum):
@@ -49,28 +56,72 @@ CATEGORIES: tuple[Category, ...] = tuple(Category)
 
 @attrs.frozen
 class RegisterCode:
-    """One code of one table: ``id`` is its compact (one byte) form."""
+    """One entry of one table: ``id`` is its compact (one byte) form.
+
+    ``valid_from``/``valid_to`` (inclusive) narrow the entry to part of its table's
+    period (``None``: from the table's start, to its end). ``withdrawn`` is set on an
+    entry that stands for a code used after it was withdrawn: the first day it was no
+    longer in force. ``note`` says why the entry counts as it does (with its source).
+    """
 
     id: int
     code: str
     meaning: str
     category: Category
     table: str
+    valid_from: dt.date | None = None
+    valid_to: dt.date | None = None
+    withdrawn: dt.date | None = None
+    note: str = ""
+
+    def covers(self, day: dt.date) -> bool:
+        """True when ``day`` is within this entry's own dates."""
+        return (self.valid_from is None or self.valid_from <= day) and (self.valid_to is None or day <= self.valid_to)
+
+    @property
+    def is_withdrawn(self) -> bool:
+        """True for a code accepted after its withdrawal (with a warning)."""
+        return self.withdrawn is not None
 
 
 @attrs.frozen
 class CodeTable:
-    """The codes in force between two dates (``valid_to`` inclusive; ``None`` = open)."""
+    """The codes in force between two dates (``valid_to`` inclusive; ``None`` = open).
+
+    ``codes`` holds each code's latest entry; ``earlier`` the entries it superseded
+    while the table was in force; ``withdrawn`` the codes of earlier times that real
+    registers still carry, each counted as DfE's statistics count it.
+    """
 
     id: str
     title: str
     valid_from: dt.date
     valid_to: dt.date | None
     codes: Mapping[str, RegisterCode]
+    earlier: tuple[RegisterCode, ...] = ()
+    withdrawn: Mapping[str, RegisterCode] = attrs.field(factory=dict)
 
     def in_force(self, day: dt.date) -> bool:
         """True when marks dated ``day`` are taken under this table."""
         return self.valid_from <= day and (self.valid_to is None or day <= self.valid_to)
+
+    def entry(self, code: str, day: dt.date) -> RegisterCode | None:
+        """The entry of ``code`` in force on ``day`` (a day of this table), or None."""
+        latest = self.codes.get(code)
+        if latest is not None and latest.covers(day):
+            return latest
+        return next((e for e in self.earlier if e.code == code and e.covers(day)), None)
+
+    def withdrawn_entry(self, code: str, day: dt.date) -> RegisterCode | None:
+        """The entry of ``code`` used on ``day`` after its withdrawal, or None."""
+        entry = self.withdrawn.get(code)
+        return entry if entry is not None and entry.covers(day) else None
+
+    def entries(self) -> Iterator[RegisterCode]:
+        """Every entry: the latest, the earlier and the withdrawn ones."""
+        yield from self.codes.values()
+        yield from self.earlier
+        yield from self.withdrawn.values()
 
 
 class CodeBook:
@@ -79,7 +130,7 @@ class CodeBook:
     def __init__(self, tables: list[CodeTable]) -> None:
         self.tables = tuple(sorted(tables, key=lambda t: t.valid_from))
         self.by_id: tuple[RegisterCode, ...] = tuple(
-            sorted((c for t in self.tables for c in t.codes.values()), key=lambda c: c.id)
+            sorted((c for t in self.tables for c in t.entries()), key=lambda c: c.id)
         )
         if len(self.by_id) > 255:
             raise ValueError("more than 255 register codes cannot be stored one byte each")
@@ -88,6 +139,10 @@ class CodeBook:
             self._ids[entry.code] = self._ids.get(entry.code, ()) + (entry.id,)
         self._categories = self._category_table()
         self._indicators: dict[str, bytes] = {}
+        # The days on which some entry starts or stops: between two of them, the codes
+        # accepted on a day do not change (so readers can share one map per period).
+        self._breaks = sorted({d for e in self.by_id for d in (e.valid_from, _after(e.valid_to)) if d})
+        self._maps: dict[tuple[str, int, bool], dict[str, int]] = {}
 
     def table_for(self, day: dt.date) -> CodeTable | None:
         """The table in force on ``day``, or None before the first table."""
@@ -97,20 +152,47 @@ class CodeBook:
         return None
 
     def lookup(self, code: str, day: dt.date) -> RegisterCode:
-        """The code as it stands on ``day``; KeyError with a readable message if invalid."""
+        """The code as it stands on ``day``; KeyError with a readable message if it is
+        not in force then (a withdrawn code too: see ``withdrawn_use``)."""
         table = self.table_for(day)
         if table is None:
             raise KeyError(f"no register code table is in force on {day.isoformat()}")
-        found = table.codes.get(code)
+        found = table.entry(code, day)
         if found is not None:
             return found
+        gone = table.withdrawn_entry(code, day)
+        if gone is not None:
+            raise KeyError(f"withdrawn register code {code!r} on {day.isoformat()}: {withdrawn_text(gone)}")
         elsewhere = [t.id for t in self.tables if code in t.codes]
         if elsewhere:
             raise KeyError(
                 f"code {code!r} is not valid on {day.isoformat()} (table {table.id}); "
                 f"it belongs to {', '.join(elsewhere)}"
             )
-        raise KeyError(f"unknown register code {code!r}; valid on {day.isoformat()}: {' '.join(table.codes)}")
+        raise KeyError(f"unknown register code {code!r}; valid on {day.isoformat()}: {' '.join(self.ids_on(day) or ())}")
+
+    def withdrawn_use(self, code: str, day: dt.date) -> RegisterCode | None:
+        """The entry of a withdrawn ``code`` that registers still carry on ``day`` (counted
+        as DfE's statistics count it), or None when ``code`` is in force or unknown then."""
+        table = self.table_for(day)
+        return None if table is None or table.entry(code, day) is not None else table.withdrawn_entry(code, day)
+
+    def ids_on(self, day: dt.date, withdrawn: bool = False) -> dict[str, int] | None:
+        """Code text -> id of every code in force on ``day`` (and, with ``withdrawn``, of
+        the withdrawn codes accepted then); None before the first table. The same dict
+        object is returned for every day of a period: callers must not change it."""
+        table = self.table_for(day)
+        if table is None:
+            return None
+        key = (table.id, bisect_right(self._breaks, day), withdrawn)
+        found = self._maps.get(key)
+        if found is None:
+            found = {e.code: e.id for e in table.entries() if e.covers(day) and table.entry(e.code, day) is e}
+            if withdrawn:
+                found.update((e.code, e.id) for e in table.withdrawn.values()
+                             if e.covers(day) and e.code not in found)
+            self._maps[key] = found
+        return found
 
     def _category_table(self) -> bytes:
         out = bytearray(256)
@@ -130,26 +212,79 @@ class CodeBook:
         return self._indicators[code]
 
     def ids_for(self, code: str) -> tuple[int, ...]:
-        """The ids of ``code`` in every table that has it (for counting by code)."""
+        """The ids of ``code`` in every table that has it (for counting by code), its
+        earlier and withdrawn entries included."""
         return self._ids.get(code, ())
+
+    def withdrawn_ids(self) -> tuple[int, ...]:
+        """The ids of every withdrawn entry (marks that were accepted with a warning)."""
+        return tuple(e.id for e in self.by_id if e.is_withdrawn)
 
     def __iter__(self) -> Iterator[RegisterCode]:
         return iter(self.by_id)
 
 
+_CATEGORY_WORDS = {
+    Category.PRESENT: "present",
+    Category.APPROVED_ACTIVITY: "attending an approved educational activity",
+    Category.AUTHORISED: "authorised absence",
+    Category.UNAUTHORISED: "unauthorised absence",
+    Category.NOT_POSSIBLE: "not a possible session",
+}
+
+
+def counted_as(category: Category) -> str:
+    """How a category counts, in words ("authorised absence", "not a possible session")."""
+    return _CATEGORY_WORDS[category]
+
+
+def withdrawn_text(entry: RegisterCode) -> str:
+    """Why a withdrawn code is still counted, and how (for warnings and errors)."""
+    assert entry.withdrawn is not None
+    since = f"{entry.withdrawn.day} {entry.withdrawn:%B %Y}"
+    return (f"{entry.code} ({entry.meaning}) is not a register code from {since}, but DfE's statistics "
+            f"still count it as {counted_as(entry.category)} ({entry.note})")
+
+
+def _after(day: dt.date | None) -> dt.date | None:
+    """The day after ``day`` (None stays None)."""
+    return None if day is None else day + dt.timedelta(days=1)
+
+
+def _entry(next_id: int, code: str, info: Mapping, table: str, withdrawn: dt.date | None = None) -> RegisterCode:
+    """One entry of a table's YAML (``from``/``to`` narrow it; ``note`` says why)."""
+    return RegisterCode(next_id, code, info["meaning"], Category(info["category"]), table,
+                        info.get("from"), info.get("to"), withdrawn, info.get("note", ""))
+
+
+def _load_table(entry: Mapping, next_id: int) -> tuple[CodeTable, int]:
+    """One table of the YAML, its entries numbered from ``next_id``; the next free id."""
+    codes: dict[str, RegisterCode] = {}
+    earlier: list[RegisterCode] = []
+    for code, info in entry["codes"].items():
+        for period in info if isinstance(info, list) else [info]:  # a list: its periods, oldest first
+            if code in codes:
+                earlier.append(codes[code])
+            codes[code] = _entry(next_id, code, period, entry["id"])
+            next_id += 1
+    withdrawn = {}
+    for code, info in entry.get("withdrawn", {}).items():
+        withdrawn[code] = _entry(next_id, code, info, entry["id"], info["withdrawn"])
+        next_id += 1
+    return CodeTable(entry["id"], entry["title"], entry["valid_from"], entry["valid_to"], codes,
+                     tuple(earlier), withdrawn), next_id
+
+
 def _load_tables(raw: dict) -> list[CodeTable]:
     tables, next_id = [], 1  # id 0 is never a code, so a zero byte is never mistaken for one
     for entry in raw["tables"]:
-        codes = {}
-        for code, info in entry["codes"].items():
-            codes[code] = RegisterCode(next_id, code, info["meaning"], Category(info["category"]), entry["id"])
-            next_id += 1
-        tables.append(CodeTable(entry["id"], entry["title"], entry["valid_from"], entry["valid_to"], codes))
+        table, next_id = _load_table(entry, next_id)
+        tables.append(table)
     return tables
 
 
 @lru_cache(maxsize=1)
 def default_codebook() -> CodeBook:
-    """The bundled 2006 and 2024 tables (loaded once; the CodeBook is never mutated)."""
+    """The bundled 2006 and 2024 tables (loaded once; its maps are filled on first use)."""
     text = resources.files("attendance_rules.data").joinpath("register_codes.yaml").read_text("utf-8")
     return CodeBook(_load_tables(yaml.safe_load(text)))

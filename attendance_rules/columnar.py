@@ -58,15 +58,16 @@ def require_pyarrow() -> Any:
 
 
 def read_arrow(marks: Any, pupils: Any = None, events: Any = None, school: School | None = None,
-               name: str = "<arrow>") -> tuple[History, LoadReport]:
+               name: str = "<arrow>", strict_codes: bool = False) -> tuple[History, LoadReport]:
     """A history from Arrow tables with the CSV files' columns (dates as text or date32).
 
     Problems are located as ``name`` with pointer ``marks row N`` (``pupils row N``,
     ``events row N``), N the 0-based row of the table. Pupils come in id order, as from
-    every other reader.
+    every other reader. A withdrawn register code is accepted with a warning, or refused
+    with ``strict_codes`` (see ``readers.read_history``).
     """
     require_pyarrow()
-    reader = _Reader(default_codebook())
+    reader = _Reader(default_codebook(), strict_codes=strict_codes)
     if school is not None:
         reader.school = school
     sources = {kind: (name, "row", f"{kind} ") for kind in ("pupils", "marks", "events")}
@@ -75,9 +76,9 @@ def read_arrow(marks: Any, pupils: Any = None, events: Any = None, school: Schoo
 
 
 def read_arrow_with(codebook: CodeBook, marks: Any, pupils: Any, events: Any,
-                    sources: dict[str, tuple[str, str, str]]) -> _Reader:
+                    sources: dict[str, tuple[str, str, str]], strict_codes: bool = False) -> _Reader:
     """A reader fed from tables, with a given code book and per-table locations."""
-    reader = _Reader(codebook)
+    reader = _Reader(codebook, strict_codes=strict_codes)
     read_tables(reader, marks, pupils, events, sources)
     return reader
 
@@ -400,6 +401,12 @@ class _Marks:
         self._firsts: list[int] | None = None
         self.known: Any = None  # pupil ids (as given) seen so far, and their pupil numbers
         self.known_numbers: Any = None
+        # Plain rows of withdrawn codes, as (row, slot, code id, pupil number): warned
+        # about once the repeats of a session (which are reported, not used) are known.
+        withdrawn = () if reader.strict_codes else reader.codebook.withdrawn_ids()
+        self.withdrawn_ids = withdrawn
+        self.withdrawn_rows: list[tuple[int, int, int, int]] = []
+        self.repeated_rows: set[int] = set()
 
     def where(self, row: int) -> tuple:
         return (self.source[0], self.source[2], row)
@@ -421,6 +428,8 @@ class _Marks:
         plain = pc.and_(pc.and_(pc.greater_equal(pnum, 0), pc.greater(slot, 0)), pc.greater(code, 0))
         if late is not None:
             plain = pc.and_(plain, pc.not_equal(late, -2))
+        if self.withdrawn_ids:
+            self._note_withdrawn(plain, pnum, slot, code, offset)
         rows = None
         if plain.false_count:
             self._report_rows(batch, pc.indices_nonzero(pc.invert(plain)).to_pylist(), offset)
@@ -447,6 +456,32 @@ class _Marks:
         self.slot_range = [min(self.slot_range[0], low.as_py()), max(self.slot_range[1], high.as_py())]
         self.chunks.append((pnum, slot, code, is_late))
         self.kept += len(pnum)
+
+    def _note_withdrawn(self, plain: Any, pnum: Any, slot: Any, code: Any, offset: int) -> None:
+        """Keep the plain rows of a batch whose code is a withdrawn one (a few at most);
+        reading marks.csv, give up instead, so the csv module reads it and its warnings
+        are located by line, as ever."""
+        import pyarrow as pa
+        import pyarrow.compute as pc
+
+        hit = pc.and_(plain, pc.is_in(code, value_set=pa.array(self.withdrawn_ids, pa.uint8())))
+        if not hit.true_count:
+            return
+        if self.give_up:
+            raise _GiveUp
+        rows = pc.indices_nonzero(hit)
+        columns = (pc.take(c, rows).to_pylist() for c in (slot, code, pnum))
+        self.withdrawn_rows += [(offset + r, s, c, p) for r, s, c, p in zip(rows.to_pylist(), *columns)]
+
+    def _warn_withdrawn(self) -> None:
+        """Note each kept row of a withdrawn code with the reader, in row order (as the
+        CSV reader meets them); a row reported as a repeated session is not used."""
+        reader = self.reader
+        for row, slot, code_id, number in sorted(self.withdrawn_rows):
+            if row not in self.repeated_rows:
+                reader.note_withdrawn(reader.codebook.by_id[code_id - 1], day_of_slot(slot), self.where(row),
+                                      self.drafts[number].id)
+        self.withdrawn_rows = []
 
     def _pupil_numbers(self, column: Any, offset: int) -> Any:
         """Per row of a batch: its pupil number (int32, -1: the row is reported). Pupil ids
@@ -518,17 +553,19 @@ class _Marks:
         session, session_values = _encode(batch.column("session"))
         code, code_values = _encode(batch.column("code"))
         days = [reader.day(v) for v in date_values]
-        tables = {id(t): k + 1 for k, t in enumerate({id(d[1]): d[1] for d in days if d}.values())}
+        # one map of accepted codes per period of the code book (withdrawn ones included
+        # unless codes are strict: their rows are plain, and warned about in ``add``)
+        tables = {id(t): k + 1 for k, t in enumerate({id(d[2]): d[2] for d in days if d}.values())}
         lut = [0] * len(code_values)  # table 0: no table, every code not plain
         for table in sorted(tables, key=tables.get):
-            codes = next(d[1] for d in days if d and id(d[1]) == table)
+            codes = next(d[2] for d in days if d and id(d[2]) == table)
             lut += [codes.get(v, 0) if isinstance(v, str) else 0 for v in code_values]
         base = pc.take(pa.array([d[0] if d else 0 for d in days], pa.uint32()), date)
         half = pc.take(pa.array([_SESSION_HALF.get(v, 2) if isinstance(v, str) else 2 for v in session_values],
                                 pa.uint32()), session)
         slot = pc.if_else(pc.and_(pc.greater(base, 0), pc.less(half, 2)), pc.add(base, half), pa.scalar(0, pa.uint32()))
         del base, half
-        table_of = pc.take(pa.array([tables[id(d[1])] if d else 0 for d in days], pa.int32()), date)
+        table_of = pc.take(pa.array([tables[id(d[2])] if d else 0 for d in days], pa.int32()), date)
         key = pc.add(pc.multiply(table_of, pa.scalar(len(code_values), pa.int32())), code)
         return slot, pc.take(pa.array(lut, pa.uint8()), key)
 
@@ -590,6 +627,7 @@ class _Marks:
             else:
                 used = self._sort_and_hand_out()
             reader.used["marks"] += used
+        self._warn_withdrawn()
         if self.give_up and len(reader.problems) > self.problems_from:
             raise _GiveUp
         reader.problems[self.problems_from:] = sorted(reader.problems[self.problems_from:], key=_row_of_problem)
@@ -693,6 +731,7 @@ class _Marks:
         code_at = dict(zip(wanted, code.take(wanted).to_pylist()))
         keys = key.take(at).to_pylist()
         by_id = self.reader.codebook.by_id
+        self.repeated_rows.update(row_at[i] for i in at)
         for i, k in zip(at, keys):
             p, s = divmod(k, span)
             s += low

@@ -33,7 +33,7 @@ from typing import Any, Callable, Iterable, Iterator, Mapping, Sequence, TextIO
 
 import attrs
 
-from .codes import CodeBook, default_codebook
+from .codes import CodeBook, RegisterCode, counted_as, default_codebook, withdrawn_text
 from .exceptions import InputError, Location, Problem, UsageError
 from .history import (
     EVENT_FIELDS,
@@ -204,8 +204,10 @@ def _row_where(name: str, kind: str, text: str, row: int) -> tuple:
 class _Reader:
     """Accumulates pupils, marks and events from any number of files, with problems."""
 
-    def __init__(self, codebook: CodeBook, event_types: Mapping[str, Mapping[str, Any]] | None = None) -> None:
+    def __init__(self, codebook: CodeBook, event_types: Mapping[str, Mapping[str, Any]] | None = None,
+                 strict_codes: bool = False) -> None:
         self.codebook = codebook
+        self.strict_codes = strict_codes  # a withdrawn code is refused rather than warned about
         self.pupils: dict[str, _PupilDraft] = {}
         self.school = School()
         self.problems: list[Problem] = []
@@ -217,10 +219,14 @@ class _Reader:
         self.used = {"pupils": 0, "marks": 0, "events": 0}
         self.roster_given = False
         self.source: tuple | None = None  # where marks come from now: (file, kind, text)
+        # Withdrawn codes accepted, per (file, code id): [first location, first day, its
+        # pupil, marks, last day] — one warning each, said when the load is finished.
+        self.withdrawn: dict[tuple[str, int], list] = {}
         # Caches for the hot path: a year has ~200 distinct dates and ~25 codes.
         self._dates: dict[str, dt.date] = {}
-        self._days: dict[str, tuple[int, dict[str, int]]] = {}  # date text -> (AM slot, code -> id)
-        self._tables: dict[str, dict[str, int]] = {}
+        # date text -> (AM slot, code -> id of the codes in force, code -> id of the codes
+        # accepted: those in force and, unless codes are strict, the withdrawn ones)
+        self._days: dict[str, tuple[int, dict[str, int], dict[str, int]]] = {}
 
     def problem(self, message: str, where: Where, found: str = "", expected: str = "", example: str = "") -> None:
         self.problems.append(Problem(message, _location(where), found=found, expected=expected, example=example))
@@ -271,9 +277,12 @@ class _Reader:
         self.problem(f"bad {what}", where, found=_brief(value), expected="YYYY-MM-DD", example="2024-01-26")
         return None
 
-    def day(self, text: Any) -> tuple[int, dict[str, int]] | None:
-        """(AM slot, code text -> code id of the table in force) of a valid date text, else
-        None (without reporting: the caller takes the reporting path)."""
+    def day(self, text: Any) -> tuple[int, dict[str, int], dict[str, int]] | None:
+        """(AM slot, code text -> id of the codes in force, code text -> id of the codes
+        accepted) of a valid date text, else None (without reporting: the caller takes
+        the reporting path). A withdrawn code is never on the hot path (it is warned
+        about at its row), so readers of text use the first map; the vectorised reader
+        uses the second and warns about the rows itself."""
         found = self._days.get(text) if isinstance(text, str) else None
         if found is not None or not (isinstance(text, str) and _DATE.fullmatch(text)):
             return found
@@ -281,12 +290,11 @@ class _Reader:
             day = dt.date.fromisoformat(text)
         except ValueError:
             return None
-        table = self.codebook.table_for(day)
-        if table is None:
+        in_force = self.codebook.ids_on(day)
+        if in_force is None:
             return None
-        if table.id not in self._tables:
-            self._tables[table.id] = {code: entry.id for code, entry in table.codes.items()}
-        found = self._days[text] = (day.toordinal() * 2, self._tables[table.id])
+        accepted = in_force if self.strict_codes else self.codebook.ids_on(day, withdrawn=True)
+        found = self._days[text] = (day.toordinal() * 2, in_force, accepted)
         return found
 
     def pupil_for(self, pupil_id: Any, where: Where, create: bool) -> _PupilDraft | None:
@@ -362,12 +370,48 @@ class _Reader:
         try:
             entry = self.codebook.lookup(code, day)
         except KeyError as err:
-            self.problem(err.args[0], where, found=repr(code), expected="a register code valid on that date")
-            return
-        self.place(draft, slot_of(day, session), entry.id, late, where, at)
+            entry = self.codebook.withdrawn_use(code, day)
+            if entry is None or self.strict_codes:
+                self.refuse_code(err.args[0], entry, code, day, where)
+                return
+        if self.place(draft, slot_of(day, session), entry.id, late, where, at) and entry.is_withdrawn:
+            self.note_withdrawn(entry, day, where, draft.id)
 
-    def place(self, draft: _PupilDraft, slot: int, code_id: int, late: int | None, where: Where, at: int) -> None:
-        """Append a checked mark to its pupil, or report it if its session already has one."""
+    def refuse_code(self, message: str, entry: RegisterCode | None, code: str, day: dt.date, where: Where) -> None:
+        """Report a mark's code: not valid on its date, or withdrawn (``entry``) and refused
+        because codes are strict."""
+        if entry is None:
+            self.problem(message, where, found=repr(code), expected="a register code valid on that date")
+            return
+        self.problem(f"withdrawn register code {code!r} on {day.isoformat()} refused (strict register codes): "
+                     f"{withdrawn_text(entry)}", where, found=f"{code!r} on {day.isoformat()}",
+                     expected="a code in force on that date (without --strict-codes it is accepted, with a warning)")
+
+    def note_withdrawn(self, entry: RegisterCode, day: dt.date, where: Where, pupil: str) -> None:
+        """Note a mark of a withdrawn code that was used (one warning per file and code)."""
+        key = (_location(where).file, entry.id)
+        seen = self.withdrawn.get(key)
+        if seen is None:
+            self.withdrawn[key] = [where, day, pupil, 1, day]
+        else:
+            seen[3] += 1
+            seen[4] = max(seen[4], day)
+
+    def withdrawn_warnings(self) -> None:
+        """One warning per file and withdrawn code used, at its first mark: the code, its
+        date, how it is counted and why, and how many more marks of it the file has."""
+        for (_, code_id), (where, day, pupil, count, last) in self.withdrawn.items():
+            entry = self.codebook.by_id[code_id - 1]
+            more = f"; {count - 1} more mark(s) of {entry.code} after its withdrawal in this file, the latest " \
+                   f"on {last.isoformat()}" if count > 1 else ""
+            self.warn(f"withdrawn register code {entry.code!r} on {day.isoformat()} (pupil {pupil}) counted as "
+                      f"{counted_as(entry.category)}: "
+                      f"{withdrawn_text(entry)}{more}", where, found=f"{entry.code!r} on {day.isoformat()}",
+                      expected="a code in force on that date (--strict-codes makes this an error)")
+
+    def place(self, draft: _PupilDraft, slot: int, code_id: int, late: int | None, where: Where, at: int) -> bool:
+        """Append a checked mark to its pupil (True), or report it if its session already
+        has one (False)."""
         if self.source is not None:
             draft.begin(self.source)
         if not draft.is_new(slot):
@@ -378,13 +422,15 @@ class _Reader:
             self.problem(f"{kind} mark for {draft.id} on {day_of_slot(slot)} {SESSIONS[slot & 1]}", where,
                          found=repr(code), expected=f"one mark per session; first given at "
                                                     f"{draft.mark_location(first)}")
-            return
+            return False
         if late is not None:
             draft.late[len(draft.slots)] = late
         draft.slots.append(slot)
         draft.codes.append(code_id)
         draft.rows.append(at)
         self.used["marks"] += 1
+        return True
+
     def add_event(self, draft: _PupilDraft | None, row: Mapping[str, Any], where: Where) -> None:
         self.read["events"] += 1
         if draft is None:
@@ -454,6 +500,7 @@ class _Reader:
 
     def finished(self, sources: Sequence[str], digest: str) -> tuple[History, LoadReport]:
         """The history and the report of a load that has read every file."""
+        self.withdrawn_warnings()
         self.odd_event_warnings()
         report = LoadReport(dict(self.read), dict(self.used), tuple(self.problems), tuple(self.warnings))
         return self.history(sources, digest), report
@@ -1050,7 +1097,8 @@ def digest_files(paths: Iterable[Path]) -> str:
 
 
 def read_history(paths: Sequence[str | Path], codebook: CodeBook | None = None, engine: str = "auto",
-                 event_types: Mapping[str, Mapping[str, Any]] | None = None) -> tuple[History, LoadReport]:
+                 event_types: Mapping[str, Mapping[str, Any]] | None = None,
+                 strict_codes: bool = False) -> tuple[History, LoadReport]:
     """Read every file given (JSON, CSV or Parquet files, or directories), keeping the good rows.
 
     Returns the history of every row that could be used, and the report of the rest
@@ -1062,7 +1110,13 @@ def read_history(paths: Sequence[str | Path], codebook: CodeBook | None = None, 
     (pyarrow's multi-threaded CSV reader; needs the ``parquet`` extra) or ``auto``
     (pyarrow for a marks.csv of 64 MiB or more when pyarrow is installed). Every engine
     gives the same history and report; pyarrow re-reads a file that has a row to report
-    with the csv module, so problems are located by line exactly as always.
+    (or a withdrawn code to warn about) with the csv module, so problems and warnings are
+    located by line exactly as always.
+
+    A register code that was withdrawn but is still found in real registers (``H``,
+    ``J``, ``F``, ``Y`` after 19 August 2024; ``F`` after August 2013) is accepted and
+    counted as DfE's statistics count it, with one warning per file and code at its
+    first mark; ``strict_codes`` refuses each such mark instead, as a located problem.
     """
     if isinstance(paths, (str, Path)):
         paths = [paths]
@@ -1072,7 +1126,7 @@ def read_history(paths: Sequence[str | Path], codebook: CodeBook | None = None, 
         from .columnar import require_pyarrow
 
         require_pyarrow()
-    reader = _Reader(codebook or default_codebook(), event_types)
+    reader = _Reader(codebook or default_codebook(), event_types, strict_codes)
     json_files, csv_files, problems = _classify(paths)
     reader.problems.extend(problems)
     for path in json_files:
@@ -1084,7 +1138,8 @@ def read_history(paths: Sequence[str | Path], codebook: CodeBook | None = None, 
 
 
 def load_history(paths: Sequence[str | Path] | str | Path, codebook: CodeBook | None = None,
-                 engine: str = "auto", event_types: Mapping[str, Mapping[str, Any]] | None = None) -> History:
+                 engine: str = "auto", event_types: Mapping[str, Mapping[str, Any]] | None = None,
+                 strict_codes: bool = False) -> History:
     """Read a history strictly: any bad row raises ``InputError`` listing every problem.
 
     Warnings (see ``read_history``) do not refuse the history: they are on
@@ -1093,7 +1148,7 @@ def load_history(paths: Sequence[str | Path] | str | Path, codebook: CodeBook | 
     ``warnings_to``).
     """
     history, report = read_history(paths if not isinstance(paths, (str, Path)) else [paths], codebook, engine,
-                                   event_types)
+                                   event_types, strict_codes)
     log = logging.getLogger(_LOGGER)
     for warning in report.warnings:  # said even when the load fails: a warning may explain an error
         log.warning("%s", warning)
@@ -1119,9 +1174,10 @@ def warnings_to(stream: TextIO) -> Iterator[None]:
         log.propagate = propagate
 
 
-def read_history_data(doc: Any, name: str = "<data>", codebook: CodeBook | None = None) -> tuple[History, LoadReport]:
+def read_history_data(doc: Any, name: str = "<data>", codebook: CodeBook | None = None,
+                      strict_codes: bool = False) -> tuple[History, LoadReport]:
     """Like ``read_history`` for a history already parsed into Python data (JSON form)."""
-    reader = _Reader(codebook or default_codebook())
+    reader = _Reader(codebook or default_codebook(), strict_codes=strict_codes)
     _read_document(reader, doc, name)
     try:
         text = json.dumps(doc, sort_keys=True, default=str)
@@ -1130,9 +1186,12 @@ def read_history_data(doc: Any, name: str = "<data>", codebook: CodeBook | None 
     return reader.finished([name], "sha256:" + hashlib.sha256(text.encode()).hexdigest())
 
 
-def read_pupil_data(item: Any, name: str = "<data>", codebook: CodeBook | None = None) -> tuple[Pupil | None, list[Problem]]:
-    """One pupil from its JSON form, finished at once (for streaming large cohorts)."""
-    reader = _Reader(codebook or default_codebook())
+def read_pupil_data(item: Any, name: str = "<data>", codebook: CodeBook | None = None,
+                    strict_codes: bool = False) -> tuple[Pupil | None, list[Problem]]:
+    """One pupil from its JSON form, finished at once (for streaming large cohorts).
+    Only problems are returned: a withdrawn code is accepted without its warning unless
+    ``strict_codes`` refuses it (``read_history_data`` gives the warnings)."""
+    reader = _Reader(codebook or default_codebook(), strict_codes=strict_codes)
     _json_pupil(reader, item, name, "/pupils/?")
     if reader.problems or not reader.pupils:
         return None, reader.problems

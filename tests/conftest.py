@@ -15,14 +15,16 @@ from attendance_rules.history import Event, Pupil, Register, slot_of
 
 SWITCH = dt.date(2024, 8, 19)  # the 2024 regulations (and their code table) apply from this day
 
-# Register codes per category, as stated in ../shared/sources/NATIONAL.md. Two readings are
-# taken in the data and followed here: 2006 `D` is not a possible session (NATIONAL.md lists
-# it with approved activity, marked *check*), and 2006 `F` (withdrawn) is not a code.
+# Register codes per category, as stated in ../shared/sources/NATIONAL.md (each code as it
+# stands at the end of its table's period). Readings taken in the data and followed here:
+# 2006 `D` is not a possible session from September 2011 (NATIONAL.md: DfE's census
+# stopped counting it as an attendance and a possible session then); before that it was
+# an approved educational activity; 2006 `F` is authorised absence until it was withdrawn.
 NATIONAL = {
     "regs2006": {
         "present": "/ \\ L",
         "approved_activity": "B J P V W",
-        "authorised": "C E H I M R S T",
+        "authorised": "C E F H I M R S T",
         "unauthorised": "G N O U",
         "not_possible": "D X Y Z #",
     },
@@ -38,6 +40,15 @@ EXPECTED_CATEGORY = {
     table: {code: category for category, codes in spec.items() for code in codes.split()}
     for table, spec in NATIONAL.items()
 }
+D_POSSIBLE_UNTIL = dt.date(2011, 8, 31)  # 2006 `D` counted as attending until September 2011
+F_WITHDRAWN = dt.date(2013, 9, 1)  # 2006 `F`: SI 2013/756 (in force 1 Sept 2013); DfE's spring 2014 census
+# Withdrawn codes still found in real registers, counted as DfE's statistics count them
+# (NATIONAL.md: DfE's 2024/25 and 2025/26 daily data), per table: code -> (from, category).
+WITHDRAWN = {
+    "regs2006": {"F": (F_WITHDRAWN, "authorised")},
+    "regs2024": {"F": (SWITCH, "authorised"), "H": (SWITCH, "authorised"), "J": (SWITCH, "approved_activity"),
+                 "Y": (SWITCH, "not_possible")},
+}
 
 
 def table_of(day: dt.date) -> str:
@@ -45,16 +56,39 @@ def table_of(day: dt.date) -> str:
     return "regs2024" if day >= SWITCH else "regs2006"
 
 
+def codes_in_force(day: dt.date) -> list[str]:
+    """The codes in force on ``day`` (no withdrawn one), sorted."""
+    table = table_of(day)
+    return sorted(c for c in EXPECTED_CATEGORY[table] if not (c in WITHDRAWN[table] and day >= WITHDRAWN[table][c][0]))
+
+
+def withdrawn_on(day: dt.date, code: str) -> bool:
+    """True when ``code`` on ``day`` is a withdrawn code that is still counted (with a warning)."""
+    gone = WITHDRAWN[table_of(day)].get(code)
+    return gone is not None and day >= gone[0]
+
+
 def category_of(day: dt.date, code: str) -> str:
     """The national category of ``code`` marked on ``day`` (independent of the library)."""
-    return EXPECTED_CATEGORY[table_of(day)][code]
+    table = table_of(day)
+    if withdrawn_on(day, code):
+        return WITHDRAWN[table][code][1]
+    if table == "regs2006" and code == "D" and day <= D_POSSIBLE_UNTIL:
+        return "approved_activity"
+    return EXPECTED_CATEGORY[table][code]
 
 
 def make_register(marks: dict[tuple[dt.date, str], str]) -> Register:
     """A register built directly from ``{(date, "AM"|"PM"): code}``."""
     book = default_codebook()
     order = sorted(marks, key=lambda k: slot_of(*k))
-    return Register(array("I", [slot_of(*k) for k in order]), bytes(book.lookup(marks[k], k[0]).id for k in order))
+    return Register(array("I", [slot_of(*k) for k in order]), bytes(_code_id(book, marks[k], k[0]) for k in order))
+
+
+def _code_id(book, code: str, day: dt.date) -> int:
+    """The id of ``code`` on ``day``: in force, or withdrawn and still counted."""
+    gone = book.withdrawn_use(code, day)
+    return gone.id if gone is not None else book.lookup(code, day).id
 
 
 def make_pupil(days: dict[dt.date, str | tuple[str, str]], events: tuple[Event, ...] = (), pid: str = "P1") -> Pupil:
