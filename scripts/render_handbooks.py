@@ -5,19 +5,35 @@
 
 from __future__ import annotations
 
+import contextlib
+import io
+import os
 import sys
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from attendance_rules.handbook import render_handbook  # noqa: E402
-from attendance_rules.layers import load_policy_files  # noqa: E402
+from attendance_rules.cli import main as cli_main  # noqa: E402
 
 
 def handbooks() -> dict[str, str]:
-    """Handbook text per bundled policy id."""
-    return {path.stem: render_handbook(load_policy_files(path)) for path in sorted((ROOT / "policies").glob("*.yaml"))}
+    """Handbook text per bundled policy id, exactly as `attendance-rules policy doc ID` prints it
+    in the checkout's root (so the policy files it names are ``policies/…``)."""
+    return {path.stem: _policy_doc(path.stem) for path in sorted((ROOT / "policies").glob("*.yaml"))}
+
+
+def _policy_doc(policy_id: str) -> str:
+    out, err, here = io.StringIO(), io.StringIO(), os.getcwd()
+    try:
+        os.chdir(ROOT)
+        with contextlib.redirect_stderr(err):
+            status = cli_main(["policy", "doc", policy_id], out, err)
+    finally:
+        os.chdir(here)
+    if status != 0:
+        raise SystemExit(f"policy doc {policy_id} failed: {err.getvalue()}")
+    return out.getvalue()
 
 
 def main() -> None:
