@@ -384,6 +384,8 @@ class _Auditor:
         for action_id in candidates:
             gates = set()
             for rule in self.ruleset.recommenders(action_id):
+                if not self.in_force(rule, event.date):
+                    continue  # a rule not yet (or no longer) in force holds nothing back that day
                 for clause in rule.unless:
                     if action_id in clause.actions:
                         gates |= conditions.names_used(clause.condition.node)["fact"]

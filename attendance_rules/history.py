@@ -63,7 +63,7 @@ EVENT_FIELDS: Mapping[str, Mapping[str, Any]] = MappingProxyType(
         "exclusion": {"until": "date"},
         "found_in_public_during_exclusion": {},
         "leave_request": {"decision": ("granted", "refused")},
-        "attendance_planning_meeting": {},
+        "attendance_planning_meeting": {"actions_completed": "bool", "target_met": "bool", "new_information": "bool"},
         "legal_action": {"kind": "str"},
         "action_taken": {"action": "str"},
     }

@@ -64,9 +64,9 @@ from . import conditions
 from .api import CompiledPolicy, load_policy
 from .calendar import monday_of
 from .codes import Category, default_codebook
-from .compiler import RuleSet
+from .compiler import RuleSet, event_fields
 from .evaluation import PupilEvaluation
-from .history import EVENT_FIELDS, STANDARD_FLAGS
+from .history import STANDARD_FLAGS
 from .policy import DoneBy
 from .readers import read_history_data
 from .static_checks import stage_families
@@ -218,11 +218,12 @@ class _Spec:
     end: dt.date
     flags: tuple[str, ...]
     settings: tuple[str, ...]
-    events: tuple[str, ...]  # every standard type, the ones the policy names first
+    events: tuple[str, ...]  # every standard or declared type, the ones the policy names first
     used: tuple[str, ...]  # the types the policy names (drawn half the time)
     follow_up: Mapping[str, DoneBy]  # action id -> the event recording it done
     lengths: tuple[int, ...]  # run lengths (sessions) at and next to the policy's thresholds
     values: Mapping[tuple[str, str], tuple[Any, ...]]  # candidate values of free-text event fields
+    fields: Mapping[str, Mapping[str, Any]]  # each event type's fields (standard and declared by the chain)
 
 
 def _spec(ruleset: RuleSet) -> _Spec:
@@ -244,7 +245,8 @@ def _spec(ruleset: RuleSet) -> _Spec:
         used_events += [e for e in (done_by.event if done_by else "", action.due.after if action.due else "") if e]
         for field, value in (done_by.wanted(action.id) if done_by else {}).items():
             values.setdefault((done_by.event, field), set()).add(value)
-    events = tuple(dict.fromkeys([e for e in used_events if e in EVENT_FIELDS] + sorted(EVENT_FIELDS)))
+    known = event_fields(policy)  # declared types too: a done_by may name one (e.g. consultation_held)
+    events = tuple(dict.fromkeys([e for e in used_events if e in known] + sorted(known)))
     flags = tuple(sorted(set(STANDARD_FLAGS) | set(policy.flags)))
     for (event, field), found in values.items():
         found.add("other")
@@ -252,7 +254,7 @@ def _spec(ruleset: RuleSet) -> _Spec:
     follow_up = {a.id: a.completion for a in policy.actions.values() if a.completion is not None}
     return _Spec(leaf.effective_from, end, flags, tuple(sorted(settings)), events, used or events,
                  follow_up, _threshold_lengths(ruleset),
-                 {k: tuple(sorted(v, key=str)) for k, v in values.items()})
+                 {k: tuple(sorted(v, key=str)) for k, v in values.items()}, known)
 
 
 def _threshold_lengths(ruleset: RuleSet) -> tuple[int, ...]:
@@ -316,7 +318,7 @@ def _strategies(spec: _Spec, evaluate: Callable[[Mapping[str, Any], dt.date], Pu
 
     def details(event: str) -> Any:
         fields = {}
-        for field, kind in EVENT_FIELDS[event].items():
+        for field, kind in spec.fields[event].items():
             if isinstance(kind, tuple):
                 options: Any = st.sampled_from(kind)
             elif kind == "bool":
@@ -328,7 +330,7 @@ def _strategies(spec: _Spec, evaluate: Callable[[Mapping[str, Any], dt.date], Pu
             fields[field] = st.one_of(st.none(), options)
         return st.fixed_dictionaries(fields)
 
-    fields_of = {event: details(event) for event in EVENT_FIELDS}
+    fields_of = {event: details(event) for event in spec.fields}
     event_type = st.one_of(st.sampled_from(spec.used), st.sampled_from(spec.events))
     days_back = st.one_of(st.integers(0, 120), st.integers(0, 1100))
     any_code, clean_code = st.sampled_from(_ANY_CODES), st.sampled_from(_CLEAN_CODES)
@@ -399,7 +401,7 @@ def _history(as_of: dt.date, weeks: int, after: int, holidays: Iterable[int], we
         for field, value in fields.items():
             if value is None:
                 continue
-            if EVENT_FIELDS[kind][field] == "date":
+            if isinstance(value, int) and not isinstance(value, bool):  # a date field, drawn as days after
                 value = (date + dt.timedelta(days=value)).isoformat()
             row[field] = value
         rows.append(row)

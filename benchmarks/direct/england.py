@@ -1,6 +1,6 @@
 """The national base policy (``policies/england.yaml``) hand-written in plain Python.
 
-``prepare`` gathers what the 16 rules read; ``decide`` applies them rule by rule. Every
+``prepare`` gathers what the 18 rules read; ``decide`` applies them rule by rule. Every
 threshold is the policy's parameter value in force on the as-of date; every rule block
 cites the rule id it implements. Semantics kept from the policy language: a rate with no
 possible sessions, or a ``latest``/``time since`` with no such event, makes a comparison
@@ -69,6 +69,10 @@ class Inputs(NamedTuple):
     roll_deletion_proposed: bool
     missing_education_suspected: bool
     penalty_notice_unpaid: bool
+    # consultation before enforcement (issue 13)
+    consult_rule_on: bool  # rule consult_before_national_enforcement (effective_from)
+    consultation: int  # latest consultation_held
+    consultation_outcome: Any  # its outcome (None when none or not recorded)
 
 
 def prepare(pupil: Pupil, as_of: dt.date, calendar: Calendar, school: School) -> Inputs:
@@ -93,6 +97,7 @@ def prepare(pupil: Pupil, as_of: dt.date, calendar: Calendar, school: School) ->
         since_u = since_g = pn_3y = 0
     reviews = events.get("review_held")
     review = reviews[-1].details if reviews else {}
+    consultations = events.get("consultation_held")
     pn_consider_on = "pn_consider" in rules
     # the term start (a walk over the school days) only matters for a notice already recorded
     term = calendar.term_start(as_of, reg.days).toordinal() if pn and pn_consider_on else 0
@@ -111,6 +116,8 @@ def prepare(pupil: Pupil, as_of: dt.date, calendar: Calendar, school: School) ->
         latest(events.get("legal_action")), review.get("outcome"), review.get("parent_engaged"),
         "social_worker" in flags, "looked_after" in flags, "roll_deletion_proposed" in flags,
         "missing_education_suspected" in flags, "penalty_notice_unpaid" in flags,
+        "consult_before_national_enforcement" in rules, latest(consultations),
+        consultations[-1].details.get("outcome") if consultations else None,
     )
 
 
@@ -124,7 +131,7 @@ def decide(inputs: Inputs) -> Decision:
      absent_ytd, possible_ytd, pn_unauth_10w, pn_holiday_10w, pn_unauth_since, pn_holiday_since, run,
      today, ay, term, pn, pn_3y, nti, joint_plan, legal, review_outcome, review_engaged,
      social_worker, looked_after, roll_deletion_proposed, missing_education_suspected,
-     penalty_notice_unpaid) = inputs
+     penalty_notice_unpaid, consult_rule_on, consultation, consultation_outcome) = inputs
     if not england_on:
         return _NOTHING
     facts: list[str] = []
@@ -153,6 +160,10 @@ def decide(inputs: Inputs) -> Decision:
     limit = threshold_met and pn_limit_on and pn_max is not None and pn_3y >= pn_max
     if limit:
         facts.append("pn_limit_reached")
+    # enforcement_consultation_hold: a consultation this year whose latest outcome refused enforcement
+    awaits = consultation >= ay and consultation_outcome == "enforcement_not_agreed"
+    if awaits:
+        facts.append("enforcement_awaits_consultation")
 
     # cme_enquiries_before_deletion
     if missing_education_suspected:
@@ -176,24 +187,34 @@ def decide(inputs: Inputs) -> Decision:
     # virtual_school_oversight
     if social:
         actions.append("virtual_school_monitoring")
-    # nti_first, unless the threshold is met by holiday (G) sessions alone
+    # nti_first, unless enforcement awaits the consultation or the threshold is met by holiday (G) alone
     if nti_first_on and threshold_met:
-        if pn_holiday_10w >= pn_threshold and (not pn or pn_holiday_since >= pn_threshold):
+        if awaits or (pn_holiday_10w >= pn_threshold and (not pn or pn_holiday_since >= pn_threshold)):
             suppressed.append(("consider_notice_to_improve", "nti_first"))
         elif nti_action_on:  # done by notice_to_improve_issued this academic year
             (done if nti >= ay else actions).append("consider_notice_to_improve")
-    # pn_limit (done by legal_action this academic year)
+    # pn_limit, unless enforcement awaits the consultation (done by legal_action this academic year)
     if limit:
-        (done if legal >= ay else actions).append("consider_other_legal_action")
-    # pn_unpaid
+        if awaits:
+            suppressed.append(("consider_other_legal_action", "pn_limit"))
+        else:
+            (done if legal >= ay else actions).append("consider_other_legal_action")
+    # pn_unpaid, likewise
     if pn_unpaid_on and penalty_notice_unpaid:
-        (done if legal >= ay else actions).append("consider_other_legal_action")
+        if awaits:
+            suppressed.append(("consider_other_legal_action", "pn_unpaid"))
+        else:
+            (done if legal >= ay else actions).append("consider_other_legal_action")
+    # consult_before_national_enforcement (done by consultation_held this academic year)
+    if consult_rule_on and awaits and (threshold_met or penalty_notice_unpaid):
+        (done if consultation >= ay else actions).append("consult_before_enforcement")
     # tsm_targeting
     if persistent:
         actions.append("tsm_discussion")
-    # pn_consider, unless the limit is reached or a Notice to Improve's period is running
+    # pn_consider, unless enforcement awaits the consultation, the limit is reached or a Notice to
+    # Improve's period is running
     if pn_consider_on and threshold_met:
-        if limit:
+        if awaits or limit:
             suppressed.append(("consider_penalty_notice", "pn_consider"))
         elif nti and nti_days is not None and today - nti < nti_days:
             suppressed.append(("consider_penalty_notice", "pn_consider"))

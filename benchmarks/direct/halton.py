@@ -1,7 +1,8 @@
 """The Halton Attendance Framework (``policies/halton.yaml`` on ``england``) in plain Python.
 
-The effective chain: england's rules (halton replaces ``pn_consider`` with a third
-``unless`` for pupils in a multi-agency plan, and replaces the actions
+The effective chain: england's rules (every enforcement step held back while
+``enforcement_awaits_consultation`` holds, which Halton derives for pupils in a
+multi-agency plan until a consultation is recorded; halton replaces the actions
 ``tsm_discussion`` and ``severe_absence_joint_approach`` without changing how they are
 recorded done) plus Halton's staged process. ``prepare`` gathers what the rules read;
 ``decide`` derives the facts in dependency order (each a least fixpoint: facts only ever
@@ -42,7 +43,7 @@ class Inputs(NamedTuple):
     nti_first_on: bool
     pn_limit_on: bool
     pn_unpaid_on: bool
-    pn_consider_on: bool  # halton's replacement of pn_consider
+    pn_consider_on: bool  # england's pn_consider
     nti_action_on: bool  # action consider_notice_to_improve
     # parameters in force
     pa_n: int  # persistent_absence_rate as n / d
@@ -126,6 +127,13 @@ class Inputs(NamedTuple):
     sen_support: bool
     part_time_timetable: bool
     anxiety_based_absence: bool
+    # consultation before enforcement and APM outcomes (issue 13)
+    consult_rule_on: bool  # england's consult_before_national_enforcement (effective_from)
+    consultation: int  # latest consultation_held
+    consultation_outcome: Any  # its outcome
+    apm_actions: Any  # latest attendance_planning_meeting.actions_completed
+    apm_target: Any  # ... target_met
+    apm_new_info: Any  # ... new_information
 
 
 def prepare(pupil: Pupil, as_of: dt.date, calendar: Calendar, school: School) -> Inputs:
@@ -158,6 +166,8 @@ def prepare(pupil: Pupil, as_of: dt.date, calendar: Calendar, school: School) ->
     else:
         apm_1y = 0
     reviews, sams = get("review_held"), get("school_attendance_meeting")
+    consultations = get("consultation_held")
+    apm_last = meetings[-1].details if meetings else {}
     review = reviews[-1].details if reviews else {}
     sam = sams[-1].details if sams else {}
     letters, referrals, offers = get("letter_sent"), get("referral_made"), get("early_help_offered")
@@ -199,6 +209,9 @@ def prepare(pupil: Pupil, as_of: dt.date, calendar: Calendar, school: School) ->
         "missing_education_suspected" in flags, "penalty_notice_unpaid" in flags, "early_help_plan" in flags,
         "child_in_need_plan" in flags, "child_protection_plan" in flags, "ehcp" in flags, "sen_support" in flags,
         "part_time_timetable" in flags, "anxiety_based_absence" in flags,
+        "consult_before_national_enforcement" in rules, latest(consultations),
+        consultations[-1].details.get("outcome") if consultations else None,
+        apm_last.get("actions_completed"), apm_last.get("target_met"), apm_last.get("new_information"),
     )
 
 
@@ -217,7 +230,8 @@ def decide(inputs: Inputs) -> Decision:
      review_outcome, review_engaged, sam_contract, sam_plan,
      traded, social_worker, looked_after, roll_deletion_proposed, missing_education_suspected,
      penalty_notice_unpaid, early_help_plan, child_in_need_plan, child_protection_plan, ehcp, sen_support,
-     part_time_timetable, anxiety_based_absence) = inputs
+     part_time_timetable, anxiety_based_absence,
+     consult_rule_on, consultation, consultation_outcome, apm_actions, apm_target, apm_new_info) = inputs
     facts: list[str] = []
     actions: list[str] = []
     done: list[str] = []
@@ -255,11 +269,18 @@ def decide(inputs: Inputs) -> Decision:
     limit = threshold_met and pn_limit_on and pn_max is not None and pn_3y >= pn_max
     if limit:
         fact("pn_limit_reached")
+    # enforcement_consultation_hold (england): a consultation this year that did not agree enforcement;
+    # halton_consultation_required: a pupil in a plan with no consultation this academic year
+    awaits = ((england_on and consultation >= ay and consultation_outcome == "enforcement_not_agreed")
+              or (halton_on and plan and consultation < ay))
+    if awaits:
+        fact("enforcement_awaits_consultation")
 
     # ---------------------------------------------------------------- facts (halton)
     stage1 = continuing = improving = closing = stage2 = case_open = meeting_held = case_ews = False
     letter_earlier = meeting_earlier = not_improving = criteria = referral_made = due = incomplete = False
     stage3 = missing_contact = missing_letter1 = missing_eh = missing_letter2 = missing_sam = False
+    returned = proceedings_due = False
     missing_plan = missing_review = missing_eh2 = False
     if halton_on:
         # stage1_start: unauthorised sessions this year
@@ -319,8 +340,13 @@ def decide(inputs: Inputs) -> Decision:
                            and not 0 < sam <= early_help)
             incomplete = (missing_contact or missing_letter1 or missing_eh or missing_letter2 or missing_sam
                           or missing_plan or missing_review or missing_eh2)
-        # stage3_accepted
-        stage3 = referral_made and not incomplete
+        # stage3_apm_new_information: the latest APM (of the last year) brought new information
+        returned = bool(apm_1y) and apm_new_info is True
+        # stage3_accepted, unless an APM returned the case to stage 2
+        stage3 = referral_made and not incomplete and not returned
+        # stage3_proceedings_criteria: the review APM found actions unmet and the target missed
+        proceedings_due = (apm_1y >= apm_max and apm_actions is False and apm_target is False
+                           and not returned and not 0 < apm <= legal)
         if stage1:
             fact("stage1")
         if continuing:
@@ -353,6 +379,10 @@ def decide(inputs: Inputs) -> Decision:
             fact("stage3_evidence_incomplete")
         if stage3:
             fact("stage3")
+        if returned:
+            fact("stage3_returned_to_stage2")
+        if proceedings_due:
+            fact("stage3_proceedings_due")
 
     # ---------------------------------------------------------------- recommendations (england)
     if england_on:
@@ -382,20 +412,29 @@ def decide(inputs: Inputs) -> Decision:
             add("tsm_discussion")
     # nti_first, unless the threshold is met by holiday (G) sessions alone
     if nti_first_on and threshold_met:
-        if pn_holiday_10w >= pn_threshold and (not pn or pn_holiday_since >= pn_threshold):
+        if awaits or (pn_holiday_10w >= pn_threshold and (not pn or pn_holiday_since >= pn_threshold)):
             hold(("consider_notice_to_improve", "nti_first"))
         elif nti_action_on:  # done by notice_to_improve_issued this academic year
             (add_done if nti >= ay else add)("consider_notice_to_improve")
-    # pn_limit (done by legal_action this academic year)
+    # pn_limit, unless enforcement awaits the consultation (done by legal_action this academic year)
     if limit:
-        (add_done if legal >= ay else add)("consider_other_legal_action")
-    # pn_unpaid
+        if awaits:
+            hold(("consider_other_legal_action", "pn_limit"))
+        else:
+            (add_done if legal >= ay else add)("consider_other_legal_action")
+    # pn_unpaid, likewise
     if pn_unpaid_on and penalty_notice_unpaid:
-        (add_done if legal >= ay else add)("consider_other_legal_action")
-    # pn_consider (halton's): unless the limit is reached, a Notice to Improve's period runs,
-    # or the pupil is in a multi-agency plan
+        if awaits:
+            hold(("consider_other_legal_action", "pn_unpaid"))
+        else:
+            (add_done if legal >= ay else add)("consider_other_legal_action")
+    # consult_before_national_enforcement (done by consultation_held this academic year)
+    if consult_rule_on and awaits and (threshold_met or penalty_notice_unpaid):
+        (add_done if consultation >= ay else add)("consult_before_enforcement")
+    # pn_consider (england's): unless enforcement awaits the consultation, the limit is reached or
+    # a Notice to Improve's period runs
     if pn_consider_on and threshold_met:
-        if limit or (nti and nti_days is not None and today - nti < nti_days) or plan:
+        if awaits or limit or (nti and nti_days is not None and today - nti < nti_days):
             hold(("consider_penalty_notice", "pn_consider"))
         else:  # done by penalty_notice_issued this term
             (add_done if pn >= term else add)("consider_penalty_notice")
@@ -445,13 +484,23 @@ def decide(inputs: Inputs) -> Decision:
     if care_plan:
         # halton_cin_cp_data_ews / halton_cin_cp_data_school
         add("ews_attendance_data_cin_cp" if ews_this_year else "provide_attendance_data_cin_cp")
-    # stage3_apm_review: one meeting in the last year, fewer than apm_max_meetings
-    if apm_1y and apm_1y < apm_max:
+    # stage3_apm_new_information
+    if returned:
+        add("apm_case_returned")
+    # stage3_apm_review: one meeting in the last year, fewer than apm_max_meetings, case not returned
+    if apm_1y and apm_1y < apm_max and not returned:
         add("apm_review")
-    # stage3_consider_proceedings: apm_max_meetings held, no legal action since the latest
-    if apm_1y >= apm_max and not 0 < apm <= legal:
-        add("consider_s444_proceedings")
-        add("consider_eso")
+    # stage3_consider_proceedings, unless enforcement awaits the consultation
+    if proceedings_due:
+        if awaits:
+            hold(("consider_s444_proceedings", "stage3_consider_proceedings"))
+            hold(("consider_eso", "stage3_consider_proceedings"))
+        else:
+            add("consider_s444_proceedings")
+            add("consider_eso")
+    # halton_consult_before_enforcement (done by consultation_held this academic year)
+    if awaits and (not_improving or (stage2 and traded and unauth_12w >= pn_warning) or proceedings_due):
+        (add_done if consultation >= ay else add)("consult_before_enforcement")
     # halton_legal_action
     if legal >= ay:
         add("legal_evidence_pack")
@@ -466,9 +515,9 @@ def decide(inputs: Inputs) -> Decision:
         # stage2_plan_pupil
         if plan:
             add("liaise_lead_professional")
-        # halton_pn_warning, unless in a plan (done by its letter this academic year)
+        # halton_pn_warning, unless enforcement awaits the consultation (done by its letter this year)
         if traded and unauth_12w >= pn_warning:
-            if plan:
+            if awaits:
                 hold(("halton_pn_warning_letter", "halton_pn_warning"))
             else:
                 (add_done if warning_letter >= ay else add)("halton_pn_warning_letter")
@@ -501,11 +550,12 @@ def decide(inputs: Inputs) -> Decision:
             and review_engaged is not False):
         add("stage2_further_review")
     if not_improving:
-        # stage2_review_not_improving, unless in a plan
-        if plan:
-            hold(("stage2_enforcement_decision", "stage2_review_not_improving"))
-        else:
-            add("stage2_enforcement_decision")
+        # stage2_enforcement_decision_due: no stage 3 referral yet, unless enforcement awaits the consultation
+        if not referral_made:
+            if awaits:
+                hold(("stage2_enforcement_decision", "stage2_enforcement_decision_due"))
+            else:
+                add("stage2_enforcement_decision")
         # stage2_plan_pupil_not_improving
         if plan:
             add("discuss_with_ma_partners")
@@ -539,17 +589,16 @@ def decide(inputs: Inputs) -> Decision:
         add("ews_return_referral")
     # halton_ebsna_pathway, halton_ebsna_panel
     if anxiety_based_absence:
-        if stage1 or stage2:
-            add("ebsna_pathway")
+        add("ebsna_pathway")
         if not_improving:
             add("ebsna_panel_referral")
     # stage1_satisfactory: stage 1 letter this year, absence no longer continuing, not persistent
     if stage1 and stage1_letter >= ay and not continuing and not stage2 and not persistent:
         add("stage1_end_monitor")
     if criteria:
-        # stage3_refer, unless in a plan or the evidence is incomplete
+        # stage3_refer, unless enforcement awaits the consultation or the evidence is incomplete
         if not 0 < sam <= referral_ews:
-            if plan or incomplete:
+            if awaits or incomplete:
                 hold(("stage3_referral", "stage3_refer"))
             else:
                 add("stage3_referral")
