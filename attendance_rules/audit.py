@@ -63,7 +63,7 @@ import attrs
 from . import __version__, conditions
 from .api import CompiledPolicy
 from .compiler import CompiledRule, RuleSet
-from .engine import PupilContext, _values, add_school_days, history_provenance, policy_provenance, select_pupils
+from .engine import PupilContext, _values, add_school_days, select_pupils
 from .evaluation import CitationView, PupilEvaluation, Recommendation, ValueView
 from .history import Event, History, Pupil, School
 from .policy import Action, DoneBy
@@ -703,13 +703,15 @@ def audit_pupil(policy: CompiledPolicy, links: Mapping[str, tuple[Completion, ..
 def audit_report(policy: CompiledPolicy, history: History, scope: AuditScope, pupils: int,
                  results: Iterable[tuple[list[Finding], _Counts]]) -> AuditReport:
     """The report from each audited pupil's ``audit_pupil`` result (in pupil order)."""
+    from .timeline import history_meta, policy_meta  # timeline imports this stage's neighbours: import when used
+
     counts = _Counts()
     findings: list[Finding] = []
     for found, more in results:
         findings += found
         counts.merge(more)
-    return AuditReport(scope.start, scope.end, scope.scan, scope.default_due, policy_provenance(policy.ruleset),
-                       history_provenance(history), __version__, pupils,
+    return AuditReport(scope.start, scope.end, scope.scan, scope.default_due, policy_meta(policy),
+                       history_meta(history), __version__, pupils,
                        tuple(sorted(counts.events.items())), tuple(sorted(counts.not_linked.items())),
                        tuple(sorted(counts.unchecked.items())), counts.pending,
                        tuple(sorted(findings, key=Finding.sort_key)))

@@ -24,10 +24,14 @@ import attrs
 from .exceptions import InputError, Location, Problem
 
 __all__ = [
+    "EARLIEST_DATE",
+    "LATEST_DATE",
     "TERM_GAP_DAYS",
     "Calendar",
     "Term",
     "academic_year_start",
+    "add_weekdays",
+    "check_date",
     "count_school_days",
     "load_calendar",
     "monday_of",
@@ -38,11 +42,28 @@ __all__ = [
 # A break this long (calendar days with no school day) separates two terms.
 TERM_GAP_DAYS = 7
 
+# The dates a user may ask about (--as-of, --from/--to, a case's dates). A local sanity
+# bound, not a policy value: it keeps every look back (windows, the academic year) and
+# look ahead (due dates, --horizon) far inside Python's calendar (years 1 to 9999), so
+# `--as-of 0001-01-01` or `to: 9999-12-31` is refused where it is written instead of
+# overflowing deep inside a computation.
+EARLIEST_DATE = dt.date(1900, 1, 1)
+LATEST_DATE = dt.date(2199, 12, 31)
+
+
+def check_date(day: dt.date) -> str:
+    """Why ``day`` cannot be used (outside EARLIEST_DATE..LATEST_DATE), or "" when it can."""
+    if EARLIEST_DATE <= day <= LATEST_DATE:
+        return ""
+    return f"{day.isoformat()} is outside the dates this tool works with, " \
+           f"{EARLIEST_DATE.isoformat()} to {LATEST_DATE.isoformat()}"
+
 
 def academic_year_start(day: dt.date) -> dt.date:
-    """1 September of the academic year containing ``day``."""
+    """1 September of the academic year containing ``day`` (1 January of year 1 at the
+    start of the calendar, which has no earlier September)."""
     year = day.year if day.month >= 9 else day.year - 1
-    return dt.date(year, 9, 1)
+    return dt.date(year, 9, 1) if year >= 1 else dt.date.min
 
 
 def monday_of(ordinal: int) -> int:
@@ -103,9 +124,17 @@ def nth_school_day_after(day: dt.date, n: int, school_days: Sequence[int], as_of
     return _nth_weekday_after(max(day, as_of), left)
 
 
+def add_weekdays(day: dt.date, n: int) -> dt.date:
+    """``day`` plus ``n`` weekdays (``day`` itself when ``n`` < 1), in constant time;
+    the last day of the calendar (9999-12-31) when the result would lie beyond it."""
+    return _nth_weekday_after(day, n) if n >= 1 else day
+
+
 def _nth_weekday_after(day: dt.date, n: int) -> dt.date:
     """The ``n``-th weekday (n >= 1) after ``day``: every 7 days hold 5 weekdays (clamped)."""
     weeks, rest = divmod(n - 1, 5)
+    if weeks > dt.date.max.toordinal() // 7:  # beyond any date: timedelta itself would overflow
+        return dt.date.max
     try:
         day += dt.timedelta(days=7 * weeks)
         while rest >= 0:

@@ -17,18 +17,23 @@ from typing import Any, Iterable, Sequence
 import attrs
 
 from .api import CompiledPolicy, load_policy
-from .calendar import Calendar, load_calendar, read_terms
+from .calendar import EARLIEST_DATE, LATEST_DATE, Calendar, check_date, load_calendar, read_terms
 from .codes import default_codebook
 from .evaluation import PupilEvaluation
 from .exceptions import InputError, Location, Problem
 from .history import History
 from .readers import load_history, read_history_data
+from .resources import find_policy
 from .schema import schema_problems
 from .yamlsource import Document, load_yaml
 
 __all__ = ["Case", "CaseResult", "Check", "find_cases", "load_case", "run_case", "run_cases"]
 
 CASE_SUFFIXES = (".case.yaml", ".case.yml", ".case.json")
+# A register entry or closed span longer than this (calendar days) is refused before it is
+# expanded day by day: a local sanity bound (ten years), not a policy value. Without it
+# `to: 9999-12-31` builds millions of marks (1.5 GB) before anything is checked.
+MAX_SPAN_DAYS = 3653
 _PRESENT = {"AM": "/", "PM": "\\"}  # the shorthand `present` in each session
 
 
@@ -101,17 +106,36 @@ def _closed_days(doc: Document, problems: list[Problem]) -> set[dt.date]:
     for i, span in enumerate(doc.data.get("closed", ())):
         start, end = _date(span.get("from"), doc, ("closed", i), problems), _date(span.get("to"), doc, ("closed", i),
                                                                                 problems)
-        if start and end:
+        if _span(start, end, doc, ("closed", i), problems):
             out |= {start + dt.timedelta(days=k) for k in range((end - start).days + 1)}
     return out
 
 
 def _date(value: Any, doc: Document, path: tuple, problems: list[Problem]) -> dt.date | None:
+    """A case's date: ISO, within the dates the tool works with (``calendar.check_date``)."""
     try:
-        return dt.date.fromisoformat(str(value))
+        day = dt.date.fromisoformat(str(value))
     except ValueError:
         problems.append(Problem("bad date", doc.where(path), found=repr(value), expected="YYYY-MM-DD"))
         return None
+    if check_date(day):
+        problems.append(Problem(check_date(day), doc.where(path), found=repr(value),
+                                expected=f"a date from {EARLIEST_DATE.isoformat()} to {LATEST_DATE.isoformat()}"))
+        return None
+    return day
+
+
+def _span(start: dt.date | None, end: dt.date | None, doc: Document, path: tuple,
+          problems: list[Problem]) -> bool:
+    """True when ``start``..``end`` can be expanded day by day (at most MAX_SPAN_DAYS)."""
+    if not (start and end):
+        return False
+    if (end - start).days + 1 > MAX_SPAN_DAYS:
+        problems.append(Problem("a date range is too long to expand day by day", doc.where(path),
+                                found=f"{start.isoformat()} to {end.isoformat()}, {(end - start).days + 1} days",
+                                expected=f"at most {MAX_SPAN_DAYS} days (ten years); split the register"))
+        return False
+    return True
 
 
 def _expand_register(entries: Sequence[dict], doc: Document, base: tuple, closed: set[dt.date],
@@ -123,7 +147,7 @@ def _expand_register(entries: Sequence[dict], doc: Document, base: tuple, closed
         where = base + (i,)
         start = _date(entry.get("on", entry.get("from")), doc, where, problems)
         end = _date(entry.get("on", entry.get("to")), doc, where, problems)
-        if not (start and end):
+        if not _span(start, end, doc, where, problems):
             continue
         code = entry.get("code", "present")
         codes = {session: _PRESENT[session] if mark == "present" else mark
@@ -204,6 +228,15 @@ def _checks(doc: Document, problems: list[Problem]) -> tuple[Check, ...]:
     return tuple(out)
 
 
+def _unknown_pupils(checks: Sequence[Check], history: History) -> list[Problem]:
+    """A check naming a pupil the case's history does not have, located at the check."""
+    known = sorted(p.id for p in history)
+    return [Problem(f"check names pupil {check.pupil!r}, who is not in the case's history",
+                    check.location, found=repr(check.pupil),
+                    expected="one of " + ", ".join(known[:10]) + (" …" if len(known) > 10 else ""))
+            for check in checks if check.pupil is not None and check.pupil not in known]
+
+
 def load_case(path: str | Path) -> Case:
     """Read and check a case file; ``InputError`` lists every located problem."""
     try:
@@ -219,11 +252,15 @@ def load_case(path: str | Path) -> Case:
     history = _history(doc, problems)
     calendar = _calendar(doc, problems)
     checks = _checks(doc, problems)
+    if history is not None:
+        problems += _unknown_pupils(checks, history)
     if problems or history is None:
         raise InputError(problems)
     policy = str(doc.data["policy"])
     if policy.endswith((".yaml", ".yml")):
         policy = str(Path(doc.file).parent / policy)
+    else:  # an id: the same file `--policy ID` would use (resources.find_policy)
+        policy = str(find_policy(policy) or policy)
     return Case(doc.data.get("name", Path(path).name), str(path), policy, history, checks,
                 doc.data.get("description", ""), calendar)
 

@@ -1,33 +1,65 @@
 """The ``attendance-rules`` command line.
 
 Exit status: 0 success; 1 the input is invalid (a policy, history or case fails) or an
-expectation is not met; 2 usage errors (bad arguments, missing files); 130 interrupted
-(Ctrl-C: one line on standard error, worker processes stopped). Problems are printed as
-``file:line:col: error: …``; the CLI never shows a traceback for bad input.
+expectation is not met; 2 usage errors (bad arguments, missing files); 3 an internal
+error, i.e. a bug (one line saying so; the traceback only with ``--debug``); 130
+interrupted (Ctrl-C: one line on standard error, worker processes stopped). Problems are
+printed as ``file:line:col: error: …``; the CLI never shows a traceback for bad input.
 """
 
 from __future__ import annotations
 
 import argparse
+import contextlib
 import datetime as dt
+import io
 import json
 import sys
+import traceback
 from pathlib import Path
 from typing import Any, Callable, Sequence, TextIO
 
 from . import __version__
-from .exceptions import AttendanceRulesError, Problem, UsageError
+from .exceptions import AttendanceRulesError, Location, Problem, UsageError
 
-__all__ = ["add_run_options", "jobs_of", "main"]
+__all__ = ["EXIT_INTERNAL", "EXIT_INTERRUPTED", "add_run_options", "calendar_of", "jobs_of", "main", "policy_ref",
+           "with_policy_files"]
 
 MAX_PROBLEMS_SHOWN = 50
+EXIT_INTERRUPTED = 130  # 128 + SIGINT, as shells report a command stopped by Ctrl-C
+EXIT_INTERNAL = 3  # a bug: neither the input nor the command line is at fault
+COMMAND_LINE = Location("<command line>")
 
 
 def _date(text: str) -> dt.date:
+    """A date argument: ISO, and within the dates the tool works with (calendar.check_date)."""
+    from .calendar import check_date
+
     try:
-        return dt.date.fromisoformat(text)
+        day = dt.date.fromisoformat(text)
     except ValueError:
         raise argparse.ArgumentTypeError(f"expected a date as YYYY-MM-DD, found {text!r}") from None
+    if check_date(day):
+        raise argparse.ArgumentTypeError(check_date(day))
+    return day
+
+
+# --horizon: a local bound on the look-ahead, not a policy value. The simulation behind
+# it costs time in proportion (about 0.2 s per week on the 300-pupil sample), and more
+# than a school year ahead (39 weeks) says nothing the officer can act on.
+MAX_HORIZON_WEEKS = 52
+
+
+def _horizon(text: str) -> int:
+    """``--horizon``: a whole number of school weeks, 0 to MAX_HORIZON_WEEKS."""
+    try:
+        value = int(text)
+    except ValueError:
+        value = -1
+    if not 0 <= value <= MAX_HORIZON_WEEKS:
+        raise argparse.ArgumentTypeError(
+            f"expected a whole number of school weeks from 0 to {MAX_HORIZON_WEEKS}, found {text!r}")
+    return value
 
 
 def _jobs(text: str) -> int:
@@ -63,6 +95,84 @@ def jobs_of(args: argparse.Namespace) -> int:
     return getattr(args, "jobs", None) or default_jobs()
 
 
+def calendar_of(args: argparse.Namespace) -> Any:
+    """The term dates of ``--calendar``, or none (terms inferred from gaps). A path that is
+    missing or not a file is a usage error naming it, before anything is read."""
+    from .calendar import Calendar, load_calendar
+
+    name = getattr(args, "calendar", None)
+    if not name:
+        return Calendar()
+    path = Path(name)
+    try:
+        found = "a directory" if path.is_dir() else "" if path.is_file() else "nothing"
+    except OSError as error:  # e.g. a name longer than the system allows
+        found = error.strerror or str(error)
+    if found:
+        raise UsageError([Problem("--calendar names no readable file", Location(_shown(name)), found=found,
+                                  expected="a CSV file with columns name,start,end",
+                                  example="autumn 1,2023-09-04,2023-10-27")])
+    return load_calendar(path)
+
+
+def _shown(name: str) -> str:
+    """A file name as errors show it: a name of hundreds of characters is cut in the middle."""
+    return name if len(name) <= 80 else name[:60] + "…" + name[-15:]
+
+
+def policy_ref(text: str) -> str:
+    """A policy argument: an id becomes the path of the file it resolves to
+    (``resources.find_policy``: ATTENDANCE_RULES_POLICY_PATH, ./policies, then bundled), so
+    this process and its workers load the same file; unknown ids are left for the loader
+    to report."""
+    from .resources import find_policy
+
+    found = find_policy(text)
+    return text if found is None else str(found)
+
+
+def with_policy_files(policy: Any, fmt: str, out: TextIO, label: str = "policy files") -> TextIO:
+    """Where to write a table, text or Markdown output so that its header names the files of
+    the policy chain (root first, as ``resources.display_path`` shows them): a line under
+    the first line (the title). JSON carries them as ``policy.files[].path``; ``jsonl``
+    has no header. Flush the stream returned when done."""
+    from .resources import display_path
+
+    if fmt in ("json", "jsonl"):
+        return out
+    chain = getattr(getattr(policy, "ruleset", None), "policy", policy).chain  # compiled or effective
+    paths = [display_path(p.file) for p in chain]
+    if fmt == "markdown":
+        return _UnderTitle(out, "\n" + f"{label.capitalize()}: " + " → ".join(f"`{p}`" for p in paths) + "\n")
+    return _UnderTitle(out, f"{label}: " + " → ".join(paths) + "\n")
+
+
+class _UnderTitle(io.TextIOBase):
+    """A stream that writes ``lines`` once the first line (the title) has been written."""
+
+    def __init__(self, out: TextIO, lines: str) -> None:
+        super().__init__()
+        self.out, self.lines, self.held = out, lines, ""
+
+    def write(self, text: str) -> int:
+        """Pass ``text`` on, with ``lines`` inserted after the first newline."""
+        if self.lines is None:
+            return self.out.write(text)
+        title, newline, rest = (self.held + text).partition("\n")
+        self.held = title
+        if newline:
+            self.out.write(title + newline + self.lines + rest)
+            self.lines = None
+        return len(text)
+
+    def flush(self) -> None:
+        """Write a title still held back (an output of one line without a newline)."""
+        if self.lines is not None and self.held:
+            self.out.write(self.held + "\n" + self.lines)
+            self.lines = None
+        self.out.flush()
+
+
 def _print_problems(problems: Sequence[Problem], out: TextIO) -> None:
     for problem in problems[:MAX_PROBLEMS_SHOWN]:
         print(problem, file=out)
@@ -79,16 +189,17 @@ def _dump_json(data: Any, out: TextIO) -> None:
 
 
 def _cmd_measures(args: argparse.Namespace, out: TextIO) -> int:
-    from .calendar import Calendar, load_calendar
     from .measures import standard_measures
     from .readers import load_history
 
     history = load_history(args.history)
-    calendar = load_calendar(args.calendar) if args.calendar else Calendar()
+    calendar = calendar_of(args)
     pupils = [history.pupil(args.pupil)] if args.pupil else list(history)
     rows = [{"pupil_id": p.id, **standard_measures(p, args.as_of, calendar)} for p in pupils]
     if args.format == "json":
-        _dump_json({"as_of": args.as_of.isoformat(), "history_digest": history.digest, "pupils": rows}, out)
+        from .canonical import history_digest
+
+        _dump_json({"as_of": args.as_of.isoformat(), "history_digest": history_digest(history), "pupils": rows}, out)
     else:
         _measures_table(rows, out)
     return 0
@@ -137,6 +248,7 @@ def _cmd_policy_show(args: argparse.Namespace, out: TextIO) -> int:
     from .layers import load_policy_files
     from .show import show_policy
 
+    # its header already gives the chain with each file's path ("chain: england (policies/england.yaml) …")
     out.write(show_policy(load_policy_files(args.policy), as_json=args.format == "json"))
     return 0
 
@@ -145,12 +257,31 @@ def _cmd_policy_doc(args: argparse.Namespace, out: TextIO) -> int:
     from .handbook import render_handbook
     from .layers import load_policy_files
 
-    text = render_handbook(load_policy_files(args.policy))
+    if args.output:
+        _check_output(args.output)
+    policy = load_policy_files(args.policy)
+    text = io.StringIO()
+    titled = with_policy_files(policy, "markdown", text)
+    titled.write(render_handbook(policy))
+    titled.flush()
+    text = text.getvalue()
     if args.output:
         Path(args.output).write_text(text, encoding="utf-8")
     else:
         out.write(text)
     return 0
+
+
+def _check_output(name: str) -> None:
+    """An output file goes into a folder that exists, and is not itself a folder (usage errors)."""
+    path = Path(name)
+    try:
+        problem = "is a directory" if path.is_dir() else "" if path.parent.is_dir() else "its folder does not exist"
+    except OSError as error:
+        problem = error.strerror or str(error)
+    if problem:
+        raise UsageError([Problem(f"cannot write the output file: {problem}", Location(_shown(name)),
+                                  expected="a file name in an existing folder", example="--output handbook.md")])
 
 
 # --- parser ---------------------------------------------------------------------------
@@ -162,6 +293,8 @@ def _parser() -> argparse.ArgumentParser:
         description="School-attendance policies as executable, auditable rules.",
     )
     parser.add_argument("--version", action="version", version=f"%(prog)s {__version__}")
+    parser.add_argument("--debug", action="store_true",
+                        help="on an internal error (exit status 3), also print the Python traceback")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
     sub.required = True
 
@@ -174,7 +307,7 @@ def _parser() -> argparse.ArgumentParser:
     p.set_defaults(run=_cmd_measures)
 
     p = sub.add_parser("validate", help="check policy files (schema, names, citations, layering)")
-    p.add_argument("paths", nargs="+", metavar="POLICY", help="policy files or bundled policy ids")
+    p.add_argument("paths", nargs="+", type=policy_ref, metavar="POLICY", help="policy files or policy ids")
     p.add_argument("--today", type=_date, default=None, metavar="YYYY-MM-DD",
                    help="date for review_due warnings (default: today)")
     p.set_defaults(run=_cmd_validate)
@@ -183,11 +316,11 @@ def _parser() -> argparse.ArgumentParser:
     psub = p.add_subparsers(dest="policy_command", metavar="SUBCOMMAND")
     psub.required = True
     show = psub.add_parser("show", help="the effective policy with the origin of every entry")
-    show.add_argument("policy", metavar="POLICY", help="bundled policy id or file path")
+    show.add_argument("policy", type=policy_ref, metavar="POLICY", help="policy id or file path")
     show.add_argument("--format", choices=("text", "json"), default="text")
     show.set_defaults(run=_cmd_policy_show)
     doc = psub.add_parser("doc", help="the effective policy as a Markdown handbook")
-    doc.add_argument("policy", metavar="POLICY", help="bundled policy id or file path")
+    doc.add_argument("policy", type=policy_ref, metavar="POLICY", help="policy id or file path")
     doc.add_argument("--output", metavar="FILE", help="write to FILE instead of standard output")
     doc.set_defaults(run=_cmd_policy_doc)
     _add_later_commands(sub, psub)
@@ -214,22 +347,31 @@ def main(argv: Sequence[str] | None = None, out: TextIO | None = None, err: Text
         return EXIT_INTERRUPTED
 
 
-EXIT_INTERRUPTED = 130  # 128 + SIGINT, as shells report a command stopped by Ctrl-C
-
-
 def _main(argv: Sequence[str] | None, out: TextIO, err: TextIO) -> int:
-    """Parse the arguments and run the command, turning library errors into exit statuses."""
+    """Parse the arguments and run the command; anything unexpected is reported as a bug."""
     from .progress import progress_stream
 
     parser = _parser()
-    try:
-        args = parser.parse_args(argv)
+    try:  # argparse prints usage, --help and --version itself: to the streams given to main
+        with contextlib.redirect_stdout(out), contextlib.redirect_stderr(err):
+            args = parser.parse_args(argv)
     except SystemExit as stop:  # argparse printed the usage message already
         return int(stop.code or 0)
     args.progress = progress_stream(err, getattr(args, "quiet", False))
+    try:
+        return _run(args, out, err)
+    except (KeyboardInterrupt, SystemExit):
+        raise
+    except BaseException as error:  # noqa: BLE001 - the last line of defence: a bug, said once
+        return _internal_error(error, args.debug, err)
+
+
+def _run(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
+    """Run the command, turning the library's errors into exit statuses (1 input, 2 usage)."""
     run: Callable[[argparse.Namespace, TextIO], int] = args.run
     from .readers import warnings_to
 
+    args.err = err  # where commands print warnings (the history checked against the policy …)
     try:
         with warnings_to(err):  # a history's warnings (unknown column, file not given …) on stderr
             return run(args, out)
@@ -240,10 +382,43 @@ def _main(argv: Sequence[str] | None, out: TextIO, err: TextIO) -> int:
         _print_problems(error.problems, err)
         return 2 if _is_missing_file(error) else 1
     except KeyError as error:
-        print(f"error: {error.args[0]}", file=err)
+        if not _is_deliberate(error):
+            raise
+        print(Problem(error.args[0], COMMAND_LINE), file=err)
         return 2
     except BrokenPipeError:  # e.g. piped into `head`
         return 0
+    except OSError as error:
+        if not error.filename:
+            raise
+        print(_file_problem(error), file=err)
+        return 2
+
+
+def _is_deliberate(error: KeyError) -> bool:
+    """The library's own "no pupil 'X'" / "no action 'Y'" lookups, not a bug's missing key."""
+    text = error.args[0] if error.args else None
+    return isinstance(text, str) and text.startswith(("no ", "unknown "))
+
+
+def _file_problem(error: OSError) -> Problem:
+    """A file named on the command line that cannot be read or written, located at the file."""
+    name = str(error.filename)
+    return Problem(f"cannot use this file: {error.strerror or error}", Location(_shown(name)),
+                   expected="an existing file (or directory) that can be read, or a folder that exists for output")
+
+
+def _internal_error(error: BaseException, debug: bool, err: TextIO) -> int:
+    """A bug: one line saying so and where (the traceback only with --debug); exit status 3."""
+    frames = traceback.extract_tb(error.__traceback__)
+    where = f" (at {Path(frames[-1].filename).name}:{frames[-1].lineno} in {frames[-1].name})" if frames else ""
+    summary = f"{type(error).__name__}: {error}".splitlines()[0][:300] if str(error) else type(error).__name__
+    if debug:
+        traceback.print_exception(type(error), error, error.__traceback__, file=err)
+    print(f"attendance-rules: internal error, please report: {summary}{where}", file=err)
+    if not debug:
+        print("attendance-rules: run again with --debug (before the command) to see the traceback", file=err)
+    return EXIT_INTERNAL
 
 
 def _is_missing_file(error: AttendanceRulesError) -> bool:

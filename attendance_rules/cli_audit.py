@@ -8,14 +8,23 @@ from typing import Any, TextIO
 __all__ = ["register"]
 
 
+def _policy_ref(text: str) -> str:
+    """A policy argument resolved to its file (``cli.policy_ref``)."""
+    from .cli import policy_ref
+
+    return policy_ref(text)
+
+
 def _cmd_audit(args: argparse.Namespace, out: TextIO) -> int:
     """`audit`: each pupil audited (over --jobs processes), findings merged in pupil order."""
     from contextlib import closing
 
+    import attrs
+
     from .api import load_policy
     from .audit import audit_report, audit_scope, completions, render_text
-    from .calendar import Calendar, load_calendar
-    from .cli import jobs_of
+    from .cli import calendar_of, jobs_of, with_policy_files
+    from .cli_eval import conform_history
     from .exceptions import Problem, UsageError
     from .parallel import PupilTask, map_pupils
     from .progress import progress
@@ -25,16 +34,21 @@ def _cmd_audit(args: argparse.Namespace, out: TextIO) -> int:
         raise UsageError([Problem(f"--from {args.start.isoformat()} is after --to {args.end.isoformat()}")])
     if args.default_due < 0:
         raise UsageError([Problem("--default-due must be 0 or more school days", found=str(args.default_due))])
-    calendar = load_calendar(args.calendar) if args.calendar else Calendar()
+    calendar = calendar_of(args)
     policy = load_policy(args.policy, calendar=calendar)
     history = load_history(args.history, engine=getattr(args, "reader", "auto"))
+    school = conform_history(policy, history, args).school
     pupils, scope = audit_scope(history, args.start, args.end, args.pupil, args.scan, args.default_due)
+    scope = attrs.evolve(scope, school=school)
     task = PupilTask(_setup_audit, _audit_one, (args.policy, calendar, scope))
     with closing(map_pupils(task, pupils, jobs_of(args), state=(policy, completions(policy.ruleset), scope))) \
             as results:
         report = audit_report(policy, history, scope, len(pupils), progress(results, len(pupils), "audit",
                                                                              args.progress))
-    out.write(report.dumps() if args.format == "json" else render_text(report))
+    text = report.dumps() if args.format == "json" else render_text(report)
+    titled = with_policy_files(policy, args.format, out)
+    titled.write(text)
+    titled.flush()
     return 1 if args.fail_on_findings and report.findings else 0
 
 
@@ -65,7 +79,7 @@ def register(sub: Any) -> None:
                     "(held_back_but_done) or whose evidence was missing (missing_evidence), and steps "
                     "the policy called for that were not taken by their due date (overdue). Exit status "
                     "0 when the audit ran (findings are the output), 1 with --fail-on-findings and findings.")
-    p.add_argument("--policy", required=True, metavar="ID_OR_PATH", help="bundled policy id or policy file")
+    p.add_argument("--policy", type=_policy_ref, required=True, metavar="ID_OR_PATH", help="policy id or policy file")
     p.add_argument("--history", nargs="+", required=True, metavar="FILE", help="history JSON, CSV files or directory")
     p.add_argument("--from", dest="start", type=_date, metavar="YYYY-MM-DD",
                    help="first date audited (default: the first date of the data)")

@@ -10,6 +10,13 @@ from .exceptions import Location, Problem, UsageError
 __all__ = ["register"]
 
 
+def _policy_ref(text: str) -> str:
+    """A policy argument resolved to its file (``cli.policy_ref``)."""
+    from .cli import policy_ref
+
+    return policy_ref(text)
+
+
 def _date_type() -> Any:
     from .cli import _date
 
@@ -17,9 +24,10 @@ def _date_type() -> Any:
 
 
 def _calendar(args: argparse.Namespace) -> Any:
-    from .calendar import Calendar, load_calendar
+    """The term dates of --calendar, or none (inferred from gaps)."""
+    from .cli import calendar_of
 
-    return load_calendar(args.calendar) if getattr(args, "calendar", None) else Calendar()
+    return calendar_of(args)
 
 
 def _policy(ref: str, args: argparse.Namespace) -> Any:
@@ -39,7 +47,8 @@ def _cmd_timeline(args: argparse.Namespace, out: TextIO) -> int:
     from contextlib import closing
 
     from . import __version__
-    from .cli import jobs_of
+    from .cli import jobs_of, with_policy_files
+    from .cli_eval import conform_history
     from .parallel import map_pupils
     from .progress import progress
     from .timeline import Timeline, history_meta, policy_meta, render_timeline
@@ -49,11 +58,13 @@ def _cmd_timeline(args: argparse.Namespace, out: TextIO) -> int:
                                   found=f"--from {args.start.isoformat()} --to {args.end.isoformat()}")])
     policy, history = _policy(args.policy, args), _history(args)
     pupils = [history.pupil(args.pupil)] if args.pupil else list(history)
-    task, state = _timeline_task(args, policy, history.school)
+    task, state = _timeline_task(args, policy, conform_history(policy, history, args).school)
     with closing(map_pupils(task, pupils, jobs_of(args), state=state)) as results:
         timelines = tuple(progress(results, len(pupils), "timeline", args.progress))
     timeline = Timeline(args.start, args.end, policy_meta(policy), history_meta(history), __version__, timelines)
-    out.write(render_timeline(timeline, args.format))
+    titled = with_policy_files(policy, args.format, out)
+    titled.write(render_timeline(timeline, args.format))
+    titled.flush()
     return 0
 
 
@@ -88,7 +99,8 @@ def _cmd_diff(args: argparse.Namespace, out: TextIO) -> int:
     """`diff`: each pupil evaluated under both policies (over --jobs processes), then compared."""
     from contextlib import closing
 
-    from .cli import jobs_of
+    from .cli import jobs_of, with_policy_files
+    from .cli_eval import conform_history
     from .impact import compare_policies, render_impact
     from .parallel import PupilTask, map_pupils
     from .progress import progress
@@ -97,12 +109,18 @@ def _cmd_diff(args: argparse.Namespace, out: TextIO) -> int:
         raise UsageError([Problem("--examples must be 0 or more", Location("<command line>"),
                                   found=str(args.examples))])
     old, new, history = _policy(args.old, args), _policy(args.new, args), _history(args)
-    extra = (args.as_of, history.school)
+    # errors under either policy stop the run; warnings are the new policy's (the history is read
+    # for it: the old one may well lack its actions and settings)
+    conform_history(old, history, args, warn=False)
+    extra = (args.as_of, conform_history(new, history, args).school)
     task = PupilTask(_setup_diff, _compare_one, (args.old, args.new, old.calendar, extra))
     with closing(map_pupils(task, list(history), jobs_of(args), state=(old, new, extra))) as results:
         impact = compare_policies(old, new, history, args.as_of, args.examples,
                                   progress(results, len(history), "diff", args.progress))
-    out.write(render_impact(impact, args.format))
+    titled = with_policy_files(new, args.format, with_policy_files(old, args.format, out, "old policy files"),
+                               "new policy files")
+    titled.write(render_impact(impact, args.format))
+    titled.flush()
     return 0
 
 
@@ -125,18 +143,21 @@ def _cmd_cohort(args: argparse.Namespace, out: TextIO) -> int:
 
     import attrs
 
-    from .cli import jobs_of
-    from .cli_eval import evaluate_task, evaluation_header
+    from .cli import jobs_of, with_policy_files
+    from .cli_eval import conform_history, evaluate_task, evaluation_header
     from .cohort import cohort_view, render_cohort
     from .parallel import map_pupils
     from .progress import progress
 
     policy, history = _policy(args.policy, args), _history(args)
-    task, state = evaluate_task(policy, args.policy, args.as_of, history.school)
+    checked = conform_history(policy, history, args)
+    task, state = evaluate_task(policy, args.policy, args.as_of, checked.school)
     with closing(map_pupils(task, list(history), jobs_of(args), state=state)) as results:
         pupils = tuple(progress(results, len(history), "cohort", args.progress))
-    evaluation = attrs.evolve(evaluation_header(policy, history, args.as_of), pupils=pupils)
-    out.write(render_cohort(cohort_view(policy, history, args.as_of, evaluation), args.format))
+    evaluation = attrs.evolve(evaluation_header(policy, history, args.as_of, checked.warnings), pupils=pupils)
+    titled = with_policy_files(policy, args.format, out)
+    titled.write(render_cohort(cohort_view(policy, history, args.as_of, evaluation), args.format))
+    titled.flush()
     return 0
 
 
@@ -156,7 +177,7 @@ def register(sub: Any) -> None:
                                    "with marks) and report each recommendation's episodes: first and last day "
                                    "recommended, the reasons when it appeared, changes of window, due date, "
                                    "parameters or rules, and why it ended.")
-    p.add_argument("--policy", required=True, metavar="ID_OR_PATH", help="bundled policy id or policy file")
+    p.add_argument("--policy", type=_policy_ref, required=True, metavar="ID_OR_PATH", help="policy id or policy file")
     _history_args(p)
     p.add_argument("--from", dest="start", required=True, type=date, metavar="YYYY-MM-DD")
     p.add_argument("--to", dest="end", required=True, type=date, metavar="YYYY-MM-DD")
@@ -169,8 +190,8 @@ def register(sub: Any) -> None:
                        description="Evaluate the old and the new policy over one history as of one date; count "
                                    "per action the pupils who gain or lose it, with examples giving both sides' "
                                    "reasons, and list what differs between the policies.")
-    p.add_argument("--old", required=True, metavar="ID_OR_PATH", help="the policy before the change")
-    p.add_argument("--new", required=True, metavar="ID_OR_PATH", help="the policy after the change")
+    p.add_argument("--old", type=_policy_ref, required=True, metavar="ID_OR_PATH", help="the policy before the change")
+    p.add_argument("--new", type=_policy_ref, required=True, metavar="ID_OR_PATH", help="the policy after the change")
     _history_args(p)
     p.add_argument("--as-of", required=True, type=date, metavar="YYYY-MM-DD")
     p.add_argument("--examples", type=int, default=3, metavar="N", help="examples per action and direction (3)")
@@ -180,7 +201,7 @@ def register(sub: Any) -> None:
 
     p = sub.add_parser("cohort", help="counts per action, kind and stage, and the persistent and severe "
                                       "absence lists for a targeting support meeting")
-    p.add_argument("--policy", required=True, metavar="ID_OR_PATH", help="bundled policy id or policy file")
+    p.add_argument("--policy", type=_policy_ref, required=True, metavar="ID_OR_PATH", help="policy id or policy file")
     _history_args(p)
     p.add_argument("--as-of", required=True, type=date, metavar="YYYY-MM-DD")
     p.add_argument("--format", choices=("table", "json", "markdown"), default="table")

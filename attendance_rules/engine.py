@@ -18,7 +18,7 @@ from typing import Any, Callable, Iterable, Iterator, Sequence
 import attrs
 
 from . import __version__, conditions
-from .calendar import Calendar, academic_year_start, nth_school_day_after
+from .calendar import Calendar, academic_year_start, add_weekdays, nth_school_day_after
 from .compiler import CompiledRule, CompiledUnless, RuleSet
 from .evaluation import (
     AlreadyDone,
@@ -48,11 +48,9 @@ _OPS = {">=": "at least", ">": "more than", "<=": "at most", "<": "less than", "
 
 
 def add_school_days(day: dt.date, n: int) -> dt.date:
-    """``day`` plus ``n`` weekdays (future school days are not known; weekdays stand in)."""
-    while n > 0:
-        day += dt.timedelta(days=1)
-        n -= day.weekday() < 5
-    return day
+    """``day`` plus ``n`` weekdays (future school days are not known; weekdays stand in);
+    constant time, and 9999-12-31 rather than an overflow at the end of the calendar."""
+    return add_weekdays(day, n)
 
 
 class PupilContext:
@@ -656,17 +654,25 @@ def select_pupils(history: History | Iterable[Pupil], pupil_ids: Sequence[str] |
 
 
 def policy_provenance(ruleset: RuleSet) -> dict[str, Any]:
-    """The policy as outputs record it: id, version, digest over the chain, each file."""
+    """The policy as outputs record it: id, version, digest over the chain, and each file
+    of the chain with its ``path`` (``resources.display_path``: relative to the working
+    directory when inside it), so a reader sees which copy of a policy was used."""
+    from .resources import display_path
+
     policy = ruleset.policy
     return {"id": policy.id, "version": policy.version, "digest": policy.digest,
-            "files": [{"id": p.id, "file": _display_path(p.file), "digest": p.digest} for p in policy.chain]}
+            "files": [{"id": p.id, "file": _display_path(p.file), "path": display_path(p.file), "digest": p.digest}
+                      for p in policy.chain]}
 
 
 def history_provenance(history: History | Iterable[Pupil]) -> dict[str, Any]:
-    """The history as outputs record it: digest and file names."""
+    """The history as outputs record it: the digest of its content (``canonical.history_digest``:
+    the same register as JSON or CSV, the same digest) and its file names."""
+    from .canonical import history_digest
+
     if not isinstance(history, History):
         return {"digest": "", "files": []}
-    return {"digest": history.digest, "files": [_display_path(s) for s in history.sources]}
+    return {"digest": history_digest(history), "files": [_display_path(s) for s in history.sources]}
 
 
 def _after(day: dt.date, days: int, school_days: bool, register_days: Sequence[int], as_of: dt.date) -> dt.date:

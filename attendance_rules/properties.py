@@ -90,7 +90,7 @@ ENFORCEMENT_KINDS = frozenset({"penalty_notice", "legal"})
 SUPPORT_OR_ENFORCEMENT_KINDS = frozenset(
     {"referral", "meeting", "plan", "penalty_notice", "legal", "safeguarding", "letter", "contact"})
 
-MISSING_HYPOTHESIS = "needs hypothesis: pip install 'attendance-rules[test]'"
+MISSING_HYPOTHESIS = "needs hypothesis, a dependency of attendance-rules: pip install hypothesis"
 
 PRESENT = "/"  # written "/" in the morning and "\\" in the afternoon
 # Codes valid in both the 2006 and the 2024 tables; the first is what hypothesis shrinks to.

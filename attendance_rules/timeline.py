@@ -312,11 +312,13 @@ def replay_pupil(policy: CompiledPolicy, pupil: Pupil, start: dt.date, end: dt.d
 
 
 def policy_meta(policy: CompiledPolicy) -> dict[str, Any]:
-    """The policy's provenance as `evaluate` records it (id, version, digest, files)."""
+    """The policy's provenance as every output records it (``engine.policy_provenance``)."""
     return policy_provenance(policy.ruleset)
 
 
-history_meta = history_provenance  # the history's provenance, as `evaluate` records it
+def history_meta(history: History | Iterable[Pupil]) -> dict[str, Any]:
+    """The history's provenance as every output records it (``engine.history_provenance``)."""
+    return history_provenance(history)
 
 
 def replay(policy: CompiledPolicy, history: History | Iterable[Pupil], start: dt.date, end: dt.date,

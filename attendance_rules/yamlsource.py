@@ -3,8 +3,10 @@
 PyYAML's safe composer builds the node tree; we construct plain data ourselves so we can
 (1) keep the line and column of every key and value, (2) refuse duplicate keys, merge
 keys and any non-standard tag, and (3) bound file size, nesting depth and the number of
-nodes after alias expansion ("billion laughs"). Dates stay ISO strings: the schema and
-the policy model decide what they mean.
+nodes: while composing (``_BoundedLoader``: a file of 400,000 tiny values is refused at
+the 100,001st, before the rest is parsed) and again after alias expansion ("billion
+laughs"). Integers longer than MAX_INT_DIGITS digits are refused at their place. Dates
+stay ISO strings: the schema and the policy model decide what they mean.
 """
 
 from __future__ import annotations
@@ -21,11 +23,14 @@ from yaml.constructor import SafeConstructor
 
 from .exceptions import Location, PolicyError, Problem
 
-__all__ = ["MAX_BYTES", "MAX_DEPTH", "MAX_NODES", "Document", "load_yaml", "parse_yaml"]
+__all__ = ["MAX_BYTES", "MAX_DEPTH", "MAX_INT_DIGITS", "MAX_NODES", "Document", "load_yaml", "parse_yaml"]
 
 MAX_BYTES = 1_000_000
 MAX_DEPTH = 50
 MAX_NODES = 100_000
+# Longer integers are refused where they are written (Python refuses to convert 4,301+
+# digits; no policy value needs more than a few).
+MAX_INT_DIGITS = 30
 
 Path_ = tuple  # a path into the data: keys and list indices
 
@@ -168,6 +173,10 @@ class _Builder:
             return None
         if node.tag.endswith(("str", "timestamp")):
             return node.value
+        if node.tag.endswith("int") and sum(c.isdigit() for c in node.value) > MAX_INT_DIGITS:
+            self.fail(f"a whole number of more than {MAX_INT_DIGITS} digits", node,
+                      found=f"{sum(c.isdigit() for c in node.value)} digits", expected="a number such as 10")
+            return None
         value = self.constructor.construct_object(node, deep=True)
         if isinstance(value, float) and not math.isfinite(value):
             self.fail("not a finite number", node, found=repr(node.value), expected="a number such as 10 or 2.5")
@@ -176,9 +185,67 @@ class _Builder:
 
 
 class _TooBig(Exception):
-    def __init__(self, message: str, node: yaml.Node) -> None:
+    """A limit reached: at ``node`` (while building) or at ``mark`` (while composing)."""
+
+    def __init__(self, message: str, node: yaml.Node | None = None, mark: Any = None) -> None:
         super().__init__(message)
-        self.node = node
+        self.node, self.mark = node, mark if mark is not None else node.start_mark
+
+
+class _BoundedLoader(yaml.SafeLoader):
+    """PyYAML's safe loader, counting nodes and nesting while it composes them, so that a
+    file of hundreds of thousands of values is refused before its tree is built."""
+
+    def __init__(self, stream: str) -> None:
+        super().__init__(stream)
+        self.nodes, self.depth = 0, 0
+
+    def compose_node(self, parent: yaml.Node | None, index: Any) -> yaml.Node:
+        """Compose one node (an alias counts once here; expanded, the builder counts it again)."""
+        self.nodes += 1
+        if self.nodes > MAX_NODES:
+            raise _TooBig(f"more than {MAX_NODES} values", mark=self.peek_event().start_mark)
+        # The root is at depth 0, as the builder counts; collections only (it checks the values).
+        if self.depth > MAX_DEPTH and self.check_event(yaml.CollectionStartEvent):
+            raise _TooBig(f"nesting deeper than {MAX_DEPTH} levels", mark=self.peek_event().start_mark)
+        self.depth += 1
+        try:
+            return super().compose_node(parent, index)
+        finally:
+            self.depth -= 1
+
+
+def _precount(text: str) -> None:
+    """With libyaml (C), count the values and nesting before composing in Python: a file
+    at the limit is then refused in a fraction of a second instead of seconds. Syntax
+    errors are left to the Python composer, whose messages the problems quote."""
+    loader_class = getattr(yaml, "CSafeLoader", None)
+    if loader_class is None:
+        return
+    nodes = depth = 0
+    try:
+        for event in yaml.parse(text, Loader=loader_class):
+            if isinstance(event, (yaml.ScalarEvent, yaml.AliasEvent, yaml.CollectionStartEvent)):
+                nodes += 1
+                # Collections only: a key at the deepest level is fine (the builder checks values).
+                deep = depth > MAX_DEPTH and isinstance(event, yaml.CollectionStartEvent)
+                if nodes > MAX_NODES or deep:
+                    limit = f"more than {MAX_NODES} values" if nodes > MAX_NODES else \
+                        f"nesting deeper than {MAX_DEPTH} levels"
+                    raise _TooBig(limit, mark=event.start_mark)
+            depth += isinstance(event, yaml.CollectionStartEvent) - isinstance(event, yaml.CollectionEndEvent)
+    except yaml.YAMLError:
+        return
+
+
+def _compose(text: str) -> yaml.Node | None:
+    """The node tree of a single YAML document, composed within the limits."""
+    _precount(text)
+    loader = _BoundedLoader(text)
+    try:
+        return loader.get_single_node()
+    finally:
+        loader.dispose()
 
 
 def parse_yaml(text: str, file: str = "<string>") -> Document:
@@ -186,7 +253,10 @@ def parse_yaml(text: str, file: str = "<string>") -> Document:
     if len(text.encode("utf-8")) > MAX_BYTES:
         raise PolicyError([Problem(f"file larger than {MAX_BYTES} bytes", Location(file, 1, 1))])
     try:
-        root = yaml.compose(text, Loader=yaml.SafeLoader)
+        root = _compose(text)
+    except _TooBig as err:
+        mark = err.mark
+        raise PolicyError([Problem(str(err), Location(file, mark.line + 1, mark.column + 1))]) from None
     except yaml.MarkedYAMLError as err:
         mark = err.problem_mark or err.context_mark
         where = Location(file, mark.line + 1, mark.column + 1) if mark else Location(file, 1, 1)
@@ -199,7 +269,7 @@ def parse_yaml(text: str, file: str = "<string>") -> Document:
     try:
         data = builder.build(root) if root is not None else None
     except _TooBig as err:
-        builder.fail(str(err), err.node)
+        builder.fail(str(err) + " (after repeating aliases)", err.node)
         data = None
     if builder.problems:
         raise PolicyError(builder.problems)

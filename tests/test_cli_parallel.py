@@ -54,10 +54,21 @@ def small_history(tmp_path_factory: pytest.TempPathFactory) -> str:
 # --- byte-identical output ------------------------------------------------------------
 
 
+def as_the_cli_records(evaluation, policy, history):
+    """The evaluation with the provenance the CLI writes: each policy file's path, and the
+    digest of the history's content (not of its bytes)."""
+    import attrs
+
+    from attendance_rules.timeline import history_meta, policy_meta
+
+    return attrs.evolve(evaluation, policy=policy_meta(policy), history=history_meta(history))
+
+
 @pytest.fixture(scope="module")
 def sample_evaluation():
-    """The sample evaluated whole, as before streaming."""
-    return load_policy("halton").evaluate(load_history([SAMPLE]), dt.date.fromisoformat(AS_OF))
+    """The sample evaluated whole, as before streaming (with the CLI's provenance)."""
+    policy, history = load_policy("halton"), load_history([SAMPLE])
+    return as_the_cli_records(policy.evaluate(history, dt.date.fromisoformat(AS_OF)), policy, history)
 
 
 @pytest.mark.parametrize("fmt", ["json", "jsonl"])
@@ -98,7 +109,8 @@ def test_evaluate_json_of_no_pupils_is_the_whole_rendering(tmp_path: Path) -> No
     path.write_text('{"pupils": [], "school": {"id": "X", "name": "Empty"}}', encoding="utf-8")
     status, out, err = run("evaluate", "--policy", "halton", "--history", str(path), "--as-of", AS_OF,
                            "--format", "json", "--jobs", "2")
-    whole = load_policy("halton").evaluate(load_history([str(path)]), dt.date.fromisoformat(AS_OF))
+    policy, history = load_policy("halton"), load_history([str(path)])
+    whole = as_the_cli_records(policy.evaluate(history, dt.date.fromisoformat(AS_OF)), policy, history)
     assert (status, err) == (0, "") and out == render_evaluation(whole, "json")
 
 
@@ -125,16 +137,16 @@ def test_other_per_pupil_commands_jobs_2_match_jobs_1(small_history: str, comman
 
 @pytest.mark.parametrize("jobs", ["0", "-1", "two"])
 def test_jobs_below_1_is_a_usage_error(jobs: str, capsys: pytest.CaptureFixture[str]) -> None:
-    status, out, _ = run("evaluate", "--policy", "halton", "--history", SAMPLE, "--as-of", AS_OF, "--jobs", jobs)
-    assert status == 2 and out == ""
-    assert "--jobs: expected a whole number of processes, at least 1" in capsys.readouterr().err
+    status, out, err = run("evaluate", "--policy", "halton", "--history", SAMPLE, "--as-of", AS_OF, "--jobs", jobs)
+    assert status == 2 and out == "" and capsys.readouterr().err == ""  # usage goes to main's err stream
+    assert "--jobs: expected a whole number of processes, at least 1" in err
 
 
 def test_a_missing_pupil_is_reported_whatever_the_jobs(small_history: str) -> None:
     for jobs in ("1", "2"):
         status, out, err = run("evaluate", "--policy", "halton", "--history", small_history, "--as-of", AS_OF,
                                "--pupil", "NOPE", "--jobs", jobs)
-        assert (status, out, err) == (2, "", "error: no pupil 'NOPE' in the history\n")
+        assert (status, out, err) == (2, "", "<command line>: error: no pupil 'NOPE' in the history\n")
 
 
 # --- parallel.map_pupils ---------------------------------------------------------------

@@ -235,3 +235,33 @@ def test_explain_prints_the_warnings_and_refuses_bad_settings(tmp_path, sample) 
     status, out, err = run("explain", "--policy", "halton", "--history", str(path), "--as-of", "2024-02-09",
                            "--pupil", sample["pupils"][0]["id"])
     assert status == 1 and out == "" and "must be bool" in err and "Traceback" not in err
+
+
+@pytest.mark.parametrize("command", [
+    ("evaluate", "--policy", "halton", "--as-of", "2024-02-09"),
+    ("explain", "--policy", "halton", "--as-of", "2024-02-09", "--pupil", "P00001"),
+    ("timeline", "--policy", "halton", "--from", "2024-02-05", "--to", "2024-02-09"),
+    ("cohort", "--policy", "halton", "--as-of", "2024-02-09"),
+    ("diff", "--old", "halton", "--new", "widnes_academy", "--as-of", "2024-02-09"),
+    ("audit", "--policy", "halton", "--from", "2024-02-05", "--to", "2024-02-09"),
+], ids=lambda c: c[0])
+def test_every_command_checks_the_history_against_the_policy(command, sample, tmp_path) -> None:
+    path = tmp_path / "h.json"
+    path.write_text(json.dumps(with_settings(sample, {"tradedews": True})), encoding="utf-8")
+    out, err = io.StringIO(), io.StringIO()
+    jobs = () if command[0] == "explain" else ("--jobs", "1")
+    status = main([*command, "--history", str(path), *jobs], out, err)
+    assert status == 1 and "(/school/settings/tradedews)" in err.getvalue() and "traded_ews" in err.getvalue()
+    assert out.getvalue() == ""
+
+
+def test_diff_warns_for_the_new_policy_only(sample, tmp_path) -> None:
+    path = tmp_path / "h.json"
+    path.write_text(json.dumps(sample), encoding="utf-8")
+    out, err = io.StringIO(), io.StringIO()
+    assert main(["diff", "--old", "england", "--new", "halton", "--as-of", "2024-02-09", "--history", str(path),
+                 "--jobs", "1"], out, err) == 0
+    assert err.getvalue() == ""  # england lacks halton's actions and settings: not the history's fault
+    assert main(["diff", "--old", "halton", "--new", "england", "--as-of", "2024-02-09", "--history", str(path),
+                 "--jobs", "1"], out, err) == 0
+    assert "policy 'england' declares no school settings" in err.getvalue()

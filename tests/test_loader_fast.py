@@ -355,7 +355,7 @@ def test_cli_reader_choice_gives_the_same_output() -> None:
     outputs = []
     for reader in ("stdlib", "pyarrow", "auto"):
         out, err = io.StringIO(), io.StringIO()
-        status = main(["evaluate", "--policy", "england", "--history", "examples/sample/csv", "--as-of",
+        status = main(["evaluate", "--policy", "halton", "--history", "examples/sample/csv", "--as-of",
                        "2024-02-09", "--format", "jsonl", "--jobs", "1", "--reader", reader], out=out, err=err)
         assert (status, err.getvalue()) == (0, "")
         outputs.append(out.getvalue())
