@@ -207,6 +207,20 @@ def _event_type_problems(policy: EffectivePolicy) -> list[Problem]:
     return out
 
 
+def _not_before_problems(policy: EffectivePolicy) -> list[Problem]:
+    """A named measure's ``not_before`` must name a parameter of the chain whose unit is date."""
+    out = []
+    for use in policy.measures.values():
+        param = policy.parameters.get(use.not_before) if use.not_before else None
+        if use.not_before and (param is None or param.unit != "date"):
+            dates = sorted(n for n, p in policy.parameters.items() if p.unit == "date")
+            found = use.not_before if param is None else f"{use.not_before} (unit {param.unit})"
+            out.append(Problem(f"measure {use.name!r}: not_before must name a parameter with unit date", use.origin,
+                               found=found, expected="a date parameter: " + (", ".join(dates) or "none defined"),
+                               example="not_before: pn_sessions_counted_from"))
+    return out
+
+
 def _unknown_event(name: str, where: Location, known: Mapping[str, object], what: str) -> Problem:
     """An unknown event type named by ``what``, with the nearest known type."""
     close = difflib.get_close_matches(name, sorted(known), n=1)
@@ -322,6 +336,7 @@ def _warnings(policy: EffectivePolicy, rules: list[CompiledRule], today: dt.date
         if name not in recommended:
             out.append(Problem(f"action {name!r} is recommended by no rule", action.origin, severity="warning"))
     used = {n for action in policy.actions.values() for n in action.parameters}
+    used |= {use.not_before for use in policy.measures.values() if use.not_before}
     used |= {n for r in rules for n in conditions.names_used(r.condition.node).get("parameter", set())}
     used |= {n for r in rules for u in r.unless for n in conditions.names_used(u.condition.node).get("parameter", set())}
     for name, param in policy.parameters.items():
@@ -339,6 +354,7 @@ def compile_policy(policy: EffectivePolicy, today: dt.date | None = None) -> Rul
     scope = policy_scope(policy)
     work = _Compile(policy, scope)
     work.problems += _citation_problems(policy) + _name_clashes(policy, scope) + _event_type_problems(policy)
+    work.problems += _not_before_problems(policy)
     compiled = [c for c in (work.rule(rule, i) for i, rule in enumerate(policy.rules)) if c is not None]
     if work.problems:
         raise CompileError(work.problems)

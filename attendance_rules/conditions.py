@@ -456,7 +456,8 @@ class Arith(Node):
 
 @attrs.frozen
 class EventFilter:
-    """``with FIELD == VALUE`` (or ``!=``) of an event query; located at the field."""
+    """``with FIELD == VALUE`` (or ``!=``; a date field, ``date`` included, also ``<``, ``<=``,
+    ``>``, ``>=``) of an event query; located at the field."""
 
     location: Location = attrs.field(eq=False)
     field: str
@@ -468,7 +469,7 @@ class EventFilter:
 
     def matches(self, event: Event) -> bool:
         """True when the event's field satisfies the filter (a missing field never does)."""
-        found = event.get(self.field)
+        found = event.date if self.field == "date" else event.get(self.field)
         return found is not None and _compare(self.op, found, self.value.value)
 
 
@@ -481,11 +482,14 @@ class _EventSet(Node):
     window: Window | EventWindow | None = None
     event_location: Location = attrs.field(default=Location(), eq=False)
     window_location: Location = attrs.field(default=Location(), eq=False)
+    per: str = ""  # count only: the largest count among the events' values of this field
+    per_location: Location = attrs.field(default=Location(), eq=False)
     keyword: ClassVar[str] = ""
 
     def __str__(self) -> str:
         text = f"{self.keyword} {self.event}"
         text += f" {self.where}" if self.where is not None else ""
+        text += f" per {self.per}" if self.per else ""
         return text + (f" within {self.window}" if self.window is not None else "")
 
 
@@ -498,7 +502,12 @@ class EventAny(_EventSet):
 
 @attrs.frozen
 class EventCount(_EventSet):
-    """``count EVENT [with …] [within WINDOW]``: how many such events (a count)."""
+    """``count EVENT [with …] [per FIELD] [within WINDOW]``: how many such events (a count).
+
+    With ``per FIELD``, the events are grouped by their value of FIELD (events without it
+    form one group of their own) and the count is that of the largest group: ``count
+    penalty_notice_issued per parent`` is the most notices any one parent received.
+    """
 
     keyword: ClassVar[str] = "count"
 
@@ -736,13 +745,17 @@ class _Parser:
         self.pos += 1
         event = self.name("an event type, such as school_attendance_meeting")
         where = self.event_filter() if self.accept("with", note="'with'") else None
+        per = None
+        if keyword.text == "count" and self.accept("per", note="'per'"):
+            per = self.name("a field name of the event to count per value of", keywords=True)
         window, window_at = (self.window() if self.accept("within", note="'within'") else (None, Location()))
         cls = EventAny if keyword.text == "any" else EventCount
-        return cls(keyword.location, event.text, where, window, event.location, window_at)
+        return cls(keyword.location, event.text, where, window, event.location, window_at,
+                   per.text if per else "", per.location if per else Location())
 
     def event_filter(self) -> EventFilter:
         field = self.name("a field name of the event", keywords=True)
-        op = self.expect(("==", "!="), "'==' or '!='")
+        op = self.expect(_COMPARE_OPS, "'==' or '!=' (or <, <=, >, >= for a date)")
         return EventFilter(field.location, field.text, op.text, self.literal())
 
     def latest(self) -> Node:
@@ -1045,16 +1058,22 @@ class _Checker:
         fields = self.event_type(node.event, node.event_location)
         if node.where is not None:
             self.event_filter(node.event, fields, node.where)
+        if node.per:
+            self.field(node.event, node.per, node.per_location)
         self.window(node.window, node.window_location)
         return node, _BOOL if isinstance(node, EventAny) else Type("number", "count")
 
     visit_EventCount = visit_EventAny
 
     def event_filter(self, event: str, fields: Mapping[str, object], where: EventFilter) -> None:
-        if where.field not in fields:
+        if where.field not in fields and where.field != "date":
             raise _problem(f"{event} events have no field '{where.field}'", where.location, found=where.field,
-                           expected=_join(sorted(fields)) if fields else f"nothing: {event} events have no fields")
-        self.same_type(_field_type(fields[where.field]), where.value, f"{event}.{where.field}")
+                           expected=_join(["date", *sorted(fields)]))
+        wanted = _DATE if where.field == "date" else _field_type(fields[where.field])
+        if where.op not in ("==", "!=") and wanted.kind != "date":
+            raise _problem(f"{event}.{where.field} is {wanted}: only a date field is compared with {where.op}",
+                           where.location, found=where.op, expected="'==' or '!='")
+        self.same_type(wanted, where.value, f"{event}.{where.field}")
 
     def same_type(self, wanted: Type, literal: Literal, what: str) -> None:
         """Check that ``literal`` is a possible value of ``what`` (of type ``wanted``)."""
@@ -1365,6 +1384,8 @@ def parameter_value(value: object, unit: str) -> object:
     fraction of one (``Fraction(1, 10)``); ``weeks``/``years`` become a ``Duration``;
     other numbers become exact Fractions; text, yes/no and None pass through.
     """
+    if unit == "date":  # written YYYY-MM-DD (checked when the policy is read)
+        return dt.date.fromisoformat(value) if isinstance(value, str) else value
     if isinstance(value, str) and unit not in ("text", "str"):
         text = value.strip().removesuffix("%").strip()
         value = Fraction(text) if _NUMBER_RE.fullmatch(text) else value

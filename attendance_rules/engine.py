@@ -90,6 +90,9 @@ class PupilContext:
     def _spec(self, key: tuple) -> tuple[str, Window | None, tuple[str, ...]]:
         if key[0] == "named":
             use = self.ruleset.policy.measures[key[1]]
+            if use.not_before:  # the cut-off date is a parameter, so it can differ by as-of date
+                window = attrs.evolve(use.window or Window("academic_year"), not_before=self.parameter(use.not_before))
+                return use.measure, window, use.codes
             return use.measure, use.window, use.codes
         return key[1], key[2], ()
 

@@ -542,14 +542,29 @@ def _event_any(node: c.EventAny) -> Fn:
 
 
 def _event_count(node: c.EventCount) -> Fn:
-    text = str(node)
+    text, per = str(node), node.per
 
     def count(ctx: Any, sink: Trace | None) -> Fraction:
         found, span = _matching(node, ctx, sink)
+        n, whose = _largest_group(found, per) if per else (len(found), "")
         if sink is not None:
-            sink.text = f"{text} = {len(found)}{span}"
-        return Fraction(len(found))
+            sink.text = f"{text} = {n}{whose}{span}"
+        return Fraction(n)
     return count
+
+
+def _largest_group(events: list, field: str) -> tuple[int, str]:
+    """The size of the largest group of ``events`` by their value of ``field`` (events without
+    it form one group), and a note naming that value for explanations."""
+    sizes: dict[object, int] = {}
+    for event in events:
+        key = event.get(field)
+        sizes[key] = sizes.get(key, 0) + 1
+    if not sizes:
+        return 0, ""
+    # deterministic: the largest group, ties broken by the value's text (not recorded first)
+    key, n = min(sizes.items(), key=lambda item: (-item[1], item[0] is not None, str(item[0])))
+    return n, f" ({field} {'not recorded' if key is None else c._show(key)})"
 
 
 def _latest_event(event: str, ctx: Any, sink: Trace | None) -> Any:

@@ -58,7 +58,9 @@ EVENT_FIELDS: Mapping[str, Mapping[str, Any]] = MappingProxyType(
         "early_help_offered": {"accepted": "bool"},
         "joint_plan_agreed": {},
         "referral_made": {"to": "str"},
-        "penalty_notice_issued": {},
+        # parent: who received it (the limit and amounts are per parent); received: when it was
+        # received, from which payment periods run (the issue date stands in when not recorded)
+        "penalty_notice_issued": {"parent": "str", "received": "date"},
         "notice_to_improve_issued": {},
         "exclusion": {"until": "date"},
         "found_in_public_during_exclusion": {},

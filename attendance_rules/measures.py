@@ -46,6 +46,7 @@ SEVERE_ABSENCE_RATE = Fraction(1, 2)
 _WINDOW_FORMS = (
     "academic year",
     "this term",
+    "today",
     "last N school weeks",
     "last N calendar weeks",
     "since latest EVENT_TYPE",
@@ -55,11 +56,16 @@ _WINDOW_FORMS = (
 
 @attrs.frozen(cache_hash=True)  # windows key every measure lookup
 class Window:
-    """A span of days ending on the as-of date: ``kind`` plus its size or event type."""
+    """A span of days ending on the as-of date: ``kind`` plus its size or event type.
+
+    ``not_before`` (from a named measure's ``not_before`` parameter) cuts off the days
+    before that date: a window reaching back before it starts on it instead.
+    """
 
     kind: str
     n: int = 0
     event: str = ""
+    not_before: dt.date | None = None
 
     @classmethod
     def parse(cls, text: str) -> "Window":
@@ -72,6 +78,8 @@ class Window:
             return cls("term")
         if phrase in ("all time", "all"):
             return cls("all")
+        if phrase == "today":
+            return cls("today")
         match = re.fullmatch(r"(?:last|previous) (\d+) (school|calendar) weeks?", phrase)
         if match and int(match.group(1)) > 0:
             return cls(f"{match.group(2)}_weeks", int(match.group(1)))
@@ -81,15 +89,25 @@ class Window:
         raise ValueError(f"unknown window {text!r}; expected one of: {', '.join(_WINDOW_FORMS)}")
 
     def __str__(self) -> str:
+        cut = f" from {self.not_before.isoformat()}" if self.not_before else ""
         if self.kind in ("school_weeks", "calendar_weeks"):
             unit = self.kind.replace("_", " ")
-            return f"last {self.n} {unit[:-1] if self.n == 1 else unit}"
-        return {"academic_year": "academic year", "term": "this term", "all": "all time"}.get(
+            return f"last {self.n} {unit[:-1] if self.n == 1 else unit}{cut}"
+        return {"academic_year": "academic year", "term": "this term", "all": "all time", "today": "today"}.get(
             self.kind, f"since latest {self.event}"
-        )
+        ) + cut
 
     def bounds(self, pupil: Pupil, as_of: dt.date, calendar: Calendar = Calendar()) -> tuple[dt.date, dt.date] | None:
         """First and last day of the window for ``pupil``; None when it is empty."""
+        found = self._bounds(pupil, as_of, calendar)
+        if found is None or self.not_before is None or found[0] >= self.not_before:
+            return found
+        return (self.not_before, as_of) if as_of >= self.not_before else None
+
+    def _bounds(self, pupil: Pupil, as_of: dt.date, calendar: Calendar) -> tuple[dt.date, dt.date] | None:
+        """The window's bounds before any ``not_before`` cut."""
+        if self.kind == "today":
+            return as_of, as_of
         if self.kind == "academic_year":
             return academic_year_start(as_of), as_of
         if self.kind == "term":
@@ -189,6 +207,8 @@ class Measure:
             return f"since the latest {window.event}"
         if window.kind == "all":
             return "in all marks"
+        if window.kind == "today":
+            return "today"
         return f"in the {window}"
 
     def as_json(self) -> Any:

@@ -216,6 +216,7 @@ class MeasureUse:
     description: str = ""
     cite: Citation | None = None
     origin: Location = attrs.field(default=Location(), eq=False)
+    not_before: str = ""  # a parameter (unit date): sessions before its value are not counted
 
 
 @attrs.frozen
@@ -460,7 +461,7 @@ class _Build:
                 self.problems.append(Problem(str(err), self.doc.where(path + ("window",))))
             self.problems.extend(window_problems(window, self.doc.where(path + ("window",))))
         return MeasureUse(name, raw["measure"], window, tuple(raw.get("codes", ())), raw.get("description", ""),
-                          self.cite(path + ("cite",)), self.doc.where(path, key=True))
+                          self.cite(path + ("cite",)), self.doc.where(path, key=True), raw.get("not_before", ""))
 
     def due(self, path: tuple) -> Due | None:
         raw = _get(self.doc.data, path)
@@ -598,6 +599,8 @@ def _unit_problem(unit: str, value: Any) -> tuple[str, str, str] | None:
     if unit in ("text", "bool"):
         ok = isinstance(value, str) if unit == "text" else isinstance(value, bool)
         return None if ok else (f"the value must be {_TYPE_WORDS[unit]}", _TYPE_WORDS[unit], _TYPE_EXAMPLES[unit])
+    if unit == "date":
+        return _date_problem(value)
     if isinstance(value, bool) or not isinstance(value, (int, Fraction)):
         return "the value must be a number", f"a number of {unit.replace('_', ' ')}", "10"
     if unit in _WHOLE_UNITS and (value < 0 or Fraction(value).denominator != 1):
@@ -607,6 +610,19 @@ def _unit_problem(unit: str, value: Any) -> tuple[str, str, str] | None:
     if unit == "pounds" and value < 0:
         return "an amount of money cannot be negative", "pounds from 0", "80"
     return _span_problem(unit, value)
+
+
+def _date_problem(value: Any) -> tuple[str, str, str] | None:
+    """A date parameter's value must be a date written YYYY-MM-DD within the sanity bounds."""
+    first, last = SANITY_BOUNDS.first_date, SANITY_BOUNDS.last_date
+    wanted = f"a date written YYYY-MM-DD from {first} to {last} (a local sanity bound)"
+    try:
+        day = dt.date.fromisoformat(value) if isinstance(value, str) and len(value) == 10 else None
+    except ValueError:
+        day = None
+    if day is None or not first <= day <= last:
+        return "the value must be a date", wanted, "2024-08-19"
+    return None
 
 
 def _span_problem(unit: str, value: Any) -> tuple[str, str, str] | None:

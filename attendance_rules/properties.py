@@ -286,7 +286,8 @@ def _threshold_lengths(ruleset: RuleSet) -> tuple[int, ...]:
 
 def _collect_values(node: conditions.Node, values: dict[tuple[str, str], set[Any]]) -> None:
     """Text values the policy compares event fields with (``with to == "virtual_school"`` …)."""
-    if isinstance(node, (conditions.EventAny, conditions.EventCount)) and node.where is not None:
+    if isinstance(node, (conditions.EventAny, conditions.EventCount)) and node.where is not None \
+            and node.where.field != "date" and node.where.op in ("==", "!="):
         values.setdefault((node.event, node.where.field), set()).add(node.where.value.value)
     if isinstance(node, conditions.Compare):
         for side, other in ((node.left, node.right), (node.right, node.left)):

@@ -35,7 +35,8 @@ def show_policy(policy: EffectivePolicy, as_json: bool = False) -> str:
                                                            if param.local_choice else ""))
     lines += ["", "measures:"]
     for name, use in sorted(policy.measures.items()):
-        lines.append(f"  {name} = {use.measure} over {use.window}    [{policy.origin('measure', name)}]")
+        cut = f" not before {use.not_before}" if use.not_before else ""
+        lines.append(f"  {name} = {use.measure} over {use.window}{cut}    [{policy.origin('measure', name)}]")
     lines += ["", "actions:"]
     for name, action in sorted(policy.actions.items()):
         lines.append(f"  {name}: {action.title} ({action.kind}, {action.responsible})"

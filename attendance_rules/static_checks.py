@@ -223,7 +223,8 @@ class _Analyser:
             use = self.policy.measures.get(node.name)
             if use is None or use.measure not in MEASURES:
                 return None
-            return self.measure_term(use.measure, str(use.window or ""), tuple(sorted(use.codes)), node.name)
+            window = str(use.window or "") + (f" not before {use.not_before}" if use.not_before else "")
+            return self.measure_term(use.measure, window, tuple(sorted(use.codes)), node.name)
         if isinstance(node, LibraryMeasure):
             return self.measure_term(node.name, str(node.window or ""), (), str(node))
         if isinstance(node, EventCount):

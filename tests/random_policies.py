@@ -31,6 +31,8 @@ ATOMS = [  # fact-free tests, all valid against the policy skeleton below
     "time since latest contact_made > p_weeks", "school.traded_ews", "days_absent over academic year >= 3",
     "m_run >= 1", 'any letter_sent with action == "act0"', "late_before_close over last 2 calendar weeks >= 1",
     "m_codes >= 2", "possible_sessions over this term > 20", "true", "false",
+    "m_cut >= 2", "m_today >= 1", "count letter_sent per action within last 30 days >= 2",
+    "count penalty_notice_issued with date >= 2024-06-03 per parent within last 2 years >= 2",
 ]
 ACTIONS = {
     "act0": {"title": "Letter", "kind": "letter", "responsible": "school", "cite": CITE},
@@ -48,11 +50,15 @@ SKELETON = {
                                 "cite": CITE}},
     "parameters": {"p_sessions": {"value": 3, "unit": "sessions", "cite": CITE},
                    "p_rate": {"value": 10, "unit": "percent", "cite": CITE},
-                   "p_weeks": {"value": 2, "unit": "weeks", "cite": CITE}},
+                   "p_weeks": {"value": 2, "unit": "weeks", "cite": CITE},
+                   "p_from": {"value": "2024-06-03", "unit": "date", "cite": CITE}},
     "measures": {"m_unauth": {"measure": "unauthorised_sessions", "window": "last 6 school weeks"},
                  "m_rate": {"measure": "absence_rate", "window": "academic year"},
                  "m_run": {"measure": "unexplained_run"},
-                 "m_codes": {"measure": "code_sessions", "codes": ["I", "M"], "window": "this term"}},
+                 "m_codes": {"measure": "code_sessions", "codes": ["I", "M"], "window": "this term"},
+                 "m_cut": {"measure": "code_sessions", "codes": ["G", "N", "O", "U"], "window": "last 6 school weeks",
+                           "not_before": "p_from"},
+                 "m_today": {"measure": "code_sessions", "codes": ["N"], "window": "today"}},
     "actions": ACTIONS,
 }
 FACTS = ["fa", "fb", "fc", "fd", "fe"]
@@ -165,7 +171,7 @@ def random_pupil(rng: random.Random, index: int) -> dict:
     for _ in range(rng.randint(0, 4)):
         day = rng.choice(days).isoformat()
         kind = rng.choice(["contact_made", "letter_sent", "review_held", "school_attendance_meeting",
-                           "referral_made"])
+                           "referral_made", "penalty_notice_issued"])
         event = {"type": kind, "date": day}
         if kind == "letter_sent":
             event["action"] = rng.choice(["act0", "act1"])
@@ -176,6 +182,8 @@ def random_pupil(rng: random.Random, index: int) -> dict:
             event.update(parenting_contract=rng.random() < 0.5, improvement_plan=rng.random() < 0.5)
         elif kind == "referral_made":
             event["to"] = "education_welfare_service"
+        elif kind == "penalty_notice_issued" and rng.random() < 0.7:
+            event["parent"] = rng.choice(["p1", "p2"])
         events.append(event)
     return {"id": f"R{index:03d}", "flags": flags, "marks": marks, "events": events}
 

@@ -84,6 +84,9 @@ def _other(node: c.Node, ctx) -> object:
             bounds = (node.window.bounds(ctx.as_of) if isinstance(node.window, c.EventWindow)
                       else node.window.bounds(ctx.pupil, ctx.as_of, ctx.calendar))
             events = [e for e in events if bounds and bounds[0] <= e.date <= bounds[1]]
+        if isinstance(node, c.EventCount) and node.per:
+            groups = [e.get(node.per) for e in events]
+            return Fraction(max((groups.count(g) for g in groups), default=0))
         return bool(events) if isinstance(node, c.EventAny) else Fraction(len(events))
     if not events:
         return None

@@ -24,7 +24,7 @@ from fractions import Fraction
 from typing import Any, Iterable, Mapping, NamedTuple, Sequence
 
 from attendance_rules import api
-from attendance_rules.calendar import Calendar, monday_of
+from attendance_rules.calendar import Calendar, monday_of, nth_school_day_after
 from attendance_rules.codes import Category
 from attendance_rules.history import Event, Pupil, Register, School
 
@@ -207,6 +207,47 @@ def unexplained_run(register: Register, as_of: dt.date) -> int:
             break
         run += 1
     return run
+
+
+def unexplained_today(register: Register, as_of: dt.date) -> int:
+    """``unexplained_sessions_today >= 1 or unexplained_run_days >= 1`` as a number that is at
+    least 1 exactly when it holds: the as-of date's N sessions, else the run of N days."""
+    today = code_count(register, code_ids(register, ("N",)), as_of, as_of)
+    return today or unexplained_run(register, as_of)
+
+
+def counted_ten_weeks_start(register: Register, as_of: dt.date, counted_from: Any) -> dt.date | None:
+    """The start of the last 10 school weeks, not before ``counted_from`` (a date parameter,
+    ``YYYY-MM-DD``; measure ``not_before``); None when the as-of date is before it (nothing counts)."""
+    start = school_weeks_start(register, as_of, 10)
+    if counted_from is None:
+        return start
+    cut = dt.date.fromisoformat(counted_from)
+    return None if as_of < cut else max(start, cut)
+
+
+def notices_per_parent(notices: Sequence[Event], as_of: dt.date, since: dt.date = dt.date(2024, 8, 19)) -> int:
+    """``count penalty_notice_issued with date >= 2024-08-19 per parent within last 3 years``:
+    the most notices any one parent (notices without a parent together) received in the window."""
+    start = max(add_years(as_of, -3), since)
+    counts: dict[Any, int] = {}
+    for event in notices:
+        if start <= event.date <= as_of:
+            counts[event.get("parent")] = counts.get(event.get("parent"), 0) + 1
+    return max(counts.values(), default=0)
+
+
+def school_days_hold(register: Register, since: int, period: Any, as_of: dt.date) -> Any:
+    """``time since latest EVENT < period`` with a period in school days, as the calendar days
+    from the event to the day it stops holding (``today - event < result``), or None.
+
+    The condition holds while fewer than ``period`` of the pupil's school days follow the
+    event up to the as-of date: until the period-th school day after it (register days up to
+    the as-of date, weekdays after)."""
+    if period is None or not since:
+        return None
+    day = dt.date.fromordinal(since)
+    return (nth_school_day_after(day, int(period), register.days, as_of) - day).days
 
 
 def setting_is_true(school: School, name: str) -> bool:

@@ -141,8 +141,9 @@ def fuzz_pupils(pupils: Iterable[Pupil], as_of: dt.date, policy_flags: Iterable[
                 day = as_of + dt.timedelta(days=rng.randint(1, 20))
             events.append(_fuzz_event(rng, day))
         if rng.random() < 0.15:
-            for _ in range(2):
-                events.append(Event(as_of - dt.timedelta(days=rng.randint(10, 400)), "penalty_notice_issued"))
+            for _ in range(rng.randint(2, 3)):  # to one parent, another, or no recipient recorded
+                parent = rng.choice([{}, {"parent": "mum"}, {"parent": "dad"}])
+                events.append(Event(as_of - dt.timedelta(days=rng.randint(10, 400)), "penalty_notice_issued", parent))
         register = _paint(rng, pupil.register, as_of) if rng.random() < 0.7 else pupil.register
         out.append(attrs.evolve(pupil, flags=pupil.flags | extra_flags, events=events, register=register))
     return out

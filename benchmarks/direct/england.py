@@ -17,8 +17,8 @@ from typing import Any, NamedTuple
 from attendance_rules.calendar import Calendar, academic_year_start
 from attendance_rules.history import Pupil, School
 
-from . import (Decision, absence_counts, add_years, code_count, code_ids, events_by_type, latest, rate_pair,
-               school_weeks_start, snapshot, unexplained_run, weeks_in_days)
+from . import (Decision, absence_counts, code_count, code_ids, counted_ten_weeks_start, events_by_type, latest,
+               notices_per_parent, rate_pair, school_days_hold, snapshot, unexplained_today)
 
 __all__ = ["Inputs", "decide", "prepare"]
 
@@ -43,7 +43,7 @@ class Inputs(NamedTuple):
     sa_d: int
     pn_threshold: Any  # sessions, None before the national framework
     pn_max: Any  # count, None before the national framework
-    nti_days: Any  # nti_improvement_period in days, None before the national framework
+    nti_days: Any  # calendar days from the latest NTI to the end of its period (15 school days), or None
     # measures
     absent_ytd: int  # absence_rate_ytd = absent_ytd / possible_ytd
     possible_ytd: int
@@ -51,7 +51,7 @@ class Inputs(NamedTuple):
     pn_holiday_10w: int  # code G, last 10 school weeks
     pn_unauth_since: int  # codes G N O U since the latest penalty notice (0 with none)
     pn_holiday_since: int  # code G since the latest penalty notice (0 with none)
-    run: int  # unexplained_run_days
+    run: int  # N sessions today, else unexplained_run_days (rules: either >= 1)
     # events (day ordinals, 0 when none) and fields
     today: int
     ay: int  # first day of the academic year
@@ -84,15 +84,14 @@ def prepare(pupil: Pupil, as_of: dt.date, calendar: Calendar, school: School) ->
     flags = pupil.flags
     ay_start = academic_year_start(as_of)
     absent, possible, _ = absence_counts(reg, ay_start, as_of)
-    week10 = school_weeks_start(reg, as_of, 10)
+    week10 = counted_ten_weeks_start(reg, as_of, p["pn_sessions_counted_from"])  # None: nothing counts yet
     gnou, g = code_ids(reg, ("G", "N", "O", "U")), code_ids(reg, ("G",))
     notices = events.get("penalty_notice_issued")
     pn = latest(notices)
     if pn:
         notice_day = notices[-1].date
         since_u, since_g = code_count(reg, gnou, notice_day, as_of), code_count(reg, g, notice_day, as_of)
-        three_years = add_years(as_of, -3)
-        pn_3y = sum(1 for e in notices if e.date >= three_years)
+        pn_3y = notices_per_parent(notices, as_of)
     else:
         since_u = since_g = pn_3y = 0
     reviews = events.get("review_held")
@@ -107,10 +106,11 @@ def prepare(pupil: Pupil, as_of: dt.date, calendar: Calendar, school: School) ->
         "persistent_absence_definition" in rules, "pn_threshold" in rules, "nti_first" in rules,
         "pn_limit" in rules, "pn_unpaid" in rules, pn_consider_on, "consider_notice_to_improve" in snap.actions,
         pa_n, pa_d, sa_n, sa_d, p["pn_national_threshold"], p["pn_max_notices"],
-        weeks_in_days(p["nti_improvement_period"]),
+        school_days_hold(reg, latest(events.get("notice_to_improve_issued")), p["nti_improvement_period"], as_of),
         absent, possible,
-        code_count(reg, gnou, week10, as_of), code_count(reg, g, week10, as_of), since_u, since_g,
-        unexplained_run(reg, as_of),
+        code_count(reg, gnou, week10, as_of) if week10 else 0, code_count(reg, g, week10, as_of) if week10 else 0,
+        since_u, since_g,
+        unexplained_today(reg, as_of),
         as_of.toordinal(), ay_start.toordinal(), term, pn, pn_3y,
         latest(events.get("notice_to_improve_issued")), latest(events.get("joint_plan_agreed")),
         latest(events.get("legal_action")), review.get("outcome"), review.get("parent_engaged"),

@@ -25,8 +25,9 @@ from attendance_rules.calendar import Calendar, academic_year_start
 from attendance_rules.history import Pupil, School
 
 from . import (Decision, absence_counts, add_years, code_count, code_ids, events_by_type, latest, latest_where,
-               rate_pair, school_weeks_start, setting_is_true, snapshot, unauthorised_since, unexplained_run,
-               weeks_in_days)
+               rate_pair, school_weeks_start, setting_is_true, snapshot, unauthorised_since, weeks_in_days,
+               counted_ten_weeks_start,
+               notices_per_parent, school_days_hold, unexplained_today)
 
 __all__ = ["Inputs", "decide", "prepare"]
 
@@ -52,7 +53,7 @@ class Inputs(NamedTuple):
     sa_d: int
     pn_threshold: Any  # pn_national_threshold (None before 2024-08-19)
     pn_max: Any  # pn_max_notices
-    nti_days: Any  # nti_improvement_period in days
+    nti_days: Any  # calendar days from the latest NTI to the end of its period (15 school days), or None
     stage1_unauthorised: Any  # stage1_unauthorised_sessions
     stage1_continuing: Any  # stage1_continuing_sessions
     stage1_medical: Any  # stage1_medical_sessions
@@ -71,7 +72,7 @@ class Inputs(NamedTuple):
     pn_holiday_10w: int
     pn_unauth_since: int
     pn_holiday_since: int
-    run: int  # unexplained_run_days
+    run: int  # N sessions today, else unexplained_run_days (rules: either >= 1)
     unauth_ytd: int  # unauthorised_sessions over academic year
     unauth_term: int  # unauthorised_sessions over this term
     unauth_12w: int  # unauthorised_12w (12 calendar weeks)
@@ -148,15 +149,14 @@ def prepare(pupil: Pupil, as_of: dt.date, calendar: Calendar, school: School) ->
     term_start = calendar.term_start(as_of, reg.days)
     absent, possible, unauth_ytd = absence_counts(reg, ay_start, as_of)
     absent_4w, possible_4w, _ = absence_counts(reg, school_weeks_start(reg, as_of, 4), as_of)
-    week10 = school_weeks_start(reg, as_of, 10)
+    week10 = counted_ten_weeks_start(reg, as_of, p["pn_sessions_counted_from"])  # None: nothing counts yet
     gnou, g = code_ids(reg, ("G", "N", "O", "U")), code_ids(reg, ("G",))
     notices = get("penalty_notice_issued")
     pn = latest(notices)
     if pn:
         notice_day = notices[-1].date
         since_u, since_g = code_count(reg, gnou, notice_day, as_of), code_count(reg, g, notice_day, as_of)
-        three_years = add_years(as_of, -3)
-        pn_3y = sum(1 for e in notices if e.date >= three_years)
+        pn_3y = notices_per_parent(notices, as_of)
     else:
         since_u = since_g = pn_3y = 0
     meetings = get("attendance_planning_meeting")
@@ -180,13 +180,14 @@ def prepare(pupil: Pupil, as_of: dt.date, calendar: Calendar, school: School) ->
         "nti_first" in rules, "pn_limit" in rules, "pn_unpaid" in rules, "pn_consider" in rules,
         "consider_notice_to_improve" in snap.actions,
         pa_n, pa_d, sa_n, sa_d, p["pn_national_threshold"], p["pn_max_notices"],
-        weeks_in_days(p["nti_improvement_period"]), p["stage1_unauthorised_sessions"],
+        school_days_hold(reg, latest(get("notice_to_improve_issued")), p["nti_improvement_period"], as_of), p["stage1_unauthorised_sessions"],
         p["stage1_continuing_sessions"], p["stage1_medical_sessions"], weeks_in_days(p["review_min_weeks"]),
         weeks_in_days(p["review_max_weeks"]), p["pn_warning_sessions"], p["stage3_unauthorised_sessions"],
         p["apm_max_meetings"], p["tsm_part_time_c_i_sessions"],
         absent, possible, absent_4w, possible_4w,
-        code_count(reg, gnou, week10, as_of), code_count(reg, g, week10, as_of), since_u, since_g,
-        unexplained_run(reg, as_of), unauth_ytd, absence_counts(reg, term_start, as_of)[2],
+        code_count(reg, gnou, week10, as_of) if week10 else 0, code_count(reg, g, week10, as_of) if week10 else 0,
+        since_u, since_g,
+        unexplained_today(reg, as_of), unauth_ytd, absence_counts(reg, term_start, as_of)[2],
         absence_counts(reg, as_of - dt.timedelta(days=7 * 12 - 1), as_of)[2],
         unauthorised_since(reg, contact, as_of), unauthorised_since(reg, visit, as_of),
         unauthorised_since(reg, letter, as_of), unauthorised_since(reg, review_day, as_of),
