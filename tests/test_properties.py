@@ -186,7 +186,7 @@ def test_penalty_notice_for_good_attendance_is_caught() -> None:
 
 def test_stage_derived_below_its_threshold_is_caught() -> None:
     policy = str(PLANTED / "non_monotone_stage.yaml")
-    report = check_properties(policy, examples=60, seed=0, max_seconds=LIMIT, names=["a"], shrink=False)
+    report = check_properties(policy, examples=150, seed=0, max_seconds=LIMIT, names=["a"], shrink=False)
     example = report.results[0].counterexample
     assert example is not None, report.render()
     assert example.problem == "stage reached fell from stage1 to none"
