@@ -260,11 +260,16 @@ def _cmd_policy_doc(args: argparse.Namespace, out: TextIO) -> int:
     if args.output:
         _check_output(args.output)
     policy = load_policy_files(args.policy)
-    text = io.StringIO()
-    titled = with_policy_files(policy, "markdown", text)
-    titled.write(render_handbook(policy))
-    titled.flush()
-    text = text.getvalue()
+    if args.format == "html":
+        from .report.handbook import handbook_html
+
+        text = handbook_html(policy)  # names the policy files in its own header
+    else:
+        buffer = io.StringIO()
+        titled = with_policy_files(policy, "markdown", buffer)
+        titled.write(render_handbook(policy))
+        titled.flush()
+        text = buffer.getvalue()
     if args.output:
         Path(args.output).write_text(text, encoding="utf-8")
     else:
@@ -322,8 +327,10 @@ def _parser() -> argparse.ArgumentParser:
     show.add_argument("policy", type=policy_ref, metavar="POLICY", help="policy id or file path")
     show.add_argument("--format", choices=("text", "json"), default="text")
     show.set_defaults(run=_cmd_policy_show)
-    doc = psub.add_parser("doc", help="the effective policy as a Markdown handbook")
+    doc = psub.add_parser("doc", help="the effective policy as a handbook (Markdown, or HTML with an anchor "
+                                      "per rule, parameter, action and measure)")
     doc.add_argument("policy", type=policy_ref, metavar="POLICY", help="policy id or file path")
+    doc.add_argument("--format", choices=("markdown", "html"), default="markdown")
     doc.add_argument("--output", metavar="FILE", help="write to FILE instead of standard output")
     doc.set_defaults(run=_cmd_policy_doc)
     _add_later_commands(sub, psub)
@@ -332,10 +339,10 @@ def _parser() -> argparse.ArgumentParser:
 
 def _add_later_commands(sub: Any, psub: Any) -> None:
     """Commands that need the engine live in their own modules (cli_eval, cli_replay …)."""
-    from . import cli_assurance, cli_audit, cli_eval, cli_replay
+    from . import cli_assurance, cli_audit, cli_eval, cli_replay, cli_report
 
     cli_eval.register(sub, psub)
-    for module in (cli_replay, cli_audit, cli_assurance):
+    for module in (cli_replay, cli_audit, cli_assurance, cli_report):
         module.register(sub)
 
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 import argparse
 from typing import Any, TextIO
 
-__all__ = ["register"]
+__all__ = ["add_audit_options", "register", "run_audit"]
 
 
 def _policy_ref(text: str) -> str:
@@ -17,38 +17,52 @@ def _policy_ref(text: str) -> str:
 
 def _cmd_audit(args: argparse.Namespace, out: TextIO) -> int:
     """`audit`: each pupil audited (over --jobs processes), findings merged in pupil order."""
-    from contextlib import closing
-
-    import attrs
-
     from .api import load_policy
-    from .audit import audit_report, audit_scope, completions, render_text
-    from .cli import calendar_of, jobs_of, with_policy_files
-    from .cli_eval import conform_history, load_history_of
-    from .exceptions import Problem, UsageError
-    from .parallel import PupilTask, map_pupils
-    from .progress import progress
+    from .audit import render_text
+    from .cli import calendar_of, with_policy_files
+    from .cli_eval import load_history_of
 
-    if args.start and args.end and args.start > args.end:
-        raise UsageError([Problem(f"--from {args.start.isoformat()} is after --to {args.end.isoformat()}")])
-    if args.default_due < 0:
-        raise UsageError([Problem("--default-due must be 0 or more school days", found=str(args.default_due))])
-    calendar = calendar_of(args)
-    policy = load_policy(args.policy, calendar=calendar)
-    history = load_history_of(args)
-    school = conform_history(policy, history, args).school
-    pupils, scope = audit_scope(history, args.start, args.end, args.pupil, args.scan, args.default_due)
-    scope = attrs.evolve(scope, school=school)
-    task = PupilTask(_setup_audit, _audit_one, (args.policy, calendar, scope))
-    with closing(map_pupils(task, pupils, jobs_of(args), state=(policy, completions(policy.ruleset), scope))) \
-            as results:
-        report = audit_report(policy, history, scope, len(pupils), progress(results, len(pupils), "audit",
-                                                                             args.progress))
+    _check_audit_args(args)
+    policy = load_policy(args.policy, calendar=calendar_of(args))
+    report = run_audit(policy, load_history_of(args), args)
     text = report.dumps() if args.format == "json" else render_text(report)
     titled = with_policy_files(policy, args.format, out)
     titled.write(text)
     titled.flush()
     return 1 if args.fail_on_findings and report.findings else 0
+
+
+def _check_audit_args(args: argparse.Namespace) -> None:
+    from .exceptions import Problem, UsageError
+
+    if args.start and args.end and args.start > args.end:
+        raise UsageError([Problem(f"--from {args.start.isoformat()} is after --to {args.end.isoformat()}")])
+    if args.default_due < 0:
+        raise UsageError([Problem("--default-due must be 0 or more school days", found=str(args.default_due))])
+
+
+def run_audit(policy: Any, history: Any, args: argparse.Namespace) -> Any:
+    """The ``AuditReport`` of ``history`` under ``policy`` with the options of ``add_audit_options``
+    (pupils over ``--jobs`` processes, findings merged in pupil order)."""
+    from contextlib import closing
+
+    import attrs
+
+    from .audit import audit_report, audit_scope, completions
+    from .cli import jobs_of
+    from .cli_eval import conform_history
+    from .parallel import PupilTask, map_pupils
+    from .progress import progress
+
+    _check_audit_args(args)
+    school = conform_history(policy, history, args).school
+    pupils, scope = audit_scope(history, args.start, args.end, args.pupil, args.scan, args.default_due)
+    scope = attrs.evolve(scope, school=school)
+    task = PupilTask(_setup_audit, _audit_one, (args.policy, policy.calendar, scope))
+    with closing(map_pupils(task, pupils, jobs_of(args), state=(policy, completions(policy.ruleset), scope))) \
+            as results:
+        return audit_report(policy, history, scope, len(pupils), progress(results, len(pupils), "audit",
+                                                                          args.progress))
 
 
 def _setup_audit(ref: str, calendar: Any, scope: Any) -> tuple[Any, Any, Any]:
@@ -70,7 +84,7 @@ def _audit_one(state: tuple[Any, Any, Any], pupil: Any) -> Any:
 
 def register(sub: Any) -> None:
     """Add this module's commands to the CLI parser."""
-    from .cli import _date, add_run_options
+    from .cli import add_run_options
     from .cli_eval import add_strict_codes
 
     p = sub.add_parser(
@@ -82,18 +96,25 @@ def register(sub: Any) -> None:
     p.add_argument("--policy", type=_policy_ref, required=True, metavar="ID_OR_PATH", help="policy id or policy file")
     p.add_argument("--history", nargs="+", required=True, metavar="FILE", help="history JSON, CSV files or directory")
     add_strict_codes(p)
+    p.add_argument("--calendar", metavar="CSV", help="term dates (name,start,end)")
+    add_audit_options(p)
+    p.add_argument("--format", choices=("text", "json"), default="text")
+    p.add_argument("--fail-on-findings", action="store_true", help="exit 1 when there are findings")
+    add_run_options(p)
+    p.set_defaults(run=_cmd_audit)
+
+
+def add_audit_options(p: argparse.ArgumentParser) -> None:
+    """The options that choose what is audited: ``--from``/``--to``, ``--pupil``, ``--scan``, ``--default-due``."""
+    from .cli import _date
+
     p.add_argument("--from", dest="start", type=_date, metavar="YYYY-MM-DD",
                    help="first date audited (default: the first date of the data)")
     p.add_argument("--to", dest="end", type=_date, metavar="YYYY-MM-DD",
                    help="last date audited (default: the last date of the data)")
     p.add_argument("--pupil", action="append", metavar="ID", help="only this pupil (repeat for more)")
-    p.add_argument("--format", choices=("text", "json"), default="text")
     p.add_argument("--scan", choices=("week", "day"), default="week",
                    help="when to look for new recommendations: each school week's last day and every event "
                         "date, narrowed to the day (default), or every school day (slower)")
     p.add_argument("--default-due", type=int, default=20, metavar="SCHOOL_DAYS",
                    help="school days allowed for a step the policy gives no due date (default 20)")
-    p.add_argument("--calendar", metavar="CSV", help="term dates (name,start,end)")
-    p.add_argument("--fail-on-findings", action="store_true", help="exit 1 when there are findings")
-    add_run_options(p)
-    p.set_defaults(run=_cmd_audit)
