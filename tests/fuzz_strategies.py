@@ -325,7 +325,8 @@ def _replace_some(text: str, old: str, new: str, rnd: random.Random) -> str:
 
 TEXT_MUTATIONS: dict[str, Callable[[str, random.Random], str]] = {
     "duplicate_key": lambda t, r: _replace_some(t, '"code": ', '"code": "O", "code": ', r),
-    "huge_int": lambda t, r: re.sub(r'"year_group": -?\d+', '"year_group": ' + "9" * r.choice((4301, 5000)), t, 1),
+    "huge_int": lambda t, r: re.sub(r'"year_group": -?\d+', '"year_group": ' + "9" * r.choice((4301, 5000)), t,
+                                    count=1),
     "overflow": lambda t, r: _replace_some(t, '"session": "AM"', '"session": "AM", "minutes_late": 1e999', r),
     "nan_setting": lambda t, r: t.replace('"traded_ews": true', '"traded_ews": NaN'),
     "deep": lambda t, r: _replace_some(t, '"events": []', '"events": ' + "[" * 1200 + "]" * 1200, r),
