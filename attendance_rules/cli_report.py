@@ -34,7 +34,7 @@ def _policy_and_history(args: argparse.Namespace) -> tuple[Any, Any, Any]:
 
 def _handbook(args: argparse.Namespace, policy: Any, folder: Path | None, out: TextIO) -> str:
     """The address reports link to; writes the handbook into ``folder`` unless --handbook is given."""
-    if args.handbook:
+    if args.handbook:  # published elsewhere: nothing to write, so the handbook module is not needed
         return args.handbook
     from .layers import load_policy_files
     from .report.handbook import handbook_html
