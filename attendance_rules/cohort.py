@@ -171,7 +171,7 @@ def cohort_view(policy: CompiledPolicy, history: History | Iterable[Pupil], as_o
     already made, e.g. by worker processes)."""
     pupils = list(history)
     if evaluation is None:
-        evaluation = policy.evaluate(history if isinstance(history, History) else pupils, as_of)
+        evaluation = policy.evaluate(history if isinstance(history, History) else History(tuple(pupils)), as_of)
     kinds = {a.id: a.kind for a in policy.ruleset.policy.actions.values()}
     return summarise(evaluation, {p.id: p for p in pupils}, policy.calendar, policy.ruleset.facts, kinds)
 
