@@ -159,8 +159,9 @@ def _order(row: AbsenceRow) -> tuple:
 
 def _row(pupil: Pupil, as_of: dt.date, calendar: Calendar, facts: set[str], actions: tuple[str, ...]) -> AbsenceRow:
     rate = compute(pupil, "attendance_rate", as_of, Window("academic_year"), calendar)
-    counts = rate.counts
-    return AbsenceRow(pupil.id, pupil.year_group, rate.value, counts.get("possible", 0), counts.get("absent", 0),
+    counts, attendance = rate.counts, rate.value
+    assert attendance is None or isinstance(attendance, Fraction), "a rate is a fraction (None: no possible session)"
+    return AbsenceRow(pupil.id, pupil.year_group, attendance, counts.get("possible", 0), counts.get("absent", 0),
                       counts.get("unauthorised", 0), tuple(sorted(f for f in facts if f.startswith(STAGE_PREFIX))),
                       actions)
 
