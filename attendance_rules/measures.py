@@ -16,7 +16,7 @@ import functools
 import re
 from bisect import bisect_right
 from fractions import Fraction
-from typing import Any, Mapping
+from typing import Any, Literal, Mapping
 
 import attrs
 
@@ -138,7 +138,7 @@ class MeasureSpec:
     name: str
     unit: str
     description: str
-    kind: str  # "count", "rate", "days", "run" or "trend"
+    kind: Literal["count", "rate", "days", "run", "trend"]
 
 
 MEASURES: Mapping[str, MeasureSpec] = {
