@@ -45,7 +45,8 @@ import datetime as dt
 import math
 import re
 from fractions import Fraction
-from typing import Any, Iterable, Literal as _Literal, Sequence
+from typing import Any, Iterable, Sequence
+from typing import Literal as _Literal
 
 import attrs
 
