@@ -106,7 +106,7 @@ def _closed_days(doc: Document, problems: list[Problem]) -> set[dt.date]:
     for i, span in enumerate(doc.data.get("closed", ())):
         start, end = _date(span.get("from"), doc, ("closed", i), problems), _date(span.get("to"), doc, ("closed", i),
                                                                                 problems)
-        if _span(start, end, doc, ("closed", i), problems):
+        if start is not None and end is not None and _span(start, end, doc, ("closed", i), problems):
             out |= {start + dt.timedelta(days=k) for k in range((end - start).days + 1)}
     return out
 
@@ -125,11 +125,8 @@ def _date(value: Any, doc: Document, path: tuple, problems: list[Problem]) -> dt
     return day
 
 
-def _span(start: dt.date | None, end: dt.date | None, doc: Document, path: tuple,
-          problems: list[Problem]) -> bool:
+def _span(start: dt.date, end: dt.date, doc: Document, path: tuple, problems: list[Problem]) -> bool:
     """True when ``start``..``end`` can be expanded day by day (at most MAX_SPAN_DAYS)."""
-    if not (start and end):
-        return False
     if (end - start).days + 1 > MAX_SPAN_DAYS:
         problems.append(Problem("a date range is too long to expand day by day", doc.where(path),
                                 found=f"{start.isoformat()} to {end.isoformat()}, {(end - start).days + 1} days",
@@ -147,7 +144,7 @@ def _expand_register(entries: Sequence[dict], doc: Document, base: tuple, closed
         where = base + (i,)
         start = _date(entry.get("on", entry.get("from")), doc, where, problems)
         end = _date(entry.get("on", entry.get("to")), doc, where, problems)
-        if not _span(start, end, doc, where, problems):
+        if start is None or end is None or not _span(start, end, doc, where, problems):
             continue
         code = entry.get("code", "present")
         codes = {session: _PRESENT[session] if mark == "present" else mark
@@ -189,7 +186,7 @@ def _history(doc: Document, problems: list[Problem]) -> History | None:
     data = doc.data
     if "history" in data:
         return load_history([Path(doc.file).parent / data["history"]])
-    history_doc = {"pupils": _pupils(doc, problems)}
+    history_doc: dict[str, Any] = {"pupils": _pupils(doc, problems)}
     if "school" in data:
         history_doc["school"] = {"id": "case", "name": "case school", "settings": data["school"]}
     if problems:
@@ -221,10 +218,10 @@ def _checks(doc: Document, problems: list[Problem]) -> tuple[Check, ...]:
         day = _date(raw["as_of"], doc, ("checks", i, "as_of"), problems)
         if day is None:
             continue
-        out.append(Check(day, raw.get("pupil"), *(tuple(raw.get(k, ())) for k in
-                                                  ("recommended", "not_recommended", "suppressed", "facts",
-                                                   "no_facts")), bool(raw.get("exactly", False)),
-                         doc.where(("checks", i))))
+        names = {k: tuple(raw.get(k, ()))
+                 for k in ("recommended", "not_recommended", "suppressed", "facts", "no_facts")}
+        out.append(Check(day, raw.get("pupil"), names["recommended"], names["not_recommended"], names["suppressed"],
+                         names["facts"], names["no_facts"], bool(raw.get("exactly", False)), doc.where(("checks", i))))
     return tuple(out)
 
 

@@ -159,8 +159,9 @@ def _order(row: AbsenceRow) -> tuple:
 
 def _row(pupil: Pupil, as_of: dt.date, calendar: Calendar, facts: set[str], actions: tuple[str, ...]) -> AbsenceRow:
     rate = compute(pupil, "attendance_rate", as_of, Window("academic_year"), calendar)
-    counts = rate.counts
-    return AbsenceRow(pupil.id, pupil.year_group, rate.value, counts.get("possible", 0), counts.get("absent", 0),
+    counts, attendance = rate.counts, rate.value
+    assert attendance is None or isinstance(attendance, Fraction), "a rate is a fraction (None: no possible session)"
+    return AbsenceRow(pupil.id, pupil.year_group, attendance, counts.get("possible", 0), counts.get("absent", 0),
                       counts.get("unauthorised", 0), tuple(sorted(f for f in facts if f.startswith(STAGE_PREFIX))),
                       actions)
 
@@ -171,7 +172,7 @@ def cohort_view(policy: CompiledPolicy, history: History | Iterable[Pupil], as_o
     already made, e.g. by worker processes)."""
     pupils = list(history)
     if evaluation is None:
-        evaluation = policy.evaluate(history if isinstance(history, History) else pupils, as_of)
+        evaluation = policy.evaluate(history if isinstance(history, History) else History(tuple(pupils)), as_of)
     kinds = {a.id: a.kind for a in policy.ruleset.policy.actions.values()}
     return summarise(evaluation, {p.id: p for p in pupils}, policy.calendar, policy.ruleset.facts, kinds)
 

@@ -280,6 +280,13 @@ def _texts(table: Any, column: str) -> list[Any] | None:
     return [("" if v is None else v.strip() if isinstance(v, str) else v) for v in values.to_pylist()]
 
 
+def _present_texts(table: Any, column: str) -> list[Any]:
+    """``_texts`` of a column the caller has checked the table has."""
+    values = _texts(table, column)
+    assert values is not None, f"the column {column} is present"
+    return values
+
+
 def _lacks(reader: _Reader, table: Any, required: tuple[str, ...], source: tuple[str, str, str]) -> bool:
     missing = [c for c in required if c not in table.column_names]
     if missing:
@@ -295,7 +302,7 @@ def _read_pupils(reader: _Reader, table: Any, source: tuple[str, str, str]) -> N
     if _lacks(reader, table, ("pupil_id",), source):
         return
     n = table.num_rows
-    ids = _texts(table, "pupil_id")
+    ids = _present_texts(table, "pupil_id")
     dobs, years, flags = (_texts(table, c) or [""] * n for c in ("date_of_birth", "year_group", "flags"))
     for i in range(n):
         names = [f for f in re.split(r"[;|]", str(flags[i])) if f]
@@ -305,7 +312,7 @@ def _read_pupils(reader: _Reader, table: Any, source: tuple[str, str, str]) -> N
 def _read_events(reader: _Reader, table: Any, source: tuple[str, str, str]) -> None:
     if _lacks(reader, table, ("pupil_id", "date", "type"), source):
         return
-    columns = {c: _texts(table, c) for c in table.column_names}
+    columns = {c: _present_texts(table, c) for c in table.column_names}
     details = columns.pop("details", None) or [""] * table.num_rows
     for i in range(table.num_rows):
         where = (source[0], source[2], i)
@@ -330,7 +337,7 @@ def _read_marks(reader: _Reader, table: Any, source: tuple[str, str, str]) -> No
 
 def _marks_row_by_row(reader: _Reader, table: Any, source: tuple[str, str, str]) -> None:
     """Every mark through the CSV reader's checks (used when merging with earlier files)."""
-    columns = {c: _texts(table, c) for c in (*MARK_COLUMNS, "minutes_late") if c in table.column_names}
+    columns = {c: _present_texts(table, c) for c in (*MARK_COLUMNS, "minutes_late") if c in table.column_names}
     for i in range(table.num_rows):
         where = (source[0], source[2], i)
         row = {c: values[i] for c, values in columns.items()}
@@ -393,7 +400,7 @@ class _Marks:
         self.kept = 0  # plain rows kept so far
         self.number: dict[str, int] = {}  # pupil id -> pupil number, in order of first plain row
         self.drafts: list[_PupilDraft] = []
-        self.chunks: list[tuple[Any, Any, Any]] = []  # per batch: (pupil number, slot, code id)
+        self.chunks: list[tuple[Any, Any, Any, Any]] = []  # per batch: (pupil number, slot, code id, is late or None)
         self.row_map: list[tuple[int, int, Any]] = []  # per batch: (first kept, first row, kept rows or None)
         self.late: list[tuple[Any, Any]] = []  # per batch: (kept positions, minutes)
         self.in_order, self.last = True, (-1, -1)
@@ -557,7 +564,7 @@ class _Marks:
         # unless codes are strict: their rows are plain, and warned about in ``add``)
         tables = {id(t): k + 1 for k, t in enumerate({id(d[2]): d[2] for d in days if d}.values())}
         lut = [0] * len(code_values)  # table 0: no table, every code not plain
-        for table in sorted(tables, key=tables.get):
+        for table in sorted(tables, key=tables.__getitem__):
             codes = next(d[2] for d in days if d and id(d[2]) == table)
             lut += [codes.get(v, 0) if isinstance(v, str) else 0 for v in code_values]
         base = pc.take(pa.array([d[0] if d else 0 for d in days], pa.uint32()), date)
@@ -663,7 +670,7 @@ class _Marks:
         span_, low_ = pa.scalar(span, kind), pa.scalar(low, kind)
         keys, codes, lates = [], [], []
         for k, (pnum, slot, code, is_late) in enumerate(self.chunks):
-            self.chunks[k] = None  # type: ignore[call-overload]
+            self.chunks[k] = None  # type: ignore[call-overload]  # a batch's arrays freed as soon as they are read
             keys.append(pc.add(pc.multiply(pnum.cast(kind), span_), pc.subtract(slot.cast(kind), low_)))
             codes.append(code)
             lates.append(pa.repeat(False, len(code)) if is_late is None else is_late)

@@ -302,7 +302,7 @@ def _sccs(n: int, graph: Mapping[int, list[int]]) -> list[list[int]]:
 
 def _citation_problems(policy: EffectivePolicy) -> list[Problem]:
     """Every citation must name a source some policy of the chain lists."""
-    cites: list[Citation] = []
+    cites: list[Citation | None] = []  # None: an entry without a citation
     for param in policy.parameters.values():
         cites += [param.cite] + [v.cite for v in param.values]
     cites += [m.cite for m in policy.measures.values()] + [a.cite for a in policy.actions.values()]

@@ -43,13 +43,14 @@ import difflib
 import functools
 import operator
 import re
+import typing
 from fractions import Fraction
-from typing import Any, Callable, ClassVar, Iterator, Mapping, Protocol, Sequence
+from typing import Any, Callable, ClassVar, Iterator, Mapping, NoReturn, Protocol, Sequence
 
 import attrs
 
 from .exceptions import ConditionError, Location, Problem
-from .history import EVENT_FIELDS, Event, Pupil
+from .history import EVENT_FIELDS, Event, Pupil, frozen_names
 from .measures import MEASURES, Measure, Window, format_value
 
 __all__ = [
@@ -133,12 +134,15 @@ def _join(options: Sequence[str]) -> str:
 
 # --- lexer --------------------------------------------------------------------------
 
+# typing's Literal, spelt in full: ``Literal`` in this module is the condition node
+_TokenKind = typing.Literal["name", "number", "string", "date", "op", "punct", "end"]
+
 
 @attrs.frozen
 class _Token:
     """One token: ``kind`` is name, number, string, date, op, punct or end."""
 
-    kind: str
+    kind: _TokenKind
     text: str
     location: Location
     value: Any = None
@@ -185,7 +189,7 @@ def _next_token(text: str, i: int, where: Location) -> tuple[_Token, int]:
     if char.isdigit() and char.isascii():
         return _number_token(text, i, where)
     if char.isascii() and (char.isalpha() or char == "_"):
-        word = _WORD_RE.match(text, i).group()  # type: ignore[union-attr]
+        word = _WORD_RE.match(text, i).group()  # type: ignore[union-attr]  # matches: text[i] starts a word
         if word != word.lower():
             raise _problem("names and keywords are written in lower case", where, found=repr(word),
                            expected=repr(word.lower()))
@@ -209,8 +213,8 @@ def _number_token(text: str, i: int, where: Location) -> tuple[_Token, int]:
         except ValueError:
             raise _problem("bad date", where, found=repr(written), expected="a real date written YYYY-MM-DD",
                            example="2024-08-19") from None
-    number = _NUMBER_RE.match(text, i).group()  # type: ignore[union-attr]
-    tail = _TAIL_RE.match(text, i + len(number)).group()  # type: ignore[union-attr]
+    number = _NUMBER_RE.match(text, i).group()  # type: ignore[union-attr]  # matches: text[i] is a digit
+    tail = _TAIL_RE.match(text, i + len(number)).group()  # type: ignore[union-attr]  # matches, maybe empty
     if tail:
         raise _problem("bad number", where, found=repr(number + tail),
                        expected="a whole or decimal number, then a space before any unit", example="10 sessions")
@@ -591,7 +595,7 @@ class _Parser:
         """Consume one of ``words`` or fail saying ``what`` was expected."""
         return self.accept(*words) or self.fail(what)
 
-    def fail(self, what: str) -> Any:
+    def fail(self, what: str) -> NoReturn:
         """Raise a ConditionError at the current token listing everything acceptable here."""
         options = (self.tried if self.tried_at == self.pos else []) + [what]
         found = self.tok.describe()
@@ -700,7 +704,7 @@ class _Parser:
         token = self.tok
         if token.kind in ("string", "date") or self.at("true", "false"):
             self.pos += 1
-            value = {"true": True, "false": False}.get(token.text) if token.kind == "name" else token.value
+            value = token.text == "true" if token.kind == "name" else token.value  # a name here is true or false
             return Literal(token.location, value)
         if self.accept("£"):
             number = self.tok if self.tok.kind == "number" else self.fail("an amount after '£'")
@@ -866,9 +870,9 @@ class Scope:
 
     parameters: Mapping[str, str] = attrs.field(factory=dict, hash=False)
     measures: Mapping[str, str] = attrs.field(factory=dict, hash=False)
-    flags: frozenset[str] = attrs.field(default=frozenset(), converter=frozenset)
-    facts: frozenset[str] = attrs.field(default=frozenset(), converter=frozenset)
-    settings: frozenset[str] = attrs.field(default=frozenset(), converter=frozenset)
+    flags: frozenset[str] = attrs.field(default=frozenset(), converter=frozen_names)
+    facts: frozenset[str] = attrs.field(default=frozenset(), converter=frozen_names)
+    settings: frozenset[str] = attrs.field(default=frozenset(), converter=frozen_names)
     event_fields: Mapping[str, Mapping[str, object]] = attrs.field(default=EVENT_FIELDS, hash=False)
 
     def known_names(self) -> list[str]:
@@ -988,7 +992,7 @@ class _Checker:
                            expected=_join(sorted("school." + k for k in known)))
         return node, Type("bool", "setting")
 
-    def unknown_name(self, node: NameRef) -> tuple[Node, Type]:
+    def unknown_name(self, node: NameRef) -> NoReturn:
         name = node.name
         if name in self.scope.event_fields:
             raise _problem(f"'{name}' is an event type, not a value", node.location, found=name,
@@ -1019,7 +1023,7 @@ class _Checker:
         self.window(node.window, node.window_location)
         return node, Type("number", spec.unit)
 
-    def not_a_library_measure(self, node: LibraryMeasure) -> tuple[Node, Type]:
+    def not_a_library_measure(self, node: LibraryMeasure) -> NoReturn:
         scope, name = self.scope, node.name
         if name in scope.parameters or name in scope.measures or name in scope.flags or name in scope.facts:
             raise _problem(f"'over' applies only to library measures; {name} is not one", node.location,

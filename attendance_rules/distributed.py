@@ -50,7 +50,7 @@ import time
 from collections import deque
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Any, Callable, Iterable, Iterator, Mapping, Sequence, TextIO
+from typing import Any, Callable, Generator, Iterable, Iterator, Mapping, Sequence, TextIO
 from urllib.parse import quote, unquote
 
 import attrs
@@ -249,10 +249,10 @@ def _read_arrow() -> Callable[..., Any] | None:
     if os.environ.get("ATTENDANCE_RULES_DISTRIBUTED_CSV"):  # force the CSV path (tests, debugging)
         return None
     try:
-        from .columnar import read_arrow  # type: ignore[import-not-found]
+        from .columnar import read_arrow
     except ImportError:
         return None
-    return read_arrow  # type: ignore[no-any-return]
+    return read_arrow
 
 
 def _through_csv(part: _Part) -> tuple[History, dict[str, int], list[Problem]]:
@@ -491,7 +491,7 @@ def _csv_value(text: str) -> Any:
     return lowered == "true" if lowered in ("true", "false") else text
 
 
-def read_schools(path: str | Path) -> dict[str, School]:
+def read_schools(path: str | os.PathLike[str]) -> dict[str, School]:
     """``schools.csv`` (``id,name,<settings>``) as schools by id; located errors for bad rows."""
     path, schools, problems = Path(path), {}, []
     if not path.is_file():
@@ -584,7 +584,7 @@ def _connect(address: str) -> Iterator[Any]:
         yield client
 
 
-def _ordered(client: Any, tasks: Sequence[tuple]) -> Iterator[_Outcome]:
+def _ordered(client: Any, tasks: Sequence[tuple]) -> Generator[_Outcome, None, None]:
     """Run ``(function, *args)`` tasks and yield their results in task order, a bounded
     number in flight so a slow consumer does not pile results up on the workers."""
     if client is None:
@@ -619,7 +619,7 @@ class DatasetRun:
     rows raises ``InputError`` listing them, after the schools before it were yielded.
     """
 
-    def __init__(self, produce: Callable[[], Iterator[_Outcome]], lines: bool, strict: bool,
+    def __init__(self, produce: Callable[[], Generator[_Outcome, None, None]], lines: bool, strict: bool,
                  pupil_ids: frozenset[str] | None) -> None:
         self._produce, self._lines, self._strict, self._pupil_ids = produce, lines, strict, pupil_ids
         self._partitions: list[PartitionReport] = []
@@ -688,13 +688,13 @@ def _job(policy: Any, as_of: dt.date, calendar: Calendar | None, backend: str, s
     return _Job(str(ref), calendar or Calendar(), backend, as_of, strict, only)
 
 
-def _directory_producer(root: Path, job: _Job, scheduler: Any) -> Callable[[], Iterator[_Outcome]]:
+def _directory_producer(root: Path, job: _Job, scheduler: Any) -> Callable[[], Generator[_Outcome, None, None]]:
     root = root.resolve()
     dirs = _school_dirs(root)
     known = read_schools(root / SCHOOLS_FILE)
     tasks = [(_evaluate_school_dir, str(root), dirs[sid], known.get(sid) or School(sid), job) for sid in sorted(dirs)]
 
-    def produce() -> Iterator[_Outcome]:
+    def produce() -> Generator[_Outcome, None, None]:
         with _client(scheduler) as client:
             yield from _ordered(client, tasks)
 
@@ -710,10 +710,10 @@ def _schools_arg(schools: Any) -> dict[str, School]:
 
 
 def _frame_producer(marks: Any, pupils: Any, events: Any, schools: dict[str, School], job: _Job,
-                    scheduler: Any) -> Callable[[], Iterator[_Outcome]]:
+                    scheduler: Any) -> Callable[[], Generator[_Outcome, None, None]]:
     frame = _tagged_frame(marks, pupils, events)
 
-    def produce() -> Iterator[_Outcome]:
+    def produce() -> Generator[_Outcome, None, None]:
         import dask
 
         shuffled = frame.shuffle(on=PARTITION_KEY)
@@ -760,7 +760,8 @@ def write_dataset(sources: Iterable[History | str | Path], out_dir: str | Path) 
     if (out / "marks").exists():
         raise UsageError([Problem("dataset directory already has marks/", Location(str(out)),
                                   expected="a new or empty directory")])
-    counts, schools = {**_zero(), "schools": 0}, []
+    counts = {**_zero(), "schools": 0}
+    schools: list[tuple[str, str, dict[str, str]]] = []  # (id, name, settings as text) of each source
     for source in sources:
         school, tables = _source_tables(source)
         _check_school_id(school, [s[0] for s in schools], source)
@@ -830,7 +831,7 @@ def _csv_dir_tables(path: Path) -> tuple[tuple[str, str, dict[str, str]], dict[s
             header, body = (rows[0], rows[1:]) if rows else ([], [])
             tables[kind] = pa.table({h: pa.array([r[i] if i < len(r) else "" for r in body], pa.string())
                                      for i, h in enumerate(header)})
-    school = ("", "", {})
+    school: tuple[str, str, dict[str, str]] = ("", "", {})
     if (path / "school.csv").is_file():
         with open(path / "school.csv", newline="", encoding="utf-8") as handle:
             row = next(csv.DictReader(handle), None) or {}

@@ -581,7 +581,7 @@ class DurableEngine(Engine):
                     facts[fact] = True
                 if rule.unless:
                     held[rule.id] = frozenset(session.held.get(i, ()))
-        ctx._durable_held = held  # type: ignore[attr-defined]
+        ctx._durable_held = held  # type: ignore[attr-defined]  # this pupil's held-back rules, read by _held
         fired: list[tuple[CompiledRule, conditions.Outcome]] = []
         for _, rule in sorted(firings, key=lambda f: f[0]):
             outcome = self._evaluate(rule, rule.condition.node, ctx)

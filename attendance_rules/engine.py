@@ -75,6 +75,7 @@ class PupilContext:
         self.reasons: dict[str, Reason] = {}  # the reason of each rule fired, as built when it fired
         self.log: list | None = None  # (atom, value) read by decisions, kept for replays (evaluator._logged)
         # The lookups conditions make most often, bound straight to the containers (no Python frame).
+        # (they shadow the methods of the same names below, which give a context's interface)
         self.fact = self.facts.__contains__  # type: ignore[method-assign,assignment]
         self.flag = pupil.flags.__contains__  # type: ignore[method-assign,assignment]
 
@@ -248,7 +249,7 @@ class ReplayMemo:
         """Bound the atoms whose bounds ran out, and the kept firings by the nearest bound."""
         as_of, bounds, ahead = ctx.as_of, self.bounds, None
         until = steady_until(ctx)  # done actions and held-back ones stand no longer than the events do
-        for atom, _ in self.log:  # type: ignore[union-attr]
+        for atom, _ in self.log:  # type: ignore[union-attr]  # called only when the context keeps a log
             bound = bounds.get(atom, dt.date.min)
             if bound < as_of:
                 ahead = ahead or Lookahead(ctx, context)
@@ -418,7 +419,7 @@ class Engine:
                 continue
             dirty[j] = True
             if j > i:
-                heapq.heappush(queue, j)  # type: ignore[arg-type]
+                heapq.heappush(queue, j)  # type: ignore[arg-type]  # a queue: j > i was skipped without one
             else:
                 later.append(j)
 
@@ -426,6 +427,7 @@ class Engine:
         """Record a firing: its facts, and (traced) its explanation by the same closures."""
         if not trace:
             fired.append((rule, None))
+            # untraced, a fact has no explanation (None), and only its presence is read
             ctx.facts.update(dict.fromkeys(f for f in rule.derives if f not in ctx.facts))  # type: ignore[arg-type]
             return
         outcome = self._evaluate(rule, rule.condition.node, ctx)
@@ -445,7 +447,8 @@ class Engine:
         return EvaluationError([Problem(f"rule {rule.id!r} failed for pupil {ctx.pupil.id!r}: {error}",
                                         rule.rule.when.location)])
 
-    def _evaluate(self, rule: CompiledRule, node: Any, ctx: PupilContext, trace: bool = True) -> conditions.Outcome:
+    def _evaluate(self, rule: CompiledRule, node: Any, ctx: conditions.Context,
+                  trace: bool = True) -> conditions.Outcome:
         try:
             return conditions.evaluate(node, ctx, trace)
         except (ArithmeticError, KeyError, TypeError, ValueError) as error:  # a bug or bad data: say where
@@ -522,7 +525,8 @@ class Engine:
                     continue
                 title = self.ruleset.policy.actions[action_id].title
                 out.append(Suppression(action_id, title, rule.id, clause.clause.reason, clause.condition.text,
-                                       self._cite(clause.clause.cite or rule.rule.cite), _values(outcome)))  # type: ignore[arg-type]
+                                       self._cite(clause.clause.cite or rule.rule.cite),
+                                       _values(outcome)))  # type: ignore[arg-type]  # traced: an outcome
         return held
 
     def actions_on(self, pupil: Pupil, as_of: dt.date, school: School = School(),

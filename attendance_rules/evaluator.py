@@ -212,7 +212,7 @@ def _logged(fn: Fn, node: c.Node) -> Fn:
         if sink is None and ctx.log is not None:
             ctx.log.append((atom, value))
         return value
-    atom.node = node  # type: ignore[attr-defined]
+    atom.node = node  # type: ignore[attr-defined]  # the atom carries its node (read by stability.py)
     return atom
 
 
@@ -291,7 +291,7 @@ def _const(value: object, text: str) -> Fn:
 
 def _literal(node: c.Literal) -> Fn:
     if node.unit in c._DURATION_UNITS:
-        return _const(c.Duration(node.value, node.unit), str(node))  # type: ignore[arg-type]
+        return _const(c.Duration(node.value, node.unit), str(node))  # type: ignore[arg-type]  # a number with a unit
     return _const(node.value, str(node))
 
 
@@ -420,6 +420,7 @@ def _holds_numeric(op: str, pair: Pair | None, other: object, anchor: dt.date) -
         return False
     kind = type(other)
     if kind is int:
+        # other is an int here, then a Fraction: mypy does not narrow through ``kind``
         return c._OPERATORS[op](pair[0], other * pair[1])  # type: ignore[operator]
     if kind is Fraction:
         return c._OPERATORS[op](pair[0] * other.denominator, other.numerator * pair[1])  # type: ignore[attr-defined]
@@ -446,7 +447,7 @@ def _measure_compare(node: c.Compare, op: str, key: tuple, measure: Fn, other: F
         left_text = sink.text
         right = (measure if flipped else other)(ctx, sink)
         value, threshold = (right, left) if flipped else (left, right)
-        holds = _holds_numeric(op, as_pair(value), threshold, ctx.as_of)  # type: ignore[arg-type]
+        holds = _holds_numeric(op, as_pair(value), threshold, ctx.as_of)
         sink.comparisons.append(c.Comparison(node.location, text, written, left, right, left_text, sink.text, holds))
         return holds
     return compare

@@ -116,11 +116,18 @@ def write_evaluation(header: Evaluation, pupils: Iterable[PupilEvaluation | str]
         for pupil in pupils:  # a pupil may come as its line already (``cli_eval.evaluate_task``)
             out.write(pupil if isinstance(pupil, str) else pupil_jsonl(pupil))
     elif fmt == "json":
-        _write_json(header, pupils, out)
+        _write_json(header, _evaluations(pupils), out)
     elif fmt == "markdown":
-        _write_joined(_markdown_lines(header, pupils), out)
+        _write_joined(_markdown_lines(header, _evaluations(pupils)), out)
     else:
-        _write_joined(_table_lines(header, pupils), out, "\n")
+        _write_joined(_table_lines(header, _evaluations(pupils)), out, "\n")
+
+
+def _evaluations(pupils: Iterable[PupilEvaluation | str]) -> Iterator[PupilEvaluation]:
+    """The pupils of a format other than jsonl, which never come as their lines."""
+    for pupil in pupils:
+        assert not isinstance(pupil, str), "only jsonl takes a pupil as its line"
+        yield pupil
 
 
 _EMPTY_TAIL = "[]\n}\n"  # how Evaluation.dumps() ends when there are no pupils ("pupils" comes last)

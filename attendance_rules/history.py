@@ -250,13 +250,19 @@ def _indicator(k: int) -> bytes:
     return _INDICATORS[k]
 
 
+def frozen_names(names: Iterable[str]) -> frozenset[str]:
+    """``names`` as a frozenset: the attrs converter of flag and name sets, typed (mypy
+    cannot read the generic ``frozenset`` itself as a converter)."""
+    return frozenset(names)
+
+
 @attrs.frozen
 class Pupil:
     """A pupil: identity, flags (``social_worker``, ``ehcp`` …), register and case events."""
 
     id: str
     register: Register = attrs.field(eq=True, repr=False)
-    flags: frozenset[str] = attrs.field(factory=frozenset, converter=frozenset)
+    flags: frozenset[str] = attrs.field(factory=frozenset, converter=frozen_names)
     events: tuple[Event, ...] = attrs.field(factory=tuple, converter=lambda es: tuple(sorted(es, key=_event_key)))
     date_of_birth: dt.date | None = None
     year_group: int | None = None

@@ -13,7 +13,7 @@ import datetime as dt
 import hashlib
 from fractions import Fraction
 from pathlib import Path
-from typing import Mapping, Sequence
+from typing import Literal, Mapping, Sequence
 
 import attrs
 
@@ -24,6 +24,8 @@ from .resources import bundled_policy_dir
 
 __all__ = ["EffectivePolicy", "Origin", "PolicyLoader", "load_policy_files", "resolve"]
 
+# the kinds of entry a chain merges (the prefix of an origin's key)
+_Entry = Literal["flag", "setting", "event_type", "parameter", "measure", "action", "rule"]
 _KIND_PARENTS = {"school": ("authority", "national"), "authority": ("national",), "national": ()}
 
 
@@ -171,7 +173,7 @@ class _Merge:
     def error(self, message: str, where: Location, **extra: str) -> None:
         self.problems.append(Problem(message, where, **extra))
 
-    def add_new(self, kind: str, table: dict, name: str, value: object, where: Location, policy: str) -> None:
+    def add_new(self, kind: _Entry, table: dict, name: str, value: object, where: Location, policy: str) -> None:
         key = f"{kind}:{name}"
         if key in self.origins:
             hint = {"parameter": "put it under override_parameters", "flag": "remove the duplicate",
@@ -182,7 +184,7 @@ class _Merge:
         table[name] = value
         self.origins[key] = Origin(policy, where)
 
-    def replace(self, kind: str, table: dict, name: str, value: object, where: Location, policy: str,
+    def replace(self, kind: _Entry, table: dict, name: str, value: object, where: Location, policy: str,
                 reason: str) -> None:
         key = f"{kind}:{name}"
         if key not in self.origins:
@@ -190,6 +192,7 @@ class _Merge:
                        expected="an id defined by a parent policy, or no `replaces:`")
             return
         if kind == "rule":
+            assert isinstance(value, Rule), "a rule is replaced by a rule"
             self.keep_until_replaced(table[name], value)
         table[name] = value
         self.origins[key] = Origin(policy, where, (self.origins[key],), reason)

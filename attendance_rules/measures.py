@@ -16,7 +16,7 @@ import functools
 import re
 from bisect import bisect_right
 from fractions import Fraction
-from typing import Any, Mapping
+from typing import Any, Literal, Mapping
 
 import attrs
 
@@ -138,7 +138,7 @@ class MeasureSpec:
     name: str
     unit: str
     description: str
-    kind: str  # "count", "rate", "days", "run" or "trend"
+    kind: Literal["count", "rate", "days", "run", "trend"]
 
 
 MEASURES: Mapping[str, MeasureSpec] = {
@@ -265,7 +265,7 @@ def compute(
     if spec.kind == "trend":
         return _trend(pupil, as_of, window, calendar)
     bounds = window.bounds(pupil, as_of, calendar)
-    return _measure(name, window, bounds, as_of, codes,
+    return _measure(name, window, bounds, as_of, codes,  # (_measure counts only a window with bounds)
                     lambda: _counts(pupil, bounds[0], bounds[1], codes))  # type: ignore[index]
 
 
@@ -452,9 +452,9 @@ class MeasureFrame:
         key = ("counts", window, codes)
         counts = self._objects.get(key)
         if counts is None:
-            start, end = self.bounds(window)  # type: ignore[misc]  # (only asked for a window that is not empty)
+            start, end = self.bounds(window)  # type: ignore[misc]  # only asked for a window that is not empty
             counts = self._objects[key] = _counts(self.pupil, start, end, codes)
-        return counts  # type: ignore[return-value]
+        return counts
 
 
 _ACADEMIC_YEAR = Window("academic_year")

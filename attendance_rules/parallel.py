@@ -29,7 +29,7 @@ from contextlib import contextmanager
 from concurrent.futures import Future, ProcessPoolExecutor
 from concurrent.futures.process import BrokenProcessPool
 from types import MappingProxyType
-from typing import Any, Callable, Iterator, Sequence
+from typing import Any, Callable, Generator, Iterator, Sequence
 
 import attrs
 
@@ -145,7 +145,7 @@ def chunk_size_for(count: int, jobs: int) -> int:
 
 
 def map_pupils(task: PupilTask, pupils: Sequence[Pupil], jobs: int = 1, chunk_size: int | None = None,
-               state: Any = None) -> Iterator[Any]:
+               state: Any = None) -> Generator[Any, None, None]:
     """``task.apply(state, pupil)`` for each pupil, yielded in the order of ``pupils``.
 
     ``jobs`` worker processes (1: in this process, no pool). ``chunk_size`` pupils are sent

@@ -426,6 +426,11 @@ class _Build:
             return None
         return day
 
+    def required_date(self, path: tuple) -> dt.date:
+        """A date the schema requires. None from ``date`` means a problem was recorded and
+        the file is refused, so the placeholder is never seen."""
+        return self.date(path) or SANITY_BOUNDS.first_date
+
     def cite(self, path: tuple) -> Citation | None:
         raw = _get(self.doc.data, path)
         if not isinstance(raw, dict):
@@ -559,7 +564,7 @@ class _Build:
             seen.setdefault(rule.id, rule.origin)
             rules.append(rule)
         return PolicyFile(
-            d["id"], d["title"], d["kind"], str(d["version"]), self.date(("effective_from",)), self.doc,
+            d["id"], d["title"], d["kind"], str(d["version"]), self.required_date(("effective_from",)), self.doc,
             self.date(("effective_to",)), self.date(("review_due",)), d.get("owner", ""), d.get("extends", ""),
             sources, dict(d.get("flags", {})),
             {k: self.setting(k, ("settings", k)) for k in d.get("settings", {})},

@@ -55,7 +55,7 @@ def _bar_class() -> type:
     """tqdm without its monitor thread, so no extra thread runs when worker processes are forked."""
     from tqdm import tqdm
 
-    class Bar(tqdm):  # type: ignore[misc, valid-type]
+    class Bar(tqdm):
         """tqdm with the monitor thread off."""
 
         monitor_interval = 0

@@ -49,6 +49,7 @@ side by side and the rules involved.
 
 from __future__ import annotations
 
+import builtins
 import datetime as dt
 import json
 import math
@@ -171,7 +172,7 @@ class PropertyResult:
     timed_out: bool = False
     shrunk: bool = True
 
-    @property
+    @builtins.property  # (``property`` in this class body is the field above, for the type checker)
     def holds(self) -> bool:
         """True when no counterexample was found."""
         return self.counterexample is None
@@ -194,15 +195,15 @@ class PropertyReport:
         """A plain-text report: one line per property and the counterexamples."""
         lines = []
         for result in self.results:
-            prop = result.property
+            prop, counterexample = result.property, result.counterexample
             head = f"({prop.letter}) {prop.name}: {prop.says}"
-            if result.holds:
+            if counterexample is None:  # the result holds
                 note = " (time limit reached)" if result.timed_out else ""
                 lines.append(f"ok      {head} — {result.examples} examples{note}")
             else:
                 note = "" if result.shrunk else " (time ran out while shrinking: not the smallest)"
                 lines.append(f"FAILED  {head}{note}")
-                lines.append(result.counterexample.render())  # type: ignore[union-attr]
+                lines.append(counterexample.render())
         failed = sum(not r.holds for r in self.results)
         lines.append(f"policy {self.policy}: {len(self.results) - failed} of {len(self.results)} properties hold "
                      f"(seed {self.seed})")
@@ -243,8 +244,9 @@ def _spec(ruleset: RuleSet) -> _Spec:
     for action in policy.actions.values():
         done_by = action.completion
         used_events += [e for e in (done_by.event if done_by else "", action.due.after if action.due else "") if e]
-        for field, value in (done_by.wanted(action.id) if done_by else {}).items():
-            values.setdefault((done_by.event, field), set()).add(value)
+        if done_by is not None:
+            for field, value in done_by.wanted(action.id).items():
+                values.setdefault((done_by.event, field), set()).add(value)
     known = event_fields(policy)  # declared types too: a done_by may name one (e.g. consultation_held)
     events = tuple(dict.fromkeys([e for e in used_events if e in known] + sorted(known)))
     flags = tuple(sorted(set(STANDARD_FLAGS) | set(policy.flags)))

@@ -8,9 +8,12 @@ check's location and an indented diff of expected against recommended actions.
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Any, Iterator
+from typing import TYPE_CHECKING, Any, Iterator
 
 import pytest
+
+if TYPE_CHECKING:  # the type pytest's Item.repr_failure returns; pytest does not export it
+    from _pytest._code.code import TerminalRepr
 
 from .api import CompiledPolicy, load_policy
 from .cases import CASE_SUFFIXES, load_case, run_case
@@ -57,7 +60,7 @@ class CaseItem(pytest.Item):
         if not result.passed:
             raise CaseFailed("\n\n".join(result.failures))
 
-    def repr_failure(self, excinfo: Any, style: Any = None) -> str:
+    def repr_failure(self, excinfo: Any, style: Any = None) -> str | TerminalRepr:
         if isinstance(excinfo.value, (CaseFailed, AttendanceRulesError)):
             return str(excinfo.value)
         return super().repr_failure(excinfo)

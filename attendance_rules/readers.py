@@ -152,7 +152,8 @@ class _PupilDraft:
         self.slots, self.codes, self.rows = array("I"), bytearray(), array("I")
         self.late: dict[int, int] = {}
         self.sources: list[tuple[int, str, str, str]] = [(0, *source)] if source else []
-        self.last, self.seen, self.base = -1, None, 0
+        self.last, self.base = -1, 0
+        self.seen: bytearray | None = None
         self.events: list[Event] = []
         self.flags: frozenset[str] = frozenset()
         self.date_of_birth: dt.date | None = None
@@ -294,6 +295,7 @@ class _Reader:
         if in_force is None:
             return None
         accepted = in_force if self.strict_codes else self.codebook.ids_on(day, withdrawn=True)
+        assert accepted is not None, "a day with codes in force has a table, so its withdrawn codes too"
         found = self._days[text] = (day.toordinal() * 2, in_force, accepted)
         return found
 
@@ -367,6 +369,7 @@ class _Reader:
     def store_mark(self, draft: _PupilDraft, day: dt.date, session: str, code: Any, late: int | None,
                    where: Where, at: int = 0) -> None:
         code = code if isinstance(code, str) else _brief(code)
+        entry: RegisterCode | None
         try:
             entry = self.codebook.lookup(code, day)
         except KeyError as err:
@@ -747,8 +750,9 @@ def _json_pupil(reader: _Reader, item: Any, name: str, pointer: str) -> None:
         reader.problem("bad year group", Location(name, pointer=pointer + "/year_group"), found=repr(year)[:40],
                        expected="a whole number from -2 to 14 (not text)", example='"year_group": 7')
         year = None
-    reader.add_pupil(item.get("id"), flags, item.get("date_of_birth"), year, where)
-    draft = reader.pupils.get(item.get("id")) if isinstance(item.get("id"), str) else None
+    pupil_id = item.get("id")
+    reader.add_pupil(pupil_id, flags, item.get("date_of_birth"), year, where)
+    draft = reader.pupils.get(pupil_id) if isinstance(pupil_id, str) else None
     for key in ("marks", "events"):
         rows = item.get(key, [])
         if not isinstance(rows, list):
@@ -764,7 +768,10 @@ def _json_marks(reader: _Reader, draft: _PupilDraft | None, rows: list, name: st
     reader.source = (name, "json", pointer)
     if draft is not None:
         draft.begin(reader.source)
-    days, halves, used = reader._days, _SESSION_HALF, 0
+    # keyed by Any: a JSON value of any type is looked up (an unhashable one raises TypeError)
+    days: Mapping[Any, tuple[int, Mapping[Any, int], dict[str, int]]] = reader._days
+    halves: Mapping[Any, int] = _SESSION_HALF
+    used = 0
     for j, row in enumerate(rows):
         if draft is not None and type(row) is dict and len(row) == 3:  # noqa: E721 - exactly a dict
             try:
@@ -772,7 +779,8 @@ def _json_marks(reader: _Reader, draft: _PupilDraft | None, rows: list, name: st
                 code_id = day[1].get(row.get("code")) if day is not None and half is not None else None
             except TypeError:  # an unhashable value: the checking path reports it
                 code_id = None
-            if code_id is not None and day[0] + half > draft.last:
+            # a code id implies a day and a half; said again for the type checker
+            if code_id is not None and day is not None and half is not None and day[0] + half > draft.last:
                 draft.last = day[0] + half
                 draft.slots.append(draft.last)
                 draft.codes.append(code_id)

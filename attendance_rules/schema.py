@@ -55,6 +55,7 @@ def _problem(doc: Document, path: tuple, error: ValidationError) -> Problem:
         return Problem(f"{where}: missing required key {missing!r}", doc.where(path),
                        expected=expected or _describe(error))
     if error.validator == "enum":
+        assert isinstance(error.validator_value, list), "an enum of the schema is a JSON array"
         options = ", ".join(map(str, error.validator_value))
         return Problem(f"{where}: value not allowed", doc.where(path), found=repr(error.instance),
                        expected=f"one of {options}")
@@ -67,8 +68,10 @@ def _problem(doc: Document, path: tuple, error: ValidationError) -> Problem:
 
 
 def _unknown_keys(doc: Document, path: tuple, error: ValidationError) -> Problem:
-    known = list(error.schema.get("properties", {}))
-    extra = sorted(set(error.instance) - set(known))
+    schema, instance = error.schema, error.instance
+    assert isinstance(schema, dict) and isinstance(instance, dict), "additionalProperties is about an object"
+    known = list(schema.get("properties", {}))
+    extra = sorted(set(instance) - set(known))
     bad = next((k for k in extra if not str(k).startswith("x-")), extra[0] if extra else "?")
     close = difflib.get_close_matches(str(bad), known, n=1)
     hint = f"; did you mean {close[0]!r}?" if close else ""

@@ -231,7 +231,7 @@ def _reads(node: c.Node, ctx: Any) -> tuple[bool, frozenset[str]]:
             kind = getattr(window, "kind", "")
             term |= kind == "term"
             if kind == "since_event":
-                events.add(window.event)  # type: ignore[union-attr]
+                events.add(window.event)  # type: ignore[union-attr]  # a since_event window is a Window
         if isinstance(n, (c.EventAny, c.EventCount, c.EventLatest, c.TimeSince, c.SchoolDaysSince)):
             events.add(n.event)
     return term, frozenset(events)

@@ -46,6 +46,7 @@ import math
 import re
 from fractions import Fraction
 from typing import Any, Iterable, Sequence
+from typing import Literal as _Literal
 
 import attrs
 
@@ -102,6 +103,9 @@ class _Term:
     unit: str = ""
 
 
+_LitKind = _Literal["const", "atom", "num", "set"]  # (typing's: ``Literal`` here is the condition node)
+
+
 @attrs.frozen(eq=False)
 class _Lit:
     """One literal of a normal form.
@@ -112,7 +116,7 @@ class _Lit:
     from a negated comparison).
     """
 
-    kind: str
+    kind: _LitKind
     node: Node
     truth: bool = True
     key: tuple = ()
@@ -193,7 +197,8 @@ class _Analyser:
         """(True, value) when ``node`` has a fixed value on the day (None: no value)."""
         if isinstance(node, Literal):
             if node.unit in ("weeks", "years"):
-                return True, Duration(node.value, node.unit)  # type: ignore[arg-type]
+                assert isinstance(node.value, Fraction), "a literal with a unit is a number"
+                return True, Duration(node.value, node.unit)
             return True, node.value
         if isinstance(node, NameRef) and node.kind == "parameter":
             value = self.parameter(node.name)
@@ -419,7 +424,8 @@ def _conflict(conj: Sequence[_Lit]) -> _Conflict | None:
     by_term: dict[tuple, list[_Lit]] = {}
     for lit in conj:
         if lit.kind in ("num", "set"):
-            by_term.setdefault(lit.term.key, []).append(lit)  # type: ignore[union-attr]
+            assert lit.term is not None, "a num or set literal bounds a term"
+            by_term.setdefault(lit.term.key, []).append(lit)
     for lits in by_term.values():
         found = _bounds_conflict(lits) if lits[0].kind == "num" else _set_conflict(lits)
         if found:
@@ -496,13 +502,13 @@ def _bounds_conflict(lits: list[_Lit]) -> _Conflict | None:
             unequal.append(lit)
     if equal is not None:
         value = equal.value
-        for bound, is_low in ((low, True), (high, False)):
-            if bound is None:
+        for edge, is_low in ((low, True), (high, False)):
+            if edge is None:
                 continue
-            outside = (value < bound.value or (value == bound.value and bound.strict)) if is_low else \
-                (value > bound.value or (value == bound.value and bound.strict))
+            outside = (value < edge.value or (value == edge.value and edge.strict)) if is_low else \
+                (value > edge.value or (value == edge.value and edge.strict))
             if outside:
-                return _Conflict(tuple(x for x in (bound.lit, equal) if x), _pair_text(term, bound, equal, is_low))
+                return _Conflict(tuple(x for x in (edge.lit, equal) if x), _pair_text(term, edge, equal, is_low))
         if term.step is not None and value % term.step:
             return _Conflict((equal,), f"{equal.text} can never hold: {term.text} is counted in steps of "
                                        f"{conditions._decimal_text(term.step)}")
@@ -519,7 +525,8 @@ def _bounds_conflict(lits: list[_Lit]) -> _Conflict | None:
         parts = [b.lit for b in (low, high) if b.lit is not None]
         if low.lit is None or high.lit is None:
             given, limit, is_low = (high.lit, low, True) if low.lit is None else (low.lit, high, False)
-            return _Conflict(tuple(parts), _pair_text(term, limit, given, is_low))  # type: ignore[arg-type]
+            assert given is not None, "a term's own range is never empty"
+            return _Conflict(tuple(parts), _pair_text(term, limit, given, is_low))
         return _Conflict(tuple(parts), f"{low.lit.text} and {high.lit.text} cannot both hold")
     if lo == hi:
         for lit in unequal:
@@ -756,10 +763,11 @@ class _Checks:
             lit = analyser.compare(item, True)
             if lit.kind != "num":
                 continue
+            assert lit.term is not None, "a num literal bounds a term"
             sides = {">=": ("low",), ">": ("low",), "<=": ("high",), "<": ("high",), "==": ("low", "high")}
             for side in sides.get(lit.op, ()):
                 bound = _Bound(lit.value, lit.op in (">", "<"), lit)
-                bounds = out.setdefault(lit.term.key, {})  # type: ignore[union-attr]
+                bounds = out.setdefault(lit.term.key, {})
                 current = bounds.get(side)
                 if (_tighter_low if side == "low" else _tighter_high)(current, bound):
                     bounds[side] = bound
@@ -791,7 +799,9 @@ class _Checks:
         bound the term from below), for attendance itself a lower one (from above).
         """
         bound = (b1.get("low") or b1.get("high") or b2.get("low") or b2.get("high"))
-        term = bound.lit.term  # type: ignore[union-attr]
+        # a stage's bounds are never empty and come from its comparisons, which bound a term
+        assert bound is not None and bound.lit is not None and bound.lit.term is not None, "a stage bound has a term"
+        term = bound.lit.term
         rising = _rising(term)
         entry, leave = ("low", "high") if rising else ("high", "low")
 
@@ -861,7 +871,7 @@ class _Checks:
         """Facts no rule can derive (found to a fixpoint: a dead fact can kill its readers)."""
         dead: frozenset[str] = frozenset()
         while True:
-            live = set()
+            live: set[str] = set()
             for rule in self.ruleset.rules:
                 window = _rule_window(self.ruleset, rule)
                 if window is not None and rule.derives and self.rule_can_fire(rule, window, dead):

@@ -166,6 +166,6 @@ def _step_need(node: c.Node, step: c.Comparison, want: bool, undefined: tuple[st
 def _gap(node: c.Node, step: c.Comparison) -> Fraction | None:
     """How far apart the two sides of a numeric comparison are, relative to the required side."""
     left, right = step.left, step.right
-    if not isinstance(node, c.Compare) or not all(isinstance(v, Fraction) for v in (left, right)):
+    if not isinstance(node, c.Compare) or not (isinstance(left, Fraction) and isinstance(right, Fraction)):
         return None
-    return abs(left - right) / max(abs(right), Fraction(1))  # type: ignore[operator, arg-type]
+    return abs(left - right) / max(abs(right), Fraction(1))

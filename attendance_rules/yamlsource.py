@@ -189,7 +189,10 @@ class _TooBig(Exception):
 
     def __init__(self, message: str, node: yaml.Node | None = None, mark: Any = None) -> None:
         super().__init__(message)
-        self.node, self.mark = node, mark if mark is not None else node.start_mark
+        if mark is None:
+            assert node is not None, "every raise gives the node or the mark"
+            mark = node.start_mark
+        self.node, self.mark = node, mark
 
 
 class _BoundedLoader(yaml.SafeLoader):
@@ -200,7 +203,7 @@ class _BoundedLoader(yaml.SafeLoader):
         super().__init__(stream)
         self.nodes, self.depth = 0, 0
 
-    def compose_node(self, parent: yaml.Node | None, index: Any) -> yaml.Node:
+    def compose_node(self, parent: yaml.Node | None, index: Any) -> yaml.Node | None:
         """Compose one node (an alias counts once here; expanded, the builder counts it again)."""
         self.nodes += 1
         if self.nodes > MAX_NODES:
@@ -269,6 +272,7 @@ def parse_yaml(text: str, file: str = "<string>") -> Document:
     try:
         data = builder.build(root) if root is not None else None
     except _TooBig as err:
+        assert err.node is not None, "the builder's limits are reached at a node"
         builder.fail(str(err) + " (after repeating aliases)", err.node)
         data = None
     if builder.problems:
@@ -284,7 +288,9 @@ def _too_deep(text: str, file: str) -> Location:
             if isinstance(event, yaml.CollectionStartEvent):
                 depth += 1
                 if depth > MAX_DEPTH + 1:  # the root collection is level 0
-                    return Location(file, event.start_mark.line + 1, event.start_mark.column + 1)
+                    mark = event.start_mark
+                    assert mark is not None, "a parsed event has its mark"
+                    return Location(file, mark.line + 1, mark.column + 1)
             elif isinstance(event, yaml.CollectionEndEvent):
                 depth -= 1
     except yaml.YAMLError:

@@ -231,6 +231,12 @@ def test_cohort_counts_equal_a_recount_of_evaluate(halton, view, small_sample):
         assert row.possible == ytd["possible_sessions"] and row.attendance <= Fraction(9, 10)
 
 
+def test_cohort_of_pupils_not_in_a_history(halton, small_sample):
+    # cohort_view takes any iterable of pupils; a plain list once reached evaluate() as a list
+    pupils = list(small_sample.pupils)
+    assert cohort_view(halton, pupils, AS_OF) == cohort_view(halton, History(tuple(pupils)), AS_OF)
+
+
 def test_cohort_renderings(view):
     data = json.loads(render_cohort(view, "json"))
     assert data["pupils"] == 40 and list(data)[:3] == ["as_of", "library", "policy"]
