@@ -17,7 +17,7 @@ import json
 import sys
 import traceback
 from pathlib import Path
-from typing import Any, Callable, Sequence, TextIO
+from typing import Any, Callable, Sequence, TextIO, cast
 
 from . import __version__
 from .exceptions import AttendanceRulesError, Location, Problem, UsageError
@@ -143,8 +143,10 @@ def with_policy_files(policy: Any, fmt: str, out: TextIO, label: str = "policy f
     chain = getattr(getattr(policy, "ruleset", None), "policy", policy).chain  # compiled or effective
     paths = [display_path(p.file) for p in chain]
     if fmt == "markdown":
-        return _UnderTitle(out, "\n" + f"{label.capitalize()}: " + " → ".join(f"`{p}`" for p in paths) + "\n")
-    return _UnderTitle(out, f"{label}: " + " → ".join(paths) + "\n")
+        lines = "\n" + f"{label.capitalize()}: " + " → ".join(f"`{p}`" for p in paths) + "\n"
+    else:
+        lines = f"{label}: " + " → ".join(paths) + "\n"
+    return cast(TextIO, _UnderTitle(out, lines))  # a text stream in all but name: write and flush
 
 
 class _UnderTitle(io.TextIOBase):
@@ -152,7 +154,8 @@ class _UnderTitle(io.TextIOBase):
 
     def __init__(self, out: TextIO, lines: str) -> None:
         super().__init__()
-        self.out, self.lines, self.held = out, lines, ""
+        self.out, self.held = out, ""
+        self.lines: str | None = lines  # None once written
 
     def write(self, text: str) -> int:
         """Pass ``text`` on, with ``lines`` inserted after the first newline."""

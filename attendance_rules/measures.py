@@ -215,6 +215,18 @@ class Measure:
         """The value as a JSON number (rates as fractions of 1, rounded to 6 places)."""
         return json_number(self.value)
 
+    def rate(self) -> Fraction | None:
+        """The value of a percent measure: a fraction of 1, or None with no possible sessions."""
+        if self.value is not None and not isinstance(self.value, Fraction):
+            raise TypeError(f"{self.name} is a count, not a rate")
+        return self.value
+
+    def count(self) -> int:
+        """The value of a count measure (sessions, days, marks), never None."""
+        if not isinstance(self.value, int):
+            raise TypeError(f"{self.name} is not a count: {self.value!r}")
+        return self.value
+
 
 def _count_note(m: Measure) -> str:
     if m.unit == "percent" and "possible" in m.counts:

@@ -484,3 +484,15 @@ def test_sample_year_to_date_counted_by_hand() -> None:
         got = standard_measures(history.pupil(pid), SAMPLE_AS_OF, Calendar())
         expected = _hand_count(raw)
         assert {k: got[k] for k in expected} == expected, pid
+
+
+def test_a_measure_gives_its_value_as_a_rate_or_a_count_and_refuses_the_other() -> None:
+    pupil = sessions_pupil(["/"] * 18 + ["I", "O"])
+    rate = compute(pupil, "attendance_rate", AS_OF, Window.parse("academic year"))
+    count = compute(pupil, "unauthorised_sessions", AS_OF, Window.parse("academic year"))
+    assert rate.rate() == Fraction(9, 10) and count.count() == 1
+    with pytest.raises(TypeError, match="not a rate"):
+        count.rate()
+    with pytest.raises(TypeError, match="not a count"):
+        rate.count()
+    assert compute(Pupil("P2", make_register({})), "attendance_rate", AS_OF, Window.parse("academic year")).rate() is None

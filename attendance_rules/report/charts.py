@@ -40,7 +40,7 @@ def figure(width_in: float, height_in: float) -> Any:
     return Figure(figsize=(width_in, height_in), dpi=96, layout="constrained")
 
 
-_SETTINGS = {"svg.fonttype": "none", "font.family": "sans-serif", "font.size": 10, "axes.titlesize": 11}
+_SETTINGS: dict[str, Any] = {"svg.fonttype": "none", "font.family": "sans-serif", "font.size": 10, "axes.titlesize": 11}
 
 
 def svg(fig: Any, name: str, title: str, description_id: str = "") -> Markup:
@@ -50,7 +50,8 @@ def svg(fig: Any, name: str, title: str, description_id: str = "") -> Markup:
     import matplotlib
 
     buffer = io.StringIO()
-    with matplotlib.rc_context(_SETTINGS | {"svg.hashsalt": f"attendance-rules:{name}"}):
+    settings: Any = _SETTINGS | {"svg.hashsalt": f"attendance-rules:{name}"}  # matplotlib types keys as Literal
+    with matplotlib.rc_context(settings):
         fig.savefig(buffer, format="svg", metadata={"Date": None, "Creator": None})
     text = buffer.getvalue()
     text = text[text.index("<svg"):]

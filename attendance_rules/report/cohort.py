@@ -235,8 +235,8 @@ def _pack_row(policy: CompiledPolicy, pupil: Pupil, as_of: dt.date, result: Pupi
     year = compute(pupil, "attendance_rate", as_of, Window("academic_year"), calendar)
     this_term = compute(pupil, "attendance_rate", as_of, Window("term"), calendar)
     facts = {f.name for f in result.facts}
-    return PackRow(pupil.id, pupil.year_group, year.value, year.counts.get("possible", 0),
-                   year.counts.get("absent", 0), year.counts.get("unauthorised", 0), this_term.value,
+    return PackRow(pupil.id, pupil.year_group, year.rate(), year.counts.get("possible", 0),
+                   year.counts.get("absent", 0), year.counts.get("unauthorised", 0), this_term.rate(),
                    _last_term(pupil, this_term.start, calendar), _main_stages(facts),
                    tuple((r.action, r.title) for r in result.recommendations), _rag(facts))
 
@@ -249,7 +249,7 @@ def _last_term(pupil: Pupil, term_start: dt.date | None, calendar: Any) -> Fract
     bounds = Window("term").bounds(pupil, day_before, calendar)
     if bounds is None or bounds[0] > day_before:
         return None
-    return compute(pupil, "attendance_rate", day_before, Window("term"), calendar).value
+    return compute(pupil, "attendance_rate", day_before, Window("term"), calendar).rate()
 
 
 def _main_stages(facts: Iterable[str]) -> tuple[str, ...]:
@@ -278,7 +278,7 @@ def _risk_row(row: PackRow, result: PupilEvaluation) -> RiskRow:
 
 def _term_code_counts(policy: CompiledPolicy, pupil: Pupil, as_of: dt.date) -> tuple[tuple[str, int], ...]:
     """Sessions this term marked C, C2 and I."""
-    return tuple((code, int(compute(pupil, "code_sessions", as_of, Window("term"), policy.calendar, (code,)).value))
+    return tuple((code, compute(pupil, "code_sessions", as_of, Window("term"), policy.calendar, (code,)).count())
                  for code in PART_TIME_CODES)
 
 
@@ -286,7 +286,7 @@ def _part_time_candidate(policy: CompiledPolicy, pupil: Pupil, as_of: dt.date) -
     """Flagged ``part_time_timetable``, or with a C2 (reduced timetable) mark this term."""
     if pupil.has(PART_TIME_FLAG):
         return True
-    return compute(pupil, "code_sessions", as_of, Window("term"), policy.calendar, ("C2",)).value > 0
+    return compute(pupil, "code_sessions", as_of, Window("term"), policy.calendar, ("C2",)).count() > 0
 
 
 def _part_time_row(policy: CompiledPolicy, pupil: Pupil, as_of: dt.date, row: PackRow, result: PupilEvaluation,

@@ -96,4 +96,4 @@ def render(template: str, **context: Any) -> str:
 def _css() -> str:
     from importlib.resources import files
 
-    return files("attendance_rules.report").joinpath("templates", "report.css").read_text(encoding="utf-8")
+    return files("attendance_rules.report").joinpath("templates").joinpath("report.css").read_text(encoding="utf-8")
