@@ -135,6 +135,25 @@ def write_csv(tmp_path: Path):
     return write
 
 
+@pytest.fixture(scope="module")
+def halton():
+    """The bundled Halton policy, ``load_policy("halton")``, once per module. A module's own
+    ``halton`` fixture (one loads it by path) takes its place there. Imported here, not at the top:
+    conftest imports nothing more than it did for the modules that do not ask for it."""
+    from attendance_rules.api import load_policy
+
+    return load_policy("halton")
+
+
+@pytest.fixture(scope="module")
+def sample():
+    """The bundled sample history (examples/sample/history.json, 300 pupils), once per module.
+    A module's own ``sample`` fixture (some hold part of it, or its JSON) takes its place there."""
+    from attendance_rules.readers import load_history
+
+    return load_history(Path(__file__).resolve().parents[1] / "examples" / "sample" / "history.json")
+
+
 pytest_plugins = ["pytester"]  # the pytest plugin is tested by running pytest in-process
 
 

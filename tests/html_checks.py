@@ -2,22 +2,24 @@
 
 A page is parsed with the standard library's ``html.parser`` into a small tree (``parse``),
 then checked: tags balance (void elements aside; SVG's ``<path/>`` is self-closed), ids
-are unique, headings start at one ``h1`` and never skip a level, every table has a
-``<caption>`` and a ``<th>``, every chart ``<svg>`` has ``role="img"``, a ``<title>`` and
-an ``aria-describedby`` naming an element that holds a table, nothing is fetched from
-the network (no ``src``/``href`` to ``http(s):`` or ``//`` beyond the prefixes allowed,
-no ``url(http…)`` in CSS), there is no ``<script>`` and no block element inside a ``<p>``
-(a browser would close the paragraph early). ``check_page`` runs them all and returns
-the tree for the test's own questions (``find``, ``table``, ``text``).
+are unique, headings start at one ``h1`` and never skip a level, every table has one
+``<caption>`` and a ``<th>`` (each with a scope), every chart ``<svg>`` has ``role="img"``,
+a ``<title>``, an ``aria-labelledby`` naming a ``<title>`` and an ``aria-describedby``
+naming an element that holds a table, every in-page link (``href="#id"``) lands on an id
+of the page, nothing is fetched from the network (no ``src``/``href`` to ``http(s):`` or
+``//`` beyond the prefixes allowed, no ``url(http…)`` in CSS), there is no ``<script>`` and
+no block element inside a ``<p>`` (a browser would close the paragraph early).
+``check_page`` runs them all and returns the tree for the test's own questions (``find``,
+``by_id``, ``ids``, ``links``, ``table``, ``rows``, ``Node.text``, ``Node.ancestor``).
 """
 
 from __future__ import annotations
 
 import re
 from html.parser import HTMLParser
-from typing import Iterator, Sequence
+from typing import Callable, Iterator, Sequence
 
-__all__ = ["Node", "check_page", "page_problems", "parse", "table"]
+__all__ = ["Node", "by_id", "check_page", "ids", "links", "page_problems", "parse", "rows", "table"]
 
 VOID = frozenset("area base br col embed hr img input link meta source track wbr".split())
 BLOCK = frozenset("address article aside blockquote details dialog div dl fieldset figure footer form h1 h2 h3 h4 h5 "
@@ -56,6 +58,13 @@ class Node:
     def classes(self) -> list[str]:
         """The element's classes."""
         return self.attrs.get("class", "").split()
+
+    def ancestor(self, tag: str) -> "Node | None":
+        """The nearest element enclosing this one (not this one itself) with ``tag``; None if none does."""
+        node = self.parent
+        while node is not None and node.tag != tag:
+            node = node.parent
+        return node
 
     def __repr__(self) -> str:
         return f"<{self.tag} line {self.line}>"
@@ -138,6 +147,8 @@ def _tables(root: Node) -> list[str]:
         caption = [c for c in t.children if isinstance(c, Node) and c.tag == "caption"]
         if not caption or not caption[0].text():
             problems.append(f"table on line {t.line} has no <caption> (or an empty one)")
+        elif len(caption) > 1:
+            problems.append(f"table on line {t.line} has {len(caption)} <caption> elements")
         for th in t.find("th"):
             if th.attrs.get("scope") not in ("row", "col", "rowgroup", "colgroup"):
                 problems.append(f"<th> on line {th.line} has no scope")
@@ -153,15 +164,25 @@ def _charts(root: Node, by_id: dict[str, Node]) -> list[str]:
         titles = [c for c in svg.children if isinstance(c, Node) and c.tag == "title"]
         if not titles or not titles[0].text():
             problems.append(f"svg on line {svg.line} has no <title> as a child")
-        described = svg.attrs.get("aria-describedby", "").split()
-        if not described:
-            problems.append(f"svg on line {svg.line} has no aria-describedby")
-        for name in described:
-            target = by_id.get(name)
-            if target is None:
-                problems.append(f"svg on line {svg.line}: aria-describedby names {name!r}, which no element has")
-            elif not target.find("table"):
-                problems.append(f"svg on line {svg.line}: the element {name!r} holds no table of the chart's numbers")
+        problems += _references(svg, "aria-labelledby", by_id, lambda t: t.tag == "title", "which is not a <title>")
+        problems += _references(svg, "aria-describedby", by_id, lambda t: bool(t.find("table")),
+                                "which holds no table of the chart's numbers")
+    return problems
+
+
+def _references(svg: Node, attribute: str, by_id: dict[str, Node], fits: Callable[[Node], bool],
+                unfit: str) -> list[str]:
+    """A chart's ``attribute`` (ids, space-separated) is there and every id names an element that fits."""
+    names = svg.attrs.get(attribute, "").split()
+    if not names:
+        return [f"svg on line {svg.line} has no {attribute}"]
+    problems = []
+    for name in names:
+        target = by_id.get(name)
+        if target is None:
+            problems.append(f"svg on line {svg.line}: {attribute} names {name!r}, which no element has")
+        elif not fits(target):
+            problems.append(f"svg on line {svg.line}: {attribute} names {name!r}, {unfit}")
     return problems
 
 
@@ -189,6 +210,17 @@ def _offline(page: str, root: Node, allowed: Sequence[str]) -> list[str]:
     return problems
 
 
+def _fragments(root: Node, by_id: dict[str, Node]) -> list[str]:
+    """Every in-page link (``href``/``xlink:href`` of ``#id``) names an id the page has."""
+    problems = []
+    for element in root.elements():
+        for name in ("href", "xlink:href"):
+            value = element.attrs.get(name, "")
+            if value.startswith("#") and value[1:] not in by_id:
+                problems.append(f"<{element.tag}> on line {element.line}: {name}={value!r} lands on no id of the page")
+    return problems
+
+
 def _paragraphs(root: Node) -> list[str]:
     return [f"<{e.tag}> on line {e.line} inside <p> on line {p.line}"
             for p in root.find("p") for e in list(p.elements())[1:] if e.tag in BLOCK]
@@ -199,7 +231,7 @@ def page_problems(page: str, allowed_links: Sequence[str] = ()) -> list[str]:
     root, problems = parse(page)
     by_id = {e.attrs["id"]: e for e in root.elements() if "id" in e.attrs}
     return (problems + _ids(root) + _headings(root) + _tables(root) + _charts(root, by_id)
-            + _offline(page, root, allowed_links) + _paragraphs(root))
+            + _fragments(root, by_id) + _offline(page, root, allowed_links) + _paragraphs(root))
 
 
 def check_page(page: str, allowed_links: Sequence[str] = ()) -> Node:
@@ -216,5 +248,35 @@ def table(root: Node, caption_start: str) -> list[list[Node]]:
              if any(isinstance(c, Node) and c.tag == "caption" and c.text().startswith(caption_start)
                     for c in t.children)]
     assert len(found) == 1, f"{len(found)} tables captioned {caption_start!r}"
-    rows = [r for body in found[0].find("tbody") for r in body.find("tr")]
-    return [[c for c in r.children if isinstance(c, Node) and c.tag in ("th", "td")] for r in rows]
+    return rows(found[0])
+
+
+def rows(table_node: Node) -> list[list[Node]]:
+    """The body rows (``tr`` in ``tbody``; cells: ``th`` and ``td`` nodes) of a table element."""
+    body_rows = [r for body in table_node.find("tbody") for r in body.find("tr")]
+    return [[c for c in r.children if isinstance(c, Node) and c.tag in ("th", "td")] for r in body_rows]
+
+
+def by_id(root: Node, element_id: str) -> Node:
+    """The one element inside ``root`` with this id (asserts there is exactly one). The index of
+    ids is built on the first call and kept on ``root``: do not change the tree after it."""
+    index: dict[str, list[Node]] | None = root.__dict__.get("_by_id")
+    if index is None:
+        index = {}
+        for element in root.elements():
+            if "id" in element.attrs:
+                index.setdefault(element.attrs["id"], []).append(element)
+        root.__dict__["_by_id"] = index
+    found = index.get(element_id, [])
+    assert len(found) == 1, f"{len(found)} elements with id {element_id!r}"
+    return found[0]
+
+
+def ids(root: Node) -> list[str]:
+    """Every id on the page, in document order (repeats kept)."""
+    return [e.attrs["id"] for e in root.elements() if "id" in e.attrs]
+
+
+def links(root: Node) -> list[str]:
+    """The ``href`` of every ``<a>`` that has one, in document order."""
+    return [a.attrs["href"] for a in root.find("a") if "href" in a.attrs]

@@ -3,8 +3,7 @@ add up, citations as text and as links that land in the handbook; escaped; deter
 
 Five pupils of the bundled sample over the autumn and early spring of 2023-24 under Halton
 give findings of every kind (unsupported, held back but done, overdue, missing evidence).
-The HTML checks are the private copy in test_report_handbook.py (the lead merges them into
-tests/html_checks.py).
+The HTML checks are the shared ones of tests/html_checks.py.
 """
 
 from __future__ import annotations
@@ -27,7 +26,7 @@ from attendance_rules.readers import load_history
 from attendance_rules.report.audit import KIND_TITLES, audit_html
 from attendance_rules.report.handbook import handbook_html
 from attendance_rules.report.html import handbook_link, long_date
-from test_report_handbook import Page, check_page
+from html_checks import by_id, check_page, ids, links, parse
 
 ROOT = Path(__file__).resolve().parents[1]
 SAMPLE = ROOT / "examples" / "sample" / "history.json"
@@ -60,12 +59,12 @@ def test_the_sample_gives_findings_of_every_kind():
 def test_every_finding_appears_once_under_its_kind_with_its_details():
     report, _ = _audited()
     page = check_page(_page())
-    articles = [a for a in page.root.iter("article") if "finding" in a.attrs.get("class", "")]
+    articles = [a for a in page.find("article") if "finding" in a.attrs.get("class", "")]
     assert len(articles) == len(report.findings)
     for number, finding in enumerate(report.findings, 1):
-        article = page.by_id(f"finding-{number}")
+        article = by_id(page, f"finding-{number}")
         section = article.ancestor("section")
-        assert next(section.iter("h2")).attrs["id"] == f"kind-{finding.kind}"
+        assert section.find("h2")[0].attrs["id"] == f"kind-{finding.kind}"
         assert article.ancestor("section") is section and f"Pupil {finding.pupil_id}" in _pupil_heading(article)
         text = article.text()
         for part in (finding.pupil_id, long_date(finding.date), finding.action, _folded(finding.message),
@@ -75,7 +74,7 @@ def test_every_finding_appears_once_under_its_kind_with_its_details():
             assert finding.event.type in text and long_date(finding.event.date) in text
         if finding.due:
             assert long_date(finding.due) in text and long_date(finding.called_for) in text
-        hrefs = {a.attrs["href"] for a in article.iter("a")}
+        hrefs = {a.attrs["href"] for a in article.find("a")}
         assert handbook_link(HANDBOOK, "action", finding.action) in hrefs
         assert not finding.rule or handbook_link(HANDBOOK, "rule", finding.rule) in hrefs
 
@@ -84,7 +83,7 @@ def _pupil_heading(article) -> str:
     """The text of the h3 that comes last before the article in its section."""
     section = article.ancestor("section")
     heading = ""
-    for element in section.iter():
+    for element in section.elements():
         if element is article:
             return heading
         if element.tag == "h3":
@@ -94,38 +93,36 @@ def _pupil_heading(article) -> str:
 
 def test_counts_per_kind_and_per_action_match_the_findings():
     report, _ = _audited()
-    page = Page(_page())
+    page = parse(_page())[0]
     counts = report.counts()
-    summary = next(t for t in page.root.iter("table") if next(t.iter("caption")).text() == "Findings by kind")
-    rows = {next(r.iter("code")).text(): r for r in summary.iter("tr") if list(r.iter("code"))}
+    summary = next(t for t in page.find("table") if t.find("caption")[0].text() == "Findings by kind")
+    rows = {r.find("code")[0].text(): r for r in summary.find("tr") if r.find("code")}
     for kind in KINDS:
         assert rows[kind].text().endswith(str(counts[kind]))
-        heading = page.by_id(f"kind-{kind}")
+        heading = by_id(page, f"kind-{kind}")
         assert heading.text() == f"{KIND_TITLES[kind]} ({counts[kind]})"
-        assert sum(1 for a in heading.parent.iter("article")) == counts[kind]
-    by_action = next(t for t in page.root.iter("table") if next(t.iter("caption")).text() == "Findings by action and kind")
+        assert sum(1 for a in heading.parent.find("article")) == counts[kind]
+    by_action = next(t for t in page.find("table") if t.find("caption")[0].text() == "Findings by action and kind")
     expected = Counter((f.action, f.kind) for f in report.findings)
-    body = next(by_action.iter("tbody"))
-    for row in body.iter("tr"):
-        action = list(row.iter("code"))[-1].text()
-        numbers = [int(td.text()) for td in row.iter("td")]
+    body = by_action.find("tbody")[0]
+    for row in body.find("tr"):
+        action = row.find("code")[-1].text()
+        numbers = [int(td.text()) for td in row.find("td")]
         assert numbers == [expected[(action, k)] for k in KINDS] + [sum(expected[(action, k)] for k in KINDS)]
-    assert len(list(body.iter("tr"))) == len({f.action for f in report.findings})
+    assert len(body.find("tr")) == len({f.action for f in report.findings})
 
 
 def test_every_link_into_the_handbook_lands_on_an_anchor_of_that_policy_s_handbook():
-    handbook = Page(handbook_html(load_policy_files("halton")))
-    anchors = set(handbook.ids())
-    links = [a.attrs["href"] for a in Page(_page()).root.iter("a") if a.attrs.get("href", "").startswith(HANDBOOK)]
-    targets = {href.removeprefix(HANDBOOK + "#") for href in links if "#" in href}
+    anchors = set(ids(parse(handbook_html(load_policy_files("halton")))[0]))
+    hrefs = [href for href in links(parse(_page())[0]) if href.startswith(HANDBOOK)]
+    targets = {href.removeprefix(HANDBOOK + "#") for href in hrefs if "#" in href}
     assert any(t.startswith("rule-") for t in targets) and any(t.startswith("action-") for t in targets)
     assert targets <= anchors, sorted(targets - anchors)
 
 
 def test_provenance_names_the_policy_files_the_history_digest_and_the_range():
     report, _ = _audited()
-    page = Page(_page())
-    audited = page.by_id("audited").parent.text()
+    audited = by_id(parse(_page())[0], "audited").parent.text()
     assert report.history["digest"] in audited and report.policy["digest"] in audited
     assert all(f["path"] in audited for f in report.policy["files"])
     assert "1 September 2023" in audited and "9 February 2024" in audited
@@ -164,6 +161,6 @@ def test_report_audit_writes_the_page_and_the_handbook_beside_it(tmp_path, monke
 
 @pytest.mark.parametrize("kind", KINDS)
 def test_each_kind_is_explained_in_words(kind):
-    section = Page(_page()).by_id(f"kind-{kind}").parent
-    paragraph = next(section.iter("p")).text()
+    section = by_id(parse(_page())[0], f"kind-{kind}").parent
+    paragraph = section.find("p")[0].text()
     assert len(paragraph.split()) > 15 and kind in paragraph

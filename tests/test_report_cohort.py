@@ -1,9 +1,6 @@
 """The targeting-support-meeting pack (``report cohort``): lists recounted from the registers,
-CSV equal to the page, untrusted ids escaped and defused, deterministic files, accessible HTML.
-
-The HTML checks below are a private minimal copy; the shared ones will live in
-tests/html_checks.py (written with the pupil report) and this module should import them
-once both are merged.
+CSV equal to the page, untrusted ids escaped and defused, deterministic files, accessible HTML
+(the shared checks of tests/html_checks.py).
 """
 
 from __future__ import annotations
@@ -20,7 +17,6 @@ import subprocess
 import sys
 import types
 from fractions import Fraction
-from html.parser import HTMLParser
 from pathlib import Path
 
 import pytest
@@ -39,6 +35,7 @@ from attendance_rules.report.cohort import (CSV_FILES, absence_levels, build_pac
 from attendance_rules.report.html import pupil_file_name, short_date
 
 from conftest import category_of
+from html_checks import Node, by_id, check_page, links, parse, rows
 
 ROOT = Path(__file__).resolve().parent.parent
 SAMPLE = ROOT / "examples" / "sample" / "history.json"
@@ -109,12 +106,9 @@ def _pct(value: Fraction | None) -> str:
 
 
 @pytest.fixture(scope="module")
-def sample():
-    return load_history(SAMPLE)
-
-
-@pytest.fixture(scope="module")
 def halton():
+    """By path, as ``packs`` gives it to the command line. Not conftest's ``halton``: loaded by
+    the bundled id, its policy files are recorded by absolute path, not as ``policies/halton.yaml``."""
     return load_policy(HALTON)
 
 
@@ -196,98 +190,23 @@ def packs(tmp_path_factory, small_json, small, halton) -> tuple[Path, Path]:
     return one, two
 
 
-# --- a minimal HTML checker (private copy; see the module docstring) ---------------------
-
-VOID = {"area", "base", "br", "col", "embed", "hr", "img", "input", "link", "meta", "source", "track", "wbr"}
+# --- the HTML checks: the shared ones, and what this page must also have ---------------
 
 
-class _Page(HTMLParser):
-    """Tag balance, ids, headings, tables (th, caption, rows of cell text), links, svg attributes."""
-
-    def __init__(self, text: str) -> None:
-        super().__init__(convert_charrefs=True)
-        self.stack: list[str] = []
-        self.errors: list[str] = []
-        self.ids: list[str] = []
-        self.id_tags: dict[str, str] = {}
-        self.headings: list[int] = []
-        self.tables: list[dict] = []
-        self.open_tables: list[dict] = []
-        self.links: list[str] = []
-        self.svgs: list[dict] = []
-        self.cell: list[str] | None = None
-        self.feed(text)
-        self.close()
-        if self.stack:
-            self.errors.append(f"unclosed {self.stack}")
-
-    def handle_starttag(self, tag: str, attrs: list) -> None:
-        self._start(tag, dict(attrs))
-        if tag not in VOID:
-            self.stack.append(tag)
-
-    def handle_startendtag(self, tag: str, attrs: list) -> None:
-        self._start(tag, dict(attrs))
-
-    def _start(self, tag: str, attrs: dict) -> None:
-        if "id" in attrs:
-            self.ids.append(attrs["id"])
-            self.id_tags[attrs["id"]] = tag
-        if len(tag) == 2 and tag[0] == "h" and tag[1].isdigit():
-            self.headings.append(int(tag[1]))
-        if tag == "a" and "href" in attrs:
-            self.links.append(attrs["href"])
-        if tag == "svg":
-            self.svgs.append(attrs)
-        if tag == "table":
-            table = {"id": attrs.get("id", ""), "th": 0, "caption": 0, "rows": []}
-            self.tables.append(table)
-            self.open_tables.append(table)
-        if self.open_tables:
-            table = self.open_tables[-1]
-            if tag in ("th", "caption"):
-                table[tag] += 1
-            if tag == "tr":
-                table["rows"].append([])
-            if tag in ("th", "td") and table["rows"]:
-                self.cell = []
-
-    def handle_endtag(self, tag: str) -> None:
-        if tag in VOID:
-            return
-        if not self.stack or self.stack[-1] != tag:
-            self.errors.append(f"</{tag}> closes <{self.stack[-1] if self.stack else ''}>")
-            return
-        self.stack.pop()
-        if tag in ("th", "td") and self.cell is not None and self.open_tables:
-            self.open_tables[-1]["rows"][-1].append(" ".join("".join(self.cell).split()))
-            self.cell = None
-        if tag == "table":
-            self.open_tables.pop()
-
-    def handle_data(self, data: str) -> None:
-        if self.cell is not None:
-            self.cell.append(data)
-
-    def table(self, table_id: str) -> list[list[str]]:
-        """The body rows (without the header row) of the table with this id."""
-        return next(t["rows"][1:] for t in self.tables if t["id"] == table_id)
+def _check_html(text: str) -> Node:
+    """The shared checks of tests/html_checks.py, and a chart whose aria-describedby names the
+    table of its numbers itself (the shared check also accepts an element holding one)."""
+    root = check_page(text)
+    charts = root.find("svg")
+    assert charts
+    for svg in charts:
+        assert by_id(root, svg.attrs.get("aria-describedby", "")).tag == "table"
+    return root
 
 
-def _check_html(text: str) -> _Page:
-    page = _Page(text)
-    assert page.errors == []
-    assert len(page.ids) == len(set(page.ids)), "ids are unique"
-    assert page.headings[0] == 1 and page.headings.count(1) == 1
-    assert all(b <= a + 1 for a, b in zip(page.headings, page.headings[1:])), page.headings
-    for table in page.tables:
-        assert table["th"] and table["caption"] == 1, table["id"]
-    assert page.svgs
-    for svg in page.svgs:
-        assert svg.get("role") == "img"
-        assert page.id_tags.get(svg.get("aria-labelledby")) == "title"
-        assert page.id_tags.get(svg.get("aria-describedby")) == "table"
-    return page
+def _table(root: Node, table_id: str) -> list[list[str]]:
+    """The body rows (cell texts) of the table with this id."""
+    return [[cell.text() for cell in row] for row in rows(by_id(root, table_id))]
 
 
 def _csv(path: Path) -> list[list[str]]:
@@ -362,7 +281,7 @@ def test_csv_rows_equal_html_rows(packs):
     for name, table_id in (("persistent_absence.csv", "table-persistent"), ("severe_absence.csv", "table-severe"),
                            ("at_risk.csv", "table-at-risk"), ("part_time_candidates.csv", "table-part-time")):
         head, *rows = _csv(folder / name)
-        html_rows = page.table(table_id)
+        html_rows = _table(page, table_id)
         assert rows and len(rows) == len(html_rows), name
         for row, cells in zip(rows, html_rows):
             record = dict(zip(head, row))
@@ -446,20 +365,21 @@ def test_index_page_is_accessible_and_complete(packs):
     html = (packs[0] / "index.html").read_text(encoding="utf-8")
     page = _check_html(html)
     assert "<h1>Targeting support meeting pack</h1>" in html
-    assert page.table("attendance-bins")  # the chart's text alternative
+    assert _table(page, "attendance-bins")  # the chart's text alternative
     assert "As of 9 February 2024" in html and "policies/halton.yaml" in html
     assert 'href="handbook-halton.html#action-tsm_discussion"' in html
     assert "http://" not in html.replace("http://www.w3.org", "") and "https://" not in html
-    assert [h for h in page.links if h.startswith("pupils/")]
+    assert [h for h in links(page) if h.startswith("pupils/")]
 
 
 def test_every_pupil_link_points_to_a_page_written(packs):
     if not HAS_PUPIL_REPORT:
         pytest.skip("attendance_rules/report/pupil.py (the pupil report) is not merged yet: no pupil pages")
     folder = packs[0]
-    links = {h for h in _Page((folder / "index.html").read_text(encoding="utf-8")).links if h.startswith("pupils/")}
-    assert links and all((folder / link).is_file() for link in links)
-    for link in links:
+    pupil_links = {h for h in links(parse((folder / "index.html").read_text(encoding="utf-8"))[0])
+                   if h.startswith("pupils/")}
+    assert pupil_links and all((folder / link).is_file() for link in pupil_links)
+    for link in pupil_links:
         assert '<a href="../index.html">' in (folder / link).read_text(encoding="utf-8")
 
 
@@ -479,8 +399,8 @@ def test_pupil_pages_with_a_stand_in_report(monkeypatch, tmp_path, small, halton
                                 warnings=checked.warnings)
     pages = [p for p in written if p.parent.name == "pupils"]
     html = (tmp_path / "index.html").read_text(encoding="utf-8")
-    links = {h for h in _Page(html).links if h.startswith("pupils/")}
-    assert {f"pupils/{p.name}" for p in pages} == links and len(pages) == len(calls)
+    pupil_links = {h for h in links(parse(html)[0]) if h.startswith("pupils/")}
+    assert {f"pupils/{p.name}" for p in pages} == pupil_links and len(pages) == len(calls)
     assert {c[1:] for c in calls} == {("../handbook-halton.html", 1, None)}
     assert all('<main id="main">\n<p class="back"><a href="../index.html">' in p.read_text() for p in pages)
 

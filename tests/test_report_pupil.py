@@ -21,13 +21,11 @@ import pytest
 
 pytest.importorskip("matplotlib", reason="the report extra (matplotlib) is not installed")
 
-from attendance_rules.api import load_policy  # noqa: E402
 from attendance_rules.cli import main  # noqa: E402
 from attendance_rules.codes import Category  # noqa: E402
 from attendance_rules.distance import distances  # noqa: E402
 from attendance_rules.exceptions import UsageError  # noqa: E402
 from attendance_rules.history import Event, Pupil  # noqa: E402
-from attendance_rules.readers import load_history  # noqa: E402
 from attendance_rules.report import html  # noqa: E402
 from attendance_rules.report.pupil import absence_thresholds, pupil_report, stage_changes  # noqa: E402
 from attendance_rules.timeline import evaluations_by_day, replay_pupil  # noqa: E402
@@ -46,16 +44,6 @@ HAS_HANDBOOK = importlib.util.find_spec("attendance_rules.report.handbook") is n
 CSS = {Category.PRESENT: "cat-present", Category.APPROVED_ACTIVITY: "cat-approved-activity",
        Category.AUTHORISED: "cat-authorised", Category.UNAUTHORISED: "cat-unauthorised",
        Category.NOT_POSSIBLE: "cat-not-possible"}
-
-
-@pytest.fixture(scope="module")
-def halton():
-    return load_policy("halton")
-
-
-@pytest.fixture(scope="module")
-def sample():
-    return load_history(SAMPLE)
 
 
 def _render(policy, history, pupil: Pupil, **extra) -> str:
