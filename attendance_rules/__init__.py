@@ -12,22 +12,22 @@ from typing import TYPE_CHECKING, Any
 # The public names are imported on first use (PEP 562), so that the command line starts
 # fast and a Ctrl-C during start-up meets the CLI's own handler rather than an import.
 _WHERE = {
-    "CompiledPolicy": "api", "evaluate": "api", "load_policy": "api",
-    "Category": "codes", "CodeBook": "codes", "default_codebook": "codes",
+    "CompiledPolicy": "engine.compiled", "evaluate": "engine.compiled", "load_policy": "engine.compiled",
+    "Category": "registers.codes", "CodeBook": "registers.codes", "default_codebook": "registers.codes",
     "AttendanceRulesError": "exceptions", "CompileError": "exceptions", "ConditionError": "exceptions",
     "EvaluationError": "exceptions", "InputError": "exceptions", "Location": "exceptions",
     "PolicyError": "exceptions", "Problem": "exceptions", "UsageError": "exceptions",
-    "Evaluation": "evaluation", "PupilEvaluation": "evaluation", "Reason": "evaluation",
-    "Recommendation": "evaluation", "Suppression": "evaluation",
-    "Event": "history", "History": "history", "Mark": "history", "Pupil": "history", "School": "history",
-    "Measure": "measures", "Window": "measures", "compute": "measures",
-    "LoadReport": "readers", "load_history": "readers", "read_history": "readers",
+    "Evaluation": "engine.results", "PupilEvaluation": "engine.results", "Reason": "engine.results",
+    "Recommendation": "engine.results", "Suppression": "engine.results",
+    "Event": "registers.history", "History": "registers.history", "Mark": "registers.history", "Pupil": "registers.history", "School": "registers.history",
+    "Measure": "registers.measures", "Window": "registers.measures", "compute": "registers.measures",
+    "LoadReport": "registers.readers", "load_history": "registers.readers", "read_history": "registers.readers",
 }
 
 if TYPE_CHECKING:
-    from .api import CompiledPolicy, evaluate, load_policy
-    from .codes import Category, CodeBook, default_codebook
-    from .evaluation import Evaluation, PupilEvaluation, Reason, Recommendation, Suppression
+    from .engine.compiled import CompiledPolicy, evaluate, load_policy
+    from .registers.codes import Category, CodeBook, default_codebook
+    from .engine.results import Evaluation, PupilEvaluation, Reason, Recommendation, Suppression
     from .exceptions import (
         AttendanceRulesError,
         CompileError,
@@ -39,9 +39,9 @@ if TYPE_CHECKING:
         Problem,
         UsageError,
     )
-    from .history import Event, History, Mark, Pupil, School
-    from .measures import Measure, Window, compute
-    from .readers import LoadReport, load_history, read_history
+    from .registers.history import Event, History, Mark, Pupil, School
+    from .registers.measures import Measure, Window, compute
+    from .registers.readers import LoadReport, load_history, read_history
 
 
 def __getattr__(name: str) -> Any:

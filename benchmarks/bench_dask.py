@@ -3,7 +3,7 @@
     python benchmarks/bench_dask.py [--pupils 20000] [--schools 8] [--policy halton]
                                     [--as-of 2024-02-09] [--workers 2] [--dir DIR]
 
-Generates ``--schools`` schools (attendance_rules.sample, one seed per school, pupil ids
+Generates ``--schools`` schools (attendance_rules.registers.sample, one seed per school, pupil ids
 prefixed with the school id) sharing ``--pupils`` between them, writes each as a CSV
 history and then the whole as a Parquet dataset (distributed.write_dataset). It then
 evaluates the dataset three times and checks the three give the same bytes:
@@ -31,8 +31,8 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from attendance_rules import distributed as ds  # noqa: E402
-from attendance_rules.sample import generate_pupils, write_csv  # noqa: E402
+from attendance_rules.scale import distributed as ds  # noqa: E402
+from attendance_rules.registers.sample import generate_pupils, write_csv  # noqa: E402
 
 NATIONAL_PUPILS = 8_000_000
 

@@ -3,7 +3,7 @@
     python benchmarks/bench_end_to_end.py [--pupils 50000] [--keep DIR] [--policy halton]
                                           [--as-of 2024-07-19] [--runs stdlib,pyarrow,jobs2]
 
-Generates a cohort (``attendance_rules.sample``, seeded) as a CSV history directory (or
+Generates a cohort (``attendance_rules.registers.sample``, seeded) as a CSV history directory (or
 reuses DIR), then runs, each in a fresh subprocess so that each has its own peak memory:
 
 * ``csv.reader``: a bare pass over ``marks.csv`` (every row iterated, nothing else): the yardstick;

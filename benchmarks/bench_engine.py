@@ -3,7 +3,7 @@
     python benchmarks/bench_engine.py [--policy halton] [--pupils 2000] [--as-of 2024-02-09]
                                       [--tracemalloc]
 
-Generates pupils (attendance_rules.sample, loaded through the validating reader), then
+Generates pupils (attendance_rules.registers.sample, loaded through the validating reader), then
 evaluates the same pupils once with each engine against a bundled policy and prints
 pupils per second for each (by wall time and by this process's CPU time, which a busy
 machine disturbs less), their ratio, whether the two agree pupil by pupil, and the
@@ -28,11 +28,11 @@ from typing import Callable
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from attendance_rules import api  # noqa: E402
+from attendance_rules.engine import compiled as api  # noqa: E402
 from attendance_rules.exceptions import UsageError  # noqa: E402
-from attendance_rules.history import History, School  # noqa: E402
-from attendance_rules.readers import read_pupil_data  # noqa: E402
-from attendance_rules.sample import SCHOOL, generate_pupils  # noqa: E402
+from attendance_rules.registers.history import History, School  # noqa: E402
+from attendance_rules.registers.readers import read_pupil_data  # noqa: E402
+from attendance_rules.registers.sample import SCHOOL, generate_pupils  # noqa: E402
 
 
 def _peak_mib() -> float:

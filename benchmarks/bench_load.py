@@ -2,7 +2,7 @@
 
     python benchmarks/bench_load.py [--pupils 50000] [--keep DIR]
 
-Generates a cohort (attendance_rules.sample, seeded) as a CSV history directory in a
+Generates a cohort (attendance_rules.registers.sample, seeded) as a CSV history directory in a
 temporary directory (or DIR, reused when it already holds one), then times, each in its
 own subprocess so that each peak resident memory (ru_maxrss) is its own:
 
@@ -34,7 +34,7 @@ START, END, SEED = dt.date(2023, 9, 1), dt.date(2024, 7, 19), 2024
 
 
 def _generate(folder: Path, pupils: int) -> None:
-    from attendance_rules.sample import generate_pupils, write_csv
+    from attendance_rules.registers.sample import generate_pupils, write_csv
 
     school = {"id": "LA", "name": "Generated authority", "settings": {"traded_ews": False}}
     write_csv({"school": school, "pupils": generate_pupils(pupils, START, END, seed=SEED)}, folder)
@@ -68,7 +68,7 @@ def _phase(kind: str, folder: str) -> dict:
         with open(Path(folder) / "marks.csv", newline="", encoding="utf-8") as handle:
             marks = sum(1 for _ in csv.reader(handle)) - 1
     else:
-        from attendance_rules.readers import read_history
+        from attendance_rules.registers.readers import read_history
 
         engine = {"stdlib": "stdlib", "pyarrow": "pyarrow", "parquet": "auto"}[kind]
         history, report = read_history([folder], engine=engine)

@@ -2,7 +2,7 @@
 
     python benchmarks/bench_measures.py [--pupils 50000] [--as-of 2024-07-19]
 
-Generates pupils one at a time (attendance_rules.sample), loads each through the
+Generates pupils one at a time (attendance_rules.registers.sample), loads each through the
 validating reader into a compact register, then computes the `measures` command's
 year-to-date figures for every pupil. Prints wall times per phase and the process's
 peak resident memory (ru_maxrss). Figures are measured, not asserted: no test depends
@@ -20,9 +20,9 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from attendance_rules.measures import standard_measures  # noqa: E402
-from attendance_rules.readers import read_pupil_data  # noqa: E402
-from attendance_rules.sample import generate_pupils  # noqa: E402
+from attendance_rules.registers.measures import standard_measures  # noqa: E402
+from attendance_rules.registers.readers import read_pupil_data  # noqa: E402
+from attendance_rules.registers.sample import generate_pupils  # noqa: E402
 
 
 def _peak_mib() -> float:

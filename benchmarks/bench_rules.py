@@ -2,7 +2,7 @@
 
     python benchmarks/bench_rules.py [--policy halton] [--pupils 2000] [--as-of 2024-02-09]
 
-The same generated pupils (``attendance_rules.sample``, seed 2024) are evaluated by
+The same generated pupils (``attendance_rules.registers.sample``, seed 2024) are evaluated by
 
 - **direct**: the hand-written Python of the same policy in ``benchmarks/direct/`` (checked
   pupil by pupil to give the same actions, facts, suppressions and done actions);
@@ -35,11 +35,11 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 sys.path.insert(0, str(ROOT / "benchmarks"))
 
-from attendance_rules import api  # noqa: E402
+from attendance_rules.engine import compiled as api  # noqa: E402
 from attendance_rules.exceptions import UsageError  # noqa: E402
-from attendance_rules.history import School  # noqa: E402
-from attendance_rules.readers import read_pupil_data  # noqa: E402
-from attendance_rules.sample import SCHOOL, generate_pupils  # noqa: E402
+from attendance_rules.registers.history import School  # noqa: E402
+from attendance_rules.registers.readers import read_pupil_data  # noqa: E402
+from attendance_rules.registers.sample import SCHOOL, generate_pupils  # noqa: E402
 
 
 def _cpu(run: Callable[[], object]) -> tuple[object, float]:
@@ -72,7 +72,7 @@ def _durable(policy_id: str, pupils, as_of, school, ours_full: float) -> None:
     except UsageError as error:
         print(f"durable backend: not available ({error})")
         return
-    from attendance_rules import durable_backend
+    from attendance_rules.engine import durable as durable_backend
 
     inside = [0.0]
     run = durable_backend._Stratum.run

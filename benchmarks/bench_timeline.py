@@ -3,7 +3,7 @@
     python benchmarks/bench_timeline.py [--pupils 1000] [--policy halton] [--scratch 25]
 
 Times are CPU seconds of this process (time.process_time), so other load on the
-machine does not distort them. Generates pupils one at a time (attendance_rules.sample, 1 Sep 2023 to 19 Jul 2024),
+machine does not distort them. Generates pupils one at a time (attendance_rules.registers.sample, 1 Sep 2023 to 19 Jul 2024),
 loads each into a compact register, then builds every pupil's timeline: one evaluation
 as of each of its school days, reusing the pupil's register (prefix counts built once).
 
@@ -23,11 +23,11 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from attendance_rules.api import load_policy  # noqa: E402
-from attendance_rules.history import School  # noqa: E402
-from attendance_rules.readers import read_pupil_data  # noqa: E402
-from attendance_rules.sample import SCHOOL, generate_pupils  # noqa: E402
-from attendance_rules.timeline import replay_pupil, rolling_due_actions, school_days_between  # noqa: E402
+from attendance_rules.engine.compiled import load_policy  # noqa: E402
+from attendance_rules.registers.history import School  # noqa: E402
+from attendance_rules.registers.readers import read_pupil_data  # noqa: E402
+from attendance_rules.registers.sample import SCHOOL, generate_pupils  # noqa: E402
+from attendance_rules.replay.timeline import replay_pupil, rolling_due_actions, school_days_between  # noqa: E402
 
 START, END = dt.date(2023, 9, 1), dt.date(2024, 7, 19)
 

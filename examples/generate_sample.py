@@ -14,7 +14,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from attendance_rules.sample import generate_cohort, write_csv, write_json  # noqa: E402
+from attendance_rules.registers.sample import generate_cohort, write_csv, write_json  # noqa: E402
 
 N_PUPILS, START, END, SEED = 300, dt.date(2023, 9, 1), dt.date(2024, 12, 20), 2024
 

@@ -10,8 +10,8 @@ from pathlib import Path
 
 import pytest
 
-from attendance_rules.codes import default_codebook
-from attendance_rules.history import Event, Pupil, Register, slot_of
+from attendance_rules.registers.codes import default_codebook
+from attendance_rules.registers.history import Event, Pupil, Register, slot_of
 
 SWITCH = dt.date(2024, 8, 19)  # the 2024 regulations (and their code table) apply from this day
 
@@ -140,7 +140,7 @@ def halton():
     """The bundled Halton policy, ``load_policy("halton")``, once per module. A module's own
     ``halton`` fixture (one loads it by path) takes its place there. Imported here, not at the top:
     conftest imports nothing more than it did for the modules that do not ask for it."""
-    from attendance_rules.api import load_policy
+    from attendance_rules.engine.compiled import load_policy
 
     return load_policy("halton")
 
@@ -149,7 +149,7 @@ def halton():
 def sample():
     """The bundled sample history (examples/sample/history.json, 300 pupils), once per module.
     A module's own ``sample`` fixture (some hold part of it, or its JSON) takes its place there."""
-    from attendance_rules.readers import load_history
+    from attendance_rules.registers.readers import load_history
 
     return load_history(Path(__file__).resolve().parents[1] / "examples" / "sample" / "history.json")
 

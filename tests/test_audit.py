@@ -17,10 +17,10 @@ from pathlib import Path
 import pytest
 import yaml
 
-from attendance_rules.api import CompiledPolicy, load_policy
-from attendance_rules.audit import KINDS, Finding, audit, completions, render_text
-from attendance_rules.cli import main
-from attendance_rules.readers import load_history
+from attendance_rules.engine.compiled import CompiledPolicy, load_policy
+from attendance_rules.replay.audit import KINDS, Finding, audit, completions, render_text
+from attendance_rules.cli.app import main
+from attendance_rules.registers.readers import load_history
 
 ROOT = Path(__file__).resolve().parents[1]
 FIXTURES = Path(__file__).parent / "audit_fixtures"
@@ -194,7 +194,7 @@ def test_links_come_from_done_by_and_the_policys_completion_tests() -> None:
 
 
 def test_letters_match_on_their_action() -> None:
-    from attendance_rules.history import Event
+    from attendance_rules.registers.history import Event
 
     link = completions(policy("halton").ruleset)["stage1_letter"][0]
     assert link.matches(Event(dt.date(2024, 1, 8), "letter_sent", {"action": "stage1_letter"}))

@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from attendance_rules.checks import validate_paths
+from attendance_rules.assurance.checks import validate_paths
 
 CITE = "{source: doc, section: s1, says: a paraphrase of the clause for tests}"
 

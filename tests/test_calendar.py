@@ -6,7 +6,7 @@ import datetime as dt
 
 import pytest
 
-from attendance_rules.calendar import (
+from attendance_rules.registers.calendar import (
     TERM_GAP_DAYS,
     Calendar,
     Term,
@@ -15,8 +15,8 @@ from attendance_rules.calendar import (
     monday_of,
 )
 from attendance_rules.exceptions import InputError
-from attendance_rules.history import Event
-from attendance_rules.measures import Window, compute
+from attendance_rules.registers.history import Event
+from attendance_rules.registers.measures import Window, compute
 from conftest import make_pupil, weekdays
 
 D = dt.date

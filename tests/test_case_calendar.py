@@ -13,9 +13,9 @@ from pathlib import Path
 
 import pytest
 
-from attendance_rules.api import load_policy
-from attendance_rules.calendar import Calendar, Term
-from attendance_rules.cases import load_case, run_case
+from attendance_rules.engine.compiled import load_policy
+from attendance_rules.registers.calendar import Calendar, Term
+from attendance_rules.replay.cases import load_case, run_case
 from attendance_rules.exceptions import InputError
 
 AUTUMN = Term("autumn 2023", dt.date(2023, 9, 4), dt.date(2023, 12, 20))
@@ -114,7 +114,7 @@ def test_the_schema_refuses_malformed_terms(tmp_path, calendar) -> None:
 
 
 def test_the_durable_backend_uses_the_case_terms(tmp_path) -> None:
-    from attendance_rules import durable_backend
+    from attendance_rules.engine import durable as durable_backend
 
     if not durable_backend.available():
         pytest.skip("durable_rules cannot be imported here (Python 3.11/3.12 only)")
@@ -130,14 +130,14 @@ def test_the_pytest_plugin_uses_the_case_terms(pytester) -> None:
     pytester.makefile(".case.yaml", with_terms=CASE.format(calendar=INLINE))
     pytester.makefile(".case.yaml", without_terms=CASE.format(calendar=""))
     installed = any(ep.name == "attendance_rules_cases" for ep in entry_points(group="pytest11"))
-    extra = [] if installed else ["-p", "attendance_rules.pytest_plugin"]
+    extra = [] if installed else ["-p", "attendance_rules.replay.pytest_plugin"]
     result = pytester.runpytest(*extra, "-p", "no:cacheprovider")
     result.assert_outcomes(passed=1, failed=1)
     result.stdout.fnmatch_lines(["*FAILED*without_terms.case.yaml*"])
 
 
 def test_a_case_timeline_uses_the_case_terms(tmp_path, widnes) -> None:
-    from attendance_rules.timeline import replay_case_timeline
+    from attendance_rules.replay.timeline import replay_case_timeline
 
     def certificate_at_the_end(calendar: str) -> bool:
         timeline = replay_case_timeline(load_case(write(tmp_path, calendar)), widnes)

@@ -18,10 +18,10 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from attendance_rules import yamlsource
-from attendance_rules.calendar import EARLIEST_DATE, LATEST_DATE, add_weekdays, nth_school_day_after
-from attendance_rules.cli import EXIT_INTERNAL, main
-from attendance_rules.engine import add_school_days
+from attendance_rules.policy import source as yamlsource
+from attendance_rules.registers.calendar import EARLIEST_DATE, LATEST_DATE, add_weekdays, nth_school_day_after
+from attendance_rules.cli.app import EXIT_INTERNAL, main
+from attendance_rules.engine.forward import add_school_days
 from attendance_rules.exceptions import PolicyError
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -49,7 +49,7 @@ def _broken(*args, **kwargs):
 
 
 def test_an_unexpected_exception_is_exit_3_without_a_traceback(monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setattr("attendance_rules.readers.load_history", _broken)
+    monkeypatch.setattr("attendance_rules.registers.readers.load_history", _broken)
     status, out, err = evaluate()
     assert status == EXIT_INTERNAL == 3
     assert "internal error, please report: ZeroDivisionError: injected" in err
@@ -58,7 +58,7 @@ def test_an_unexpected_exception_is_exit_3_without_a_traceback(monkeypatch: pyte
 
 
 def test_debug_shows_the_traceback_of_a_bug(monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setattr("attendance_rules.readers.load_history", _broken)
+    monkeypatch.setattr("attendance_rules.registers.readers.load_history", _broken)
     status, _, err = run("--debug", "evaluate", "--policy", "halton", "--history", SAMPLE, "--as-of", AS_OF)
     assert status == 3
     assert "Traceback (most recent call last)" in err and "internal error, please report" in err
@@ -68,7 +68,7 @@ def test_a_key_error_of_a_bug_is_not_taken_for_a_missing_pupil(monkeypatch: pyte
     def lookup(*args, **kwargs):
         return {}["school"]
 
-    monkeypatch.setattr("attendance_rules.readers.load_history", lookup)
+    monkeypatch.setattr("attendance_rules.registers.readers.load_history", lookup)
     status, _, err = evaluate()
     assert status == 3 and "KeyError" in err
 

@@ -22,14 +22,14 @@ from typing import Callable
 
 import pytest
 
-from attendance_rules.api import load_policy
-from attendance_rules.cli import main
+from attendance_rules.engine.compiled import load_policy
+from attendance_rules.cli.app import main
 from attendance_rules.exceptions import EvaluationError
-from attendance_rules.explain import render_evaluation, write_evaluation
-from attendance_rules.parallel import PupilTask, chunk_size_for, dumps, map_pupils
-from attendance_rules.progress import progress, progress_stream, unless_streaming_to_terminal
-from attendance_rules.readers import load_history
-from attendance_rules.sample import generate_cohort, write_json
+from attendance_rules.engine.explain import render_evaluation, write_evaluation
+from attendance_rules.scale.parallel import PupilTask, chunk_size_for, dumps, map_pupils
+from attendance_rules.scale.progress import progress, progress_stream, unless_streaming_to_terminal
+from attendance_rules.registers.readers import load_history
+from attendance_rules.registers.sample import generate_cohort, write_json
 
 ROOT = Path(__file__).resolve().parent.parent
 SAMPLE = str(ROOT / "examples" / "sample" / "history.json")
@@ -59,7 +59,7 @@ def as_the_cli_records(evaluation, policy, history):
     digest of the history's content (not of its bytes)."""
     import attrs
 
-    from attendance_rules.timeline import history_meta, policy_meta
+    from attendance_rules.replay.timeline import history_meta, policy_meta
 
     return attrs.evolve(evaluation, policy=policy_meta(policy), history=history_meta(history))
 
@@ -83,7 +83,7 @@ def test_evaluate_jobs_2_matches_jobs_1_and_the_whole_rendering(sample_evaluatio
 def test_writing_pupil_by_pupil_is_the_whole_rendering(small_history: str, fmt: str) -> None:
     import attrs
 
-    from attendance_rules.distance import distances
+    from attendance_rules.engine.distance import distances
 
     policy, history = load_policy("halton"), load_history([small_history])
     as_of = dt.date.fromisoformat(AS_OF)
@@ -270,7 +270,7 @@ def _running(pid: int) -> bool:
 def long_history(tmp_path_factory: pytest.TempPathFactory) -> str:
     """2,000 generated pupils over a year (CSV): a year's timeline of them takes many seconds,
     however fast replays become, so a Ctrl-C always lands mid-run."""
-    from attendance_rules.sample import generate_pupils, write_csv
+    from attendance_rules.registers.sample import generate_pupils, write_csv
 
     folder = tmp_path_factory.mktemp("long")
     school = {"id": "LA", "name": "Generated", "settings": {"traded_ews": True}}

@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from attendance_rules.codes import CATEGORIES, Category, default_codebook
+from attendance_rules.registers.codes import CATEGORIES, Category, default_codebook
 from conftest import EXPECTED_CATEGORY, NATIONAL, WITHDRAWN
 
 BOOK = default_codebook()

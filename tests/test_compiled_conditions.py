@@ -16,10 +16,10 @@ from fractions import Fraction
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from attendance_rules import conditions as c
-from attendance_rules.engine import Engine
-from attendance_rules.evaluator import compile_node, measure_keys
-from attendance_rules.measures import MeasureFrame, Window, compute
+from attendance_rules.rules import conditions as c
+from attendance_rules.engine.forward import Engine
+from attendance_rules.rules.evaluator import compile_node, measure_keys
+from attendance_rules.registers.measures import MeasureFrame, Window, compute
 
 from random_policies import compile_text, policies, random_history
 
@@ -139,7 +139,7 @@ def test_every_fired_rule_holds_on_the_facts_before_it(text: str, seed: int, as_
        op=st.sampled_from(c._COMPARE_OPS))
 def test_rates_cross_multiplied_decide_as_fractions(absent: int, extra: int, percent: Fraction, op: str) -> None:
     """``absent/possible OP p`` decided on integers equals the Fraction comparison (0 possible: undefined)."""
-    from attendance_rules.evaluator import _holds_numeric
+    from attendance_rules.rules.evaluator import _holds_numeric
 
     possible = absent + extra
     pair = (absent, possible) if possible else None
@@ -195,9 +195,9 @@ def test_a_replay_that_skips_days_equals_a_full_evaluation_every_day(text: str, 
     """``replay_pupil`` reuses a day's firings while the look-ahead says nothing read can have
     changed (counts, rates, runs, sliding windows, events, terms — inferred or from a
     calendar): its timeline must equal the one built from a full evaluation on every school day."""
-    from attendance_rules.api import CompiledPolicy
-    from attendance_rules.calendar import Calendar, Term
-    from attendance_rules.timeline import build_timeline, evaluations_by_day, replay_pupil, rolling_due_actions
+    from attendance_rules.engine.compiled import CompiledPolicy
+    from attendance_rules.registers.calendar import Calendar, Term
+    from attendance_rules.replay.timeline import build_timeline, evaluations_by_day, replay_pupil, rolling_due_actions
 
     calendar = Calendar((Term("summer", dt.date(2024, 4, 15), dt.date(2024, 7, 19)),
                          Term("autumn", dt.date(2024, 9, 3), dt.date(2024, 12, 20)))) if terms else Calendar()

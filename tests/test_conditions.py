@@ -15,7 +15,7 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from attendance_rules.conditions import (
+from attendance_rules.rules.conditions import (
     MAX_DEPTH,
     MAX_LENGTH,
     And,
@@ -36,9 +36,9 @@ from attendance_rules.conditions import (
     resolve,
 )
 from attendance_rules.exceptions import ConditionError, EvaluationError, Location
-from attendance_rules.history import STANDARD_FLAGS, Pupil
-from attendance_rules.measures import Measure, Window, compute
-from attendance_rules.readers import read_history
+from attendance_rules.registers.history import STANDARD_FLAGS, Pupil
+from attendance_rules.registers.measures import Measure, Window, compute
+from attendance_rules.registers.readers import read_history
 from conftest import weekdays
 
 D = dt.date
@@ -342,7 +342,7 @@ def test_event_counts_and_windows(pupils) -> None:
 
 def test_years_window_from_29_february() -> None:
     from conftest import make_pupil
-    from attendance_rules.history import Event
+    from attendance_rules.registers.history import Event
 
     pupil = make_pupil({D(2024, 2, 29): "/"}, events=(Event(D(2021, 2, 28), "penalty_notice_issued"),
                                                       Event(D(2021, 2, 27), "penalty_notice_issued")))
@@ -390,7 +390,7 @@ def test_time_since_and_date_arithmetic(pupils) -> None:
 
 def test_time_since_in_years_counts_calendar_years() -> None:
     from conftest import make_pupil
-    from attendance_rules.history import Event
+    from attendance_rules.registers.history import Event
 
     pupil = make_pupil({D(2021, 3, 1): "/"}, events=(Event(D(2020, 2, 29), "penalty_notice_issued"),))
     on = run("time since latest penalty_notice_issued >= 1 year", pupil, as_of=D(2021, 2, 28))
@@ -679,7 +679,7 @@ def test_a_yes_no_value_alone_is_recorded(pupils) -> None:
 
 
 def test_parameter_values_in_condition_units() -> None:
-    from attendance_rules.conditions import parameter_value
+    from attendance_rules.rules.conditions import parameter_value
 
     assert parameter_value(10, "percent") == Fraction(1, 10)
     assert parameter_value("12.5%", "percent") == Fraction(1, 8)

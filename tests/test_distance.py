@@ -11,12 +11,12 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from attendance_rules import conditions
-from attendance_rules.api import load_policy
-from attendance_rules.cli import main
-from attendance_rules.distance import distances, with_future_absences
-from attendance_rules.engine import PupilContext
-from attendance_rules.readers import load_history
+from attendance_rules.rules import conditions
+from attendance_rules.engine.compiled import load_policy
+from attendance_rules.cli.app import main
+from attendance_rules.engine.distance import distances, with_future_absences
+from attendance_rules.engine.forward import PupilContext
+from attendance_rules.registers.readers import load_history
 
 ROOT = Path(__file__).resolve().parents[1]
 SAMPLE = ROOT / "examples" / "sample" / "history.json"

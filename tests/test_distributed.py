@@ -12,11 +12,11 @@ from pathlib import Path
 
 import pytest
 
-from attendance_rules import distributed as ds
-from attendance_rules.api import load_policy
+from attendance_rules.scale import distributed as ds
+from attendance_rules.engine.compiled import load_policy
 from attendance_rules.exceptions import InputError, UsageError
-from attendance_rules.readers import load_history
-from attendance_rules.sample import generate_pupils, write_csv
+from attendance_rules.registers.readers import load_history
+from attendance_rules.registers.sample import generate_pupils, write_csv
 
 try:
     import dask.dataframe as dd
@@ -191,7 +191,7 @@ def test_missing_extra_is_a_usage_error(monkeypatch: pytest.MonkeyPatch, dataset
 
 def test_columnar_reader_agrees_with_csv_path(dataset: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     if ds._read_arrow() is None:
-        pytest.skip("attendance_rules.columnar.read_arrow not available on this branch")
+        pytest.skip("attendance_rules.registers.columnar.read_arrow not available on this branch")
     fast = list(ds.evaluate_dataset(dataset, "halton", AS_OF))
     monkeypatch.setenv("ATTENDANCE_RULES_DISTRIBUTED_CSV", "1")
     assert list(ds.evaluate_dataset(dataset, "halton", AS_OF)) == fast
@@ -206,7 +206,7 @@ def test_parquet_columns_are_text(dataset: Path) -> None:
 def test_the_command_line_evaluates_a_dataset(dataset: Path, expected: list[dict], capsys) -> None:
     """``attendance-rules evaluate --history DATASET`` goes through Dask's per-school path (here
     in this process) and prints each pupil as the single-process evaluation does."""
-    from attendance_rules.cli import main
+    from attendance_rules.cli.app import main
 
     out, err = io.StringIO(), io.StringIO()
     status = main(["evaluate", "--policy", "halton", "--history", str(dataset), "--as-of", AS_OF.isoformat(),

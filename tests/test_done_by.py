@@ -9,11 +9,11 @@ from pathlib import Path
 import pytest
 
 from attendance_rules import PolicyError
-from attendance_rules.api import load_policy
-from attendance_rules.audit import completions
-from attendance_rules.history import Event
-from attendance_rules.policy import DoneBy
-from attendance_rules.readers import read_history_data
+from attendance_rules.engine.compiled import load_policy
+from attendance_rules.replay.audit import completions
+from attendance_rules.registers.history import Event
+from attendance_rules.policy.model import DoneBy
+from attendance_rules.registers.readers import read_history_data
 
 from conftest import CITE, POLICY_HEADER  # noqa: E402
 
@@ -195,7 +195,7 @@ def test_recommendations_say_what_records_them_done(policy) -> None:
         "contract_meeting": {"event": "school_attendance_meeting", "fields": {"parenting_contract": True}},
         "any_visit": {"event": "home_visit", "fields": {}},
     }
-    from attendance_rules.explain import explain_pupil
+    from attendance_rules.engine.explain import explain_pupil
 
     text = explain_pupil(pupil, "t")
     assert 'once done, record: referral_made with to = "legal_intervention"' in text

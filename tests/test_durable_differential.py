@@ -26,11 +26,12 @@ except TypeError:  # pytest < 8.2 has no exc_type (and skips on any ImportError)
 from hypothesis import HealthCheck, given, settings  # noqa: E402
 from hypothesis import strategies as st  # noqa: E402
 
-from attendance_rules import api, durable_backend  # noqa: E402
-from attendance_rules.durable_backend import DurableEngine  # noqa: E402
-from attendance_rules.engine import Engine, why_not  # noqa: E402
+from attendance_rules.engine import compiled as api  # noqa: E402
+from attendance_rules.engine import durable as durable_backend
+from attendance_rules.engine.durable import DurableEngine  # noqa: E402
+from attendance_rules.engine.forward import Engine, why_not  # noqa: E402
 from attendance_rules.exceptions import UsageError  # noqa: E402
-from attendance_rules.readers import load_history, read_history_data  # noqa: E402
+from attendance_rules.registers.readers import load_history, read_history_data  # noqa: E402
 
 from random_policies import CITE, SKELETON, compile_text, dump, policies, random_history  # noqa: E402
 

@@ -15,13 +15,13 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from attendance_rules.api import load_policy
-from attendance_rules.cli import main
-from attendance_rules.cohort import cohort_view, render_cohort
-from attendance_rules.history import History
-from attendance_rules.impact import compare_policies, render_impact
-from attendance_rules.measures import Window, compute, standard_measures
-from attendance_rules.readers import load_history, read_history_data
+from attendance_rules.engine.compiled import load_policy
+from attendance_rules.cli.app import main
+from attendance_rules.replay.cohort import cohort_view, render_cohort
+from attendance_rules.registers.history import History
+from attendance_rules.replay.impact import compare_policies, render_impact
+from attendance_rules.registers.measures import Window, compute, standard_measures
+from attendance_rules.registers.readers import load_history, read_history_data
 
 ROOT = Path(__file__).resolve().parents[1]
 SAMPLE = ROOT / "examples" / "sample" / "history.json"
@@ -165,7 +165,7 @@ def test_bundled_policy_against_a_copy_of_its_file_is_empty(tmp_path, small_samp
 
 
 def test_policy_differences_name_the_edit(policies):
-    from attendance_rules.impact import policy_differences
+    from attendance_rules.replay.impact import policy_differences
 
     assert policy_differences(policies[4], policies[2], AS_OF) == (
         "parameter threshold: 4 sessions → 2 sessions (in force on 2024-02-09)",)

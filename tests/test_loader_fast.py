@@ -16,7 +16,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from attendance_rules.exceptions import UsageError
-from attendance_rules.readers import read_history
+from attendance_rules.registers.readers import read_history
 from test_readers import HEADER, START, _corrupt, _valid_codes, marks_and_corruptions
 
 EVENTS_HEADER = "pupil_id,date,type,details\n"
@@ -134,7 +134,7 @@ def test_stdlib_json_and_shuffled_csv_agree(cohort, rnd) -> None:
 @given(cohorts(), st.randoms(use_true_random=False), st.booleans())
 def test_pyarrow_paths_agree_with_stdlib(cohort, rnd, roster) -> None:
     _pyarrow()
-    from attendance_rules.columnar import read_arrow
+    from attendance_rules.registers.columnar import read_arrow
 
     rows, pupils, events = cohort
     rnd.shuffle(rows)
@@ -153,8 +153,8 @@ def test_pyarrow_paths_agree_with_stdlib(cohort, rnd, roster) -> None:
 
 def test_read_arrow_takes_date32_and_integer_columns() -> None:
     pa = _pyarrow()
-    from attendance_rules.columnar import read_arrow
-    from attendance_rules.history import School
+    from attendance_rules.registers.columnar import read_arrow
+    from attendance_rules.registers.history import School
 
     marks = pa.table({"pupil_id": ["P2", "P1", "P1"], "date": pa.array([dt.date(2024, 1, 8)] * 3),
                       "session": ["AM", "PM", "AM"], "code": ["/", "L", "N"],
@@ -181,7 +181,7 @@ def _key(problem, row: int) -> tuple:
 @given(marks_and_corruptions(), st.randoms(use_true_random=False))
 def test_corrupted_rows_reported_alike_by_every_path(case, rnd) -> None:
     pa = _pyarrow()
-    from attendance_rules.columnar import read_arrow
+    from attendance_rules.registers.columnar import read_arrow
 
     rows, bad = case
     lines = [_corrupt(row, bad[i], rows[0]) if i in bad else row for i, row in enumerate(rows)]
@@ -250,7 +250,7 @@ def test_small_batches_give_the_same_history(rnd, roster, in_order, rows_per_bat
     """A pupil's marks split across batches, ids first seen in a later batch, marks in
     (pupil, session) order or not: every pyarrow path gives the stdlib reader's history."""
     _pyarrow()
-    import attendance_rules.columnar as columnar
+    import attendance_rules.registers.columnar as columnar
 
     rows, pupils = _many_marks(rnd)
     events = []
@@ -272,7 +272,7 @@ def test_small_batches_give_the_same_history(rnd, roster, in_order, rows_per_bat
 @given(marks_and_corruptions(), st.randoms(use_true_random=False), st.integers(1, 5))
 def test_small_batches_report_the_same_rows(case, rnd, rows_per_batch) -> None:
     pa = _pyarrow()
-    import attendance_rules.columnar as columnar
+    import attendance_rules.registers.columnar as columnar
 
     rows, bad = case
     lines = [_corrupt(row, bad[i], rows[0]) if i in bad else row for i, row in enumerate(rows)]
@@ -327,7 +327,7 @@ def test_without_pyarrow_a_usage_error_names_the_extra(monkeypatch, tmp_path: Pa
     for name in [m for m in sys.modules if m == "pyarrow" or m.startswith("pyarrow.")]:
         monkeypatch.delitem(sys.modules, name)
     monkeypatch.setitem(sys.modules, "pyarrow", None)  # import pyarrow now raises ImportError
-    from attendance_rules.columnar import read_arrow
+    from attendance_rules.registers.columnar import read_arrow
 
     with pytest.raises(UsageError, match=r"pip install 'attendance-rules\[parquet\]'"):
         read_arrow(None)
@@ -352,7 +352,7 @@ def test_cli_reader_choice_gives_the_same_output() -> None:
     pytest.importorskip("pyarrow", reason="needs the 'parquet' extra")
     import io
 
-    from attendance_rules.cli import main
+    from attendance_rules.cli.app import main
 
     outputs = []
     for reader in ("stdlib", "pyarrow", "auto"):

@@ -13,9 +13,9 @@ import pytest
 from hypothesis import assume, given, settings
 from hypothesis import strategies as st
 
-from attendance_rules.calendar import Calendar
-from attendance_rules.history import Event, Pupil
-from attendance_rules.measures import (
+from attendance_rules.registers.calendar import Calendar
+from attendance_rules.registers.history import Event, Pupil
+from attendance_rules.registers.measures import (
     MEASURES,
     PERSISTENT_ABSENCE_RATE,
     SEVERE_ABSENCE_RATE,
@@ -24,7 +24,7 @@ from attendance_rules.measures import (
     format_value,
     standard_measures,
 )
-from attendance_rules.readers import load_history
+from attendance_rules.registers.readers import load_history
 from conftest import EXPECTED_CATEGORY, category_of, make_pupil, make_register, table_of, weekdays
 
 D = dt.date

@@ -26,7 +26,7 @@ def test_python_dash_m_runs_the_cli(tmp_path):
 
 def test_installed_package_finds_bundled_policies_and_schemas(tmp_path):
     """Run from a directory outside the checkout, so only an installed package can be imported."""
-    probe = ("import attendance_rules.resources as r, attendance_rules, json;"
+    probe = ("import attendance_rules.policy.resources as r, attendance_rules, json;"
              "print(json.dumps([str(r.bundled_policy_dir()), str(r.schema_dir()), attendance_rules.__file__]))")
     done = _run([sys.executable, "-c", probe], tmp_path, PYTHONPATH="")
     if done.returncode != 0:
@@ -64,7 +64,7 @@ def test_pytest_plugin_collects_case_files_and_prints_a_diff(pytester):
             facts: [persistent_absence]
         """))
     installed = any(ep.name == "attendance_rules_cases" for ep in entry_points(group="pytest11"))
-    extra = [] if installed else ["-p", "attendance_rules.pytest_plugin"]  # a checkout without install
+    extra = [] if installed else ["-p", "attendance_rules.replay.pytest_plugin"]  # a checkout without install
     result = pytester.runpytest(*extra, "-p", "no:cacheprovider")
     result.assert_outcomes(passed=1, failed=1)
     result.stdout.fnmatch_lines(["*wrongly expects persistent absence*pupil P2*",
@@ -74,7 +74,7 @@ def test_pytest_plugin_collects_case_files_and_prints_a_diff(pytester):
 def test_durable_backend_is_optional_with_a_clear_error():
     """Where durable_rules cannot be imported (Python 3.13+), asking for it is a usage error."""
     from attendance_rules import UsageError, load_policy
-    from attendance_rules.durable_backend import available
+    from attendance_rules.engine.durable import available
 
     if available():
         assert load_policy("england", backend="durable").engine.__class__.__name__ == "DurableEngine"

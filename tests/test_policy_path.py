@@ -14,8 +14,8 @@ from pathlib import Path
 
 import pytest
 
-from attendance_rules.cli import main
-from attendance_rules.resources import POLICY_PATH_VARIABLE, bundled_policy_dir, display_path, find_policy
+from attendance_rules.cli.app import main
+from attendance_rules.policy.resources import POLICY_PATH_VARIABLE, bundled_policy_dir, display_path, find_policy
 
 ROOT = Path(__file__).resolve().parent.parent
 SAMPLE = str(ROOT / "examples" / "sample" / "history.json")
@@ -125,7 +125,7 @@ def test_a_case_file_naming_an_id_uses_the_same_file(elsewhere: Path) -> None:
     case.write_text("name: c\npolicy: halton\npupil:\n  id: P1\n  register:\n"
                     "    - {from: 2024-01-08, to: 2024-01-12, code: present}\n"
                     "checks:\n  - as_of: 2024-01-12\n    recommended: []\n", encoding="utf-8")
-    from attendance_rules.cases import load_case
+    from attendance_rules.replay.cases import load_case
 
     assert load_case(case).policy == str(Path("policies") / "halton.yaml")
 

@@ -12,8 +12,8 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from attendance_rules import PolicyError
-from attendance_rules.api import load_policy
-from attendance_rules.policy import (
+from attendance_rules.engine.compiled import load_policy
+from attendance_rules.policy.model import (
     SANITY_BOUNDS,
     DatedValue,
     Parameter,

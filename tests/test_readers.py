@@ -13,8 +13,8 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from attendance_rules.exceptions import InputError, Problem
-from attendance_rules.history import EVENT_FIELDS, Mark
-from attendance_rules.readers import load_history, read_history
+from attendance_rules.registers.history import EVENT_FIELDS, Mark
+from attendance_rules.registers.readers import load_history, read_history
 from conftest import EXPECTED_CATEGORY, codes_in_force, table_of
 
 D = dt.date

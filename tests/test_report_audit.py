@@ -17,12 +17,12 @@ from pathlib import Path
 import attrs
 import pytest
 
-from attendance_rules.api import load_policy
-from attendance_rules.audit import KINDS, AuditReport, EventRef, Finding, audit
-from attendance_rules.cli import main
-from attendance_rules.evaluation import CitationView, ValueView
-from attendance_rules.layers import load_policy_files
-from attendance_rules.readers import load_history
+from attendance_rules.engine.compiled import load_policy
+from attendance_rules.replay.audit import KINDS, AuditReport, EventRef, Finding, audit
+from attendance_rules.cli.app import main
+from attendance_rules.engine.results import CitationView, ValueView
+from attendance_rules.policy.layers import load_policy_files
+from attendance_rules.registers.readers import load_history
 from attendance_rules.report.audit import KIND_TITLES, audit_html
 from attendance_rules.report.handbook import handbook_html
 from attendance_rules.report.html import handbook_link, long_date

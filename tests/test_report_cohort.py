@@ -23,11 +23,11 @@ import pytest
 
 pytest.importorskip("matplotlib", reason="the report extra (matplotlib) is not installed")
 
-from attendance_rules.api import load_policy
-from attendance_rules.cli import main
-from attendance_rules.cohort import cohort_view
-from attendance_rules.conformance import conform
-from attendance_rules.readers import load_history
+from attendance_rules.engine.compiled import load_policy
+from attendance_rules.cli.app import main
+from attendance_rules.replay.cohort import cohort_view
+from attendance_rules.policy.conformance import conform
+from attendance_rules.registers.readers import load_history
 from attendance_rules.report import cohort as pack_module
 from attendance_rules.report.cohort import (CSV_FILES, absence_levels, build_pack, cohort_pack, csv_files,
                                             index_html, part_time_priority_actions, pupil_handbook,
@@ -346,9 +346,9 @@ def test_pack_is_the_same_under_another_hash_seed(packs, small_json, tmp_path):
     script = (
         "import datetime as dt, sys\n"
         "from pathlib import Path\n"
-        "from attendance_rules.api import load_policy\n"
-        "from attendance_rules.conformance import conform\n"
-        "from attendance_rules.readers import load_history\n"
+        "from attendance_rules.engine.compiled import load_policy\n"
+        "from attendance_rules.policy.conformance import conform\n"
+        "from attendance_rules.registers.readers import load_history\n"
         "from attendance_rules.report import cohort\n"
         "cohort._pupil_report_function = lambda: None  # pupil pages: the pupil report's own tests\n"
         f"policy, history, as_of = load_policy({HALTON!r}), load_history(sys.argv[1]), dt.date(2024, 2, 9)\n"
@@ -443,7 +443,7 @@ def test_warnings_are_shown(small, halton):
 def test_boundaries_exactly_on_the_levels():
     from conftest import make_pupil, weekdays
 
-    from attendance_rules.history import History
+    from attendance_rules.registers.history import History
 
     days = weekdays(dt.date(2024, 1, 8), dt.date(2024, 2, 2))  # 20 school days, 40 sessions
     autumn = weekdays(dt.date(2023, 11, 6), dt.date(2023, 11, 17))

@@ -14,9 +14,9 @@ from pathlib import Path
 
 import pytest
 
-from attendance_rules.cli import main
-from attendance_rules.handbook import local_choices, parameter_value
-from attendance_rules.layers import load_policy_files
+from attendance_rules.cli.app import main
+from attendance_rules.policy.handbook import local_choices, parameter_value
+from attendance_rules.policy.layers import load_policy_files
 from attendance_rules.report.handbook import handbook_html
 from attendance_rules.report.html import anchor
 from html_checks import by_id, check_page, ids, parse
@@ -117,7 +117,7 @@ def test_two_renders_give_the_same_bytes(policy_id):
 
 
 def test_the_same_bytes_across_processes_and_hash_seeds():
-    code = ("import hashlib; from attendance_rules.layers import load_policy_files; "
+    code = ("import hashlib; from attendance_rules.policy.layers import load_policy_files; "
             "from attendance_rules.report.handbook import handbook_html; "
             "print(hashlib.sha256(handbook_html(load_policy_files('england')).encode()).hexdigest())")
     digests = {subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True, cwd=ROOT,
@@ -149,8 +149,8 @@ def test_a_policy_that_does_not_compile_still_gets_its_handbook_without_name_lin
 
 
 def test_the_shared_handbook_helpers_give_plain_data():
-    """The helpers the Markdown and HTML handbooks share (attendance_rules.handbook)."""
-    from attendance_rules.handbook import citation_parts, in_force_text, origin_parts, parameter_citation
+    """The helpers the Markdown and HTML handbooks share (attendance_rules.policy.handbook)."""
+    from attendance_rules.policy.handbook import citation_parts, in_force_text, origin_parts, parameter_citation
 
     policy = load_policy_files("hillingdon")
     titles = {k: s.title for k, s in policy.sources.items()}

@@ -18,10 +18,10 @@ from pathlib import Path
 import attrs
 import pytest
 
-from attendance_rules.api import load_policy
-from attendance_rules.calendar import count_school_days, nth_school_day_after
-from attendance_rules.checks import validate_paths
-from attendance_rules.conditions import (
+from attendance_rules.engine.compiled import load_policy
+from attendance_rules.registers.calendar import count_school_days, nth_school_day_after
+from attendance_rules.assurance.checks import validate_paths
+from attendance_rules.rules.conditions import (
     Arith,
     SchoolDaysSince,
     Scope,
@@ -31,9 +31,9 @@ from attendance_rules.conditions import (
     parse,
 )
 from attendance_rules.exceptions import ConditionError, Location
-from attendance_rules.history import Event, History, Pupil, School
-from attendance_rules.measures import format_value
-from attendance_rules.policy import format_parameter_value, parse_duration
+from attendance_rules.registers.history import Event, History, Pupil, School
+from attendance_rules.registers.measures import format_value
+from attendance_rules.policy.model import format_parameter_value, parse_duration
 from conftest import CITE, POLICY_HEADER, make_pupil, weekdays
 
 D = dt.date
@@ -349,7 +349,7 @@ def test_the_policy_evaluates(policy_path, as_of, expected) -> None:
 
 
 def test_the_durable_backend_agrees(policy_path) -> None:
-    from attendance_rules import durable_backend
+    from attendance_rules.engine import durable as durable_backend
 
     if not durable_backend.available():
         pytest.skip("durable_rules cannot be imported here (Python 3.11/3.12 only)")

@@ -14,12 +14,12 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from attendance_rules.api import load_policy
-from attendance_rules.cases import load_case
-from attendance_rules.cli import main
-from attendance_rules.history import Pupil, Register
-from attendance_rules.readers import load_history, read_history_data
-from attendance_rules.timeline import (
+from attendance_rules.engine.compiled import load_policy
+from attendance_rules.replay.cases import load_case
+from attendance_rules.cli.app import main
+from attendance_rules.registers.history import Pupil, Register
+from attendance_rules.registers.readers import load_history, read_history_data
+from attendance_rules.replay.timeline import (
     build_timeline,
     replay,
     replay_case_timeline,

@@ -12,10 +12,10 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from attendance_rules.canonical import history_digest
-from attendance_rules.cli import main
-from attendance_rules.readers import load_history, read_history_data
-from attendance_rules.sample import write_csv
+from attendance_rules.registers.canonical import history_digest
+from attendance_rules.cli.app import main
+from attendance_rules.registers.readers import load_history, read_history_data
+from attendance_rules.registers.sample import write_csv
 
 ROOT = Path(__file__).resolve().parent.parent
 SAMPLE = ROOT / "examples" / "sample" / "history.json"

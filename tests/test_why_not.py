@@ -14,10 +14,11 @@ from pathlib import Path
 import pytest
 from hypothesis import given, settings, strategies as st
 
-from attendance_rules import conditions, load_history, load_policy
-from attendance_rules.engine import Engine, why_not
-from attendance_rules.explain import explain_why_not
-from attendance_rules.readers import read_history_data
+from attendance_rules import load_history, load_policy
+from attendance_rules.rules import conditions
+from attendance_rules.engine.forward import Engine, why_not
+from attendance_rules.engine.explain import explain_why_not
+from attendance_rules.registers.readers import read_history_data
 
 from random_policies import CITE, compile_text, dump, policies, random_history
 

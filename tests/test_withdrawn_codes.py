@@ -21,10 +21,10 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from attendance_rules.cli import main
-from attendance_rules.codes import CATEGORIES, default_codebook
+from attendance_rules.cli.app import main
+from attendance_rules.registers.codes import CATEGORIES, default_codebook
 from attendance_rules.exceptions import InputError
-from attendance_rules.readers import load_history, read_history
+from attendance_rules.registers.readers import load_history, read_history
 from conftest import category_of, codes_in_force, withdrawn_on
 
 D = dt.date

@@ -13,8 +13,8 @@ from __future__ import annotations
 from typing import Any
 
 from .. import __version__
-from ..api import CompiledPolicy
-from ..audit import KINDS, AuditReport, Finding
+from ..engine.compiled import CompiledPolicy
+from ..replay.audit import KINDS, AuditReport, Finding
 from .html import handbook_link, render
 
 __all__ = ["KIND_TITLES", "audit_html", "kind_explanation"]

@@ -14,7 +14,7 @@ priority to pupils on part-time timetables whose registers show many C and I cod
   (skipped while that module is not installed; the links are written anyway);
 - the four lists as CSV files for spreadsheets (see ``csv_files`` on formula injection).
 
-The lists are the cohort view's (``attendance_rules.cohort``: pupils with the facts
+The lists are the cohort view's (``attendance_rules.replay.cohort``: pupils with the facts
 ``persistent_absence`` and ``severe_absence``), the at-risk list is the ``at_risk``
 distances to the persistent-absence threshold, and terms are the policy's calendar
 (``--calendar``, or inferred from gaps). Nothing here sets a threshold of its own.
@@ -36,15 +36,15 @@ from urllib.parse import urlsplit
 
 import attrs
 
-from ..cohort import PERSISTENT, CohortView, cohort_view
-from ..evaluation import PupilEvaluation
+from ..replay.cohort import PERSISTENT, CohortView, cohort_view
+from ..engine.results import PupilEvaluation
 from ..exceptions import Problem
-from ..history import History, Pupil, School
-from ..measures import PERSISTENT_ABSENCE_RATE, SEVERE_ABSENCE_RATE, Window, compute
+from ..registers.history import History, Pupil, School
+from ..registers.measures import PERSISTENT_ABSENCE_RATE, SEVERE_ABSENCE_RATE, Window, compute
 from .html import percent, pupil_file_name, render
 
 if TYPE_CHECKING:
-    from ..api import CompiledPolicy
+    from ..engine.compiled import CompiledPolicy
 
 __all__ = ["CSV_FILES", "CohortPack", "PackRow", "PartTimeRow", "RiskRow", "absence_levels", "build_pack",
            "cohort_pack", "csv_files", "index_html", "part_time_priority_actions", "pupil_handbook", "write_cohort_pack"]
@@ -173,7 +173,7 @@ def part_time_priority_actions(policy: CompiledPolicy) -> tuple[str, ...]:
 
 def _requires_flag(node: Any, flag: str) -> bool:
     """True when ``flag`` is read somewhere in ``node`` outside a ``not``."""
-    from ..conditions import NameRef, Not
+    from ..rules.conditions import NameRef, Not
 
     if isinstance(node, NameRef):
         return node.kind == "flag" and node.name == flag
@@ -185,9 +185,9 @@ def cohort_pack(policy: CompiledPolicy, ref: str, history: History, as_of: dt.da
                 warnings: tuple[Problem, ...] = ()) -> CohortPack:
     """Evaluate every pupil of ``history`` (``jobs`` processes; ``ref`` is the policy file the
     workers load) with the at-risk distances within ``horizon`` school weeks, and build the pack."""
-    from ..cli_eval import evaluate_task, evaluation_header
-    from ..parallel import map_pupils
-    from ..progress import progress as bar
+    from ..cli.evaluate import evaluate_task, evaluation_header
+    from ..scale.parallel import map_pupils
+    from ..scale.progress import progress as bar
 
     pupils = list(history)
     task, state = evaluate_task(policy, ref, as_of, school, horizon or None)
@@ -468,7 +468,7 @@ def _pupil_report_function() -> Callable[..., str] | None:
 
 def _setup_pages(ref: str, calendar: Any, backend: str, extra: tuple) -> tuple[Any, tuple]:
     """A worker's state for pupil pages: the policy compiled once per process, and the options."""
-    from ..cli_eval import setup_policy
+    from ..cli.evaluate import setup_policy
 
     return setup_policy(ref, calendar, backend, extra)
 
@@ -493,8 +493,8 @@ def _pupil_pages(policy: CompiledPolicy, ref: str, pupils: Sequence[Pupil], as_o
                  handbook: str, horizon: int, jobs: int, progress: TextIO | None,
                  warnings: tuple[Problem, ...]) -> Iterable[tuple[str, str]]:
     """(pupil id, page) for each of ``pupils``, rendered over ``jobs`` processes."""
-    from ..parallel import PupilTask, map_pupils
-    from ..progress import progress as bar
+    from ..scale.parallel import PupilTask, map_pupils
+    from ..scale.progress import progress as bar
 
     extra = (as_of, school, pupil_handbook(handbook), horizon, tuple(warnings))
     task = PupilTask(_setup_pages, _pupil_page, (ref, policy.calendar, policy.backend, extra))

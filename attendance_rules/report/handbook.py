@@ -1,5 +1,5 @@
 """The policy handbook as a page (``policy doc --format html``): the HTML twin of the Markdown
-handbook (``attendance_rules.handbook``), rendered from the same helpers so the two say the
+handbook (``attendance_rules.policy.handbook``), rendered from the same helpers so the two say the
 same, plus what a page can do that Markdown cannot.
 
 Every rule, parameter, action, measure, derived fact and declared school setting of the
@@ -19,10 +19,10 @@ from typing import Any
 import attrs
 
 from .. import __version__
-from ..handbook import (citation_parts, due_text, header_items, in_force_text, local_choices, origin_parts,
+from ..policy.handbook import (citation_parts, due_text, header_items, in_force_text, local_choices, origin_parts,
                         parameter_citation, parameter_value, recommended_actions, responsible, source_items)
-from ..layers import EffectivePolicy
-from ..policy import Rule
+from ..policy.layers import EffectivePolicy
+from ..policy.model import Rule
 from .html import anchor, render
 
 __all__ = ["handbook_html"]
@@ -50,8 +50,8 @@ def _names_used(policy: EffectivePolicy) -> dict[tuple[str, str], tuple[_Used, .
     """For each rule (id, defining policy): the names its ``when`` and each ``unless`` use, as
     (kind, name) pairs by kind then name. Empty when the policy does not compile (a handbook
     of a broken policy still shows its text, only without these links)."""
-    from .. import conditions
-    from ..compiler import compile_policy
+    from ..rules import conditions
+    from ..rules.compiler import compile_policy
     from ..exceptions import CompileError
 
     try:
@@ -196,7 +196,7 @@ def _actions(policy: EffectivePolicy, titles: dict[str, str]) -> list[dict[str, 
 
 def _files(policy: EffectivePolicy) -> list[dict[str, str]]:
     """The chain's files, root first, as outputs show them (``resources.display_path``)."""
-    from ..resources import display_path
+    from ..policy.resources import display_path
 
     return [{"id": p.id, "kind": p.kind, "version": p.version, "path": display_path(p.file), "digest": p.digest}
             for p in policy.chain]

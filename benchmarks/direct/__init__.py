@@ -23,10 +23,10 @@ from bisect import bisect_right
 from fractions import Fraction
 from typing import Any, Iterable, Mapping, NamedTuple, Sequence
 
-from attendance_rules import api
-from attendance_rules.calendar import Calendar, monday_of, nth_school_day_after
-from attendance_rules.codes import Category
-from attendance_rules.history import Event, Pupil, Register, School
+from attendance_rules.engine import compiled as api
+from attendance_rules.registers.calendar import Calendar, monday_of, nth_school_day_after
+from attendance_rules.registers.codes import Category
+from attendance_rules.registers.history import Event, Pupil, Register, School
 
 __all__ = ["Decision", "PolicySnapshot", "module_for", "snapshot", "time_direct"]
 

@@ -4,7 +4,7 @@
                                       [--history FILE] [--fuzz] [--untraded] [--show 5] [--time]
 
 Pupils are generated as ``benchmarks/bench_engine.py`` generates them
-(``attendance_rules.sample.generate_pupils(n, 2023-09-01, end, seed=2024)`` through the
+(``attendance_rules.registers.sample.generate_pupils(n, 2023-09-01, end, seed=2024)`` through the
 validating reader; ``end`` is the as-of date unless ``--end`` is given) and evaluated
 against the sample school, or read from ``--history`` (with that file's school). Each
 pupil is evaluated by the engine (``api.load_policy(policy).evaluate_pupil``) and by the
@@ -34,11 +34,11 @@ import attrs
 if __package__ in (None, ""):  # run as a script: make the checkout importable
     sys.path.insert(0, str(Path(__file__).resolve().parents[2]))
 
-from attendance_rules.evaluation import PupilEvaluation  # noqa: E402
-from attendance_rules.history import (EVENT_FIELDS, STANDARD_FLAGS, Event, Pupil, Register, School,  # noqa: E402
+from attendance_rules.engine.results import PupilEvaluation  # noqa: E402
+from attendance_rules.registers.history import (EVENT_FIELDS, STANDARD_FLAGS, Event, Pupil, Register, School,  # noqa: E402
                                       day_of_slot)
-from attendance_rules.readers import load_history, read_pupil_data  # noqa: E402
-from attendance_rules.sample import SCHOOL, generate_pupils  # noqa: E402
+from attendance_rules.registers.readers import load_history, read_pupil_data  # noqa: E402
+from attendance_rules.registers.sample import SCHOOL, generate_pupils  # noqa: E402
 from benchmarks.direct import Decision, loaded_policy, module_for, time_direct  # noqa: E402
 
 __all__ = ["compare", "engine_decision", "fuzz_pupils", "generated_pupils", "sample_school"]

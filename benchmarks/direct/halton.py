@@ -21,8 +21,8 @@ from __future__ import annotations
 import datetime as dt
 from typing import Any, NamedTuple
 
-from attendance_rules.calendar import Calendar, academic_year_start
-from attendance_rules.history import Pupil, School
+from attendance_rules.registers.calendar import Calendar, academic_year_start
+from attendance_rules.registers.history import Pupil, School
 
 from . import (Decision, absence_counts, add_years, code_count, code_ids, events_by_type, latest, latest_where,
                rate_pair, school_weeks_start, setting_is_true, snapshot, unauthorised_since, weeks_in_days,

@@ -1,0 +1,1 @@
+"""Policy assurance: validation, static defects, behaviour properties."""

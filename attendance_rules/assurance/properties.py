@@ -1,0 +1,735 @@
+"""Behaviour properties every policy should have, checked on generated histories.
+
+``check_properties(policy)`` generates pupils with hypothesis (an optional dependency:
+``pip install 'attendance-rules[test]'``) and evaluates each with the policy's engine,
+through the same JSON reader as real histories. Each history covers a few school weeks
+around an as-of date inside the policy's effective dates (sometimes with a holiday week,
+which starts a new inferred term, and a few days of marks after the as-of date), with
+runs of register codes valid in both the 2006 and the 2024 tables, random pupil flags,
+random yes/no school settings the policy reads, and case events of every standard type
+(the types and field values the policy's conditions name are drawn most often). Runs of
+one code often have a length at or next to a count the policy compares with, and the
+school sometimes acts on what the policy recommended earlier (see ``_strategies``).
+
+The properties, with the definitions they rest on:
+
+(a) ``absence_escalates`` — turning one present mark (``/`` or ``\\``, on or before the
+    as-of date) into an unauthorised absence (code ``O``, in both tables) never lowers
+    the stage reached and never removes an escalation already recommended. The stage
+    reached is, for each family of facts named ``<prefix><number>`` (``stage1``,
+    ``stage2``…; ``map_col_4``, ``map_col_7``…; a lone ``stage1`` is a family too), the
+    highest number derived. An escalation is a recommended action of a kind in
+    ``ESCALATION_KINDS`` (meeting, referral, penalty_notice, legal, safeguarding);
+    letters are left out because policies use them for support offers as well as
+    warnings. Late marks (``L``) are not turned into absences: lateness has escalations
+    of its own that fewer late marks may rightly remove.
+(b) ``presence_never_enforces`` — turning one absence (authorised or unauthorised, on
+    or before the as-of date) into a present mark never adds an action of a kind in
+    ``ENFORCEMENT_KINDS`` (penalty_notice, legal).
+(c) ``clean_record_no_action`` — a pupil with no absences gets no action of a kind in
+    ``SUPPORT_OR_ENFORCEMENT_KINDS`` (referral, meeting, plan, penalty_notice, legal,
+    safeguarding, letter, contact); monitoring, review, notification and reward are
+    allowed. Such a pupil is generated with marks only present on time, at an approved
+    activity or not possible sessions, with no flags (policies rightly act on flags
+    alone, e.g. Virtual School monitoring for a pupil with a social worker), no case
+    events (an open case — a meeting held, a legal action — rightly carries actions)
+    and no late marks (punctuality letters rightly act on lateness).
+(d) ``input_order_irrelevant`` — the evaluation (facts, recommendations, reasons,
+    measures) is the same whatever the order of the marks, events and flags in the input.
+
+For (a) and (b) an example may change several marks one after another: a property of
+one change holds for a chain of them, so when the two ends of the chain differ wrongly
+some single step does, and the first such step is what is reported. Changing several
+marks at once crosses a policy's thresholds far more often than changing one.
+
+A failure carries the smallest counterexample hypothesis found: the history as compact
+JSON (loadable with ``attendance-rules evaluate``), the change made, the two evaluations
+side by side and the rules involved.
+"""
+
+from __future__ import annotations
+
+import builtins
+import datetime as dt
+import json
+import math
+import random
+import time
+from fractions import Fraction
+from pathlib import Path
+from typing import Any, Callable, Iterable, Mapping, Sequence
+
+import attrs
+
+from ..rules import conditions
+from ..engine.compiled import CompiledPolicy, load_policy
+from ..registers.calendar import monday_of
+from ..registers.codes import Category, default_codebook
+from ..rules.compiler import RuleSet, event_fields
+from ..engine.results import PupilEvaluation
+from ..registers.history import STANDARD_FLAGS
+from ..policy.model import DoneBy
+from ..registers.readers import read_history_data
+from .static_checks import stage_families
+
+__all__ = [
+    "ENFORCEMENT_KINDS",
+    "ESCALATION_KINDS",
+    "PROPERTIES",
+    "SUPPORT_OR_ENFORCEMENT_KINDS",
+    "Counterexample",
+    "HypothesisMissing",
+    "Property",
+    "PropertyReport",
+    "PropertyResult",
+    "check_example",
+    "check_properties",
+]
+
+ESCALATION_KINDS = frozenset({"meeting", "referral", "penalty_notice", "legal", "safeguarding"})
+ENFORCEMENT_KINDS = frozenset({"penalty_notice", "legal"})
+SUPPORT_OR_ENFORCEMENT_KINDS = frozenset(
+    {"referral", "meeting", "plan", "penalty_notice", "legal", "safeguarding", "letter", "contact"})
+
+MISSING_HYPOTHESIS = "needs hypothesis, a dependency of attendance-rules: pip install hypothesis"
+
+PRESENT = "/"  # written "/" in the morning and "\\" in the afternoon
+# Codes valid in both the 2006 and the 2024 tables; the first is what hypothesis shrinks to.
+_ANY_CODES = ("/", "O", "N", "G", "U", "I", "M", "L", "C", "E", "B", "#", "R", "S", "T", "P", "V", "W", "X", "Z", "D")
+_CLEAN_CODES = ("/", "B", "P", "V", "W", "#", "X", "Z", "D")  # present on time, approved activity, not possible
+_WEEKS_BEFORE = 14  # most school weeks of marks before the as-of date
+_OPEN_END_YEARS = 4  # as-of dates run this far past effective_from when a policy has no end
+_FOLLOW_UP_ROUNDS = 3  # earlier evaluations whose recommendations the school may act on
+_MOST_CHANGES = 30  # marks changed one after another in one example of (a) or (b)
+
+
+class HypothesisMissing(ImportError):
+    """hypothesis is not installed (``pip install 'attendance-rules[test]'``)."""
+
+    def __init__(self) -> None:
+        super().__init__(MISSING_HYPOTHESIS)
+
+
+@attrs.frozen
+class Property:
+    """A behaviour property: its name, the letter it has in the docs and what it says."""
+
+    name: str
+    letter: str
+    says: str
+
+
+PROPERTIES: tuple[Property, ...] = (
+    Property("absence_escalates", "a", "turning a present mark into an unauthorised absence (O) never lowers the "
+             "stage reached or removes an escalation already recommended"),
+    Property("presence_never_enforces", "b", "turning an absence into a present mark never adds an enforcement "
+             "action (penalty notice, legal)"),
+    Property("clean_record_no_action", "c", "a pupil with no absences, flags, case events or late marks gets no "
+             "support or enforcement action"),
+    Property("input_order_irrelevant", "d", "evaluation does not depend on the order of marks, events and flags "
+             "in the input"),
+)
+
+
+@attrs.frozen
+class Counterexample:
+    """A history breaking a property: the change made and both evaluations."""
+
+    property: Property
+    history: Mapping[str, Any]
+    as_of: dt.date
+    change: str
+    problem: str
+    before: PupilEvaluation
+    after: PupilEvaluation | None
+    rules: tuple[tuple[str, str], ...]  # (rule id, where it is defined)
+
+    def history_json(self) -> str:
+        """The history as compact JSON (one line)."""
+        return json.dumps(self.history, separators=(",", ":"), ensure_ascii=False)
+
+    def render(self) -> str:
+        """The counterexample for people: problem, change, history, evaluations side by side, rules."""
+        lines = [f"  problem: {self.problem}", f"  as of {self.as_of.isoformat()}; change: {self.change}",
+                 "  history (compact JSON, as read by attendance-rules evaluate):", "    " + self.history_json()]
+        if self.after is not None:
+            lines += ["  evaluations side by side:"] + ["    " + row for row in _side_by_side(self.before, self.after)]
+        else:
+            lines += ["  evaluation:"] + ["    " + row for row in _listing(self.before)]
+        if self.rules:
+            lines.append("  rules involved:")
+            lines += [f"    {rule} ({where})" for rule, where in self.rules]
+        return "\n".join(lines)
+
+
+@attrs.frozen
+class PropertyResult:
+    """The outcome for one property: examples run, a counterexample or none, and whether time ran out."""
+
+    property: Property
+    examples: int
+    counterexample: Counterexample | None = None
+    timed_out: bool = False
+    shrunk: bool = True
+
+    @builtins.property  # (``property`` in this class body is the field above, for the type checker)
+    def holds(self) -> bool:
+        """True when no counterexample was found."""
+        return self.counterexample is None
+
+
+@attrs.frozen
+class PropertyReport:
+    """Every property checked for one policy."""
+
+    policy: str
+    seed: int
+    results: tuple[PropertyResult, ...]
+
+    @property
+    def holds(self) -> bool:
+        """True when every property held on every example tried."""
+        return all(r.holds for r in self.results)
+
+    def render(self) -> str:
+        """A plain-text report: one line per property and the counterexamples."""
+        lines = []
+        for result in self.results:
+            prop, counterexample = result.property, result.counterexample
+            head = f"({prop.letter}) {prop.name}: {prop.says}"
+            if counterexample is None:  # the result holds
+                note = " (time limit reached)" if result.timed_out else ""
+                lines.append(f"ok      {head} — {result.examples} examples{note}")
+            else:
+                note = "" if result.shrunk else " (time ran out while shrinking: not the smallest)"
+                lines.append(f"FAILED  {head}{note}")
+                lines.append(counterexample.render())
+        failed = sum(not r.holds for r in self.results)
+        lines.append(f"policy {self.policy}: {len(self.results) - failed} of {len(self.results)} properties hold "
+                     f"(seed {self.seed})")
+        return "\n".join(lines) + "\n"
+
+
+# --- what the generator needs to know of a policy -------------------------------------
+
+
+@attrs.frozen
+class _Spec:
+    start: dt.date
+    end: dt.date
+    flags: tuple[str, ...]
+    settings: tuple[str, ...]
+    events: tuple[str, ...]  # every standard or declared type, the ones the policy names first
+    used: tuple[str, ...]  # the types the policy names (drawn half the time)
+    follow_up: Mapping[str, DoneBy]  # action id -> the event recording it done
+    lengths: tuple[int, ...]  # run lengths (sessions) at and next to the policy's thresholds
+    values: Mapping[tuple[str, str], tuple[Any, ...]]  # candidate values of free-text event fields
+    fields: Mapping[str, Mapping[str, Any]]  # each event type's fields (standard and declared by the chain)
+
+
+def _spec(ruleset: RuleSet) -> _Spec:
+    policy = ruleset.policy
+    leaf = policy.leaf
+    end = leaf.effective_to or _add_years(leaf.effective_from, _OPEN_END_YEARS)
+    used_events: list[str] = []
+    settings: set[str] = set()
+    values: dict[tuple[str, str], set[Any]] = {}
+    for rule in ruleset.rules:
+        for node in [rule.condition.node] + [u.condition.node for u in rule.unless]:
+            names = conditions.names_used(node)
+            used_events += sorted(names.get("event", set()))
+            settings |= names.get("setting", set())
+            for current in conditions._walk(node):
+                _collect_values(current, values)
+    for action in policy.actions.values():
+        done_by = action.completion
+        used_events += [e for e in (done_by.event if done_by else "", action.due.after if action.due else "") if e]
+        if done_by is not None:
+            for field, value in done_by.wanted(action.id).items():
+                values.setdefault((done_by.event, field), set()).add(value)
+    known = event_fields(policy)  # declared types too: a done_by may name one (e.g. consultation_held)
+    events = tuple(dict.fromkeys([e for e in used_events if e in known] + sorted(known)))
+    flags = tuple(sorted(set(STANDARD_FLAGS) | set(policy.flags)))
+    for (event, field), found in values.items():
+        found.add("other")
+    used = tuple(e for e in events if e in used_events)
+    follow_up = {a.id: a.completion for a in policy.actions.values() if a.completion is not None}
+    return _Spec(leaf.effective_from, end, flags, tuple(sorted(settings)), events, used or events,
+                 follow_up, _threshold_lengths(ruleset),
+                 {k: tuple(sorted(v, key=str)) for k, v in values.items()}, known)
+
+
+def _threshold_lengths(ruleset: RuleSet) -> tuple[int, ...]:
+    """Numbers of sessions at, just below and just above every count the policy compares with.
+
+    Runs of these lengths put a generated pupil on either side of a threshold, where
+    properties (a) and (b) can fail. Days count two sessions; percentages are skipped.
+    """
+    found: set[int] = set()
+    policy = ruleset.policy
+    for rule in ruleset.rules:
+        for node in [rule.condition.node] + [u.condition.node for u in rule.unless]:
+            for current in conditions._walk(node):
+                if isinstance(current, conditions.Literal) and isinstance(current.value, Fraction):
+                    numbers = [(current.value, current.unit)]
+                elif isinstance(current, conditions.NameRef) and current.kind == "parameter":
+                    param = policy.parameters[current.name]
+                    numbers = [(v.value, param.unit) for v in param.values]
+                else:
+                    continue
+                for value, unit in numbers:
+                    if isinstance(value, bool) or not isinstance(value, (int, Fraction)) or unit == "percent":
+                        continue
+                    sessions = value * 2 if unit == "days" else value
+                    base = math.ceil(sessions)
+                    found.update(n for n in (base - 1, base, base + 1) if 1 <= n <= 60)
+    return tuple(sorted(found)) or (1,)
+
+
+def _collect_values(node: conditions.Node, values: dict[tuple[str, str], set[Any]]) -> None:
+    """Text values the policy compares event fields with (``with to == "virtual_school"`` …)."""
+    if isinstance(node, (conditions.EventAny, conditions.EventCount)) and node.where is not None \
+            and node.where.field != "date" and node.where.op in ("==", "!="):
+        values.setdefault((node.event, node.where.field), set()).add(node.where.value.value)
+    if isinstance(node, conditions.Compare):
+        for side, other in ((node.left, node.right), (node.right, node.left)):
+            if isinstance(side, conditions.EventLatest) and isinstance(other, conditions.Literal):
+                values.setdefault((side.event, side.field), set()).add(other.value)
+    if isinstance(node, conditions.InCheck) and isinstance(node.item, conditions.EventLatest):
+        values.setdefault((node.item.event, node.item.field), set()).update(o.value for o in node.options)
+
+
+def _add_years(day: dt.date, years: int) -> dt.date:
+    try:
+        return day.replace(year=day.year + years)
+    except ValueError:
+        return day.replace(year=day.year + years, day=28)
+
+
+# --- generation ---------------------------------------------------------------------------
+
+
+def _strategies(spec: _Spec, evaluate: Callable[[Mapping[str, Any], dt.date], PupilEvaluation]) -> Any:
+    """The hypothesis strategy of a history: ``scenario(clean)``.
+
+    Besides random case events, up to ``_FOLLOW_UP_ROUNDS`` times the pupil is evaluated
+    on an earlier day and some of the actions recommended then are recorded as done (the
+    event of their ``done_by``, or ``letter_sent`` for a letter) a few days later: the
+    school follows the policy, which takes histories deep into staged procedures.
+    """
+    from hypothesis import strategies as st
+
+    def details(event: str) -> Any:
+        fields = {}
+        for field, kind in spec.fields[event].items():
+            if isinstance(kind, tuple):
+                options: Any = st.sampled_from(kind)
+            elif kind == "bool":
+                options = st.booleans()
+            elif kind == "date":
+                options = st.integers(0, 20)  # days after the event; made a date below
+            else:
+                options = st.sampled_from(spec.values.get((event, field), ("other",)))
+            fields[field] = st.one_of(st.none(), options)
+        return st.fixed_dictionaries(fields)
+
+    fields_of = {event: details(event) for event in spec.fields}
+    event_type = st.one_of(st.sampled_from(spec.used), st.sampled_from(spec.events))
+    days_back = st.one_of(st.integers(0, 120), st.integers(0, 1100))
+    any_code, clean_code = st.sampled_from(_ANY_CODES), st.sampled_from(_CLEAN_CODES)
+    mostly_present = {False: st.one_of(st.just(PRESENT), any_code), True: st.one_of(st.just(PRESENT), clean_code)}
+    length = st.one_of(st.integers(1, 24), st.sampled_from(spec.lengths))
+    flag_sets = st.sets(st.sampled_from(spec.flags), max_size=3)
+
+    @st.composite
+    def scenario(draw: Callable, clean: bool = False) -> tuple[dt.date, dict[str, Any]]:
+        as_of = draw(st.dates(spec.start, spec.end))
+        weeks = draw(st.integers(1, _WEEKS_BEFORE))
+        after = draw(st.integers(0, 10))
+        holidays = draw(st.sets(st.integers(0, weeks), max_size=2))
+        code = clean_code if clean else any_code
+        week = draw(st.one_of(st.just(()), st.lists(mostly_present[clean], min_size=10, max_size=10)))
+        runs = draw(st.lists(st.tuples(st.integers(0, 10 * weeks), length, code), max_size=8))
+        flags = [] if clean else sorted(draw(flag_sets))
+        settings = {name: draw(st.booleans()) for name in spec.settings}
+        events = []
+        for _ in range(0 if clean else draw(st.integers(0, 8))):
+            kind = draw(event_type)
+            events.append((kind, draw(days_back), draw(fields_of[kind])))
+        pieces = (as_of, weeks, after, holidays, week, runs, flags, settings)
+        if not clean:
+            rounds = draw(st.lists(st.integers(1, 7 * weeks), max_size=_FOLLOW_UP_ROUNDS))
+            for back in sorted(rounds, reverse=True):  # earliest first: later rounds see what was done
+                then = evaluate(_history(*pieces, events), as_of - dt.timedelta(days=back))
+                for rec in then.recommendations:
+                    done_by = spec.follow_up.get(rec.action)
+                    if done_by and draw(st.booleans()):
+                        fields = {**draw(fields_of[done_by.event]), **done_by.wanted(rec.action)}
+                        events.append((done_by.event, max(back - draw(st.integers(0, 3)), 0), fields))
+        return as_of, _history(*pieces, events)
+
+    return scenario
+
+
+def _history(as_of: dt.date, weeks: int, after: int, holidays: Iterable[int], week: Sequence[str],
+             runs: Sequence[tuple[int, int, str]], flags: list[str], settings: dict[str, bool],
+             events: Sequence[tuple[str, int, dict]]) -> dict[str, Any]:
+    """A history document (JSON form) of one pupil from the drawn pieces.
+
+    Every session is present, or follows the weekly pattern ``week`` (ten codes, Monday
+    morning to Friday afternoon) when one is given; each run ``(start, length, code)``
+    then overwrites ``length`` sessions from session number ``start``.
+    """
+    first = dt.date.fromordinal(monday_of(as_of.toordinal())) - dt.timedelta(weeks=weeks - 1)
+    skip = {weeks - 1 - h for h in holidays}  # holiday weeks counted back from the as-of week
+    sessions = []
+    day = first
+    while day <= as_of + dt.timedelta(days=after):
+        if day.weekday() < 5 and (day - first).days // 7 not in skip:
+            sessions += [(day, "AM"), (day, "PM")]
+        day += dt.timedelta(days=1)
+    codes = [week[(day.weekday() * 2 + (session == "PM")) % len(week)] if week else PRESENT
+             for day, session in sessions]
+    for start, length, code in runs:
+        codes[start:start + length] = [code] * len(codes[start:start + length])
+    marks = []
+    for (day, session), code in zip(sessions, codes):
+        if code == PRESENT and session == "PM":
+            code = "\\"
+        marks.append({"date": day.isoformat(), "session": session, "code": code})
+    rows = []
+    for kind, back, fields in events:
+        date = as_of - dt.timedelta(days=back)
+        row: dict[str, Any] = {"date": date.isoformat(), "type": kind}
+        for field, value in fields.items():
+            if value is None:
+                continue
+            if isinstance(value, int) and not isinstance(value, bool):  # a date field, drawn as days after
+                value = (date + dt.timedelta(days=value)).isoformat()
+            row[field] = value
+        rows.append(row)
+    pupil: dict[str, Any] = {"id": "P1", "flags": flags, "marks": marks, "events": rows}
+    return {"school": {"id": "S1", "settings": settings}, "pupils": [pupil]}
+
+
+# --- evaluation and the properties ------------------------------------------------------
+
+
+class _Checker:
+    """Evaluates generated histories with one compiled policy."""
+
+    def __init__(self, compiled: CompiledPolicy) -> None:
+        self.compiled = compiled
+        self.ruleset = compiled.ruleset
+        self.actions = self.ruleset.policy.actions
+        self.families = stage_families(self.ruleset.facts, least=1)
+        self.book = default_codebook()
+        self.target: Callable[[float, str], Any] = lambda score, label: None
+
+    def depth(self, evaluation: PupilEvaluation) -> None:
+        """Steer the search towards histories that fire more rules (hypothesis ``target``)."""
+        self.target(float(len(evaluation.fired) + len(evaluation.facts)), "rules fired and facts derived")
+
+    def evaluate(self, doc: Mapping[str, Any], as_of: dt.date) -> PupilEvaluation:
+        history, report = read_history_data(doc, "generated")
+        if report.problems:  # a generator bug, not a property failure
+            raise RuntimeError("generated history is invalid: " + "; ".join(str(p) for p in report.problems[:3]))
+        return self.compiled.evaluate_pupil(history.pupils[0], as_of, history.school)
+
+    def kinds(self, evaluation: PupilEvaluation, kinds: frozenset[str]) -> set[str]:
+        return {r.action for r in evaluation.recommendations if r.kind in kinds}
+
+    def stages(self, evaluation: PupilEvaluation) -> dict[str, tuple[int, str] | None]:
+        facts = {f.name for f in evaluation.facts}
+        return {prefix: max(((n, f) for n, f in members if f in facts), default=None)
+                for prefix, members in self.families.items()}
+
+    def category(self, mark: Mapping[str, Any]) -> Category:
+        return self.book.lookup(mark["code"], dt.date.fromisoformat(mark["date"])).category
+
+    def involved(self, before: PupilEvaluation, after: PupilEvaluation | None, actions: Iterable[str] = (),
+                 facts: Iterable[str] = ()) -> tuple[tuple[str, str], ...]:
+        """Rules that fired in only one evaluation, and those behind the actions and facts named."""
+        names: list[str] = []
+        if after is not None:
+            names += sorted(set(before.fired) ^ set(after.fired))
+        for action in actions:
+            names += [r.id for r in self.ruleset.recommenders(action)]
+        for fact in facts:
+            names += [r.id for r in self.ruleset.derivers(fact)]
+        where = {r.id: str(r.rule.origin) for r in self.ruleset.rules}
+        return tuple((name, where.get(name, "?")) for name in dict.fromkeys(names))
+
+    def describe(self, action_ids: Iterable[str]) -> str:
+        return ", ".join(f"{a} ({self.actions[a].kind})" for a in sorted(action_ids))
+
+    # the properties ---------------------------------------------------------------------
+
+    def changed(self, doc: Mapping[str, Any], index: int, code: Callable[[str], str]) -> dict[str, Any]:
+        new = json.loads(json.dumps(doc))
+        mark = new["pupils"][0]["marks"][index]
+        mark["code"] = code(mark["session"])
+        return new
+
+    def picks(self, doc: Mapping[str, Any], as_of: dt.date, choices: Sequence[int],
+              wanted: Callable[[dict], bool]) -> list[int]:
+        """The marks to change: candidates (on or before the as-of date) chosen by ``choices``."""
+        found = [i for i, m in enumerate(doc["pupils"][0]["marks"])
+                 if dt.date.fromisoformat(m["date"]) <= as_of and wanted(m)]
+        return list(dict.fromkeys(found[c % len(found)] for c in choices)) if found else []
+
+    def walk(self, which: int, doc: Mapping[str, Any], as_of: dt.date, picks: list[int],
+             code: Callable[[str], str],
+             compare: Callable[[PupilEvaluation, PupilEvaluation], Any]) -> Counterexample | None:
+        """Change the picked marks; if the end differs wrongly from the start, find the one change that does.
+
+        A property about one mark also holds for several changed one after another, and when
+        the end state breaks it some single step does: the first step that breaks it is
+        reported, on the history as it stood before that step.
+        """
+        before = self.evaluate(doc, as_of)
+        self.depth(before)
+        end = doc
+        for index in picks:
+            end = self.changed(end, index, code)
+        if len(picks) > 1 and compare(before, self.evaluate(end, as_of)) is None:
+            return None
+        current, current_eval = doc, before
+        for index in picks:
+            following = self.changed(current, index, code)
+            following_eval = self.evaluate(following, as_of)
+            found = compare(current_eval, following_eval)
+            if found is not None:
+                problem, actions, facts = found
+                new = following["pupils"][0]["marks"][index]["code"]
+                return self.failure(which, current, as_of, self.mark_change(current, index, new), problem,
+                                    current_eval, following_eval, actions, facts)
+            current, current_eval = following, following_eval
+        return None
+
+    def escalation_lost(self, before: PupilEvaluation, after: PupilEvaluation) -> tuple | None:
+        problems, lost_facts = [], []
+        for prefix, was in self.stages(before).items():
+            now = self.stages(after)[prefix]
+            if was is not None and (now is None or now[0] < was[0]):
+                problems.append(f"stage reached fell from {was[1]} to {now[1] if now else 'none'}")
+                lost_facts += [f for n, f in self.families[prefix] if now is None or n > now[0]]
+        lost = self.kinds(before, ESCALATION_KINDS) - self.kinds(after, ESCALATION_KINDS)
+        if lost:
+            problems.append(f"escalation no longer recommended: {self.describe(lost)}")
+        return ("; ".join(problems), lost, lost_facts) if problems else None
+
+    def enforcement_added(self, before: PupilEvaluation, after: PupilEvaluation) -> tuple | None:
+        added = self.kinds(after, ENFORCEMENT_KINDS) - self.kinds(before, ENFORCEMENT_KINDS)
+        return (f"enforcement added: {self.describe(added)}", added, ()) if added else None
+
+    def absence_escalates(self, case: tuple) -> Counterexample | None:
+        (as_of, doc), choices = case
+        picks = self.picks(doc, as_of, choices, lambda m: m["code"] in ("/", "\\"))
+        return self.walk(0, doc, as_of, picks, lambda session: "O", self.escalation_lost) if picks else None
+
+    def presence_never_enforces(self, case: tuple) -> Counterexample | None:
+        (as_of, doc), choices = case
+        picks = self.picks(doc, as_of, choices, lambda m: self.category(m).is_absent)
+        present = lambda session: "/" if session == "AM" else "\\"  # noqa: E731
+        return self.walk(1, doc, as_of, picks, present, self.enforcement_added) if picks else None
+
+    def clean_record_no_action(self, case: tuple) -> Counterexample | None:
+        as_of, doc = case
+        before = self.evaluate(doc, as_of)
+        found = self.kinds(before, SUPPORT_OR_ENFORCEMENT_KINDS)
+        if not found:
+            return None
+        return self.failure(2, doc, as_of, "none (a pupil with no absences, flags, case events or late marks)",
+                            f"recommended all the same: {self.describe(found)}", before, None, found)
+
+    def input_order_irrelevant(self, case: tuple) -> Counterexample | None:
+        (as_of, doc), shuffle_seed = case
+        shuffled = json.loads(json.dumps(doc))
+        pupil = shuffled["pupils"][0]
+        rng = random.Random(shuffle_seed)
+        for key in ("marks", "events", "flags"):
+            rng.shuffle(pupil[key])
+        before, after = self.evaluate(doc, as_of), self.evaluate(shuffled, as_of)
+        self.depth(before)
+        if before.to_json() == after.to_json():
+            return None
+        return self.failure(3, doc, as_of, f"marks, events and flags shuffled (random seed {shuffle_seed}): "
+                            + json.dumps(shuffled, separators=(",", ":")),
+                            "the evaluation differs", before, after)
+
+    def mark_change(self, doc: Mapping[str, Any], index: int, code: str) -> str:
+        mark = doc["pupils"][0]["marks"][index]
+        return (f"the {mark['session']} mark of {mark['date']} (marks[{index}]) changed from {mark['code']!r} "
+                f"to {code!r}")
+
+    def failure(self, which: int, doc: Mapping[str, Any], as_of: dt.date, change: str, problem: str,
+                before: PupilEvaluation, after: PupilEvaluation | None, actions: Iterable[str] = (),
+                facts: Iterable[str] = ()) -> Counterexample:
+        return Counterexample(PROPERTIES[which], doc, as_of, change, problem, before, after,
+                              self.involved(before, after, actions, facts))
+
+
+def _listing(evaluation: PupilEvaluation) -> list[str]:
+    recs = [f"{r.action} [{r.kind}]" for r in evaluation.recommendations] or ["(none)"]
+    facts = [f.name for f in evaluation.facts] or ["(none)"]
+    return ["recommendations: " + ", ".join(recs), "facts: " + ", ".join(facts)]
+
+
+def _side_by_side(before: PupilEvaluation, after: PupilEvaluation) -> list[str]:
+    """Recommendations and facts of two evaluations in two columns; changes marked."""
+    def column(items_before: list[str], items_after: list[str]) -> list[tuple[str, str]]:
+        rows = []
+        for item in sorted(set(items_before) | set(items_after)):
+            left = item if item in items_before else ""
+            right = item if item in items_after else ""
+            rows.append((left, right))
+        return rows or [("(none)", "(none)")]
+
+    recs_b = [f"{r.action} [{r.kind}]" for r in before.recommendations]
+    recs_a = [f"{r.action} [{r.kind}]" for r in after.recommendations]
+    held_b = [f"{s.action} (held by {s.rule})" for s in before.suppressed]
+    held_a = [f"{s.action} (held by {s.rule})" for s in after.suppressed]
+    facts_b, facts_a = [f.name for f in before.facts], [f.name for f in after.facts]
+    sections = (("recommendations", column(recs_b, recs_a)), ("held back", column(held_b, held_a)),
+                ("facts", column(facts_b, facts_a)))
+    width = max([len("before")] + [len(left) for _, rows in sections for left, _ in rows])
+    out = [f"{'':4}{'before'.ljust(width)} | after"]
+    for title, rows in sections:
+        if title == "held back" and rows == [("(none)", "(none)")]:
+            continue
+        out.append(f"{title}:")
+        for left, right in rows:
+            mark = " " if left == right else "*"
+            out.append(f"  {mark} {left.ljust(width)} | {right}")
+    return out
+
+
+# --- running ----------------------------------------------------------------------------------
+
+
+class _OutOfTime(BaseException):
+    """The time budget ran out (a BaseException, so hypothesis does not take it for a failure)."""
+
+
+class _Failed(AssertionError):
+    def __init__(self, counterexample: Counterexample) -> None:
+        super().__init__(counterexample.problem)
+        self.counterexample = counterexample
+
+
+def _size(example: Counterexample) -> tuple[int, int]:
+    pupil = example.history["pupils"][0]
+    return len(pupil["marks"]) + 10 * len(pupil["events"]), len(example.history_json())
+
+
+def _run_one(prop: Property, checker: _Checker, spec: _Spec, examples: int, seed: int,
+             deadline: float, shrink: bool = True) -> PropertyResult:
+    from hypothesis import HealthCheck, Phase, Verbosity, given, settings, target
+    from hypothesis import seed as seeded
+    from hypothesis import strategies as st
+
+    scenario = _strategies(spec, checker.evaluate)
+    choices = st.lists(st.integers(0, 10_000), min_size=1, max_size=_MOST_CHANGES)
+    strategy = {
+        "absence_escalates": st.tuples(scenario(), choices),
+        "presence_never_enforces": st.tuples(scenario(), choices),
+        "clean_record_no_action": scenario(clean=True),
+        "input_order_irrelevant": st.tuples(scenario(), st.integers(0, 2**32 - 1)),
+    }[prop.name]
+    check = getattr(checker, prop.name)
+    checker.target = lambda score, label: target(score, label=label)
+    state: dict[str, Any] = {"calls": 0, "examples": 0, "best": None}
+
+    phases = [Phase.explicit, Phase.generate, Phase.target] + ([Phase.shrink] if shrink else [])
+
+    @seeded(seed)
+    @settings(max_examples=examples, database=None, deadline=None, suppress_health_check=list(HealthCheck),
+              verbosity=Verbosity.quiet, report_multiple_bugs=False, print_blob=False, phases=phases)
+    @given(strategy)
+    def run(case: Any) -> None:
+        if time.monotonic() > deadline:
+            raise _OutOfTime
+        state["calls"] += 1
+        if state["best"] is None:
+            state["examples"] = state["calls"]
+        found = check(case)
+        if found is not None:
+            if state["best"] is None or _size(found) <= _size(state["best"]):
+                state["best"] = found
+            raise _Failed(found)
+
+    try:
+        run()
+    except _Failed as failure:
+        return PropertyResult(prop, state["examples"], failure.counterexample, shrunk=shrink)
+    except _OutOfTime:
+        best = state["best"]
+        return PropertyResult(prop, state["examples"], best, timed_out=True, shrunk=best is None)
+    return PropertyResult(prop, state["examples"])
+
+
+def check_properties(policy: str | Path | CompiledPolicy, examples: int = 100, seed: int = 0,
+                     max_seconds: float = 60.0, names: Sequence[str] | None = None,
+                     shrink: bool = True,
+                     progress: Callable[[Sequence[Property]], Iterable[Property]] = iter) -> PropertyReport:
+    """Check the behaviour properties of ``policy`` (a bundled id, a path or a compiled policy).
+
+    Each property tries up to ``examples`` generated histories; all together stop after
+    about ``max_seconds`` (the time left is shared among the properties not yet run;
+    when time runs out while a counterexample is being shrunk, the smallest found so far
+    is reported). ``seed`` makes the run repeatable; ``names`` picks properties by name
+    or letter; ``shrink=False`` reports the first counterexample as found. Raises
+    ``HypothesisMissing`` when hypothesis is not installed, ``KeyError`` for an unknown
+    property name. ``progress`` wraps the loop over the properties (e.g. a progress bar).
+    """
+    try:
+        import hypothesis  # noqa: F401
+    except ImportError:
+        raise HypothesisMissing() from None
+    compiled = policy if isinstance(policy, CompiledPolicy) else load_policy(policy)
+    chosen = [p for p in PROPERTIES if names is None or p.name in names or p.letter in names]
+    unknown = set(names or ()) - {p.name for p in PROPERTIES} - {p.letter for p in PROPERTIES}
+    if unknown:
+        raise KeyError(f"unknown property {sorted(unknown)[0]!r}; known: {', '.join(p.name for p in PROPERTIES)}")
+    checker, spec = _Checker(compiled), _spec(compiled.ruleset)
+    stop = time.monotonic() + max_seconds
+    results = []
+    for i, prop in enumerate(progress(chosen)):
+        share = (stop - time.monotonic()) / (len(chosen) - i)
+        results.append(_run_one(prop, checker, spec, examples, seed, time.monotonic() + max(share, 0.0), shrink))
+    return PropertyReport(compiled.id, seed, tuple(results))
+
+
+
+def check_example(policy: str | Path | CompiledPolicy, name: str, history: Mapping[str, Any], as_of: dt.date,
+                  mark: int | None = None, shuffle_seed: int = 0) -> Counterexample | None:
+    """Check one property on one given history (JSON form, a single pupil) as of a date.
+
+    For (a) and (b) ``mark`` is the index of the mark to change in the pupil's ``marks``
+    (a present mark, or an absence, on or before ``as_of``); by default each such mark in
+    turn, returning the first counterexample. For (d) ``shuffle_seed`` picks the order.
+    Useful to keep a counterexample as a regression test. None when the property holds.
+    """
+    compiled = policy if isinstance(policy, CompiledPolicy) else load_policy(policy)
+    prop = next((p for p in PROPERTIES if name in (p.name, p.letter)), None)
+    if prop is None:
+        raise KeyError(f"unknown property {name!r}; known: {', '.join(p.name for p in PROPERTIES)}")
+    checker = _Checker(compiled)
+    check = getattr(checker, prop.name)
+    if prop.name == "clean_record_no_action":
+        return check((as_of, history))
+    if prop.name == "input_order_irrelevant":
+        return check(((as_of, history), shuffle_seed))
+    wanted = ((lambda m: m["code"] in ("/", "\\")) if prop.name == "absence_escalates"
+              else (lambda m: checker.category(m).is_absent))
+    candidates = [i for i, m in enumerate(history["pupils"][0]["marks"])
+                  if dt.date.fromisoformat(m["date"]) <= as_of and wanted(m)]
+    if mark is not None and mark not in candidates:
+        kind = "a present mark" if prop.name == "absence_escalates" else "an absence"
+        raise ValueError(f"marks[{mark}] is not {kind} on or before {as_of}")
+    for choose in [candidates.index(mark)] if mark is not None else range(len(candidates)):
+        found = check(((as_of, history), [choose]))
+        if found is not None:
+            return found
+    return None

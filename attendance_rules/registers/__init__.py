@@ -1,0 +1,1 @@
+"""Attendance registers: codes, histories and their readers, calendars, measures."""

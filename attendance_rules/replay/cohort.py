@@ -1,0 +1,250 @@
+"""The cohort view: what a policy says about a whole school on one date.
+
+Counts of recommendations per action and per kind, pupils per derived stage fact (facts
+whose names start with ``stage``), and the persistent and severe absence lists — pupils
+with the facts ``persistent_absence`` / ``severe_absence``, lowest year-to-date attendance
+first — the list a school brings to its termly targeting support meeting.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+import re
+from fractions import Fraction
+from typing import TYPE_CHECKING, Any, Iterable, Mapping
+
+import attrs
+
+from ..registers.calendar import Calendar
+from ..engine.results import Evaluation
+from ..registers.history import History, Pupil
+from ..registers.measures import Window, compute, json_number
+
+if TYPE_CHECKING:
+    from ..engine.compiled import CompiledPolicy
+
+__all__ = ["AbsenceRow", "ActionCount", "CohortView", "KindCount", "cohort_view", "render_cohort", "summarise"]
+
+PERSISTENT = "persistent_absence"
+SEVERE = "severe_absence"
+STAGE_PREFIX = "stage"
+_NUMBERED = re.compile(r"stage\d+")
+
+
+@attrs.frozen
+class ActionCount:
+    """Pupils recommended an action (and pupils for whom it was held back)."""
+
+    action: str
+    title: str
+    kind: str
+    recommended: int
+    held_back: int
+
+    def to_json(self) -> dict[str, Any]:
+        """JSON form."""
+        return {"action": self.action, "title": self.title, "kind": self.kind, "recommended": self.recommended,
+                "held_back": self.held_back}
+
+
+@attrs.frozen
+class KindCount:
+    """Recommendations of one kind (letter, meeting …) and the pupils receiving any."""
+
+    kind: str
+    recommendations: int
+    pupils: int
+
+    def to_json(self) -> dict[str, Any]:
+        """JSON form."""
+        return {"kind": self.kind, "recommendations": self.recommendations, "pupils": self.pupils}
+
+
+@attrs.frozen
+class AbsenceRow:
+    """A pupil on the persistent or severe absence list, with the year-to-date figures."""
+
+    pupil_id: str
+    year_group: int | None
+    attendance: Fraction | None  # attended / possible, academic year to date
+    possible: int
+    absent: int
+    unauthorised: int
+    stages: tuple[str, ...]
+    actions: tuple[str, ...]
+
+    def to_json(self) -> dict[str, Any]:
+        """JSON form (attendance as a fraction of 1, 6 places)."""
+        return {"pupil_id": self.pupil_id, "year_group": self.year_group, "attendance": json_number(self.attendance),
+                "possible_sessions": self.possible, "absent_sessions": self.absent,
+                "unauthorised_sessions": self.unauthorised, "stages": list(self.stages), "actions": list(self.actions)}
+
+
+@attrs.frozen
+class CohortView:
+    """The summary of one evaluation of a cohort."""
+
+    as_of: dt.date
+    policy: dict[str, Any] = attrs.field(hash=False)
+    history: dict[str, Any] = attrs.field(hash=False)
+    library_version: str
+    pupils: int
+    pupils_with_recommendations: int
+    by_action: tuple[ActionCount, ...]  # most recommended first, then by id
+    by_kind: tuple[KindCount, ...]
+    by_stage: tuple[tuple[str, int], ...]  # every stage fact the policy can derive, by name
+    persistent: tuple[AbsenceRow, ...]  # lowest attendance first
+    severe: tuple[AbsenceRow, ...]
+
+    def to_json(self) -> dict[str, Any]:
+        """JSON form (fixed key order)."""
+        return {"as_of": self.as_of.isoformat(), "library": {"name": "attendance-rules",
+                                                             "version": self.library_version},
+                "policy": self.policy, "history": self.history, "pupils": self.pupils,
+                "pupils_with_recommendations": self.pupils_with_recommendations,
+                "by_action": [a.to_json() for a in self.by_action], "by_kind": [k.to_json() for k in self.by_kind],
+                "by_stage": {name: n for name, n in self.by_stage},
+                "persistent_absence": [r.to_json() for r in self.persistent],
+                "severe_absence": [r.to_json() for r in self.severe]}
+
+    def dumps(self) -> str:
+        """Deterministic JSON text."""
+        return json.dumps(self.to_json(), indent=2, ensure_ascii=False) + "\n"
+
+
+def summarise(evaluation: Evaluation, pupils: Mapping[str, Pupil], calendar: Calendar = Calendar(),
+              stage_facts: Iterable[str] = (), action_kinds: Mapping[str, str] | None = None) -> CohortView:
+    """Count an evaluation; ``pupils`` (by id) gives the registers for year-to-date attendance.
+
+    ``stage_facts`` are listed even when no pupil has them (the policy's stage facts);
+    ``action_kinds`` names the kind of an action that is only ever held back.
+    """
+    action_kinds = action_kinds or {}
+    actions: dict[str, list] = {}  # action -> [title, kind, recommended, held back]
+    kinds: dict[str, list[int]] = {}  # kind -> [recommendations, pupils]
+    stages = {name: 0 for name in stage_facts if name.startswith(STAGE_PREFIX)}
+    persistent, severe = [], []
+    busy = 0
+    for result in evaluation.pupils:
+        busy += bool(result.recommendations)
+        for rec in result.recommendations:
+            actions.setdefault(rec.action, [rec.title, rec.kind, 0, 0])[2] += 1
+            kinds.setdefault(rec.kind, [0, 0])[0] += 1
+        for kind in {rec.kind for rec in result.recommendations}:
+            kinds[kind][1] += 1
+        for action in {(s.action, s.title) for s in result.suppressed}:
+            actions.setdefault(action[0], [action[1], action_kinds.get(action[0], ""), 0, 0])[3] += 1
+        facts = {f.name for f in result.facts}
+        for name in facts:
+            if name.startswith(STAGE_PREFIX):
+                stages[name] = stages.get(name, 0) + 1
+        if PERSISTENT in facts or SEVERE in facts:
+            row = _row(pupils[result.pupil_id], result.as_of, calendar, facts, result.actions())
+            if PERSISTENT in facts:
+                persistent.append(row)
+            if SEVERE in facts:
+                severe.append(row)
+    by_action = tuple(ActionCount(a, t, k, n, h) for a, (t, k, n, h) in
+                      sorted(actions.items(), key=lambda item: (-item[1][2], -item[1][3], item[0])))
+    by_kind = tuple(KindCount(k, n, p) for k, (n, p) in sorted(kinds.items(), key=lambda item: (-item[1][0], item[0])))
+    return CohortView(evaluation.as_of, evaluation.policy, evaluation.history, evaluation.library_version,
+                      len(evaluation.pupils), busy, by_action, by_kind, tuple(sorted(stages.items())),
+                      tuple(sorted(persistent, key=_order)), tuple(sorted(severe, key=_order)))
+
+
+def _order(row: AbsenceRow) -> tuple:
+    return (row.attendance is None, row.attendance if row.attendance is not None else 0, row.pupil_id)
+
+
+def _row(pupil: Pupil, as_of: dt.date, calendar: Calendar, facts: set[str], actions: tuple[str, ...]) -> AbsenceRow:
+    rate = compute(pupil, "attendance_rate", as_of, Window("academic_year"), calendar)
+    counts, attendance = rate.counts, rate.value
+    assert attendance is None or isinstance(attendance, Fraction), "a rate is a fraction (None: no possible session)"
+    return AbsenceRow(pupil.id, pupil.year_group, attendance, counts.get("possible", 0), counts.get("absent", 0),
+                      counts.get("unauthorised", 0), tuple(sorted(f for f in facts if f.startswith(STAGE_PREFIX))),
+                      actions)
+
+
+def cohort_view(policy: CompiledPolicy, history: History | Iterable[Pupil], as_of: dt.date,
+                evaluation: Evaluation | None = None) -> CohortView:
+    """Evaluate every pupil as of ``as_of`` and summarise (``evaluation``: that evaluation,
+    already made, e.g. by worker processes)."""
+    pupils = list(history)
+    if evaluation is None:
+        evaluation = policy.evaluate(history if isinstance(history, History) else History(tuple(pupils)), as_of)
+    kinds = {a.id: a.kind for a in policy.ruleset.policy.actions.values()}
+    return summarise(evaluation, {p.id: p for p in pupils}, policy.calendar, policy.ruleset.facts, kinds)
+
+
+# --- rendering ------------------------------------------------------------------------
+
+
+def _pct(value: Fraction | None) -> str:
+    return "n/a" if value is None else f"{float(value) * 100:.1f}%"
+
+
+def _main_stages(stages: tuple[str, ...]) -> str:
+    """The numbered stages (``stage2``) if the policy has them, else every stage fact."""
+    numbered = [s for s in stages if _NUMBERED.fullmatch(s)]
+    return ", ".join(numbered or stages) or "-"
+
+
+def _absence_table(title: str, rows: tuple[AbsenceRow, ...]) -> list[str]:
+    lines = ["", f"{title} ({len(rows)}), lowest attendance first:"]
+    if not rows:
+        return lines + ["  none"]
+    lines.append(f"  {'pupil':<10} {'year':>4} {'attend.':>8} {'possible':>8} {'absent':>6} {'unauth':>6}  stages")
+    for r in rows:
+        year = "" if r.year_group is None else str(r.year_group)
+        lines.append(f"  {r.pupil_id:<10} {year:>4} {_pct(r.attendance):>8} {r.possible:>8} {r.absent:>6} "
+                     f"{r.unauthorised:>6}  {_main_stages(r.stages)}".rstrip())
+    return lines
+
+
+def _table(view: CohortView) -> str:
+    lines = [f"cohort as of {view.as_of.isoformat()} — policy {view.policy['id']} {view.policy['version']}",
+             f"{view.pupils} pupil(s); {view.pupils_with_recommendations} with at least one recommendation", "",
+             f"{'action':<40} {'kind':<14} {'pupils':>6} {'held back':>9}"]
+    lines += [f"{a.action:<40} {a.kind:<14} {a.recommended:>6} {a.held_back:>9}" for a in view.by_action]
+    lines += ["", f"{'kind':<16} {'recommendations':>15} {'pupils':>6}"]
+    lines += [f"{k.kind:<16} {k.recommendations:>15} {k.pupils:>6}" for k in view.by_kind]
+    lines += ["", f"{'stage fact':<40} {'pupils':>6}"] + [f"{name:<40} {n:>6}" for name, n in view.by_stage]
+    lines += _absence_table("persistent absence", view.persistent)
+    lines += _absence_table("severe absence", view.severe)
+    return "\n".join(lines) + "\n"
+
+
+def _md_absence(title: str, rows: tuple[AbsenceRow, ...]) -> list[str]:
+    lines = ["", f"## {title} ({len(rows)})", ""]
+    if not rows:
+        return lines + ["None."]
+    lines += ["| pupil | year | attendance | possible | absent | unauthorised | stages | recommended |",
+              "| --- | ---: | ---: | ---: | ---: | ---: | --- | --- |"]
+    for r in rows:
+        lines.append(f"| {r.pupil_id} | {'' if r.year_group is None else r.year_group} | {_pct(r.attendance)} | "
+                     f"{r.possible} | {r.absent} | {r.unauthorised} | {', '.join(r.stages)} | "
+                     f"{', '.join(f'`{a}`' for a in r.actions)} |")
+    return lines
+
+
+def _markdown(view: CohortView) -> str:
+    lines = [f"# Cohort as of {view.as_of.isoformat()}", "",
+             f"Policy `{view.policy['id']}` version {view.policy['version']}; {view.pupils} pupils, "
+             f"{view.pupils_with_recommendations} with at least one recommendation.", "",
+             "## Recommendations by action", "", "| action | title | kind | pupils | held back |",
+             "| --- | --- | --- | ---: | ---: |"]
+    lines += [f"| `{a.action}` | {a.title} | {a.kind} | {a.recommended} | {a.held_back} |" for a in view.by_action]
+    lines += ["", "## By kind", "", "| kind | recommendations | pupils |", "| --- | ---: | ---: |"]
+    lines += [f"| {k.kind} | {k.recommendations} | {k.pupils} |" for k in view.by_kind]
+    lines += ["", "## Stages", "", "| stage fact | pupils |", "| --- | ---: |"]
+    lines += [f"| `{name}` | {n} |" for name, n in view.by_stage]
+    lines += _md_absence("Persistent absence", view.persistent) + _md_absence("Severe absence", view.severe)
+    return "\n".join(lines) + "\n"
+
+
+def render_cohort(view: CohortView, fmt: str = "table") -> str:
+    """``table``, ``json`` or ``markdown``."""
+    if fmt == "json":
+        return view.dumps()
+    return _markdown(view) if fmt == "markdown" else _table(view)

@@ -1,0 +1,1 @@
+"""Many pupils: worker processes, progress bars, Dask datasets."""
