@@ -14,7 +14,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from attendance_rules.cli.app import main as cli_main  # noqa: E402
+from attendance_rules.cli import main as cli_main  # noqa: E402
 
 
 def handbooks() -> dict[str, str]:

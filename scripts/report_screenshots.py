@@ -20,7 +20,7 @@ from pathlib import Path
 
 from playwright.sync_api import sync_playwright
 
-from attendance_rules.cli.app import main
+from attendance_rules.cli import main
 
 ROOT = Path(__file__).parents[1]
 IMAGES = ROOT / "docs" / "images"

@@ -19,7 +19,7 @@ import yaml
 
 from attendance_rules.engine.compiled import CompiledPolicy, load_policy
 from attendance_rules.replay.audit import KINDS, Finding, audit, completions, render_text
-from attendance_rules.cli.app import main
+from attendance_rules.cli import main
 from attendance_rules.registers.readers import load_history
 
 ROOT = Path(__file__).resolve().parents[1]

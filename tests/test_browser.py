@@ -23,7 +23,7 @@ import pytest
 pytest.importorskip("matplotlib", reason="the report extra (matplotlib) is not installed")
 sync_api = pytest.importorskip("playwright.sync_api", reason="playwright (the test extra) is not installed")
 
-from attendance_rules.cli.app import main  # noqa: E402
+from attendance_rules.cli import main  # noqa: E402
 
 ROOT = Path(__file__).parents[1]
 SAMPLE = ROOT / "examples" / "sample" / "history.json"

@@ -23,7 +23,7 @@ from typing import Callable
 import pytest
 
 from attendance_rules.engine.compiled import load_policy
-from attendance_rules.cli.app import main
+from attendance_rules.cli import main
 from attendance_rules.exceptions import EvaluationError
 from attendance_rules.engine.explain import render_evaluation, write_evaluation
 from attendance_rules.scale.parallel import PupilTask, chunk_size_for, dumps, map_pupils

@@ -206,7 +206,7 @@ def test_parquet_columns_are_text(dataset: Path) -> None:
 def test_the_command_line_evaluates_a_dataset(dataset: Path, expected: list[dict], capsys) -> None:
     """``attendance-rules evaluate --history DATASET`` goes through Dask's per-school path (here
     in this process) and prints each pupil as the single-process evaluation does."""
-    from attendance_rules.cli.app import main
+    from attendance_rules.cli import main
 
     out, err = io.StringIO(), io.StringIO()
     status = main(["evaluate", "--policy", "halton", "--history", str(dataset), "--as-of", AS_OF.isoformat(),

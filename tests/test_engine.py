@@ -17,7 +17,7 @@ import pytest
 
 from attendance_rules import CompileError
 from attendance_rules.engine.compiled import load_policy
-from attendance_rules.cli.app import main
+from attendance_rules.cli import main
 from attendance_rules.registers.readers import read_history_data
 
 from conftest import CITE, POLICY_HEADER  # noqa: E402

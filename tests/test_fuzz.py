@@ -57,7 +57,7 @@ from attendance_rules.engine.compiled import load_policy
 from attendance_rules.registers.calendar import load_calendar
 from attendance_rules.replay.cases import load_case, run_case
 from attendance_rules.assurance.checks import validate_paths
-from attendance_rules.cli.app import main
+from attendance_rules.cli import main
 from attendance_rules.exceptions import (
     AttendanceRulesError,
     InputError,

@@ -6,7 +6,7 @@ import importlib.util
 import io
 from pathlib import Path
 
-from attendance_rules.cli.app import main
+from attendance_rules.cli import main
 
 ROOT = Path(__file__).resolve().parents[1]
 

@@ -16,7 +16,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from attendance_rules.registers.calendar import load_calendar
-from attendance_rules.cli.app import main
+from attendance_rules.cli import main
 from attendance_rules.exceptions import InputError, Problem
 from attendance_rules.registers.history import EVENT_FIELDS
 from attendance_rules.registers.readers import load_history, read_history, read_history_data

@@ -16,7 +16,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from attendance_rules.engine.compiled import load_policy
-from attendance_rules.cli.app import main
+from attendance_rules.cli import main
 from attendance_rules.replay.cohort import cohort_view, render_cohort
 from attendance_rules.registers.history import History
 from attendance_rules.replay.impact import compare_policies, render_impact

@@ -352,7 +352,7 @@ def test_cli_reader_choice_gives_the_same_output() -> None:
     pytest.importorskip("pyarrow", reason="needs the 'parquet' extra")
     import io
 
-    from attendance_rules.cli.app import main
+    from attendance_rules.cli import main
 
     outputs = []
     for reader in ("stdlib", "pyarrow", "auto"):

@@ -23,7 +23,7 @@ from hypothesis import strategies as st
 
 from attendance_rules.rules import conditions
 from attendance_rules.assurance.checks import validate_paths
-from attendance_rules.cli.app import main
+from attendance_rules.cli import main
 from attendance_rules.rules.compiler import compile_policy, policy_scope
 from attendance_rules.exceptions import ConditionError, PolicyError
 from attendance_rules.policy.layers import load_policy_files, resolve

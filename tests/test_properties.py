@@ -21,7 +21,7 @@ pytest.importorskip("hypothesis")
 
 from attendance_rules.assurance import properties  # noqa: E402
 from attendance_rules.engine.compiled import load_policy  # noqa: E402
-from attendance_rules.cli.app import main  # noqa: E402
+from attendance_rules.cli import main  # noqa: E402
 from attendance_rules.assurance.properties import (  # noqa: E402
     ENFORCEMENT_KINDS,
     ESCALATION_KINDS,

@@ -17,7 +17,7 @@ from pathlib import Path
 
 import pytest
 
-from attendance_rules.cli.app import main
+from attendance_rules.cli import main
 
 ROOT = Path(__file__).parents[1]
 README = (ROOT / "README.md").read_text(encoding="utf-8")

@@ -19,7 +19,7 @@ import pytest
 
 from attendance_rules.engine.compiled import load_policy
 from attendance_rules.replay.audit import KINDS, AuditReport, EventRef, Finding, audit
-from attendance_rules.cli.app import main
+from attendance_rules.cli import main
 from attendance_rules.engine.results import CitationView, ValueView
 from attendance_rules.policy.layers import load_policy_files
 from attendance_rules.registers.readers import load_history

@@ -24,7 +24,7 @@ import pytest
 pytest.importorskip("matplotlib", reason="the report extra (matplotlib) is not installed")
 
 from attendance_rules.engine.compiled import load_policy
-from attendance_rules.cli.app import main
+from attendance_rules.cli import main
 from attendance_rules.replay.cohort import cohort_view
 from attendance_rules.policy.conformance import conform
 from attendance_rules.registers.readers import load_history

@@ -14,7 +14,7 @@ from pathlib import Path
 
 import pytest
 
-from attendance_rules.cli.app import main
+from attendance_rules.cli import main
 from attendance_rules.policy.handbook import local_choices, parameter_value
 from attendance_rules.policy.layers import load_policy_files
 from attendance_rules.report.handbook import handbook_html

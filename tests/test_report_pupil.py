@@ -21,7 +21,7 @@ import pytest
 
 pytest.importorskip("matplotlib", reason="the report extra (matplotlib) is not installed")
 
-from attendance_rules.cli.app import main  # noqa: E402
+from attendance_rules.cli import main  # noqa: E402
 from attendance_rules.registers.codes import Category  # noqa: E402
 from attendance_rules.engine.distance import distances  # noqa: E402
 from attendance_rules.exceptions import UsageError  # noqa: E402
@@ -348,7 +348,7 @@ def test_the_command_s_page_is_identical_across_processes_and_hash_seeds(tmp_pat
     for seed in ("1", "2"):
         folder = tmp_path / f"seed{seed}"
         folder.mkdir()
-        code = ("import sys; from attendance_rules.cli.app import main; sys.exit(main(sys.argv[1:]))")
+        code = ("import sys; from attendance_rules.cli import main; sys.exit(main(sys.argv[1:]))")
         argv = ["report", "pupil", "--policy", "halton", "--history", str(history), "--pupil", "P00019",
                 "--as-of", AS_OF.isoformat(), "-o", str(folder / "pupil.html"), *_handbook_options()]
         env = {**os.environ, "PYTHONHASHSEED": seed, "PYTHONPATH": str(ROOT)}

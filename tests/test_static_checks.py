@@ -17,7 +17,7 @@ from pathlib import Path
 import pytest
 
 from attendance_rules.assurance.checks import check_policy, validate_paths
-from attendance_rules.cli.app import main
+from attendance_rules.cli import main
 from attendance_rules.rules.compiler import compile_policy
 from attendance_rules.policy.layers import load_policy_files, resolve
 from attendance_rules.policy.model import read_policy_text

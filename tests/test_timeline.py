@@ -16,7 +16,7 @@ from hypothesis import strategies as st
 
 from attendance_rules.engine.compiled import load_policy
 from attendance_rules.replay.cases import load_case
-from attendance_rules.cli.app import main
+from attendance_rules.cli import main
 from attendance_rules.registers.history import Pupil, Register
 from attendance_rules.registers.readers import load_history, read_history_data
 from attendance_rules.replay.timeline import (

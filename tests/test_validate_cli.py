@@ -17,7 +17,7 @@ from pathlib import Path
 
 import pytest
 
-from attendance_rules.cli.app import main
+from attendance_rules.cli import main
 
 ROOT = Path(__file__).resolve().parent.parent
 BROKEN = Path(__file__).resolve().parent / "policies" / "broken"

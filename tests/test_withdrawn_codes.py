@@ -21,7 +21,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from attendance_rules.cli.app import main
+from attendance_rules.cli import main
 from attendance_rules.registers.codes import CATEGORIES, default_codebook
 from attendance_rules.exceptions import InputError
 from attendance_rules.registers.readers import load_history, read_history

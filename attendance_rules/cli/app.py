@@ -11,169 +11,30 @@ from __future__ import annotations
 
 import argparse
 import contextlib
-import datetime as dt
 import io
 import json
 import sys
 import traceback
 from pathlib import Path
-from typing import Any, Callable, Sequence, TextIO, cast
+from typing import Any, Callable, Sequence, TextIO
 
 from .. import __version__
 from ..exceptions import AttendanceRulesError, Location, Problem, UsageError
+from .common import (
+    COMMAND_LINE,
+    calendar_of,
+    check_output,
+    date_type,
+    policy_ref,
+    shown_name,
+    with_policy_files,
+)
 
-__all__ = ["EXIT_INTERNAL", "EXIT_INTERRUPTED", "add_run_options", "calendar_of", "jobs_of", "main", "policy_ref",
-           "with_policy_files"]
+__all__ = ["EXIT_INTERNAL", "EXIT_INTERRUPTED", "main"]
 
 MAX_PROBLEMS_SHOWN = 50
 EXIT_INTERRUPTED = 130  # 128 + SIGINT, as shells report a command stopped by Ctrl-C
 EXIT_INTERNAL = 3  # a bug: neither the input nor the command line is at fault
-COMMAND_LINE = Location("<command line>")
-
-
-def _date(text: str) -> dt.date:
-    """A date argument: ISO, and within the dates the tool works with (calendar.check_date)."""
-    from ..registers.calendar import check_date
-
-    try:
-        day = dt.date.fromisoformat(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"expected a date as YYYY-MM-DD, found {text!r}") from None
-    if check_date(day):
-        raise argparse.ArgumentTypeError(check_date(day))
-    return day
-
-
-# --horizon: a local bound on the look-ahead, not a policy value. The simulation behind
-# it costs time in proportion (about 0.2 s per week on the 300-pupil sample), and more
-# than a school year ahead (39 weeks) says nothing the officer can act on.
-MAX_HORIZON_WEEKS = 52
-
-
-def _horizon(text: str) -> int:
-    """``--horizon``: a whole number of school weeks, 0 to MAX_HORIZON_WEEKS."""
-    try:
-        value = int(text)
-    except ValueError:
-        value = -1
-    if not 0 <= value <= MAX_HORIZON_WEEKS:
-        raise argparse.ArgumentTypeError(
-            f"expected a whole number of school weeks from 0 to {MAX_HORIZON_WEEKS}, found {text!r}")
-    return value
-
-
-def _jobs(text: str) -> int:
-    """``--jobs``: a whole number of at least 1."""
-    try:
-        value = int(text)
-    except ValueError:
-        value = 0
-    if value < 1:
-        raise argparse.ArgumentTypeError(f"expected a whole number of processes, at least 1, found {text!r}")
-    return value
-
-
-def add_run_options(p: argparse.ArgumentParser, jobs: bool = True) -> None:
-    """``--quiet`` (no progress bar) and, for per-pupil commands, ``--jobs N``."""
-    if jobs:
-        from ..scale.parallel import default_jobs
-
-        p.add_argument("--jobs", type=_jobs, default=None, metavar="N",
-                       help=f"worker processes evaluating pupils; 1 runs in this process "
-                            f"(default: the machine's cores, os.cpu_count(), here {default_jobs()})")
-    p.add_argument("--quiet", action="store_true",
-                   help="no progress bar (it is shown on standard error only when that is a terminal)")
-    p.add_argument("--reader", choices=("auto", "stdlib", "pyarrow"), default="auto",
-                   help="how a CSV history's marks.csv is read: the csv module, pyarrow's multi-threaded reader "
-                        "(the 'parquet' extra), or auto: pyarrow for a marks.csv of 64 MiB or more when installed")
-
-
-def jobs_of(args: argparse.Namespace) -> int:
-    """The ``--jobs`` asked for, or the machine's cores."""
-    from ..scale.parallel import default_jobs
-
-    return getattr(args, "jobs", None) or default_jobs()
-
-
-def calendar_of(args: argparse.Namespace) -> Any:
-    """The term dates of ``--calendar``, or none (terms inferred from gaps). A path that is
-    missing or not a file is a usage error naming it, before anything is read."""
-    from ..registers.calendar import Calendar, load_calendar
-
-    name = getattr(args, "calendar", None)
-    if not name:
-        return Calendar()
-    path = Path(name)
-    try:
-        found = "a directory" if path.is_dir() else "" if path.is_file() else "nothing"
-    except OSError as error:  # e.g. a name longer than the system allows
-        found = error.strerror or str(error)
-    if found:
-        raise UsageError([Problem("--calendar names no readable file", Location(_shown(name)), found=found,
-                                  expected="a CSV file with columns name,start,end",
-                                  example="autumn 1,2023-09-04,2023-10-27")])
-    return load_calendar(path)
-
-
-def _shown(name: str) -> str:
-    """A file name as errors show it: a name of hundreds of characters is cut in the middle."""
-    return name if len(name) <= 80 else name[:60] + "…" + name[-15:]
-
-
-def policy_ref(text: str) -> str:
-    """A policy argument: an id becomes the path of the file it resolves to
-    (``resources.find_policy``: ATTENDANCE_RULES_POLICY_PATH, ./policies, then bundled), so
-    this process and its workers load the same file; unknown ids are left for the loader
-    to report."""
-    from ..policy.resources import find_policy
-
-    found = find_policy(text)
-    return text if found is None else str(found)
-
-
-def with_policy_files(policy: Any, fmt: str, out: TextIO, label: str = "policy files") -> TextIO:
-    """Where to write a table, text or Markdown output so that its header names the files of
-    the policy chain (root first, as ``resources.display_path`` shows them): a line under
-    the first line (the title). JSON carries them as ``policy.files[].path``; ``jsonl``
-    has no header. Flush the stream returned when done."""
-    from ..policy.resources import display_path
-
-    if fmt in ("json", "jsonl"):
-        return out
-    chain = getattr(getattr(policy, "ruleset", None), "policy", policy).chain  # compiled or effective
-    paths = [display_path(p.file) for p in chain]
-    if fmt == "markdown":
-        lines = "\n" + f"{label.capitalize()}: " + " → ".join(f"`{p}`" for p in paths) + "\n"
-    else:
-        lines = f"{label}: " + " → ".join(paths) + "\n"
-    return cast(TextIO, _UnderTitle(out, lines))  # a text stream in all but name: write and flush
-
-
-class _UnderTitle(io.TextIOBase):
-    """A stream that writes ``lines`` once the first line (the title) has been written."""
-
-    def __init__(self, out: TextIO, lines: str) -> None:
-        super().__init__()
-        self.out, self.held = out, ""
-        self.lines: str | None = lines  # None once written
-
-    def write(self, text: str) -> int:
-        """Pass ``text`` on, with ``lines`` inserted after the first newline."""
-        if self.lines is None:
-            return self.out.write(text)
-        title, newline, rest = (self.held + text).partition("\n")
-        self.held = title
-        if newline:
-            self.out.write(title + newline + self.lines + rest)
-            self.lines = None
-        return len(text)
-
-    def flush(self) -> None:
-        """Write a title still held back (an output of one line without a newline)."""
-        if self.lines is not None and self.held:
-            self.out.write(self.held + "\n" + self.lines)
-            self.lines = None
-        self.out.flush()
 
 
 def _print_problems(problems: Sequence[Problem], out: TextIO) -> None:
@@ -261,7 +122,7 @@ def _cmd_policy_doc(args: argparse.Namespace, out: TextIO) -> int:
     from ..policy.layers import load_policy_files
 
     if args.output:
-        _check_output(args.output)
+        check_output(args.output)
     policy = load_policy_files(args.policy)
     if args.format == "html":
         from ..report.handbook import handbook_html
@@ -280,18 +141,6 @@ def _cmd_policy_doc(args: argparse.Namespace, out: TextIO) -> int:
     return 0
 
 
-def _check_output(name: str) -> None:
-    """An output file goes into a folder that exists, and is not itself a folder (usage errors)."""
-    path = Path(name)
-    try:
-        problem = "is a directory" if path.is_dir() else "" if path.parent.is_dir() else "its folder does not exist"
-    except OSError as error:
-        problem = error.strerror or str(error)
-    if problem:
-        raise UsageError([Problem(f"cannot write the output file: {problem}", Location(_shown(name)),
-                                  expected="a file name in an existing folder", example="--output handbook.md")])
-
-
 # --- parser ---------------------------------------------------------------------------
 
 
@@ -308,10 +157,10 @@ def _parser() -> argparse.ArgumentParser:
 
     p = sub.add_parser("measures", help="attendance measures of each pupil as of a date")
     p.add_argument("--history", nargs="+", required=True, metavar="FILE", help="history JSON, CSV files or directory")
-    from .evaluate import add_strict_codes
+    from .common import add_strict_codes
 
     add_strict_codes(p)
-    p.add_argument("--as-of", required=True, type=_date, metavar="YYYY-MM-DD")
+    p.add_argument("--as-of", required=True, type=date_type, metavar="YYYY-MM-DD")
     p.add_argument("--pupil", metavar="ID", help="only this pupil")
     p.add_argument("--calendar", metavar="CSV", help="term dates (name,start,end); default: inferred from gaps")
     p.add_argument("--format", choices=("table", "json"), default="table")
@@ -319,7 +168,7 @@ def _parser() -> argparse.ArgumentParser:
 
     p = sub.add_parser("validate", help="check policy files (schema, names, citations, layering)")
     p.add_argument("paths", nargs="+", type=policy_ref, metavar="POLICY", help="policy files or policy ids")
-    p.add_argument("--today", type=_date, default=None, metavar="YYYY-MM-DD",
+    p.add_argument("--today", type=date_type, default=None, metavar="YYYY-MM-DD",
                    help="date for review_due warnings (default: today)")
     p.set_defaults(run=_cmd_validate)
 
@@ -342,7 +191,11 @@ def _parser() -> argparse.ArgumentParser:
 
 def _add_later_commands(sub: Any, psub: Any) -> None:
     """Commands that need the engine live in their own modules (cli_eval, cli_replay …)."""
-    from . import assurance as cli_assurance, audit as cli_audit, evaluate as cli_eval, replay as cli_replay, report as cli_report
+    from . import assurance as cli_assurance
+    from . import audit as cli_audit
+    from . import evaluate as cli_eval
+    from . import replay as cli_replay
+    from . import report as cli_report
 
     cli_eval.register(sub, psub)
     for module in (cli_replay, cli_audit, cli_assurance, cli_report):
@@ -417,7 +270,7 @@ def _is_deliberate(error: KeyError) -> bool:
 def _file_problem(error: OSError) -> Problem:
     """A file named on the command line that cannot be read or written, located at the file."""
     name = str(error.filename)
-    return Problem(f"cannot use this file: {error.strerror or error}", Location(_shown(name)),
+    return Problem(f"cannot use this file: {error.strerror or error}", Location(shown_name(name)),
                    expected="an existing file (or directory) that can be read, or a folder that exists for output")
 
 

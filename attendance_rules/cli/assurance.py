@@ -15,14 +15,9 @@ import argparse
 import sys
 from typing import Any, TextIO
 
+from .common import policy_ref
+
 __all__ = ["register"]
-
-
-def _policy_ref(text: str) -> str:
-    """A policy argument resolved to its file (``cli.policy_ref``)."""
-    from .app import policy_ref
-
-    return policy_ref(text)
 
 
 def _positive_int(text: str) -> int:
@@ -46,8 +41,13 @@ def _positive_seconds(text: str) -> float:
 
 
 def _cmd_check(args: argparse.Namespace, out: TextIO) -> int:
+    from ..assurance.properties import (
+        MISSING_HYPOTHESIS,
+        PROPERTIES,
+        HypothesisMissing,
+        check_properties,
+    )
     from ..scale.progress import progress
-    from ..assurance.properties import MISSING_HYPOTHESIS, PROPERTIES, HypothesisMissing, check_properties
 
     try:
         import hypothesis  # noqa: F401
@@ -72,8 +72,8 @@ def _cmd_check(args: argparse.Namespace, out: TextIO) -> int:
 
 def register(sub: Any) -> None:
     """Add this module's commands to the CLI parser."""
-    from .app import add_run_options
     from ..assurance.properties import PROPERTIES
+    from .common import add_run_options
 
     names = [p.name for p in PROPERTIES] + [p.letter for p in PROPERTIES]
     p = sub.add_parser(
@@ -81,7 +81,7 @@ def register(sub: Any) -> None:
         description="Generate attendance histories with hypothesis and test that the policy behaves sensibly: "
                     + "; ".join(f"({p.letter}) {p.says}" for p in PROPERTIES)
                     + ". Exit 0 when every property holds, 1 with a counterexample, 2 on usage errors.")
-    p.add_argument("policy", type=_policy_ref, metavar="POLICY", help="policy id or policy file path")
+    p.add_argument("policy", type=policy_ref, metavar="POLICY", help="policy id or policy file path")
     p.add_argument("--examples", type=_positive_int, default=100, metavar="N",
                    help="generated histories per property (default 100)")
     p.add_argument("--seed", type=int, default=0, metavar="S",

@@ -8,48 +8,23 @@ from pathlib import Path
 from typing import Any, TextIO
 
 from ..exceptions import InputError, Location, Problem
+from .common import (
+    add_strict_codes,
+    calendar_of,
+    conform_history,
+    date_type,
+    horizon_type,
+    load_history_of,
+    policy_ref,
+)
 
 __all__ = ["register"]
-
-
-def _policy_ref(text: str) -> str:
-    """A policy argument resolved to its file (``cli.policy_ref``)."""
-    from .app import policy_ref
-
-    return policy_ref(text)
-
-
-def _date_type() -> Any:
-    from .app import _date
-
-    return _date
-
-
-def _horizon_type() -> Any:
-    from .app import _horizon
-
-    return _horizon
-
-
-def add_strict_codes(p: argparse.ArgumentParser) -> None:
-    """``--strict-codes``, beside a command's ``--history``."""
-    p.add_argument("--strict-codes", action="store_true",
-                   help="refuse a register code used after its withdrawal (F, H, J or Y from 19 August 2024, F "
-                        "from September 2013) rather than count it as DfE's statistics do, with a warning")
-
-
-def load_history_of(args: argparse.Namespace) -> Any:
-    """The history of ``--history``, read with the command's ``--reader`` and ``--strict-codes``."""
-    from ..registers.readers import load_history
-
-    return load_history(args.history, engine=getattr(args, "reader", "auto"),
-                        strict_codes=getattr(args, "strict_codes", False))
 
 
 def _load(args: argparse.Namespace) -> tuple[Any, Any]:
     from ..engine.compiled import load_policy
 
-    return load_policy(args.policy, calendar=_calendar(args), backend=getattr(args, "backend", "python")), \
+    return load_policy(args.policy, calendar=calendar_of(args), backend=getattr(args, "backend", "python")), \
         load_history_of(args)
 
 
@@ -57,12 +32,11 @@ def _cmd_evaluate(args: argparse.Namespace, out: TextIO) -> int:
     """`evaluate`: each pupil evaluated (over --jobs processes) and written as it comes."""
     from contextlib import closing
 
-    from .app import jobs_of, with_policy_files
     from ..engine.explain import write_evaluation
+    from ..scale.distributed import is_dataset, run_evaluate_cli
     from ..scale.parallel import map_pupils
     from ..scale.progress import progress, unless_streaming_to_terminal
-
-    from ..scale.distributed import is_dataset, run_evaluate_cli
+    from .common import jobs_of, with_policy_files
 
     if args.scheduler or is_dataset(args.history):
         return run_evaluate_cli(args, out)
@@ -78,20 +52,6 @@ def _cmd_evaluate(args: argparse.Namespace, out: TextIO) -> int:
         write_evaluation(header, progress(results, len(pupils), "evaluate", bar), args.format, out)
     out.flush()
     return 0
-
-
-def conform_history(policy: Any, history: Any, args: argparse.Namespace, warn: bool = True) -> Any:
-    """The history checked against the policy (``InputError`` on errors), as of ``--as-of``
-    when the command has one; warnings go to stderr (unless ``warn`` is False)."""
-    import sys
-
-    from ..policy.conformance import conform
-
-    checked = conform(history, policy.ruleset.policy, getattr(args, "as_of", None))
-    err = getattr(args, "err", None) or sys.stderr
-    for warning in checked.warnings if warn else ():
-        print(warning, file=err)
-    return checked
 
 
 def evaluation_header(policy: Any, history: Any, as_of: Any, warnings: tuple = ()) -> Any:
@@ -113,13 +73,6 @@ def evaluate_task(policy: Any, ref: str, as_of: Any, school: Any, horizon: int |
 
     extra = (as_of, school, horizon, lines)
     return PupilTask(setup_policy, _evaluate_one, (ref, policy.calendar, policy.backend, extra)), (policy, extra)
-
-
-def _calendar(args: argparse.Namespace) -> Any:
-    """The term dates of --calendar, or none (inferred from gaps)."""
-    from .app import calendar_of
-
-    return calendar_of(args)
 
 
 def setup_policy(ref: str, calendar: Any, backend: str, extra: Any = None) -> tuple[Any, Any]:
@@ -147,8 +100,8 @@ def _evaluate_one(state: tuple[Any, tuple], pupil: Any) -> Any:
 
 
 def _cmd_explain(args: argparse.Namespace, out: TextIO) -> int:
-    from .app import with_policy_files
     from ..engine.explain import explain_pupil, explain_why_not
+    from .common import with_policy_files
 
     policy, history = _load(args)
     pupil = history.pupil(args.pupil)
@@ -169,8 +122,8 @@ def _cmd_explain(args: argparse.Namespace, out: TextIO) -> int:
 def _cmd_verify(args: argparse.Namespace, out: TextIO) -> int:
     """`verify`: evaluate again with the saved policy and date, compare with what was saved."""
     from ..engine.compiled import load_policy
-    from .app import policy_ref
     from ..replay.timeline import history_meta
+    from .common import policy_ref
 
     saved, as_of = _saved_evaluation(Path(args.decision))
     history = load_history_of(args)
@@ -302,10 +255,10 @@ def _cmd_test(args: argparse.Namespace, out: TextIO) -> int:
 
 
 def _common(p: argparse.ArgumentParser, pupil_required: bool = False) -> None:
-    p.add_argument("--policy", type=_policy_ref, required=True, metavar="ID_OR_PATH", help="policy id or policy file")
+    p.add_argument("--policy", type=policy_ref, required=True, metavar="ID_OR_PATH", help="policy id or policy file")
     p.add_argument("--history", nargs="+", required=True, metavar="FILE", help="history JSON, CSV files or directory")
     add_strict_codes(p)
-    p.add_argument("--as-of", required=True, type=_date_type(), metavar="YYYY-MM-DD")
+    p.add_argument("--as-of", required=True, type=date_type, metavar="YYYY-MM-DD")
     p.add_argument("--pupil", required=pupil_required, metavar="ID")
     p.add_argument("--calendar", metavar="CSV", help="term dates (name,start,end)")
     p.add_argument("--backend", choices=("python", "durable"), default="python",
@@ -314,12 +267,12 @@ def _common(p: argparse.ArgumentParser, pupil_required: bool = False) -> None:
 
 def register(sub: Any, psub: Any) -> None:
     """Add the evaluating commands to the CLI parser."""
-    from .app import add_run_options
+    from .common import add_run_options
 
     p = sub.add_parser("evaluate", help="recommended actions for each pupil, with cited reasons")
     _common(p)
     p.add_argument("--format", choices=("table", "json", "jsonl", "markdown"), default="table")
-    p.add_argument("--horizon", type=_horizon_type(), metavar="WEEKS", default=None,
+    p.add_argument("--horizon", type=horizon_type, metavar="WEEKS", default=None,
                    help="also list, per pupil, thresholds that could be met within WEEKS school weeks (at_risk)")
     add_run_options(p)
     from ..scale.distributed import add_arguments
@@ -330,7 +283,7 @@ def register(sub: Any, psub: Any) -> None:
     p = sub.add_parser("explain", help="the reasoning for one pupil in plain English")
     _common(p, pupil_required=True)
     p.add_argument("--why-not", metavar="ACTION", help="also show what stands between the pupil and ACTION")
-    p.add_argument("--horizon", type=_horizon_type(), metavar="WEEKS", default=6,
+    p.add_argument("--horizon", type=horizon_type, metavar="WEEKS", default=6,
                    help="with --why-not: how far ahead to look for thresholds (school weeks, default 6)")
     p.set_defaults(run=_cmd_explain)
 
@@ -338,7 +291,7 @@ def register(sub: Any, psub: Any) -> None:
     p.add_argument("decision", metavar="DECISION.json")
     p.add_argument("--history", nargs="+", required=True, metavar="FILE")
     add_strict_codes(p)
-    p.add_argument("--policy", type=_policy_ref, metavar="ID_OR_PATH",
+    p.add_argument("--policy", type=policy_ref, metavar="ID_OR_PATH",
                    help="default: the policy id recorded in the decision")
     p.set_defaults(run=_cmd_verify)
 

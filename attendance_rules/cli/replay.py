@@ -6,38 +6,19 @@ import argparse
 from typing import Any, TextIO
 
 from ..exceptions import Location, Problem, UsageError
+from .common import calendar_of, date_type, policy_ref
 
 __all__ = ["register"]
-
-
-def _policy_ref(text: str) -> str:
-    """A policy argument resolved to its file (``cli.policy_ref``)."""
-    from .app import policy_ref
-
-    return policy_ref(text)
-
-
-def _date_type() -> Any:
-    from .app import _date
-
-    return _date
-
-
-def _calendar(args: argparse.Namespace) -> Any:
-    """The term dates of --calendar, or none (inferred from gaps)."""
-    from .app import calendar_of
-
-    return calendar_of(args)
 
 
 def _policy(ref: str, args: argparse.Namespace) -> Any:
     from ..engine.compiled import load_policy
 
-    return load_policy(ref, calendar=_calendar(args))
+    return load_policy(ref, calendar=calendar_of(args))
 
 
 def _history(args: argparse.Namespace) -> Any:
-    from .evaluate import load_history_of
+    from .common import load_history_of
 
     return load_history_of(args)
 
@@ -47,11 +28,10 @@ def _cmd_timeline(args: argparse.Namespace, out: TextIO) -> int:
     from contextlib import closing
 
     from .. import __version__
-    from .app import jobs_of, with_policy_files
-    from .evaluate import conform_history
+    from ..replay.timeline import Timeline, history_meta, policy_meta, render_timeline
     from ..scale.parallel import map_pupils
     from ..scale.progress import progress
-    from ..replay.timeline import Timeline, history_meta, policy_meta, render_timeline
+    from .common import conform_history, jobs_of, with_policy_files
 
     if args.end < args.start:
         raise UsageError([Problem("--to is before --from", Location("<command line>"),
@@ -70,8 +50,8 @@ def _cmd_timeline(args: argparse.Namespace, out: TextIO) -> int:
 
 def _timeline_task(args: argparse.Namespace, policy: Any, school: Any) -> tuple[Any, Any]:
     """The per-pupil work of ``timeline``, and its state for this process."""
-    from ..scale.parallel import PupilTask
     from ..replay.timeline import rolling_due_actions
+    from ..scale.parallel import PupilTask
 
     extra = (args.start, args.end, school)
     task = PupilTask(_setup_timeline, _replay_one, (args.policy, policy.calendar, policy.backend, extra))
@@ -80,8 +60,8 @@ def _timeline_task(args: argparse.Namespace, policy: Any, school: Any) -> tuple[
 
 def _setup_timeline(ref: str, calendar: Any, backend: str, extra: Any) -> tuple[Any, Any]:
     """A worker's state for ``timeline``: the policy and the actions whose due date rolls."""
-    from .evaluate import setup_policy
     from ..replay.timeline import rolling_due_actions
+    from .evaluate import setup_policy
 
     policy, extra = setup_policy(ref, calendar, backend, extra)
     return policy, (extra, rolling_due_actions(policy))
@@ -99,11 +79,10 @@ def _cmd_diff(args: argparse.Namespace, out: TextIO) -> int:
     """`diff`: each pupil evaluated under both policies (over --jobs processes), then compared."""
     from contextlib import closing
 
-    from .app import jobs_of, with_policy_files
-    from .evaluate import conform_history
     from ..replay.impact import compare_policies, render_impact
     from ..scale.parallel import PupilTask, map_pupils
     from ..scale.progress import progress
+    from .common import conform_history, jobs_of, with_policy_files
 
     if args.examples < 0:
         raise UsageError([Problem("--examples must be 0 or more", Location("<command line>"),
@@ -143,11 +122,11 @@ def _cmd_cohort(args: argparse.Namespace, out: TextIO) -> int:
 
     import attrs
 
-    from .app import jobs_of, with_policy_files
-    from .evaluate import conform_history, evaluate_task, evaluation_header
     from ..replay.cohort import cohort_view, render_cohort
     from ..scale.parallel import map_pupils
     from ..scale.progress import progress
+    from .common import conform_history, jobs_of, with_policy_files
+    from .evaluate import evaluate_task, evaluation_header
 
     policy, history = _policy(args.policy, args), _history(args)
     checked = conform_history(policy, history, args)
@@ -162,7 +141,7 @@ def _cmd_cohort(args: argparse.Namespace, out: TextIO) -> int:
 
 
 def _history_args(p: argparse.ArgumentParser) -> None:
-    from .evaluate import add_strict_codes
+    from .common import add_strict_codes
 
     p.add_argument("--history", nargs="+", required=True, metavar="FILE", help="history JSON, CSV files or directory")
     add_strict_codes(p)
@@ -171,16 +150,16 @@ def _history_args(p: argparse.ArgumentParser) -> None:
 
 def register(sub: Any) -> None:
     """Add this module's commands to the CLI parser."""
-    from .app import add_run_options
+    from .common import add_run_options
 
-    date = _date_type()
+    date = date_type
     p = sub.add_parser("timeline", help="replay every school day of a range: when each recommendation "
                                         "appeared, changed and ended",
                        description="Evaluate as of every school day from --from to --to (each pupil's days "
                                    "with marks) and report each recommendation's episodes: first and last day "
                                    "recommended, the reasons when it appeared, changes of window, due date, "
                                    "parameters or rules, and why it ended.")
-    p.add_argument("--policy", type=_policy_ref, required=True, metavar="ID_OR_PATH", help="policy id or policy file")
+    p.add_argument("--policy", type=policy_ref, required=True, metavar="ID_OR_PATH", help="policy id or policy file")
     _history_args(p)
     p.add_argument("--from", dest="start", required=True, type=date, metavar="YYYY-MM-DD")
     p.add_argument("--to", dest="end", required=True, type=date, metavar="YYYY-MM-DD")
@@ -193,8 +172,8 @@ def register(sub: Any) -> None:
                        description="Evaluate the old and the new policy over one history as of one date; count "
                                    "per action the pupils who gain or lose it, with examples giving both sides' "
                                    "reasons, and list what differs between the policies.")
-    p.add_argument("--old", type=_policy_ref, required=True, metavar="ID_OR_PATH", help="the policy before the change")
-    p.add_argument("--new", type=_policy_ref, required=True, metavar="ID_OR_PATH", help="the policy after the change")
+    p.add_argument("--old", type=policy_ref, required=True, metavar="ID_OR_PATH", help="the policy before the change")
+    p.add_argument("--new", type=policy_ref, required=True, metavar="ID_OR_PATH", help="the policy after the change")
     _history_args(p)
     p.add_argument("--as-of", required=True, type=date, metavar="YYYY-MM-DD")
     p.add_argument("--examples", type=int, default=3, metavar="N", help="examples per action and direction (3)")
@@ -204,7 +183,7 @@ def register(sub: Any) -> None:
 
     p = sub.add_parser("cohort", help="counts per action, kind and stage, and the persistent and severe "
                                       "absence lists for a targeting support meeting")
-    p.add_argument("--policy", type=_policy_ref, required=True, metavar="ID_OR_PATH", help="policy id or policy file")
+    p.add_argument("--policy", type=policy_ref, required=True, metavar="ID_OR_PATH", help="policy id or policy file")
     _history_args(p)
     p.add_argument("--as-of", required=True, type=date, metavar="YYYY-MM-DD")
     p.add_argument("--format", choices=("table", "json", "markdown"), default="table")

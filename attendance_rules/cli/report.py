@@ -24,8 +24,7 @@ DEFAULT_HORIZON_WEEKS = 1
 def _policy_and_history(args: argparse.Namespace) -> tuple[Any, Any, Any]:
     """The compiled policy, the history, and the history checked against the policy."""
     from ..engine.compiled import load_policy
-    from .app import calendar_of
-    from .evaluate import conform_history, load_history_of
+    from .common import calendar_of, conform_history, load_history_of
 
     policy = load_policy(args.policy, calendar=calendar_of(args))
     history = load_history_of(args)
@@ -59,13 +58,13 @@ def _write(text: str, output: str | None, out: TextIO, err: TextIO) -> None:
 
 def _cmd_pupil(args: argparse.Namespace, out: TextIO) -> int:
     """`report pupil`: one pupil's year as a page."""
-    from .app import _check_output
     from ..report.charts import require_matplotlib
     from ..report.pupil import pupil_report
+    from .common import check_output
 
     require_matplotlib()
     if args.output:
-        _check_output(args.output)
+        check_output(args.output)
     policy, history, checked = _policy_and_history(args)
     pupil = history.pupil(args.pupil)
     folder = Path(args.output).parent if args.output else None
@@ -78,9 +77,9 @@ def _cmd_pupil(args: argparse.Namespace, out: TextIO) -> int:
 
 def _cmd_cohort(args: argparse.Namespace, out: TextIO) -> int:
     """`report cohort`: the termly targeting-support-meeting pack, as a folder."""
-    from .app import jobs_of
     from ..report.charts import require_matplotlib
     from ..report.cohort import write_cohort_pack
+    from .common import jobs_of
 
     require_matplotlib()
     folder = Path(args.output or f"cohort-{args.as_of.isoformat()}")
@@ -113,16 +112,12 @@ def _check_folder(folder: Path) -> None:
 
 def _cmd_audit(args: argparse.Namespace, out: TextIO) -> int:
     """`report audit`: the audit's findings grouped and cited, as a page."""
-    from .app import _check_output
-    from .audit import run_audit
-    from ..report.audit import audit_html
-
     from ..engine.compiled import load_policy
-    from .app import calendar_of
-    from .evaluate import load_history_of
+    from ..report.audit import audit_html
+    from .common import calendar_of, check_output, load_history_of, run_audit
 
     if args.output:
-        _check_output(args.output)
+        check_output(args.output)
     policy = load_policy(args.policy, calendar=calendar_of(args))
     report = run_audit(policy, load_history_of(args), args)  # checks the history against the policy
     folder = Path(args.output).parent if args.output else None
@@ -132,8 +127,7 @@ def _cmd_audit(args: argparse.Namespace, out: TextIO) -> int:
 
 
 def _common(p: argparse.ArgumentParser, horizon: bool = True) -> None:
-    from .app import _date, _horizon, policy_ref
-    from .evaluate import add_strict_codes
+    from .common import add_strict_codes, date_type, horizon_type, policy_ref
 
     p.add_argument("--policy", type=policy_ref, required=True, metavar="ID_OR_PATH", help="policy id or policy file")
     p.add_argument("--history", nargs="+", required=True, metavar="FILE", help="history JSON, CSV files or directory")
@@ -143,14 +137,14 @@ def _common(p: argparse.ArgumentParser, horizon: bool = True) -> None:
                    help="where the policy's HTML handbook is published; citations link to it (default: "
                         "handbook-POLICY.html, written beside the report)")
     if horizon:
-        p.add_argument("--as-of", required=True, type=_date, metavar="YYYY-MM-DD")
-        p.add_argument("--horizon", type=_horizon, default=DEFAULT_HORIZON_WEEKS, metavar="WEEKS",
+        p.add_argument("--as-of", required=True, type=date_type, metavar="YYYY-MM-DD")
+        p.add_argument("--horizon", type=horizon_type, default=DEFAULT_HORIZON_WEEKS, metavar="WEEKS",
                        help=f"school weeks ahead for the at-risk lists (default {DEFAULT_HORIZON_WEEKS}; 0: none)")
 
 
 def register(sub: Any) -> None:
     """Add ``report pupil|cohort|audit`` to the CLI parser."""
-    from .app import _date, add_run_options
+    from .common import add_run_options, date_type
 
     p = sub.add_parser("report", help="HTML reports: a pupil's year, the targeting-support pack, the audit")
     rsub = p.add_subparsers(dest="report_command", metavar="REPORT")
@@ -159,7 +153,7 @@ def register(sub: Any) -> None:
     r = rsub.add_parser("pupil", help="one pupil's year: weekly attendance, register calendar, recommendations")
     _common(r)
     r.add_argument("--pupil", required=True, metavar="ID", help="the pupil")
-    r.add_argument("--from", dest="start", type=_date, default=None, metavar="YYYY-MM-DD",
+    r.add_argument("--from", dest="start", type=date_type, default=None, metavar="YYYY-MM-DD",
                    help="first day shown (default: 1 September before --as-of)")
     r.add_argument("-o", "--output", metavar="FILE.html", help="write the page here (default: standard output)")
     add_run_options(r, jobs=False)
@@ -173,7 +167,7 @@ def register(sub: Any) -> None:
 
     r = rsub.add_parser("audit", help="the audit's findings, grouped and cited, as a page")
     _common(r, horizon=False)
-    from .audit import add_audit_options
+    from .common import add_audit_options
 
     add_audit_options(r)
     r.add_argument("-o", "--output", metavar="FILE.html", help="write the page here (default: standard output)")
