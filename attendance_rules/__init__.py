@@ -5,7 +5,18 @@ The public API is small and listed in ``__all__``; see README.md for an example.
 
 from __future__ import annotations
 
-__version__ = "0.1.0"
+def _version() -> str:
+    """The version, written once in pyproject.toml and read from the installed package's
+    metadata; a checkout used without installing it says so rather than guess."""
+    from importlib.metadata import PackageNotFoundError, version
+
+    try:
+        return version("attendance-rules")
+    except PackageNotFoundError:
+        return "0+unknown"
+
+
+__version__ = _version()
 
 from typing import TYPE_CHECKING, Any
 
