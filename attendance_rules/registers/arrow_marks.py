@@ -100,11 +100,13 @@ class ArrowMarks:
         self.repeated_rows: set[int] = set()
 
     def where(self, row: int) -> tuple:
+        """The lazy location of row ``row`` of this table or file."""
         return (self.source[0], self.source[2], row)
 
     # - per batch -
 
     def add(self, batch: Any) -> None:
+        """Check one record batch: keep its plain rows, send the rest through the row checks."""
         import pyarrow as pa
         import pyarrow.compute as pc
 

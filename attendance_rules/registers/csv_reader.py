@@ -236,6 +236,8 @@ _READ_CSV = {"pupils": _read_pupils_csv, "marks": _read_marks_any, "events": _re
 
 
 def csv_details(reader: Reader, text: str, where: Where) -> dict[str, Any]:
+    """The fields of an event given as ``key=value;…`` text (values "true"/"false" are
+    booleans), each malformed part reported."""
     out: dict[str, Any] = {}
     for part in filter(None, (p.strip() for p in text.split(";"))):
         key, sep, value = part.partition("=")
