@@ -32,7 +32,7 @@ _WHERE = {
     "Recommendation": "engine.results", "Suppression": "engine.results",
     "Event": "registers.history", "History": "registers.history", "Mark": "registers.history", "Pupil": "registers.history", "School": "registers.history",
     "Measure": "registers.measures", "Window": "registers.measures", "compute": "registers.measures",
-    "LoadReport": "registers.readers", "load_history": "registers.readers", "read_history": "registers.readers",
+    "LoadReport": "registers.reading", "load_history": "registers.readers", "read_history": "registers.readers",
 }
 
 if TYPE_CHECKING:
@@ -52,7 +52,8 @@ if TYPE_CHECKING:
     )
     from .registers.history import Event, History, Mark, Pupil, School
     from .registers.measures import Measure, Window, compute
-    from .registers.readers import LoadReport, load_history, read_history
+    from .registers.readers import load_history, read_history
+    from .registers.reading import LoadReport
 
 
 def __getattr__(name: str) -> Any:

@@ -26,10 +26,10 @@ from .history import Pupil
 
 __all__ = [
     "MEASURES",
-    "MeasureFrame",
     "PERSISTENT_ABSENCE_RATE",
     "SEVERE_ABSENCE_RATE",
     "Measure",
+    "MeasureFrame",
     "MeasureSpec",
     "Window",
     "as_pair",
