@@ -64,7 +64,9 @@ from .. import __version__
 from ..rules import conditions
 from ..engine.compiled import CompiledPolicy
 from ..rules.compiler import CompiledRule, RuleSet
-from ..engine.forward import PupilContext, _values, add_school_days, select_pupils
+from ..engine.context import PupilContext, outcome_values
+from ..engine.forward import add_school_days
+from ..engine.provenance import select_pupils
 from ..engine.results import CitationView, PupilEvaluation, Recommendation, ValueView
 from ..registers.history import Event, History, Pupil, School
 from ..policy.model import Action, DoneBy
@@ -320,7 +322,7 @@ class _Auditor:
         return ctx
 
     def rule_values(self, rule: CompiledRule, ctx: PupilContext) -> tuple[ValueView, ...]:
-        return _values(conditions.evaluate(rule.condition.node, ctx))
+        return outcome_values(conditions.evaluate(rule.condition.node, ctx))
 
     # -- part (a): support for each event
     def audit_events(self) -> None:
