@@ -36,7 +36,8 @@ from .results import (
 )
 from ..exceptions import EvaluationError, Problem
 from ..registers.history import Event, History, Pupil, School
-from ..policy.model import Action, format_parameter_value
+from ..policy.model import Action
+from ..policy.values import format_parameter_value
 
 __all__ = ["Engine", "add_school_days"]
 
