@@ -18,7 +18,9 @@ import pytest
 import yaml
 
 from attendance_rules.engine.compiled import CompiledPolicy, load_policy
-from attendance_rules.replay.audit import KINDS, Finding, audit, completions, render_text
+from attendance_rules.replay.audit import audit
+from attendance_rules.replay.audit_findings import KINDS, Finding, render_text
+from attendance_rules.replay.completions import completions
 from attendance_rules.cli.app import main
 from attendance_rules.registers.readers import load_history
 

@@ -18,7 +18,8 @@ import attrs
 import pytest
 
 from attendance_rules.engine.compiled import load_policy
-from attendance_rules.replay.audit import KINDS, AuditReport, EventRef, Finding, audit
+from attendance_rules.replay.audit import audit
+from attendance_rules.replay.audit_findings import KINDS, AuditReport, EventRef, Finding
 from attendance_rules.cli.app import main
 from attendance_rules.engine.results import CitationView, ValueView
 from attendance_rules.policy.layers import load_policy_files

@@ -18,7 +18,7 @@ def _policy_ref(text: str) -> str:
 def _cmd_audit(args: argparse.Namespace, out: TextIO) -> int:
     """`audit`: each pupil audited (over --jobs processes), findings merged in pupil order."""
     from ..engine.compiled import load_policy
-    from ..replay.audit import render_text
+    from ..replay.audit_findings import render_text
     from .app import calendar_of, with_policy_files
     from .evaluate import load_history_of
 
@@ -48,7 +48,8 @@ def run_audit(policy: Any, history: Any, args: argparse.Namespace) -> Any:
 
     import attrs
 
-    from ..replay.audit import audit_report, audit_scope, completions
+    from ..replay.audit import audit_report, audit_scope
+    from ..replay.completions import completions
     from .app import jobs_of
     from .evaluate import conform_history
     from ..scale.parallel import PupilTask, map_pupils
@@ -68,7 +69,7 @@ def run_audit(policy: Any, history: Any, args: argparse.Namespace) -> Any:
 def _setup_audit(ref: str, calendar: Any, scope: Any) -> tuple[Any, Any, Any]:
     """A worker's state for ``audit``: the policy, which events complete which actions, the scope."""
     from ..engine.compiled import load_policy
-    from ..replay.audit import completions
+    from ..replay.completions import completions
 
     policy = load_policy(ref, calendar=calendar)
     return policy, completions(policy.ruleset), scope

@@ -1,4 +1,4 @@
-"""The engine's working memory for one pupil on one date, and how a condition's outcome on it is shown.
+"""The engine's working memory for one pupil on one date, and how conditions on it are shown.
 
 ``PupilContext`` is what conditions read (measures, flags, facts, events, settings,
 parameters); the engine adds derived facts to it as rules fire. ``outcome_values`` and
@@ -147,7 +147,8 @@ def _required(c: conditions.Comparison) -> str:
 
 
 def outcome_values(outcome: conditions.Outcome) -> tuple[ValueView, ...]:
-    """Each test that decided ``outcome``: its text, actual value, what is required, and whether it held."""
+    """Each test that decided ``outcome``: its text, its actual value, what it requires, and
+    whether it held."""
     return tuple(ValueView(c.text, c.left_text, _required(c), c.holds) for c in outcome.comparisons)
 
 

@@ -23,9 +23,9 @@ from .model import DoneBy, Parameter
 
 __all__ = [
     "SANITY_BOUNDS",
-    "SanityBounds",
     "TYPE_EXAMPLES",
     "TYPE_WORDS",
+    "SanityBounds",
     "done_by_problems",
     "format_parameter_value",
     "parameter_value_problems",
