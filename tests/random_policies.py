@@ -16,7 +16,7 @@ from hypothesis import strategies as st
 from attendance_rules.registers.codes import default_codebook
 from attendance_rules.rules.compiler import compile_policy
 from attendance_rules.policy.layers import resolve
-from attendance_rules.policy.model import read_policy_text
+from attendance_rules.policy.build import read_policy_text
 from attendance_rules.registers.readers import read_history_data
 
 # --- random policies ------------------------------------------------------------------

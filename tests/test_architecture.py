@@ -80,15 +80,16 @@ def test_imports_flow_one_way(module, path):
 
 
 def _module_aliases(module: str, path: Path) -> set[str]:
-    """Names under which this module holds other modules of the package (``from ..rules import conditions``)."""
+    """Names under which this module holds other modules of the package
+    (``from ..rules import conditions as c`` gives ``c``)."""
     known = {m for m, _ in MODULES}
+    here = module.split(".")[:-1]
     aliases = set()
     for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
-        if isinstance(node, ast.ImportFrom) and node.level and not node.module:
-            aliases |= {a.asname or a.name for a in node.names}
-        elif isinstance(node, ast.ImportFrom) and node.level:
-            for target, names, _ in _imports(module, path):
-                aliases |= {n for n in names if f"{target}.{n}" in known}
+        if isinstance(node, ast.ImportFrom) and node.level:
+            base = here[: len(here) - (node.level - 1)] if node.level > 1 else here
+            package = ".".join(base + ([node.module] if node.module else []))
+            aliases |= {a.asname or a.name for a in node.names if f"{package}.{a.name}".strip(".") in known}
     return aliases
 
 

@@ -17,10 +17,12 @@ from pathlib import Path
 import pytest
 import yaml
 
-from attendance_rules.engine.compiled import CompiledPolicy, load_policy
-from attendance_rules.replay.audit import KINDS, Finding, audit, completions, render_text
 from attendance_rules.cli import main
+from attendance_rules.engine.compiled import CompiledPolicy, load_policy
 from attendance_rules.registers.readers import load_history
+from attendance_rules.replay.audit import audit
+from attendance_rules.replay.audit_findings import KINDS, Finding, render_text
+from attendance_rules.replay.completions import completions
 
 ROOT = Path(__file__).resolve().parents[1]
 FIXTURES = Path(__file__).parent / "audit_fixtures"

@@ -15,7 +15,7 @@ from attendance_rules.rules import conditions
 from attendance_rules.engine.compiled import load_policy
 from attendance_rules.cli import main
 from attendance_rules.engine.distance import distances, with_future_absences
-from attendance_rules.engine.forward import PupilContext
+from attendance_rules.engine.context import PupilContext
 from attendance_rules.registers.readers import load_history
 
 ROOT = Path(__file__).resolve().parents[1]

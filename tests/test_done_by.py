@@ -10,7 +10,7 @@ import pytest
 
 from attendance_rules import PolicyError
 from attendance_rules.engine.compiled import load_policy
-from attendance_rules.replay.audit import completions
+from attendance_rules.replay.completions import completions
 from attendance_rules.registers.history import Event
 from attendance_rules.policy.model import DoneBy
 from attendance_rules.registers.readers import read_history_data

@@ -29,7 +29,8 @@ from hypothesis import strategies as st  # noqa: E402
 from attendance_rules.engine import compiled as api  # noqa: E402
 from attendance_rules.engine import durable as durable_backend
 from attendance_rules.engine.durable import DurableEngine  # noqa: E402
-from attendance_rules.engine.forward import Engine, why_not  # noqa: E402
+from attendance_rules.engine.forward import Engine  # noqa: E402
+from attendance_rules.engine.whynot import why_not  # noqa: E402
 from attendance_rules.exceptions import UsageError  # noqa: E402
 from attendance_rules.registers.readers import load_history, read_history_data  # noqa: E402
 

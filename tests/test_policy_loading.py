@@ -27,7 +27,7 @@ from attendance_rules.cli import main
 from attendance_rules.rules.compiler import compile_policy, policy_scope
 from attendance_rules.exceptions import ConditionError, PolicyError
 from attendance_rules.policy.layers import load_policy_files, resolve
-from attendance_rules.policy.model import read_policy_file, read_policy_text
+from attendance_rules.policy.build import read_policy_file, read_policy_text
 
 VALID = Path(__file__).resolve().parent / "policies" / "valid"
 NATIONAL, AUTHORITY, SCHOOL = (VALID / f"t_{k}.yaml" for k in ("national", "authority", "school"))

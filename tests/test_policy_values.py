@@ -13,12 +13,8 @@ from hypothesis import strategies as st
 
 from attendance_rules import PolicyError
 from attendance_rules.engine.compiled import load_policy
-from attendance_rules.policy.model import (
-    SANITY_BOUNDS,
-    DatedValue,
-    Parameter,
-    parameter_value_problems,
-)
+from attendance_rules.policy.model import DatedValue, Parameter
+from attendance_rules.policy.values import SANITY_BOUNDS, parameter_value_problems
 
 RULE = f"""\
 actions:

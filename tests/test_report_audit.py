@@ -16,17 +16,18 @@ from pathlib import Path
 
 import attrs
 import pytest
+from html_checks import by_id, check_page, ids, links, parse
 
-from attendance_rules.engine.compiled import load_policy
-from attendance_rules.replay.audit import KINDS, AuditReport, EventRef, Finding, audit
 from attendance_rules.cli import main
+from attendance_rules.engine.compiled import load_policy
 from attendance_rules.engine.results import CitationView, ValueView
 from attendance_rules.policy.layers import load_policy_files
 from attendance_rules.registers.readers import load_history
+from attendance_rules.replay.audit import audit
+from attendance_rules.replay.audit_findings import KINDS, AuditReport, EventRef, Finding
 from attendance_rules.report.audit import KIND_TITLES, audit_html
 from attendance_rules.report.handbook import handbook_html
 from attendance_rules.report.html import handbook_link, long_date
-from html_checks import by_id, check_page, ids, links, parse
 
 ROOT = Path(__file__).resolve().parents[1]
 SAMPLE = ROOT / "examples" / "sample" / "history.json"

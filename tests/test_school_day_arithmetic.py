@@ -33,7 +33,7 @@ from attendance_rules.rules.conditions import (
 from attendance_rules.exceptions import ConditionError, Location
 from attendance_rules.registers.history import Event, History, Pupil, School
 from attendance_rules.registers.measures import format_value
-from attendance_rules.policy.model import format_parameter_value, parse_duration
+from attendance_rules.policy.values import format_parameter_value, parse_duration
 from conftest import CITE, POLICY_HEADER, make_pupil, weekdays
 
 D = dt.date

@@ -16,7 +16,8 @@ from hypothesis import given, settings, strategies as st
 
 from attendance_rules import load_history, load_policy
 from attendance_rules.rules import conditions
-from attendance_rules.engine.forward import Engine, why_not
+from attendance_rules.engine.forward import Engine
+from attendance_rules.engine.whynot import why_not
 from attendance_rules.engine.explain import explain_why_not
 from attendance_rules.registers.readers import read_history_data
 

@@ -19,7 +19,7 @@ __all__ = ["register"]
 def _cmd_audit(args: argparse.Namespace, out: TextIO) -> int:
     """`audit`: each pupil audited (over --jobs processes), findings merged in pupil order."""
     from ..engine.compiled import load_policy
-    from ..replay.audit import render_text
+    from ..replay.audit_findings import render_text
     from .common import load_history_of, with_policy_files
 
     check_audit_args(args)

@@ -241,7 +241,8 @@ def run_audit(policy: Any, history: Any, args: argparse.Namespace) -> Any:
 
     import attrs
 
-    from ..replay.audit import audit_report, audit_scope, completions
+    from ..replay.audit import audit_report, audit_scope
+    from ..replay.completions import completions
     from ..scale.parallel import PupilTask, map_pupils
     from ..scale.progress import progress
 
@@ -259,7 +260,7 @@ def run_audit(policy: Any, history: Any, args: argparse.Namespace) -> Any:
 def _setup_audit(ref: str, calendar: Any, scope: Any) -> tuple[Any, Any, Any]:
     """A worker's state for ``audit``: the policy, which events complete which actions, the scope."""
     from ..engine.compiled import load_policy
-    from ..replay.audit import completions
+    from ..replay.completions import completions
 
     policy = load_policy(ref, calendar=calendar)
     return policy, completions(policy.ruleset), scope

@@ -11,7 +11,8 @@ import attrs
 from ..registers.calendar import Calendar
 from ..rules.compiler import RuleSet, compile_policy
 from ..policy.conformance import conform, school_with_defaults, setting_problems
-from .forward import Engine, RuleCheck, why_not
+from .forward import Engine
+from .whynot import RuleCheck, why_not
 from .results import Evaluation, PupilEvaluation
 from ..exceptions import InputError
 from ..registers.history import History, Pupil, School

@@ -21,7 +21,8 @@ import attrs
 
 from ..rules import conditions
 from ..rules.compiler import CompiledRule
-from .forward import Engine, PupilContext
+from .context import PupilContext
+from .forward import Engine
 from ..registers.history import Pupil, Register, School, slot_of
 
 __all__ = ["Distance", "distances", "with_future_absences"]
@@ -159,7 +160,7 @@ def distances(engine: Engine, pupil: Pupil, as_of: dt.date, school: School = Sch
     ctx.facts.update(facts)
     out = []
     for rule in engine.ruleset.rules:
-        if rule.id in fired or not engine._in_force(rule, as_of) or (rules is not None and rule.id not in rules):
+        if rule.id in fired or not engine.rule_in_force(rule, as_of) or (rules is not None and rule.id not in rules):
             continue
         outcome = conditions.evaluate(rule.condition.node, ctx)
         test = _threshold_test(rule, outcome)

@@ -93,7 +93,8 @@ import attrs
 from ..rules import conditions
 from ..registers.calendar import Calendar
 from ..rules.compiler import CompiledRule, RuleSet
-from .forward import Engine, PupilContext
+from .context import PupilContext
+from .forward import Engine
 from ..exceptions import EvaluationError, Problem, UsageError
 
 try:  # durable-rules fails to import on Python 3.13+ (undefined symbol PyEval_CallObject)
@@ -555,7 +556,7 @@ class DurableEngine(Engine):
         when_values: dict[int, bool] = {}
         unless_values: dict[int, bool] = {}
         for stratum in self._strata:
-            in_force = [self._in_force(r, ctx.as_of) for r in stratum.rules]
+            in_force = [self.rule_in_force(r, ctx.as_of) for r in stratum.rules]
             if not any(in_force):
                 continue
             for i, rule in enumerate(stratum.rules):
@@ -566,8 +567,7 @@ class DurableEngine(Engine):
             if any(r.unless for r, live in zip(stratum.rules, in_force) if live):
                 # unless clauses of rules that do not fire must leave no trace (measures_used):
                 # evaluate them on a scratch context that starts from the measures computed so far
-                scratch = PupilContext(self.ruleset, ctx.pupil, ctx.as_of, ctx.calendar, ctx.school)
-                scratch._measures = dict(ctx._measures)
+                scratch = ctx.scratch()
                 for i, rule in enumerate(stratum.rules):
                     if in_force[i]:
                         for a in stratum.unless_atoms[i]:
@@ -584,7 +584,7 @@ class DurableEngine(Engine):
         ctx._durable_held = held  # type: ignore[attr-defined]  # this pupil's held-back rules, read by _held
         fired: list[tuple[CompiledRule, conditions.Outcome]] = []
         for _, rule in sorted(firings, key=lambda f: f[0]):
-            outcome = self._evaluate(rule, rule.condition.node, ctx)
+            outcome = self.evaluate_condition(rule, rule.condition.node, ctx)
             if outcome.value is not True:
                 raise EvaluationError([Problem(
                     f"backends disagree: durable_rules fired rule {rule.id!r} for pupil {ctx.pupil.id!r}, "
@@ -596,7 +596,7 @@ class DurableEngine(Engine):
     def _atom(self, rule: CompiledRule, atom: _Atom, ctx: Any) -> bool:
         """The truth of one atomic test for ``rule`` (errors name the rule, as our engine's do)."""
         where = ctx if atom.assume is None else _Assume(ctx, atom.assume)
-        return self._evaluate(rule, atom.node, where).value is True
+        return self.evaluate_condition(rule, atom.node, where).value is True
 
     def _unless_atom(self, rule: CompiledRule, atom: _Atom, ctx: PupilContext) -> bool:
         try:

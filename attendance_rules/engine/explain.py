@@ -8,7 +8,7 @@ from typing import Any, Iterable, Iterator, Sequence, TextIO
 
 import attrs
 
-from .forward import RuleCheck
+from .whynot import RuleCheck
 from .results import Evaluation, PupilEvaluation, Recommendation
 
 __all__ = ["explain_pupil", "explain_why_not", "pupil_jsonl", "render_evaluation", "write_evaluation"]

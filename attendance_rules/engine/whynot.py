@@ -13,20 +13,28 @@ Each test is evaluated by the same compiled closures that decide the rule
 (``evaluator.evaluate``), so a test listed as unmet is unmet by the engine's own reading.
 ``Need.minimal`` picks the closest alternative of every choice: changing exactly those
 tests makes the condition hold (when no test is named twice in the condition).
+
+``why_not`` asks it of every rule that can recommend an action: a ``RuleCheck`` per rule
+says whether it was in force, met, held back or already done, and what it still needs.
 """
 
 from __future__ import annotations
 
+import datetime as dt
 from fractions import Fraction
 from typing import Any, Iterator
 
 import attrs
 
+from ..registers.history import Pupil, School
 from ..rules import conditions as c
-from .results import ValueView
+from ..rules.compiler import CompiledRule
+from .context import PupilContext
+from .forward import Engine
+from .results import CitationView, PupilEvaluation, ValueView
 from ..rules.evaluator import evaluate
 
-__all__ = ["Need", "needs"]
+__all__ = ["Need", "RuleCheck", "needs", "why_not"]
 
 _WORDS = {">=": "at least", ">": "more than", "<=": "at most", "<": "less than", "==": "is", "!=": "is not"}
 _NEGATED = {">=": "<", ">": "<=", "<=": ">", "<": ">=", "==": "!=", "!=": "=="}
@@ -169,3 +177,61 @@ def _gap(node: c.Node, step: c.Comparison) -> Fraction | None:
     if not isinstance(node, c.Compare) or not (isinstance(left, Fraction) and isinstance(right, Fraction)):
         return None
     return abs(left - right) / max(abs(right), Fraction(1))
+
+
+@attrs.frozen
+class RuleCheck:
+    """Why one rule did or did not recommend an action for a pupil on a date."""
+
+    rule: str
+    title: str
+    status: str  # "not in force", "not met", "held back", "already done", "recommended"
+    unmet: tuple[ValueView, ...]
+    undefined: tuple[str, ...]
+    note: str
+    source: CitationView
+    needs: Need | None = None  # not met: every way to meet it (``unmet`` is the closest one)
+
+
+def why_not(engine: Engine, pupil: Pupil, as_of: dt.date, action: str,
+            school: School = School()) -> tuple[RuleCheck, ...]:
+    """For each rule that can recommend ``action``: whether it did, and what is missing."""
+    if action not in engine.ruleset.policy.actions:
+        raise KeyError(f"no action {action!r} in policy {engine.ruleset.policy.id!r}")
+    evaluation = engine.evaluate_pupil(pupil, as_of, school)
+    ctx = PupilContext(engine.ruleset, pupil, as_of, engine.calendar, school)
+    for fact in evaluation.facts:
+        ctx.facts[fact.name] = fact
+    return tuple(_check_rule(engine, rule, ctx, evaluation, action)
+                 for rule in engine.ruleset.recommenders(action))
+
+
+def _check_rule(engine: Engine, rule: CompiledRule, ctx: PupilContext, evaluation: PupilEvaluation,
+                action: str) -> RuleCheck:
+    cite = engine.citation(rule.rule.cite)
+    if not engine.rule_in_force(rule, ctx.as_of):
+        span = f"{rule.rule.effective_from or 'the start'} to {rule.rule.effective_to or 'open'}"
+        return RuleCheck(rule.id, rule.rule.title, "not in force", (), (), f"in force {span}", cite)
+    outcome = engine.evaluate_condition(rule, rule.condition.node, ctx)
+    if outcome.value is not True:
+        need = _needs(engine, rule, ctx)
+        tests = need.minimal() if need is not None else ()
+        undefined = tuple(dict.fromkeys(u for t in tests for u in t.undefined))
+        return RuleCheck(rule.id, rule.rule.title, "not met", tuple(t.view() for t in tests), undefined, "", cite,
+                         need)
+    held = [s for s in evaluation.suppressed if s.rule == rule.id and s.action == action]
+    if held:
+        return RuleCheck(rule.id, rule.rule.title, "held back", (), (), held[0].reason, cite)
+    done = [d for d in evaluation.done if d.action == action]
+    if done:
+        return RuleCheck(rule.id, rule.rule.title, "already done", (), (),
+                         f"{done[0].event} on {done[0].date.isoformat()}", cite)
+    return RuleCheck(rule.id, rule.rule.title, "recommended", (), (), "", cite)
+
+
+def _needs(engine: Engine, rule: CompiledRule, ctx: PupilContext) -> Need | None:
+    """What the rule's condition needs (``needs``), failures located at the rule."""
+    try:
+        return needs(rule.condition.node, ctx)
+    except (ArithmeticError, KeyError, TypeError, ValueError) as error:  # a bug or bad data: say where
+        raise engine.rule_failure(rule, ctx, error) from error

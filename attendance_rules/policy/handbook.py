@@ -16,7 +16,7 @@ from pathlib import Path
 
 from .layers import EffectivePolicy, Origin
 from .model import Action, Citation, Parameter, Rule
-from .show import _value_text
+from .values import parameter_values_text
 
 __all__ = ["citation_parts", "due_text", "header_items", "in_force_text", "local_choices", "origin_parts",
            "parameter_citation", "parameter_value", "recommended_actions", "render_handbook", "responsible",
@@ -68,7 +68,7 @@ def due_text(action: Action) -> str:
 
 def parameter_value(param: Parameter) -> str:
     """A parameter's values as an officer writes them (``£80 from 2024-08-19``)."""
-    return _value_text(param)
+    return parameter_values_text(param)
 
 
 def parameter_citation(param: Parameter) -> Citation | None:

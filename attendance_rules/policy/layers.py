@@ -18,8 +18,9 @@ from typing import Literal, Mapping, Sequence
 import attrs
 
 from ..exceptions import Location, PolicyError, Problem
-from .model import (Action, EventType, MeasureUse, Parameter, PolicyFile, Rule, Setting, Source,
-                     parameter_value_problems, read_policy_file)
+from .build import read_policy_file
+from .model import Action, EventType, MeasureUse, Parameter, PolicyFile, Rule, Setting, Source
+from .values import parameter_value_problems
 from .resources import bundled_policy_dir
 
 __all__ = ["EffectivePolicy", "Origin", "PolicyLoader", "load_policy_files", "resolve"]

@@ -6,17 +6,10 @@ import json
 from typing import Any
 
 from .layers import EffectivePolicy
-from .model import Citation, Parameter, format_parameter_value
+from .model import Citation
+from .values import parameter_values_text
 
 __all__ = ["policy_as_data", "show_policy"]
-
-
-def _value_text(param: Parameter) -> str:
-    parts = []
-    for dated in param.values:
-        value = format_parameter_value(dated.value, param.unit)
-        parts.append(value if dated.start is None else f"{value} from {dated.start}")
-    return "; ".join(parts)
 
 
 def _cite(cite: Citation | None) -> str:
@@ -30,7 +23,7 @@ def show_policy(policy: EffectivePolicy, as_json: bool = False) -> str:
     lines = [f"{policy.leaf.title} ({policy.id} {policy.version})",
              "chain: " + " → ".join(f"{p.id} ({p.file})" for p in policy.chain), "", "parameters:"]
     for name, param in sorted(policy.parameters.items()):
-        lines.append(f"  {name} = {_value_text(param)}    [{policy.origin('parameter', name)}]")
+        lines.append(f"  {name} = {parameter_values_text(param)}    [{policy.origin('parameter', name)}]")
         lines.append(f"      cites {_cite(param.cite)}" + (f"; local choice: {param.local_choice}"
                                                            if param.local_choice else ""))
     lines += ["", "measures:"]
@@ -63,7 +56,7 @@ def policy_as_data(policy: EffectivePolicy) -> dict[str, Any]:
         "version": policy.version,
         "digest": policy.digest,
         "chain": [{"id": p.id, "file": p.file, "digest": p.digest} for p in policy.chain],
-        "parameters": {n: {"value": _value_text(p), "unit": p.unit, "origin": where("parameter", n),
+        "parameters": {n: {"value": parameter_values_text(p), "unit": p.unit, "origin": where("parameter", n),
                            "local_choice": p.local_choice or None} for n, p in sorted(policy.parameters.items())},
         "actions": {n: {"title": a.title, "kind": a.kind, "origin": where("action", n)}
                     for n, a in sorted(policy.actions.items())},

@@ -37,206 +37,40 @@ Two questions, per pupil:
   due after the pupil's last register date are counted as pending; those with a due date
   that no event can show done (``first_day_contact``) are counted as unchecked.
 
-Which events carry out an action: the action's ``done_by`` event (``letter_sent`` for
-letters; event types with an ``action`` field match on it; ``with`` field values must
-match too), as the engine reads it. Actions
-without ``done_by`` are also carried out by the events the policy itself waits for: a
-rule recommending the action that tests ``not any EVENT [with FIELD == VALUE]`` (a
-completion test such as ``not any review_held within since latest
-school_attendance_meeting``). Such inferred links mark a step done and let a held-back
-step be found, but never make an event ``unsupported`` on their own, because the policy
-does not say the event is that step (a referral may be for stage 2 or stage 3).
-Notifications, monitoring and rewards are prompts to staff, not steps recorded as events,
-and are never linked by inference.
+Which events carry out an action (``completions.py``): its ``done_by`` event, or the events
+the policy itself waits for (``not any EVENT`` in a rule recommending it; such inferred
+links never make an event ``unsupported`` on their own). ``audit_findings.py`` holds the
+findings, the report and its text form.
 """
 
 from __future__ import annotations
 
 import datetime as dt
-import json
 import re
 from bisect import bisect_left, bisect_right
-from typing import Any, Iterable, Mapping, Sequence
+from typing import Iterable, Mapping, Sequence
 
 import attrs
 
 from .. import __version__
 from ..rules import conditions
 from ..engine.compiled import CompiledPolicy
-from ..rules.compiler import CompiledRule, RuleSet
-from ..engine.forward import PupilContext, _values, add_school_days, select_pupils
+from ..rules.compiler import CompiledRule
+from ..engine.context import PupilContext, outcome_values
+from ..engine.forward import add_school_days
+from ..engine.provenance import select_pupils
 from ..engine.results import CitationView, PupilEvaluation, Recommendation, ValueView
 from ..registers.history import Event, History, Pupil, School
-from ..policy.model import Action, DoneBy
+from ..policy.model import Action
+from .audit_findings import AuditReport, EventRef, Finding, value_text
+from .completions import Completion, completions
 
-__all__ = ["KINDS", "AuditReport", "AuditScope", "Completion", "EventRef", "Finding", "audit", "audit_pupil",
-           "audit_report", "audit_scope", "completions", "render_text"]
+__all__ = ["AuditScope", "audit", "audit_pupil", "audit_report", "audit_scope"]
 
-KINDS = ("unsupported", "held_back_but_done", "overdue", "missing_evidence")
 DEFAULT_DUE_SCHOOL_DAYS = 20
 _STEP_KINDS = frozenset({"letter", "contact", "meeting", "plan", "review"})
-_PROMPT_KINDS = frozenset({"notification", "monitoring", "reward"})
 _DISCRETION = re.compile(r"\b(consider\w*|may)\b", re.IGNORECASE)
 _EXPAND_DEPTH = 3
-
-
-# --- value classes ----------------------------------------------------------------------
-
-
-@attrs.frozen
-class EventRef:
-    """A case event as shown in a finding: type, date and details (sorted)."""
-
-    type: str
-    date: dt.date
-    details: tuple[tuple[str, str], ...] = ()
-
-    @classmethod
-    def of(cls, event: Event) -> "EventRef":
-        """From a history event."""
-        return cls(event.type, event.date, tuple(sorted((k, _text(v)) for k, v in event.details.items())))
-
-    def __str__(self) -> str:
-        details = ", ".join(f"{k}={v}" for k, v in self.details)
-        return f"{self.type} on {self.date.isoformat()}" + (f" ({details})" if details else "")
-
-    def to_json(self) -> dict[str, Any]:
-        """JSON form."""
-        return {"type": self.type, "date": self.date.isoformat(), "details": dict(self.details)}
-
-
-@attrs.frozen
-class Finding:
-    """One thing done that the policy did not call for, or called for and not done in time."""
-
-    pupil_id: str
-    date: dt.date
-    kind: str  # one of KINDS
-    action: str
-    event: EventRef | None
-    rule: str
-    message: str
-    source: CitationView
-    values: tuple[ValueView, ...]
-    called_for: dt.date | None = None  # overdue: the first day the policy called for the action
-    due: dt.date | None = None  # overdue: the day it was due by
-
-    def sort_key(self) -> tuple:
-        """Pupil, date, kind, action, rule, message: a total order for output."""
-        return (self.pupil_id, self.date, KINDS.index(self.kind), self.action, self.rule, self.message)
-
-    def to_json(self) -> dict[str, Any]:
-        """JSON form."""
-        return {
-            "pupil_id": self.pupil_id, "date": self.date.isoformat(), "kind": self.kind, "action": self.action,
-            "event": self.event.to_json() if self.event else None, "rule": self.rule, "message": self.message,
-            "source": self.source.to_json(), "values": [v.to_json() for v in self.values],
-            "called_for": self.called_for.isoformat() if self.called_for else None,
-            "due": self.due.isoformat() if self.due else None,
-        }
-
-
-@attrs.frozen
-class AuditReport:
-    """The findings of an audit with what was audited (policy, history, range, counts)."""
-
-    start: dt.date | None
-    end: dt.date | None
-    scan: str
-    default_due: int
-    policy: dict[str, Any] = attrs.field(hash=False)
-    history: dict[str, Any] = attrs.field(hash=False)
-    library_version: str
-    pupils: int
-    events: tuple[tuple[str, int], ...]  # outcome -> number of events in range
-    not_linked: tuple[tuple[str, int], ...]  # event type -> events no action of the policy is carried out by
-    unchecked: tuple[tuple[str, int], ...]  # action -> due recommendations no event can show done
-    pending: int  # recommendations due after the end of the data
-    findings: tuple[Finding, ...]
-
-    def counts(self) -> dict[str, int]:
-        """Findings per kind, every kind listed."""
-        return {kind: sum(f.kind == kind for f in self.findings) for kind in KINDS}
-
-    def to_json(self) -> dict[str, Any]:
-        """JSON form: keys in a fixed order, lists sorted; byte-identical across runs."""
-        return {
-            "audit": {"from": _iso(self.start), "to": _iso(self.end), "scan": self.scan,
-                      "default_due_school_days": self.default_due},
-            "library": {"name": "attendance-rules", "version": self.library_version},
-            "policy": self.policy, "history": self.history,
-            "summary": {"pupils": self.pupils, "events": dict(self.events), "findings": self.counts(),
-                        "events_not_linked": dict(self.not_linked), "unchecked_due_actions": dict(self.unchecked),
-                        "pending": self.pending},
-            "findings": [f.to_json() for f in self.findings],
-        }
-
-    def dumps(self) -> str:
-        """Deterministic JSON text."""
-        return json.dumps(self.to_json(), indent=2, ensure_ascii=False) + "\n"
-
-
-def _iso(day: dt.date | None) -> str | None:
-    return day.isoformat() if day else None
-
-
-def _text(value: Any) -> str:
-    if isinstance(value, bool):
-        return "true" if value else "false"
-    return value.isoformat() if isinstance(value, dt.date) else str(value)
-
-
-# --- which events carry out which actions -------------------------------------------------
-
-
-@attrs.frozen
-class Completion:
-    """An event that carries out an action: declared (``done_by``) or the policy's completion test."""
-
-    action: str
-    event: str
-    declared: bool
-    where: conditions.EventFilter | None = None
-    rule: str = ""  # the rule whose ``not any EVENT`` test this is ("" when declared)
-    done_by: DoneBy | None = None  # the declared completion, when declared
-
-    def matches(self, event: Event) -> bool:
-        """True when ``event`` carries out the action."""
-        if self.done_by is not None:
-            return self.done_by.matches(event, self.action)
-        return event.type == self.event and (self.where is None or self.where.matches(event))
-
-
-def _negated_event_tests(node: conditions.Node) -> list[conditions.EventAny]:
-    """``any EVENT …`` queries under an odd number of ``not``s: what the rule waits for."""
-    found, stack = [], [(node, False)]
-    while stack:
-        current, negated = stack.pop()
-        if isinstance(current, conditions.EventAny) and negated:
-            found.append(current)
-        stack.extend((child, negated ^ isinstance(current, conditions.Not)) for child in current.children())
-    return found
-
-
-def completions(ruleset: RuleSet) -> dict[str, tuple[Completion, ...]]:
-    """For each action of the compiled policy, the events that carry it out (see the module doc)."""
-    out: dict[str, list[Completion]] = {}
-    actions = ruleset.policy.actions
-    for action in actions.values():
-        done_by = action.completion
-        if done_by is not None:
-            out.setdefault(action.id, []).append(Completion(action.id, done_by.event, True, done_by=done_by))
-    for rule in ruleset.rules:
-        tests = _negated_event_tests(rule.condition.node)
-        for action_id in rule.rule.recommend:
-            action = actions[action_id]
-            if action.completion is not None or action.kind in _PROMPT_KINDS:
-                continue
-            for test in tests:
-                item = Completion(action_id, test.event, False, test.where, rule.id)
-                if not any(c.event == item.event and c.where == item.where for c in out.get(action_id, ())):
-                    out.setdefault(action_id, []).append(item)
-    return {k: tuple(v) for k, v in sorted(out.items())}
 
 
 def _discretionary(action: Action) -> bool:
@@ -320,7 +154,7 @@ class _Auditor:
         return ctx
 
     def rule_values(self, rule: CompiledRule, ctx: PupilContext) -> tuple[ValueView, ...]:
-        return _values(conditions.evaluate(rule.condition.node, ctx))
+        return outcome_values(conditions.evaluate(rule.condition.node, ctx))
 
     # -- part (a): support for each event
     def audit_events(self) -> None:
@@ -447,7 +281,7 @@ class _Auditor:
             return
         _, action_id, rule, blocking, values = best
         leaves = [v for v in values if v.test not in self.ruleset.facts] or list(blocking)
-        because = "; ".join(_value_text(v) for v in leaves) or "its condition does not hold"
+        because = "; ".join(value_text(v) for v in leaves) or "its condition does not hold"
         self.add(Finding(
             self.pupil.id, day, "unsupported", action_id, ref, rule.id,
             f"{lead} {action_id} ({self.actions[action_id].title}), which the policy did not call for that day "
@@ -654,10 +488,6 @@ def _span(start: dt.date | None, end: dt.date | None) -> str:
     return f"in force {start.isoformat() if start else 'from the start'} to {end.isoformat() if end else 'open'}"
 
 
-def _value_text(value: ValueView) -> str:
-    return value.actual + (f", required {value.required}" if value.required else "")
-
-
 def _one_line(text: str) -> str:
     return " ".join(text.split())
 
@@ -732,44 +562,3 @@ def audit(policy: CompiledPolicy, history: History, start: dt.date | None = None
     chosen, scope = audit_scope(history, start, end, pupils, scan, default_due)
     links = completions(policy.ruleset)
     return audit_report(policy, history, scope, len(chosen), (audit_pupil(policy, links, p, scope) for p in chosen))
-
-
-# --- text ---------------------------------------------------------------------------------
-
-
-def render_text(report: AuditReport) -> str:
-    """A readable report: what was audited, then the findings pupil by pupil, then notes."""
-    policy = report.policy
-    lines = [f"Audit of {report.pupils} pupil(s) against {policy['id']} {policy['version']}, "
-             f"{_iso(report.start) or '-'} to {_iso(report.end) or '-'} "
-             f"(history {', '.join(report.history['files']) or '-'}; scan: {report.scan})"]
-    events = dict(report.events)
-    total = sum(events.values())
-    lines.append(f"Events in range: {total}" + (" (" + ", ".join(f"{n} {k}" for k, n in report.events) + ")"
-                                                 if total else ""))
-    counts = report.counts()
-    lines.append(f"Findings: {len(report.findings)}" + (
-        " (" + ", ".join(f"{n} {k}" for k, n in counts.items() if n) + ")" if report.findings else ""))
-    current = None
-    for finding in report.findings:
-        if finding.pupil_id != current:
-            current = finding.pupil_id
-            lines += ["", finding.pupil_id]
-        lines.append(f"  {finding.date.isoformat()}  {finding.kind:<18} {finding.action}")
-        lines.append(f"      {finding.message}")
-        for value in finding.values:
-            lines.append(f"      - {_value_text(value)}")
-        cite = str(finding.source)
-        lines.append(f"      [{finding.rule + '; ' if finding.rule else ''}{cite}]")
-    notes = []
-    if report.not_linked:
-        notes.append("Events no action of the policy is carried out by (not judged): "
-                     + ", ".join(f"{k} {n}" for k, n in report.not_linked))
-    if report.unchecked:
-        notes.append("Due recommendations no event can show done (policy gives no done_by), not checked: "
-                     + ", ".join(f"{k} {n}" for k, n in report.unchecked))
-    if report.pending:
-        notes.append(f"Recommendations due after the end of the data, not yet judged: {report.pending}")
-    if notes:
-        lines += [""] + notes
-    return "\n".join(lines) + "\n"

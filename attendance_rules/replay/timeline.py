@@ -23,13 +23,13 @@ from typing import TYPE_CHECKING, Any, Iterable, Iterator, Sequence
 import attrs
 
 from .. import __version__
-from ..engine.forward import history_provenance, policy_provenance, select_pupils
+from ..engine.provenance import history_provenance, policy_provenance, select_pupils
 from ..engine.results import PupilEvaluation, Reason, Recommendation
 from ..registers.history import History, Pupil, School
 
 if TYPE_CHECKING:
     from ..engine.compiled import CompiledPolicy
-    from ..engine.forward import ReplayMemo
+    from ..engine.days import ReplayMemo
     from .cases import Case
 
 __all__ = [
@@ -301,7 +301,8 @@ def replay_pupil(policy: CompiledPolicy, pupil: Pupil, start: dt.date, end: dt.d
     (``engine.ReplayMemo``); a full evaluation, with reasons, is made only on a day when a
     recommendation starts.
     """
-    from ..engine.forward import Engine, ReplayMemo
+    from ..engine.days import ReplayMemo
+    from ..engine.forward import Engine
 
     rolling = rolling_due_actions(policy) if rolling is None else rolling
     if type(policy.engine) is not Engine:  # another backend: a full evaluation each day

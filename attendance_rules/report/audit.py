@@ -14,7 +14,7 @@ from typing import Any
 
 from .. import __version__
 from ..engine.compiled import CompiledPolicy
-from ..replay.audit import KINDS, AuditReport, Finding
+from ..replay.audit_findings import KINDS, AuditReport, Finding
 from .html import handbook_link, render
 
 __all__ = ["KIND_TITLES", "audit_html", "kind_explanation"]

@@ -22,7 +22,8 @@ from ..exceptions import CompileError, ConditionError, Location, Problem
 from ..registers.history import EVENT_FIELDS, STANDARD_FLAGS
 from ..policy.layers import EffectivePolicy
 from ..registers.measures import MEASURES, Window
-from ..policy.model import SANITY_BOUNDS, Citation, Rule, Unless, done_by_problems, window_problems
+from ..policy.model import Citation, Rule, Unless
+from ..policy.values import SANITY_BOUNDS, done_by_problems, window_problems
 
 __all__ = ["CompiledRule", "CompiledUnless", "RuleSet", "compile_policy", "event_fields", "policy_scope"]
 
