@@ -124,6 +124,5 @@ def test_no_module_is_too_long_to_read(module, path):
 
 def test_the_architecture_names_every_module():
     text = (PACKAGE.parent / "ARCHITECTURE.md").read_text(encoding="utf-8")
-    missing = [m for m, _ in MODULES if Path(*m.split(".")).with_suffix(".py").as_posix() not in text
-               and m.split(".")[-1] + ".py" not in text]
+    missing = [m for m, _ in MODULES if not m.endswith("__init__") and m.split(".")[-1] + ".py" not in text]
     assert missing == []
