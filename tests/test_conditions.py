@@ -15,26 +15,22 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from attendance_rules.rules.conditions import (
-    MAX_DEPTH,
-    MAX_LENGTH,
+from attendance_rules.rules.conditions import compile_condition
+from attendance_rules.rules.evaluator import evaluate
+from attendance_rules.rules.nodes import (
     And,
     Compare,
-    Duration,
     LibraryMeasure,
     Literal,
     NameRef,
     Not,
     Or,
-    Scope,
-    check,
-    compile_condition,
-    evaluate,
     names_used,
     negated_facts,
-    parse,
-    resolve,
 )
+from attendance_rules.rules.parser import MAX_DEPTH, MAX_LENGTH, parse
+from attendance_rules.rules.typecheck import Scope, check, resolve
+from attendance_rules.rules.values import Duration
 from attendance_rules.exceptions import ConditionError, EvaluationError, Location
 from attendance_rules.registers.history import STANDARD_FLAGS, Pupil
 from attendance_rules.registers.measures import Measure, Window, compute
@@ -679,7 +675,7 @@ def test_a_yes_no_value_alone_is_recorded(pupils) -> None:
 
 
 def test_parameter_values_in_condition_units() -> None:
-    from attendance_rules.rules.conditions import parameter_value
+    from attendance_rules.rules.values import parameter_value
 
     assert parameter_value(10, "percent") == Fraction(1, 10)
     assert parameter_value("12.5%", "percent") == Fraction(1, 8)

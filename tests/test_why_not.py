@@ -15,7 +15,7 @@ import pytest
 from hypothesis import given, settings, strategies as st
 
 from attendance_rules import load_history, load_policy
-from attendance_rules.rules import conditions
+from attendance_rules.rules import evaluator
 from attendance_rules.engine.forward import Engine, why_not
 from attendance_rules.engine.explain import explain_why_not
 from attendance_rules.registers.readers import read_history_data
@@ -204,6 +204,6 @@ def test_why_not_names_only_unmet_conditions_for_every_action(policy_id, sample)
                 ctx = engine.context(pupil, AS_OF, sample.school)
                 engine.evaluate_context(ctx)  # the derived facts, as why_not sees them
                 for test in check.needs.tests():
-                    value = conditions.evaluate(test.node, ctx, False).value is True
+                    value = evaluator.evaluate(test.node, ctx, False).value is True
                     assert value == test.negated, (policy_id, pupil.id, action, check.rule, test)
                     assert test.required, (policy_id, check.rule, test)

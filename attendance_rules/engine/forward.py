@@ -18,7 +18,7 @@ from typing import Any, Callable, Iterable, Iterator, Sequence
 import attrs
 
 from .. import __version__
-from ..rules import conditions
+from ..rules import runtime
 from ..registers.calendar import Calendar, academic_year_start, add_weekdays, nth_school_day_after
 from ..rules.compiler import CompiledRule, CompiledUnless, RuleSet
 from .results import (
@@ -35,7 +35,8 @@ from .results import (
 )
 from ..exceptions import EvaluationError, Problem
 from ..registers.history import Event, History, Pupil, School
-from ..rules.evaluator import compile_node, measure_keys, replay_safe
+from ..rules.evaluator import compile_node, evaluate, measure_keys, replay_safe
+from ..rules.values import parameter_value
 from ..registers.measures import Measure, MeasureFrame, Window
 from ..rules.stability import Lookahead, steady_until
 from ..policy.model import Action, format_parameter_value
@@ -86,7 +87,7 @@ class PupilContext:
             return self._parameters[name]
         except KeyError:
             param = self.ruleset.policy.parameters[name]
-            value = self._parameters[name] = conditions.parameter_value(param.value_on(self.as_of), param.unit)
+            value = self._parameters[name] = parameter_value(param.value_on(self.as_of), param.unit)
             return value
 
     def _spec(self, key: tuple) -> tuple[str, Window | None, tuple[str, ...]]:
@@ -163,15 +164,15 @@ def _measure_view(m: Measure) -> MeasureView:
                        m.start != dt.date.min else "", m.end.isoformat(), m.describe())
 
 
-def _required(c: conditions.Comparison) -> str:
+def _required(c: runtime.Comparison) -> str:
     return "" if c.op == "is" else f"{_OPS.get(c.op, c.op)} {c.right_text}".strip()
 
 
-def _values(outcome: conditions.Outcome) -> tuple[ValueView, ...]:
+def _values(outcome: runtime.Outcome) -> tuple[ValueView, ...]:
     return tuple(ValueView(c.text, c.left_text, _required(c), c.holds) for c in outcome.comparisons)
 
 
-def _sentence(outcome: conditions.Outcome, holds: bool = True) -> str:
+def _sentence(outcome: runtime.Outcome, holds: bool = True) -> str:
     """The tests that decided the outcome, with actual and required values, in one sentence."""
     parts = [c.left_text + (f", required {_required(c)}" if c.op != "is" else "")
              for c in outcome.comparisons if c.holds == holds]
@@ -334,7 +335,7 @@ class Engine:
                 self._days.clear()
             live = [r for r in self.ruleset.rules if self._in_force(r, as_of)]
             strata = [[r for r in live if r.stratum == s] for s in sorted({r.stratum for r in live})]
-            params = {name: conditions.parameter_value(p.value_on(as_of), p.unit)
+            params = {name: parameter_value(p.value_on(as_of), p.unit)
                       for name, p in sorted(self.ruleset.policy.parameters.items())}
             actions = tuple(a for a, action in self.ruleset.policy.actions.items() if _action_in_force(action, as_of))
             day = self._days[as_of] = _Day(strata, self.plans, params, actions)
@@ -365,14 +366,14 @@ class Engine:
                         out.append(name)
         return tuple(out)
 
-    def _fire_all(self, ctx: PupilContext, trace: bool = True) -> list[tuple[CompiledRule, conditions.Outcome]]:
+    def _fire_all(self, ctx: PupilContext, trace: bool = True) -> list[tuple[CompiledRule, runtime.Outcome]]:
         """The rules that fire, in order, each with its traced outcome (None when ``trace`` is False)."""
-        fired: list[tuple[CompiledRule, conditions.Outcome]] = []
+        fired: list[tuple[CompiledRule, runtime.Outcome]] = []
         for layer in self._day(ctx.as_of).strata:
             self._fire_stratum(layer, ctx, fired, trace)
         return fired
 
-    def _fire_stratum(self, layer: "_Layer", ctx: PupilContext, fired: list[tuple[CompiledRule, conditions.Outcome]],
+    def _fire_stratum(self, layer: "_Layer", ctx: PupilContext, fired: list[tuple[CompiledRule, runtime.Outcome]],
                       trace: bool = True) -> None:
         """Fire one stratum to a fixpoint, in (priority, declaration) order, each rule at most once.
 
@@ -448,14 +449,14 @@ class Engine:
         return EvaluationError([Problem(f"rule {rule.id!r} failed for pupil {ctx.pupil.id!r}: {error}",
                                         rule.rule.when.location)])
 
-    def _evaluate(self, rule: CompiledRule, node: Any, ctx: conditions.Context,
-                  trace: bool = True) -> conditions.Outcome:
+    def _evaluate(self, rule: CompiledRule, node: Any, ctx: runtime.Context,
+                  trace: bool = True) -> runtime.Outcome:
         try:
-            return conditions.evaluate(node, ctx, trace)
+            return evaluate(node, ctx, trace)
         except (ArithmeticError, KeyError, TypeError, ValueError) as error:  # a bug or bad data: say where
             raise self._failure(rule, ctx, error) from error
 
-    def _derive(self, rule: CompiledRule, outcome: conditions.Outcome, ctx: PupilContext) -> bool:
+    def _derive(self, rule: CompiledRule, outcome: runtime.Outcome, ctx: PupilContext) -> bool:
         new = False
         reason = ctx.reasons[rule.id] = self._reason(rule, outcome, ctx)
         for fact in rule.derives:
@@ -464,7 +465,7 @@ class Engine:
                 new = True
         return new
 
-    def _reason(self, rule: CompiledRule, outcome: conditions.Outcome, ctx: PupilContext) -> Reason:
+    def _reason(self, rule: CompiledRule, outcome: runtime.Outcome, ctx: PupilContext) -> Reason:
         return Reason(rule.id, rule.rule.title, _sentence(outcome), self._cite(rule.rule.cite),
                       self._chain(rule, ctx), _values(outcome))
 

@@ -61,7 +61,7 @@ from typing import Any, Iterable, Mapping, Sequence
 import attrs
 
 from .. import __version__
-from ..rules import conditions
+from ..rules import evaluator, nodes
 from ..engine.compiled import CompiledPolicy
 from ..rules.compiler import CompiledRule, RuleSet
 from ..engine.forward import PupilContext, _values, add_school_days, select_pupils
@@ -196,7 +196,7 @@ class Completion:
     action: str
     event: str
     declared: bool
-    where: conditions.EventFilter | None = None
+    where: nodes.EventFilter | None = None
     rule: str = ""  # the rule whose ``not any EVENT`` test this is ("" when declared)
     done_by: DoneBy | None = None  # the declared completion, when declared
 
@@ -207,14 +207,14 @@ class Completion:
         return event.type == self.event and (self.where is None or self.where.matches(event))
 
 
-def _negated_event_tests(node: conditions.Node) -> list[conditions.EventAny]:
+def _negated_event_tests(node: nodes.Node) -> list[nodes.EventAny]:
     """``any EVENT …`` queries under an odd number of ``not``s: what the rule waits for."""
     found, stack = [], [(node, False)]
     while stack:
         current, negated = stack.pop()
-        if isinstance(current, conditions.EventAny) and negated:
+        if isinstance(current, nodes.EventAny) and negated:
             found.append(current)
-        stack.extend((child, negated ^ isinstance(current, conditions.Not)) for child in current.children())
+        stack.extend((child, negated ^ isinstance(current, nodes.Not)) for child in current.children())
     return found
 
 
@@ -320,7 +320,7 @@ class _Auditor:
         return ctx
 
     def rule_values(self, rule: CompiledRule, ctx: PupilContext) -> tuple[ValueView, ...]:
-        return _values(conditions.evaluate(rule.condition.node, ctx))
+        return _values(evaluator.evaluate(rule.condition.node, ctx))
 
     # -- part (a): support for each event
     def audit_events(self) -> None:
@@ -369,7 +369,7 @@ class _Auditor:
                 continue
             rule = self.rules[suppression.rule]
             clause = next((u for u in rule.unless if u.condition.text == suppression.condition), None)
-            gates = conditions.names_used(clause.condition.node)["fact"] if clause else set()
+            gates = nodes.names_used(clause.condition.node)["fact"] if clause else set()
             if gates and self.evidence_findings(event, suppression.action, gates, evaluation, pupil):
                 continue
             values = _expand_true(suppression.values, evaluation)
@@ -389,7 +389,7 @@ class _Auditor:
                     continue  # a rule not yet (or no longer) in force holds nothing back that day
                 for clause in rule.unless:
                     if action_id in clause.actions:
-                        gates |= conditions.names_used(clause.condition.node)["fact"]
+                        gates |= nodes.names_used(clause.condition.node)["fact"]
             if gates:
                 self.evidence_findings(event, action_id, gates, with_event, self.pupil)
 
@@ -401,7 +401,7 @@ class _Auditor:
         found = False
         for gate in sorted(gates):
             for rule in self.ruleset.derivers(gate):
-                if rule.id not in fired or event.type in conditions.names_used(rule.condition.node)["event"]:
+                if rule.id not in fired or event.type in nodes.names_used(rule.condition.node)["event"]:
                     continue  # a deriver counting events of this very kind is a limit, not evidence
                 ctx = ctx or self.context(pupil, evaluation.as_of, evaluation)
                 values = self.rule_values(rule, ctx)
@@ -639,14 +639,14 @@ def _expand_true(values: tuple[ValueView, ...], evaluation: PupilEvaluation) -> 
     return tuple(out)
 
 
-def _negated_texts(node: conditions.Node) -> set[str]:
+def _negated_texts(node: nodes.Node) -> set[str]:
     """The text of every sub-condition under an odd number of ``not``s."""
     found, stack = set(), [(node, False)]
     while stack:
         current, negated = stack.pop()
         if negated:
             found.add(str(current))
-        stack.extend((child, negated ^ isinstance(current, conditions.Not)) for child in current.children())
+        stack.extend((child, negated ^ isinstance(current, nodes.Not)) for child in current.children())
     return found
 
 

@@ -173,7 +173,7 @@ def part_time_priority_actions(policy: CompiledPolicy) -> tuple[str, ...]:
 
 def _requires_flag(node: Any, flag: str) -> bool:
     """True when ``flag`` is read somewhere in ``node`` outside a ``not``."""
-    from ..rules.conditions import NameRef, Not
+    from ..rules.nodes import NameRef, Not
 
     if isinstance(node, NameRef):
         return node.kind == "flag" and node.name == flag
