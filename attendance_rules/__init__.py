@@ -5,6 +5,7 @@ The public API is small and listed in ``__all__``; see README.md for an example.
 
 from __future__ import annotations
 
+
 def _version() -> str:
     """The version, written once in pyproject.toml and read from the installed package's
     metadata; a checkout used without installing it says so rather than guess."""
@@ -37,8 +38,13 @@ _WHERE = {
 
 if TYPE_CHECKING:
     from .engine.compiled import CompiledPolicy, evaluate, load_policy
-    from .registers.codes import Category, CodeBook, default_codebook
-    from .engine.results import Evaluation, PupilEvaluation, Reason, Recommendation, Suppression
+    from .engine.results import (
+        Evaluation,
+        PupilEvaluation,
+        Reason,
+        Recommendation,
+        Suppression,
+    )
     from .exceptions import (
         AttendanceRulesError,
         CompileError,
@@ -50,6 +56,7 @@ if TYPE_CHECKING:
         Problem,
         UsageError,
     )
+    from .registers.codes import Category, CodeBook, default_codebook
     from .registers.history import Event, History, Mark, Pupil, School
     from .registers.measures import Measure, Window, compute
     from .registers.readers import load_history, read_history

@@ -13,11 +13,11 @@ import random
 import yaml
 from hypothesis import strategies as st
 
-from attendance_rules.registers.codes import default_codebook
-from attendance_rules.rules.compiler import compile_policy
-from attendance_rules.policy.layers import resolve
 from attendance_rules.policy.build import read_policy_text
+from attendance_rules.policy.layers import resolve
+from attendance_rules.registers.codes import default_codebook
 from attendance_rules.registers.readers import read_history_data
+from attendance_rules.rules.compiler import compile_policy
 
 # --- random policies ------------------------------------------------------------------
 

@@ -5,7 +5,9 @@ from __future__ import annotations
 import datetime as dt
 
 import pytest
+from conftest import make_pupil, weekdays
 
+from attendance_rules.exceptions import InputError
 from attendance_rules.registers.calendar import (
     TERM_GAP_DAYS,
     Calendar,
@@ -14,10 +16,8 @@ from attendance_rules.registers.calendar import (
     load_calendar,
     monday_of,
 )
-from attendance_rules.exceptions import InputError
 from attendance_rules.registers.history import Event
 from attendance_rules.registers.measures import Window, compute
-from conftest import make_pupil, weekdays
 
 D = dt.date
 

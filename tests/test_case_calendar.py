@@ -14,9 +14,9 @@ from pathlib import Path
 import pytest
 
 from attendance_rules.engine.compiled import load_policy
+from attendance_rules.exceptions import InputError
 from attendance_rules.registers.calendar import Calendar, Term
 from attendance_rules.replay.cases import load_case, run_case
-from attendance_rules.exceptions import InputError
 
 AUTUMN = Term("autumn 2023", dt.date(2023, 9, 4), dt.date(2023, 12, 20))
 CASE = """\

@@ -11,18 +11,22 @@ from __future__ import annotations
 import datetime as dt
 import io
 import json
-
 from pathlib import Path
 
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from attendance_rules.policy import source as yamlsource
-from attendance_rules.registers.calendar import EARLIEST_DATE, LATEST_DATE, add_weekdays, nth_school_day_after
 from attendance_rules.cli.app import EXIT_INTERNAL, main
 from attendance_rules.engine.forward import add_school_days
 from attendance_rules.exceptions import PolicyError
+from attendance_rules.policy import source as yamlsource
+from attendance_rules.registers.calendar import (
+    EARLIEST_DATE,
+    LATEST_DATE,
+    add_weekdays,
+    nth_school_day_after,
+)
 
 ROOT = Path(__file__).resolve().parent.parent
 SAMPLE = str(ROOT / "examples" / "sample" / "history.json")

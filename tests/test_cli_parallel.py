@@ -22,14 +22,18 @@ from typing import Callable
 
 import pytest
 
-from attendance_rules.engine.compiled import load_policy
 from attendance_rules.cli import main
-from attendance_rules.exceptions import EvaluationError
+from attendance_rules.engine.compiled import load_policy
 from attendance_rules.engine.explain import render_evaluation, write_evaluation
-from attendance_rules.scale.parallel import PupilTask, chunk_size_for, dumps, map_pupils
-from attendance_rules.scale.progress import progress, progress_stream, unless_streaming_to_terminal
+from attendance_rules.exceptions import EvaluationError
 from attendance_rules.registers.readers import load_history
 from attendance_rules.registers.sample import generate_cohort, write_json
+from attendance_rules.scale.parallel import PupilTask, chunk_size_for, dumps, map_pupils
+from attendance_rules.scale.progress import (
+    progress,
+    progress_stream,
+    unless_streaming_to_terminal,
+)
 
 ROOT = Path(__file__).resolve().parent.parent
 SAMPLE = str(ROOT / "examples" / "sample" / "history.json")

@@ -6,9 +6,9 @@ import datetime as dt
 from pathlib import Path
 
 import pytest
+from conftest import EXPECTED_CATEGORY, NATIONAL, WITHDRAWN
 
 from attendance_rules.registers.codes import CATEGORIES, Category, default_codebook
-from conftest import EXPECTED_CATEGORY, NATIONAL, WITHDRAWN
 
 BOOK = default_codebook()
 LAST_2006 = dt.date(2024, 8, 18)

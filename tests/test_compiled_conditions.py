@@ -15,49 +15,56 @@ from fractions import Fraction
 
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
-
-from attendance_rules.rules import conditions as c
-from attendance_rules.engine.forward import Engine
-from attendance_rules.rules.evaluator import compile_node, measure_keys
-from attendance_rules.registers.measures import MeasureFrame, Window, compute
-
 from random_policies import compile_text, policies, random_history
+
+from attendance_rules.engine.forward import Engine
+from attendance_rules.exceptions import Location
+from attendance_rules.registers.measures import MeasureFrame, Window, compute
+from attendance_rules.rules import (
+    conditions,
+    evaluator,
+    lexer,
+    nodes,
+    typecheck,
+    values,
+)
+from attendance_rules.rules.evaluator import compile_node, measure_keys
 
 AS_OF = st.sampled_from([dt.date(2024, 6, 7), dt.date(2024, 6, 14), dt.date(2024, 7, 5), dt.date(2024, 9, 20),
                          dt.date(2024, 10, 4)])
 
 
-def _value(node: c.Node, ctx) -> object:
+def _value(node: nodes.Node, ctx) -> object:
     """The oracle: the condition language's meaning, walked directly over the tree."""
-    if isinstance(node, c.And):
+    if isinstance(node, nodes.And):
         return all([_truth(item, ctx) for item in node.items])
-    if isinstance(node, c.Or):
+    if isinstance(node, nodes.Or):
         return any([_truth(item, ctx) for item in node.items])
-    if isinstance(node, c.Not):
+    if isinstance(node, nodes.Not):
         return not _truth(node.item, ctx)
-    if isinstance(node, c.Compare):
+    if isinstance(node, nodes.Compare):
         left, right = _value(node.left, ctx), _value(node.right, ctx)
-        if isinstance(left, c.Duration) or isinstance(right, c.Duration):
+        if isinstance(left, values.Duration) or isinstance(right, values.Duration):
             anchor = getattr(left, "since", None) or getattr(right, "since", None) or ctx.as_of
-            left, right = (x.days_from(anchor) if isinstance(x, c.Duration) else x for x in (left, right))
-        return c._compare(node.op, left, right)
-    if isinstance(node, c.Literal):
-        return c.Duration(node.value, node.unit) if node.unit in ("weeks", "years") else node.value
-    if isinstance(node, (c.NameRef, c.LibraryMeasure)) and _is_measure(node):
+            left, right = (x.days_from(anchor) if isinstance(x, values.Duration) else x for x in (left, right))
+        return values.compare(node.op, left, right)
+    if isinstance(node, nodes.Literal):
+        return values.Duration(node.value, node.unit) if node.unit in ("weeks", "years") else node.value
+    if isinstance(node, (nodes.NameRef, nodes.LibraryMeasure)) and _is_measure(node):
         return _measure(node, ctx)
     return _other(node, ctx)
 
 
-def _truth(node: c.Node, ctx) -> bool:
+def _truth(node: nodes.Node, ctx) -> bool:
     return _value(node, ctx) is True
 
 
-def _is_measure(node: c.Node) -> bool:
-    return isinstance(node, c.LibraryMeasure) or node.kind == "measure"
+def _is_measure(node: nodes.Node) -> bool:
+    return isinstance(node, nodes.LibraryMeasure) or node.kind == "measure"
 
 
-def _measure(node: c.Node, ctx) -> Fraction | None:
-    if isinstance(node, c.LibraryMeasure):
+def _measure(node: nodes.Node, ctx) -> Fraction | None:
+    if isinstance(node, nodes.LibraryMeasure):
         value = compute(ctx.pupil, node.name, ctx.as_of, node.window, ctx.calendar).value
     else:
         use = ctx.ruleset.policy.measures[node.name]
@@ -65,36 +72,36 @@ def _measure(node: c.Node, ctx) -> Fraction | None:
     return None if value is None else Fraction(value)
 
 
-def _other(node: c.Node, ctx) -> object:
+def _other(node: nodes.Node, ctx) -> object:
     """Names and event queries, read straight from the pupil."""
-    if isinstance(node, c.NameRef):
+    if isinstance(node, nodes.NameRef):
         if node.kind == "flag":
             return node.name in ctx.pupil.flags
         if node.kind == "fact":
             return node.name in ctx.facts
         if node.kind == "setting":
             return ctx.school.settings.get(node.name, False)
-        value = c.parameter_value(ctx.ruleset.policy.parameters[node.name].value_on(ctx.as_of), node.unit)
+        value = values.parameter_value(ctx.ruleset.policy.parameters[node.name].value_on(ctx.as_of), node.unit)
         return value
     events = [e for e in ctx.pupil.events if e.type == getattr(node, "event", None) and e.date <= ctx.as_of]
-    if isinstance(node, (c.EventAny, c.EventCount)):
+    if isinstance(node, (nodes.EventAny, nodes.EventCount)):
         if node.where is not None:
             events = [e for e in events if node.where.matches(e)]
         if node.window is not None:
-            bounds = (node.window.bounds(ctx.as_of) if isinstance(node.window, c.EventWindow)
+            bounds = (node.window.bounds(ctx.as_of) if isinstance(node.window, nodes.EventWindow)
                       else node.window.bounds(ctx.pupil, ctx.as_of, ctx.calendar))
             events = [e for e in events if bounds and bounds[0] <= e.date <= bounds[1]]
-        if isinstance(node, c.EventCount) and node.per:
+        if isinstance(node, nodes.EventCount) and node.per:
             groups = [e.get(node.per) for e in events]
             return Fraction(max((groups.count(g) for g in groups), default=0))
-        return bool(events) if isinstance(node, c.EventAny) else Fraction(len(events))
+        return bool(events) if isinstance(node, nodes.EventAny) else Fraction(len(events))
     if not events:
         return None
-    if isinstance(node, c.EventLatest):
+    if isinstance(node, nodes.EventLatest):
         value = events[-1].date if node.field == "date" else events[-1].get(node.field)
         return Fraction(value) if isinstance(value, int) and not isinstance(value, bool) else value
-    if isinstance(node, c.TimeSince):
-        return c.Duration(Fraction((ctx.as_of - events[-1].date).days), "days", since=events[-1].date)
+    if isinstance(node, nodes.TimeSince):
+        return values.Duration(Fraction((ctx.as_of - events[-1].date).days), "days", since=events[-1].date)
     raise AssertionError(f"the oracle does not know {type(node).__name__}")
 
 
@@ -110,7 +117,7 @@ def test_decision_explanation_and_oracle_agree(text: str, seed: int, n: int, as_
         for rule in ruleset.rules:
             for node in [rule.condition.node] + [u.condition.node for u in rule.unless]:
                 decided = compile_node(node)(ctx, None)
-                explained = c.evaluate(node, ctx)
+                explained = evaluator.evaluate(node, ctx)
                 assert decided == explained.value == _value(node, ctx), (rule.id, str(node))
 
 
@@ -127,7 +134,7 @@ def test_every_fired_rule_holds_on_the_facts_before_it(text: str, seed: int, as_
         derived_by = {f.name: f.rule for f in evaluation.facts}
         ctx = engine.context(pupil, as_of)
         for rule_id in evaluation.fired:
-            outcome = c.evaluate(rules[rule_id].condition.node, ctx)
+            outcome = evaluator.evaluate(rules[rule_id].condition.node, ctx)
             assert outcome.value is True, rule_id
             ctx.facts.update({name: True for name, by in derived_by.items() if by == rule_id})
         for fact in evaluation.facts:
@@ -136,22 +143,22 @@ def test_every_fired_rule_holds_on_the_facts_before_it(text: str, seed: int, as_
 
 @settings(max_examples=300, deadline=None)
 @given(absent=st.integers(0, 400), extra=st.integers(0, 400), percent=st.fractions(0, 100, max_denominator=400),
-       op=st.sampled_from(c._COMPARE_OPS))
+       op=st.sampled_from(lexer.COMPARE_OPS))
 def test_rates_cross_multiplied_decide_as_fractions(absent: int, extra: int, percent: Fraction, op: str) -> None:
     """``absent/possible OP p`` decided on integers equals the Fraction comparison (0 possible: undefined)."""
-    from attendance_rules.rules.evaluator import _holds_numeric
+    from attendance_rules.rules.values import holds_numeric
 
     possible = absent + extra
     pair = (absent, possible) if possible else None
-    expected = possible > 0 and c._OPERATORS[op](Fraction(absent, possible), percent / 100)
-    assert _holds_numeric(op, pair, percent / 100, dt.date(2024, 1, 1)) is expected
+    expected = possible > 0 and values.OPERATORS[op](Fraction(absent, possible), percent / 100)
+    assert holds_numeric(op, pair, percent / 100, dt.date(2024, 1, 1)) is expected
 
 
 def test_measure_keys_follow_evaluation_order() -> None:
-    scope = c.Scope(parameters={"p": "sessions"}, measures={"m": "sessions"}, flags=frozenset(), facts=frozenset(),
+    scope = typecheck.Scope(parameters={"p": "sessions"}, measures={"m": "sessions"}, flags=frozenset(), facts=frozenset(),
                     settings=frozenset(), event_fields={})
-    cond = c.compile_condition("m >= p and (absent_sessions over this term > 1 or m > 2)",
-                               c.Location("t.yaml", 1, 1), scope)
+    cond = conditions.compile_condition("m >= p and (absent_sessions over this term > 1 or m > 2)",
+                                        Location("t.yaml", 1, 1), scope)
     assert measure_keys(cond.node) == (("named", "m"), ("library", "absent_sessions", Window("term")))
 
 
@@ -197,7 +204,12 @@ def test_a_replay_that_skips_days_equals_a_full_evaluation_every_day(text: str, 
     calendar): its timeline must equal the one built from a full evaluation on every school day."""
     from attendance_rules.engine.compiled import CompiledPolicy
     from attendance_rules.registers.calendar import Calendar, Term
-    from attendance_rules.replay.timeline import build_timeline, evaluations_by_day, replay_pupil, rolling_due_actions
+    from attendance_rules.replay.timeline import (
+        build_timeline,
+        evaluations_by_day,
+        replay_pupil,
+        rolling_due_actions,
+    )
 
     calendar = Calendar((Term("summer", dt.date(2024, 4, 15), dt.date(2024, 7, 19)),
                          Term("autumn", dt.date(2024, 9, 3), dt.date(2024, 12, 20)))) if terms else Calendar()

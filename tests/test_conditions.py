@@ -12,34 +12,30 @@ from fractions import Fraction
 
 import attrs
 import pytest
+from conftest import weekdays
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from attendance_rules.rules.conditions import (
-    MAX_DEPTH,
-    MAX_LENGTH,
+from attendance_rules.exceptions import ConditionError, EvaluationError, Location
+from attendance_rules.registers.history import STANDARD_FLAGS, Pupil
+from attendance_rules.registers.measures import Measure, Window, compute
+from attendance_rules.registers.readers import read_history
+from attendance_rules.rules.conditions import compile_condition
+from attendance_rules.rules.evaluator import evaluate
+from attendance_rules.rules.nodes import (
     And,
     Compare,
-    Duration,
     LibraryMeasure,
     Literal,
     NameRef,
     Not,
     Or,
-    Scope,
-    check,
-    compile_condition,
-    evaluate,
     names_used,
     negated_facts,
-    parse,
-    resolve,
 )
-from attendance_rules.exceptions import ConditionError, EvaluationError, Location
-from attendance_rules.registers.history import STANDARD_FLAGS, Pupil
-from attendance_rules.registers.measures import Measure, Window, compute
-from attendance_rules.registers.readers import read_history
-from conftest import weekdays
+from attendance_rules.rules.parser import MAX_DEPTH, MAX_LENGTH, parse
+from attendance_rules.rules.typecheck import Scope, check, resolve
+from attendance_rules.rules.values import Duration
 
 D = dt.date
 AS_OF = D(2024, 1, 26)
@@ -342,6 +338,7 @@ def test_event_counts_and_windows(pupils) -> None:
 
 def test_years_window_from_29_february() -> None:
     from conftest import make_pupil
+
     from attendance_rules.registers.history import Event
 
     pupil = make_pupil({D(2024, 2, 29): "/"}, events=(Event(D(2021, 2, 28), "penalty_notice_issued"),
@@ -390,6 +387,7 @@ def test_time_since_and_date_arithmetic(pupils) -> None:
 
 def test_time_since_in_years_counts_calendar_years() -> None:
     from conftest import make_pupil
+
     from attendance_rules.registers.history import Event
 
     pupil = make_pupil({D(2021, 3, 1): "/"}, events=(Event(D(2020, 2, 29), "penalty_notice_issued"),))
@@ -679,7 +677,7 @@ def test_a_yes_no_value_alone_is_recorded(pupils) -> None:
 
 
 def test_parameter_values_in_condition_units() -> None:
-    from attendance_rules.rules.conditions import parameter_value
+    from attendance_rules.rules.values import parameter_value
 
     assert parameter_value(10, "percent") == Fraction(1, 10)
     assert parameter_value("12.5%", "percent") == Fraction(1, 8)

@@ -16,11 +16,11 @@ import pytest
 from conftest import CITE  # noqa: E402
 
 from attendance_rules import InputError
-from attendance_rules.engine.compiled import load_policy
 from attendance_rules.cli import main
+from attendance_rules.engine.compiled import load_policy
 from attendance_rules.policy.conformance import as_of_warnings, conform
-from attendance_rules.registers.readers import read_history_data
 from attendance_rules.policy.schema import load_schema
+from attendance_rules.registers.readers import read_history_data
 
 ROOT = Path(__file__).resolve().parents[1]
 SAMPLE = ROOT / "examples" / "sample" / "history.json"

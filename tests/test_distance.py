@@ -11,12 +11,12 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from attendance_rules.rules import conditions
-from attendance_rules.engine.compiled import load_policy
 from attendance_rules.cli import main
-from attendance_rules.engine.distance import distances, with_future_absences
+from attendance_rules.engine.compiled import load_policy
 from attendance_rules.engine.context import PupilContext
+from attendance_rules.engine.distance import distances, with_future_absences
 from attendance_rules.registers.readers import load_history
+from attendance_rules.rules import evaluator
 
 ROOT = Path(__file__).resolve().parents[1]
 SAMPLE = ROOT / "examples" / "sample" / "history.json"
@@ -43,7 +43,7 @@ def _test_holds(policy, rule_id: str, pupil, day: dt.date, school) -> bool:
     rule = next(r for r in policy.ruleset.rules if r.id == rule_id)
     ctx = PupilContext(policy.ruleset, pupil, day, policy.engine.calendar, school)
     ctx.facts.update({f.name: f for f in evaluation.facts})
-    return conditions.evaluate(rule.condition.node, ctx).value is True
+    return evaluator.evaluate(rule.condition.node, ctx).value is True
 
 
 @settings(max_examples=25, deadline=None)

@@ -12,11 +12,11 @@ from pathlib import Path
 
 import pytest
 
-from attendance_rules.scale import distributed as ds
 from attendance_rules.engine.compiled import load_policy
 from attendance_rules.exceptions import InputError, UsageError
 from attendance_rules.registers.readers import load_history
 from attendance_rules.registers.sample import generate_pupils, write_csv
+from attendance_rules.scale import distributed as ds
 
 try:
     import dask.dataframe as dd

@@ -7,15 +7,14 @@ import textwrap
 from pathlib import Path
 
 import pytest
+from conftest import CITE, POLICY_HEADER  # noqa: E402
 
 from attendance_rules import PolicyError
 from attendance_rules.engine.compiled import load_policy
-from attendance_rules.replay.completions import completions
-from attendance_rules.registers.history import Event
 from attendance_rules.policy.model import DoneBy
+from attendance_rules.registers.history import Event
 from attendance_rules.registers.readers import read_history_data
-
-from conftest import CITE, POLICY_HEADER  # noqa: E402
+from attendance_rules.replay.completions import completions
 
 AS_OF = dt.date(2024, 2, 9)
 

@@ -25,6 +25,7 @@ except TypeError:  # pytest < 8.2 has no exc_type (and skips on any ImportError)
 
 from hypothesis import HealthCheck, given, settings  # noqa: E402
 from hypothesis import strategies as st  # noqa: E402
+from random_policies import CITE, SKELETON, compile_text, dump, policies, random_history  # noqa: E402
 
 from attendance_rules.engine import compiled as api  # noqa: E402
 from attendance_rules.engine import durable as durable_backend
@@ -33,8 +34,6 @@ from attendance_rules.engine.forward import Engine  # noqa: E402
 from attendance_rules.engine.whynot import why_not  # noqa: E402
 from attendance_rules.exceptions import UsageError  # noqa: E402
 from attendance_rules.registers.readers import load_history, read_history_data  # noqa: E402
-
-from random_policies import CITE, SKELETON, compile_text, dump, policies, random_history  # noqa: E402
 
 # durable-rules 2.0.28 calls datetime.utcfromtimestamp for every action (deprecated in 3.12)
 pytestmark = pytest.mark.filterwarnings("ignore:datetime.datetime.utcfromtimestamp:DeprecationWarning")

@@ -14,13 +14,12 @@ from pathlib import Path
 
 import jsonschema
 import pytest
+from conftest import CITE, POLICY_HEADER  # noqa: E402
 
 from attendance_rules import CompileError
-from attendance_rules.engine.compiled import load_policy
 from attendance_rules.cli import main
+from attendance_rules.engine.compiled import load_policy
 from attendance_rules.registers.readers import read_history_data
-
-from conftest import CITE, POLICY_HEADER  # noqa: E402
 
 ROOT = Path(__file__).resolve().parents[1]
 SAMPLE = ROOT / "examples" / "sample" / "history.json"

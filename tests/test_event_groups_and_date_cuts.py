@@ -20,10 +20,12 @@ from hypothesis import strategies as st
 
 from attendance_rules import PolicyError
 from attendance_rules.engine.compiled import load_policy
-from attendance_rules.rules.conditions import Scope, compile_condition, evaluate
 from attendance_rules.exceptions import ConditionError, Location
 from attendance_rules.registers.history import Event, Pupil, slot_of
 from attendance_rules.registers.measures import Window, compute
+from attendance_rules.rules.conditions import compile_condition
+from attendance_rules.rules.evaluator import evaluate
+from attendance_rules.rules.typecheck import Scope
 
 ORIGIN = Location("policy.yaml", 3, 11)
 SCOPE = Scope(parameters={"limit": "count"}, measures={}, flags=frozenset(), facts=frozenset())

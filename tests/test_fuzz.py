@@ -53,18 +53,18 @@ from fuzz_strategies import (
 from hypothesis import HealthCheck, Phase, given, settings
 from hypothesis import strategies as st
 
-from attendance_rules.engine.compiled import load_policy
-from attendance_rules.registers.calendar import load_calendar
-from attendance_rules.replay.cases import load_case, run_case
 from attendance_rules.assurance.checks import validate_paths
 from attendance_rules.cli import main
+from attendance_rules.engine.compiled import load_policy
 from attendance_rules.exceptions import (
     AttendanceRulesError,
     InputError,
     Location,
     PolicyError,
 )
+from attendance_rules.registers.calendar import load_calendar
 from attendance_rules.registers.readers import load_history, read_history
+from attendance_rules.replay.cases import load_case, run_case
 
 LONG = os.environ.get("ATTENDANCE_RULES_FUZZ", "") == "long"
 CALL_SECONDS = 5.0  # robustness bound per call, see the module docstring

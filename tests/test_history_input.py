@@ -15,11 +15,15 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from attendance_rules.registers.calendar import load_calendar
 from attendance_rules.cli import main
 from attendance_rules.exceptions import InputError, Problem
+from attendance_rules.registers.calendar import load_calendar
 from attendance_rules.registers.history import EVENT_FIELDS
-from attendance_rules.registers.readers import load_history, read_history, read_history_data
+from attendance_rules.registers.readers import (
+    load_history,
+    read_history,
+    read_history_data,
+)
 
 SAMPLE_CSV = Path(__file__).resolve().parent.parent / "examples" / "sample" / "csv"
 

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import pytest
-
 from html_checks import by_id, ids, links, page_problems, parse, rows, table
 
 GOOD = """<!DOCTYPE html><html lang="en"><head><meta charset="utf-8"><title>t</title><style>a{}</style></head>

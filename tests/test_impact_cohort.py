@@ -15,13 +15,13 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from attendance_rules.engine.compiled import load_policy
 from attendance_rules.cli import main
-from attendance_rules.replay.cohort import cohort_view, render_cohort
+from attendance_rules.engine.compiled import load_policy
 from attendance_rules.registers.history import History
-from attendance_rules.replay.impact import compare_policies, render_impact
 from attendance_rules.registers.measures import Window, compute, standard_measures
 from attendance_rules.registers.readers import load_history, read_history_data
+from attendance_rules.replay.cohort import cohort_view, render_cohort
+from attendance_rules.replay.impact import compare_policies, render_impact
 
 ROOT = Path(__file__).resolve().parents[1]
 SAMPLE = ROOT / "examples" / "sample" / "history.json"

@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import datetime as dt
 import json
-import random
 import sys
 import tempfile
 from pathlib import Path
@@ -14,10 +13,10 @@ from pathlib import Path
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
+from test_readers import HEADER, START, _corrupt, _valid_codes, marks_and_corruptions
 
 from attendance_rules.exceptions import UsageError
 from attendance_rules.registers.readers import read_history
-from test_readers import HEADER, START, _corrupt, _valid_codes, marks_and_corruptions
 
 EVENTS_HEADER = "pupil_id,date,type,details\n"
 PUPILS_HEADER = "pupil_id,date_of_birth,year_group,flags\n"

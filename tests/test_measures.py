@@ -10,6 +10,14 @@ from fractions import Fraction
 from pathlib import Path
 
 import pytest
+from conftest import (
+    EXPECTED_CATEGORY,
+    category_of,
+    make_pupil,
+    make_register,
+    table_of,
+    weekdays,
+)
 from hypothesis import assume, given, settings
 from hypothesis import strategies as st
 
@@ -25,7 +33,6 @@ from attendance_rules.registers.measures import (
     standard_measures,
 )
 from attendance_rules.registers.readers import load_history
-from conftest import EXPECTED_CATEGORY, category_of, make_pupil, make_register, table_of, weekdays
 
 D = dt.date
 AUTUMN = weekdays(D(2023, 9, 4), D(2023, 12, 20))  # 78 school days, all in one academic year

@@ -21,13 +21,13 @@ import yaml
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from attendance_rules.rules import conditions
 from attendance_rules.assurance.checks import validate_paths
 from attendance_rules.cli import main
-from attendance_rules.rules.compiler import compile_policy, policy_scope
 from attendance_rules.exceptions import ConditionError, PolicyError
-from attendance_rules.policy.layers import load_policy_files, resolve
 from attendance_rules.policy.build import read_policy_file, read_policy_text
+from attendance_rules.policy.layers import load_policy_files, resolve
+from attendance_rules.rules import conditions
+from attendance_rules.rules.compiler import compile_policy, policy_scope
 
 VALID = Path(__file__).resolve().parent / "policies" / "valid"
 NATIONAL, AUTHORITY, SCHOOL = (VALID / f"t_{k}.yaml" for k in ("national", "authority", "school"))

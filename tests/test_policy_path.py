@@ -15,7 +15,12 @@ from pathlib import Path
 import pytest
 
 from attendance_rules.cli import main
-from attendance_rules.policy.resources import POLICY_PATH_VARIABLE, bundled_policy_dir, display_path, find_policy
+from attendance_rules.policy.resources import (
+    POLICY_PATH_VARIABLE,
+    bundled_policy_dir,
+    display_path,
+    find_policy,
+)
 
 ROOT = Path(__file__).resolve().parent.parent
 SAMPLE = str(ROOT / "examples" / "sample" / "history.json")

@@ -20,8 +20,6 @@ import pytest
 pytest.importorskip("hypothesis")
 
 from attendance_rules.assurance import properties  # noqa: E402
-from attendance_rules.engine.compiled import load_policy  # noqa: E402
-from attendance_rules.cli import main  # noqa: E402
 from attendance_rules.assurance.properties import (  # noqa: E402
     ENFORCEMENT_KINDS,
     ESCALATION_KINDS,
@@ -31,6 +29,8 @@ from attendance_rules.assurance.properties import (  # noqa: E402
     check_example,
     check_properties,
 )
+from attendance_rules.cli import main  # noqa: E402
+from attendance_rules.engine.compiled import load_policy  # noqa: E402
 from attendance_rules.registers.readers import read_history_data  # noqa: E402
 
 HERE = Path(__file__).resolve().parent

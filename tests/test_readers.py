@@ -9,13 +9,13 @@ import tempfile
 from pathlib import Path
 
 import pytest
+from conftest import EXPECTED_CATEGORY, codes_in_force, table_of
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from attendance_rules.exceptions import InputError, Problem
 from attendance_rules.registers.history import EVENT_FIELDS, Mark
 from attendance_rules.registers.readers import load_history, read_history
-from conftest import EXPECTED_CATEGORY, codes_in_force, table_of
 
 D = dt.date
 

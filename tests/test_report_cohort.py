@@ -23,19 +23,27 @@ import pytest
 
 pytest.importorskip("matplotlib", reason="the report extra (matplotlib) is not installed")
 
-from attendance_rules.engine.compiled import load_policy
-from attendance_rules.cli import main
-from attendance_rules.replay.cohort import cohort_view
-from attendance_rules.policy.conformance import conform
-from attendance_rules.registers.readers import load_history
-from attendance_rules.report import cohort as pack_module
-from attendance_rules.report.cohort import (CSV_FILES, absence_levels, build_pack, cohort_pack, csv_files,
-                                            index_html, part_time_priority_actions, pupil_handbook,
-                                            write_cohort_pack)
-from attendance_rules.report.html import pupil_file_name, short_date
-
 from conftest import category_of
 from html_checks import Node, by_id, check_page, links, parse, rows
+
+from attendance_rules.cli import main
+from attendance_rules.engine.compiled import load_policy
+from attendance_rules.policy.conformance import conform
+from attendance_rules.registers.readers import load_history
+from attendance_rules.replay.cohort import cohort_view
+from attendance_rules.report import cohort as pack_module
+from attendance_rules.report.cohort import (
+    CSV_FILES,
+    absence_levels,
+    build_pack,
+    cohort_pack,
+    csv_files,
+    index_html,
+    part_time_priority_actions,
+    pupil_handbook,
+    write_cohort_pack,
+)
+from attendance_rules.report.html import pupil_file_name, short_date
 
 ROOT = Path(__file__).resolve().parent.parent
 SAMPLE = ROOT / "examples" / "sample" / "history.json"

@@ -13,13 +13,13 @@ import sys
 from pathlib import Path
 
 import pytest
+from html_checks import by_id, check_page, ids, parse
 
 from attendance_rules.cli import main
 from attendance_rules.policy.handbook import local_choices, parameter_value
 from attendance_rules.policy.layers import load_policy_files
 from attendance_rules.report.handbook import handbook_html
 from attendance_rules.report.html import anchor
-from html_checks import by_id, check_page, ids, parse
 
 ROOT = Path(__file__).resolve().parents[1]
 POLICIES = sorted(p.stem for p in (ROOT / "policies").glob("*.yaml"))
@@ -150,7 +150,12 @@ def test_a_policy_that_does_not_compile_still_gets_its_handbook_without_name_lin
 
 def test_the_shared_handbook_helpers_give_plain_data():
     """The helpers the Markdown and HTML handbooks share (attendance_rules.policy.handbook)."""
-    from attendance_rules.policy.handbook import citation_parts, in_force_text, origin_parts, parameter_citation
+    from attendance_rules.policy.handbook import (
+        citation_parts,
+        in_force_text,
+        origin_parts,
+        parameter_citation,
+    )
 
     policy = load_policy_files("hillingdon")
     titles = {k: s.title for k, s in policy.sources.items()}

@@ -21,16 +21,21 @@ import pytest
 
 pytest.importorskip("matplotlib", reason="the report extra (matplotlib) is not installed")
 
-from attendance_rules.cli import main  # noqa: E402
-from attendance_rules.registers.codes import Category  # noqa: E402
-from attendance_rules.engine.distance import distances  # noqa: E402
-from attendance_rules.exceptions import UsageError  # noqa: E402
-from attendance_rules.registers.history import Event, Pupil  # noqa: E402
-from attendance_rules.report import html  # noqa: E402
-from attendance_rules.report.pupil import absence_thresholds, pupil_report, stage_changes  # noqa: E402
-from attendance_rules.replay.timeline import evaluations_by_day, replay_pupil  # noqa: E402
 from conftest import make_pupil, weekdays  # noqa: E402
 from html_checks import Node, check_page, parse, table  # noqa: E402
+
+from attendance_rules.cli import main  # noqa: E402
+from attendance_rules.engine.distance import distances  # noqa: E402
+from attendance_rules.exceptions import UsageError  # noqa: E402
+from attendance_rules.registers.codes import Category  # noqa: E402
+from attendance_rules.registers.history import Event, Pupil  # noqa: E402
+from attendance_rules.replay.timeline import evaluations_by_day, replay_pupil  # noqa: E402
+from attendance_rules.report import html  # noqa: E402
+from attendance_rules.report.pupil import (  # noqa: E402
+    absence_thresholds,
+    pupil_report,
+    stage_changes,
+)
 
 ROOT = Path(__file__).parents[1]
 SAMPLE = ROOT / "examples" / "sample" / "history.json"

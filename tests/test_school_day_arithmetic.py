@@ -17,24 +17,19 @@ from pathlib import Path
 
 import attrs
 import pytest
+from conftest import CITE, POLICY_HEADER, make_pupil, weekdays
 
-from attendance_rules.engine.compiled import load_policy
-from attendance_rules.registers.calendar import count_school_days, nth_school_day_after
 from attendance_rules.assurance.checks import validate_paths
-from attendance_rules.rules.conditions import (
-    Arith,
-    SchoolDaysSince,
-    Scope,
-    TimeSince,
-    compile_condition,
-    names_used,
-    parse,
-)
+from attendance_rules.engine.compiled import load_policy
 from attendance_rules.exceptions import ConditionError, Location
+from attendance_rules.policy.values import format_parameter_value, parse_duration
+from attendance_rules.registers.calendar import count_school_days, nth_school_day_after
 from attendance_rules.registers.history import Event, History, Pupil, School
 from attendance_rules.registers.measures import format_value
-from attendance_rules.policy.values import format_parameter_value, parse_duration
-from conftest import CITE, POLICY_HEADER, make_pupil, weekdays
+from attendance_rules.rules.conditions import compile_condition
+from attendance_rules.rules.nodes import Arith, SchoolDaysSince, TimeSince, names_used
+from attendance_rules.rules.parser import parse
+from attendance_rules.rules.typecheck import Scope
 
 D = dt.date
 HALF_TERM = (D(2024, 2, 12), D(2024, 2, 16))
@@ -169,7 +164,7 @@ def test_school_days_are_a_number_not_calendar_time_until_compared_with_time_sin
 
 @attrs.define
 class Context:
-    """The part of the evaluation context these conditions read (see ``conditions.Context``)."""
+    """The part of the evaluation context these conditions read (see ``runtime.Context``)."""
 
     pupil: Pupil
     as_of: dt.date

@@ -11,14 +11,15 @@ from pathlib import Path
 
 import attrs
 import pytest
+from conftest import CITE, POLICY_HEADER  # noqa: E402
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from attendance_rules.engine.compiled import load_policy
-from attendance_rules.replay.cases import load_case
 from attendance_rules.cli import main
+from attendance_rules.engine.compiled import load_policy
 from attendance_rules.registers.history import Pupil, Register
 from attendance_rules.registers.readers import load_history, read_history_data
+from attendance_rules.replay.cases import load_case
 from attendance_rules.replay.timeline import (
     build_timeline,
     replay,
@@ -27,8 +28,6 @@ from attendance_rules.replay.timeline import (
     rolling_due_actions,
     school_days_between,
 )
-
-from conftest import CITE, POLICY_HEADER  # noqa: E402
 
 ROOT = Path(__file__).resolve().parents[1]
 SAMPLE = ROOT / "examples" / "sample" / "history.json"

@@ -12,8 +12,8 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from attendance_rules.registers.canonical import history_digest
 from attendance_rules.cli import main
+from attendance_rules.registers.canonical import history_digest
 from attendance_rules.registers.readers import load_history, read_history_data
 from attendance_rules.registers.sample import write_csv
 

@@ -12,16 +12,16 @@ import datetime as dt
 from pathlib import Path
 
 import pytest
-from hypothesis import given, settings, strategies as st
+from hypothesis import given, settings
+from hypothesis import strategies as st
+from random_policies import CITE, compile_text, dump, policies, random_history
 
 from attendance_rules import load_history, load_policy
-from attendance_rules.rules import conditions
+from attendance_rules.engine.explain import explain_why_not
 from attendance_rules.engine.forward import Engine
 from attendance_rules.engine.whynot import why_not
-from attendance_rules.engine.explain import explain_why_not
 from attendance_rules.registers.readers import read_history_data
-
-from random_policies import CITE, compile_text, dump, policies, random_history
+from attendance_rules.rules import evaluator
 
 AS_OF = dt.date(2024, 2, 9)
 FLAGS = [f"f{i}" for i in range(27)]  # at most 3 ** 3 leaves (``trees``)
@@ -205,6 +205,6 @@ def test_why_not_names_only_unmet_conditions_for_every_action(policy_id, sample)
                 ctx = engine.context(pupil, AS_OF, sample.school)
                 engine.evaluate_context(ctx)  # the derived facts, as why_not sees them
                 for test in check.needs.tests():
-                    value = conditions.evaluate(test.node, ctx, False).value is True
+                    value = evaluator.evaluate(test.node, ctx, False).value is True
                     assert value == test.negated, (policy_id, pupil.id, action, check.rule, test)
                     assert test.required, (policy_id, check.rule, test)

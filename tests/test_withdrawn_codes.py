@@ -18,14 +18,14 @@ import json
 from pathlib import Path
 
 import pytest
+from conftest import category_of, codes_in_force, withdrawn_on
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from attendance_rules.cli import main
-from attendance_rules.registers.codes import CATEGORIES, default_codebook
 from attendance_rules.exceptions import InputError
+from attendance_rules.registers.codes import CATEGORIES, default_codebook
 from attendance_rules.registers.readers import load_history, read_history
-from conftest import category_of, codes_in_force, withdrawn_on
 
 D = dt.date
 BOOK = default_codebook()

@@ -12,9 +12,9 @@ import datetime as dt
 from pathlib import Path
 from typing import Sequence
 
-from ..rules.compiler import RuleSet, compile_policy
 from ..exceptions import PolicyError, Problem
 from ..policy.layers import PolicyLoader, resolve
+from ..rules.compiler import RuleSet, compile_policy
 
 __all__ = ["check_policy", "validate_paths"]
 
@@ -27,7 +27,9 @@ def check_policy(ref: str | Path, loader: PolicyLoader | None = None,
         ruleset = compile_policy(resolve(loader.chain(str(ref))), today=today)
     except PolicyError as error:
         return None, list(error.problems)
-    from .static_checks import static_problems  # assurance: checks on the compiled rule set
+    from .static_checks import (
+        static_problems,  # assurance: checks on the compiled rule set
+    )
 
     return ruleset, list(ruleset.warnings) + static_problems(ruleset)
 

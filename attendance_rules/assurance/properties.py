@@ -61,15 +61,15 @@ from typing import Any, Callable, Iterable, Mapping, Sequence
 
 import attrs
 
-from ..rules import conditions
 from ..engine.compiled import CompiledPolicy, load_policy
+from ..engine.results import PupilEvaluation
+from ..policy.model import DoneBy
 from ..registers.calendar import monday_of
 from ..registers.codes import Category, default_codebook
-from ..rules.compiler import RuleSet, event_fields
-from ..engine.results import PupilEvaluation
 from ..registers.history import STANDARD_FLAGS
-from ..policy.model import DoneBy
 from ..registers.readers import read_history_data
+from ..rules import nodes
+from ..rules.compiler import RuleSet, event_fields
 from .static_checks import stage_families
 
 __all__ = [
@@ -236,10 +236,10 @@ def _spec(ruleset: RuleSet) -> _Spec:
     values: dict[tuple[str, str], set[Any]] = {}
     for rule in ruleset.rules:
         for node in [rule.condition.node] + [u.condition.node for u in rule.unless]:
-            names = conditions.names_used(node)
+            names = nodes.names_used(node)
             used_events += sorted(names.get("event", set()))
             settings |= names.get("setting", set())
-            for current in conditions._walk(node):
+            for current in nodes.walk(node):
                 _collect_values(current, values)
     for action in policy.actions.values():
         done_by = action.completion
@@ -269,10 +269,10 @@ def _threshold_lengths(ruleset: RuleSet) -> tuple[int, ...]:
     policy = ruleset.policy
     for rule in ruleset.rules:
         for node in [rule.condition.node] + [u.condition.node for u in rule.unless]:
-            for current in conditions._walk(node):
-                if isinstance(current, conditions.Literal) and isinstance(current.value, Fraction):
+            for current in nodes.walk(node):
+                if isinstance(current, nodes.Literal) and isinstance(current.value, Fraction):
                     numbers = [(current.value, current.unit)]
-                elif isinstance(current, conditions.NameRef) and current.kind == "parameter":
+                elif isinstance(current, nodes.NameRef) and current.kind == "parameter":
                     param = policy.parameters[current.name]
                     numbers = [(v.value, param.unit) for v in param.values]
                 else:
@@ -286,16 +286,16 @@ def _threshold_lengths(ruleset: RuleSet) -> tuple[int, ...]:
     return tuple(sorted(found)) or (1,)
 
 
-def _collect_values(node: conditions.Node, values: dict[tuple[str, str], set[Any]]) -> None:
+def _collect_values(node: nodes.Node, values: dict[tuple[str, str], set[Any]]) -> None:
     """Text values the policy compares event fields with (``with to == "virtual_school"`` …)."""
-    if isinstance(node, (conditions.EventAny, conditions.EventCount)) and node.where is not None \
+    if isinstance(node, (nodes.EventAny, nodes.EventCount)) and node.where is not None \
             and node.where.field != "date" and node.where.op in ("==", "!="):
         values.setdefault((node.event, node.where.field), set()).add(node.where.value.value)
-    if isinstance(node, conditions.Compare):
+    if isinstance(node, nodes.Compare):
         for side, other in ((node.left, node.right), (node.right, node.left)):
-            if isinstance(side, conditions.EventLatest) and isinstance(other, conditions.Literal):
+            if isinstance(side, nodes.EventLatest) and isinstance(other, nodes.Literal):
                 values.setdefault((side.event, side.field), set()).add(other.value)
-    if isinstance(node, conditions.InCheck) and isinstance(node.item, conditions.EventLatest):
+    if isinstance(node, nodes.InCheck) and isinstance(node.item, nodes.EventLatest):
         values.setdefault((node.item.event, node.item.field), set()).update(o.value for o in node.options)
 
 

@@ -50,13 +50,15 @@ from typing import Literal as _Literal
 
 import attrs
 
-from ..rules import conditions
+from ..exceptions import Location, Problem
+from ..policy.model import Action, Parameter
+from ..registers.history import EVENT_FIELDS
+from ..registers.measures import MEASURES
 from ..rules.compiler import CompiledRule, RuleSet
-from ..rules.conditions import (
+from ..rules.nodes import (
     And,
     Arith,
     Compare,
-    Duration,
     EventAny,
     EventCount,
     EventLatest,
@@ -69,11 +71,9 @@ from ..rules.conditions import (
     Or,
     TimeSince,
     Today,
+    names_used,
 )
-from ..exceptions import Location, Problem
-from ..registers.history import EVENT_FIELDS
-from ..registers.measures import MEASURES
-from ..policy.model import Action, Parameter
+from ..rules.values import Duration, compare, decimal_text, parameter_value
 
 __all__ = ["MAX_DISJUNCTS", "static_problems", "stage_families"]
 
@@ -164,12 +164,12 @@ def _days(value: Any) -> Fraction | None:
 def _show_number(value: Fraction, term: _Term | None) -> str:
     unit = term.unit if term is not None else ""
     if unit == "percent":
-        return conditions._decimal_text(value * 100) + "%"
+        return decimal_text(value * 100) + "%"
     if unit == "date":
         return dt.date.fromordinal(int(value)).isoformat()
     if unit == "duration":
-        return f"{conditions._decimal_text(value)} days"
-    text = conditions._decimal_text(value)
+        return f"{decimal_text(value)} days"
+    text = decimal_text(value)
     return f"{text} {unit}" if unit and unit not in ("count",) else text
 
 
@@ -191,7 +191,7 @@ class _Analyser:
 
     def parameter(self, name: str) -> Any:
         param: Parameter = self.policy.parameters[name]
-        return conditions.parameter_value(param.value_on(self.day), param.unit)
+        return parameter_value(param.value_on(self.day), param.unit)
 
     def constant(self, node: Node) -> tuple[bool, Any]:
         """(True, value) when ``node`` has a fixed value on the day (None: no value)."""
@@ -210,7 +210,7 @@ class _Analyser:
     def describe(self, node: Node, positive: bool = True) -> str:
         """A comparison as written, with the values of the parameters it uses."""
         text = str(node)
-        params = sorted(conditions.names_used(node).get("parameter", set()))
+        params = sorted(names_used(node).get("parameter", set()))
         shown = []
         for name in params:
             value = self.policy.parameters[name].value_on(self.day)
@@ -399,7 +399,7 @@ def _fold(op: str, left: Any, right: Any) -> bool | None:
         left, right = _days(left), _days(right)
         if left is None or right is None:
             return None
-    return conditions._compare(op, left, right)
+    return compare(op, left, right)
 
 
 # --- contradictions ----------------------------------------------------------------
@@ -511,7 +511,7 @@ def _bounds_conflict(lits: list[_Lit]) -> _Conflict | None:
                 return _Conflict(tuple(x for x in (edge.lit, equal) if x), _pair_text(term, edge, equal, is_low))
         if term.step is not None and value % term.step:
             return _Conflict((equal,), f"{equal.text} can never hold: {term.text} is counted in steps of "
-                                       f"{conditions._decimal_text(term.step)}")
+                                       f"{decimal_text(term.step)}")
         for lit in unequal:
             if lit.value == value:
                 return _Conflict((equal, lit), f"{equal.text} and {lit.text} cannot both hold")
@@ -610,7 +610,7 @@ def _reference_days(ruleset: RuleSet, window: tuple[dt.date, dt.date], nodes: It
     """The first day of ``window`` and each later day in it on which a parameter used changes."""
     days = {window[0]}
     for node in nodes:
-        for name in conditions.names_used(node).get("parameter", set()):
+        for name in names_used(node).get("parameter", set()):
             for dated in ruleset.policy.parameters[name].values:
                 if dated.start is not None and window[0] < dated.start <= window[1]:
                     days.add(dated.start)
@@ -648,7 +648,7 @@ class _Checks:
         layers = {rule.rule.policy for rule in rules}
         for rule in rules:
             for node in self.nodes(rule):
-                for name in conditions.names_used(node).get("parameter", set()):
+                for name in names_used(node).get("parameter", set()):
                     origin = self.policy.origins.get(f"parameter:{name}")
                     if origin is not None and origin.replaced:
                         layers.add(origin.policy)

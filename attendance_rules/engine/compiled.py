@@ -8,15 +8,15 @@ from typing import Sequence
 
 import attrs
 
-from ..registers.calendar import Calendar
-from ..rules.compiler import RuleSet, compile_policy
-from ..policy.conformance import conform, school_with_defaults, setting_problems
-from .forward import Engine
-from .whynot import RuleCheck, why_not
-from .results import Evaluation, PupilEvaluation
 from ..exceptions import InputError
-from ..registers.history import History, Pupil, School
+from ..policy.conformance import conform, school_with_defaults, setting_problems
 from ..policy.layers import load_policy_files
+from ..registers.calendar import Calendar
+from ..registers.history import History, Pupil, School
+from ..rules.compiler import RuleSet, compile_policy
+from .forward import Engine
+from .results import Evaluation, PupilEvaluation
+from .whynot import RuleCheck, why_not
 
 __all__ = ["CompiledPolicy", "evaluate", "load_policy"]
 

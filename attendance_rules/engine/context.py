@@ -16,7 +16,7 @@ import attrs
 from ..registers.calendar import Calendar
 from ..registers.history import Event, Pupil, School
 from ..registers.measures import Measure, MeasureFrame, Window
-from ..rules import conditions
+from ..rules import runtime, values
 from ..rules.compiler import RuleSet
 from .results import DerivedFact, MeasureView, Reason, ValueView
 
@@ -58,7 +58,7 @@ class PupilContext:
             return self._parameters[name]
         except KeyError:
             param = self.ruleset.policy.parameters[name]
-            value = self._parameters[name] = conditions.parameter_value(param.value_on(self.as_of), param.unit)
+            value = self._parameters[name] = values.parameter_value(param.value_on(self.as_of), param.unit)
             return value
 
     def _spec(self, key: tuple) -> tuple[str, Window | None, tuple[str, ...]]:
@@ -142,17 +142,17 @@ def _measure_view(m: Measure) -> MeasureView:
                        m.start != dt.date.min else "", m.end.isoformat(), m.describe())
 
 
-def _required(c: conditions.Comparison) -> str:
+def _required(c: runtime.Comparison) -> str:
     return "" if c.op == "is" else f"{_OPS.get(c.op, c.op)} {c.right_text}".strip()
 
 
-def outcome_values(outcome: conditions.Outcome) -> tuple[ValueView, ...]:
+def outcome_values(outcome: runtime.Outcome) -> tuple[ValueView, ...]:
     """Each test that decided ``outcome``: its text, its actual value, what it requires, and
     whether it held."""
     return tuple(ValueView(c.text, c.left_text, _required(c), c.holds) for c in outcome.comparisons)
 
 
-def outcome_sentence(outcome: conditions.Outcome, holds: bool = True) -> str:
+def outcome_sentence(outcome: runtime.Outcome, holds: bool = True) -> str:
     """The tests that decided the outcome, with actual and required values, in one sentence."""
     parts = [c.left_text + (f", required {_required(c)}" if c.op != "is" else "")
              for c in outcome.comparisons if c.holds == holds]

@@ -19,11 +19,11 @@ from typing import Iterator
 
 import attrs
 
-from ..rules import conditions
+from ..registers.history import Pupil, Register, School, slot_of
+from ..rules import evaluator, nodes, runtime
 from ..rules.compiler import CompiledRule
 from .context import PupilContext
 from .forward import Engine
-from ..registers.history import Pupil, Register, School, slot_of
 
 __all__ = ["Distance", "distances", "with_future_absences"]
 
@@ -98,13 +98,13 @@ def with_future_absences(pupil: Pupil, as_of: dt.date, sessions: int) -> Pupil:
     return attrs.evolve(pupil, register=register)
 
 
-def _threshold_test(rule: CompiledRule, outcome: conditions.Outcome) -> conditions.Compare | None:
+def _threshold_test(rule: CompiledRule, outcome: runtime.Outcome) -> nodes.Compare | None:
     """The rule's only unmet test, when it compares a measure that absence moves toward the threshold."""
     unmet = [c for c in outcome.comparisons if not c.holds]
     if len(unmet) != 1 or outcome.undefined:
         return None
     for node in _walk(rule.condition.node):
-        if isinstance(node, conditions.Compare) and node.location == unmet[0].location:
+        if isinstance(node, nodes.Compare) and node.location == unmet[0].location:
             name = _measure_name(node.left)
             if name is None:
                 return None
@@ -113,15 +113,15 @@ def _threshold_test(rule: CompiledRule, outcome: conditions.Outcome) -> conditio
     return None
 
 
-def _measure_name(node: conditions.Node) -> str | None:
-    if isinstance(node, conditions.LibraryMeasure):
+def _measure_name(node: nodes.Node) -> str | None:
+    if isinstance(node, nodes.LibraryMeasure):
         return node.name
-    if isinstance(node, conditions.NameRef) and node.kind == "measure":
+    if isinstance(node, nodes.NameRef) and node.kind == "measure":
         return node.name
     return None
 
 
-def _walk(node: conditions.Node) -> Iterator[conditions.Node]:
+def _walk(node: nodes.Node) -> Iterator[nodes.Node]:
     stack = [node]
     while stack:
         current = stack.pop()
@@ -129,15 +129,15 @@ def _walk(node: conditions.Node) -> Iterator[conditions.Node]:
         stack.extend(current.children())
 
 
-def _holds(engine: Engine, rule: CompiledRule, test: conditions.Compare, pupil: Pupil, day: dt.date,
+def _holds(engine: Engine, rule: CompiledRule, test: nodes.Compare, pupil: Pupil, day: dt.date,
            school: School, facts: dict) -> bool:
     ctx = PupilContext(engine.ruleset, pupil, day, engine.calendar, school)
     ctx.facts.update(facts)
-    trace = conditions.evaluate(test, ctx)
+    trace = evaluator.evaluate(test, ctx)
     return trace.value is True
 
 
-def _earliest(engine: Engine, rule: CompiledRule, test: conditions.Compare, pupil: Pupil, as_of: dt.date,
+def _earliest(engine: Engine, rule: CompiledRule, test: nodes.Compare, pupil: Pupil, as_of: dt.date,
               school: School, facts: dict, horizon_days: int) -> tuple[int, dt.date] | None:
     """Fewest hypothetical sessions (and the day of the last) that make ``test`` hold."""
     extended = with_future_absences(pupil, as_of, 2 * horizon_days)
@@ -162,7 +162,7 @@ def distances(engine: Engine, pupil: Pupil, as_of: dt.date, school: School = Sch
     for rule in engine.ruleset.rules:
         if rule.id in fired or not engine.rule_in_force(rule, as_of) or (rules is not None and rule.id not in rules):
             continue
-        outcome = conditions.evaluate(rule.condition.node, ctx)
+        outcome = evaluator.evaluate(rule.condition.node, ctx)
         test = _threshold_test(rule, outcome)
         if test is None:
             continue

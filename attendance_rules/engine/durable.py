@@ -8,7 +8,7 @@ Who decides what
 ----------------
 The *atomic tests* of a condition — every maximal part that mentions no derived fact
 (comparisons over measures, flags, events, parameters, settings) — are properties of the
-register, not of chaining: Python evaluates them with ``conditions.evaluate`` on the
+register, not of chaining: Python evaluates them with ``evaluator.evaluate`` on the
 pupil's context. The *chaining* — which rules fire given the derived facts, stratum by
 stratum, with negation through ``not`` and the ``unless`` clauses that hold a fired rule
 back — is decided by durable_rules:
@@ -43,7 +43,7 @@ whose matched facts have stamps ``(p_j, q_j)`` fires in pass ``max(1, p_j + [q_j
 several times as better-stamped facts arrive; each action keeps the earliest stamp and
 re-asserts a derived fact only when its stamp improves (so no fact is ever asserted
 twice). Python then sorts the firings by ``(stratum, pass, position)`` and rebuilds the
-reasons with ``conditions.evaluate`` against the facts that stood at each firing (and
+reasons with ``evaluator.evaluate`` against the facts that stood at each firing (and
 checks that the condition does hold there: a disagreement raises ``EvaluationError``).
 Everything after that — reasons, suppressions, already-done actions — is the base
 ``Engine``'s own code; the suppressions it builds must name exactly the clauses
@@ -90,12 +90,12 @@ from typing import Any, Callable, Iterable, Mapping, Sequence
 
 import attrs
 
-from ..rules import conditions
+from ..exceptions import EvaluationError, Problem, UsageError
 from ..registers.calendar import Calendar
+from ..rules import evaluator, nodes, runtime
 from ..rules.compiler import CompiledRule, RuleSet
 from .context import PupilContext
 from .forward import Engine
-from ..exceptions import EvaluationError, Problem, UsageError
 
 try:  # durable-rules fails to import on Python 3.13+ (undefined symbol PyEval_CallObject)
     from durable import engine as _durable
@@ -131,12 +131,12 @@ def available() -> bool:
 Conjunct = frozenset
 
 
-def _facts_in(node: conditions.Node) -> set[str]:
+def _facts_in(node: nodes.Node) -> set[str]:
     found: set[str] = set()
     stack = [node]
     while stack:
         current = stack.pop()
-        if isinstance(current, conditions.NameRef) and current.kind == "fact":
+        if isinstance(current, nodes.NameRef) and current.kind == "fact":
             found.add(current.name)
         stack.extend(current.children())
     return found
@@ -170,7 +170,7 @@ class _TooComplex(Exception):
 class _Atom:
     """An atomic test: a fact-free sub-condition, or a comparison with its facts fixed."""
 
-    node: conditions.Node
+    node: nodes.Node
     assume: frozenset[str] | None = None  # the facts taken as true; None: the node reads no fact
 
 
@@ -188,7 +188,7 @@ class _Atoms:
         return self.index[atom]
 
 
-def _dnf(node: conditions.Node, atoms: _Atoms, used: list[int], positive: bool = True) -> list[Conjunct]:
+def _dnf(node: nodes.Node, atoms: _Atoms, used: list[int], positive: bool = True) -> list[Conjunct]:
     """The condition as a list of conjunctions of literals (``positive=False``: of its negation).
 
     Every atom made is appended to ``used``, even one whose conjunct is later dropped, so
@@ -198,14 +198,14 @@ def _dnf(node: conditions.Node, atoms: _Atoms, used: list[int], positive: bool =
     if not facts:  # a maximal fact-free part: one atom
         used.append(atoms.number(_Atom(node)))
         return [frozenset({("atom", used[-1], positive)})]
-    if isinstance(node, conditions.Not):
+    if isinstance(node, nodes.Not):
         return _dnf(node.item, atoms, used, not positive)
-    if isinstance(node, (conditions.And, conditions.Or)):
+    if isinstance(node, (nodes.And, nodes.Or)):
         parts = [_dnf(item, atoms, used, positive) for item in node.items]
-        if isinstance(node, conditions.And) == positive:
+        if isinstance(node, nodes.And) == positive:
             return _and(parts)
         return [c for part in parts for c in part]
-    if isinstance(node, conditions.NameRef) and node.kind == "fact":
+    if isinstance(node, nodes.NameRef) and node.kind == "fact":
         return [frozenset({("fact", node.name, positive)})]
     if len(facts) > _MAX_TABLE_FACTS:
         raise _TooComplex(f"a comparison reads more than {_MAX_TABLE_FACTS} facts")
@@ -219,7 +219,7 @@ def _dnf(node: conditions.Node, atoms: _Atoms, used: list[int], positive: bool =
         true = frozenset(f for f, v in zip(facts, values) if v)
         guard = frozenset(("fact", f, v) for f, v in zip(facts, values))
         if static:  # facts and yes/no literals only (`fa == false`): decided here, once
-            if (conditions.evaluate(node, _Assume(_NoRegister(), true)).value is True) == positive:
+            if (evaluator.evaluate(node, _Assume(_NoRegister(), true)).value is True) == positive:
                 out.append(guard)
         else:
             used.append(atoms.number(_Atom(node, true)))
@@ -227,14 +227,14 @@ def _dnf(node: conditions.Node, atoms: _Atoms, used: list[int], positive: bool =
     return out
 
 
-def _static(node: conditions.Node) -> bool:
+def _static(node: nodes.Node) -> bool:
     """True when ``node`` reads nothing but facts and yes/no literals."""
-    if isinstance(node, conditions.NameRef):
+    if isinstance(node, nodes.NameRef):
         return node.kind == "fact"
-    if isinstance(node, conditions.Literal):
+    if isinstance(node, nodes.Literal):
         return isinstance(node.value, bool)
-    return isinstance(node, (conditions.Compare, conditions.InCheck, conditions.And, conditions.Or,
-                             conditions.Not)) and all(_static(child) for child in node.children())
+    return isinstance(node, (nodes.Compare, nodes.InCheck, nodes.And, nodes.Or,
+                             nodes.Not)) and all(_static(child) for child in node.children())
 
 
 class _NoRegister:
@@ -243,7 +243,7 @@ class _NoRegister:
     as_of = None
 
 
-def _conjuncts(node: conditions.Node, atoms: _Atoms, rule: CompiledRule, what: str,
+def _conjuncts(node: nodes.Node, atoms: _Atoms, rule: CompiledRule, what: str,
                used: list[int]) -> list[Conjunct]:
     try:
         out = _minimal(_dnf(node, atoms, used))
@@ -546,7 +546,7 @@ class DurableEngine(Engine):
         """Free the durable rulesets now (they are also freed when the engine is collected)."""
         self._finalizer()
 
-    def _fire_all(self, ctx: PupilContext, trace: bool = True) -> list[tuple[CompiledRule, conditions.Outcome]]:
+    def _fire_all(self, ctx: PupilContext, trace: bool = True) -> list[tuple[CompiledRule, runtime.Outcome]]:
         # always traced (the outcome checks durable_rules against the conditions); ``trace`` is for the signature
         if not self._finalizer.alive:
             raise UsageError("this DurableEngine was closed")
@@ -582,7 +582,7 @@ class DurableEngine(Engine):
                 if rule.unless:
                     held[rule.id] = frozenset(session.held.get(i, ()))
         ctx._durable_held = held  # type: ignore[attr-defined]  # this pupil's held-back rules, read by _held
-        fired: list[tuple[CompiledRule, conditions.Outcome]] = []
+        fired: list[tuple[CompiledRule, runtime.Outcome]] = []
         for _, rule in sorted(firings, key=lambda f: f[0]):
             outcome = self.evaluate_condition(rule, rule.condition.node, ctx)
             if outcome.value is not True:

@@ -8,8 +8,8 @@ from typing import Any, Iterable, Iterator, Sequence, TextIO
 
 import attrs
 
-from .whynot import RuleCheck
 from .results import Evaluation, PupilEvaluation, Recommendation
+from .whynot import RuleCheck
 
 __all__ = ["explain_pupil", "explain_why_not", "pupil_jsonl", "render_evaluation", "write_evaluation"]
 

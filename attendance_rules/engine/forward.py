@@ -18,11 +18,27 @@ import heapq
 from typing import Any, Callable, Iterable, Iterator, Sequence
 
 from .. import __version__
-from ..rules import conditions
-from ..registers.calendar import Calendar, academic_year_start, add_weekdays, nth_school_day_after
+from ..exceptions import EvaluationError, Problem
+from ..policy.model import Action
+from ..policy.values import format_parameter_value
+from ..registers.calendar import (
+    Calendar,
+    academic_year_start,
+    add_weekdays,
+    nth_school_day_after,
+)
+from ..registers.history import Event, History, Pupil, School
+from ..rules import evaluator, runtime, values
 from ..rules.compiler import CompiledRule, RuleSet
 from .context import PupilContext, outcome_sentence, outcome_values
-from .days import DayActions, DayPlan, LightRecommendation, ReplayMemo, RulePlan, Stratum
+from .days import (
+    DayActions,
+    DayPlan,
+    LightRecommendation,
+    ReplayMemo,
+    RulePlan,
+    Stratum,
+)
 from .provenance import history_provenance, policy_provenance, select_pupils
 from .results import (
     AlreadyDone,
@@ -34,10 +50,6 @@ from .results import (
     Recommendation,
     Suppression,
 )
-from ..exceptions import EvaluationError, Problem
-from ..registers.history import Event, History, Pupil, School
-from ..policy.model import Action
-from ..policy.values import format_parameter_value
 
 __all__ = ["Engine", "add_school_days"]
 
@@ -73,7 +85,7 @@ class Engine:
                 self._days.clear()
             live = [r for r in self.ruleset.rules if self.rule_in_force(r, as_of)]
             strata = [[r for r in live if r.stratum == s] for s in sorted({r.stratum for r in live})]
-            params = {name: conditions.parameter_value(p.value_on(as_of), p.unit)
+            params = {name: values.parameter_value(p.value_on(as_of), p.unit)
                       for name, p in sorted(self.ruleset.policy.parameters.items())}
             actions = tuple(a for a, action in self.ruleset.policy.actions.items() if _action_in_force(action, as_of))
             day = self._days[as_of] = DayPlan(strata, self.plans, params, actions)
@@ -105,14 +117,14 @@ class Engine:
                         out.append(name)
         return tuple(out)
 
-    def _fire_all(self, ctx: PupilContext, trace: bool = True) -> list[tuple[CompiledRule, conditions.Outcome]]:
+    def _fire_all(self, ctx: PupilContext, trace: bool = True) -> list[tuple[CompiledRule, runtime.Outcome]]:
         """The rules that fire, in order, each with its traced outcome (None when ``trace`` is False)."""
-        fired: list[tuple[CompiledRule, conditions.Outcome]] = []
+        fired: list[tuple[CompiledRule, runtime.Outcome]] = []
         for layer in self._day(ctx.as_of).strata:
             self._fire_stratum(layer, ctx, fired, trace)
         return fired
 
-    def _fire_stratum(self, layer: Stratum, ctx: PupilContext, fired: list[tuple[CompiledRule, conditions.Outcome]],
+    def _fire_stratum(self, layer: Stratum, ctx: PupilContext, fired: list[tuple[CompiledRule, runtime.Outcome]],
                       trace: bool = True) -> None:
         """Fire one stratum to a fixpoint, in (priority, declaration) order, each rule at most once.
 
@@ -189,15 +201,15 @@ class Engine:
         return EvaluationError([Problem(f"rule {rule.id!r} failed for pupil {ctx.pupil.id!r}: {error}",
                                         rule.rule.when.location)])
 
-    def evaluate_condition(self, rule: CompiledRule, node: Any, ctx: conditions.Context,
-                           trace: bool = True) -> conditions.Outcome:
-        """``conditions.evaluate`` of one of ``rule``'s conditions, failures located at the rule."""
+    def evaluate_condition(self, rule: CompiledRule, node: Any, ctx: runtime.Context,
+                           trace: bool = True) -> runtime.Outcome:
+        """``evaluator.evaluate`` of one of ``rule``'s conditions, failures located at the rule."""
         try:
-            return conditions.evaluate(node, ctx, trace)
+            return evaluator.evaluate(node, ctx, trace)
         except (ArithmeticError, KeyError, TypeError, ValueError) as error:  # a bug or bad data: say where
             raise self.rule_failure(rule, ctx, error) from error
 
-    def _derive(self, rule: CompiledRule, outcome: conditions.Outcome, ctx: PupilContext) -> bool:
+    def _derive(self, rule: CompiledRule, outcome: runtime.Outcome, ctx: PupilContext) -> bool:
         new = False
         reason = ctx.reasons[rule.id] = self._reason(rule, outcome, ctx)
         for fact in rule.derives:
@@ -206,7 +218,7 @@ class Engine:
                 new = True
         return new
 
-    def _reason(self, rule: CompiledRule, outcome: conditions.Outcome, ctx: PupilContext) -> Reason:
+    def _reason(self, rule: CompiledRule, outcome: runtime.Outcome, ctx: PupilContext) -> Reason:
         return Reason(rule.id, rule.rule.title, outcome_sentence(outcome), self.citation(rule.rule.cite),
                       self._chain(rule, ctx), outcome_values(outcome))
 

@@ -27,12 +27,12 @@ from typing import Any, Iterator
 import attrs
 
 from ..registers.history import Pupil, School
-from ..rules import conditions as c
+from ..rules import nodes, runtime, values
 from ..rules.compiler import CompiledRule
+from ..rules.evaluator import evaluate
 from .context import PupilContext
 from .forward import Engine
 from .results import CitationView, PupilEvaluation, ValueView
-from ..rules.evaluator import evaluate
 
 __all__ = ["Need", "RuleCheck", "needs", "why_not"]
 
@@ -57,7 +57,7 @@ class Need:
     gap: Fraction | None = None
     items: tuple["Need", ...] = ()
     negated: bool = False  # a test that holds and must stop holding
-    node: c.Node | None = attrs.field(default=None, eq=False, repr=False)  # the test's syntax tree
+    node: nodes.Node | None = attrs.field(default=None, eq=False, repr=False)  # the test's syntax tree
 
     def minimal(self) -> tuple["Need", ...]:
         """The tests to change: every item of "all", the first (closest) item of "any"."""
@@ -108,21 +108,21 @@ class Need:
         return out
 
 
-def needs(node: c.Node, ctx: Any, want: bool = True) -> Need | None:
+def needs(node: nodes.Node, ctx: Any, want: bool = True) -> Need | None:
     """What must change for the resolved condition ``node`` to be ``want`` for ``ctx``
     (None when it already is)."""
-    if isinstance(node, c.Not):
+    if isinstance(node, nodes.Not):
         return needs(node.item, ctx, not want)
-    if isinstance(node, (c.And, c.Or)):
+    if isinstance(node, (nodes.And, nodes.Or)):
         return _group(node, ctx, want)
     return _test(node, ctx, want)
 
 
-def _group(node: c.And | c.Or, ctx: Any, want: bool) -> Need | None:
+def _group(node: nodes.And | nodes.Or, ctx: Any, want: bool) -> Need | None:
     """``and`` that must hold / ``or`` that must fail need every item; the other two, one."""
     parts = [needs(item, ctx, want) for item in node.items]
     missing = [p for p in parts if p is not None]
-    if isinstance(node, c.And) == want:
+    if isinstance(node, nodes.And) == want:
         return _joined("all", missing) if missing else None
     if len(missing) < len(parts):  # one item is already as wanted
         return None
@@ -144,7 +144,7 @@ def _closeness(need: Need) -> tuple:
     return (len(tests), sum(t.undefined != () for t in tests), sum(gaps, Fraction(0)), tuple(t.test for t in tests))
 
 
-def _test(node: c.Node, ctx: Any, want: bool) -> Need | None:
+def _test(node: nodes.Node, ctx: Any, want: bool) -> Need | None:
     """One test: None when its value is already ``want``, else what it needs."""
     outcome = evaluate(node, ctx, True)
     if (outcome.value is True) == want:
@@ -153,12 +153,12 @@ def _test(node: c.Node, ctx: Any, want: bool) -> Need | None:
     if len(outcome.comparisons) == 1 and steps:
         return _step_need(node, steps[0], want, outcome.undefined)
     text = str(node)
-    actual = "; ".join(s.left_text for s in steps) or c._show(outcome.value is True)
+    actual = "; ".join(s.left_text for s in steps) or values.show(outcome.value is True)
     return Need("test", text if want else f"not ({text})", actual, "yes" if want else "no", outcome.undefined,
                 negated=not want, node=node)
 
 
-def _step_need(node: c.Node, step: c.Comparison, want: bool, undefined: tuple[str, ...]) -> Need:
+def _step_need(node: nodes.Node, step: runtime.Comparison, want: bool, undefined: tuple[str, ...]) -> Need:
     """A single comparison or yes/no value that must become ``want``."""
     op = step.op if want else _NEGATED.get(step.op, step.op)
     if step.op == "is":
@@ -171,10 +171,10 @@ def _step_need(node: c.Node, step: c.Comparison, want: bool, undefined: tuple[st
     return Need("test", test, step.left_text, required, undefined, _gap(node, step), negated=not want, node=node)
 
 
-def _gap(node: c.Node, step: c.Comparison) -> Fraction | None:
+def _gap(node: nodes.Node, step: runtime.Comparison) -> Fraction | None:
     """How far apart the two sides of a numeric comparison are, relative to the required side."""
     left, right = step.left, step.right
-    if not isinstance(node, c.Compare) or not (isinstance(left, Fraction) and isinstance(right, Fraction)):
+    if not isinstance(node, nodes.Compare) or not (isinstance(left, Fraction) and isinstance(right, Fraction)):
         return None
     return abs(left - right) / max(abs(right), Fraction(1))
 

@@ -19,12 +19,32 @@ import attrs
 from ..exceptions import Location, PolicyError, Problem
 from ..registers.history import EVENT_FIELDS
 from ..registers.measures import Window
-from .model import (Action, Citation, DatedValue, DoneBy, Due, EventType, MeasureUse, Parameter, PolicyFile, Rule,
-                    Setting, Source, Text, Unless)
+from .model import (
+    Action,
+    Citation,
+    DatedValue,
+    DoneBy,
+    Due,
+    EventType,
+    MeasureUse,
+    Parameter,
+    PolicyFile,
+    Rule,
+    Setting,
+    Source,
+    Text,
+    Unless,
+)
 from .schema import schema_problems
 from .source import Document, load_yaml, parse_yaml
-from .values import (SANITY_BOUNDS, TYPE_EXAMPLES, TYPE_WORDS, parameter_value_problems, parse_duration,
-                     window_problems)
+from .values import (
+    SANITY_BOUNDS,
+    TYPE_EXAMPLES,
+    TYPE_WORDS,
+    parameter_value_problems,
+    parse_duration,
+    window_problems,
+)
 
 __all__ = ["read_policy_file", "read_policy_text"]
 

@@ -19,9 +19,18 @@ import attrs
 
 from ..exceptions import Location, PolicyError, Problem
 from .build import read_policy_file
-from .model import Action, EventType, MeasureUse, Parameter, PolicyFile, Rule, Setting, Source
-from .values import parameter_value_problems
+from .model import (
+    Action,
+    EventType,
+    MeasureUse,
+    Parameter,
+    PolicyFile,
+    Rule,
+    Setting,
+    Source,
+)
 from .resources import bundled_policy_dir
+from .values import parameter_value_problems
 
 __all__ = ["EffectivePolicy", "Origin", "PolicyLoader", "load_policy_files", "resolve"]
 

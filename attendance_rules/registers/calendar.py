@@ -180,7 +180,9 @@ def load_calendar(path: str | Path) -> Calendar:
         try:
             _calendar_rows(reader, str(path), rows)
         except UnicodeDecodeError:
-            from .input_limits import utf8_problem  # only when the file fails: the readers' import
+            from .input_limits import (
+                utf8_problem,  # only when the file fails: the readers' import
+            )
 
             raise InputError([utf8_problem(Path(path))]) from None
         except csv.Error as err:  # the row after the last one read (csv's own count can lag a line)

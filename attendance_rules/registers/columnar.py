@@ -25,6 +25,7 @@ import hashlib
 from array import array
 from pathlib import Path
 from typing import Any
+
 from ..exceptions import Location, UsageError
 from .arrow_marks import MARK_COLUMNS, ArrowMarks, GiveUp
 from .codes import CodeBook, default_codebook

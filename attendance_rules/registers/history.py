@@ -18,8 +18,8 @@ from typing import Any, Iterable, Iterator, Mapping
 
 import attrs
 
-from .codes import CATEGORIES, Category, CodeBook, default_codebook
 from ..exceptions import Location, Problem
+from .codes import CATEGORIES, Category, CodeBook, default_codebook
 
 __all__ = [
     "EVENT_FIELDS",

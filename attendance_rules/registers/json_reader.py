@@ -16,7 +16,13 @@ from typing import Any, Mapping
 
 from ..exceptions import Location
 from .history import School
-from .input_limits import TOO_DEEP, JsonNumbers, deepest_bracket, not_utf8, report_refused
+from .input_limits import (
+    TOO_DEEP,
+    JsonNumbers,
+    deepest_bracket,
+    not_utf8,
+    report_refused,
+)
 from .pupil_draft import SESSION_HALF, PupilDraft
 from .reading import Reader, brief, is_scalar, pointer_token
 

@@ -42,7 +42,13 @@ from contextlib import ExitStack
 from pathlib import Path
 from typing import IO, Any
 
-from .sample_calendar import SampleCalendar, SchoolPlan, YearSegment, build_calendar, school_plans
+from .sample_calendar import (
+    SampleCalendar,
+    SchoolPlan,
+    YearSegment,
+    build_calendar,
+    school_plans,
+)
 from .sample_cases import case_work
 from .sample_register import Profile, PupilWork, absences, activities, lateness
 

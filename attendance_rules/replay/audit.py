@@ -53,15 +53,15 @@ from typing import Iterable, Mapping, Sequence
 import attrs
 
 from .. import __version__
-from ..rules import conditions
 from ..engine.compiled import CompiledPolicy
-from ..rules.compiler import CompiledRule
 from ..engine.context import PupilContext, outcome_values
 from ..engine.forward import add_school_days
 from ..engine.provenance import select_pupils
 from ..engine.results import CitationView, PupilEvaluation, Recommendation, ValueView
-from ..registers.history import Event, History, Pupil, School
 from ..policy.model import Action
+from ..registers.history import Event, History, Pupil, School
+from ..rules import evaluator, nodes
+from ..rules.compiler import CompiledRule
 from .audit_findings import AuditReport, EventRef, Finding, value_text
 from .completions import Completion, completions
 
@@ -154,7 +154,7 @@ class _Auditor:
         return ctx
 
     def rule_values(self, rule: CompiledRule, ctx: PupilContext) -> tuple[ValueView, ...]:
-        return outcome_values(conditions.evaluate(rule.condition.node, ctx))
+        return outcome_values(evaluator.evaluate(rule.condition.node, ctx))
 
     # -- part (a): support for each event
     def audit_events(self) -> None:
@@ -203,7 +203,7 @@ class _Auditor:
                 continue
             rule = self.rules[suppression.rule]
             clause = next((u for u in rule.unless if u.condition.text == suppression.condition), None)
-            gates = conditions.names_used(clause.condition.node)["fact"] if clause else set()
+            gates = nodes.names_used(clause.condition.node)["fact"] if clause else set()
             if gates and self.evidence_findings(event, suppression.action, gates, evaluation, pupil):
                 continue
             values = _expand_true(suppression.values, evaluation)
@@ -223,7 +223,7 @@ class _Auditor:
                     continue  # a rule not yet (or no longer) in force holds nothing back that day
                 for clause in rule.unless:
                     if action_id in clause.actions:
-                        gates |= conditions.names_used(clause.condition.node)["fact"]
+                        gates |= nodes.names_used(clause.condition.node)["fact"]
             if gates:
                 self.evidence_findings(event, action_id, gates, with_event, self.pupil)
 
@@ -235,7 +235,7 @@ class _Auditor:
         found = False
         for gate in sorted(gates):
             for rule in self.ruleset.derivers(gate):
-                if rule.id not in fired or event.type in conditions.names_used(rule.condition.node)["event"]:
+                if rule.id not in fired or event.type in nodes.names_used(rule.condition.node)["event"]:
                     continue  # a deriver counting events of this very kind is a limit, not evidence
                 ctx = ctx or self.context(pupil, evaluation.as_of, evaluation)
                 values = self.rule_values(rule, ctx)
@@ -473,14 +473,14 @@ def _expand_true(values: tuple[ValueView, ...], evaluation: PupilEvaluation) -> 
     return tuple(out)
 
 
-def _negated_texts(node: conditions.Node) -> set[str]:
+def _negated_texts(node: nodes.Node) -> set[str]:
     """The text of every sub-condition under an odd number of ``not``s."""
     found, stack = set(), [(node, False)]
     while stack:
         current, negated = stack.pop()
         if negated:
             found.add(str(current))
-        stack.extend((child, negated ^ isinstance(current, conditions.Not)) for child in current.children())
+        stack.extend((child, negated ^ isinstance(current, nodes.Not)) for child in current.children())
     return found
 
 
@@ -536,7 +536,10 @@ def audit_pupil(policy: CompiledPolicy, links: Mapping[str, tuple[Completion, ..
 def audit_report(policy: CompiledPolicy, history: History, scope: AuditScope, pupils: int,
                  results: Iterable[tuple[list[Finding], _Counts]]) -> AuditReport:
     """The report from each audited pupil's ``audit_pupil`` result (in pupil order)."""
-    from .timeline import history_meta, policy_meta  # timeline imports this stage's neighbours: import when used
+    from .timeline import (  # timeline imports this stage's neighbours: import when used
+        history_meta,
+        policy_meta,
+    )
 
     counts = _Counts()
     findings: list[Finding] = []

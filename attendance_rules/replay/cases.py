@@ -17,15 +17,22 @@ from typing import Any, Iterable, Sequence
 import attrs
 
 from ..engine.compiled import CompiledPolicy, load_policy
-from ..registers.calendar import EARLIEST_DATE, LATEST_DATE, Calendar, check_date, load_calendar, read_terms
-from ..registers.codes import default_codebook
 from ..engine.results import PupilEvaluation
 from ..exceptions import InputError, Location, Problem
-from ..registers.history import History
-from ..registers.readers import load_history, read_history_data
 from ..policy.resources import find_policy
 from ..policy.schema import schema_problems
 from ..policy.source import Document, load_yaml
+from ..registers.calendar import (
+    EARLIEST_DATE,
+    LATEST_DATE,
+    Calendar,
+    check_date,
+    load_calendar,
+    read_terms,
+)
+from ..registers.codes import default_codebook
+from ..registers.history import History
+from ..registers.readers import load_history, read_history_data
 
 __all__ = ["Case", "CaseResult", "Check", "find_cases", "load_case", "run_case", "run_cases"]
 

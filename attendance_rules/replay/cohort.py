@@ -16,8 +16,8 @@ from typing import TYPE_CHECKING, Any, Iterable, Mapping
 
 import attrs
 
-from ..registers.calendar import Calendar
 from ..engine.results import Evaluation
+from ..registers.calendar import Calendar
 from ..registers.history import History, Pupil
 from ..registers.measures import Window, compute, json_number
 

@@ -19,7 +19,7 @@ import attrs
 
 from ..policy.model import DoneBy
 from ..registers.history import Event
-from ..rules import conditions
+from ..rules import nodes
 from ..rules.compiler import RuleSet
 
 __all__ = ["Completion", "completions"]
@@ -34,7 +34,7 @@ class Completion:
     action: str
     event: str
     declared: bool
-    where: conditions.EventFilter | None = None
+    where: nodes.EventFilter | None = None
     rule: str = ""  # the rule whose ``not any EVENT`` test this is ("" when declared)
     done_by: DoneBy | None = None  # the declared completion, when declared
 
@@ -45,14 +45,14 @@ class Completion:
         return event.type == self.event and (self.where is None or self.where.matches(event))
 
 
-def _negated_event_tests(node: conditions.Node) -> list[conditions.EventAny]:
+def _negated_event_tests(node: nodes.Node) -> list[nodes.EventAny]:
     """``any EVENT …`` queries under an odd number of ``not``s: what the rule waits for."""
     found, stack = [], [(node, False)]
     while stack:
         current, negated = stack.pop()
-        if isinstance(current, conditions.EventAny) and negated:
+        if isinstance(current, nodes.EventAny) and negated:
             found.append(current)
-        stack.extend((child, negated ^ isinstance(current, conditions.Not)) for child in current.children())
+        stack.extend((child, negated ^ isinstance(current, nodes.Not)) for child in current.children())
     return found
 
 

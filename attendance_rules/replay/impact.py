@@ -19,10 +19,10 @@ import attrs
 
 from .. import __version__
 from ..engine.results import PupilEvaluation, Reason, ValueView
-from ..registers.history import History, Pupil, School
-from ..policy.model import Text
-from .timeline import history_meta, policy_meta
 from ..engine.whynot import Need
+from ..policy.model import Text
+from ..registers.history import History, Pupil, School
+from .timeline import history_meta, policy_meta
 
 if TYPE_CHECKING:
     from ..engine.compiled import CompiledPolicy

@@ -16,8 +16,8 @@ if TYPE_CHECKING:  # the type pytest's Item.repr_failure returns; pytest does no
     from _pytest._code.code import TerminalRepr
 
 from ..engine.compiled import CompiledPolicy, load_policy
-from .cases import CASE_SUFFIXES, load_case, run_case
 from ..exceptions import AttendanceRulesError
+from .cases import CASE_SUFFIXES, load_case, run_case
 
 __all__ = ["CaseFile", "CaseItem", "pytest_collect_file"]
 

@@ -36,11 +36,16 @@ from urllib.parse import urlsplit
 
 import attrs
 
-from ..replay.cohort import PERSISTENT, CohortView, cohort_view
 from ..engine.results import PupilEvaluation
 from ..exceptions import Problem
 from ..registers.history import History, Pupil, School
-from ..registers.measures import PERSISTENT_ABSENCE_RATE, SEVERE_ABSENCE_RATE, Window, compute
+from ..registers.measures import (
+    PERSISTENT_ABSENCE_RATE,
+    SEVERE_ABSENCE_RATE,
+    Window,
+    compute,
+)
+from ..replay.cohort import PERSISTENT, CohortView, cohort_view
 from .html import percent, pupil_file_name, render
 
 if TYPE_CHECKING:
@@ -173,7 +178,7 @@ def part_time_priority_actions(policy: CompiledPolicy) -> tuple[str, ...]:
 
 def _requires_flag(node: Any, flag: str) -> bool:
     """True when ``flag`` is read somewhere in ``node`` outside a ``not``."""
-    from ..rules.conditions import NameRef, Not
+    from ..rules.nodes import NameRef, Not
 
     if isinstance(node, NameRef):
         return node.kind == "flag" and node.name == flag

@@ -8,7 +8,7 @@ link their citations there (``handbook-halton.html#rule-halton_stage1``). A rule
 a later layer but still in force until its replacement starts keeps its own entry, with
 the id ``rule-ID--POLICY`` (ids of the policy language have no ``-``, so it cannot clash).
 A rule's entry links the names its conditions use to their entries, read from the compiled
-rule (``conditions.names_used``), not from the text.
+rule (``nodes.names_used``), not from the text.
 """
 
 from __future__ import annotations
@@ -19,8 +19,19 @@ from typing import Any
 import attrs
 
 from .. import __version__
-from ..policy.handbook import (citation_parts, due_text, header_items, in_force_text, local_choices, origin_parts,
-                        parameter_citation, parameter_value, recommended_actions, responsible, source_items)
+from ..policy.handbook import (
+    citation_parts,
+    due_text,
+    header_items,
+    in_force_text,
+    local_choices,
+    origin_parts,
+    parameter_citation,
+    parameter_value,
+    recommended_actions,
+    responsible,
+    source_items,
+)
 from ..policy.layers import EffectivePolicy
 from ..policy.model import Rule
 from .html import anchor, render
@@ -50,9 +61,9 @@ def _names_used(policy: EffectivePolicy) -> dict[tuple[str, str], tuple[_Used, .
     """For each rule (id, defining policy): the names its ``when`` and each ``unless`` use, as
     (kind, name) pairs by kind then name. Empty when the policy does not compile (a handbook
     of a broken policy still shows its text, only without these links)."""
-    from ..rules import conditions
-    from ..rules.compiler import compile_policy
     from ..exceptions import CompileError
+    from ..rules import nodes
+    from ..rules.compiler import compile_policy
 
     try:
         compiled = compile_policy(policy).rules
@@ -60,7 +71,7 @@ def _names_used(policy: EffectivePolicy) -> dict[tuple[str, str], tuple[_Used, .
         return {}
 
     def used(node: Any) -> _Used:
-        return tuple(sorted(((kind, name) for kind, names in conditions.names_used(node).items()
+        return tuple(sorted(((kind, name) for kind, names in nodes.names_used(node).items()
                              if kind in _KIND_ORDER for name in names), key=lambda k: (_KIND_ORDER.index(k[0]), k[1])))
 
     return {(c.rule.id, c.rule.policy): (used(c.condition.node),) + tuple(used(u.condition.node) for u in c.unless)

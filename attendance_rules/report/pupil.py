@@ -26,13 +26,23 @@ import attrs
 from markupsafe import Markup
 
 from .. import __version__
-from ..registers.calendar import academic_year_start, monday_of
-from ..registers.codes import Category, counted_as
 from ..engine.distance import distances
 from ..exceptions import Location, Problem, UsageError
+from ..registers.calendar import academic_year_start, monday_of
+from ..registers.codes import Category, counted_as
 from ..registers.history import Event, Pupil, School
-from ..registers.measures import PERSISTENT_ABSENCE_RATE, SEVERE_ABSENCE_RATE, Window, compute
-from ..replay.timeline import build_timeline, evaluations_by_day, policy_meta, rolling_due_actions
+from ..registers.measures import (
+    PERSISTENT_ABSENCE_RATE,
+    SEVERE_ABSENCE_RATE,
+    Window,
+    compute,
+)
+from ..replay.timeline import (
+    build_timeline,
+    evaluations_by_day,
+    policy_meta,
+    rolling_due_actions,
+)
 from . import charts
 from .html import render
 

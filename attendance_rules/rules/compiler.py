@@ -16,14 +16,15 @@ from typing import Iterable, Mapping
 
 import attrs
 
-from . import conditions
-from .conditions import Condition, Scope
 from ..exceptions import CompileError, ConditionError, Location, Problem
-from ..registers.history import EVENT_FIELDS, STANDARD_FLAGS
 from ..policy.layers import EffectivePolicy
-from ..registers.measures import MEASURES, Window
 from ..policy.model import Citation, Rule, Unless
 from ..policy.values import SANITY_BOUNDS, done_by_problems, window_problems
+from ..registers.history import EVENT_FIELDS, STANDARD_FLAGS
+from ..registers.measures import MEASURES, Window
+from .conditions import Condition, compile_condition
+from .nodes import EventWindow, NameRef, Node, names_used, negated_facts, walk
+from .typecheck import Scope
 
 __all__ = ["CompiledRule", "CompiledUnless", "RuleSet", "compile_policy", "event_fields", "policy_scope"]
 
@@ -108,7 +109,7 @@ class _Compile:
 
     def condition(self, text, what: str) -> Condition | None:
         try:
-            return conditions.compile_condition(text.text, text.location, self.scope, text.column_map)
+            return compile_condition(text.text, text.location, self.scope, text.column_map)
         except ConditionError as error:
             self.problems.extend(error.problems)
             return None
@@ -133,26 +134,16 @@ class _Compile:
             return None
         for node in (cond.node, *(u.condition.node for u in unless)):
             self.problems.extend(_setting_problems(node, self.policy) + _condition_window_problems(node))
-        reads = conditions.names_used(cond.node).get("fact", set())
-        negated = set(conditions.negated_facts(cond.node))
+        reads = names_used(cond.node).get("fact", set())
+        negated = set(negated_facts(cond.node))
         for u in unless:
-            names = conditions.names_used(u.condition.node).get("fact", set())
+            names = names_used(u.condition.node).get("fact", set())
             reads |= names
             negated |= names
         return CompiledRule(rule, cond, tuple(unless), frozenset(reads), frozenset(negated), 0, order)
 
 
-def _nodes(node: conditions.Node) -> list[conditions.Node]:
-    """Every node of a condition tree, parents first."""
-    out, stack = [], [node]
-    while stack:
-        current = stack.pop()
-        out.append(current)
-        stack.extend(reversed(current.children()))
-    return out
-
-
-def _setting_problems(node: conditions.Node, policy: EffectivePolicy) -> list[Problem]:
+def _setting_problems(node: Node, policy: EffectivePolicy) -> list[Problem]:
     """``school.X`` must be a setting the chain declares, and one a condition can read.
 
     The checker refuses undeclared names itself once the chain declares any setting;
@@ -160,8 +151,8 @@ def _setting_problems(node: conditions.Node, policy: EffectivePolicy) -> list[Pr
     language can only read as yes/no or text.
     """
     out = []
-    for ref in _nodes(node):
-        if not isinstance(ref, conditions.NameRef) or ref.kind != "setting":
+    for ref in walk(node):
+        if not isinstance(ref, NameRef) or ref.kind != "setting":
             continue
         declared = policy.settings.get(ref.name)
         if declared is None:
@@ -176,15 +167,15 @@ def _setting_problems(node: conditions.Node, policy: EffectivePolicy) -> list[Pr
     return out
 
 
-def _condition_window_problems(node: conditions.Node) -> list[Problem]:
+def _condition_window_problems(node: Node) -> list[Problem]:
     """Windows written in a condition (``over last N school weeks``, ``within last N years``) within the sanity bound."""
     out = []
-    for current in _nodes(node):
+    for current in walk(node):
         window = getattr(current, "window", None)
         where = getattr(current, "window_location", current.location)
         if isinstance(window, Window):
             out += window_problems(window, where)
-        elif isinstance(window, conditions.EventWindow):
+        elif isinstance(window, EventWindow):
             limit = 10 if window.kind == "years" else SANITY_BOUNDS.calendar_days  # ten years either way
             if window.n > limit:
                 out.append(Problem("window out of range", where, found=str(window),
@@ -338,8 +329,8 @@ def _warnings(policy: EffectivePolicy, rules: list[CompiledRule], today: dt.date
             out.append(Problem(f"action {name!r} is recommended by no rule", action.origin, severity="warning"))
     used = {n for action in policy.actions.values() for n in action.parameters}
     used |= {use.not_before for use in policy.measures.values() if use.not_before}
-    used |= {n for r in rules for n in conditions.names_used(r.condition.node).get("parameter", set())}
-    used |= {n for r in rules for u in r.unless for n in conditions.names_used(u.condition.node).get("parameter", set())}
+    used |= {n for r in rules for n in names_used(r.condition.node).get("parameter", set())}
+    used |= {n for r in rules for u in r.unless for n in names_used(u.condition.node).get("parameter", set())}
     for name, param in policy.parameters.items():
         if name not in used:
             out.append(Problem(f"parameter {name!r} is used by no rule", param.origin, severity="warning"))

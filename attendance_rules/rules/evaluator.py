@@ -6,10 +6,10 @@ compared with a threshold by cross-multiplication (``absent * 10 >= possible * 1
 exactly 90.0% attendance stays persistent absence and no ``Fraction`` is built. With a
 ``Trace`` sink the *same* closures also record every comparison with the values and
 sentences an explanation shows, evaluating every operand so that every test is listed.
-The truth of every step comes from the same code in both modes (``_holds_numeric``,
-``_compare``), so a decision and its explanation cannot disagree.
+The truth of every step comes from the same code in both modes (``values.holds_numeric``,
+``values.compare_at``), so a decision and its explanation cannot disagree.
 
-Closures are built from the resolved syntax tree (``conditions.resolve``), never from
+Closures are built from the resolved syntax tree (``typecheck.resolve``), never from
 policy text: nothing is passed to ``eval`` or ``exec``.
 """
 
@@ -19,62 +19,80 @@ import datetime as dt
 from fractions import Fraction
 from typing import Any, Callable
 
-from . import conditions as c
-from ..registers.calendar import count_school_days, nth_school_day_after
 from ..exceptions import EvaluationError, Problem
-from ..registers.measures import Measure, Pair, as_pair
+from ..registers.calendar import count_school_days, nth_school_day_after
+from ..registers.measures import as_pair
+from .nodes import (
+    And,
+    Arith,
+    Compare,
+    EventAny,
+    EventCount,
+    EventLatest,
+    EventSet,
+    EventWindow,
+    InCheck,
+    LibraryMeasure,
+    Literal,
+    NameRef,
+    Node,
+    Not,
+    Or,
+    SchoolDaysSince,
+    TimeSince,
+    Today,
+    walk,
+)
+from .runtime import Comparison, Outcome, ProtocolContext, Trace
+from .values import (
+    DURATION_UNITS,
+    Duration,
+    compare,
+    compare_at,
+    exact_number,
+    holds_numeric,
+    show,
+    show_date,
+)
 
-__all__ = ["Trace", "compile_node", "evaluate", "measure_keys", "replay_safe"]
+__all__ = [
+    "bound_spec",
+    "compile_node",
+    "evaluate",
+    "is_constant",
+    "measure_keys",
+    "replay_safe",
+]
 
 Fn = Callable[[Any, "Trace | None"], Any]
-_LOGIC = (c.And, c.Or, c.Not, c.Compare, c.InCheck)
+_LOGIC = (And, Or, Not, Compare, InCheck)
 _FLIP = {">=": "<=", "<=": ">=", ">": "<", "<": ">", "==": "==", "!=": "!="}
-
-
-class Trace:
-    """What a traced evaluation records: comparisons, measures, reasons for missing values.
-
-    ``text`` passes the description of the value just computed from a child closure to its
-    parent (only in traced evaluations).
-    """
-
-    __slots__ = ("comparisons", "measures", "undefined", "text")
-
-    def __init__(self) -> None:
-        self.comparisons: list[c.Comparison] = []
-        self.measures: list[Measure] = []
-        self.undefined: list[str] = []
-        self.text = ""
-
-    def outcome(self, value: object) -> c.Outcome:
-        """The ``Outcome`` of a traced evaluation that gave ``value``."""
-        return c.Outcome(value, tuple(self.comparisons), tuple(self.measures), tuple(dict.fromkeys(self.undefined)))
 
 
 # --- the measure keys a tree reads ---------------------------------------------------
 
 
-def _measure_key(node: c.Node) -> tuple | None:
-    if isinstance(node, c.NameRef) and node.kind == "measure":
+def _measure_key(node: Node) -> tuple | None:
+    if isinstance(node, NameRef) and node.kind == "measure":
         return ("named", node.name)
-    if isinstance(node, c.LibraryMeasure):
+    if isinstance(node, LibraryMeasure):
         return ("library", node.name, node.window)
     return None
 
 
-def measure_keys(node: c.Node) -> tuple[tuple, ...]:
+def measure_keys(node: Node) -> tuple[tuple, ...]:
     """The measures a tree reads, in the order a full (traced) evaluation first reads them."""
-    keys = (_measure_key(n) for n in c._walk(node))
+    keys = (_measure_key(n) for n in walk(node))
     return tuple(dict.fromkeys(k for k in keys if k is not None))
 
 
 # --- evaluation entry point ----------------------------------------------------------
 
-_CACHE: dict[int, tuple[c.Node, Fn]] = {}
+_CACHE: dict[int, tuple[Node, Fn]] = {}
 _CACHE_LIMIT = 50_000
 
 
-def compile_node(node: c.Node) -> Fn:
+def compile_node(node: Node) -> Fn:
     """The closure deciding a resolved condition tree (built once per tree object)."""
     hit = _CACHE.get(id(node))
     if hit is not None and hit[0] is node:
@@ -86,44 +104,31 @@ def compile_node(node: c.Node) -> Fn:
     return fn
 
 
-def evaluate(node: c.Node, ctx: Any, trace: bool = True) -> c.Outcome:
-    """Evaluate a resolved tree against a context (see ``conditions.evaluate``)."""
+def evaluate(node: Node, ctx: Any, trace: bool = True) -> Outcome:
+    """Evaluate a resolved tree (see ``typecheck.resolve`` / ``conditions.compile_condition``)
+    against a ``runtime.Context``, with a full trace unless ``trace`` is False (then only
+    ``value`` is filled in).
+
+    The tree is compiled once into closures (``compile_node``). Traced, every operand is
+    evaluated so the trace (``Outcome``) lists every comparison; a yes/no name or event
+    query used directly as a condition or an operand of and/or/not is recorded as an "is"
+    step, so explanations can say "child_protection_plan: yes". Untraced, ``and``/``or``
+    stop at the first operand that decides; the logic is the same.
+    """
     fn = compile_node(node)
     ctx = ctx if hasattr(ctx, "measure_pair") else ProtocolContext(ctx)
     if not trace:
-        return c.Outcome(fn(ctx, None))
+        return Outcome(fn(ctx, None))
     sink = Trace()
     return sink.outcome(fn(ctx, sink))
-
-
-class ProtocolContext:
-    """Gives any ``conditions.Context`` the two measure readers the closures use."""
-
-    log = None  # no replay log
-
-    def __init__(self, ctx: Any) -> None:
-        self._ctx = ctx
-
-    def measure_pair(self, key: tuple) -> Pair | None:
-        """A measure's value as an integer pair, from the context's ``Measure``."""
-        return as_pair(self.measure_object(key).value)
-
-    def measure_object(self, key: tuple) -> Measure:
-        """The context's ``Measure`` for a key of ``measure_keys``."""
-        if key[0] == "named":
-            return self._ctx.named_measure(key[1])
-        return self._ctx.library_measure(key[1], key[2])
-
-    def __getattr__(self, name: str) -> Any:
-        return getattr(self._ctx, name)
 
 
 # --- building closures ---------------------------------------------------------------
 
 
-def _top(node: c.Node) -> Fn:
+def _top(node: Node) -> Fn:
     """A condition used as a whole: yes/no values are recorded as an "is" step."""
-    if isinstance(node, _LOGIC) or c._is_yes_no(node):
+    if isinstance(node, _LOGIC) or _is_yes_no(node):
         return _truth(node)
     value = _value(node)
     text = str(node)
@@ -136,7 +141,7 @@ def _top(node: c.Node) -> Fn:
     return top
 
 
-def _truth(node: c.Node, in_atom: bool = False) -> Fn:
+def _truth(node: Node, in_atom: bool = False) -> Fn:
     """A closure giving True/False for an operand of and/or/not.
 
     A largest sub-condition that reads no derived fact (an *atom*: a comparison, an event
@@ -145,16 +150,16 @@ def _truth(node: c.Node, in_atom: bool = False) -> Fn:
     """
     if not in_atom and _is_atom(node):
         return _logged(_truth(node, True), node)
-    if isinstance(node, c.And):
+    if isinstance(node, And):
         return _and([_truth(item, in_atom) for item in node.items])
-    if isinstance(node, c.Or):
+    if isinstance(node, Or):
         return _or([_truth(item, in_atom) for item in node.items])
-    if isinstance(node, c.Not):
+    if isinstance(node, Not):
         inner = _truth(node.item, in_atom)
         return lambda ctx, sink: not inner(ctx, sink)
-    if isinstance(node, (c.Compare, c.InCheck)):
+    if isinstance(node, (Compare, InCheck)):
         return _value(node)
-    if isinstance(node, c.NameRef) and node.kind in ("flag", "fact"):
+    if isinstance(node, NameRef) and node.kind in ("flag", "fact"):
         return _yes_no_truth(node)
     value, text = _value(node), str(node)
 
@@ -164,48 +169,38 @@ def _truth(node: c.Node, in_atom: bool = False) -> Fn:
     return truth
 
 
-def _reads_fact(node: c.Node) -> bool:
-    return any(isinstance(n, c.NameRef) and n.kind == "fact" for n in c._walk(node))
+def _reads_fact(node: Node) -> bool:
+    return any(isinstance(n, NameRef) and n.kind == "fact" for n in walk(node))
 
 
-def _constant(node: c.Node) -> bool:
+def _is_yes_no(node: Node) -> bool:
+    """True for resolved names and queries that are yes/no by their kind."""
+    if isinstance(node, NameRef):
+        return node.kind in ("flag", "fact", "setting") or node.unit == "bool"
+    return isinstance(node, EventAny) or (isinstance(node, Literal) and isinstance(node.value, bool))
+
+
+def is_constant(node: Node) -> bool:
     """Literals, flags and school settings: the same on every day of one pupil's replay."""
-    return isinstance(node, c.Literal) or (isinstance(node, c.NameRef) and node.kind in ("flag", "setting"))
+    return isinstance(node, Literal) or (isinstance(node, NameRef) and node.kind in ("flag", "setting"))
 
 
-def _is_atom(node: c.Node) -> bool:
-    return not _constant(node) and not _reads_fact(node)
+def _is_atom(node: Node) -> bool:
+    return not is_constant(node) and not _reads_fact(node)
 
 
-def replay_safe(node: c.Node) -> bool:
+def replay_safe(node: Node) -> bool:
     """Whether every value the tree reads apart from facts and constants is inside a logged atom
     (so that equal atom values on two days mean equal decisions)."""
-    if _is_atom(node) or _constant(node) or (isinstance(node, c.NameRef) and node.kind == "fact"):
+    if _is_atom(node) or is_constant(node) or (isinstance(node, NameRef) and node.kind == "fact"):
         return True
-    if isinstance(node, (c.And, c.Or, c.Not)):
+    if isinstance(node, (And, Or, Not)):
         return all(replay_safe(child) for child in node.children())
-    leaves = (n for n in c._walk(node) if not n.children())
-    return all(_constant(n) or (isinstance(n, c.NameRef) and n.kind == "fact") for n in leaves)
+    leaves = (n for n in walk(node) if not n.children())
+    return all(is_constant(n) or (isinstance(n, NameRef) and n.kind == "fact") for n in leaves)
 
 
-STEADY_WINDOWS = ("academic_year", "term", "all", "since_event")  # windows whose start moves only at events, years, terms
-
-
-def _events_only(node: c.Node) -> bool:
-    """Whether an atom reads only case events (no register, no running clock), over windows that
-    move only at the start of a year or term or at an event: its value can change only then."""
-    for n in c._walk(node):
-        if isinstance(n, (c.EventAny, c.EventCount)):
-            if n.window is not None and getattr(n.window, "kind", "") not in STEADY_WINDOWS:
-                return False
-        elif not isinstance(n, (c.EventLatest, c.Compare, c.InCheck, c.And, c.Or, c.Not, c.Literal, c.NameRef)):
-            return False
-        elif isinstance(n, c.NameRef) and n.kind == "measure":
-            return False
-    return True
-
-
-def _logged(fn: Fn, node: c.Node) -> Fn:
+def _logged(fn: Fn, node: Node) -> Fn:
     """An atom: ``fn``, noting (itself, its value) in ``ctx.log`` when a replay keeps one."""
     def atom(ctx: Any, sink: Trace | None) -> bool:
         value = fn(ctx, sink)
@@ -216,11 +211,11 @@ def _logged(fn: Fn, node: c.Node) -> Fn:
     return atom
 
 
-def bound_spec(node: c.Node) -> tuple[tuple, str, Fn] | None:
+def bound_spec(node: Node) -> tuple[tuple, str, Fn] | None:
     """For ``measure OP value`` (either way round): the measure's key, OP with the measure on
     the left, and the other side's closure — what a replay needs to bound how many school
     days the comparison must keep its truth (``stability.py``)."""
-    if not isinstance(node, c.Compare):
+    if not isinstance(node, Compare):
         return None
     left, right = _measure_key(node.left), _measure_key(node.right)
     if left is not None and right is None:
@@ -230,7 +225,7 @@ def bound_spec(node: c.Node) -> tuple[tuple, str, Fn] | None:
     return None
 
 
-def _yes_no_truth(node: c.NameRef) -> Fn:
+def _yes_no_truth(node: NameRef) -> Fn:
     """A flag or fact as an operand: one lookup when deciding."""
     value, text, name = _value(node), str(node), node.name
 
@@ -246,8 +241,8 @@ def _yes_no_truth(node: c.NameRef) -> Fn:
     return flag if node.kind == "flag" else fact
 
 
-def _record_is(sink: Trace, node: c.Node, text: str, value: object) -> bool:
-    sink.comparisons.append(c.Comparison(node.location, text, "is", value, True, sink.text, "yes", value is True))
+def _record_is(sink: Trace, node: Node, text: str, value: object) -> bool:
+    sink.comparisons.append(Comparison(node.location, text, "is", value, True, sink.text, "yes", value is True))
     return value is True
 
 
@@ -273,7 +268,7 @@ def _or(items: list[Fn]) -> Fn:
     return any_of
 
 
-def _value(node: c.Node) -> Fn:
+def _value(node: Node) -> Fn:
     """A closure giving the node's value (and, traced, its description in ``sink.text``)."""
     builder = _BUILDERS.get(type(node))
     if builder is None:
@@ -289,21 +284,21 @@ def _const(value: object, text: str) -> Fn:
     return constant
 
 
-def _literal(node: c.Literal) -> Fn:
-    if node.unit in c._DURATION_UNITS:
-        return _const(c.Duration(node.value, node.unit), str(node))  # type: ignore[arg-type]  # a number with a unit
+def _literal(node: Literal) -> Fn:
+    if node.unit in DURATION_UNITS:
+        return _const(Duration(node.value, node.unit), str(node))  # type: ignore[arg-type]  # a number with a unit
     return _const(node.value, str(node))
 
 
-def _today(node: c.Today) -> Fn:
+def _today(node: Today) -> Fn:
     def today(ctx: Any, sink: Trace | None) -> dt.date:
         if sink is not None:
-            sink.text = f"today ({c._show_date(ctx.as_of)})"
+            sink.text = f"today ({show_date(ctx.as_of)})"
         return ctx.as_of
     return today
 
 
-def _name(node: c.NameRef) -> Fn:
+def _name(node: NameRef) -> Fn:
     kind, name = node.kind, node.name
     if kind == "measure":
         return _measure(("named", name), name)
@@ -324,13 +319,13 @@ def _yes_no(kind: str, name: str) -> Fn:
     def flag(ctx: Any, sink: Trace | None) -> bool:
         value = bool(ctx.flag(name))
         if sink is not None:
-            sink.text = f"{name}: {c._show(value)}"
+            sink.text = f"{name}: {show(value)}"
         return value
 
     def fact(ctx: Any, sink: Trace | None) -> bool:
         value = bool(ctx.fact(name))
         if sink is not None:
-            sink.text = f"{name}: {c._show(value)}"
+            sink.text = f"{name}: {show(value)}"
         return value
     return flag if kind == "flag" else fact
 
@@ -342,10 +337,10 @@ def _missing(sink: Trace | None, value: object, what: str, reason: str, unit: st
             sink.undefined.append(reason)
             sink.text = f"{what}: {reason}"
         return None
-    value = c._number(value)
+    value = exact_number(value)
     if sink is not None:
         separator = ": " if isinstance(value, bool) else " = "
-        sink.text = f"{what}{separator}{c._show(value, unit)}"
+        sink.text = f"{what}{separator}{show(value, unit)}"
     return value
 
 
@@ -357,18 +352,18 @@ def _setting(name: str) -> Fn:
     return setting
 
 
-def _parameter(node: c.NameRef) -> Fn:
+def _parameter(node: NameRef) -> Fn:
     name, unit = node.name, node.unit
     reason = f"parameter {name} has no value"
-    duration = unit in c._DURATION_UNITS
+    duration = unit in DURATION_UNITS
 
     def parameter(ctx: Any, sink: Trace | None) -> object:
-        value = c._number(ctx.parameter(name))
+        value = exact_number(ctx.parameter(name))
         if duration and isinstance(value, Fraction):
-            value = c.Duration(value, unit)
+            value = Duration(value, unit)
         if isinstance(value, bool):
             if sink is not None:
-                sink.text = f"{name}: {c._show(value)}"
+                sink.text = f"{name}: {show(value)}"
             return value
         return _missing(sink, value, name, reason, unit)
     return parameter
@@ -386,48 +381,18 @@ def _measure(key: tuple, name: str) -> Fn:
         if found.value is None:
             sink.undefined.append(f"{name}: {text}")
         sink.text = text if name == found.name else f"{name}: {text}"
-        return c._number(found.value)
+        return exact_number(found.value)
     return measure
 
 
-def _library(node: c.LibraryMeasure) -> Fn:
+def _library(node: LibraryMeasure) -> Fn:
     return _measure(("library", node.name, node.window), node.name)
 
 
 # --- comparisons ---------------------------------------------------------------------
 
 
-def _compare(op: str, left: object, right: object, anchor: dt.date) -> bool:
-    """``left OP right`` as the condition language defines it (durations made comparable)."""
-    return c._compare(op, *_coerce(left, right, anchor))
-
-
-def _coerce(left: object, right: object, anchor: dt.date) -> tuple[object, object]:
-    """Numbers of days next to durations become durations; two durations become days from one anchor."""
-    if isinstance(left, c.Duration) and isinstance(right, Fraction):
-        right = c.Duration(right)
-    if isinstance(right, c.Duration) and isinstance(left, Fraction):
-        left = c.Duration(left)
-    if isinstance(left, c.Duration) and isinstance(right, c.Duration):
-        start = left.since or right.since or anchor
-        return left.days_from(start), right.days_from(start)
-    return left, right
-
-
-def _holds_numeric(op: str, pair: Pair | None, other: object, anchor: dt.date) -> bool:
-    """A measure (as a pair) OP a value: cross-multiplied when the value is a number."""
-    if pair is None or other is None:
-        return False
-    kind = type(other)
-    if kind is int:
-        # other is an int here, then a Fraction: mypy does not narrow through ``kind``
-        return c._OPERATORS[op](pair[0], other * pair[1])  # type: ignore[operator]
-    if kind is Fraction:
-        return c._OPERATORS[op](pair[0] * other.denominator, other.numerator * pair[1])  # type: ignore[attr-defined]
-    return _compare(op, Fraction(*pair), other, anchor)
-
-
-def _compare_node(node: c.Compare) -> Fn:
+def _compare_node(node: Compare) -> Fn:
     left_key, right_key = _measure_key(node.left), _measure_key(node.right)
     if left_key is not None and right_key is None:
         return _measure_compare(node, node.op, left_key, _value(node.left), _value(node.right), False)
@@ -436,59 +401,59 @@ def _compare_node(node: c.Compare) -> Fn:
     return _general_compare(node)
 
 
-def _measure_compare(node: c.Compare, op: str, key: tuple, measure: Fn, other: Fn, flipped: bool) -> Fn:
+def _measure_compare(node: Compare, op: str, key: tuple, measure: Fn, other: Fn, flipped: bool) -> Fn:
     """``measure OP other`` (``op`` already flipped when the measure is written on the right)."""
     text, written = str(node), node.op
 
     def compare(ctx: Any, sink: Trace | None) -> bool:
         if sink is None:
-            return _holds_numeric(op, ctx.measure_pair(key), other(ctx, None), ctx.as_of)
+            return holds_numeric(op, ctx.measure_pair(key), other(ctx, None), ctx.as_of)
         left = (other if flipped else measure)(ctx, sink)
         left_text = sink.text
         right = (measure if flipped else other)(ctx, sink)
         value, threshold = (right, left) if flipped else (left, right)
-        holds = _holds_numeric(op, as_pair(value), threshold, ctx.as_of)
-        sink.comparisons.append(c.Comparison(node.location, text, written, left, right, left_text, sink.text, holds))
+        holds = holds_numeric(op, as_pair(value), threshold, ctx.as_of)
+        sink.comparisons.append(Comparison(node.location, text, written, left, right, left_text, sink.text, holds))
         return holds
     return compare
 
 
-def _general_compare(node: c.Compare) -> Fn:
+def _general_compare(node: Compare) -> Fn:
     left_fn, right_fn, op, text = _value(node.left), _value(node.right), node.op, str(node)
 
     def compare(ctx: Any, sink: Trace | None) -> bool:
         left = left_fn(ctx, sink)
         left_text = sink.text if sink is not None else ""
         right = right_fn(ctx, sink)
-        holds = _compare(op, left, right, ctx.as_of)
+        holds = compare_at(op, left, right, ctx.as_of)
         if sink is not None:
-            sink.comparisons.append(c.Comparison(node.location, text, op, left, right, left_text, sink.text, holds))
+            sink.comparisons.append(Comparison(node.location, text, op, left, right, left_text, sink.text, holds))
         return holds
     return compare
 
 
-def _in_check(node: c.InCheck) -> Fn:
+def _in_check(node: InCheck) -> Fn:
     item, text = _value(node.item), str(node)
     options = tuple(option.value for option in node.options)
     listed = "(" + ", ".join(str(option) for option in node.options) + ")"
 
     def in_check(ctx: Any, sink: Trace | None) -> bool:
         value = item(ctx, sink)
-        holds = value is not None and any(c._compare("==", value, option) for option in options)
+        holds = value is not None and any(compare("==", value, option) for option in options)
         if sink is not None:
-            sink.comparisons.append(c.Comparison(node.location, text, "in", value, options, sink.text, listed, holds))
+            sink.comparisons.append(Comparison(node.location, text, "in", value, options, sink.text, listed, holds))
         return holds
     return in_check
 
 
-def _arith(node: c.Arith) -> Fn:
+def _arith(node: Arith) -> Fn:
     left_fn, right_fn, text, sign = _value(node.left), _value(node.right), str(node), 1 if node.op == "+" else -1
 
     def arith(ctx: Any, sink: Trace | None) -> object:
         left, right = left_fn(ctx, sink), right_fn(ctx, sink)
         result = _arith_result(node.school_days, sign, left, right, ctx)
         if sink is not None:
-            sink.text = f"{text}: not recorded" if result is None else f"{text} = {c._show(result)}"
+            sink.text = f"{text}: not recorded" if result is None else f"{text} = {show(result)}"
         return result
     return arith
 
@@ -499,8 +464,8 @@ def _arith_result(school_days: bool, sign: int, left: object, right: object, ctx
             return None
         return nth_school_day_after(left, int(right // 1), ctx.pupil.register.days, ctx.as_of)
     if isinstance(right, Fraction):
-        right = c.Duration(right)
-    if not isinstance(left, dt.date) or not isinstance(right, c.Duration):
+        right = Duration(right)
+    if not isinstance(left, dt.date) or not isinstance(right, Duration):
         return None
     return right.added_to(left, sign)
 
@@ -508,7 +473,7 @@ def _arith_result(school_days: bool, sign: int, left: object, right: object, ctx
 # --- event queries -------------------------------------------------------------------
 
 
-def _matching(node: c._EventSet, ctx: Any, sink: Trace | None) -> tuple[list, str]:
+def _matching(node: EventSet, ctx: Any, sink: Trace | None) -> tuple[list, str]:
     """The events a query matches and, traced, a note on its window's dates."""
     as_of = ctx.as_of
     found = [e for e in ctx.events(node.event) if e.date <= as_of]
@@ -516,19 +481,19 @@ def _matching(node: c._EventSet, ctx: Any, sink: Trace | None) -> tuple[list, st
         found = [e for e in found if node.where.matches(e)]
     if node.window is None:
         return found, ""
-    bounds = (node.window.bounds(as_of) if isinstance(node.window, c.EventWindow)
+    bounds = (node.window.bounds(as_of) if isinstance(node.window, EventWindow)
               else ctx.window_bounds(node.window))
     if bounds is None:
         return [], f" (the window {node.window} is empty)" if sink is not None else ""
     start, end = bounds
     if sink is None:
         return [e for e in found if start <= e.date <= end], ""
-    span = (f"{c._show_date(start)} to {c._show_date(end)}" if start > dt.date.min
-            else f"up to {c._show_date(end)}")
+    span = (f"{show_date(start)} to {show_date(end)}" if start > dt.date.min
+            else f"up to {show_date(end)}")
     return [e for e in found if start <= e.date <= end], f" ({span})"
 
 
-def _event_any(node: c.EventAny) -> Fn:
+def _event_any(node: EventAny) -> Fn:
     text = str(node)
 
     def any_event(ctx: Any, sink: Trace | None) -> bool:
@@ -536,13 +501,13 @@ def _event_any(node: c.EventAny) -> Fn:
             return False
         found, span = _matching(node, ctx, sink)
         if sink is not None:
-            latest = f" (latest on {c._show_date(found[-1].date)})" if found else ""
-            sink.text = f"{text}: {c._show(bool(found))}{span}{latest}"
+            latest = f" (latest on {show_date(found[-1].date)})" if found else ""
+            sink.text = f"{text}: {show(bool(found))}{span}{latest}"
         return bool(found)
     return any_event
 
 
-def _event_count(node: c.EventCount) -> Fn:
+def _event_count(node: EventCount) -> Fn:
     text, per = str(node), node.per
 
     def count(ctx: Any, sink: Trace | None) -> Fraction:
@@ -565,7 +530,7 @@ def _largest_group(events: list, field: str) -> tuple[int, str]:
         return 0, ""
     # deterministic: the largest group, ties broken by the value's text (not recorded first)
     key, n = min(sizes.items(), key=lambda item: (-item[1], item[0] is not None, str(item[0])))
-    return n, f" ({field} {'not recorded' if key is None else c._show(key)})"
+    return n, f" ({field} {'not recorded' if key is None else show(key)})"
 
 
 def _latest_event(event: str, ctx: Any, sink: Trace | None) -> Any:
@@ -576,7 +541,7 @@ def _latest_event(event: str, ctx: Any, sink: Trace | None) -> Any:
     return found[-1] if found else None
 
 
-def _from_latest(node: c.EventLatest | c.TimeSince | c.SchoolDaysSince,
+def _from_latest(node: EventLatest | TimeSince | SchoolDaysSince,
                  value_of: Callable[[Any, Any, Trace | None], object]) -> Fn:
     """A value read from the latest event of the node's type (None, traced with a reason, when none)."""
     text, kind = str(node), node.event
@@ -591,47 +556,47 @@ def _from_latest(node: c.EventLatest | c.TimeSince | c.SchoolDaysSince,
     return from_latest
 
 
-def _event_latest(node: c.EventLatest) -> Fn:
+def _event_latest(node: EventLatest) -> Fn:
     text, kind, field = str(node), node.event, node.field
 
     def latest(event: Any, ctx: Any, sink: Trace | None) -> object:
-        value = event.date if field == "date" else c._number(event.get(field))
+        value = event.date if field == "date" else exact_number(event.get(field))
         if value is None:
-            return _missing(sink, None, text, f"the latest {kind} ({c._show_date(event.date)}) has no {field}")
+            return _missing(sink, None, text, f"the latest {kind} ({show_date(event.date)}) has no {field}")
         if sink is not None:
-            sink.text = f"{text} = {c._show(value)} ({kind} on {c._show_date(event.date)})"
+            sink.text = f"{text} = {show(value)} ({kind} on {show_date(event.date)})"
         return value
     return _from_latest(node, latest)
 
 
-def _time_since(node: c.TimeSince) -> Fn:
+def _time_since(node: TimeSince) -> Fn:
     text = str(node)
 
     def since(event: Any, ctx: Any, sink: Trace | None) -> object:
-        elapsed = c.Duration(Fraction((ctx.as_of - event.date).days), "days", since=event.date)
+        elapsed = Duration(Fraction((ctx.as_of - event.date).days), "days", since=event.date)
         if sink is not None:
-            sink.text = f"{text} = {elapsed} (since {c._show_date(event.date)})"
+            sink.text = f"{text} = {elapsed} (since {show_date(event.date)})"
         return elapsed
     return _from_latest(node, since)
 
 
-def _school_days_since(node: c.SchoolDaysSince) -> Fn:
+def _school_days_since(node: SchoolDaysSince) -> Fn:
     text = str(node)
 
     def since(event: Any, ctx: Any, sink: Trace | None) -> object:
         count = Fraction(count_school_days(event.date, ctx.as_of, ctx.pupil.register.days))
         if sink is not None:
-            sink.text = f"{text} = {c._show(count, 'school_days')} (school days after {c._show_date(event.date)})"
+            sink.text = f"{text} = {show(count, 'school_days')} (school days after {show_date(event.date)})"
         return count
     return _from_latest(node, since)
 
 
 _BUILDERS: dict[type, Callable[[Any], Fn]] = {
-    c.Literal: _literal, c.Today: _today, c.NameRef: _name, c.LibraryMeasure: _library,
-    c.Compare: _compare_node, c.InCheck: _in_check, c.Arith: _arith,
-    c.And: lambda node: _and([_truth(item) for item in node.items]),
-    c.Or: lambda node: _or([_truth(item) for item in node.items]),
-    c.Not: lambda node: _truth(node),
-    c.EventAny: _event_any, c.EventCount: _event_count, c.EventLatest: _event_latest,
-    c.TimeSince: _time_since, c.SchoolDaysSince: _school_days_since,
+    Literal: _literal, Today: _today, NameRef: _name, LibraryMeasure: _library,
+    Compare: _compare_node, InCheck: _in_check, Arith: _arith,
+    And: lambda node: _and([_truth(item) for item in node.items]),
+    Or: lambda node: _or([_truth(item) for item in node.items]),
+    Not: lambda node: _truth(node),
+    EventAny: _event_any, EventCount: _event_count, EventLatest: _event_latest,
+    TimeSince: _time_since, SchoolDaysSince: _school_days_since,
 }

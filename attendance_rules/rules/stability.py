@@ -7,7 +7,7 @@ known in full, so this module looks ahead over the pupil's next school days:
 - up to ``steady_until`` — the day before the next event, the next academic year or the
   next term — windows that start at a year, a term or an event keep their start;
 - constants (flags, settings, literals, the parameters of one date) and atoms that read only
-  events over such windows (``evaluator._events_only``) then read the same;
+  events over such windows (``_events_only``) then read the same;
 - a comparison that can only move one way while windows keep their start (a count over a
   steady window against a threshold, ``time since``, an event count over a sliding window)
   flips at most once: a binary search over the next school days finds where;
@@ -26,14 +26,32 @@ from bisect import bisect_left, bisect_right
 from fractions import Fraction
 from typing import Any, Callable
 
-from . import conditions as c
 from ..registers.calendar import TERM_GAP_DAYS, academic_year_start
-from .evaluator import STEADY_WINDOWS, _constant, _events_only, bound_spec, compile_node
 from ..registers.measures import MEASURES
+from .evaluator import bound_spec, compile_node, is_constant
+from .nodes import (
+    And,
+    Compare,
+    EventAny,
+    EventCount,
+    EventLatest,
+    InCheck,
+    Literal,
+    NameRef,
+    Node,
+    Not,
+    Or,
+    SchoolDaysSince,
+    TimeSince,
+    walk,
+)
+from .values import OPERATORS
 
 __all__ = ["Lookahead", "steady_until"]
 
 _MAX_LOOKS = 40  # exact looks at later days for one rate comparison
+# windows whose start moves only at events, the start of a year or of a term
+_STEADY_WINDOWS = ("academic_year", "term", "all", "since_event")
 
 
 def steady_until(ctx: Any) -> dt.date:
@@ -89,7 +107,7 @@ class Lookahead:
         last = self.index(atom.node, bisect_right(self.days, horizon) - 1)
         return self.days[last] if last >= 0 else self.ctx.as_of
 
-    def _horizon(self, node: c.Node) -> dt.date:
+    def _horizon(self, node: Node) -> dt.date:
         """The day before the next term, event or year that can move what ``node`` reads."""
         term, events = _reads(node, self.ctx)
         end = self.term_end if term else self.year_end
@@ -102,7 +120,7 @@ class Lookahead:
                 end = first - dt.timedelta(days=1)
         return end
 
-    def truth(self, node: c.Node, i: int) -> bool:
+    def truth(self, node: Node, i: int) -> bool:
         """The node's truth on school day ``i`` of the look-ahead (-1: ``ctx``'s own day)."""
         if i < 0:
             now = self._now.get(id(node))
@@ -114,10 +132,10 @@ class Lookahead:
             ctx = self._contexts[i] = self._context(self.days[i])
         return compile_node(node)(ctx, None) is True
 
-    def index(self, node: c.Node, last: int) -> int:
+    def index(self, node: Node, last: int) -> int:
         """The last look-ahead index, up to ``last``, up to which ``node`` keeps its truth (-1: none)."""
-        if isinstance(node, (c.And, c.Or)):
-            wanted = isinstance(node, c.Or)  # an Or holds by a true item, an And fails by a false one
+        if isinstance(node, (And, Or)):
+            wanted = isinstance(node, Or)  # an Or holds by a true item, an And fails by a false one
             deciding = [item for item in node.items if self.truth(item, -1) == wanted]
             best = -1
             for item in deciding:  # any one of them keeps the outcome
@@ -131,11 +149,11 @@ class Lookahead:
                 if last < 0:
                     return -1
             return last
-        if isinstance(node, c.Not):
+        if isinstance(node, Not):
             return self.index(node.item, last)
-        if _constant(node) or (isinstance(node, c.NameRef) and node.kind == "parameter") or _events_only(node):
+        if is_constant(node) or (isinstance(node, NameRef) and node.kind == "parameter") or _events_only(node):
             return last
-        if isinstance(node, c.EventAny) or _one_way(node, self.ctx):
+        if isinstance(node, EventAny) or _one_way(node, self.ctx):
             return self._flip_search(node, last)
         run = _run_spec(node, self.ctx)
         if run is not None:
@@ -157,7 +175,7 @@ class Lookahead:
             return 0
         n, d = pair
         value = Fraction(n, d)
-        holds = c._OPERATORS[op](value, Fraction(threshold))
+        holds = OPERATORS[op](value, Fraction(threshold))
         rising = holds != (op in (">=", ">"))  # the truth flips by the count rising
         gap = abs(Fraction(threshold) - value) * d  # sessions the count must move (roughly; err low)
         sessions = max(0, int(gap) - 1)
@@ -171,7 +189,7 @@ class Lookahead:
             j += 1
         return max(0, j - start)
 
-    def _flip_search(self, node: c.Node, last: int) -> int:
+    def _flip_search(self, node: Node, last: int) -> int:
         """A condition that flips at most once over the look-ahead: binary search for the flip."""
         now = self.truth(node, -1)
         if last < 0 or self.truth(node, last) == now:
@@ -190,7 +208,7 @@ class Lookahead:
         mark the truth is that of ``0 OP t``."""
         if isinstance(threshold, bool) or not isinstance(threshold, (int, Fraction)):
             return -1
-        if c._OPERATORS[op](0, threshold) != now:
+        if OPERATORS[op](0, threshold) != now:
             return -1
         reg = self.ctx.pupil.register
         if not self.days:
@@ -202,7 +220,7 @@ class Lookahead:
         first = dt.date.fromordinal(reg.slots[min(found)] >> 1)
         return bisect_left(self.days, first) - 1
 
-    def _gallop(self, node: c.Node, last: int, safe: Callable[[Any, int], int]) -> int:
+    def _gallop(self, node: Node, last: int, safe: Callable[[Any, int], int]) -> int:
         """Jump as far as ``safe`` (school days sure to keep the truth) allows, look, and go on."""
         now, i = self.truth(node, -1), -1
         for _ in range(_MAX_LOOKS):
@@ -219,46 +237,46 @@ class Lookahead:
 _ANY = frozenset(["*"])  # every event type
 
 
-def _reads(node: c.Node, ctx: Any) -> tuple[bool, frozenset[str]]:
+def _reads(node: Node, ctx: Any) -> tuple[bool, frozenset[str]]:
     """Whether ``node`` reads a term window, and the event types it reads (events, ``time
     since``, ``latest``, ``since latest`` windows)."""
     term, events = False, set()
-    for n in c._walk(node):
+    for n in walk(node):
         windows = [getattr(n, "window", None)]
-        if isinstance(n, c.NameRef) and n.kind == "measure":
+        if isinstance(n, NameRef) and n.kind == "measure":
             windows.append(ctx._spec(("named", n.name))[1])
         for window in windows:
             kind = getattr(window, "kind", "")
             term |= kind == "term"
             if kind == "since_event":
                 events.add(window.event)  # type: ignore[union-attr]  # a since_event window is a Window
-        if isinstance(n, (c.EventAny, c.EventCount, c.EventLatest, c.TimeSince, c.SchoolDaysSince)):
+        if isinstance(n, (EventAny, EventCount, EventLatest, TimeSince, SchoolDaysSince)):
             events.add(n.event)
     return term, frozenset(events)
 
 
-def _one_way(node: c.Node, ctx: Any) -> bool:
+def _one_way(node: Node, ctx: Any) -> bool:
     """Whether ``node`` can change its truth at most once while windows keep their start and no
     event is added: a count over a steady window, an event count or ``time since`` against a
     constant (event counts over sliding windows only fall; the rest only grow)."""
-    if not isinstance(node, c.Compare) or node.op in ("==", "!="):
+    if not isinstance(node, Compare) or node.op in ("==", "!="):
         return False
     sides = (node.left, node.right)
-    fixed = [s for s in sides if _constant(s) or (isinstance(s, c.NameRef) and s.kind == "parameter")]
+    fixed = [s for s in sides if is_constant(s) or (isinstance(s, NameRef) and s.kind == "parameter")]
     moving = [s for s in sides if s not in fixed]
     if len(fixed) != 1 or len(moving) != 1:
         return False
     side = moving[0]
-    if isinstance(side, (c.TimeSince, c.SchoolDaysSince, c.EventCount)):
+    if isinstance(side, (TimeSince, SchoolDaysSince, EventCount)):
         return True
     spec = bound_spec(node)
     if spec is None:
         return False
     name, window, _ = ctx._spec(spec[0])
-    return MEASURES[name].kind in ("count", "days") and (window is None or window.kind in STEADY_WINDOWS)
+    return MEASURES[name].kind in ("count", "days") and (window is None or window.kind in _STEADY_WINDOWS)
 
 
-def _run_spec(node: c.Node, ctx: Any) -> tuple | None:
+def _run_spec(node: Node, ctx: Any) -> tuple | None:
     """``(key, op, threshold closure)`` for ``unexplained_run OP constant``."""
     spec = bound_spec(node)
     if spec is None or spec[1] in ("==", "!="):
@@ -266,7 +284,7 @@ def _run_spec(node: c.Node, ctx: Any) -> tuple | None:
     return spec if ctx._spec(spec[0])[0] == "unexplained_run" else None
 
 
-def _sliding_count_spec(node: c.Node, ctx: Any) -> tuple | None:
+def _sliding_count_spec(node: Node, ctx: Any) -> tuple | None:
     """``(key, op, threshold closure)`` for a count over a window that slides every day."""
     spec = bound_spec(node)
     if spec is None or spec[1] in ("==", "!="):
@@ -278,13 +296,13 @@ def _sliding_count_spec(node: c.Node, ctx: Any) -> tuple | None:
     return spec
 
 
-def _rate_spec(node: c.Node, ctx: Any) -> tuple | None:
+def _rate_spec(node: Node, ctx: Any) -> tuple | None:
     """``(key, op, threshold closure)`` for a rate over a steady window against a constant."""
     spec = bound_spec(node)
     if spec is None or spec[1] in ("==", "!="):
         return None
     name, window, _ = ctx._spec(spec[0])
-    if MEASURES[name].kind != "rate" or (window is not None and window.kind not in STEADY_WINDOWS):
+    if MEASURES[name].kind != "rate" or (window is not None and window.kind not in _STEADY_WINDOWS):
         return None
     return spec
 
@@ -307,3 +325,17 @@ def _rate_days(spec: tuple, ctx: Any) -> int:
     if op in (">=", "<"):  # the truth turns on f >= 0
         return (f // down if down else big) if f >= 0 else ((-f - 1) // up if up else big)
     return ((f - 1) // down if down else big) if f > 0 else ((-f) // up if up else big)
+
+
+def _events_only(node: Node) -> bool:
+    """Whether an atom reads only case events (no register, no running clock), over windows that
+    move only at the start of a year or term or at an event: its value can change only then."""
+    for n in walk(node):
+        if isinstance(n, (EventAny, EventCount)):
+            if n.window is not None and getattr(n.window, "kind", "") not in _STEADY_WINDOWS:
+                return False
+        elif not isinstance(n, (EventLatest, Compare, InCheck, And, Or, Not, Literal, NameRef)):
+            return False
+        elif isinstance(n, NameRef) and n.kind == "measure":
+            return False
+    return True

@@ -50,13 +50,22 @@ import time
 from collections import deque
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Any, Callable, Generator, Iterable, Iterator, Mapping, Sequence, TextIO
+from typing import (
+    Any,
+    Callable,
+    Generator,
+    Iterable,
+    Iterator,
+    Mapping,
+    Sequence,
+    TextIO,
+)
 from urllib.parse import quote, unquote
 
 import attrs
 
-from ..registers.calendar import Calendar
 from ..exceptions import AttendanceRulesError, InputError, Location, Problem, UsageError
+from ..registers.calendar import Calendar
 from ..registers.history import History, School
 
 __all__ = [

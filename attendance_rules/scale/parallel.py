@@ -25,16 +25,16 @@ import pickle
 import signal
 from array import array
 from collections import deque
-from contextlib import contextmanager
 from concurrent.futures import Future, ProcessPoolExecutor
 from concurrent.futures.process import BrokenProcessPool
+from contextlib import contextmanager
 from types import MappingProxyType
 from typing import Any, Callable, Generator, Iterator, Sequence
 
 import attrs
 
-from ..registers.codes import CodeBook, default_codebook
 from ..exceptions import EvaluationError, Location, Problem
+from ..registers.codes import CodeBook, default_codebook
 from ..registers.history import Pupil, Register
 
 __all__ = ["PupilTask", "default_jobs", "dumps", "map_pupils"]
