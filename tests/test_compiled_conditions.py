@@ -13,6 +13,7 @@ from __future__ import annotations
 import datetime as dt
 from fractions import Fraction
 
+import attrs
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from random_policies import compile_text, policies, random_history
@@ -68,7 +69,10 @@ def _measure(node: nodes.Node, ctx) -> Fraction | None:
         value = compute(ctx.pupil, node.name, ctx.as_of, node.window, ctx.calendar).value
     else:
         use = ctx.ruleset.policy.measures[node.name]
-        value = compute(ctx.pupil, use.measure, ctx.as_of, use.window, ctx.calendar, use.codes).value
+        window = use.window
+        if use.not_before:  # sessions before the parameter's date are not counted
+            window = attrs.evolve(window or Window("academic_year"), not_before=ctx.parameter(use.not_before))
+        value = compute(ctx.pupil, use.measure, ctx.as_of, window, ctx.calendar, use.codes).value
     return None if value is None else Fraction(value)
 
 
