@@ -80,7 +80,7 @@ def _timeline_task(args: argparse.Namespace, policy: Any, school: Any) -> tuple[
 
 def _setup_timeline(ref: str, calendar: Any, backend: str, extra: Any) -> tuple[Any, Any]:
     """A worker's state for ``timeline``: the policy and the actions whose due date rolls."""
-    from .evaluate import setup_policy
+    from ..scale.tasks import setup_policy
     from ..replay.timeline import rolling_due_actions
 
     policy, extra = setup_policy(ref, calendar, backend, extra)
@@ -144,10 +144,11 @@ def _cmd_cohort(args: argparse.Namespace, out: TextIO) -> int:
     import attrs
 
     from .app import jobs_of, with_policy_files
-    from .evaluate import conform_history, evaluate_task, evaluation_header
+    from .evaluate import conform_history
     from ..replay.cohort import cohort_view, render_cohort
     from ..scale.parallel import map_pupils
     from ..scale.progress import progress
+    from ..scale.tasks import evaluate_task, evaluation_header
 
     policy, history = _policy(args.policy, args), _history(args)
     checked = conform_history(policy, history, args)
