@@ -62,7 +62,8 @@ def _cmd_evaluate(args: argparse.Namespace, out: TextIO) -> int:
     from ..scale.parallel import map_pupils
     from ..scale.progress import progress, unless_streaming_to_terminal
 
-    from ..scale.distributed import is_dataset, run_evaluate_cli
+    from ..scale.dataset import is_dataset
+    from ..scale.distributed import run_evaluate_cli
     from ..scale.tasks import evaluate_task, evaluation_header
 
     if args.scheduler or is_dataset(args.history):
