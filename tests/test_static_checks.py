@@ -21,7 +21,9 @@ from attendance_rules.cli.app import main
 from attendance_rules.rules.compiler import compile_policy
 from attendance_rules.policy.layers import load_policy_files, resolve
 from attendance_rules.policy.model import read_policy_text
-from attendance_rules.assurance.static_checks import MAX_DISJUNCTS, stage_families, static_problems
+from attendance_rules.assurance.normal_form import MAX_DISJUNCTS
+from attendance_rules.assurance.stage_thresholds import stage_families
+from attendance_rules.assurance.static_checks import static_problems
 
 HERE = Path(__file__).resolve().parent
 PLANTED = HERE / "assurance_policies"

@@ -70,7 +70,7 @@ from ..engine.results import PupilEvaluation
 from ..registers.history import STANDARD_FLAGS
 from ..policy.model import DoneBy
 from ..registers.readers import read_history_data
-from .static_checks import stage_families
+from .stage_thresholds import stage_families
 
 __all__ = [
     "ENFORCEMENT_KINDS",
