@@ -146,23 +146,34 @@ def _bounds_conflict(lits: list[Lit]) -> Conflict | None:
         elif op == "!=":
             unequal.append(lit)
     if equal is not None:
-        value = equal.value
-        for edge, is_low in ((low, True), (high, False)):
-            if edge is None:
-                continue
-            outside = (value < edge.value or (value == edge.value and edge.strict)) if is_low else \
-                (value > edge.value or (value == edge.value and edge.strict))
-            if outside:
-                return Conflict(tuple(x for x in (edge.lit, equal) if x), _pair_text(term, edge, equal, is_low))
-        if term.step is not None and value % term.step:
-            return Conflict((equal,), f"{equal.text} can never hold: {term.text} is counted in steps of "
-                                       f"{conditions._decimal_text(term.step)}")
-        for lit in unequal:
-            if lit.value == value:
-                return Conflict((equal, lit), f"{equal.text} and {lit.text} cannot both hold")
-        return None
+        return _equal_conflict(term, equal, low, high, unequal)
     if low is None or high is None:
         return None
+    return _range_conflict(term, low, high, unequal)
+
+
+def _equal_conflict(term: Term, equal: Lit, low: Bound | None, high: Bound | None,
+                    unequal: list[Lit]) -> Conflict | None:
+    """``term == value`` against the tightest bounds, the term's steps and every ``!=``."""
+    value = equal.value
+    for edge, is_low in ((low, True), (high, False)):
+        if edge is None:
+            continue
+        outside = (value < edge.value or (value == edge.value and edge.strict)) if is_low else \
+            (value > edge.value or (value == edge.value and edge.strict))
+        if outside:
+            return Conflict(tuple(x for x in (edge.lit, equal) if x), _pair_text(term, edge, equal, is_low))
+    if term.step is not None and value % term.step:
+        return Conflict((equal,), f"{equal.text} can never hold: {term.text} is counted in steps of "
+                                  f"{conditions._decimal_text(term.step)}")
+    for lit in unequal:
+        if lit.value == value:
+            return Conflict((equal, lit), f"{equal.text} and {lit.text} cannot both hold")
+    return None
+
+
+def _range_conflict(term: Term, low: Bound, high: Bound, unequal: list[Lit]) -> Conflict | None:
+    """No value between the tightest lower and upper bounds (or only one that ``!=`` excludes)."""
     lo, hi = closed_value(low, term.step, True), closed_value(high, term.step, False)
     empty = lo > hi if term.step is not None else (low.value > high.value or (
         low.value == high.value and (low.strict or high.strict)))

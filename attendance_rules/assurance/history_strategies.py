@@ -153,21 +153,7 @@ def history_strategy(spec: HistorySpec,
     """
     from hypothesis import strategies as st
 
-    def details(event: str) -> Any:
-        fields = {}
-        for field, kind in spec.fields[event].items():
-            if isinstance(kind, tuple):
-                options: Any = st.sampled_from(kind)
-            elif kind == "bool":
-                options = st.booleans()
-            elif kind == "date":
-                options = st.integers(0, 20)  # days after the event; made a date below
-            else:
-                options = st.sampled_from(spec.values.get((event, field), ("other",)))
-            fields[field] = st.one_of(st.none(), options)
-        return st.fixed_dictionaries(fields)
-
-    fields_of = {event: details(event) for event in spec.fields}
+    fields_of = {event: _event_details(st, spec, event) for event in spec.fields}
     event_type = st.one_of(st.sampled_from(spec.used), st.sampled_from(spec.events))
     days_back = st.one_of(st.integers(0, 120), st.integers(0, 1100))
     any_code, clean_code = st.sampled_from(_ANY_CODES), st.sampled_from(_CLEAN_CODES)
@@ -192,17 +178,46 @@ def history_strategy(spec: HistorySpec,
             events.append((kind, draw(days_back), draw(fields_of[kind])))
         pieces = (as_of, weeks, after, holidays, week, runs, flags, settings)
         if not clean:
-            rounds = draw(st.lists(st.integers(1, 7 * weeks), max_size=_FOLLOW_UP_ROUNDS))
-            for back in sorted(rounds, reverse=True):  # earliest first: later rounds see what was done
-                then = evaluate(_history(*pieces, events), as_of - dt.timedelta(days=back))
-                for rec in then.recommendations:
-                    done_by = spec.follow_up.get(rec.action)
-                    if done_by and draw(st.booleans()):
-                        fields = {**draw(fields_of[done_by.event]), **done_by.wanted(rec.action)}
-                        events.append((done_by.event, max(back - draw(st.integers(0, 3)), 0), fields))
+            _follow_up(draw, st, spec, evaluate, fields_of, pieces, events)
         return as_of, _history(*pieces, events)
 
     return scenario
+
+
+# the drawn pieces of a history, as ``_history`` takes them before its events
+_Pieces = tuple[dt.date, int, int, Iterable[int], Sequence[str], Sequence[tuple[int, int, str]], list[str],
+                dict[str, bool]]
+
+
+def _event_details(st: Any, spec: HistorySpec, event: str) -> Any:
+    """The strategy of one event type's fields (each may be left out)."""
+    fields = {}
+    for field, kind in spec.fields[event].items():
+        if isinstance(kind, tuple):
+            options: Any = st.sampled_from(kind)
+        elif kind == "bool":
+            options = st.booleans()
+        elif kind == "date":
+            options = st.integers(0, 20)  # days after the event; made a date below
+        else:
+            options = st.sampled_from(spec.values.get((event, field), ("other",)))
+        fields[field] = st.one_of(st.none(), options)
+    return st.fixed_dictionaries(fields)
+
+
+def _follow_up(draw: Callable, st: Any, spec: HistorySpec,
+               evaluate: Callable[[Mapping[str, Any], dt.date], PupilEvaluation],
+               fields_of: Mapping[str, Any], pieces: _Pieces, events: list) -> None:
+    """The school acting on earlier recommendations: events of actions done, added to ``events``."""
+    as_of, weeks = pieces[0], pieces[1]
+    rounds = draw(st.lists(st.integers(1, 7 * weeks), max_size=_FOLLOW_UP_ROUNDS))
+    for back in sorted(rounds, reverse=True):  # earliest first: later rounds see what was done
+        then = evaluate(_history(*pieces, events), as_of - dt.timedelta(days=back))
+        for rec in then.recommendations:
+            done_by = spec.follow_up.get(rec.action)
+            if done_by and draw(st.booleans()):
+                fields = {**draw(fields_of[done_by.event]), **done_by.wanted(rec.action)}
+                events.append((done_by.event, max(back - draw(st.integers(0, 3)), 0), fields))
 
 
 def _history(as_of: dt.date, weeks: int, after: int, holidays: Iterable[int], week: Sequence[str],

@@ -409,20 +409,26 @@ def _size(example: Counterexample) -> tuple[int, int]:
     return len(pupil["marks"]) + 10 * len(pupil["events"]), len(example.history_json())
 
 
-def _run_one(prop: Property, checker: _Checker, spec: HistorySpec, examples: int, seed: int,
-             deadline: float, shrink: bool = True) -> PropertyResult:
-    from hypothesis import HealthCheck, Phase, Verbosity, given, settings, target
-    from hypothesis import seed as seeded
+def _strategy(prop: Property, checker: _Checker, spec: HistorySpec) -> Any:
+    """What ``prop``'s check takes: a generated case, with the marks to change or a shuffle seed."""
     from hypothesis import strategies as st
 
     scenario = history_strategy(spec, checker.evaluate)
     choices = st.lists(st.integers(0, 10_000), min_size=1, max_size=_MOST_CHANGES)
-    strategy = {
+    return {
         "absence_escalates": st.tuples(scenario(), choices),
         "presence_never_enforces": st.tuples(scenario(), choices),
         "clean_record_no_action": scenario(clean=True),
         "input_order_irrelevant": st.tuples(scenario(), st.integers(0, 2**32 - 1)),
     }[prop.name]
+
+
+def _run_one(prop: Property, checker: _Checker, spec: HistorySpec, examples: int, seed: int,
+             deadline: float, shrink: bool = True) -> PropertyResult:
+    from hypothesis import HealthCheck, Phase, Verbosity, given, settings, target
+    from hypothesis import seed as seeded
+
+    strategy = _strategy(prop, checker, spec)
     check = getattr(checker, prop.name)
     checker.target = lambda score, label: target(score, label=label)
     state: dict[str, Any] = {"calls": 0, "examples": 0, "best": None}

@@ -85,6 +85,9 @@ def check_stage_thresholds(scope: CheckScope) -> None:
                             break
 
 
+_Stage = tuple[str, CompiledRule, dict[str, Bound]]  # a stage's fact, a rule deriving it, its bounds
+
+
 def _stage_pair(scope: CheckScope, f1: str, r1: CompiledRule, b1: dict[str, Bound], f2: str,
                 r2: CompiledRule, b2: dict[str, Bound]) -> bool:
     """Report an out-of-order threshold, a gap or an overlap between two stages; True if reported.
@@ -96,15 +99,28 @@ def _stage_pair(scope: CheckScope, f1: str, r1: CompiledRule, b1: dict[str, Boun
     # a stage's bounds are never empty and come from its comparisons, which bound a term
     assert bound is not None and bound.lit is not None and bound.lit.term is not None, "a stage bound has a term"
     term = bound.lit.term
+    origin = scope.in_context(r1, r2)
+    earlier, later = (f1, r1, b1), (f2, r2, b2)
+    return (_out_of_order(scope, term, origin, earlier, later)
+            or _gap_or_overlap(scope, term, origin, earlier, later))
+
+
+def _sides(term: Term) -> tuple[bool, str, str]:
+    """Whether worse attendance raises ``term``; the sides of a band it enters and leaves by."""
     rising = _rising(term)
-    entry, leave = ("low", "high") if rising else ("high", "low")
+    return (rising, "low", "high") if rising else (rising, "high", "low")
+
+
+def _out_of_order(scope: CheckScope, term: Term, origin: str, earlier: _Stage, later: _Stage) -> bool:
+    """A later stage reached before an earlier one on the way to worse attendance; True if reported."""
+    (f1, r1, b1), (f2, r2, b2) = earlier, later
+    rising, entry, leave = _sides(term)
 
     def before(a: Bound, b: Bound) -> bool:  # b is reached before a on the way to worse attendance
         if rising:
             return (b.value, b.strict) < (a.value, a.strict)
         return (b.value, not b.strict) > (a.value, not a.strict)
 
-    origin = scope.in_context(r1, r2)
     for side in (entry, leave):
         if side in b1 and side in b2 and before(b1[side], b2[side]):
             word = "below" if rising else "above"
@@ -115,14 +131,21 @@ def _stage_pair(scope: CheckScope, f1: str, r1: CompiledRule, b1: dict[str, Boun
                 expected=f"a threshold for {f2} no {'lower' if rising else 'higher'} than {f1}'s"))
             return True
     if entry not in b2:
-        earlier = b1.get(entry) or b1[leave]
+        first = b1.get(entry) or b1[leave]
         scope.problems.append(Problem(
             f"stage thresholds out of order: {f2} (rule {r2.id!r}) is reached when {_text(b2[leave])}, "
             f"in the direction of better attendance; the earlier {f1} (rule {r1.id!r} at "
-            f"{_bound_where(r1, earlier)}) needs {_text(earlier)}" + origin,
+            f"{_bound_where(r1, first)}) needs {_text(first)}" + origin,
             _bound_where(r2, b2[leave]), severity="warning",
             expected=f"{f2} reached when {term.text} is {'at least' if rising else 'at most'} a threshold"))
         return True
+    return False
+
+
+def _gap_or_overlap(scope: CheckScope, term: Term, origin: str, earlier: _Stage, later: _Stage) -> bool:
+    """Values between two consecutive bands that reach neither stage, or both; True if reported."""
+    (f1, r1, b1), (f2, r2, b2) = earlier, later
+    rising, entry, leave = _sides(term)
     if leave not in b1:
         return False
     top, bottom = (b1[leave], b2[entry]) if rising else (b2[entry], b1[leave])
