@@ -225,7 +225,8 @@ def unsatisfiable(dnf: list[tuple[Lit, ...]]) -> list[Conflict] | None:
 def _where(conflicts: list[Conflict], fallback: Location) -> Location:
     """The place to report a contradiction: the last literal of a single conflict."""
     if len(conflicts) == 1 and conflicts[0].lits:
-        return node_start(max(conflicts[0].lits, key=lambda lit: (lit.node.location.line, lit.node.location.column)).node)
+        last = max(conflicts[0].lits, key=lambda lit: (lit.node.location.line, lit.node.location.column))
+        return node_start(last.node)
     return fallback
 
 

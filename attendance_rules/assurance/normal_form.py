@@ -172,6 +172,7 @@ class Analyser:
     # parameters and constants ------------------------------------------------------
 
     def parameter(self, name: str) -> Any:
+        """The value of parameter ``name`` on the day (None: no value)."""
         param: Parameter = self.policy.parameters[name]
         return conditions.parameter_value(param.value_on(self.day), param.unit)
 
@@ -233,6 +234,7 @@ class Analyser:
 
     @staticmethod
     def measure_term(name: str, window: str, codes: tuple[str, ...], text: str) -> Term:
+        """The term of library measure ``name`` over ``window``: its range, steps and unit."""
         spec = MEASURES[name]
         key = ("measure", name, window, codes)
         if spec.kind == "rate":
@@ -245,6 +247,7 @@ class Analyser:
     # literals -------------------------------------------------------------------------
 
     def atom(self, node: Node, positive: bool) -> Lit:
+        """``node`` as a yes/no atom (or its negation), keyed so equal atoms meet."""
         if isinstance(node, EventAny):
             key: tuple = ("any", node.event, str(node.where or ""), str(node.window or ""))
         elif isinstance(node, NameRef):
@@ -254,6 +257,7 @@ class Analyser:
         return Lit("atom", node, positive, key, text=self.describe(node, positive))
 
     def const(self, node: Node, value: bool, positive: bool = True) -> Lit:
+        """A literal whose truth is fixed on the day."""
         return Lit("const", node, value, text=self.describe(node, positive))
 
     def leaf(self, node: Node, positive: bool) -> Lit:
@@ -274,6 +278,7 @@ class Analyser:
         return self.atom(node, positive)
 
     def compare(self, node: Compare, positive: bool) -> Lit:
+        """A comparison (or its negation): a constant, a bound or set on a term, or else an atom."""
         left_fixed, left = self.constant(node.left)
         right_fixed, right = self.constant(node.right)
         if left_fixed and right_fixed:
@@ -307,6 +312,7 @@ class Analyser:
                     maybe_undefined=not positive and not term.always_defined, text=text)
 
     def membership(self, node: InCheck, positive: bool) -> Lit:
+        """``x in [...]`` (or its negation) on a text term as a set literal, or else an atom."""
         term = self.term(node.item)
         if term is None or term.numeric:
             return self.atom(node, positive)

@@ -353,7 +353,8 @@ def _history_tables(history: History) -> tuple[tuple[str, str, dict[str, str]], 
         rows["marks"] += [(pupil.id, m.date.isoformat(), m.session, m.code, cell_text(m.minutes_late))
                           for m in pupil.register.marks()]
         rows["events"] += [(pupil.id, e.date.isoformat(), e.type,
-                            ";".join(f"{k}={cell_text(v)}" for k, v in sorted(e.details.items()))) for e in pupil.events]
+                            ";".join(f"{k}={cell_text(v)}" for k, v in sorted(e.details.items())))
+                           for e in pupil.events]
     tables = {kind: pa.table({c: pa.array([r[i] for r in rows[kind]], pa.string())
                               for i, c in enumerate(COLUMNS[kind])}) for kind in KINDS}
     school = history.school

@@ -136,7 +136,8 @@ def dataset_job(policy: Any, as_of: dt.date, calendar: Calendar | None, backend:
     return PartitionJob(str(ref), calendar or Calendar(), backend, as_of, strict, only)
 
 
-def _directory_producer(root: Path, job: PartitionJob, scheduler: Any) -> Callable[[], Generator[PartitionOutcome, None, None]]:
+def _directory_producer(root: Path, job: PartitionJob,
+                        scheduler: Any) -> Callable[[], Generator[PartitionOutcome, None, None]]:
     root = root.resolve()
     dirs = school_dirs(root)
     known = read_schools(root / SCHOOLS_FILE)

@@ -245,7 +245,8 @@ def _evaluate_part(part: _Part, job: PartitionJob, name: str) -> PartitionOutcom
     loaded = time.perf_counter()
     used = {k: used.get(k, 0) for k in KINDS}
     if problems and job.strict:
-        return PartitionOutcome(sid, (), PartitionReport(sid, read, used, 0, tuple(problems), loaded - start), InputError)
+        report = PartitionReport(sid, read, used, 0, tuple(problems), loaded - start)
+        return PartitionOutcome(sid, (), report, InputError)
     try:
         lines = _evaluate_pupils(history, part.school, job)
     except AttendanceRulesError as error:
