@@ -5,7 +5,7 @@
 
 Generates ``--schools`` schools (attendance_rules.registers.sample, one seed per school, pupil ids
 prefixed with the school id) sharing ``--pupils`` between them, writes each as a CSV
-history and then the whole as a Parquet dataset (distributed.write_dataset). It then
+history and then the whole as a Parquet dataset (scale.dataset.write_dataset). It then
 evaluates the dataset three times and checks the three give the same bytes:
 
 - in this process, no Dask (the per-pupil cost: Parquet read + CSV-form load + rules);
