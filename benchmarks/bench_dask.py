@@ -5,7 +5,7 @@
 
 Generates ``--schools`` schools (attendance_rules.registers.sample, one seed per school, pupil ids
 prefixed with the school id) sharing ``--pupils`` between them, writes each as a CSV
-history and then the whole as a Parquet dataset (distributed.write_dataset). It then
+history and then the whole as a Parquet dataset (scale.dataset.write_dataset). It then
 evaluates the dataset three times and checks the three give the same bytes:
 
 - in this process, no Dask (the per-pupil cost: Parquet read + CSV-form load + rules);
@@ -31,8 +31,10 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from attendance_rules.scale import distributed as ds  # noqa: E402
 from attendance_rules.registers.sample import generate_pupils, write_csv  # noqa: E402
+from attendance_rules.scale import distributed as ds  # noqa: E402
+from attendance_rules.scale import partitions  # noqa: E402
+from attendance_rules.scale.dataset import write_dataset  # noqa: E402
 
 NATIONAL_PUPILS = 8_000_000
 
@@ -47,11 +49,12 @@ def _build(root: Path, pupils: int, schools: int, start: dt.date, end: dt.date) 
         school = {"id": sid, "name": f"School {sid}", "settings": {"traded_ews": n % 2 == 0}}
         write_csv({"school": school, "pupils": cohort}, root / "csv" / sid)
         dirs.append(root / "csv" / sid)
-    ds.write_dataset(dirs, root / "dataset")
+    write_dataset(dirs, root / "dataset")
     return root / "dataset"
 
 
-def _run(dataset: Path, policy: str, as_of: dt.date, scheduler: object) -> tuple[str, float, float, ds.DatasetReport]:
+def _run(dataset: Path, policy: str, as_of: dt.date,
+         scheduler: object) -> tuple[str, float, float, partitions.DatasetReport]:
     """Digest of the JSON lines, wall and CPU seconds of this process, and the row accounting."""
     digest = hashlib.sha256()
     start, cpu = time.perf_counter(), time.process_time()
@@ -69,11 +72,11 @@ def _on_cluster(workers: int, dataset: Path, policy: str, as_of: dt.date) -> tup
     import distributed
 
     start = time.perf_counter()
-    job = ds._job(policy, as_of, None, "python", True, None)
+    job = ds.dataset_job(policy, as_of, None, "python", True, None)
     with distributed.LocalCluster(n_workers=workers, threads_per_worker=1, processes=True,
                                   dashboard_address=None, silence_logs=logging.ERROR) as cluster, \
             distributed.Client(cluster) as client:
-        client.run(ds._policy, job)  # each worker compiles the policy once, before timing
+        client.run(partitions.job_policy, job)  # each worker compiles the policy once, before timing
         startup = time.perf_counter() - start
         cpu = sum(client.run(time.process_time).values())
         digest, wall, _, _ = _run(dataset, policy, as_of, client)

@@ -27,7 +27,11 @@ from attendance_rules.engine.compiled import load_policy  # noqa: E402
 from attendance_rules.registers.history import School  # noqa: E402
 from attendance_rules.registers.readers import read_pupil_data  # noqa: E402
 from attendance_rules.registers.sample import SCHOOL, generate_pupils  # noqa: E402
-from attendance_rules.replay.timeline import replay_pupil, rolling_due_actions, school_days_between  # noqa: E402
+from attendance_rules.replay.timeline import (  # noqa: E402
+    replay_pupil,
+    rolling_due_actions,
+    school_days_between,
+)
 
 START, END = dt.date(2023, 9, 1), dt.date(2024, 7, 19)
 

@@ -17,6 +17,8 @@ from attendance_rules.exceptions import InputError, UsageError
 from attendance_rules.registers.readers import load_history
 from attendance_rules.registers.sample import generate_pupils, write_csv
 from attendance_rules.scale import distributed as ds
+from attendance_rules.scale.dataset import KINDS, write_dataset
+from attendance_rules.scale.partitions import arrow_reader
 
 try:
     import dask.dataframe as dd
@@ -51,7 +53,7 @@ def csv_dirs(tmp_path_factory: pytest.TempPathFactory) -> list[Path]:
 @pytest.fixture(scope="module")
 def dataset(csv_dirs: list[Path], tmp_path_factory: pytest.TempPathFactory) -> Path:
     out = tmp_path_factory.mktemp("dataset") / "ds"
-    ds.write_dataset(csv_dirs, out)
+    write_dataset(csv_dirs, out)
     return out
 
 
@@ -109,12 +111,12 @@ def test_row_accounting(dataset: Path, csv_dirs: list[Path], expected: list[dict
     assert len(list(run)) == len(expected)
     report = run.report
     assert [p.school_id for p in report.partitions] == ["S01", "S02", "S03"]
-    rows = {kind: sum(_csv_rows(d / f"{kind}.csv") for d in csv_dirs) for kind in ds.KINDS}
+    rows = {kind: sum(_csv_rows(d / f"{kind}.csv") for d in csv_dirs) for kind in KINDS}
     assert report.read == rows == report.used
-    assert report.reported == dict.fromkeys(ds.KINDS, 0)
+    assert report.reported == dict.fromkeys(KINDS, 0)
     assert report.pupils == len(expected) == sum(n for _, n, _, _ in SCHOOLS)
     for part in report.partitions:
-        assert all(part.read[k] == part.used[k] + part.reported[k] for k in ds.KINDS)
+        assert all(part.read[k] == part.used[k] + part.reported[k] for k in KINDS)
     assert "marks: " in report.summary()
 
 
@@ -124,7 +126,7 @@ def _csv_rows(path: Path) -> int:
 
 def test_dataset_from_history_objects(csv_dirs: list[Path], expected: list[dict], tmp_path: Path) -> None:
     out = tmp_path / "ds"
-    ds.write_dataset([load_history([d]) for d in csv_dirs], out)
+    write_dataset([load_history([d]) for d in csv_dirs], out)
     assert list(ds.evaluate_dataset(out, "halton", AS_OF)) == expected
 
 
@@ -137,7 +139,7 @@ def test_bad_rows_are_located_and_counted(csv_dirs: list[Path], tmp_path: Path) 
     lines[3] = lines[3].replace(",AM,", ",XX,").replace(",PM,", ",XX,")  # data row 3: a bad session
     (bad / "marks.csv").write_text("\n".join(lines) + "\n", encoding="utf-8")
     out = tmp_path / "ds"
-    ds.write_dataset([csv_dirs[0], bad], out)
+    write_dataset([csv_dirs[0], bad], out)
     with pytest.raises(InputError) as error:
         list(ds.evaluate_dataset(out, "halton", AS_OF))
     problem = error.value.problem
@@ -190,7 +192,7 @@ def test_missing_extra_is_a_usage_error(monkeypatch: pytest.MonkeyPatch, dataset
 
 
 def test_columnar_reader_agrees_with_csv_path(dataset: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    if ds._read_arrow() is None:
+    if arrow_reader() is None:
         pytest.skip("attendance_rules.registers.columnar.read_arrow not available on this branch")
     fast = list(ds.evaluate_dataset(dataset, "halton", AS_OF))
     monkeypatch.setenv("ATTENDANCE_RULES_DISTRIBUTED_CSV", "1")

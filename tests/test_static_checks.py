@@ -17,11 +17,9 @@ from pathlib import Path
 import pytest
 
 from attendance_rules.assurance.checks import check_policy, validate_paths
-from attendance_rules.assurance.static_checks import (
-    MAX_DISJUNCTS,
-    stage_families,
-    static_problems,
-)
+from attendance_rules.assurance.normal_form import MAX_DISJUNCTS
+from attendance_rules.assurance.stage_thresholds import stage_families
+from attendance_rules.assurance.static_checks import static_problems
 from attendance_rules.cli import main
 from attendance_rules.policy.build import read_policy_text
 from attendance_rules.policy.layers import load_policy_files, resolve

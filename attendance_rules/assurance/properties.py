@@ -9,7 +9,8 @@ runs of register codes valid in both the 2006 and the 2024 tables, random pupil 
 random yes/no school settings the policy reads, and case events of every standard type
 (the types and field values the policy's conditions name are drawn most often). Runs of
 one code often have a length at or next to a count the policy compares with, and the
-school sometimes acts on what the policy recommended earlier (see ``_strategies``).
+school sometimes acts on what the policy recommended earlier (see
+``history_strategies.py``).
 
 The properties, with the definitions they rest on:
 
@@ -52,10 +53,8 @@ from __future__ import annotations
 import builtins
 import datetime as dt
 import json
-import math
 import random
 import time
-from fractions import Fraction
 from pathlib import Path
 from typing import Any, Callable, Iterable, Mapping, Sequence
 
@@ -63,14 +62,10 @@ import attrs
 
 from ..engine.compiled import CompiledPolicy, load_policy
 from ..engine.results import PupilEvaluation
-from ..policy.model import DoneBy
-from ..registers.calendar import monday_of
 from ..registers.codes import Category, default_codebook
-from ..registers.history import STANDARD_FLAGS
 from ..registers.readers import read_history_data
-from ..rules import nodes
-from ..rules.compiler import RuleSet, event_fields
-from .static_checks import stage_families
+from .history_strategies import HistorySpec, history_spec, history_strategy
+from .stage_thresholds import stage_families
 
 __all__ = [
     "ENFORCEMENT_KINDS",
@@ -93,13 +88,6 @@ SUPPORT_OR_ENFORCEMENT_KINDS = frozenset(
 
 MISSING_HYPOTHESIS = "needs hypothesis, a dependency of attendance-rules: pip install hypothesis"
 
-PRESENT = "/"  # written "/" in the morning and "\\" in the afternoon
-# Codes valid in both the 2006 and the 2024 tables; the first is what hypothesis shrinks to.
-_ANY_CODES = ("/", "O", "N", "G", "U", "I", "M", "L", "C", "E", "B", "#", "R", "S", "T", "P", "V", "W", "X", "Z", "D")
-_CLEAN_CODES = ("/", "B", "P", "V", "W", "#", "X", "Z", "D")  # present on time, approved activity, not possible
-_WEEKS_BEFORE = 14  # most school weeks of marks before the as-of date
-_OPEN_END_YEARS = 4  # as-of dates run this far past effective_from when a policy has no end
-_FOLLOW_UP_ROUNDS = 3  # earlier evaluations whose recommendations the school may act on
 _MOST_CHANGES = 30  # marks changed one after another in one example of (a) or (b)
 
 
@@ -208,208 +196,6 @@ class PropertyReport:
         lines.append(f"policy {self.policy}: {len(self.results) - failed} of {len(self.results)} properties hold "
                      f"(seed {self.seed})")
         return "\n".join(lines) + "\n"
-
-
-# --- what the generator needs to know of a policy -------------------------------------
-
-
-@attrs.frozen
-class _Spec:
-    start: dt.date
-    end: dt.date
-    flags: tuple[str, ...]
-    settings: tuple[str, ...]
-    events: tuple[str, ...]  # every standard or declared type, the ones the policy names first
-    used: tuple[str, ...]  # the types the policy names (drawn half the time)
-    follow_up: Mapping[str, DoneBy]  # action id -> the event recording it done
-    lengths: tuple[int, ...]  # run lengths (sessions) at and next to the policy's thresholds
-    values: Mapping[tuple[str, str], tuple[Any, ...]]  # candidate values of free-text event fields
-    fields: Mapping[str, Mapping[str, Any]]  # each event type's fields (standard and declared by the chain)
-
-
-def _spec(ruleset: RuleSet) -> _Spec:
-    policy = ruleset.policy
-    leaf = policy.leaf
-    end = leaf.effective_to or _add_years(leaf.effective_from, _OPEN_END_YEARS)
-    used_events: list[str] = []
-    settings: set[str] = set()
-    values: dict[tuple[str, str], set[Any]] = {}
-    for rule in ruleset.rules:
-        for node in [rule.condition.node] + [u.condition.node for u in rule.unless]:
-            names = nodes.names_used(node)
-            used_events += sorted(names.get("event", set()))
-            settings |= names.get("setting", set())
-            for current in nodes.walk(node):
-                _collect_values(current, values)
-    for action in policy.actions.values():
-        done_by = action.completion
-        used_events += [e for e in (done_by.event if done_by else "", action.due.after if action.due else "") if e]
-        if done_by is not None:
-            for field, value in done_by.wanted(action.id).items():
-                values.setdefault((done_by.event, field), set()).add(value)
-    known = event_fields(policy)  # declared types too: a done_by may name one (e.g. consultation_held)
-    events = tuple(dict.fromkeys([e for e in used_events if e in known] + sorted(known)))
-    flags = tuple(sorted(set(STANDARD_FLAGS) | set(policy.flags)))
-    for (event, field), found in values.items():
-        found.add("other")
-    used = tuple(e for e in events if e in used_events)
-    follow_up = {a.id: a.completion for a in policy.actions.values() if a.completion is not None}
-    return _Spec(leaf.effective_from, end, flags, tuple(sorted(settings)), events, used or events,
-                 follow_up, _threshold_lengths(ruleset),
-                 {k: tuple(sorted(v, key=str)) for k, v in values.items()}, known)
-
-
-def _threshold_lengths(ruleset: RuleSet) -> tuple[int, ...]:
-    """Numbers of sessions at, just below and just above every count the policy compares with.
-
-    Runs of these lengths put a generated pupil on either side of a threshold, where
-    properties (a) and (b) can fail. Days count two sessions; percentages are skipped.
-    """
-    found: set[int] = set()
-    policy = ruleset.policy
-    for rule in ruleset.rules:
-        for node in [rule.condition.node] + [u.condition.node for u in rule.unless]:
-            for current in nodes.walk(node):
-                if isinstance(current, nodes.Literal) and isinstance(current.value, Fraction):
-                    numbers = [(current.value, current.unit)]
-                elif isinstance(current, nodes.NameRef) and current.kind == "parameter":
-                    param = policy.parameters[current.name]
-                    numbers = [(v.value, param.unit) for v in param.values]
-                else:
-                    continue
-                for value, unit in numbers:
-                    if isinstance(value, bool) or not isinstance(value, (int, Fraction)) or unit == "percent":
-                        continue
-                    sessions = value * 2 if unit == "days" else value
-                    base = math.ceil(sessions)
-                    found.update(n for n in (base - 1, base, base + 1) if 1 <= n <= 60)
-    return tuple(sorted(found)) or (1,)
-
-
-def _collect_values(node: nodes.Node, values: dict[tuple[str, str], set[Any]]) -> None:
-    """Text values the policy compares event fields with (``with to == "virtual_school"`` …)."""
-    if isinstance(node, (nodes.EventAny, nodes.EventCount)) and node.where is not None \
-            and node.where.field != "date" and node.where.op in ("==", "!="):
-        values.setdefault((node.event, node.where.field), set()).add(node.where.value.value)
-    if isinstance(node, nodes.Compare):
-        for side, other in ((node.left, node.right), (node.right, node.left)):
-            if isinstance(side, nodes.EventLatest) and isinstance(other, nodes.Literal):
-                values.setdefault((side.event, side.field), set()).add(other.value)
-    if isinstance(node, nodes.InCheck) and isinstance(node.item, nodes.EventLatest):
-        values.setdefault((node.item.event, node.item.field), set()).update(o.value for o in node.options)
-
-
-def _add_years(day: dt.date, years: int) -> dt.date:
-    try:
-        return day.replace(year=day.year + years)
-    except ValueError:
-        return day.replace(year=day.year + years, day=28)
-
-
-# --- generation ---------------------------------------------------------------------------
-
-
-def _strategies(spec: _Spec, evaluate: Callable[[Mapping[str, Any], dt.date], PupilEvaluation]) -> Any:
-    """The hypothesis strategy of a history: ``scenario(clean)``.
-
-    Besides random case events, up to ``_FOLLOW_UP_ROUNDS`` times the pupil is evaluated
-    on an earlier day and some of the actions recommended then are recorded as done (the
-    event of their ``done_by``, or ``letter_sent`` for a letter) a few days later: the
-    school follows the policy, which takes histories deep into staged procedures.
-    """
-    from hypothesis import strategies as st
-
-    def details(event: str) -> Any:
-        fields = {}
-        for field, kind in spec.fields[event].items():
-            if isinstance(kind, tuple):
-                options: Any = st.sampled_from(kind)
-            elif kind == "bool":
-                options = st.booleans()
-            elif kind == "date":
-                options = st.integers(0, 20)  # days after the event; made a date below
-            else:
-                options = st.sampled_from(spec.values.get((event, field), ("other",)))
-            fields[field] = st.one_of(st.none(), options)
-        return st.fixed_dictionaries(fields)
-
-    fields_of = {event: details(event) for event in spec.fields}
-    event_type = st.one_of(st.sampled_from(spec.used), st.sampled_from(spec.events))
-    days_back = st.one_of(st.integers(0, 120), st.integers(0, 1100))
-    any_code, clean_code = st.sampled_from(_ANY_CODES), st.sampled_from(_CLEAN_CODES)
-    mostly_present = {False: st.one_of(st.just(PRESENT), any_code), True: st.one_of(st.just(PRESENT), clean_code)}
-    length = st.one_of(st.integers(1, 24), st.sampled_from(spec.lengths))
-    flag_sets = st.sets(st.sampled_from(spec.flags), max_size=3)
-
-    @st.composite
-    def scenario(draw: Callable, clean: bool = False) -> tuple[dt.date, dict[str, Any]]:
-        as_of = draw(st.dates(spec.start, spec.end))
-        weeks = draw(st.integers(1, _WEEKS_BEFORE))
-        after = draw(st.integers(0, 10))
-        holidays = draw(st.sets(st.integers(0, weeks), max_size=2))
-        code = clean_code if clean else any_code
-        week = draw(st.one_of(st.just(()), st.lists(mostly_present[clean], min_size=10, max_size=10)))
-        runs = draw(st.lists(st.tuples(st.integers(0, 10 * weeks), length, code), max_size=8))
-        flags = [] if clean else sorted(draw(flag_sets))
-        settings = {name: draw(st.booleans()) for name in spec.settings}
-        events = []
-        for _ in range(0 if clean else draw(st.integers(0, 8))):
-            kind = draw(event_type)
-            events.append((kind, draw(days_back), draw(fields_of[kind])))
-        pieces = (as_of, weeks, after, holidays, week, runs, flags, settings)
-        if not clean:
-            rounds = draw(st.lists(st.integers(1, 7 * weeks), max_size=_FOLLOW_UP_ROUNDS))
-            for back in sorted(rounds, reverse=True):  # earliest first: later rounds see what was done
-                then = evaluate(_history(*pieces, events), as_of - dt.timedelta(days=back))
-                for rec in then.recommendations:
-                    done_by = spec.follow_up.get(rec.action)
-                    if done_by and draw(st.booleans()):
-                        fields = {**draw(fields_of[done_by.event]), **done_by.wanted(rec.action)}
-                        events.append((done_by.event, max(back - draw(st.integers(0, 3)), 0), fields))
-        return as_of, _history(*pieces, events)
-
-    return scenario
-
-
-def _history(as_of: dt.date, weeks: int, after: int, holidays: Iterable[int], week: Sequence[str],
-             runs: Sequence[tuple[int, int, str]], flags: list[str], settings: dict[str, bool],
-             events: Sequence[tuple[str, int, dict]]) -> dict[str, Any]:
-    """A history document (JSON form) of one pupil from the drawn pieces.
-
-    Every session is present, or follows the weekly pattern ``week`` (ten codes, Monday
-    morning to Friday afternoon) when one is given; each run ``(start, length, code)``
-    then overwrites ``length`` sessions from session number ``start``.
-    """
-    first = dt.date.fromordinal(monday_of(as_of.toordinal())) - dt.timedelta(weeks=weeks - 1)
-    skip = {weeks - 1 - h for h in holidays}  # holiday weeks counted back from the as-of week
-    sessions = []
-    day = first
-    while day <= as_of + dt.timedelta(days=after):
-        if day.weekday() < 5 and (day - first).days // 7 not in skip:
-            sessions += [(day, "AM"), (day, "PM")]
-        day += dt.timedelta(days=1)
-    codes = [week[(day.weekday() * 2 + (session == "PM")) % len(week)] if week else PRESENT
-             for day, session in sessions]
-    for start, length, code in runs:
-        codes[start:start + length] = [code] * len(codes[start:start + length])
-    marks = []
-    for (day, session), code in zip(sessions, codes):
-        if code == PRESENT and session == "PM":
-            code = "\\"
-        marks.append({"date": day.isoformat(), "session": session, "code": code})
-    rows = []
-    for kind, back, fields in events:
-        date = as_of - dt.timedelta(days=back)
-        row: dict[str, Any] = {"date": date.isoformat(), "type": kind}
-        for field, value in fields.items():
-            if value is None:
-                continue
-            if isinstance(value, int) and not isinstance(value, bool):  # a date field, drawn as days after
-                value = (date + dt.timedelta(days=value)).isoformat()
-            row[field] = value
-        rows.append(row)
-    pupil: dict[str, Any] = {"id": "P1", "flags": flags, "marks": marks, "events": rows}
-    return {"school": {"id": "S1", "settings": settings}, "pupils": [pupil]}
 
 
 # --- evaluation and the properties ------------------------------------------------------
@@ -623,20 +409,26 @@ def _size(example: Counterexample) -> tuple[int, int]:
     return len(pupil["marks"]) + 10 * len(pupil["events"]), len(example.history_json())
 
 
-def _run_one(prop: Property, checker: _Checker, spec: _Spec, examples: int, seed: int,
-             deadline: float, shrink: bool = True) -> PropertyResult:
-    from hypothesis import HealthCheck, Phase, Verbosity, given, settings, target
-    from hypothesis import seed as seeded
+def _strategy(prop: Property, checker: _Checker, spec: HistorySpec) -> Any:
+    """What ``prop``'s check takes: a generated case, with the marks to change or a shuffle seed."""
     from hypothesis import strategies as st
 
-    scenario = _strategies(spec, checker.evaluate)
+    scenario = history_strategy(spec, checker.evaluate)
     choices = st.lists(st.integers(0, 10_000), min_size=1, max_size=_MOST_CHANGES)
-    strategy = {
+    return {
         "absence_escalates": st.tuples(scenario(), choices),
         "presence_never_enforces": st.tuples(scenario(), choices),
         "clean_record_no_action": scenario(clean=True),
         "input_order_irrelevant": st.tuples(scenario(), st.integers(0, 2**32 - 1)),
     }[prop.name]
+
+
+def _run_one(prop: Property, checker: _Checker, spec: HistorySpec, examples: int, seed: int,
+             deadline: float, shrink: bool = True) -> PropertyResult:
+    from hypothesis import HealthCheck, Phase, Verbosity, given, settings, target
+    from hypothesis import seed as seeded
+
+    strategy = _strategy(prop, checker, spec)
     check = getattr(checker, prop.name)
     checker.target = lambda score, label: target(score, label=label)
     state: dict[str, Any] = {"calls": 0, "examples": 0, "best": None}
@@ -692,14 +484,13 @@ def check_properties(policy: str | Path | CompiledPolicy, examples: int = 100, s
     unknown = set(names or ()) - {p.name for p in PROPERTIES} - {p.letter for p in PROPERTIES}
     if unknown:
         raise KeyError(f"unknown property {sorted(unknown)[0]!r}; known: {', '.join(p.name for p in PROPERTIES)}")
-    checker, spec = _Checker(compiled), _spec(compiled.ruleset)
+    checker, spec = _Checker(compiled), history_spec(compiled.ruleset)
     stop = time.monotonic() + max_seconds
     results = []
     for i, prop in enumerate(progress(chosen)):
         share = (stop - time.monotonic()) / (len(chosen) - i)
         results.append(_run_one(prop, checker, spec, examples, seed, time.monotonic() + max(share, 0.0), shrink))
     return PropertyReport(compiled.id, seed, tuple(results))
-
 
 
 def check_example(policy: str | Path | CompiledPolicy, name: str, history: Mapping[str, Any], as_of: dt.date,

@@ -33,9 +33,11 @@ def _cmd_evaluate(args: argparse.Namespace, out: TextIO) -> int:
     from contextlib import closing
 
     from ..engine.explain import write_evaluation
-    from ..scale.distributed import is_dataset, run_evaluate_cli
+    from ..scale.dataset import is_dataset
+    from ..scale.distributed import run_evaluate_cli
     from ..scale.parallel import map_pupils
     from ..scale.progress import progress, unless_streaming_to_terminal
+    from ..scale.tasks import evaluate_task, evaluation_header
     from .common import jobs_of, with_policy_files
 
     if args.scheduler or is_dataset(args.history):
@@ -52,51 +54,6 @@ def _cmd_evaluate(args: argparse.Namespace, out: TextIO) -> int:
         write_evaluation(header, progress(results, len(pupils), "evaluate", bar), args.format, out)
     out.flush()
     return 0
-
-
-def evaluation_header(policy: Any, history: Any, as_of: Any, warnings: tuple = ()) -> Any:
-    """An ``Evaluation`` with the provenance of a run and its warnings, and no pupils (they are streamed)."""
-    from .. import __version__
-    from ..engine.results import Evaluation
-    from ..replay.timeline import history_meta, policy_meta
-
-    return Evaluation(as_of, policy_meta(policy), history_meta(history), __version__, (), tuple(warnings))
-
-
-def evaluate_task(policy: Any, ref: str, as_of: Any, school: Any, horizon: int | None = None,
-                  lines: bool = False) -> tuple[Any, Any]:
-    """The per-pupil work of ``evaluate`` with ``policy`` (loaded from ``ref``), and its
-    state for this process; worker processes load the policy themselves. With ``lines``
-    each pupil comes back as its ``jsonl`` line, written where it was evaluated (a string
-    crosses between processes far faster than the evaluation's objects)."""
-    from ..scale.parallel import PupilTask
-
-    extra = (as_of, school, horizon, lines)
-    return PupilTask(setup_policy, _evaluate_one, (ref, policy.calendar, policy.backend, extra)), (policy, extra)
-
-
-def setup_policy(ref: str, calendar: Any, backend: str, extra: Any = None) -> tuple[Any, Any]:
-    """A worker's state: the policy ``ref`` compiled (once per process), and ``extra``."""
-    from ..engine.compiled import load_policy
-
-    return load_policy(ref, calendar=calendar, backend=backend), extra
-
-
-def _evaluate_one(state: tuple[Any, tuple], pupil: Any) -> Any:
-    """One pupil's evaluation (with its thresholds within the horizon, when one is given)."""
-    policy, (as_of, school, horizon, lines) = state
-    result = policy.evaluate_pupil(pupil, as_of, school)
-    if horizon is not None:
-        import attrs
-
-        from ..engine.distance import distances
-
-        result = attrs.evolve(result, at_risk=distances(policy.engine, pupil, as_of, school, horizon))
-    if lines:
-        from ..engine.explain import pupil_jsonl
-
-        return pupil_jsonl(result)
-    return result
 
 
 def _cmd_explain(args: argparse.Namespace, out: TextIO) -> int:

@@ -61,7 +61,7 @@ def _timeline_task(args: argparse.Namespace, policy: Any, school: Any) -> tuple[
 def _setup_timeline(ref: str, calendar: Any, backend: str, extra: Any) -> tuple[Any, Any]:
     """A worker's state for ``timeline``: the policy and the actions whose due date rolls."""
     from ..replay.timeline import rolling_due_actions
-    from .evaluate import setup_policy
+    from ..scale.tasks import setup_policy
 
     policy, extra = setup_policy(ref, calendar, backend, extra)
     return policy, (extra, rolling_due_actions(policy))
@@ -125,8 +125,8 @@ def _cmd_cohort(args: argparse.Namespace, out: TextIO) -> int:
     from ..replay.cohort import cohort_view, render_cohort
     from ..scale.parallel import map_pupils
     from ..scale.progress import progress
+    from ..scale.tasks import evaluate_task, evaluation_header
     from .common import conform_history, jobs_of, with_policy_files
-    from .evaluate import evaluate_task, evaluation_header
 
     policy, history = _policy(args.policy, args), _history(args)
     checked = conform_history(policy, history, args)

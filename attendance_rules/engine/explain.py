@@ -113,7 +113,7 @@ def write_evaluation(header: Evaluation, pupils: Iterable[PupilEvaluation | str]
     keeps only its at-risk rows and counts for the end).
     """
     if fmt == "jsonl":
-        for pupil in pupils:  # a pupil may come as its line already (``cli_eval.evaluate_task``)
+        for pupil in pupils:  # a pupil may come as its line already (``scale.tasks.evaluate_task``)
             out.write(pupil if isinstance(pupil, str) else pupil_jsonl(pupil))
     elif fmt == "json":
         _write_json(header, _evaluations(pupils), out)

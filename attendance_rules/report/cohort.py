@@ -190,9 +190,9 @@ def cohort_pack(policy: CompiledPolicy, ref: str, history: History, as_of: dt.da
                 warnings: tuple[Problem, ...] = ()) -> CohortPack:
     """Evaluate every pupil of ``history`` (``jobs`` processes; ``ref`` is the policy file the
     workers load) with the at-risk distances within ``horizon`` school weeks, and build the pack."""
-    from ..cli.evaluate import evaluate_task, evaluation_header
     from ..scale.parallel import map_pupils
     from ..scale.progress import progress as bar
+    from ..scale.tasks import evaluate_task, evaluation_header
 
     pupils = list(history)
     task, state = evaluate_task(policy, ref, as_of, school, horizon or None)
@@ -473,7 +473,7 @@ def _pupil_report_function() -> Callable[..., str] | None:
 
 def _setup_pages(ref: str, calendar: Any, backend: str, extra: tuple) -> tuple[Any, tuple]:
     """A worker's state for pupil pages: the policy compiled once per process, and the options."""
-    from ..cli.evaluate import setup_policy
+    from ..scale.tasks import setup_policy
 
     return setup_policy(ref, calendar, backend, extra)
 

@@ -24,7 +24,11 @@ from fractions import Fraction
 from typing import Any, Iterable, Mapping, NamedTuple, Sequence
 
 from attendance_rules.engine import compiled as api
-from attendance_rules.registers.calendar import Calendar, monday_of, nth_school_day_after
+from attendance_rules.registers.calendar import (
+    Calendar,
+    monday_of,
+    nth_school_day_after,
+)
 from attendance_rules.registers.codes import Category
 from attendance_rules.registers.history import Event, Pupil, Register, School
 

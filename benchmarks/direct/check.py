@@ -35,8 +35,15 @@ if __package__ in (None, ""):  # run as a script: make the checkout importable
     sys.path.insert(0, str(Path(__file__).resolve().parents[2]))
 
 from attendance_rules.engine.results import PupilEvaluation  # noqa: E402
-from attendance_rules.registers.history import (EVENT_FIELDS, STANDARD_FLAGS, Event, Pupil, Register, School,  # noqa: E402
-                                      day_of_slot)
+from attendance_rules.registers.history import (  # noqa: E402
+    EVENT_FIELDS,
+    STANDARD_FLAGS,
+    Event,
+    Pupil,
+    Register,
+    School,
+    day_of_slot,
+)
 from attendance_rules.registers.readers import load_history, read_pupil_data  # noqa: E402
 from attendance_rules.registers.sample import SCHOOL, generate_pupils  # noqa: E402
 from benchmarks.direct import Decision, loaded_policy, module_for, time_direct  # noqa: E402

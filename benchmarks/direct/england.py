@@ -17,8 +17,20 @@ from typing import Any, NamedTuple
 from attendance_rules.registers.calendar import Calendar, academic_year_start
 from attendance_rules.registers.history import Pupil, School
 
-from . import (Decision, absence_counts, code_count, code_ids, counted_ten_weeks_start, events_by_type, latest,
-               notices_per_parent, rate_pair, school_days_hold, snapshot, unexplained_today)
+from . import (
+    Decision,
+    absence_counts,
+    code_count,
+    code_ids,
+    counted_ten_weeks_start,
+    events_by_type,
+    latest,
+    notices_per_parent,
+    rate_pair,
+    school_days_hold,
+    snapshot,
+    unexplained_today,
+)
 
 __all__ = ["Inputs", "decide", "prepare"]
 

@@ -24,10 +24,26 @@ from typing import Any, NamedTuple
 from attendance_rules.registers.calendar import Calendar, academic_year_start
 from attendance_rules.registers.history import Pupil, School
 
-from . import (Decision, absence_counts, add_years, code_count, code_ids, events_by_type, latest, latest_where,
-               rate_pair, school_weeks_start, setting_is_true, snapshot, unauthorised_since, weeks_in_days,
-               counted_ten_weeks_start,
-               notices_per_parent, school_days_hold, unexplained_today)
+from . import (
+    Decision,
+    absence_counts,
+    add_years,
+    code_count,
+    code_ids,
+    counted_ten_weeks_start,
+    events_by_type,
+    latest,
+    latest_where,
+    notices_per_parent,
+    rate_pair,
+    school_days_hold,
+    school_weeks_start,
+    setting_is_true,
+    snapshot,
+    unauthorised_since,
+    unexplained_today,
+    weeks_in_days,
+)
 
 __all__ = ["Inputs", "decide", "prepare"]
 

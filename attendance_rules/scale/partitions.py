@@ -1,0 +1,320 @@
+"""From one school's rows to its pupils' results: the task each Dask worker runs.
+
+A school's rows (text tables of marks, pupils and events, with the Parquet file each
+row came from) become a ``History`` through the columnar reader, or through the CSV
+reader when that is not available, so every check is the readers' own; each pupil is
+then evaluated with the job's policy, compiled once per worker process.
+Refused rows come back as located problems in a ``PartitionReport`` (row accounting),
+never as an exception raised on the worker.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+import os
+import re
+import tempfile
+import time
+from pathlib import Path
+from typing import Any, Callable, Mapping
+
+import attrs
+
+from ..exceptions import AttendanceRulesError, InputError, Location, Problem
+from ..registers.calendar import Calendar
+from ..registers.history import History, School
+from .dataset import (
+    COLUMNS,
+    KINDS,
+    PARTITION_KEY,
+    cell_text,
+    read_school_files,
+    text_table,
+    zero_counts,
+)
+
+__all__ = [
+    "DatasetReport",
+    "PartitionJob",
+    "PartitionOutcome",
+    "PartitionReport",
+    "arrow_reader",
+    "evaluate_frame",
+    "evaluate_school_dir",
+    "job_policy",
+    "text_frame",
+]
+
+
+# --- reports ----------------------------------------------------------------------------
+
+
+@attrs.frozen
+class PartitionReport:
+    """Rows of one school partition: read, used, reported (refused), and pupils evaluated."""
+
+    school_id: str
+    read: Mapping[str, int] = attrs.field(factory=zero_counts)
+    used: Mapping[str, int] = attrs.field(factory=zero_counts)
+    pupils: int = 0
+    problems: tuple[Problem, ...] = ()
+    load_seconds: float = attrs.field(default=0.0, eq=False)
+    evaluate_seconds: float = attrs.field(default=0.0, eq=False)
+
+    @property
+    def reported(self) -> dict[str, int]:
+        """Rows refused, per kind (read minus used); each has a problem in ``problems``."""
+        return {k: self.read.get(k, 0) - self.used.get(k, 0) for k in KINDS}
+
+
+@attrs.frozen
+class DatasetReport:
+    """The row accounting of a dataset run: one ``PartitionReport`` per school, and totals."""
+
+    partitions: tuple[PartitionReport, ...] = ()
+
+    def _sum(self, field: str) -> dict[str, int]:
+        return {k: sum(getattr(p, field)[k] for p in self.partitions) for k in KINDS}
+
+    @property
+    def read(self) -> dict[str, int]:
+        """Rows read per kind, all schools."""
+        return self._sum("read")
+
+    @property
+    def used(self) -> dict[str, int]:
+        """Rows used per kind, all schools."""
+        return self._sum("used")
+
+    @property
+    def reported(self) -> dict[str, int]:
+        """Rows refused per kind, all schools."""
+        return self._sum("reported")
+
+    @property
+    def pupils(self) -> int:
+        """Pupils evaluated (results produced), all schools."""
+        return sum(p.pupils for p in self.partitions)
+
+    @property
+    def problems(self) -> tuple[Problem, ...]:
+        """Every problem, school by school."""
+        return tuple(q for p in self.partitions for q in p.problems)
+
+    def summary(self) -> str:
+        """One line per kind of row and one for pupils: the totals people check."""
+        read, used, reported = self.read, self.used, self.reported
+        lines = [f"{len(self.partitions)} school(s), {self.pupils} pupil(s) evaluated"]
+        lines += [f"{k}: {read[k]} read, {used[k]} used, {reported[k]} reported" for k in KINDS]
+        return "\n".join(lines)
+
+
+# --- from a partition to pupils ---------------------------------------------------------
+
+
+@attrs.frozen
+class _Part:
+    """One school's rows as text tables (the CSV columns), with where each row came from."""
+
+    school: School
+    tables: Mapping[str, Any]  # kind -> pyarrow.Table of string columns (absent kinds omitted)
+    sources: Mapping[str, tuple[tuple[str, int], ...]]  # kind -> (file, rows) in row order
+
+
+def _partition_history(part: _Part, name: str) -> tuple[History, dict[str, int], list[Problem]]:
+    """One school partition as a ``History``, the rows used per kind and located problems.
+
+    Uses ``attendance_rules.registers.columnar.read_arrow`` when it is importable; otherwise writes
+    the partition in the CSV form and reads it back with ``readers.read_history``, so the
+    checks and the meaning of every column are the CSV reader's own.
+    """
+    read_arrow = arrow_reader()
+    if read_arrow is not None:
+        history, report = read_arrow(part.tables.get("marks"), pupils=part.tables.get("pupils"),
+                                     events=part.tables.get("events"), name=name)
+        return history, dict(report.used), [_arrow_relocated(p, part.sources) for p in report.problems]
+    return _through_csv(part)
+
+
+def arrow_reader() -> Callable[..., Any] | None:
+    """``columnar.read_arrow`` if that module exists (and is not switched off), else None."""
+    if os.environ.get("ATTENDANCE_RULES_DISTRIBUTED_CSV"):  # force the CSV path (tests, debugging)
+        return None
+    try:
+        from ..registers.columnar import read_arrow
+    except ImportError:
+        return None
+    return read_arrow
+
+
+def _through_csv(part: _Part) -> tuple[History, dict[str, int], list[Problem]]:
+    """The partition written as marks.csv / pupils.csv / events.csv, read by the CSV reader."""
+    import pyarrow.csv as pacsv
+
+    from ..registers.readers import read_history
+
+    with tempfile.TemporaryDirectory(prefix="attendance-part-") as tmp:
+        files = {}
+        for kind, table in part.tables.items():
+            if table.num_rows == 0:  # nothing to read (a header alone would add nothing)
+                continue
+            path = files[kind] = Path(tmp) / f"{kind}.csv"
+            pacsv.write_csv(table, path)
+        history, report = read_history(list(files.values()))
+        where = {str(path): kind for kind, path in files.items()}
+        problems = [_relocated(p, where, part.sources) for p in report.problems]
+    return history, dict(report.used), problems
+
+
+def _arrow_relocated(problem: Problem, sources: Mapping[str, tuple]) -> Problem:
+    """A problem ``read_arrow`` located at ``KIND row N`` (from 0), pointed at the Parquet file and row."""
+    match = re.fullmatch(r"(\w+) row (\d+)", problem.location.pointer or "")
+    if match is None or match.group(1) not in sources:
+        return problem
+    row = int(match.group(2))
+    for file, count in sources[match.group(1)]:
+        if row < count:
+            return attrs.evolve(problem, location=Location(file, pointer=f"row {row + 1}"))
+        row -= count
+    return problem
+
+
+def _relocated(problem: Problem, where: Mapping[str, str], sources: Mapping[str, tuple]) -> Problem:
+    """A problem found in a temporary CSV file, pointed back at the Parquet file and row."""
+    kind = where.get(problem.location.file)
+    if kind is None:
+        return problem
+    files = sources.get(kind, ())
+    row = problem.location.line - 2  # line 1 is the header
+    if row < 0:
+        return attrs.evolve(problem, location=Location(files[0][0] if files else kind, pointer="columns"))
+    for file, count in files:
+        if row < count:
+            return attrs.evolve(problem, location=Location(file, pointer=f"row {row + 1}"))
+        row -= count
+    return attrs.evolve(problem, location=Location(kind, pointer=f"line {problem.location.line}"))
+
+
+# --- evaluating one partition (runs on a worker) -----------------------------------------
+
+
+@attrs.frozen
+class PartitionJob:
+    """What every partition task needs besides its rows (small, picklable)."""
+
+    policy: str
+    calendar: Calendar
+    backend: str
+    as_of: dt.date
+    strict: bool = True
+    only: frozenset[str] | None = None
+
+
+@attrs.frozen
+class PartitionOutcome:
+    """A partition's JSON lines and report; ``error`` is the exception class to raise, if any."""
+
+    school_id: str
+    lines: tuple[str, ...]
+    report: PartitionReport
+    error: type | None = None
+
+
+_POLICIES: dict[tuple, Any] = {}  # per worker process: compiled policies by (ref, calendar, backend)
+
+
+def job_policy(job: PartitionJob) -> Any:
+    """The compiled policy of ``job``, compiled once per process."""
+    key = (job.policy, job.calendar, job.backend)
+    if key not in _POLICIES:
+        from ..engine.compiled import load_policy
+
+        _POLICIES[key] = load_policy(job.policy, calendar=job.calendar, backend=job.backend)
+    return _POLICIES[key]
+
+
+def _evaluate_part(part: _Part, job: PartitionJob, name: str) -> PartitionOutcome:
+    """Convert one school's rows to pupils and evaluate each; problems come back as data."""
+    sid, read = part.school.id, {k: (t.num_rows if (t := part.tables.get(k)) is not None else 0) for k in KINDS}
+    start = time.perf_counter()
+    try:
+        history, used, problems = _partition_history(part, name)
+    except AttendanceRulesError as error:
+        return PartitionOutcome(sid, (), PartitionReport(sid, read, zero_counts(), 0, error.problems), type(error))
+    loaded = time.perf_counter()
+    used = {k: used.get(k, 0) for k in KINDS}
+    if problems and job.strict:
+        report = PartitionReport(sid, read, used, 0, tuple(problems), loaded - start)
+        return PartitionOutcome(sid, (), report, InputError)
+    try:
+        lines = _evaluate_pupils(history, part.school, job)
+    except AttendanceRulesError as error:
+        return PartitionOutcome(sid, (), PartitionReport(sid, read, used, 0, error.problems), type(error))
+    report = PartitionReport(sid, read, used, len(lines), tuple(problems), loaded - start,
+                             time.perf_counter() - loaded)
+    return PartitionOutcome(sid, lines, report)
+
+
+def _evaluate_pupils(history: History, school: School, job: PartitionJob) -> tuple[str, ...]:
+    """Each pupil's ``evaluate --format jsonl`` line, in pupil id order."""
+    policy = job_policy(job)
+    pupils = sorted(history.pupils, key=lambda p: p.id)
+    if job.only is not None:
+        pupils = [p for p in pupils if p.id in job.only]
+    return tuple(json.dumps(policy.evaluate_pupil(p, job.as_of, school).to_json(), ensure_ascii=False)
+                 for p in pupils)
+
+
+def evaluate_school_dir(root: str, dirs: Mapping[str, str], school: School, job: PartitionJob) -> PartitionOutcome:
+    """Task for a dataset directory: read one school's Parquet files, then evaluate them."""
+    tables, sources = {}, {}
+    for kind, dirname in dirs.items():
+        tables[kind], sources[kind] = read_school_files(Path(root) / kind / dirname)
+    return _evaluate_part(_Part(school, tables, sources), job, str(Path(root) / "marks" / dirs.get("marks", "")))
+
+
+def evaluate_frame(frame: Any, schools: Mapping[str, School], job: PartitionJob) -> list[PartitionOutcome]:
+    """Task for a DataFrame input: one shuffled pandas partition, any number of schools."""
+    outcomes = []
+    for sid in sorted(frame[PARTITION_KEY].unique()):
+        rows = frame[frame[PARTITION_KEY] == sid]
+        tables = {kind: _frame_table(rows[rows["_kind"] == kind], kind) for kind in KINDS}
+        tables = {k: t for k, t in tables.items() if t is not None}
+        sources = {k: ((f"<{k} DataFrame, school_id={sid}>", t.num_rows),) for k, t in tables.items()}
+        school = schools.get(sid) or School(sid)
+        outcomes.append(_evaluate_part(_Part(school, tables, sources), job, f"<marks DataFrame, school_id={sid}>"))
+    return outcomes
+
+
+def _frame_table(rows: Any, kind: str) -> Any:
+    """The rows of one kind (text columns already) as a pyarrow table; None when a kind
+    other than marks has none."""
+    if kind != "marks" and rows.empty:
+        return None
+    return _pandas_table(rows[[c for c in COLUMNS[kind] if c in rows.columns]])
+
+
+def _pandas_table(frame: Any) -> Any:
+    """A pandas frame as a pyarrow table of text columns (any column types in)."""
+    import pyarrow as pa
+
+    table = {}
+    for column in frame.columns:
+        series = frame[column]
+        try:
+            table[str(column)] = pa.chunked_array([pa.array(series, from_pandas=True)])
+        except (pa.ArrowInvalid, pa.ArrowTypeError):  # mixed types in an object column
+            texts = [None if v is None or v != v else cell_text(v) for v in series]
+            table[str(column)] = pa.chunked_array([pa.array(texts, pa.string())])
+    return text_table(pa.table(table), keep_key=True)
+
+
+def text_frame(frame: Any) -> Any:
+    """A pandas partition with every column as text (``string`` dtype), so frames of
+    different kinds and column types concatenate and shuffle with one schema."""
+    import pandas as pd
+
+    table = _pandas_table(frame)
+    return pd.DataFrame({c: pd.Series(table.column(c).to_pylist(), dtype="string", index=frame.index)
+                         for c in table.column_names})
