@@ -190,15 +190,11 @@ def _parser() -> argparse.ArgumentParser:
 
 
 def _add_later_commands(sub: Any, psub: Any) -> None:
-    """Commands that need the engine live in their own modules (cli_eval, cli_replay …)."""
-    from . import assurance as cli_assurance
-    from . import audit as cli_audit
-    from . import evaluate as cli_eval
-    from . import replay as cli_replay
-    from . import report as cli_report
+    """Commands that need the engine live in their own modules (one per later stage)."""
+    from . import assurance, audit, evaluate, replay, report
 
-    cli_eval.register(sub, psub)
-    for module in (cli_replay, cli_audit, cli_assurance, cli_report):
+    evaluate.register(sub, psub)
+    for module in (replay, audit, assurance, report):
         module.register(sub)
 
 
