@@ -15,19 +15,9 @@ import argparse
 import sys
 from typing import Any, TextIO
 
-from .common import policy_ref
+from .common import policy_ref, positive_int
 
 __all__ = ["register"]
-
-
-def _positive_int(text: str) -> int:
-    try:
-        value = int(text)
-    except ValueError:
-        value = 0
-    if value < 1:
-        raise argparse.ArgumentTypeError(f"expected a whole number of at least 1, found {text!r}")
-    return value
 
 
 def _positive_seconds(text: str) -> float:
@@ -82,7 +72,7 @@ def register(sub: Any) -> None:
                     + "; ".join(f"({p.letter}) {p.says}" for p in PROPERTIES)
                     + ". Exit 0 when every property holds, 1 with a counterexample, 2 on usage errors.")
     p.add_argument("policy", type=policy_ref, metavar="POLICY", help="policy id or policy file path")
-    p.add_argument("--examples", type=_positive_int, default=100, metavar="N",
+    p.add_argument("--examples", type=positive_int, default=100, metavar="N",
                    help="generated histories per property (default 100)")
     p.add_argument("--seed", type=int, default=0, metavar="S",
                    help="random seed; the same seed repeats a run (default 0)")

@@ -18,7 +18,7 @@ from ..exceptions import Location, Problem, UsageError
 
 __all__ = ["COMMAND_LINE", "MAX_HORIZON_WEEKS", "add_audit_options", "add_run_options", "add_strict_codes",
            "check_audit_args",
-           "calendar_of", "check_output", "conform_history", "date_type", "horizon_type", "jobs_of", "jobs_type",
+           "calendar_of", "check_output", "conform_history", "date_type", "horizon_type", "jobs_of", "jobs_type", "positive_int",
            "load_history_of", "policy_ref", "run_audit", "shown_name", "with_policy_files"]
 
 COMMAND_LINE = Location("<command line>")
@@ -55,15 +55,20 @@ def horizon_type(text: str) -> int:
     return value
 
 
-def jobs_type(text: str) -> int:
-    """``--jobs``: a whole number of at least 1."""
+def positive_int(text: str, what: str = "a whole number") -> int:
+    """An argument that is a whole number of at least 1 (``what`` names it in the error)."""
     try:
         value = int(text)
     except ValueError:
         value = 0
     if value < 1:
-        raise argparse.ArgumentTypeError(f"expected a whole number of processes, at least 1, found {text!r}")
+        raise argparse.ArgumentTypeError(f"expected {what}, at least 1, found {text!r}")
     return value
+
+
+def jobs_type(text: str) -> int:
+    """``--jobs``: a whole number of processes, at least 1."""
+    return positive_int(text, "a whole number of processes")
 
 
 def add_run_options(p: argparse.ArgumentParser, jobs: bool = True) -> None:
