@@ -37,7 +37,9 @@ def leaf_window(ruleset: RuleSet) -> tuple[dt.date, dt.date]:
     return leaf.effective_from, leaf.effective_to or _FAR
 
 
-def intersect_spans(*spans: tuple[dt.date | None, dt.date | None]) -> tuple[dt.date, dt.date] | None:
+def intersect_spans(
+    *spans: tuple[dt.date | None, dt.date | None],
+) -> tuple[dt.date, dt.date] | None:
     """The days common to every span (None: an open end), or None when there are none."""
     start = max((s for s, _ in spans if s is not None), default=dt.date.min)
     end = min((e for _, e in spans if e is not None), default=_FAR)
@@ -58,7 +60,9 @@ def action_span(action: Action) -> tuple[dt.date | None, dt.date | None]:
     return action.effective_from, action.effective_to
 
 
-def reference_days(ruleset: RuleSet, window: tuple[dt.date, dt.date], nodes: Iterable[Node]) -> list[dt.date]:
+def reference_days(
+    ruleset: RuleSet, window: tuple[dt.date, dt.date], nodes: Iterable[Node]
+) -> list[dt.date]:
     """The first day of ``window`` and each later day in it on which a parameter used changes."""
     days = {window[0]}
     for node in nodes:

@@ -19,8 +19,9 @@ from ..rules.compiler import RuleSet, compile_policy
 __all__ = ["check_policy", "validate_paths"]
 
 
-def check_policy(ref: str | Path, loader: PolicyLoader | None = None,
-                 today: dt.date | None = None) -> tuple[RuleSet | None, list[Problem]]:
+def check_policy(
+    ref: str | Path, loader: PolicyLoader | None = None, today: dt.date | None = None
+) -> tuple[RuleSet | None, list[Problem]]:
     """Validate one policy (path or bundled id) with its parents; returns rule set and problems."""
     loader = loader or PolicyLoader()
     try:

@@ -80,7 +80,12 @@ def _event_conflict(lits: list[Lit]) -> Conflict | None:
         if not pos.truth:
             continue
         for neg in lits:
-            if not neg.truth and neg.key[1] == pos.key[1] and neg.key[3] == "" and neg.key[2] in ("", pos.key[2]):
+            if (
+                not neg.truth
+                and neg.key[1] == pos.key[1]
+                and neg.key[3] == ""
+                and neg.key[2] in ("", pos.key[2])
+            ):
                 return Conflict((pos, neg), f"{pos.text} and {neg.text} cannot both hold")
     return None
 
@@ -120,8 +125,10 @@ def _pair_text(term: Term, bound: Bound, lit: Lit, low: bool) -> str:
     """``lit`` against a bound, which is another literal or the term's own range."""
     if bound.lit is not None:
         return f"{bound.lit.text} and {lit.text} cannot both hold"
-    return f"{lit.text} can never hold: {term.text} is never {'below' if low else 'above'} " \
-           f"{show_number(bound.value, term)}"
+    return (
+        f"{lit.text} can never hold: {term.text} is never {'below' if low else 'above'} "
+        f"{show_number(bound.value, term)}"
+    )
 
 
 def _bounds_conflict(lits: list[Lit]) -> Conflict | None:
@@ -152,20 +159,29 @@ def _bounds_conflict(lits: list[Lit]) -> Conflict | None:
     return _range_conflict(term, low, high, unequal)
 
 
-def _equal_conflict(term: Term, equal: Lit, low: Bound | None, high: Bound | None,
-                    unequal: list[Lit]) -> Conflict | None:
+def _equal_conflict(
+    term: Term, equal: Lit, low: Bound | None, high: Bound | None, unequal: list[Lit]
+) -> Conflict | None:
     """``term == value`` against the tightest bounds, the term's steps and every ``!=``."""
     value = equal.value
     for edge, is_low in ((low, True), (high, False)):
         if edge is None:
             continue
-        outside = (value < edge.value or (value == edge.value and edge.strict)) if is_low else \
-            (value > edge.value or (value == edge.value and edge.strict))
+        outside = (
+            (value < edge.value or (value == edge.value and edge.strict))
+            if is_low
+            else (value > edge.value or (value == edge.value and edge.strict))
+        )
         if outside:
-            return Conflict(tuple(x for x in (edge.lit, equal) if x), _pair_text(term, edge, equal, is_low))
+            return Conflict(
+                tuple(x for x in (edge.lit, equal) if x), _pair_text(term, edge, equal, is_low)
+            )
     if term.step is not None and value % term.step:
-        return Conflict((equal,), f"{equal.text} can never hold: {term.text} is counted in steps of "
-                                  f"{values.decimal_text(term.step)}")
+        return Conflict(
+            (equal,),
+            f"{equal.text} can never hold: {term.text} is counted in steps of "
+            f"{values.decimal_text(term.step)}",
+        )
     for lit in unequal:
         if lit.value == value:
             return Conflict((equal, lit), f"{equal.text} and {lit.text} cannot both hold")
@@ -175,20 +191,27 @@ def _equal_conflict(term: Term, equal: Lit, low: Bound | None, high: Bound | Non
 def _range_conflict(term: Term, low: Bound, high: Bound, unequal: list[Lit]) -> Conflict | None:
     """No value between the tightest lower and upper bounds (or only one that ``!=`` excludes)."""
     lo, hi = closed_value(low, term.step, True), closed_value(high, term.step, False)
-    empty = lo > hi if term.step is not None else (low.value > high.value or (
-        low.value == high.value and (low.strict or high.strict)))
+    empty = (
+        lo > hi
+        if term.step is not None
+        else (low.value > high.value or (low.value == high.value and (low.strict or high.strict)))
+    )
     if empty:
         parts = [b.lit for b in (low, high) if b.lit is not None]
         if low.lit is None or high.lit is None:
-            given, limit, is_low = (high.lit, low, True) if low.lit is None else (low.lit, high, False)
+            given, limit, is_low = (
+                (high.lit, low, True) if low.lit is None else (low.lit, high, False)
+            )
             assert given is not None, "a term's own range is never empty"
             return Conflict(tuple(parts), _pair_text(term, limit, given, is_low))
         return Conflict(tuple(parts), f"{low.lit.text} and {high.lit.text} cannot both hold")
     if lo == hi:
         for lit in unequal:
             if lit.value == lo:
-                return Conflict(tuple(x for x in (low.lit, high.lit, lit) if x),
-                                 f"{term.text} can only be {show_number(lo, term)}, which {lit.text} excludes")
+                return Conflict(
+                    tuple(x for x in (low.lit, high.lit, lit) if x),
+                    f"{term.text} can only be {show_number(lo, term)}, which {lit.text} excludes",
+                )
     return None
 
 
@@ -225,7 +248,9 @@ def unsatisfiable(dnf: list[tuple[Lit, ...]]) -> list[Conflict] | None:
 def _where(conflicts: list[Conflict], fallback: Location) -> Location:
     """The place to report a contradiction: the last literal of a single conflict."""
     if len(conflicts) == 1 and conflicts[0].lits:
-        last = max(conflicts[0].lits, key=lambda lit: (lit.node.location.line, lit.node.location.column))
+        last = max(
+            conflicts[0].lits, key=lambda lit: (lit.node.location.line, lit.node.location.column)
+        )
         return node_start(last.node)
     return fallback
 
@@ -251,11 +276,14 @@ def check_contradiction(scope: CheckScope, rule: CompiledRule, days: list[dt.dat
             continue
         when = f" from {day} (the parameter values then in force)" if i else ""
         how = "contradicts itself" if any(len(c.lits) > 1 for c in conflicts) else "is always false"
-        scope.problems.append(Problem(
-            f"rule {rule.id!r} can never fire{when}: its condition {how}: {_explain(conflicts)}"
-            + scope.in_context(rule),
-            _where(conflicts, rule.rule.when.location),
-            expected="a condition some attendance history can meet"))
+        scope.problems.append(
+            Problem(
+                f"rule {rule.id!r} can never fire{when}: its condition {how}: {_explain(conflicts)}"
+                + scope.in_context(rule),
+                _where(conflicts, rule.rule.when.location),
+                expected="a condition some attendance history can meet",
+            )
+        )
         return
 
 
@@ -267,11 +295,15 @@ def check_unless(scope: CheckScope, rule: CompiledRule, days: list[dt.date]) -> 
             if message:
                 when = f" from {day} (the parameter values then in force)" if i else ""
                 held = ", ".join(clause.actions)
-                scope.problems.append(Problem(
-                    f"unless of rule {rule.id!r} {message}{when}; it holds back {held}"
-                    + scope.in_context(rule),
-                    clause.clause.when.location, severity="warning",
-                    expected="an unless that holds for some pupils meeting the rule and not for others"))
+                scope.problems.append(
+                    Problem(
+                        f"unless of rule {rule.id!r} {message}{when}; it holds back {held}"
+                        + scope.in_context(rule),
+                        clause.clause.when.location,
+                        severity="warning",
+                        expected="an unless that holds for some pupils meeting the rule and not for others",
+                    )
+                )
                 break
 
 

@@ -33,8 +33,40 @@ __all__ = ["PRESENT", "HistorySpec", "history_spec", "history_strategy"]
 
 PRESENT = "/"  # written "/" in the morning and "\\" in the afternoon
 # Codes valid in both the 2006 and the 2024 tables; the first is what hypothesis shrinks to.
-_ANY_CODES = ("/", "O", "N", "G", "U", "I", "M", "L", "C", "E", "B", "#", "R", "S", "T", "P", "V", "W", "X", "Z", "D")
-_CLEAN_CODES = ("/", "B", "P", "V", "W", "#", "X", "Z", "D")  # present on time, approved activity, not possible
+_ANY_CODES = (
+    "/",
+    "O",
+    "N",
+    "G",
+    "U",
+    "I",
+    "M",
+    "L",
+    "C",
+    "E",
+    "B",
+    "#",
+    "R",
+    "S",
+    "T",
+    "P",
+    "V",
+    "W",
+    "X",
+    "Z",
+    "D",
+)
+_CLEAN_CODES = (
+    "/",
+    "B",
+    "P",
+    "V",
+    "W",
+    "#",
+    "X",
+    "Z",
+    "D",
+)  # present on time, approved activity, not possible
 _WEEKS_BEFORE = 14  # most school weeks of marks before the as-of date
 _OPEN_END_YEARS = 4  # as-of dates run this far past effective_from when a policy has no end
 _FOLLOW_UP_ROUNDS = 3  # earlier evaluations whose recommendations the school may act on
@@ -56,7 +88,9 @@ class HistorySpec:
     follow_up: Mapping[str, DoneBy]  # action id -> the event recording it done
     lengths: tuple[int, ...]  # run lengths (sessions) at and next to the policy's thresholds
     values: Mapping[tuple[str, str], tuple[Any, ...]]  # candidate values of free-text event fields
-    fields: Mapping[str, Mapping[str, Any]]  # each event type's fields (standard and declared by the chain)
+    fields: Mapping[
+        str, Mapping[str, Any]
+    ]  # each event type's fields (standard and declared by the chain)
 
 
 def history_spec(ruleset: RuleSet) -> HistorySpec:
@@ -76,20 +110,35 @@ def history_spec(ruleset: RuleSet) -> HistorySpec:
                 _collect_values(current, values)
     for action in policy.actions.values():
         done_by = action.completion
-        used_events += [e for e in (done_by.event if done_by else "", action.due.after if action.due else "") if e]
+        used_events += [
+            e
+            for e in (done_by.event if done_by else "", action.due.after if action.due else "")
+            if e
+        ]
         if done_by is not None:
             for field, value in done_by.wanted(action.id).items():
                 values.setdefault((done_by.event, field), set()).add(value)
-    known = event_fields(policy)  # declared types too: a done_by may name one (e.g. consultation_held)
+    known = event_fields(
+        policy
+    )  # declared types too: a done_by may name one (e.g. consultation_held)
     events = tuple(dict.fromkeys([e for e in used_events if e in known] + sorted(known)))
     flags = tuple(sorted(set(STANDARD_FLAGS) | set(policy.flags)))
     for (event, field), found in values.items():
         found.add("other")
     used = tuple(e for e in events if e in used_events)
     follow_up = {a.id: a.completion for a in policy.actions.values() if a.completion is not None}
-    return HistorySpec(leaf.effective_from, end, flags, tuple(sorted(settings)), events, used or events,
-                 follow_up, _threshold_lengths(ruleset),
-                 {k: tuple(sorted(v, key=str)) for k, v in values.items()}, known)
+    return HistorySpec(
+        leaf.effective_from,
+        end,
+        flags,
+        tuple(sorted(settings)),
+        events,
+        used or events,
+        follow_up,
+        _threshold_lengths(ruleset),
+        {k: tuple(sorted(v, key=str)) for k, v in values.items()},
+        known,
+    )
 
 
 def _threshold_lengths(ruleset: RuleSet) -> tuple[int, ...]:
@@ -111,7 +160,11 @@ def _threshold_lengths(ruleset: RuleSet) -> tuple[int, ...]:
                 else:
                     continue
                 for value, unit in numbers:
-                    if isinstance(value, bool) or not isinstance(value, (int, Fraction)) or unit == "percent":
+                    if (
+                        isinstance(value, bool)
+                        or not isinstance(value, (int, Fraction))
+                        or unit == "percent"
+                    ):
                         continue
                     sessions = value * 2 if unit == "days" else value
                     base = math.ceil(sessions)
@@ -121,15 +174,21 @@ def _threshold_lengths(ruleset: RuleSet) -> tuple[int, ...]:
 
 def _collect_values(node: nodes.Node, values: dict[tuple[str, str], set[Any]]) -> None:
     """Text values the policy compares event fields with (``with to == "virtual_school"`` …)."""
-    if isinstance(node, (nodes.EventAny, nodes.EventCount)) and node.where is not None \
-            and node.where.field != "date" and node.where.op in ("==", "!="):
+    if (
+        isinstance(node, (nodes.EventAny, nodes.EventCount))
+        and node.where is not None
+        and node.where.field != "date"
+        and node.where.op in ("==", "!=")
+    ):
         values.setdefault((node.event, node.where.field), set()).add(node.where.value.value)
     if isinstance(node, nodes.Compare):
         for side, other in ((node.left, node.right), (node.right, node.left)):
             if isinstance(side, nodes.EventLatest) and isinstance(other, nodes.Literal):
                 values.setdefault((side.event, side.field), set()).add(other.value)
     if isinstance(node, nodes.InCheck) and isinstance(node.item, nodes.EventLatest):
-        values.setdefault((node.item.event, node.item.field), set()).update(o.value for o in node.options)
+        values.setdefault((node.item.event, node.item.field), set()).update(
+            o.value for o in node.options
+        )
 
 
 def _add_years(day: dt.date, years: int) -> dt.date:
@@ -142,8 +201,9 @@ def _add_years(day: dt.date, years: int) -> dt.date:
 # --- generation ---------------------------------------------------------------------------
 
 
-def history_strategy(spec: HistorySpec,
-                     evaluate: Callable[[Mapping[str, Any], dt.date], PupilEvaluation]) -> Any:
+def history_strategy(
+    spec: HistorySpec, evaluate: Callable[[Mapping[str, Any], dt.date], PupilEvaluation]
+) -> Any:
     """The hypothesis strategy of a history: ``scenario(clean)``.
 
     Besides random case events, up to ``_FOLLOW_UP_ROUNDS`` times the pupil is evaluated
@@ -157,7 +217,10 @@ def history_strategy(spec: HistorySpec,
     event_type = st.one_of(st.sampled_from(spec.used), st.sampled_from(spec.events))
     days_back = st.one_of(st.integers(0, 120), st.integers(0, 1100))
     any_code, clean_code = st.sampled_from(_ANY_CODES), st.sampled_from(_CLEAN_CODES)
-    mostly_present = {False: st.one_of(st.just(PRESENT), any_code), True: st.one_of(st.just(PRESENT), clean_code)}
+    mostly_present = {
+        False: st.one_of(st.just(PRESENT), any_code),
+        True: st.one_of(st.just(PRESENT), clean_code),
+    }
     length = st.one_of(st.integers(1, 24), st.sampled_from(spec.lengths))
     flag_sets = st.sets(st.sampled_from(spec.flags), max_size=3)
 
@@ -168,7 +231,9 @@ def history_strategy(spec: HistorySpec,
         after = draw(st.integers(0, 10))
         holidays = draw(st.sets(st.integers(0, weeks), max_size=2))
         code = clean_code if clean else any_code
-        week = draw(st.one_of(st.just(()), st.lists(mostly_present[clean], min_size=10, max_size=10)))
+        week = draw(
+            st.one_of(st.just(()), st.lists(mostly_present[clean], min_size=10, max_size=10))
+        )
         runs = draw(st.lists(st.tuples(st.integers(0, 10 * weeks), length, code), max_size=8))
         flags = [] if clean else sorted(draw(flag_sets))
         settings = {name: draw(st.booleans()) for name in spec.settings}
@@ -185,8 +250,16 @@ def history_strategy(spec: HistorySpec,
 
 
 # the drawn pieces of a history, as ``_history`` takes them before its events
-_Pieces = tuple[dt.date, int, int, Iterable[int], Sequence[str], Sequence[tuple[int, int, str]], list[str],
-                dict[str, bool]]
+_Pieces = tuple[
+    dt.date,
+    int,
+    int,
+    Iterable[int],
+    Sequence[str],
+    Sequence[tuple[int, int, str]],
+    list[str],
+    dict[str, bool],
+]
 
 
 def _event_details(st: Any, spec: HistorySpec, event: str) -> Any:
@@ -205,9 +278,15 @@ def _event_details(st: Any, spec: HistorySpec, event: str) -> Any:
     return st.fixed_dictionaries(fields)
 
 
-def _follow_up(draw: Callable, st: Any, spec: HistorySpec,
-               evaluate: Callable[[Mapping[str, Any], dt.date], PupilEvaluation],
-               fields_of: Mapping[str, Any], pieces: _Pieces, events: list) -> None:
+def _follow_up(
+    draw: Callable,
+    st: Any,
+    spec: HistorySpec,
+    evaluate: Callable[[Mapping[str, Any], dt.date], PupilEvaluation],
+    fields_of: Mapping[str, Any],
+    pieces: _Pieces,
+    events: list,
+) -> None:
     """The school acting on earlier recommendations: events of actions done, added to ``events``."""
     as_of, weeks = pieces[0], pieces[1]
     rounds = draw(st.lists(st.integers(1, 7 * weeks), max_size=_FOLLOW_UP_ROUNDS))
@@ -220,9 +299,17 @@ def _follow_up(draw: Callable, st: Any, spec: HistorySpec,
                 events.append((done_by.event, max(back - draw(st.integers(0, 3)), 0), fields))
 
 
-def _history(as_of: dt.date, weeks: int, after: int, holidays: Iterable[int], week: Sequence[str],
-             runs: Sequence[tuple[int, int, str]], flags: list[str], settings: dict[str, bool],
-             events: Sequence[tuple[str, int, dict]]) -> dict[str, Any]:
+def _history(
+    as_of: dt.date,
+    weeks: int,
+    after: int,
+    holidays: Iterable[int],
+    week: Sequence[str],
+    runs: Sequence[tuple[int, int, str]],
+    flags: list[str],
+    settings: dict[str, bool],
+    events: Sequence[tuple[str, int, dict]],
+) -> dict[str, Any]:
     """A history document (JSON form) of one pupil from the drawn pieces.
 
     Every session is present, or follows the weekly pattern ``week`` (ten codes, Monday
@@ -237,10 +324,12 @@ def _history(as_of: dt.date, weeks: int, after: int, holidays: Iterable[int], we
         if day.weekday() < 5 and (day - first).days // 7 not in skip:
             sessions += [(day, "AM"), (day, "PM")]
         day += dt.timedelta(days=1)
-    codes = [week[(day.weekday() * 2 + (session == "PM")) % len(week)] if week else PRESENT
-             for day, session in sessions]
+    codes = [
+        week[(day.weekday() * 2 + (session == "PM")) % len(week)] if week else PRESENT
+        for day, session in sessions
+    ]
     for start, length, code in runs:
-        codes[start:start + length] = [code] * len(codes[start:start + length])
+        codes[start : start + length] = [code] * len(codes[start : start + length])
     marks = []
     for (day, session), code in zip(sessions, codes):
         if code == PRESENT and session == "PM":
@@ -253,7 +342,9 @@ def _history(as_of: dt.date, weeks: int, after: int, holidays: Iterable[int], we
         for field, value in fields.items():
             if value is None:
                 continue
-            if isinstance(value, int) and not isinstance(value, bool):  # a date field, drawn as days after
+            if isinstance(value, int) and not isinstance(
+                value, bool
+            ):  # a date field, drawn as days after
                 value = (date + dt.timedelta(days=value)).isoformat()
             row[field] = value
         rows.append(row)

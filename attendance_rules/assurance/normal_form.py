@@ -92,7 +92,9 @@ class Term:
     unit: str = ""
 
 
-_LitKind = _Literal["const", "atom", "num", "set"]  # (typing's: ``Literal`` here is the condition node)
+_LitKind = _Literal[
+    "const", "atom", "num", "set"
+]  # (typing's: ``Literal`` here is the condition node)
 
 
 @attrs.frozen(eq=False)
@@ -162,8 +164,13 @@ class Analyser:
     the engine does) and the facts in ``dead`` are false; otherwise both are unknowns.
     """
 
-    def __init__(self, ruleset: RuleSet, day: dt.date, concrete: bool = False,
-                 dead: frozenset[str] = frozenset()) -> None:
+    def __init__(
+        self,
+        ruleset: RuleSet,
+        day: dt.date,
+        concrete: bool = False,
+        dead: frozenset[str] = frozenset(),
+    ) -> None:
         self.policy = ruleset.policy
         self.day = day
         self.concrete = concrete
@@ -201,7 +208,13 @@ class Analyser:
             shown.append(f"{name} = {_show_parameter(value, unit)}")
         if shown:
             text += f" ({', '.join(shown)})"
-        return text if positive else f"not ({text})" if not isinstance(node, (NameRef, EventAny)) else f"not {text}"
+        return (
+            text
+            if positive
+            else f"not ({text})"
+            if not isinstance(node, (NameRef, EventAny))
+            else f"not {text}"
+        )
 
     # terms ----------------------------------------------------------------------------
 
@@ -211,22 +224,39 @@ class Analyser:
             use = self.policy.measures.get(node.name)
             if use is None or use.measure not in MEASURES:
                 return None
-            window = str(use.window or "") + (f" not before {use.not_before}" if use.not_before else "")
+            window = str(use.window or "") + (
+                f" not before {use.not_before}" if use.not_before else ""
+            )
             return self.measure_term(use.measure, window, tuple(sorted(use.codes)), node.name)
         if isinstance(node, LibraryMeasure):
             return self.measure_term(node.name, str(node.window or ""), (), str(node))
         if isinstance(node, EventCount):
-            return Term(("count", str(node)), str(node), step=Fraction(1), low=Fraction(0), always_defined=True)
+            return Term(
+                ("count", str(node)),
+                str(node),
+                step=Fraction(1),
+                low=Fraction(0),
+                always_defined=True,
+            )
         if isinstance(node, TimeSince):
-            return Term(("since", node.event), str(node), step=Fraction(1), low=Fraction(0), unit="duration")
+            return Term(
+                ("since", node.event), str(node), step=Fraction(1), low=Fraction(0), unit="duration"
+            )
         if isinstance(node, Today):
             return Term(("today",), "today", step=Fraction(1), always_defined=True, unit="date")
         if isinstance(node, EventLatest):
             if node.field == "date":
-                return Term(("latest", node.event, "date"), str(node), step=Fraction(1), unit="date")
+                return Term(
+                    ("latest", node.event, "date"), str(node), step=Fraction(1), unit="date"
+                )
             spec = EVENT_FIELDS.get(node.event, {}).get(node.field)
-            values = (frozenset(spec) if isinstance(spec, tuple) else frozenset((True, False)) if spec == "bool"
-                      else None)
+            values = (
+                frozenset(spec)
+                if isinstance(spec, tuple)
+                else frozenset((True, False))
+                if spec == "bool"
+                else None
+            )
             return Term(("latest", node.event, node.field), str(node), numeric=False, values=values)
         if isinstance(node, NameRef) and node.kind == "setting":
             return Term(("setting", node.name), str(node), numeric=False)
@@ -303,13 +333,27 @@ class Analyser:
             if op not in ("==", "!="):
                 return self.atom(node, positive)
             inside = (op == "==") == positive
-            return Lit("set", node, term=term, op="in" if inside else "out", value=frozenset((value,)),
-                        maybe_undefined=not positive, text=text)
+            return Lit(
+                "set",
+                node,
+                term=term,
+                op="in" if inside else "out",
+                value=frozenset((value,)),
+                maybe_undefined=not positive,
+                text=text,
+            )
         number = _number(value, term)
         if number is None:
             return self.atom(node, positive)
-        return Lit("num", node, term=term, op=op if positive else _NEGATE[op], value=number,
-                    maybe_undefined=not positive and not term.always_defined, text=text)
+        return Lit(
+            "num",
+            node,
+            term=term,
+            op=op if positive else _NEGATE[op],
+            value=number,
+            maybe_undefined=not positive and not term.always_defined,
+            text=text,
+        )
 
     def membership(self, node: InCheck, positive: bool) -> Lit:
         """``x in [...]`` (or its negation) on a text term as a set literal, or else an atom."""
@@ -317,8 +361,15 @@ class Analyser:
         if term is None or term.numeric:
             return self.atom(node, positive)
         options = frozenset(o.value for o in node.options)
-        return Lit("set", node, term=term, op="in" if positive else "out", value=options,
-                    maybe_undefined=not positive, text=self.describe(node, positive))
+        return Lit(
+            "set",
+            node,
+            term=term,
+            op="in" if positive else "out",
+            value=options,
+            maybe_undefined=not positive,
+            text=self.describe(node, positive),
+        )
 
     # normal form ---------------------------------------------------------------------
 

@@ -84,7 +84,8 @@ __all__ = [
 ESCALATION_KINDS = frozenset({"meeting", "referral", "penalty_notice", "legal", "safeguarding"})
 ENFORCEMENT_KINDS = frozenset({"penalty_notice", "legal"})
 SUPPORT_OR_ENFORCEMENT_KINDS = frozenset(
-    {"referral", "meeting", "plan", "penalty_notice", "legal", "safeguarding", "letter", "contact"})
+    {"referral", "meeting", "plan", "penalty_notice", "legal", "safeguarding", "letter", "contact"}
+)
 
 MISSING_HYPOTHESIS = "needs hypothesis, a dependency of attendance-rules: pip install hypothesis"
 
@@ -108,14 +109,29 @@ class Property:
 
 
 PROPERTIES: tuple[Property, ...] = (
-    Property("absence_escalates", "a", "turning a present mark into an unauthorised absence (O) never lowers the "
-             "stage reached or removes an escalation already recommended"),
-    Property("presence_never_enforces", "b", "turning an absence into a present mark never adds an enforcement "
-             "action (penalty notice, legal)"),
-    Property("clean_record_no_action", "c", "a pupil with no absences, flags, case events or late marks gets no "
-             "support or enforcement action"),
-    Property("input_order_irrelevant", "d", "evaluation does not depend on the order of marks, events and flags "
-             "in the input"),
+    Property(
+        "absence_escalates",
+        "a",
+        "turning a present mark into an unauthorised absence (O) never lowers the "
+        "stage reached or removes an escalation already recommended",
+    ),
+    Property(
+        "presence_never_enforces",
+        "b",
+        "turning an absence into a present mark never adds an enforcement "
+        "action (penalty notice, legal)",
+    ),
+    Property(
+        "clean_record_no_action",
+        "c",
+        "a pupil with no absences, flags, case events or late marks gets no "
+        "support or enforcement action",
+    ),
+    Property(
+        "input_order_irrelevant",
+        "d",
+        "evaluation does not depend on the order of marks, events and flags in the input",
+    ),
 )
 
 
@@ -138,10 +154,16 @@ class Counterexample:
 
     def render(self) -> str:
         """The counterexample for people: problem, change, history, evaluations side by side, rules."""
-        lines = [f"  problem: {self.problem}", f"  as of {self.as_of.isoformat()}; change: {self.change}",
-                 "  history (compact JSON, as read by attendance-rules evaluate):", "    " + self.history_json()]
+        lines = [
+            f"  problem: {self.problem}",
+            f"  as of {self.as_of.isoformat()}; change: {self.change}",
+            "  history (compact JSON, as read by attendance-rules evaluate):",
+            "    " + self.history_json(),
+        ]
         if self.after is not None:
-            lines += ["  evaluations side by side:"] + ["    " + row for row in _side_by_side(self.before, self.after)]
+            lines += ["  evaluations side by side:"] + [
+                "    " + row for row in _side_by_side(self.before, self.after)
+            ]
         else:
             lines += ["  evaluation:"] + ["    " + row for row in _listing(self.before)]
         if self.rules:
@@ -193,8 +215,10 @@ class PropertyReport:
                 lines.append(f"FAILED  {head}{note}")
                 lines.append(counterexample.render())
         failed = sum(not r.holds for r in self.results)
-        lines.append(f"policy {self.policy}: {len(self.results) - failed} of {len(self.results)} properties hold "
-                     f"(seed {self.seed})")
+        lines.append(
+            f"policy {self.policy}: {len(self.results) - failed} of {len(self.results)} properties hold "
+            f"(seed {self.seed})"
+        )
         return "\n".join(lines) + "\n"
 
 
@@ -214,12 +238,16 @@ class _Checker:
 
     def depth(self, evaluation: PupilEvaluation) -> None:
         """Steer the search towards histories that fire more rules (hypothesis ``target``)."""
-        self.target(float(len(evaluation.fired) + len(evaluation.facts)), "rules fired and facts derived")
+        self.target(
+            float(len(evaluation.fired) + len(evaluation.facts)), "rules fired and facts derived"
+        )
 
     def evaluate(self, doc: Mapping[str, Any], as_of: dt.date) -> PupilEvaluation:
         history, report = read_history_data(doc, "generated")
         if report.problems:  # a generator bug, not a property failure
-            raise RuntimeError("generated history is invalid: " + "; ".join(str(p) for p in report.problems[:3]))
+            raise RuntimeError(
+                "generated history is invalid: " + "; ".join(str(p) for p in report.problems[:3])
+            )
         return self.compiled.evaluate_pupil(history.pupils[0], as_of, history.school)
 
     def kinds(self, evaluation: PupilEvaluation, kinds: frozenset[str]) -> set[str]:
@@ -227,14 +255,21 @@ class _Checker:
 
     def stages(self, evaluation: PupilEvaluation) -> dict[str, tuple[int, str] | None]:
         facts = {f.name for f in evaluation.facts}
-        return {prefix: max(((n, f) for n, f in members if f in facts), default=None)
-                for prefix, members in self.families.items()}
+        return {
+            prefix: max(((n, f) for n, f in members if f in facts), default=None)
+            for prefix, members in self.families.items()
+        }
 
     def category(self, mark: Mapping[str, Any]) -> Category:
         return self.book.lookup(mark["code"], dt.date.fromisoformat(mark["date"])).category
 
-    def involved(self, before: PupilEvaluation, after: PupilEvaluation | None, actions: Iterable[str] = (),
-                 facts: Iterable[str] = ()) -> tuple[tuple[str, str], ...]:
+    def involved(
+        self,
+        before: PupilEvaluation,
+        after: PupilEvaluation | None,
+        actions: Iterable[str] = (),
+        facts: Iterable[str] = (),
+    ) -> tuple[tuple[str, str], ...]:
         """Rules that fired in only one evaluation, and those behind the actions and facts named."""
         names: list[str] = []
         if after is not None:
@@ -251,22 +286,38 @@ class _Checker:
 
     # the properties ---------------------------------------------------------------------
 
-    def changed(self, doc: Mapping[str, Any], index: int, code: Callable[[str], str]) -> dict[str, Any]:
+    def changed(
+        self, doc: Mapping[str, Any], index: int, code: Callable[[str], str]
+    ) -> dict[str, Any]:
         new = json.loads(json.dumps(doc))
         mark = new["pupils"][0]["marks"][index]
         mark["code"] = code(mark["session"])
         return new
 
-    def picks(self, doc: Mapping[str, Any], as_of: dt.date, choices: Sequence[int],
-              wanted: Callable[[dict], bool]) -> list[int]:
+    def picks(
+        self,
+        doc: Mapping[str, Any],
+        as_of: dt.date,
+        choices: Sequence[int],
+        wanted: Callable[[dict], bool],
+    ) -> list[int]:
         """The marks to change: candidates (on or before the as-of date) chosen by ``choices``."""
-        found = [i for i, m in enumerate(doc["pupils"][0]["marks"])
-                 if dt.date.fromisoformat(m["date"]) <= as_of and wanted(m)]
+        found = [
+            i
+            for i, m in enumerate(doc["pupils"][0]["marks"])
+            if dt.date.fromisoformat(m["date"]) <= as_of and wanted(m)
+        ]
         return list(dict.fromkeys(found[c % len(found)] for c in choices)) if found else []
 
-    def walk(self, which: int, doc: Mapping[str, Any], as_of: dt.date, picks: list[int],
-             code: Callable[[str], str],
-             compare: Callable[[PupilEvaluation, PupilEvaluation], Any]) -> Counterexample | None:
+    def walk(
+        self,
+        which: int,
+        doc: Mapping[str, Any],
+        as_of: dt.date,
+        picks: list[int],
+        code: Callable[[str], str],
+        compare: Callable[[PupilEvaluation, PupilEvaluation], Any],
+    ) -> Counterexample | None:
         """Change the picked marks; if the end differs wrongly from the start, find the one change that does.
 
         A property about one mark also holds for several changed one after another, and when
@@ -288,8 +339,17 @@ class _Checker:
             if found is not None:
                 problem, actions, facts = found
                 new = following["pupils"][0]["marks"][index]["code"]
-                return self.failure(which, current, as_of, self.mark_change(current, index, new), problem,
-                                    current_eval, following_eval, actions, facts)
+                return self.failure(
+                    which,
+                    current,
+                    as_of,
+                    self.mark_change(current, index, new),
+                    problem,
+                    current_eval,
+                    following_eval,
+                    actions,
+                    facts,
+                )
             current, current_eval = following, following_eval
         return None
 
@@ -312,7 +372,11 @@ class _Checker:
     def absence_escalates(self, case: tuple) -> Counterexample | None:
         (as_of, doc), choices = case
         picks = self.picks(doc, as_of, choices, lambda m: m["code"] in ("/", "\\"))
-        return self.walk(0, doc, as_of, picks, lambda session: "O", self.escalation_lost) if picks else None
+        return (
+            self.walk(0, doc, as_of, picks, lambda session: "O", self.escalation_lost)
+            if picks
+            else None
+        )
 
     def presence_never_enforces(self, case: tuple) -> Counterexample | None:
         (as_of, doc), choices = case
@@ -326,8 +390,16 @@ class _Checker:
         found = self.kinds(before, SUPPORT_OR_ENFORCEMENT_KINDS)
         if not found:
             return None
-        return self.failure(2, doc, as_of, "none (a pupil with no absences, flags, case events or late marks)",
-                            f"recommended all the same: {self.describe(found)}", before, None, found)
+        return self.failure(
+            2,
+            doc,
+            as_of,
+            "none (a pupil with no absences, flags, case events or late marks)",
+            f"recommended all the same: {self.describe(found)}",
+            before,
+            None,
+            found,
+        )
 
     def input_order_irrelevant(self, case: tuple) -> Counterexample | None:
         (as_of, doc), shuffle_seed = case
@@ -340,20 +412,46 @@ class _Checker:
         self.depth(before)
         if before.to_json() == after.to_json():
             return None
-        return self.failure(3, doc, as_of, f"marks, events and flags shuffled (random seed {shuffle_seed}): "
-                            + json.dumps(shuffled, separators=(",", ":")),
-                            "the evaluation differs", before, after)
+        return self.failure(
+            3,
+            doc,
+            as_of,
+            f"marks, events and flags shuffled (random seed {shuffle_seed}): "
+            + json.dumps(shuffled, separators=(",", ":")),
+            "the evaluation differs",
+            before,
+            after,
+        )
 
     def mark_change(self, doc: Mapping[str, Any], index: int, code: str) -> str:
         mark = doc["pupils"][0]["marks"][index]
-        return (f"the {mark['session']} mark of {mark['date']} (marks[{index}]) changed from {mark['code']!r} "
-                f"to {code!r}")
+        return (
+            f"the {mark['session']} mark of {mark['date']} (marks[{index}]) changed from {mark['code']!r} "
+            f"to {code!r}"
+        )
 
-    def failure(self, which: int, doc: Mapping[str, Any], as_of: dt.date, change: str, problem: str,
-                before: PupilEvaluation, after: PupilEvaluation | None, actions: Iterable[str] = (),
-                facts: Iterable[str] = ()) -> Counterexample:
-        return Counterexample(PROPERTIES[which], doc, as_of, change, problem, before, after,
-                              self.involved(before, after, actions, facts))
+    def failure(
+        self,
+        which: int,
+        doc: Mapping[str, Any],
+        as_of: dt.date,
+        change: str,
+        problem: str,
+        before: PupilEvaluation,
+        after: PupilEvaluation | None,
+        actions: Iterable[str] = (),
+        facts: Iterable[str] = (),
+    ) -> Counterexample:
+        return Counterexample(
+            PROPERTIES[which],
+            doc,
+            as_of,
+            change,
+            problem,
+            before,
+            after,
+            self.involved(before, after, actions, facts),
+        )
 
 
 def _listing(evaluation: PupilEvaluation) -> list[str]:
@@ -364,6 +462,7 @@ def _listing(evaluation: PupilEvaluation) -> list[str]:
 
 def _side_by_side(before: PupilEvaluation, after: PupilEvaluation) -> list[str]:
     """Recommendations and facts of two evaluations in two columns; changes marked."""
+
     def column(items_before: list[str], items_after: list[str]) -> list[tuple[str, str]]:
         rows = []
         for item in sorted(set(items_before) | set(items_after)):
@@ -377,8 +476,11 @@ def _side_by_side(before: PupilEvaluation, after: PupilEvaluation) -> list[str]:
     held_b = [f"{s.action} (held by {s.rule})" for s in before.suppressed]
     held_a = [f"{s.action} (held by {s.rule})" for s in after.suppressed]
     facts_b, facts_a = [f.name for f in before.facts], [f.name for f in after.facts]
-    sections = (("recommendations", column(recs_b, recs_a)), ("held back", column(held_b, held_a)),
-                ("facts", column(facts_b, facts_a)))
+    sections = (
+        ("recommendations", column(recs_b, recs_a)),
+        ("held back", column(held_b, held_a)),
+        ("facts", column(facts_b, facts_a)),
+    )
     width = max([len("before")] + [len(left) for _, rows in sections for left, _ in rows])
     out = [f"{'':4}{'before'.ljust(width)} | after"]
     for title, rows in sections:
@@ -423,8 +525,15 @@ def _strategy(prop: Property, checker: _Checker, spec: HistorySpec) -> Any:
     }[prop.name]
 
 
-def _run_one(prop: Property, checker: _Checker, spec: HistorySpec, examples: int, seed: int,
-             deadline: float, shrink: bool = True) -> PropertyResult:
+def _run_one(
+    prop: Property,
+    checker: _Checker,
+    spec: HistorySpec,
+    examples: int,
+    seed: int,
+    deadline: float,
+    shrink: bool = True,
+) -> PropertyResult:
     from hypothesis import HealthCheck, Phase, Verbosity, given, settings, target
     from hypothesis import seed as seeded
 
@@ -436,8 +545,16 @@ def _run_one(prop: Property, checker: _Checker, spec: HistorySpec, examples: int
     phases = [Phase.explicit, Phase.generate, Phase.target] + ([Phase.shrink] if shrink else [])
 
     @seeded(seed)
-    @settings(max_examples=examples, database=None, deadline=None, suppress_health_check=list(HealthCheck),
-              verbosity=Verbosity.quiet, report_multiple_bugs=False, print_blob=False, phases=phases)
+    @settings(
+        max_examples=examples,
+        database=None,
+        deadline=None,
+        suppress_health_check=list(HealthCheck),
+        verbosity=Verbosity.quiet,
+        report_multiple_bugs=False,
+        print_blob=False,
+        phases=phases,
+    )
     @given(strategy)
     def run(case: Any) -> None:
         if time.monotonic() > deadline:
@@ -461,10 +578,15 @@ def _run_one(prop: Property, checker: _Checker, spec: HistorySpec, examples: int
     return PropertyResult(prop, state["examples"])
 
 
-def check_properties(policy: str | Path | CompiledPolicy, examples: int = 100, seed: int = 0,
-                     max_seconds: float = 60.0, names: Sequence[str] | None = None,
-                     shrink: bool = True,
-                     progress: Callable[[Sequence[Property]], Iterable[Property]] = iter) -> PropertyReport:
+def check_properties(
+    policy: str | Path | CompiledPolicy,
+    examples: int = 100,
+    seed: int = 0,
+    max_seconds: float = 60.0,
+    names: Sequence[str] | None = None,
+    shrink: bool = True,
+    progress: Callable[[Sequence[Property]], Iterable[Property]] = iter,
+) -> PropertyReport:
     """Check the behaviour properties of ``policy`` (a bundled id, a path or a compiled policy).
 
     Each property tries up to ``examples`` generated histories; all together stop after
@@ -483,18 +605,30 @@ def check_properties(policy: str | Path | CompiledPolicy, examples: int = 100, s
     chosen = [p for p in PROPERTIES if names is None or p.name in names or p.letter in names]
     unknown = set(names or ()) - {p.name for p in PROPERTIES} - {p.letter for p in PROPERTIES}
     if unknown:
-        raise KeyError(f"unknown property {sorted(unknown)[0]!r}; known: {', '.join(p.name for p in PROPERTIES)}")
+        raise KeyError(
+            f"unknown property {sorted(unknown)[0]!r}; known: {', '.join(p.name for p in PROPERTIES)}"
+        )
     checker, spec = _Checker(compiled), history_spec(compiled.ruleset)
     stop = time.monotonic() + max_seconds
     results = []
     for i, prop in enumerate(progress(chosen)):
         share = (stop - time.monotonic()) / (len(chosen) - i)
-        results.append(_run_one(prop, checker, spec, examples, seed, time.monotonic() + max(share, 0.0), shrink))
+        results.append(
+            _run_one(
+                prop, checker, spec, examples, seed, time.monotonic() + max(share, 0.0), shrink
+            )
+        )
     return PropertyReport(compiled.id, seed, tuple(results))
 
 
-def check_example(policy: str | Path | CompiledPolicy, name: str, history: Mapping[str, Any], as_of: dt.date,
-                  mark: int | None = None, shuffle_seed: int = 0) -> Counterexample | None:
+def check_example(
+    policy: str | Path | CompiledPolicy,
+    name: str,
+    history: Mapping[str, Any],
+    as_of: dt.date,
+    mark: int | None = None,
+    shuffle_seed: int = 0,
+) -> Counterexample | None:
     """Check one property on one given history (JSON form, a single pupil) as of a date.
 
     For (a) and (b) ``mark`` is the index of the mark to change in the pupil's ``marks``
@@ -512,10 +646,16 @@ def check_example(policy: str | Path | CompiledPolicy, name: str, history: Mappi
         return check((as_of, history))
     if prop.name == "input_order_irrelevant":
         return check(((as_of, history), shuffle_seed))
-    wanted = ((lambda m: m["code"] in ("/", "\\")) if prop.name == "absence_escalates"
-              else (lambda m: checker.category(m).is_absent))
-    candidates = [i for i, m in enumerate(history["pupils"][0]["marks"])
-                  if dt.date.fromisoformat(m["date"]) <= as_of and wanted(m)]
+    wanted = (
+        (lambda m: m["code"] in ("/", "\\"))
+        if prop.name == "absence_escalates"
+        else (lambda m: checker.category(m).is_absent)
+    )
+    candidates = [
+        i
+        for i, m in enumerate(history["pupils"][0]["marks"])
+        if dt.date.fromisoformat(m["date"]) <= as_of and wanted(m)
+    ]
     if mark is not None and mark not in candidates:
         kind = "a present mark" if prop.name == "absence_escalates" else "an absence"
         raise ValueError(f"marks[{mark}] is not {kind} on or before {as_of}")

@@ -30,8 +30,13 @@ from .normal_form import Analyser, TooBig, conjoin
 __all__ = ["check_unreachable_actions"]
 
 
-def _rule_can_fire(scope: CheckScope, rule: CompiledRule, window: tuple[dt.date, dt.date],
-                   dead: frozenset[str], extra: Sequence[Node] = ()) -> bool | None:
+def _rule_can_fire(
+    scope: CheckScope,
+    rule: CompiledRule,
+    window: tuple[dt.date, dt.date],
+    dead: frozenset[str],
+    extra: Sequence[Node] = (),
+) -> bool | None:
     """Whether the rule's condition (with the negations of ``extra``) can hold on some day of ``window``."""
     for day in reference_days(scope.ruleset, window, [rule.condition.node, *extra]):
         analyser = Analyser(scope.ruleset, day, concrete=True, dead=dead)
@@ -76,19 +81,28 @@ def check_unreachable_actions(scope: CheckScope) -> None:
             reasons.append(reason)
         else:
             origin = scope.policy.origins.get(f"action:{action_id}")
-            scope.problems.append(Problem(
-                f"action {action_id!r} can never be recommended: " + "; ".join(reasons)
-                + scope.in_policy(origin.policy if origin else scope.leaf),
-                action.origin, severity="warning",
-                expected="some rule that can recommend it while it is in force"))
+            scope.problems.append(
+                Problem(
+                    f"action {action_id!r} can never be recommended: "
+                    + "; ".join(reasons)
+                    + scope.in_policy(origin.policy if origin else scope.leaf),
+                    action.origin,
+                    severity="warning",
+                    expected="some rule that can recommend it while it is in force",
+                )
+            )
 
 
-def _why_not(scope: CheckScope, rule: CompiledRule, action: Action, dead: frozenset[str]) -> str | None:
+def _why_not(
+    scope: CheckScope, rule: CompiledRule, action: Action, dead: frozenset[str]
+) -> str | None:
     """Why ``rule`` never recommends ``action`` (None: it can)."""
     window = rule_window(scope.ruleset, rule)
     if window is None:
-        return (f"rule {rule.id!r} is never in force within the policy's dates "
-                f"({span_text(leaf_window(scope.ruleset))})")
+        return (
+            f"rule {rule.id!r} is never in force within the policy's dates "
+            f"({span_text(leaf_window(scope.ruleset))})"
+        )
     both = intersect_spans(window, action_span(action))
     if both is None:
         span = span_text((action.effective_from, action.effective_to))

@@ -54,7 +54,13 @@ def _stage_bounds(scope: CheckScope, rule: CompiledRule) -> dict[tuple, dict[str
         if lit.kind != "num":
             continue
         assert lit.term is not None, "a num literal bounds a term"
-        sides = {">=": ("low",), ">": ("low",), "<=": ("high",), "<": ("high",), "==": ("low", "high")}
+        sides = {
+            ">=": ("low",),
+            ">": ("low",),
+            "<=": ("high",),
+            "<": ("high",),
+            "==": ("low", "high"),
+        }
         for side in sides.get(lit.op, ()):
             bound = Bound(lit.value, lit.op in (">", "<"), lit)
             bounds = out.setdefault(lit.term.key, {})
@@ -85,24 +91,36 @@ def check_stage_thresholds(scope: CheckScope) -> None:
                             break
 
 
-_Stage = tuple[str, CompiledRule, dict[str, Bound]]  # a stage's fact, a rule deriving it, its bounds
+_Stage = tuple[
+    str, CompiledRule, dict[str, Bound]
+]  # a stage's fact, a rule deriving it, its bounds
 
 
-def _stage_pair(scope: CheckScope, f1: str, r1: CompiledRule, b1: dict[str, Bound], f2: str,
-                r2: CompiledRule, b2: dict[str, Bound]) -> bool:
+def _stage_pair(
+    scope: CheckScope,
+    f1: str,
+    r1: CompiledRule,
+    b1: dict[str, Bound],
+    f2: str,
+    r2: CompiledRule,
+    b2: dict[str, Bound],
+) -> bool:
     """Report an out-of-order threshold, a gap or an overlap between two stages; True if reported.
 
     A later stage means worse attendance: for most terms a higher value (its rules
     bound the term from below), for attendance itself a lower one (from above).
     """
-    bound = (b1.get("low") or b1.get("high") or b2.get("low") or b2.get("high"))
+    bound = b1.get("low") or b1.get("high") or b2.get("low") or b2.get("high")
     # a stage's bounds are never empty and come from its comparisons, which bound a term
-    assert bound is not None and bound.lit is not None and bound.lit.term is not None, "a stage bound has a term"
+    assert bound is not None and bound.lit is not None and bound.lit.term is not None, (
+        "a stage bound has a term"
+    )
     term = bound.lit.term
     origin = scope.in_context(r1, r2)
     earlier, later = (f1, r1, b1), (f2, r2, b2)
-    return (_out_of_order(scope, term, origin, earlier, later)
-            or _gap_or_overlap(scope, term, origin, earlier, later))
+    return _out_of_order(scope, term, origin, earlier, later) or _gap_or_overlap(
+        scope, term, origin, earlier, later
+    )
 
 
 def _sides(term: Term) -> tuple[bool, str, str]:
@@ -111,7 +129,9 @@ def _sides(term: Term) -> tuple[bool, str, str]:
     return (rising, "low", "high") if rising else (rising, "high", "low")
 
 
-def _out_of_order(scope: CheckScope, term: Term, origin: str, earlier: _Stage, later: _Stage) -> bool:
+def _out_of_order(
+    scope: CheckScope, term: Term, origin: str, earlier: _Stage, later: _Stage
+) -> bool:
     """A later stage reached before an earlier one on the way to worse attendance; True if reported."""
     (f1, r1, b1), (f2, r2, b2) = earlier, later
     rising, entry, leave = _sides(term)
@@ -124,25 +144,36 @@ def _out_of_order(scope: CheckScope, term: Term, origin: str, earlier: _Stage, l
     for side in (entry, leave):
         if side in b1 and side in b2 and before(b1[side], b2[side]):
             word = "below" if rising else "above"
-            scope.problems.append(Problem(
-                f"stage thresholds out of order: {f2} (rule {r2.id!r}) needs {_text(b2[side])}, {word} the "
-                f"earlier {f1} (rule {r1.id!r} at {_bound_where(r1, b1[side])}: {_text(b1[side])})" + origin,
-                _bound_where(r2, b2[side]), severity="warning",
-                expected=f"a threshold for {f2} no {'lower' if rising else 'higher'} than {f1}'s"))
+            scope.problems.append(
+                Problem(
+                    f"stage thresholds out of order: {f2} (rule {r2.id!r}) needs {_text(b2[side])}, {word} the "
+                    f"earlier {f1} (rule {r1.id!r} at {_bound_where(r1, b1[side])}: {_text(b1[side])})"
+                    + origin,
+                    _bound_where(r2, b2[side]),
+                    severity="warning",
+                    expected=f"a threshold for {f2} no {'lower' if rising else 'higher'} than {f1}'s",
+                )
+            )
             return True
     if entry not in b2:
         first = b1.get(entry) or b1[leave]
-        scope.problems.append(Problem(
-            f"stage thresholds out of order: {f2} (rule {r2.id!r}) is reached when {_text(b2[leave])}, "
-            f"in the direction of better attendance; the earlier {f1} (rule {r1.id!r} at "
-            f"{_bound_where(r1, first)}) needs {_text(first)}" + origin,
-            _bound_where(r2, b2[leave]), severity="warning",
-            expected=f"{f2} reached when {term.text} is {'at least' if rising else 'at most'} a threshold"))
+        scope.problems.append(
+            Problem(
+                f"stage thresholds out of order: {f2} (rule {r2.id!r}) is reached when {_text(b2[leave])}, "
+                f"in the direction of better attendance; the earlier {f1} (rule {r1.id!r} at "
+                f"{_bound_where(r1, first)}) needs {_text(first)}" + origin,
+                _bound_where(r2, b2[leave]),
+                severity="warning",
+                expected=f"{f2} reached when {term.text} is {'at least' if rising else 'at most'} a threshold",
+            )
+        )
         return True
     return False
 
 
-def _gap_or_overlap(scope: CheckScope, term: Term, origin: str, earlier: _Stage, later: _Stage) -> bool:
+def _gap_or_overlap(
+    scope: CheckScope, term: Term, origin: str, earlier: _Stage, later: _Stage
+) -> bool:
     """Values between two consecutive bands that reach neither stage, or both; True if reported."""
     (f1, r1, b1), (f2, r2, b2) = earlier, later
     rising, entry, leave = _sides(term)
@@ -154,22 +185,40 @@ def _gap_or_overlap(scope: CheckScope, term: Term, origin: str, earlier: _Stage,
         hi, lo = closed_value(top, step, False), closed_value(bottom, step, True)
         gap, overlap = lo > hi + step, lo <= hi
     else:
-        gap = bottom.value > top.value or (bottom.value == top.value and top.strict and bottom.strict)
-        overlap = bottom.value < top.value or (bottom.value == top.value and not top.strict and not bottom.strict)
+        gap = bottom.value > top.value or (
+            bottom.value == top.value and top.strict and bottom.strict
+        )
+        overlap = bottom.value < top.value or (
+            bottom.value == top.value and not top.strict and not bottom.strict
+        )
     if not (gap or overlap):
         return False
-    kind, what = ("gap", "values between them reach neither stage") if gap else \
-        ("overlap", "values in both bands reach both stages")
-    scope.problems.append(Problem(
-        f"{kind} between consecutive stage bands: {f1} (rule {r1.id!r}) ends where {_text(b1[leave])}, "
-        f"{f2} (rule {r2.id!r}) starts where {_text(b2[entry])}; {what}" + origin,
-        _bound_where(r2, b2[entry]), severity="warning",
-        expected=f"{f2}'s band to start just where {f1}'s ends"))
+    kind, what = (
+        ("gap", "values between them reach neither stage")
+        if gap
+        else ("overlap", "values in both bands reach both stages")
+    )
+    scope.problems.append(
+        Problem(
+            f"{kind} between consecutive stage bands: {f1} (rule {r1.id!r}) ends where {_text(b1[leave])}, "
+            f"{f2} (rule {r2.id!r}) starts where {_text(b2[entry])}; {what}" + origin,
+            _bound_where(r2, b2[entry]),
+            severity="warning",
+            expected=f"{f2}'s band to start just where {f1}'s ends",
+        )
+    )
     return True
 
 
-_BETTER_WHEN_HIGHER = frozenset(("attendance_rate", "attended_sessions", "present_sessions",
-                                 "approved_activity_sessions", "attendance_trend"))
+_BETTER_WHEN_HIGHER = frozenset(
+    (
+        "attendance_rate",
+        "attended_sessions",
+        "present_sessions",
+        "approved_activity_sessions",
+        "attendance_trend",
+    )
+)
 
 
 def _rising(term: Term) -> bool:

@@ -64,9 +64,13 @@ def _check_review_windows(scope: CheckScope) -> None:
         if layer is not None:
             where = layer.document.where(("actions", action_id, "due", "from"))
         unit = "school days" if getattr(due, "school_days", False) else "days"
-        scope.problems.append(Problem(
-            f"review window of action {action_id!r} opens {due.from_days} {unit} after the latest {due.after} "
-            f"but closes {due.to_days} {unit} after it: its earliest day is after its latest",
-            where, found=f"from {due.from_days} {unit}, to {due.to_days} {unit}",
-            expected="from no later than to",
-            example="due: {after: school_attendance_meeting, from: 4 weeks, to: 6 weeks}"))
+        scope.problems.append(
+            Problem(
+                f"review window of action {action_id!r} opens {due.from_days} {unit} after the latest {due.after} "
+                f"but closes {due.to_days} {unit} after it: its earliest day is after its latest",
+                where,
+                found=f"from {due.from_days} {unit}, to {due.to_days} {unit}",
+                expected="from no later than to",
+                example="due: {after: school_attendance_meeting, from: 4 weeks, to: 6 weeks}",
+            )
+        )

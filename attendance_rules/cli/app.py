@@ -63,17 +63,30 @@ def _cmd_measures(args: argparse.Namespace, out: TextIO) -> int:
     if args.format == "json":
         from ..registers.canonical import history_digest
 
-        _dump_json({"as_of": args.as_of.isoformat(), "history_digest": history_digest(history), "pupils": rows}, out)
+        _dump_json(
+            {
+                "as_of": args.as_of.isoformat(),
+                "history_digest": history_digest(history),
+                "pupils": rows,
+            },
+            out,
+        )
     else:
         _measures_table(rows, out)
     return 0
 
 
 _TABLE_COLUMNS = (
-    ("pupil_id", "pupil", 8), ("possible_sessions", "possible", 8), ("attended_sessions", "attended", 8),
-    ("authorised_sessions", "auth", 5), ("unauthorised_sessions", "unauth", 6),
-    ("unauthorised_sessions_last_10_school_weeks", "unauth 10w", 10), ("attendance_rate", "attendance", 10),
-    ("persistent_absence", "PA", 3), ("severe_absence", "SA", 3), ("late_before_close", "L", 3),
+    ("pupil_id", "pupil", 8),
+    ("possible_sessions", "possible", 8),
+    ("attended_sessions", "attended", 8),
+    ("authorised_sessions", "auth", 5),
+    ("unauthorised_sessions", "unauth", 6),
+    ("unauthorised_sessions_last_10_school_weeks", "unauth 10w", 10),
+    ("attendance_rate", "attendance", 10),
+    ("persistent_absence", "PA", 3),
+    ("severe_absence", "SA", 3),
+    ("late_before_close", "L", 3),
     ("late_after_close", "U", 3),
 )
 
@@ -89,7 +102,12 @@ def _cell(value: Any, key: str) -> str:
 def _measures_table(rows: list[dict], out: TextIO) -> None:
     print("  ".join(title.ljust(width) for _, title, width in _TABLE_COLUMNS).rstrip(), file=out)
     for row in rows:
-        print("  ".join(_cell(row[key], key).ljust(width) for key, _, width in _TABLE_COLUMNS).rstrip(), file=out)
+        print(
+            "  ".join(
+                _cell(row[key], key).ljust(width) for key, _, width in _TABLE_COLUMNS
+            ).rstrip(),
+            file=out,
+        )
 
 
 # --- validate and policy --------------------------------------------------------------
@@ -150,26 +168,44 @@ def _parser() -> argparse.ArgumentParser:
         description="School-attendance policies as executable, auditable rules.",
     )
     parser.add_argument("--version", action="version", version=f"%(prog)s {__version__}")
-    parser.add_argument("--debug", action="store_true",
-                        help="on an internal error (exit status 3), also print the Python traceback")
+    parser.add_argument(
+        "--debug",
+        action="store_true",
+        help="on an internal error (exit status 3), also print the Python traceback",
+    )
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
     sub.required = True
 
     p = sub.add_parser("measures", help="attendance measures of each pupil as of a date")
-    p.add_argument("--history", nargs="+", required=True, metavar="FILE", help="history JSON, CSV files or directory")
+    p.add_argument(
+        "--history",
+        nargs="+",
+        required=True,
+        metavar="FILE",
+        help="history JSON, CSV files or directory",
+    )
     from .common import add_strict_codes
 
     add_strict_codes(p)
     p.add_argument("--as-of", required=True, type=date_type, metavar="YYYY-MM-DD")
     p.add_argument("--pupil", metavar="ID", help="only this pupil")
-    p.add_argument("--calendar", metavar="CSV", help="term dates (name,start,end); default: inferred from gaps")
+    p.add_argument(
+        "--calendar", metavar="CSV", help="term dates (name,start,end); default: inferred from gaps"
+    )
     p.add_argument("--format", choices=("table", "json"), default="table")
     p.set_defaults(run=_cmd_measures)
 
     p = sub.add_parser("validate", help="check policy files (schema, names, citations, layering)")
-    p.add_argument("paths", nargs="+", type=policy_ref, metavar="POLICY", help="policy files or policy ids")
-    p.add_argument("--today", type=date_type, default=None, metavar="YYYY-MM-DD",
-                   help="date for review_due warnings (default: today)")
+    p.add_argument(
+        "paths", nargs="+", type=policy_ref, metavar="POLICY", help="policy files or policy ids"
+    )
+    p.add_argument(
+        "--today",
+        type=date_type,
+        default=None,
+        metavar="YYYY-MM-DD",
+        help="date for review_due warnings (default: today)",
+    )
     p.set_defaults(run=_cmd_validate)
 
     p = sub.add_parser("policy", help="show or document an effective policy")
@@ -179,8 +215,11 @@ def _parser() -> argparse.ArgumentParser:
     show.add_argument("policy", type=policy_ref, metavar="POLICY", help="policy id or file path")
     show.add_argument("--format", choices=("text", "json"), default="text")
     show.set_defaults(run=_cmd_policy_show)
-    doc = psub.add_parser("doc", help="the effective policy as a handbook (Markdown, or HTML with an anchor "
-                                      "per rule, parameter, action and measure)")
+    doc = psub.add_parser(
+        "doc",
+        help="the effective policy as a handbook (Markdown, or HTML with an anchor "
+        "per rule, parameter, action and measure)",
+    )
     doc.add_argument("policy", type=policy_ref, metavar="POLICY", help="policy id or file path")
     doc.add_argument("--format", choices=("markdown", "html"), default="markdown")
     doc.add_argument("--output", metavar="FILE", help="write to FILE instead of standard output")
@@ -198,7 +237,9 @@ def _add_later_commands(sub: Any, psub: Any) -> None:
         module.register(sub)
 
 
-def main(argv: Sequence[str] | None = None, out: TextIO | None = None, err: TextIO | None = None) -> int:
+def main(
+    argv: Sequence[str] | None = None, out: TextIO | None = None, err: TextIO | None = None
+) -> int:
     """Run the command line; returns the exit status."""
     out = out or sys.stdout
     err = err or sys.stderr
@@ -266,20 +307,34 @@ def _is_deliberate(error: KeyError) -> bool:
 def _file_problem(error: OSError) -> Problem:
     """A file named on the command line that cannot be read or written, located at the file."""
     name = str(error.filename)
-    return Problem(f"cannot use this file: {error.strerror or error}", Location(shown_name(name)),
-                   expected="an existing file (or directory) that can be read, or a folder that exists for output")
+    return Problem(
+        f"cannot use this file: {error.strerror or error}",
+        Location(shown_name(name)),
+        expected="an existing file (or directory) that can be read, or a folder that exists for output",
+    )
 
 
 def _internal_error(error: BaseException, debug: bool, err: TextIO) -> int:
     """A bug: one line saying so and where (the traceback only with --debug); exit status 3."""
     frames = traceback.extract_tb(error.__traceback__)
-    where = f" (at {Path(frames[-1].filename).name}:{frames[-1].lineno} in {frames[-1].name})" if frames else ""
-    summary = f"{type(error).__name__}: {error}".splitlines()[0][:300] if str(error) else type(error).__name__
+    where = (
+        f" (at {Path(frames[-1].filename).name}:{frames[-1].lineno} in {frames[-1].name})"
+        if frames
+        else ""
+    )
+    summary = (
+        f"{type(error).__name__}: {error}".splitlines()[0][:300]
+        if str(error)
+        else type(error).__name__
+    )
     if debug:
         traceback.print_exception(type(error), error, error.__traceback__, file=err)
     print(f"attendance-rules: internal error, please report: {summary}{where}", file=err)
     if not debug:
-        print("attendance-rules: run again with --debug (before the command) to see the traceback", file=err)
+        print(
+            "attendance-rules: run again with --debug (before the command) to see the traceback",
+            file=err,
+        )
     return EXIT_INTERNAL
 
 

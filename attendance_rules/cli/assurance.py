@@ -45,14 +45,23 @@ def _cmd_check(args: argparse.Namespace, out: TextIO) -> int:
         print(MISSING_HYPOTHESIS, file=sys.stderr)
         return 2
     chosen = args.property or [p.name for p in PROPERTIES]
-    print(f"checking {len(chosen)} behaviour propert{'y' if len(chosen) == 1 else 'ies'} of {args.policy}: "
-          f"up to {args.examples} generated histories each, seed {args.seed}, at most {args.max_seconds:g} s",
-          file=out, flush=True)
+    print(
+        f"checking {len(chosen)} behaviour propert{'y' if len(chosen) == 1 else 'ies'} of {args.policy}: "
+        f"up to {args.examples} generated histories each, seed {args.seed}, at most {args.max_seconds:g} s",
+        file=out,
+        flush=True,
+    )
     try:
-        report = check_properties(args.policy, examples=args.examples, seed=args.seed,
-                                  max_seconds=args.max_seconds, names=args.property,
-                                  progress=lambda props: progress(props, len(props), "check", args.progress,
-                                                                  unit="property"))
+        report = check_properties(
+            args.policy,
+            examples=args.examples,
+            seed=args.seed,
+            max_seconds=args.max_seconds,
+            names=args.property,
+            progress=lambda props: progress(
+                props, len(props), "check", args.progress, unit="property"
+            ),
+        )
     except HypothesisMissing:
         print(MISSING_HYPOTHESIS, file=sys.stderr)
         return 2
@@ -67,18 +76,42 @@ def register(sub: Any) -> None:
 
     names = [p.name for p in PROPERTIES] + [p.letter for p in PROPERTIES]
     p = sub.add_parser(
-        "check", help="test behaviour properties of a policy on generated histories (needs hypothesis)",
+        "check",
+        help="test behaviour properties of a policy on generated histories (needs hypothesis)",
         description="Generate attendance histories with hypothesis and test that the policy behaves sensibly: "
-                    + "; ".join(f"({p.letter}) {p.says}" for p in PROPERTIES)
-                    + ". Exit 0 when every property holds, 1 with a counterexample, 2 on usage errors.")
-    p.add_argument("policy", type=policy_ref, metavar="POLICY", help="policy id or policy file path")
-    p.add_argument("--examples", type=positive_int, default=100, metavar="N",
-                   help="generated histories per property (default 100)")
-    p.add_argument("--seed", type=int, default=0, metavar="S",
-                   help="random seed; the same seed repeats a run (default 0)")
-    p.add_argument("--max-seconds", type=_positive_seconds, default=60.0, metavar="T",
-                   help="time limit for all properties together, shrinking included (default 60)")
-    p.add_argument("--property", action="append", choices=names, metavar="NAME",
-                   help=f"check only this property (repeatable): {', '.join(names)}")
+        + "; ".join(f"({p.letter}) {p.says}" for p in PROPERTIES)
+        + ". Exit 0 when every property holds, 1 with a counterexample, 2 on usage errors.",
+    )
+    p.add_argument(
+        "policy", type=policy_ref, metavar="POLICY", help="policy id or policy file path"
+    )
+    p.add_argument(
+        "--examples",
+        type=positive_int,
+        default=100,
+        metavar="N",
+        help="generated histories per property (default 100)",
+    )
+    p.add_argument(
+        "--seed",
+        type=int,
+        default=0,
+        metavar="S",
+        help="random seed; the same seed repeats a run (default 0)",
+    )
+    p.add_argument(
+        "--max-seconds",
+        type=_positive_seconds,
+        default=60.0,
+        metavar="T",
+        help="time limit for all properties together, shrinking included (default 60)",
+    )
+    p.add_argument(
+        "--property",
+        action="append",
+        choices=names,
+        metavar="NAME",
+        help=f"check only this property (repeatable): {', '.join(names)}",
+    )
     add_run_options(p, jobs=False)
     p.set_defaults(run=_cmd_check)

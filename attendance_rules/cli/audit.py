@@ -37,13 +37,27 @@ def register(sub: Any) -> None:
     from .common import add_run_options, add_strict_codes
 
     p = sub.add_parser(
-        "audit", help="compare the case events that happened with the policy in force on each date",
+        "audit",
+        help="compare the case events that happened with the policy in force on each date",
         description="Findings: steps taken that the policy did not call for (unsupported), held back "
-                    "(held_back_but_done) or whose evidence was missing (missing_evidence), and steps "
-                    "the policy called for that were not taken by their due date (overdue). Exit status "
-                    "0 when the audit ran (findings are the output), 1 with --fail-on-findings and findings.")
-    p.add_argument("--policy", type=policy_ref, required=True, metavar="ID_OR_PATH", help="policy id or policy file")
-    p.add_argument("--history", nargs="+", required=True, metavar="FILE", help="history JSON, CSV files or directory")
+        "(held_back_but_done) or whose evidence was missing (missing_evidence), and steps "
+        "the policy called for that were not taken by their due date (overdue). Exit status "
+        "0 when the audit ran (findings are the output), 1 with --fail-on-findings and findings.",
+    )
+    p.add_argument(
+        "--policy",
+        type=policy_ref,
+        required=True,
+        metavar="ID_OR_PATH",
+        help="policy id or policy file",
+    )
+    p.add_argument(
+        "--history",
+        nargs="+",
+        required=True,
+        metavar="FILE",
+        help="history JSON, CSV files or directory",
+    )
     add_strict_codes(p)
     p.add_argument("--calendar", metavar="CSV", help="term dates (name,start,end)")
     add_audit_options(p)
@@ -51,5 +65,3 @@ def register(sub: Any) -> None:
     p.add_argument("--fail-on-findings", action="store_true", help="exit 1 when there are findings")
     add_run_options(p)
     p.set_defaults(run=_cmd_audit)
-
-

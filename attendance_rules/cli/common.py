@@ -16,10 +16,27 @@ from typing import Any, TextIO, cast
 
 from ..exceptions import Location, Problem, UsageError
 
-__all__ = ["COMMAND_LINE", "MAX_HORIZON_WEEKS", "add_audit_options", "add_run_options", "add_strict_codes",
-           "check_audit_args",
-           "calendar_of", "check_output", "conform_history", "date_type", "horizon_type", "jobs_of", "jobs_type", "positive_int",
-           "load_history_of", "policy_ref", "run_audit", "shown_name", "with_policy_files"]
+__all__ = [
+    "COMMAND_LINE",
+    "MAX_HORIZON_WEEKS",
+    "add_audit_options",
+    "add_run_options",
+    "add_strict_codes",
+    "check_audit_args",
+    "calendar_of",
+    "check_output",
+    "conform_history",
+    "date_type",
+    "horizon_type",
+    "jobs_of",
+    "jobs_type",
+    "positive_int",
+    "load_history_of",
+    "policy_ref",
+    "run_audit",
+    "shown_name",
+    "with_policy_files",
+]
 
 COMMAND_LINE = Location("<command line>")
 
@@ -51,7 +68,8 @@ def horizon_type(text: str) -> int:
         value = -1
     if not 0 <= value <= MAX_HORIZON_WEEKS:
         raise argparse.ArgumentTypeError(
-            f"expected a whole number of school weeks from 0 to {MAX_HORIZON_WEEKS}, found {text!r}")
+            f"expected a whole number of school weeks from 0 to {MAX_HORIZON_WEEKS}, found {text!r}"
+        )
     return value
 
 
@@ -76,14 +94,26 @@ def add_run_options(p: argparse.ArgumentParser, jobs: bool = True) -> None:
     if jobs:
         from ..scale.parallel import default_jobs
 
-        p.add_argument("--jobs", type=jobs_type, default=None, metavar="N",
-                       help=f"worker processes evaluating pupils; 1 runs in this process "
-                            f"(default: the machine's cores, os.cpu_count(), here {default_jobs()})")
-    p.add_argument("--quiet", action="store_true",
-                   help="no progress bar (it is shown on standard error only when that is a terminal)")
-    p.add_argument("--reader", choices=("auto", "stdlib", "pyarrow"), default="auto",
-                   help="how a CSV history's marks.csv is read: the csv module, pyarrow's multi-threaded reader "
-                        "(the 'parquet' extra), or auto: pyarrow for a marks.csv of 64 MiB or more when installed")
+        p.add_argument(
+            "--jobs",
+            type=jobs_type,
+            default=None,
+            metavar="N",
+            help=f"worker processes evaluating pupils; 1 runs in this process "
+            f"(default: the machine's cores, os.cpu_count(), here {default_jobs()})",
+        )
+    p.add_argument(
+        "--quiet",
+        action="store_true",
+        help="no progress bar (it is shown on standard error only when that is a terminal)",
+    )
+    p.add_argument(
+        "--reader",
+        choices=("auto", "stdlib", "pyarrow"),
+        default="auto",
+        help="how a CSV history's marks.csv is read: the csv module, pyarrow's multi-threaded reader "
+        "(the 'parquet' extra), or auto: pyarrow for a marks.csv of 64 MiB or more when installed",
+    )
 
 
 def jobs_of(args: argparse.Namespace) -> int:
@@ -107,9 +137,17 @@ def calendar_of(args: argparse.Namespace) -> Any:
     except OSError as error:  # e.g. a name longer than the system allows
         found = error.strerror or str(error)
     if found:
-        raise UsageError([Problem("--calendar names no readable file", Location(shown_name(name)), found=found,
-                                  expected="a CSV file with columns name,start,end",
-                                  example="autumn 1,2023-09-04,2023-10-27")])
+        raise UsageError(
+            [
+                Problem(
+                    "--calendar names no readable file",
+                    Location(shown_name(name)),
+                    found=found,
+                    expected="a CSV file with columns name,start,end",
+                    example="autumn 1,2023-09-04,2023-10-27",
+                )
+            ]
+        )
     return load_calendar(path)
 
 
@@ -138,7 +176,9 @@ def with_policy_files(policy: Any, fmt: str, out: TextIO, label: str = "policy f
 
     if fmt in ("json", "jsonl"):
         return out
-    chain = getattr(getattr(policy, "ruleset", None), "policy", policy).chain  # compiled or effective
+    chain = getattr(
+        getattr(policy, "ruleset", None), "policy", policy
+    ).chain  # compiled or effective
     paths = [display_path(p.file) for p in chain]
     if fmt == "markdown":
         lines = "\n" + f"{label.capitalize()}: " + " → ".join(f"`{p}`" for p in paths) + "\n"
@@ -178,27 +218,47 @@ def check_output(name: str) -> None:
     """An output file goes into a folder that exists, and is not itself a folder (usage errors)."""
     path = Path(name)
     try:
-        problem = "is a directory" if path.is_dir() else "" if path.parent.is_dir() else "its folder does not exist"
+        problem = (
+            "is a directory"
+            if path.is_dir()
+            else ""
+            if path.parent.is_dir()
+            else "its folder does not exist"
+        )
     except OSError as error:
         problem = error.strerror or str(error)
     if problem:
-        raise UsageError([Problem(f"cannot write the output file: {problem}", Location(shown_name(name)),
-                                  expected="a file name in an existing folder", example="--output handbook.md")])
+        raise UsageError(
+            [
+                Problem(
+                    f"cannot write the output file: {problem}",
+                    Location(shown_name(name)),
+                    expected="a file name in an existing folder",
+                    example="--output handbook.md",
+                )
+            ]
+        )
 
 
 def add_strict_codes(p: argparse.ArgumentParser) -> None:
     """``--strict-codes``, beside a command's ``--history``."""
-    p.add_argument("--strict-codes", action="store_true",
-                   help="refuse a register code used after its withdrawal (F, H, J or Y from 19 August 2024, F "
-                        "from September 2013) rather than count it as DfE's statistics do, with a warning")
+    p.add_argument(
+        "--strict-codes",
+        action="store_true",
+        help="refuse a register code used after its withdrawal (F, H, J or Y from 19 August 2024, F "
+        "from September 2013) rather than count it as DfE's statistics do, with a warning",
+    )
 
 
 def load_history_of(args: argparse.Namespace) -> Any:
     """The history of ``--history``, read with the command's ``--reader`` and ``--strict-codes``."""
     from ..registers.readers import load_history
 
-    return load_history(args.history, engine=getattr(args, "reader", "auto"),
-                        strict_codes=getattr(args, "strict_codes", False))
+    return load_history(
+        args.history,
+        engine=getattr(args, "reader", "auto"),
+        strict_codes=getattr(args, "strict_codes", False),
+    )
 
 
 def conform_history(policy: Any, history: Any, args: argparse.Namespace, warn: bool = True) -> Any:
@@ -218,25 +278,50 @@ def conform_history(policy: Any, history: Any, args: argparse.Namespace, warn: b
 def add_audit_options(p: argparse.ArgumentParser) -> None:
     """The options that choose what is audited: ``--from``/``--to``, ``--pupil``, ``--scan``, ``--default-due``."""
 
-    p.add_argument("--from", dest="start", type=date_type, metavar="YYYY-MM-DD",
-                   help="first date audited (default: the first date of the data)")
-    p.add_argument("--to", dest="end", type=date_type, metavar="YYYY-MM-DD",
-                   help="last date audited (default: the last date of the data)")
-    p.add_argument("--pupil", action="append", metavar="ID", help="only this pupil (repeat for more)")
-    p.add_argument("--scan", choices=("week", "day"), default="week",
-                   help="when to look for new recommendations: each school week's last day and every event "
-                        "date, narrowed to the day (default), or every school day (slower)")
-    p.add_argument("--default-due", type=int, default=20, metavar="SCHOOL_DAYS",
-                   help="school days allowed for a step the policy gives no due date (default 20)")
+    p.add_argument(
+        "--from",
+        dest="start",
+        type=date_type,
+        metavar="YYYY-MM-DD",
+        help="first date audited (default: the first date of the data)",
+    )
+    p.add_argument(
+        "--to",
+        dest="end",
+        type=date_type,
+        metavar="YYYY-MM-DD",
+        help="last date audited (default: the last date of the data)",
+    )
+    p.add_argument(
+        "--pupil", action="append", metavar="ID", help="only this pupil (repeat for more)"
+    )
+    p.add_argument(
+        "--scan",
+        choices=("week", "day"),
+        default="week",
+        help="when to look for new recommendations: each school week's last day and every event "
+        "date, narrowed to the day (default), or every school day (slower)",
+    )
+    p.add_argument(
+        "--default-due",
+        type=int,
+        default=20,
+        metavar="SCHOOL_DAYS",
+        help="school days allowed for a step the policy gives no due date (default 20)",
+    )
 
 
 def check_audit_args(args: argparse.Namespace) -> None:
     from ..exceptions import Problem, UsageError
 
     if args.start and args.end and args.start > args.end:
-        raise UsageError([Problem(f"--from {args.start.isoformat()} is after --to {args.end.isoformat()}")])
+        raise UsageError(
+            [Problem(f"--from {args.start.isoformat()} is after --to {args.end.isoformat()}")]
+        )
     if args.default_due < 0:
-        raise UsageError([Problem("--default-due must be 0 or more school days", found=str(args.default_due))])
+        raise UsageError(
+            [Problem("--default-due must be 0 or more school days", found=str(args.default_due))]
+        )
 
 
 def run_audit(policy: Any, history: Any, args: argparse.Namespace) -> Any:
@@ -253,13 +338,21 @@ def run_audit(policy: Any, history: Any, args: argparse.Namespace) -> Any:
 
     check_audit_args(args)
     school = conform_history(policy, history, args).school
-    pupils, scope = audit_scope(history, args.start, args.end, args.pupil, args.scan, args.default_due)
+    pupils, scope = audit_scope(
+        history, args.start, args.end, args.pupil, args.scan, args.default_due
+    )
     scope = attrs.evolve(scope, school=school)
     task = PupilTask(_setup_audit, _audit_one, (args.policy, policy.calendar, scope))
-    with closing(map_pupils(task, pupils, jobs_of(args), state=(policy, completions(policy.ruleset), scope))) \
-            as results:
-        return audit_report(policy, history, scope, len(pupils), progress(results, len(pupils), "audit",
-                                                                          args.progress))
+    with closing(
+        map_pupils(task, pupils, jobs_of(args), state=(policy, completions(policy.ruleset), scope))
+    ) as results:
+        return audit_report(
+            policy,
+            history,
+            scope,
+            len(pupils),
+            progress(results, len(pupils), "audit", args.progress),
+        )
 
 
 def _setup_audit(ref: str, calendar: Any, scope: Any) -> tuple[Any, Any, Any]:

@@ -24,8 +24,9 @@ __all__ = ["register"]
 def _load(args: argparse.Namespace) -> tuple[Any, Any]:
     from ..engine.compiled import load_policy
 
-    return load_policy(args.policy, calendar=calendar_of(args), backend=getattr(args, "backend", "python")), \
-        load_history_of(args)
+    return load_policy(
+        args.policy, calendar=calendar_of(args), backend=getattr(args, "backend", "python")
+    ), load_history_of(args)
 
 
 def _cmd_evaluate(args: argparse.Namespace, out: TextIO) -> int:
@@ -45,8 +46,9 @@ def _cmd_evaluate(args: argparse.Namespace, out: TextIO) -> int:
     policy, history = _load(args)
     pupils = [history.pupil(args.pupil)] if args.pupil else list(history)
     checked = conform_history(policy, history, args)
-    task, state = evaluate_task(policy, args.policy, args.as_of, checked.school, args.horizon,
-                                lines=args.format == "jsonl")
+    task, state = evaluate_task(
+        policy, args.policy, args.as_of, checked.school, args.horizon, lines=args.format == "jsonl"
+    )
     with closing(map_pupils(task, pupils, jobs_of(args), state=state)) as results:
         bar = unless_streaming_to_terminal(args.progress, out)
         out = with_policy_files(policy, args.format, out)
@@ -69,8 +71,14 @@ def _cmd_explain(args: argparse.Namespace, out: TextIO) -> int:
         from ..engine.distance import distances
 
         checks = policy.why_not(pupil, args.as_of, args.why_not, school)
-        near = distances(policy.engine, pupil, args.as_of, school, args.horizon,
-                         rules=tuple(c.rule for c in checks))
+        near = distances(
+            policy.engine,
+            pupil,
+            args.as_of,
+            school,
+            args.horizon,
+            rules=tuple(c.rule for c in checks),
+        )
         out.write("\n" + explain_why_not(args.why_not, checks, near, args.as_of))
     out.flush()
     return 0
@@ -93,9 +101,15 @@ def _cmd_verify(args: argparse.Namespace, out: TextIO) -> int:
 
 
 # What `verify` reads of a saved evaluation: JSON pointer -> the type it must have.
-_SAVED_SHAPE = (("", dict, "an object"), ("/policy", dict, "an object"), ("/policy/id", str, "text"),
-                ("/history", dict, "an object"), ("/library", dict, "an object"), ("/as_of", str, "a date"),
-                ("/pupils", list, "a list"))
+_SAVED_SHAPE = (
+    ("", dict, "an object"),
+    ("/policy", dict, "an object"),
+    ("/policy/id", str, "text"),
+    ("/history", dict, "an object"),
+    ("/library", dict, "an object"),
+    ("/as_of", str, "a date"),
+    ("/pupils", list, "a list"),
+)
 
 
 def _saved_evaluation(path: Path) -> tuple[dict, Any]:
@@ -104,12 +118,17 @@ def _saved_evaluation(path: Path) -> tuple[dict, Any]:
     import datetime as dt
 
     saved = _read_json(path)
-    problems = [_shape_problem(path, pointer, found, expected) for pointer, found, expected in _shape_errors(saved)]
+    problems = [
+        _shape_problem(path, pointer, found, expected)
+        for pointer, found, expected in _shape_errors(saved)
+    ]
     if not problems:
         try:
             return saved, dt.date.fromisoformat(saved["as_of"])
         except ValueError:
-            problems.append(_shape_problem(path, "/as_of", repr(saved["as_of"]), "a date as YYYY-MM-DD"))
+            problems.append(
+                _shape_problem(path, "/as_of", repr(saved["as_of"]), "a date as YYYY-MM-DD")
+            )
     raise InputError(problems)
 
 
@@ -123,8 +142,16 @@ def _read_json(path: Path) -> Any:
         where, found = Location(str(path)), f"a byte that is not UTF-8 at offset {error.start}"
     except (ValueError, RecursionError) as error:  # 4,301+ digit integers; thousands of nested [
         where, found = Location(str(path)), str(error).split(";")[0] or "nesting too deep"
-    raise InputError([Problem("not a saved evaluation", where, found=found,
-                              expected="the JSON output of `evaluate --format json`")])
+    raise InputError(
+        [
+            Problem(
+                "not a saved evaluation",
+                where,
+                found=found,
+                expected="the JSON output of `evaluate --format json`",
+            )
+        ]
+    )
 
 
 def _shape_errors(saved: Any) -> list[tuple[str, str, str]]:
@@ -158,16 +185,26 @@ def _at(data: Any, pointer: str) -> Any:
 
 def _shape_problem(path: Path, pointer: str, found: str, expected: str) -> Problem:
     """A located problem of a saved evaluation's shape."""
-    return Problem("not a saved evaluation", Location(str(path), pointer=pointer or "/"), found=found,
-                   expected=f"{expected} (the JSON output of `evaluate --format json`)")
+    return Problem(
+        "not a saved evaluation",
+        Location(str(path), pointer=pointer or "/"),
+        found=found,
+        expected=f"{expected} (the JSON output of `evaluate --format json`)",
+    )
 
 
 def _check_pupils_known(pupils: list[str], history: Any, decision: str) -> None:
     """Every pupil of the saved evaluation is in the history given (located in the decision)."""
     known = {p.id for p in history}
-    problems = [Problem(f"pupil {pupil!r} is not in the history given", Location(decision, pointer=f"/pupils/{i}"),
-                        expected="the history the evaluation was made from")
-                for i, pupil in enumerate(pupils) if pupil not in known]
+    problems = [
+        Problem(
+            f"pupil {pupil!r} is not in the history given",
+            Location(decision, pointer=f"/pupils/{i}"),
+            expected="the history the evaluation was made from",
+        )
+        for i, pupil in enumerate(pupils)
+        if pupil not in known
+    ]
     if problems:
         raise InputError(problems)
 
@@ -176,21 +213,31 @@ def _compare(saved: dict, again: dict, out: TextIO) -> int:
     differences = []
     for key in ("policy", "history"):
         if saved[key].get("digest") != again[key]["digest"]:
-            differences.append(f"{key} digest differs: saved {saved[key].get('digest')}, "
-                               f"now {again[key]['digest']}")
+            differences.append(
+                f"{key} digest differs: saved {saved[key].get('digest')}, "
+                f"now {again[key]['digest']}"
+            )
     for old, new in zip(saved["pupils"], again["pupils"]):
         if old != new:
-            differences.append(f"pupil {old.get('pupil_id')}: saved {_actions(old)}, now {_actions(new)}")
+            differences.append(
+                f"pupil {old.get('pupil_id')}: saved {_actions(old)}, now {_actions(new)}"
+            )
     if saved.get("library", {}).get("version") != again["library"]["version"]:
-        print(f"note: saved with library {saved.get('library', {}).get('version')}, "
-              f"now {again['library']['version']}", file=out)
+        print(
+            f"note: saved with library {saved.get('library', {}).get('version')}, "
+            f"now {again['library']['version']}",
+            file=out,
+        )
     if differences:
         print("NOT REPRODUCED", file=out)
         for line in differences:
             print(f"  {line}", file=out)
         return 1
-    print(f"reproduced exactly: {len(again['pupils'])} pupil(s), as of {again['as_of']}, "
-          f"policy {again['policy']['id']} {again['policy']['digest'][:19]}…", file=out)
+    print(
+        f"reproduced exactly: {len(again['pupils'])} pupil(s), as of {again['as_of']}, "
+        f"policy {again['policy']['id']} {again['policy']['digest'][:19]}…",
+        file=out,
+    )
     return 0
 
 
@@ -206,20 +253,38 @@ def _cmd_test(args: argparse.Namespace, out: TextIO) -> int:
     for result in failed:
         print("FAIL " + "\n\n".join(result.failures) + "\n", file=out)
     checks = sum(r.checked for r in results)
-    print(f"{len(results) - len(failed)} passed, {len(failed)} failed ({len(results)} case(s), {checks} check(s))",
-          file=out)
+    print(
+        f"{len(results) - len(failed)} passed, {len(failed)} failed ({len(results)} case(s), {checks} check(s))",
+        file=out,
+    )
     return 1 if failed else 0
 
 
 def _common(p: argparse.ArgumentParser, pupil_required: bool = False) -> None:
-    p.add_argument("--policy", type=policy_ref, required=True, metavar="ID_OR_PATH", help="policy id or policy file")
-    p.add_argument("--history", nargs="+", required=True, metavar="FILE", help="history JSON, CSV files or directory")
+    p.add_argument(
+        "--policy",
+        type=policy_ref,
+        required=True,
+        metavar="ID_OR_PATH",
+        help="policy id or policy file",
+    )
+    p.add_argument(
+        "--history",
+        nargs="+",
+        required=True,
+        metavar="FILE",
+        help="history JSON, CSV files or directory",
+    )
     add_strict_codes(p)
     p.add_argument("--as-of", required=True, type=date_type, metavar="YYYY-MM-DD")
     p.add_argument("--pupil", required=pupil_required, metavar="ID")
     p.add_argument("--calendar", metavar="CSV", help="term dates (name,start,end)")
-    p.add_argument("--backend", choices=("python", "durable"), default="python",
-                   help="rule engine (durable needs the 'durable' extra, Python < 3.13)")
+    p.add_argument(
+        "--backend",
+        choices=("python", "durable"),
+        default="python",
+        help="rule engine (durable needs the 'durable' extra, Python < 3.13)",
+    )
 
 
 def register(sub: Any, psub: Any) -> None:
@@ -229,8 +294,13 @@ def register(sub: Any, psub: Any) -> None:
     p = sub.add_parser("evaluate", help="recommended actions for each pupil, with cited reasons")
     _common(p)
     p.add_argument("--format", choices=("table", "json", "jsonl", "markdown"), default="table")
-    p.add_argument("--horizon", type=horizon_type, metavar="WEEKS", default=None,
-                   help="also list, per pupil, thresholds that could be met within WEEKS school weeks (at_risk)")
+    p.add_argument(
+        "--horizon",
+        type=horizon_type,
+        metavar="WEEKS",
+        default=None,
+        help="also list, per pupil, thresholds that could be met within WEEKS school weeks (at_risk)",
+    )
     add_run_options(p)
     from ..scale.distributed import add_arguments
 
@@ -239,17 +309,30 @@ def register(sub: Any, psub: Any) -> None:
 
     p = sub.add_parser("explain", help="the reasoning for one pupil in plain English")
     _common(p, pupil_required=True)
-    p.add_argument("--why-not", metavar="ACTION", help="also show what stands between the pupil and ACTION")
-    p.add_argument("--horizon", type=horizon_type, metavar="WEEKS", default=6,
-                   help="with --why-not: how far ahead to look for thresholds (school weeks, default 6)")
+    p.add_argument(
+        "--why-not", metavar="ACTION", help="also show what stands between the pupil and ACTION"
+    )
+    p.add_argument(
+        "--horizon",
+        type=horizon_type,
+        metavar="WEEKS",
+        default=6,
+        help="with --why-not: how far ahead to look for thresholds (school weeks, default 6)",
+    )
     p.set_defaults(run=_cmd_explain)
 
-    p = sub.add_parser("verify", help="re-run a saved evaluation and confirm it is reproduced exactly")
+    p = sub.add_parser(
+        "verify", help="re-run a saved evaluation and confirm it is reproduced exactly"
+    )
     p.add_argument("decision", metavar="DECISION.json")
     p.add_argument("--history", nargs="+", required=True, metavar="FILE")
     add_strict_codes(p)
-    p.add_argument("--policy", type=policy_ref, metavar="ID_OR_PATH",
-                   help="default: the policy id recorded in the decision")
+    p.add_argument(
+        "--policy",
+        type=policy_ref,
+        metavar="ID_OR_PATH",
+        help="default: the policy id recorded in the decision",
+    )
     p.set_defaults(run=_cmd_verify)
 
     p = sub.add_parser("test", help="run case files (*.case.yaml) and show a diff for each failure")

@@ -34,14 +34,23 @@ def _cmd_timeline(args: argparse.Namespace, out: TextIO) -> int:
     from .common import conform_history, jobs_of, with_policy_files
 
     if args.end < args.start:
-        raise UsageError([Problem("--to is before --from", Location("<command line>"),
-                                  found=f"--from {args.start.isoformat()} --to {args.end.isoformat()}")])
+        raise UsageError(
+            [
+                Problem(
+                    "--to is before --from",
+                    Location("<command line>"),
+                    found=f"--from {args.start.isoformat()} --to {args.end.isoformat()}",
+                )
+            ]
+        )
     policy, history = _policy(args.policy, args), _history(args)
     pupils = [history.pupil(args.pupil)] if args.pupil else list(history)
     task, state = _timeline_task(args, policy, conform_history(policy, history, args).school)
     with closing(map_pupils(task, pupils, jobs_of(args), state=state)) as results:
         timelines = tuple(progress(results, len(pupils), "timeline", args.progress))
-    timeline = Timeline(args.start, args.end, policy_meta(policy), history_meta(history), __version__, timelines)
+    timeline = Timeline(
+        args.start, args.end, policy_meta(policy), history_meta(history), __version__, timelines
+    )
     titled = with_policy_files(policy, args.format, out)
     titled.write(render_timeline(timeline, args.format))
     titled.flush()
@@ -54,7 +63,9 @@ def _timeline_task(args: argparse.Namespace, policy: Any, school: Any) -> tuple[
     from ..scale.parallel import PupilTask
 
     extra = (args.start, args.end, school)
-    task = PupilTask(_setup_timeline, _replay_one, (args.policy, policy.calendar, policy.backend, extra))
+    task = PupilTask(
+        _setup_timeline, _replay_one, (args.policy, policy.calendar, policy.backend, extra)
+    )
     return task, (policy, (extra, rolling_due_actions(policy)))
 
 
@@ -85,19 +96,38 @@ def _cmd_diff(args: argparse.Namespace, out: TextIO) -> int:
     from .common import conform_history, jobs_of, with_policy_files
 
     if args.examples < 0:
-        raise UsageError([Problem("--examples must be 0 or more", Location("<command line>"),
-                                  found=str(args.examples))])
+        raise UsageError(
+            [
+                Problem(
+                    "--examples must be 0 or more",
+                    Location("<command line>"),
+                    found=str(args.examples),
+                )
+            ]
+        )
     old, new, history = _policy(args.old, args), _policy(args.new, args), _history(args)
     # errors under either policy stop the run; warnings are the new policy's (the history is read
     # for it: the old one may well lack its actions and settings)
     conform_history(old, history, args, warn=False)
     extra = (args.as_of, conform_history(new, history, args).school)
     task = PupilTask(_setup_diff, _compare_one, (args.old, args.new, old.calendar, extra))
-    with closing(map_pupils(task, list(history), jobs_of(args), state=(old, new, extra))) as results:
-        impact = compare_policies(old, new, history, args.as_of, args.examples,
-                                  progress(results, len(history), "diff", args.progress))
-    titled = with_policy_files(new, args.format, with_policy_files(old, args.format, out, "old policy files"),
-                               "new policy files")
+    with closing(
+        map_pupils(task, list(history), jobs_of(args), state=(old, new, extra))
+    ) as results:
+        impact = compare_policies(
+            old,
+            new,
+            history,
+            args.as_of,
+            args.examples,
+            progress(results, len(history), "diff", args.progress),
+        )
+    titled = with_policy_files(
+        new,
+        args.format,
+        with_policy_files(old, args.format, out, "old policy files"),
+        "new policy files",
+    )
     titled.write(render_impact(impact, args.format))
     titled.flush()
     return 0
@@ -133,7 +163,9 @@ def _cmd_cohort(args: argparse.Namespace, out: TextIO) -> int:
     task, state = evaluate_task(policy, args.policy, args.as_of, checked.school)
     with closing(map_pupils(task, list(history), jobs_of(args), state=state)) as results:
         pupils = tuple(progress(results, len(history), "cohort", args.progress))
-    evaluation = attrs.evolve(evaluation_header(policy, history, args.as_of, checked.warnings), pupils=pupils)
+    evaluation = attrs.evolve(
+        evaluation_header(policy, history, args.as_of, checked.warnings), pupils=pupils
+    )
     titled = with_policy_files(policy, args.format, out)
     titled.write(render_cohort(cohort_view(policy, history, args.as_of, evaluation), args.format))
     titled.flush()
@@ -143,9 +175,17 @@ def _cmd_cohort(args: argparse.Namespace, out: TextIO) -> int:
 def _history_args(p: argparse.ArgumentParser) -> None:
     from .common import add_strict_codes
 
-    p.add_argument("--history", nargs="+", required=True, metavar="FILE", help="history JSON, CSV files or directory")
+    p.add_argument(
+        "--history",
+        nargs="+",
+        required=True,
+        metavar="FILE",
+        help="history JSON, CSV files or directory",
+    )
     add_strict_codes(p)
-    p.add_argument("--calendar", metavar="CSV", help="term dates (name,start,end); default: inferred from gaps")
+    p.add_argument(
+        "--calendar", metavar="CSV", help="term dates (name,start,end); default: inferred from gaps"
+    )
 
 
 def register(sub: Any) -> None:
@@ -153,13 +193,22 @@ def register(sub: Any) -> None:
     from .common import add_run_options
 
     date = date_type
-    p = sub.add_parser("timeline", help="replay every school day of a range: when each recommendation "
-                                        "appeared, changed and ended",
-                       description="Evaluate as of every school day from --from to --to (each pupil's days "
-                                   "with marks) and report each recommendation's episodes: first and last day "
-                                   "recommended, the reasons when it appeared, changes of window, due date, "
-                                   "parameters or rules, and why it ended.")
-    p.add_argument("--policy", type=policy_ref, required=True, metavar="ID_OR_PATH", help="policy id or policy file")
+    p = sub.add_parser(
+        "timeline",
+        help="replay every school day of a range: when each recommendation "
+        "appeared, changed and ended",
+        description="Evaluate as of every school day from --from to --to (each pupil's days "
+        "with marks) and report each recommendation's episodes: first and last day "
+        "recommended, the reasons when it appeared, changes of window, due date, "
+        "parameters or rules, and why it ended.",
+    )
+    p.add_argument(
+        "--policy",
+        type=policy_ref,
+        required=True,
+        metavar="ID_OR_PATH",
+        help="policy id or policy file",
+    )
     _history_args(p)
     p.add_argument("--from", dest="start", required=True, type=date, metavar="YYYY-MM-DD")
     p.add_argument("--to", dest="end", required=True, type=date, metavar="YYYY-MM-DD")
@@ -168,22 +217,48 @@ def register(sub: Any) -> None:
     add_run_options(p)
     p.set_defaults(run=_cmd_timeline)
 
-    p = sub.add_parser("diff", help="impact of a policy change: which pupils gain or lose which recommendations",
-                       description="Evaluate the old and the new policy over one history as of one date; count "
-                                   "per action the pupils who gain or lose it, with examples giving both sides' "
-                                   "reasons, and list what differs between the policies.")
-    p.add_argument("--old", type=policy_ref, required=True, metavar="ID_OR_PATH", help="the policy before the change")
-    p.add_argument("--new", type=policy_ref, required=True, metavar="ID_OR_PATH", help="the policy after the change")
+    p = sub.add_parser(
+        "diff",
+        help="impact of a policy change: which pupils gain or lose which recommendations",
+        description="Evaluate the old and the new policy over one history as of one date; count "
+        "per action the pupils who gain or lose it, with examples giving both sides' "
+        "reasons, and list what differs between the policies.",
+    )
+    p.add_argument(
+        "--old",
+        type=policy_ref,
+        required=True,
+        metavar="ID_OR_PATH",
+        help="the policy before the change",
+    )
+    p.add_argument(
+        "--new",
+        type=policy_ref,
+        required=True,
+        metavar="ID_OR_PATH",
+        help="the policy after the change",
+    )
     _history_args(p)
     p.add_argument("--as-of", required=True, type=date, metavar="YYYY-MM-DD")
-    p.add_argument("--examples", type=int, default=3, metavar="N", help="examples per action and direction (3)")
+    p.add_argument(
+        "--examples", type=int, default=3, metavar="N", help="examples per action and direction (3)"
+    )
     p.add_argument("--format", choices=("table", "json"), default="table")
     add_run_options(p)
     p.set_defaults(run=_cmd_diff)
 
-    p = sub.add_parser("cohort", help="counts per action, kind and stage, and the persistent and severe "
-                                      "absence lists for a targeting support meeting")
-    p.add_argument("--policy", type=policy_ref, required=True, metavar="ID_OR_PATH", help="policy id or policy file")
+    p = sub.add_parser(
+        "cohort",
+        help="counts per action, kind and stage, and the persistent and severe "
+        "absence lists for a targeting support meeting",
+    )
+    p.add_argument(
+        "--policy",
+        type=policy_ref,
+        required=True,
+        metavar="ID_OR_PATH",
+        help="policy id or policy file",
+    )
     _history_args(p)
     p.add_argument("--as-of", required=True, type=date, metavar="YYYY-MM-DD")
     p.add_argument("--format", choices=("table", "json", "markdown"), default="table")

@@ -69,8 +69,16 @@ def _cmd_pupil(args: argparse.Namespace, out: TextIO) -> int:
     pupil = history.pupil(args.pupil)
     folder = Path(args.output).parent if args.output else None
     handbook = _handbook(args, policy, folder, out)
-    page = pupil_report(policy, pupil, args.as_of, school=checked.school, handbook=handbook,
-                        horizon=args.horizon, start=args.start, warnings=checked.warnings)
+    page = pupil_report(
+        policy,
+        pupil,
+        args.as_of,
+        school=checked.school,
+        handbook=handbook,
+        horizon=args.horizon,
+        start=args.start,
+        warnings=checked.warnings,
+    )
     _write(page, args.output, out, args.err)
     return 0
 
@@ -87,9 +95,19 @@ def _cmd_cohort(args: argparse.Namespace, out: TextIO) -> int:
     policy, history, checked = _policy_and_history(args)
     folder.mkdir(exist_ok=True)
     handbook = _handbook(args, policy, folder, out)
-    written = write_cohort_pack(policy, args.policy, history, args.as_of, folder, school=checked.school,
-                                handbook=handbook, horizon=args.horizon, jobs=jobs_of(args),
-                                progress=args.progress, warnings=checked.warnings)
+    written = write_cohort_pack(
+        policy,
+        args.policy,
+        history,
+        args.as_of,
+        folder,
+        school=checked.school,
+        handbook=handbook,
+        horizon=args.horizon,
+        jobs=jobs_of(args),
+        progress=args.progress,
+        warnings=checked.warnings,
+    )
     for path in written:
         print(f"wrote {path.as_posix()}", file=args.err)
     return 0
@@ -100,14 +118,26 @@ def _check_folder(folder: Path) -> None:
     from ..exceptions import Location, Problem, UsageError
 
     try:
-        problem = ("is a file" if folder.is_file() else
-                   "" if folder.is_dir() or folder.absolute().parent.is_dir() else "its parent folder does not exist")
+        problem = (
+            "is a file"
+            if folder.is_file()
+            else ""
+            if folder.is_dir() or folder.absolute().parent.is_dir()
+            else "its parent folder does not exist"
+        )
     except OSError as error:
         problem = error.strerror or str(error)
     if problem:
-        raise UsageError([Problem(f"cannot write the report folder: {problem}", Location(str(folder)),
-                                  expected="a folder, or a new folder's name in an existing folder",
-                                  example="--output tsm-autumn-2024")])
+        raise UsageError(
+            [
+                Problem(
+                    f"cannot write the report folder: {problem}",
+                    Location(str(folder)),
+                    expected="a folder, or a new folder's name in an existing folder",
+                    example="--output tsm-autumn-2024",
+                )
+            ]
+        )
 
 
 def _cmd_audit(args: argparse.Namespace, out: TextIO) -> int:
@@ -129,39 +159,77 @@ def _cmd_audit(args: argparse.Namespace, out: TextIO) -> int:
 def _common(p: argparse.ArgumentParser, horizon: bool = True) -> None:
     from .common import add_strict_codes, date_type, horizon_type, policy_ref
 
-    p.add_argument("--policy", type=policy_ref, required=True, metavar="ID_OR_PATH", help="policy id or policy file")
-    p.add_argument("--history", nargs="+", required=True, metavar="FILE", help="history JSON, CSV files or directory")
+    p.add_argument(
+        "--policy",
+        type=policy_ref,
+        required=True,
+        metavar="ID_OR_PATH",
+        help="policy id or policy file",
+    )
+    p.add_argument(
+        "--history",
+        nargs="+",
+        required=True,
+        metavar="FILE",
+        help="history JSON, CSV files or directory",
+    )
     add_strict_codes(p)
-    p.add_argument("--calendar", metavar="CSV", help="term dates (name,start,end); default: inferred from gaps")
-    p.add_argument("--handbook", metavar="URL",
-                   help="where the policy's HTML handbook is published; citations link to it (default: "
-                        "handbook-POLICY.html, written beside the report)")
+    p.add_argument(
+        "--calendar", metavar="CSV", help="term dates (name,start,end); default: inferred from gaps"
+    )
+    p.add_argument(
+        "--handbook",
+        metavar="URL",
+        help="where the policy's HTML handbook is published; citations link to it (default: "
+        "handbook-POLICY.html, written beside the report)",
+    )
     if horizon:
         p.add_argument("--as-of", required=True, type=date_type, metavar="YYYY-MM-DD")
-        p.add_argument("--horizon", type=horizon_type, default=DEFAULT_HORIZON_WEEKS, metavar="WEEKS",
-                       help=f"school weeks ahead for the at-risk lists (default {DEFAULT_HORIZON_WEEKS}; 0: none)")
+        p.add_argument(
+            "--horizon",
+            type=horizon_type,
+            default=DEFAULT_HORIZON_WEEKS,
+            metavar="WEEKS",
+            help=f"school weeks ahead for the at-risk lists (default {DEFAULT_HORIZON_WEEKS}; 0: none)",
+        )
 
 
 def register(sub: Any) -> None:
     """Add ``report pupil|cohort|audit`` to the CLI parser."""
     from .common import add_run_options, date_type
 
-    p = sub.add_parser("report", help="HTML reports: a pupil's year, the targeting-support pack, the audit")
+    p = sub.add_parser(
+        "report", help="HTML reports: a pupil's year, the targeting-support pack, the audit"
+    )
     rsub = p.add_subparsers(dest="report_command", metavar="REPORT")
     rsub.required = True
 
-    r = rsub.add_parser("pupil", help="one pupil's year: weekly attendance, register calendar, recommendations")
+    r = rsub.add_parser(
+        "pupil", help="one pupil's year: weekly attendance, register calendar, recommendations"
+    )
     _common(r)
     r.add_argument("--pupil", required=True, metavar="ID", help="the pupil")
-    r.add_argument("--from", dest="start", type=date_type, default=None, metavar="YYYY-MM-DD",
-                   help="first day shown (default: 1 September before --as-of)")
-    r.add_argument("-o", "--output", metavar="FILE.html", help="write the page here (default: standard output)")
+    r.add_argument(
+        "--from",
+        dest="start",
+        type=date_type,
+        default=None,
+        metavar="YYYY-MM-DD",
+        help="first day shown (default: 1 September before --as-of)",
+    )
+    r.add_argument(
+        "-o", "--output", metavar="FILE.html", help="write the page here (default: standard output)"
+    )
     add_run_options(r, jobs=False)
     r.set_defaults(run=_cmd_pupil)
 
-    r = rsub.add_parser("cohort", help="the termly targeting-support-meeting pack: lists, counts, pupil pages")
+    r = rsub.add_parser(
+        "cohort", help="the termly targeting-support-meeting pack: lists, counts, pupil pages"
+    )
     _common(r)
-    r.add_argument("-o", "--output", metavar="DIR", help="folder for the pack (default: cohort-AS_OF)")
+    r.add_argument(
+        "-o", "--output", metavar="DIR", help="folder for the pack (default: cohort-AS_OF)"
+    )
     add_run_options(r)
     r.set_defaults(run=_cmd_cohort)
 
@@ -170,6 +238,8 @@ def register(sub: Any) -> None:
     from .common import add_audit_options
 
     add_audit_options(r)
-    r.add_argument("-o", "--output", metavar="FILE.html", help="write the page here (default: standard output)")
+    r.add_argument(
+        "-o", "--output", metavar="FILE.html", help="write the page here (default: standard output)"
+    )
     add_run_options(r)
     r.set_defaults(run=_cmd_audit)

@@ -24,7 +24,9 @@ __all__ = ["CompiledPolicy", "evaluate", "load_policy"]
 class CompiledPolicy:
     """A validated, compiled, immutable policy ready to evaluate pupils (thread-safe)."""
 
-    def __init__(self, ruleset: RuleSet, calendar: Calendar = Calendar(), backend: str = "python") -> None:
+    def __init__(
+        self, ruleset: RuleSet, calendar: Calendar = Calendar(), backend: str = "python"
+    ) -> None:
         self.ruleset = ruleset
         self.calendar = calendar
         self.backend = backend
@@ -49,7 +51,9 @@ class CompiledPolicy:
         """SHA-256 over the policy files of the chain."""
         return self.ruleset.policy.digest
 
-    def evaluate(self, history: History, as_of: dt.date, pupils: Sequence[str] | None = None) -> Evaluation:
+    def evaluate(
+        self, history: History, as_of: dt.date, pupils: Sequence[str] | None = None
+    ) -> Evaluation:
         """Recommendations for every pupil of ``history`` (or those named) as of a date.
 
         The history is first checked against the policy (``conformance.conform``):
@@ -60,11 +64,15 @@ class CompiledPolicy:
         result = self.engine.evaluate(attrs.evolve(history, school=checked.school), as_of, pupils)
         return attrs.evolve(result, warnings=checked.warnings) if checked.warnings else result
 
-    def evaluate_pupil(self, pupil: Pupil, as_of: dt.date, school: School = School()) -> PupilEvaluation:
+    def evaluate_pupil(
+        self, pupil: Pupil, as_of: dt.date, school: School = School()
+    ) -> PupilEvaluation:
         """Recommendations for one pupil (the school's settings checked and defaulted as declared)."""
         return self.engine.evaluate_pupil(pupil, as_of, self.school(school))
 
-    def why_not(self, pupil: Pupil, as_of: dt.date, action: str, school: School = School()) -> tuple[RuleCheck, ...]:
+    def why_not(
+        self, pupil: Pupil, as_of: dt.date, action: str, school: School = School()
+    ) -> tuple[RuleCheck, ...]:
         """What stands between ``pupil`` and ``action``: each rule's unmet conditions."""
         return why_not(self.engine, pupil, as_of, action, self.school(school))
 
@@ -89,8 +97,12 @@ def _make_engine(ruleset: RuleSet, calendar: Calendar, backend: str) -> Engine:
     raise ValueError(f"unknown backend {backend!r}; expected 'python' or 'durable'")
 
 
-def load_policy(ref: str | Path, search_dirs: Sequence[str | Path] = (), calendar: Calendar = Calendar(),
-                backend: str = "python") -> CompiledPolicy:
+def load_policy(
+    ref: str | Path,
+    search_dirs: Sequence[str | Path] = (),
+    calendar: Calendar = Calendar(),
+    backend: str = "python",
+) -> CompiledPolicy:
     """Load a policy by bundled id (``"halton"``) or path, with its parents, and compile it.
 
     Raises ``PolicyError`` (with every located problem) if any file of the chain is invalid.

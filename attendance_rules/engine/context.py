@@ -22,8 +22,16 @@ from .results import DerivedFact, MeasureView, Reason, ValueView
 
 __all__ = ["PupilContext", "outcome_sentence", "outcome_values"]
 
-_OPS = {">=": "at least", ">": "more than", "<=": "at most", "<": "less than", "==": "is", "!=": "is not",
-        "in": "one of", "is": "is"}
+_OPS = {
+    ">=": "at least",
+    ">": "more than",
+    "<=": "at most",
+    "<": "less than",
+    "==": "is",
+    "!=": "is not",
+    "in": "one of",
+    "is": "is",
+}
 
 
 class PupilContext:
@@ -35,8 +43,15 @@ class PupilContext:
     that was evaluated reads, in the order first read).
     """
 
-    def __init__(self, ruleset: RuleSet, pupil: Pupil, as_of: dt.date, calendar: Calendar, school: School,
-                 parameters: dict[str, Any] | None = None) -> None:
+    def __init__(
+        self,
+        ruleset: RuleSet,
+        pupil: Pupil,
+        as_of: dt.date,
+        calendar: Calendar,
+        school: School,
+        parameters: dict[str, Any] | None = None,
+    ) -> None:
         self.ruleset, self.pupil, self.as_of = ruleset, pupil, as_of
         self.calendar, self.school = calendar, school
         self.facts: dict[str, DerivedFact] = {}
@@ -45,8 +60,12 @@ class PupilContext:
         self._events: dict[str, tuple[Event, ...]] | None = None
         self._measures: dict[tuple, Measure] = {}
         self._consulted: dict[tuple, None] = {}
-        self.reasons: dict[str, Reason] = {}  # the reason of each rule fired, as built when it fired
-        self.log: list | None = None  # (atom, value) read by decisions, kept for replays (evaluator._logged)
+        self.reasons: dict[
+            str, Reason
+        ] = {}  # the reason of each rule fired, as built when it fired
+        self.log: list | None = (
+            None  # (atom, value) read by decisions, kept for replays (evaluator._logged)
+        )
         # The lookups conditions make most often, bound straight to the containers (no Python frame).
         # (they shadow the methods of the same names below, which give a context's interface)
         self.fact = self.facts.__contains__  # type: ignore[method-assign,assignment]
@@ -58,14 +77,18 @@ class PupilContext:
             return self._parameters[name]
         except KeyError:
             param = self.ruleset.policy.parameters[name]
-            value = self._parameters[name] = values.parameter_value(param.value_on(self.as_of), param.unit)
+            value = self._parameters[name] = values.parameter_value(
+                param.value_on(self.as_of), param.unit
+            )
             return value
 
     def _spec(self, key: tuple) -> tuple[str, Window | None, tuple[str, ...]]:
         if key[0] == "named":
             use = self.ruleset.policy.measures[key[1]]
             if use.not_before:  # the cut-off date is a parameter, so it can differ by as-of date
-                window = attrs.evolve(use.window or Window("academic_year"), not_before=self.parameter(use.not_before))
+                window = attrs.evolve(
+                    use.window or Window("academic_year"), not_before=self.parameter(use.not_before)
+                )
                 return use.measure, window, use.codes
             return use.measure, use.window, use.codes
         return key[1], key[2], ()
@@ -138,8 +161,14 @@ class PupilContext:
 
 
 def _measure_view(m: Measure) -> MeasureView:
-    return MeasureView(m.name, str(m.window or ""), m.as_json(), m.start.isoformat() if m.start and
-                       m.start != dt.date.min else "", m.end.isoformat(), m.describe())
+    return MeasureView(
+        m.name,
+        str(m.window or ""),
+        m.as_json(),
+        m.start.isoformat() if m.start and m.start != dt.date.min else "",
+        m.end.isoformat(),
+        m.describe(),
+    )
 
 
 def _required(c: runtime.Comparison) -> str:
@@ -154,7 +183,10 @@ def outcome_values(outcome: runtime.Outcome) -> tuple[ValueView, ...]:
 
 def outcome_sentence(outcome: runtime.Outcome, holds: bool = True) -> str:
     """The tests that decided the outcome, with actual and required values, in one sentence."""
-    parts = [c.left_text + (f", required {_required(c)}" if c.op != "is" else "")
-             for c in outcome.comparisons if c.holds == holds]
+    parts = [
+        c.left_text + (f", required {_required(c)}" if c.op != "is" else "")
+        for c in outcome.comparisons
+        if c.holds == holds
+    ]
     parts += list(outcome.undefined)
     return "; ".join(parts) if parts else "condition holds"

@@ -37,9 +37,15 @@ class RulePlan:
         """Compile ``rule``'s conditions (once per engine)."""
         node = rule.condition.node
         nodes = [node] + [u.condition.node for u in rule.unless]
-        return cls(compile_node(node), measure_keys(node),
-                   tuple((u, compile_node(u.condition.node), measure_keys(u.condition.node)) for u in rule.unless),
-                   all(replay_safe(n) for n in nodes))
+        return cls(
+            compile_node(node),
+            measure_keys(node),
+            tuple(
+                (u, compile_node(u.condition.node), measure_keys(u.condition.node))
+                for u in rule.unless
+            ),
+            all(replay_safe(n) for n in nodes),
+        )
 
 
 class Stratum:
@@ -63,12 +69,21 @@ class DayPlan:
     ``unless`` clauses.
     """
 
-    def __init__(self, strata: list[list[CompiledRule]], plans: dict[str, RulePlan], parameters: dict[str, Any],
-                 actions: tuple[str, ...]) -> None:
+    def __init__(
+        self,
+        strata: list[list[CompiledRule]],
+        plans: dict[str, RulePlan],
+        parameters: dict[str, Any],
+        actions: tuple[str, ...],
+    ) -> None:
         self.strata = [Stratum(layer, plans) for layer in strata]
         self.parameters = parameters
         # what a replay must see unchanged to reuse a day's firings: the rules, actions and parameter values in force
-        self.epoch = (tuple(r.id for layer in strata for r in layer), tuple(parameters.values()), actions)
+        self.epoch = (
+            tuple(r.id for layer in strata for r in layer),
+            tuple(parameters.values()),
+            actions,
+        )
         self.replay_safe = all(plans[r.id].replay_safe for layer in strata for r in layer)
         self.keys = dict.fromkeys(k for layer in strata for r in layer for k in plans[r.id].keys)
         self.parameter_texts: dict[str, str] = {}  # parameters as recommendations show them
@@ -91,7 +106,9 @@ class DayActions:
 
     as_of: dt.date
     recommended: dict[str, LightRecommendation]
-    held_back: dict[str, tuple[str, str]]  # action -> (rule, reason), of the holding rule first by id
+    held_back: dict[
+        str, tuple[str, str]
+    ]  # action -> (rule, reason), of the holding rule first by id
     done: dict[str, Event]  # action -> the event that records it done
 
 
@@ -119,20 +136,29 @@ class ReplayMemo:
         """Whether the kept firings are sure to stand on ``as_of`` without reading anything."""
         return self.log is not None and day.epoch is self.epoch and as_of <= self.until
 
-    def still_holds(self, day: DayPlan, ctx: PupilContext, context: Callable[[dt.date], Any]) -> bool:
+    def still_holds(
+        self, day: DayPlan, ctx: PupilContext, context: Callable[[dt.date], Any]
+    ) -> bool:
         """Whether ``ctx``'s day fires exactly as the day kept: the atoms not sure to read the
         same any more are read again."""
         if self.log is None or day.epoch is not self.epoch:
             return False
         as_of, bounds = ctx.as_of, self.bounds
-        if not all(bounds.get(atom, dt.date.min) >= as_of or atom(ctx, None) == value for atom, value in self.log):
+        if not all(
+            bounds.get(atom, dt.date.min) >= as_of or atom(ctx, None) == value
+            for atom, value in self.log
+        ):
             return False
         self._look_ahead(ctx, context)
         return True
 
-    def keep(self, day: DayPlan, ctx: PupilContext, firings: list, context: Callable[[dt.date], Any]) -> None:
+    def keep(
+        self, day: DayPlan, ctx: PupilContext, firings: list, context: Callable[[dt.date], Any]
+    ) -> None:
         """Remember a day just decided (``ctx.log`` None: it cannot be reused)."""
-        if day.epoch is not self.epoch:  # other parameter values: what was looked ahead no longer holds
+        if (
+            day.epoch is not self.epoch
+        ):  # other parameter values: what was looked ahead no longer holds
             self.bounds = {}
         self.epoch, self.log, self.firings, self.actions = day.epoch, ctx.log, firings, None
         self.until = dt.date.min
@@ -144,7 +170,9 @@ class ReplayMemo:
     def _look_ahead(self, ctx: PupilContext, context: Callable[[dt.date], Any]) -> None:
         """Bound the atoms whose bounds ran out, and the kept firings by the nearest bound."""
         as_of, bounds, ahead = ctx.as_of, self.bounds, None
-        until = steady_until(ctx)  # done actions and held-back ones stand no longer than the events do
+        until = steady_until(
+            ctx
+        )  # done actions and held-back ones stand no longer than the events do
         for atom, _ in self.log:  # type: ignore[union-attr]  # called only when the context keeps a log
             bound = bounds.get(atom, dt.date.min)
             if bound < as_of:

@@ -30,7 +30,12 @@ __all__ = ["Distance", "distances", "with_future_absences"]
 _ABSENCE_CODE = "O"  # unauthorised in both code tables, so it moves every absence measure
 _GROWS = {">=", ">"}
 _SHRINKS = {"<=", "<"}
-_FALLS_WITH_ABSENCE = {"attendance_rate", "attended_sessions", "present_sessions", "attendance_trend"}
+_FALLS_WITH_ABSENCE = {
+    "attendance_rate",
+    "attended_sessions",
+    "present_sessions",
+    "attendance_trend",
+}
 
 
 @attrs.frozen
@@ -58,15 +63,25 @@ class Distance:
         day_word = "day" if self.days == 1 else "days"
         days = f"{self.days:g} {day_word}"
         what = ", ".join(self.recommends or self.derives)
-        return (f"{self.sessions} more {session_word} of absence ({days}) would meet {self.test} "
-                f"at the earliest on {self.reached_on:%d %b %Y} (now: {self.actual}); rule {self.rule} → {what}")
+        return (
+            f"{self.sessions} more {session_word} of absence ({days}) would meet {self.test} "
+            f"at the earliest on {self.reached_on:%d %b %Y} (now: {self.actual}); rule {self.rule} → {what}"
+        )
 
     def to_json(self) -> dict:
         """JSON form."""
-        return {"rule": self.rule, "title": self.title, "test": self.test, "actual": self.actual,
-                "required": self.required, "sessions": self.sessions, "days": self.days,
-                "reached_on": self.reached_on.isoformat(), "recommends": list(self.recommends),
-                "derives": list(self.derives)}
+        return {
+            "rule": self.rule,
+            "title": self.title,
+            "test": self.test,
+            "actual": self.actual,
+            "required": self.required,
+            "sessions": self.sessions,
+            "days": self.days,
+            "reached_on": self.reached_on.isoformat(),
+            "recommends": list(self.recommends),
+            "derives": list(self.derives),
+        }
 
 
 def _future_days(as_of: dt.date, school_days: int) -> Iterator[dt.date]:
@@ -91,8 +106,9 @@ def with_future_absences(pupil: Pupil, as_of: dt.date, sessions: int) -> Pupil:
     slots = slots[:sessions]
     first_new = slots[0] if slots else None
     kept = [i for i, s in enumerate(reg.slots) if first_new is None or s < first_new]
-    codes = bytes(reg.codes[i] for i in kept) + bytes(book.lookup(_ABSENCE_CODE, dt.date.fromordinal(s >> 1)).id
-                                                      for s in slots)
+    codes = bytes(reg.codes[i] for i in kept) + bytes(
+        book.lookup(_ABSENCE_CODE, dt.date.fromordinal(s >> 1)).id for s in slots
+    )
     late = {i: m for i, m in reg.minutes_late.items() if i < len(kept)}
     register = Register(array("I", [reg.slots[i] for i in kept] + slots), codes, late, book)
     return attrs.evolve(pupil, register=register)
@@ -129,16 +145,31 @@ def _walk(node: nodes.Node) -> Iterator[nodes.Node]:
         stack.extend(current.children())
 
 
-def _holds(engine: Engine, rule: CompiledRule, test: nodes.Compare, pupil: Pupil, day: dt.date,
-           school: School, facts: dict) -> bool:
+def _holds(
+    engine: Engine,
+    rule: CompiledRule,
+    test: nodes.Compare,
+    pupil: Pupil,
+    day: dt.date,
+    school: School,
+    facts: dict,
+) -> bool:
     ctx = PupilContext(engine.ruleset, pupil, day, engine.calendar, school)
     ctx.facts.update(facts)
     trace = evaluator.evaluate(test, ctx)
     return trace.value is True
 
 
-def _earliest(engine: Engine, rule: CompiledRule, test: nodes.Compare, pupil: Pupil, as_of: dt.date,
-              school: School, facts: dict, horizon_days: int) -> tuple[int, dt.date] | None:
+def _earliest(
+    engine: Engine,
+    rule: CompiledRule,
+    test: nodes.Compare,
+    pupil: Pupil,
+    as_of: dt.date,
+    school: School,
+    facts: dict,
+    horizon_days: int,
+) -> tuple[int, dt.date] | None:
     """Fewest hypothetical sessions (and the day of the last) that make ``test`` hold."""
     extended = with_future_absences(pupil, as_of, 2 * horizon_days)
     for day in _future_days(as_of, horizon_days):
@@ -150,8 +181,14 @@ def _earliest(engine: Engine, rule: CompiledRule, test: nodes.Compare, pupil: Pu
     return None
 
 
-def distances(engine: Engine, pupil: Pupil, as_of: dt.date, school: School = School(),
-              horizon_weeks: int = 6, rules: tuple[str, ...] | None = None) -> tuple[Distance, ...]:
+def distances(
+    engine: Engine,
+    pupil: Pupil,
+    as_of: dt.date,
+    school: School = School(),
+    horizon_weeks: int = 6,
+    rules: tuple[str, ...] | None = None,
+) -> tuple[Distance, ...]:
     """Thresholds within ``horizon_weeks`` school weeks of being met, nearest first."""
     evaluation = engine.evaluate_pupil(pupil, as_of, school)
     fired = set(evaluation.fired)
@@ -160,7 +197,11 @@ def distances(engine: Engine, pupil: Pupil, as_of: dt.date, school: School = Sch
     ctx.facts.update(facts)
     out = []
     for rule in engine.ruleset.rules:
-        if rule.id in fired or not engine.rule_in_force(rule, as_of) or (rules is not None and rule.id not in rules):
+        if (
+            rule.id in fired
+            or not engine.rule_in_force(rule, as_of)
+            or (rules is not None and rule.id not in rules)
+        ):
             continue
         outcome = evaluator.evaluate(rule.condition.node, ctx)
         test = _threshold_test(rule, outcome)
@@ -170,6 +211,17 @@ def distances(engine: Engine, pupil: Pupil, as_of: dt.date, school: School = Sch
         if found is None:
             continue
         step = next(c for c in outcome.comparisons if c.location == test.location)
-        out.append(Distance(rule.id, rule.rule.title, str(test), step.left_text, step.right_text, found[0],
-                            found[1], rule.rule.recommend, rule.derives))
+        out.append(
+            Distance(
+                rule.id,
+                rule.rule.title,
+                str(test),
+                step.left_text,
+                step.right_text,
+                found[0],
+                found[1],
+                rule.rule.recommend,
+                rule.derives,
+            )
+        )
     return tuple(sorted(out, key=lambda d: (d.sessions, d.reached_on, d.rule)))

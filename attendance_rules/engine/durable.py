@@ -112,7 +112,9 @@ _LOCK = threading.Lock()  # one durable session at a time, process-wide (the C c
 
 # Limits of durable-rules 2.0.28's C core, with a margin (see the module docstring).
 _MAX_ATTRS = 120  # properties of one input chunk (the core allows 255)
-_MAX_CHAINS = 32  # alternative patterns on one input chunk (a fact may pass at most 64 branches at once)
+_MAX_CHAINS = (
+    32  # alternative patterns on one input chunk (a fact may pass at most 64 branches at once)
+)
 _MAX_RULE_CHAINS = 48  # the same for one rule alone (its own chunk)
 _MAX_JOIN = 15  # derived facts joined by one conjunct (16 frames, one is the chunk)
 _MAX_CONJUNCTS = 32  # conjuncts of one condition in disjunctive normal form
@@ -146,7 +148,9 @@ def _and(parts: Sequence[list[Conjunct]]) -> list[Conjunct]:
     out: list[Conjunct] = [frozenset()]
     for part in parts:
         out = [a | b for a in out for b in part]
-        out = [c for c in out if not any((k, key, not pol) in c for k, key, pol in c)]  # drop x and not x
+        out = [
+            c for c in out if not any((k, key, not pol) in c for k, key, pol in c)
+        ]  # drop x and not x
         if len(out) > 4 * _MAX_CONJUNCTS:
             raise _TooComplex(f"more than {_MAX_CONJUNCTS} alternative conjunctions")
     return out
@@ -233,8 +237,9 @@ def _static(node: nodes.Node) -> bool:
         return node.kind == "fact"
     if isinstance(node, nodes.Literal):
         return isinstance(node.value, bool)
-    return isinstance(node, (nodes.Compare, nodes.InCheck, nodes.And, nodes.Or,
-                             nodes.Not)) and all(_static(child) for child in node.children())
+    return isinstance(node, (nodes.Compare, nodes.InCheck, nodes.And, nodes.Or, nodes.Not)) and all(
+        _static(child) for child in node.children()
+    )
 
 
 class _NoRegister:
@@ -243,21 +248,34 @@ class _NoRegister:
     as_of = None
 
 
-def _conjuncts(node: nodes.Node, atoms: _Atoms, rule: CompiledRule, what: str,
-               used: list[int]) -> list[Conjunct]:
+def _conjuncts(
+    node: nodes.Node, atoms: _Atoms, rule: CompiledRule, what: str, used: list[int]
+) -> list[Conjunct]:
     try:
         out = _minimal(_dnf(node, atoms, used))
     except _TooComplex as error:
-        raise _refuse(rule, f"its {what} condition is too complex for the durable backend: {error}") from None
+        raise _refuse(
+            rule, f"its {what} condition is too complex for the durable backend: {error}"
+        ) from None
     if len(out) > _MAX_CONJUNCTS:
-        raise _refuse(rule, f"its {what} condition has {len(out)} alternative conjunctions in disjunctive "
-                            f"normal form; the durable backend takes at most {_MAX_CONJUNCTS}")
+        raise _refuse(
+            rule,
+            f"its {what} condition has {len(out)} alternative conjunctions in disjunctive "
+            f"normal form; the durable backend takes at most {_MAX_CONJUNCTS}",
+        )
     return out
 
 
 def _refuse(rule: CompiledRule, message: str) -> UsageError:
-    return UsageError([Problem(f"rule {rule.id!r}: {message}", rule.rule.when.location,
-                               expected="a simpler condition, or the python backend")])
+    return UsageError(
+        [
+            Problem(
+                f"rule {rule.id!r}: {message}",
+                rule.rule.when.location,
+                expected="a simpler condition, or the python backend",
+            )
+        ]
+    )
 
 
 # --- one stratum as a durable ruleset -------------------------------------------------
@@ -279,7 +297,9 @@ class _Session:
     def __init__(self, seeds: Iterable[str]) -> None:
         self.opened = False
         self.best: dict[int, int] = {}  # rule position -> earliest pass it fires in
-        self.stamps: dict[str, tuple[int, int]] = {f: (0, -1) for f in seeds}  # fact -> (pass, position)
+        self.stamps: dict[str, tuple[int, int]] = {
+            f: (0, -1) for f in seeds
+        }  # fact -> (pass, position)
         self.held: dict[int, set[int]] = {}  # rule position -> unless clauses that hold
         self.errors: list[str] = []
 
@@ -287,8 +307,15 @@ class _Session:
 class _Stratum:
     """The rules of one stratum compiled to one durable ruleset."""
 
-    def __init__(self, name: str, number: int, rules: Sequence[CompiledRule], fact_ids: Mapping[str, int],
-                 when_atoms: _Atoms, unless_atoms: _Atoms) -> None:
+    def __init__(
+        self,
+        name: str,
+        number: int,
+        rules: Sequence[CompiledRule],
+        fact_ids: Mapping[str, int],
+        when_atoms: _Atoms,
+        unless_atoms: _Atoms,
+    ) -> None:
         self.name, self.number, self.rules = name, number, tuple(rules)
         self.fact_ids = fact_ids
         self.local = frozenset(f for r in rules for f in r.derives)  # facts derived in this stratum
@@ -298,13 +325,23 @@ class _Stratum:
         self.unless_atoms: list[list[int]] = []
         for rule in self.rules:
             used: list[int] = []
-            self.when.append([self._chain(rule, c, "when")
-                              for c in _conjuncts(rule.condition.node, when_atoms, rule, "when", used)])
+            self.when.append(
+                [
+                    self._chain(rule, c, "when")
+                    for c in _conjuncts(rule.condition.node, when_atoms, rule, "when", used)
+                ]
+            )
             self.when_atoms.append(list(dict.fromkeys(used)))
             used = []
-            self.unless.append([[self._chain(rule, c, "unless", unless=True)
-                                 for c in _conjuncts(u.condition.node, unless_atoms, rule, "unless", used)]
-                                for u in rule.unless])
+            self.unless.append(
+                [
+                    [
+                        self._chain(rule, c, "unless", unless=True)
+                        for c in _conjuncts(u.condition.node, unless_atoms, rule, "unless", used)
+                    ]
+                    for u in rule.unless
+                ]
+            )
             self.unless_atoms.append(list(dict.fromkeys(used)))
         # rules whose unless clauses have patterns, joined with a marker asserted when the rule fires
         # (a clause that can never hold has none, and a marker nothing reads would be dropped)
@@ -313,18 +350,42 @@ class _Stratum:
         # facts each rule asserts as durable facts (only those some pattern reads: nothing dangles)
         self.asserts = [tuple(f for f in r.derives if f in self.joined) for r in self.rules]
         # the atoms each rule's patterns test (an atom of a dropped conjunct is evaluated, not sent)
-        self.when_tested = [sorted({int(a[1:]) for ch in chains for a, _ in ch.tests if a[0] == "a"})
-                            for chains in self.when]
-        self.unless_tested = [sorted({int(a[1:]) for clause in clauses for ch in clause for a, _ in ch.tests
-                                      if a[0] == "u"}) for clauses in self.unless]
+        self.when_tested = [
+            sorted({int(a[1:]) for ch in chains for a, _ in ch.tests if a[0] == "a"})
+            for chains in self.when
+        ]
+        self.unless_tested = [
+            sorted(
+                {
+                    int(a[1:])
+                    for clause in clauses
+                    for ch in clause
+                    for a, _ in ch.tests
+                    if a[0] == "u"
+                }
+            )
+            for clauses in self.unless
+        ]
         names = {f"f{number}": name for name, number in fact_ids.items()}
-        self.lower_facts = [sorted({(a, names[a]) for chains in [self.when[i]] + self.unless[i] for ch in chains
-                                    for a, _ in ch.tests if a[0] == "f"}) for i in range(len(self.rules))]
+        self.lower_facts = [
+            sorted(
+                {
+                    (a, names[a])
+                    for chains in [self.when[i]] + self.unless[i]
+                    for ch in chains
+                    for a, _ in ch.tests
+                    if a[0] == "f"
+                }
+            )
+            for i in range(len(self.rules))
+        ]
         self.chunk_of, self.chunks = self._pack()
         self.sessions: dict[str, _Session] = {}
         self.ruleset = _durable.Ruleset(name, None, self._definition())
 
-    def _chain(self, rule: CompiledRule, conjunct: Conjunct, what: str, unless: bool = False) -> _Chain:
+    def _chain(
+        self, rule: CompiledRule, conjunct: Conjunct, what: str, unless: bool = False
+    ) -> _Chain:
         tests, joins = [], []
         for kind, key, positive in sorted(conjunct, key=repr):
             if kind == "atom":
@@ -335,11 +396,16 @@ class _Stratum:
                 joins.append(key)
             else:
                 if key in self.local:
-                    raise _refuse(rule, f"its unless clause reads {key!r}, derived in the rule's own stratum")
+                    raise _refuse(
+                        rule, f"its unless clause reads {key!r}, derived in the rule's own stratum"
+                    )
                 tests.append((f"f{self.fact_ids[key]}", positive))
         if len(joins) > _MAX_JOIN:
-            raise _refuse(rule, f"its {what} condition joins {len(joins)} derived facts in one conjunction; "
-                                f"the durable backend takes at most {_MAX_JOIN}")
+            raise _refuse(
+                rule,
+                f"its {what} condition joins {len(joins)} derived facts in one conjunction; "
+                f"the durable backend takes at most {_MAX_JOIN}",
+            )
         return _Chain(tuple(tests), tuple(joins))
 
     def _cost(self, i: int) -> tuple[set[str], int]:
@@ -356,9 +422,12 @@ class _Stratum:
         for i, rule in enumerate(self.rules):
             own, cost = self._cost(i)
             if len(own) > _MAX_ATTRS or cost > _MAX_RULE_CHAINS:
-                raise _refuse(rule, f"its conditions need {len(own)} input attributes and {cost} alternative "
-                                    f"patterns; the durable backend takes at most {_MAX_ATTRS} and "
-                                    f"{_MAX_RULE_CHAINS} per rule")
+                raise _refuse(
+                    rule,
+                    f"its conditions need {len(own)} input attributes and {cost} alternative "
+                    f"patterns; the durable backend takes at most {_MAX_ATTRS} and "
+                    f"{_MAX_RULE_CHAINS} per rule",
+                )
             if not chunks or len(names | own) > _MAX_ATTRS or nodes + cost > _MAX_CHAINS:
                 chunks.append([])
                 names, nodes = set(), 0
@@ -374,13 +443,17 @@ class _Stratum:
             head = [{"t": "c"}, {"k": self.chunk_of[i]}, {f"r{i}": True}]
             for j, chain in enumerate(self.when[i]):
                 pattern = [{"i": {"$and": head + [{a: v} for a, v in chain.tests]}}]
-                pattern += [{f"x{n}": {"$and": [{"t": "d"}, {"f": self.fact_ids[f]}]}}
-                            for n, f in enumerate(chain.joins)]
+                pattern += [
+                    {f"x{n}": {"$and": [{"t": "d"}, {"f": self.fact_ids[f]}]}}
+                    for n, f in enumerate(chain.joins)
+                ]
                 rules[f"w{i}_{j}"] = {"all": pattern, "run": self._fire(i, len(chain.joins))}
             for k, clause in enumerate(self.unless[i]):
                 for j, chain in enumerate(clause):
-                    pattern = [{"i": {"$and": head + [{a: v} for a, v in chain.tests]}},
-                               {"g": {"$and": [{"t": "g"}, {"r": i}]}}]
+                    pattern = [
+                        {"i": {"$and": head + [{a: v} for a, v in chain.tests]}},
+                        {"g": {"$and": [{"t": "g"}, {"r": i}]}},
+                    ]
                     rules[f"u{i}_{k}_{j}"] = {"all": pattern, "run": self._hold(i, k)}
         return rules
 
@@ -416,8 +489,10 @@ class _Stratum:
                 if best is None and self.gated[i]:
                     c.assert_fact({"t": "g", "r": i})
             except BaseException as error:  # noqa: BLE001 - recorded and raised after the session
-                session.errors.append(f"rule {self.rules[i].id!r}: {type(error).__name__}: "
-                                      f"{getattr(error, 'message', error)}")
+                session.errors.append(
+                    f"rule {self.rules[i].id!r}: {type(error).__name__}: "
+                    f"{getattr(error, 'message', error)}"
+                )
 
         return fire
 
@@ -431,8 +506,14 @@ class _Stratum:
 
     # one pupil
 
-    def run(self, sid: str, in_force: Sequence[bool], when_values: Mapping[int, bool],
-            unless_values: Mapping[int, bool], facts: Mapping[str, bool]) -> _Session:
+    def run(
+        self,
+        sid: str,
+        in_force: Sequence[bool],
+        when_values: Mapping[int, bool],
+        unless_values: Mapping[int, bool],
+        facts: Mapping[str, bool],
+    ) -> _Session:
         """Fire this stratum for one pupil: the rules in force, atom values and lower-strata facts."""
         seeds = [f for f in sorted(self.joined) if facts.get(f)]
         chunks = []
@@ -456,17 +537,25 @@ class _Stratum:
             try:
                 self._assert({"sid": sid, "t": "s"}, session, top=True)
                 if not session.opened:
-                    raise EvaluationError(f"durable_rules did not open session {sid} of ruleset {self.name}")
+                    raise EvaluationError(
+                        f"durable_rules did not open session {sid} of ruleset {self.name}"
+                    )
                 for name in seeds:
-                    self._assert({"sid": sid, "t": "d", "f": self.fact_ids[name], "p": 0, "q": -1}, session)
+                    self._assert(
+                        {"sid": sid, "t": "d", "f": self.fact_ids[name], "p": 0, "q": -1}, session
+                    )
                 for fact in chunks:
                     self._assert(fact, session)
             finally:
                 del self.sessions[sid]
-                if session.opened:  # deleting a session in which no action ran crashes durable_rules
+                if (
+                    session.opened
+                ):  # deleting a session in which no action ran crashes durable_rules
                     self.ruleset.delete_state(sid)
         if session.errors:
-            raise EvaluationError(f"durable_rules action failed in ruleset {self.name}: {session.errors[0]}")
+            raise EvaluationError(
+                f"durable_rules action failed in ruleset {self.name}: {session.errors[0]}"
+            )
         return session
 
     def _assert(self, fact: dict[str, Any], session: _Session, top: bool = False) -> None:
@@ -475,10 +564,14 @@ class _Stratum:
             handle = self.ruleset.assert_fact(fact)
         except _durable.MessageNotHandledException:
             if top:
-                raise EvaluationError(f"durable_rules did not accept the session opener of {self.name}") from None
+                raise EvaluationError(
+                    f"durable_rules did not accept the session opener of {self.name}"
+                ) from None
             return  # no pattern accepts this fact: none of its tests can hold, nothing to keep
         except _durable.MessageObservedException:
-            raise EvaluationError(f"durable_rules saw the same fact twice in {self.name} (a bug): {fact}") from None
+            raise EvaluationError(
+                f"durable_rules saw the same fact twice in {self.name} (a bug): {fact}"
+            ) from None
         self.ruleset.do_actions(handle, lambda error, state: outcome.append(error))
         if outcome and outcome[0]:
             raise EvaluationError(f"durable_rules failed in ruleset {self.name}: {outcome[0]}")
@@ -523,9 +616,11 @@ class DurableEngine(Engine):
 
     def __init__(self, ruleset: RuleSet, calendar: Calendar = Calendar()) -> None:
         if _durable is None:
-            raise UsageError("the durable backend needs the 'durable' extra (pip install "
-                             "'attendance-rules[durable]'); durable-rules cannot be imported on Python 3.13+: "
-                             f"{_IMPORT_ERROR}")
+            raise UsageError(
+                "the durable backend needs the 'durable' extra (pip install "
+                "'attendance-rules[durable]'); durable-rules cannot be imported on Python 3.13+: "
+                f"{_IMPORT_ERROR}"
+            )
         super().__init__(ruleset, calendar)
         prefix = f"ar{next(_SERIAL)}_{id(self):x}"
         self.ruleset_names: tuple[str, ...] = tuple(f"{prefix}_s{s}" for s in range(ruleset.strata))
@@ -546,7 +641,9 @@ class DurableEngine(Engine):
         """Free the durable rulesets now (they are also freed when the engine is collected)."""
         self._finalizer()
 
-    def _fire_all(self, ctx: PupilContext, trace: bool = True) -> list[tuple[CompiledRule, runtime.Outcome]]:
+    def _fire_all(
+        self, ctx: PupilContext, trace: bool = True
+    ) -> list[tuple[CompiledRule, runtime.Outcome]]:
         # always traced (the outcome checks durable_rules against the conditions); ``trace`` is for the signature
         if not self._finalizer.alive:
             raise UsageError("this DurableEngine was closed")
@@ -560,7 +657,9 @@ class DurableEngine(Engine):
             if not any(in_force):
                 continue
             for i, rule in enumerate(stratum.rules):
-                if in_force[i]:  # as our engine does: every rule in force, in order, all of its condition
+                if in_force[
+                    i
+                ]:  # as our engine does: every rule in force, in order, all of its condition
                     for a in stratum.when_atoms[i]:
                         if a not in when_values:
                             when_values[a] = self._atom(rule, self._when_atoms.atoms[a], ctx)
@@ -572,8 +671,12 @@ class DurableEngine(Engine):
                     if in_force[i]:
                         for a in stratum.unless_atoms[i]:
                             if a not in unless_values:
-                                unless_values[a] = self._unless_atom(rule, self._unless_atoms.atoms[a], scratch)
-            session = stratum.run(f"{next(self._sids)}", in_force, when_values, unless_values, facts)
+                                unless_values[a] = self._unless_atom(
+                                    rule, self._unless_atoms.atoms[a], scratch
+                                )
+            session = stratum.run(
+                f"{next(self._sids)}", in_force, when_values, unless_values, facts
+            )
             for i, p in session.best.items():
                 rule = stratum.rules[i]
                 firings.append(((stratum.number, p, i), rule))
@@ -586,9 +689,15 @@ class DurableEngine(Engine):
         for _, rule in sorted(firings, key=lambda f: f[0]):
             outcome = self.evaluate_condition(rule, rule.condition.node, ctx)
             if outcome.value is not True:
-                raise EvaluationError([Problem(
-                    f"backends disagree: durable_rules fired rule {rule.id!r} for pupil {ctx.pupil.id!r}, "
-                    "but its condition does not hold on the facts derived before it", rule.rule.when.location)])
+                raise EvaluationError(
+                    [
+                        Problem(
+                            f"backends disagree: durable_rules fired rule {rule.id!r} for pupil {ctx.pupil.id!r}, "
+                            "but its condition does not hold on the facts derived before it",
+                            rule.rule.when.location,
+                        )
+                    ]
+                )
             fired.append((rule, outcome))
             self._derive(rule, outcome, ctx)
         return fired
@@ -606,13 +715,22 @@ class DurableEngine(Engine):
             # base engine evaluates the clause again in _held and raises there, as ours does.
             return False
 
-    def _held(self, rule: CompiledRule, ctx: PupilContext, out: list, trace: bool = True) -> set[str]:
+    def _held(
+        self, rule: CompiledRule, ctx: PupilContext, out: list, trace: bool = True
+    ) -> set[str]:
         decided = getattr(ctx, "_durable_held", {}).get(rule.id, frozenset())
         expected = {a for k in decided for a in rule.unless[k].actions}
-        held = super()._held(rule, ctx, out)  # builds the Suppressions, with the values, on the real context
+        held = super()._held(
+            rule, ctx, out
+        )  # builds the Suppressions, with the values, on the real context
         if held != expected:
-            raise EvaluationError([Problem(
-                f"backends disagree on the unless clauses of rule {rule.id!r} for pupil {ctx.pupil.id!r}: "
-                f"durable_rules holds back {sorted(expected)}, the conditions give {sorted(held)}",
-                rule.rule.when.location)])
+            raise EvaluationError(
+                [
+                    Problem(
+                        f"backends disagree on the unless clauses of rule {rule.id!r} for pupil {ctx.pupil.id!r}: "
+                        f"durable_rules holds back {sorted(expected)}, the conditions give {sorted(held)}",
+                        rule.rule.when.location,
+                    )
+                ]
+            )
         return held

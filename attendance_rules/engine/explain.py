@@ -11,7 +11,13 @@ import attrs
 from .results import Evaluation, PupilEvaluation, Recommendation
 from .whynot import RuleCheck
 
-__all__ = ["explain_pupil", "explain_why_not", "pupil_jsonl", "render_evaluation", "write_evaluation"]
+__all__ = [
+    "explain_pupil",
+    "explain_why_not",
+    "pupil_jsonl",
+    "render_evaluation",
+    "write_evaluation",
+]
 
 
 def _when(rec: Recommendation) -> str:
@@ -57,8 +63,12 @@ def _table_pupil(pupil: PupilEvaluation) -> Iterator[str]:
 
 def _markdown_lines(header: Evaluation, pupils: Iterable[PupilEvaluation]) -> Iterator[str]:
     """The Markdown report's lines, pupil by pupil as they come."""
-    yield from [f"# Recommendations as of {header.as_of.isoformat()}", "",
-                f"Policy `{header.policy['id']}` version {header.policy['version']}.", ""]
+    yield from [
+        f"# Recommendations as of {header.as_of.isoformat()}",
+        "",
+        f"Policy `{header.policy['id']}` version {header.policy['version']}.",
+        "",
+    ]
     for pupil in pupils:
         if not (pupil.recommendations or pupil.suppressed):
             continue
@@ -66,7 +76,9 @@ def _markdown_lines(header: Evaluation, pupils: Iterable[PupilEvaluation]) -> It
         for rec in pupil.recommendations:
             yield f"- **{rec.title}** (`{rec.action}`, {rec.kind}, {rec.responsible}) {_when(rec)}".rstrip()
             yield from [f"  - {r.sentence} — rule `{r.rule}`, {r.source}" for r in rec.reasons]
-        yield from [f"- *Held back:* {h.title} — {h.reason} (rule `{h.rule}`)" for h in pupil.suppressed]
+        yield from [
+            f"- *Held back:* {h.title} — {h.reason} (rule `{h.rule}`)" for h in pupil.suppressed
+        ]
         yield ""
 
 
@@ -105,7 +117,9 @@ def pupil_jsonl(pupil: PupilEvaluation) -> str:
     return json.dumps(pupil.to_json(), ensure_ascii=False) + "\n"
 
 
-def write_evaluation(header: Evaluation, pupils: Iterable[PupilEvaluation | str], fmt: str, out: TextIO) -> None:
+def write_evaluation(
+    header: Evaluation, pupils: Iterable[PupilEvaluation | str], fmt: str, out: TextIO
+) -> None:
     """Write what ``render_evaluation`` would for ``header`` with ``pupils``, byte for byte.
 
     ``header`` carries the provenance (its own ``pupils`` are ignored). Every format is
@@ -130,7 +144,9 @@ def _evaluations(pupils: Iterable[PupilEvaluation | str]) -> Iterator[PupilEvalu
         yield pupil
 
 
-_EMPTY_TAIL = "[]\n}\n"  # how Evaluation.dumps() ends when there are no pupils ("pupils" comes last)
+_EMPTY_TAIL = (
+    "[]\n}\n"  # how Evaluation.dumps() ends when there are no pupils ("pupils" comes last)
+)
 
 
 def _write_json(header: Evaluation, pupils: Iterable[PupilEvaluation], out: TextIO) -> None:
@@ -138,38 +154,50 @@ def _write_json(header: Evaluation, pupils: Iterable[PupilEvaluation], out: Text
     a pupil dumped alone with ``indent=2`` is the same text, shifted two levels)."""
     head = attrs.evolve(header, pupils=()).dumps()
     assert head.endswith(_EMPTY_TAIL), "the pupils must be the last key of an evaluation"
-    out.write(head[:-len(_EMPTY_TAIL)])
+    out.write(head[: -len(_EMPTY_TAIL)])
     opening = "[\n"
     for pupil in pupils:
         text = json.dumps(pupil.to_json(), indent=2, ensure_ascii=False)
-        out.write(opening + "    " + text.replace("\n", "\n    "))  # strings never hold a raw newline
+        out.write(
+            opening + "    " + text.replace("\n", "\n    ")
+        )  # strings never hold a raw newline
         opening = ",\n"
     out.write(_EMPTY_TAIL if opening == "[\n" else "\n  ]\n}\n")
 
 
 def explain_pupil(pupil: PupilEvaluation, policy_id: str) -> str:
     """The reasoning for one pupil in plain English, with citations."""
-    lines = [f"Pupil {pupil.pupil_id}, as of {pupil.as_of.isoformat()}, under policy {policy_id}.", ""]
+    lines = [
+        f"Pupil {pupil.pupil_id}, as of {pupil.as_of.isoformat()}, under policy {policy_id}.",
+        "",
+    ]
     lines.append("What the register shows:")
     lines += [f"  - {m.description}" for m in pupil.measures] or ["  - (no measures consulted)"]
     lines += ["", "What follows from it:"]
-    lines += [f"  - {f.name}: {f.reason.sentence} (rule {f.rule}; {f.reason.source})" for f in pupil.facts] \
-        or ["  - no derived facts"]
+    lines += [
+        f"  - {f.name}: {f.reason.sentence} (rule {f.rule}; {f.reason.source})" for f in pupil.facts
+    ] or ["  - no derived facts"]
     lines += ["", "Recommended:"]
     for rec in pupil.recommendations:
         lines.append(f"  - {rec.title} [{rec.action}], {rec.responsible} {_when(rec)}".rstrip())
         for reason in rec.reasons:
             chain = f" after {' → '.join(reason.chain)}" if reason.chain else ""
             lines.append(f"      because {reason.sentence}")
-            lines.append(f"      rule {reason.rule}{chain}; source: {reason.source} — {reason.source.says}")
+            lines.append(
+                f"      rule {reason.rule}{chain}; source: {reason.source} — {reason.source.says}"
+            )
         if rec.recorded_by is not None:
             lines.append(f"      once done, record: {rec.recorded_by_text()}")
     if not pupil.recommendations:
         lines.append("  - nothing")
-    lines += _section("Held back:", [f"{s.title} [{s.action}] by {s.rule}: {s.reason} ({s.source})"
-                                     for s in pupil.suppressed])
-    lines += _section("Already done:", [f"{d.title} [{d.action}]: {d.event} on {d.date.isoformat()}"
-                                        for d in pupil.done])
+    lines += _section(
+        "Held back:",
+        [f"{s.title} [{s.action}] by {s.rule}: {s.reason} ({s.source})" for s in pupil.suppressed],
+    )
+    lines += _section(
+        "Already done:",
+        [f"{d.title} [{d.action}]: {d.event} on {d.date.isoformat()}" for d in pupil.done],
+    )
     return "\n".join(lines) + "\n"
 
 
@@ -177,8 +205,9 @@ def _section(title: str, items: Sequence[str]) -> list[str]:
     return ["", title] + [f"  - {i}" for i in items] if items else []
 
 
-def explain_why_not(action: str, checks: Iterable[RuleCheck], near: Sequence[Any] = (),
-                    as_of: dt.date | None = None) -> str:
+def explain_why_not(
+    action: str, checks: Iterable[RuleCheck], near: Sequence[Any] = (), as_of: dt.date | None = None
+) -> str:
     """For each rule that can recommend ``action``: its status, the unmet conditions and,
     where a threshold is all that is missing, how far away it is (``near``: Distance items)."""
     checks = list(checks)
@@ -186,11 +215,17 @@ def explain_why_not(action: str, checks: Iterable[RuleCheck], near: Sequence[Any
     if not checks:
         lines.append("  no rule of this policy recommends it")
     for check in checks:
-        lines.append(f"  rule {check.rule} ({check.title}): {check.status}" + (f" — {check.note}" if check.note else ""))
+        lines.append(
+            f"  rule {check.rule} ({check.title}): {check.status}"
+            + (f" — {check.note}" if check.note else "")
+        )
         if check.needs is not None:
             lines += check.needs.lines("      ")
         else:
-            lines += [f"      needs {v.test}: actual {v.actual}; required {v.required}" for v in check.unmet]
+            lines += [
+                f"      needs {v.test}: actual {v.actual}; required {v.required}"
+                for v in check.unmet
+            ]
             lines += [f"      {missing}" for missing in check.undefined]
         lines.append(f"      source: {check.source}")
         for distance in near:

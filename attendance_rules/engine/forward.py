@@ -76,7 +76,9 @@ class Engine:
 
     def rule_in_force(self, rule: CompiledRule, day: dt.date) -> bool:
         """Whether ``rule`` and the policy file it comes from are both in force on ``day``."""
-        return rule.rule.in_force(day) and self.ruleset.policy.policy_in_force(rule.rule.policy, day)
+        return rule.rule.in_force(day) and self.ruleset.policy.policy_in_force(
+            rule.rule.policy, day
+        )
 
     def _day(self, as_of: dt.date) -> DayPlan:
         day = self._days.get(as_of)
@@ -84,12 +86,22 @@ class Engine:
             if len(self._days) >= self._DAYS_KEPT:
                 self._days.clear()
             live = [r for r in self.ruleset.rules if self.rule_in_force(r, as_of)]
-            strata = [[r for r in live if r.stratum == s] for s in sorted({r.stratum for r in live})]
-            params = {name: values.parameter_value(p.value_on(as_of), p.unit)
-                      for name, p in sorted(self.ruleset.policy.parameters.items())}
-            actions = tuple(a for a, action in self.ruleset.policy.actions.items() if _action_in_force(action, as_of))
+            strata = [
+                [r for r in live if r.stratum == s] for s in sorted({r.stratum for r in live})
+            ]
+            params = {
+                name: values.parameter_value(p.value_on(as_of), p.unit)
+                for name, p in sorted(self.ruleset.policy.parameters.items())
+            }
+            actions = tuple(
+                a
+                for a, action in self.ruleset.policy.actions.items()
+                if _action_in_force(action, as_of)
+            )
             day = self._days[as_of] = DayPlan(strata, self.plans, params, actions)
-            day.epoch = self._epochs.setdefault(day.epoch, day.epoch)  # one object per epoch: compared by identity
+            day.epoch = self._epochs.setdefault(
+                day.epoch, day.epoch
+            )  # one object per epoch: compared by identity
         return day
 
     def context(self, pupil: Pupil, as_of: dt.date, school: School = School()) -> PupilContext:
@@ -117,15 +129,22 @@ class Engine:
                         out.append(name)
         return tuple(out)
 
-    def _fire_all(self, ctx: PupilContext, trace: bool = True) -> list[tuple[CompiledRule, runtime.Outcome]]:
+    def _fire_all(
+        self, ctx: PupilContext, trace: bool = True
+    ) -> list[tuple[CompiledRule, runtime.Outcome]]:
         """The rules that fire, in order, each with its traced outcome (None when ``trace`` is False)."""
         fired: list[tuple[CompiledRule, runtime.Outcome]] = []
         for layer in self._day(ctx.as_of).strata:
             self._fire_stratum(layer, ctx, fired, trace)
         return fired
 
-    def _fire_stratum(self, layer: Stratum, ctx: PupilContext, fired: list[tuple[CompiledRule, runtime.Outcome]],
-                      trace: bool = True) -> None:
+    def _fire_stratum(
+        self,
+        layer: Stratum,
+        ctx: PupilContext,
+        fired: list[tuple[CompiledRule, runtime.Outcome]],
+        trace: bool = True,
+    ) -> None:
         """Fire one stratum to a fixpoint, in (priority, declaration) order, each rule at most once.
 
         A first pass evaluates every rule in order. Facts only ever become true, so a rule
@@ -141,7 +160,9 @@ class Engine:
             new = self._try(rules[i], ctx, fired, trace)
             if new is not None:
                 done[i] = True
-                self._mark({j for f in new for j in readers.get(f, ())}, i, done, dirty, None, later)
+                self._mark(
+                    {j for f in new for j in readers.get(f, ())}, i, done, dirty, None, later
+                )
         while later:  # later passes: rules that read a fact derived after they were evaluated
             queue, later = later, []
             heapq.heapify(queue)
@@ -151,7 +172,9 @@ class Engine:
                 new = self._try(rules[i], ctx, fired, trace)
                 if new is not None:
                     done[i] = True
-                    self._mark({j for f in new for j in readers.get(f, ())}, i, done, dirty, queue, later)
+                    self._mark(
+                        {j for f in new for j in readers.get(f, ())}, i, done, dirty, queue, later
+                    )
 
     def _try(self, entry: tuple, ctx: PupilContext, fired: list, trace: bool) -> list[str] | None:
         """Decide one rule; when it holds, fire it and return the facts it newly derived."""
@@ -163,8 +186,14 @@ class Engine:
         return new
 
     @staticmethod
-    def _mark(readers: Iterable[int], i: int, done: list[bool], dirty: list[bool], queue: list[int] | None,
-              later: list[int]) -> None:
+    def _mark(
+        readers: Iterable[int],
+        i: int,
+        done: list[bool],
+        dirty: list[bool],
+        queue: list[int] | None,
+        later: list[int],
+    ) -> None:
         """Rules reading facts rule ``i`` just derived: again in this pass if after it, else in the next.
         In the first pass (``queue`` None) a rule after ``i`` is still to be evaluated anyway."""
         for j in readers:
@@ -185,28 +214,54 @@ class Engine:
             return
         outcome = self.evaluate_condition(rule, rule.condition.node, ctx)
         if outcome.value is not True:  # cannot happen: one evaluator; say so loudly if it does
-            raise EvaluationError([Problem(f"rule {rule.id!r} was decided true but explained false for "
-                                           f"pupil {ctx.pupil.id!r}", rule.rule.when.location)])
+            raise EvaluationError(
+                [
+                    Problem(
+                        f"rule {rule.id!r} was decided true but explained false for "
+                        f"pupil {ctx.pupil.id!r}",
+                        rule.rule.when.location,
+                    )
+                ]
+            )
         fired.append((rule, outcome))
         self._derive(rule, outcome, ctx)
 
-    def _decide(self, rule: CompiledRule, decide: Callable[[Any, Any], object], ctx: PupilContext) -> object:
+    def _decide(
+        self, rule: CompiledRule, decide: Callable[[Any, Any], object], ctx: PupilContext
+    ) -> object:
         try:
             return decide(ctx, None)
-        except (ArithmeticError, KeyError, TypeError, ValueError) as error:  # a bug or bad data: say where
+        except (
+            ArithmeticError,
+            KeyError,
+            TypeError,
+            ValueError,
+        ) as error:  # a bug or bad data: say where
             raise self.rule_failure(rule, ctx, error) from error
 
     def rule_failure(self, rule: CompiledRule, ctx: Any, error: Exception) -> EvaluationError:
         """The error to raise when evaluating ``rule`` for ``ctx``'s pupil failed: located at the rule."""
-        return EvaluationError([Problem(f"rule {rule.id!r} failed for pupil {ctx.pupil.id!r}: {error}",
-                                        rule.rule.when.location)])
+        return EvaluationError(
+            [
+                Problem(
+                    f"rule {rule.id!r} failed for pupil {ctx.pupil.id!r}: {error}",
+                    rule.rule.when.location,
+                )
+            ]
+        )
 
-    def evaluate_condition(self, rule: CompiledRule, node: Any, ctx: runtime.Context,
-                           trace: bool = True) -> runtime.Outcome:
+    def evaluate_condition(
+        self, rule: CompiledRule, node: Any, ctx: runtime.Context, trace: bool = True
+    ) -> runtime.Outcome:
         """``evaluator.evaluate`` of one of ``rule``'s conditions, failures located at the rule."""
         try:
             return evaluator.evaluate(node, ctx, trace)
-        except (ArithmeticError, KeyError, TypeError, ValueError) as error:  # a bug or bad data: say where
+        except (
+            ArithmeticError,
+            KeyError,
+            TypeError,
+            ValueError,
+        ) as error:  # a bug or bad data: say where
             raise self.rule_failure(rule, ctx, error) from error
 
     def _derive(self, rule: CompiledRule, outcome: runtime.Outcome, ctx: PupilContext) -> bool:
@@ -219,10 +274,18 @@ class Engine:
         return new
 
     def _reason(self, rule: CompiledRule, outcome: runtime.Outcome, ctx: PupilContext) -> Reason:
-        return Reason(rule.id, rule.rule.title, outcome_sentence(outcome), self.citation(rule.rule.cite),
-                      self._chain(rule, ctx), outcome_values(outcome))
+        return Reason(
+            rule.id,
+            rule.rule.title,
+            outcome_sentence(outcome),
+            self.citation(rule.rule.cite),
+            self._chain(rule, ctx),
+            outcome_values(outcome),
+        )
 
-    def evaluate_pupil(self, pupil: Pupil, as_of: dt.date, school: School = School()) -> PupilEvaluation:
+    def evaluate_pupil(
+        self, pupil: Pupil, as_of: dt.date, school: School = School()
+    ) -> PupilEvaluation:
         """Fire the rules for one pupil as of a date."""
         return self.evaluate_context(self.context(pupil, as_of, school))
 
@@ -244,17 +307,28 @@ class Engine:
             held = self._held(rule, ctx, suppressed) if rule.unless else set()
             for action_id, action, event in self._outcomes(rule, held, pupil, as_of):
                 if event is not None:
-                    done.setdefault(action_id, AlreadyDone(action_id, action.title, rule.id, event.type, event.date))
+                    done.setdefault(
+                        action_id,
+                        AlreadyDone(action_id, action.title, rule.id, event.type, event.date),
+                    )
                 else:
                     recs.setdefault(action_id, []).append((rule, reason))
-        return (tuple(ctx.facts[k] for k in sorted(ctx.facts)),
-                tuple(sorted((self._recommendation(a, rs, pupil, as_of) for a, rs in recs.items()),
-                             key=lambda r: (-r.priority, r.action))),
-                tuple(sorted(suppressed, key=lambda s: (s.action, s.rule))),
-                tuple(done[k] for k in sorted(done)), tuple(r.id for r, _ in fired))
+        return (
+            tuple(ctx.facts[k] for k in sorted(ctx.facts)),
+            tuple(
+                sorted(
+                    (self._recommendation(a, rs, pupil, as_of) for a, rs in recs.items()),
+                    key=lambda r: (-r.priority, r.action),
+                )
+            ),
+            tuple(sorted(suppressed, key=lambda s: (s.action, s.rule))),
+            tuple(done[k] for k in sorted(done)),
+            tuple(r.id for r, _ in fired),
+        )
 
-    def _outcomes(self, rule: CompiledRule, held: set[str], pupil: Pupil,
-                  as_of: dt.date) -> Iterator[tuple[str, Action, Event | None]]:
+    def _outcomes(
+        self, rule: CompiledRule, held: set[str], pupil: Pupil, as_of: dt.date
+    ) -> Iterator[tuple[str, Action, Event | None]]:
         """Each action a fired rule recommends that is in force and not held back, with the
         event that records it done already (None when it is still to do)."""
         for action_id in rule.rule.recommend:
@@ -262,7 +336,9 @@ class Engine:
             if action_id not in held and _action_in_force(action, as_of):
                 yield action_id, action, self._done_event(action, pupil, as_of)
 
-    def _held(self, rule: CompiledRule, ctx: PupilContext, out: list, trace: bool = True) -> set[str]:
+    def _held(
+        self, rule: CompiledRule, ctx: PupilContext, out: list, trace: bool = True
+    ) -> set[str]:
         """Actions of a fired rule held back by its ``unless`` clauses; each goes to ``out`` as a
         ``Suppression`` (untraced: as ``(action, rule, reason)``)."""
         held: set[str] = set()
@@ -279,13 +355,26 @@ class Engine:
                     out.append((action_id, rule.id, clause.clause.reason))
                     continue
                 title = self.ruleset.policy.actions[action_id].title
-                out.append(Suppression(action_id, title, rule.id, clause.clause.reason, clause.condition.text,
-                                       self.citation(clause.clause.cite or rule.rule.cite),
-                                       outcome_values(outcome)))  # type: ignore[arg-type]  # traced: an outcome
+                out.append(
+                    Suppression(
+                        action_id,
+                        title,
+                        rule.id,
+                        clause.clause.reason,
+                        clause.condition.text,
+                        self.citation(clause.clause.cite or rule.rule.cite),
+                        outcome_values(outcome),  # type: ignore[arg-type]  # traced: an outcome
+                    )
+                )
         return held
 
-    def actions_on(self, pupil: Pupil, as_of: dt.date, school: School = School(),
-                   memo: ReplayMemo | None = None) -> DayActions:
+    def actions_on(
+        self,
+        pupil: Pupil,
+        as_of: dt.date,
+        school: School = School(),
+        memo: ReplayMemo | None = None,
+    ) -> DayActions:
         """Which actions the rules recommend, hold back or find done, without reasons: the
         same decisions as ``evaluate_pupil``, for replays that evaluate every day.
 
@@ -330,10 +419,16 @@ class Engine:
 
     def _due_again(self, pupil: Pupil, as_of: dt.date, actions: tuple) -> DayActions:
         recs, held_back, done = actions
-        return DayActions(as_of, {a: self._light(a, rules, pupil, as_of) for a, rules in recs.items()},
-                          held_back, done)
+        return DayActions(
+            as_of,
+            {a: self._light(a, rules, pupil, as_of) for a, rules in recs.items()},
+            held_back,
+            done,
+        )
 
-    def _light(self, action_id: str, rules: list[str], pupil: Pupil, as_of: dt.date) -> LightRecommendation:
+    def _light(
+        self, action_id: str, rules: list[str], pupil: Pupil, as_of: dt.date
+    ) -> LightRecommendation:
         """An action's due date, review window and parameters as of a date, with the rules giving it."""
         action = self.ruleset.policy.actions[action_id]
         due, window = self._due(action, pupil, as_of)
@@ -344,8 +439,11 @@ class Engine:
         completion = action.completion
         if completion is None or action.repeat == "every_time":
             return None
-        since = {"once": dt.date.min, "once_per_academic_year": academic_year_start(as_of),
-                 "once_per_term": self.calendar.term_start(as_of, pupil.register.days)}[action.repeat]
+        since = {
+            "once": dt.date.min,
+            "once_per_academic_year": academic_year_start(as_of),
+            "once_per_term": self.calendar.term_start(as_of, pupil.register.days),
+        }[action.repeat]
         for event in reversed(pupil.events_of(completion.event, until=as_of)):
             if event.date < since:
                 break
@@ -353,18 +451,39 @@ class Engine:
                 return event
         return None
 
-    def _recommendation(self, action_id: str, reasons: list[tuple[CompiledRule, Reason]], pupil: Pupil,
-                        as_of: dt.date) -> Recommendation:
+    def _recommendation(
+        self,
+        action_id: str,
+        reasons: list[tuple[CompiledRule, Reason]],
+        pupil: Pupil,
+        as_of: dt.date,
+    ) -> Recommendation:
         action = self.ruleset.policy.actions[action_id]
         light = self._light(action_id, [], pupil, as_of)
         priority = max(rule.rule.priority for rule, _ in reasons)
         done_by = action.completion
-        recorded = None if done_by is None else (done_by.event, tuple(sorted(done_by.wanted(action_id).items())))
-        return Recommendation(action_id, action.title, action.kind, action.responsible, priority,
-                              tuple(r for _, r in reasons), self.citation(action.cite), light.due, light.window,
-                              light.parameters, recorded)
+        recorded = (
+            None
+            if done_by is None
+            else (done_by.event, tuple(sorted(done_by.wanted(action_id).items())))
+        )
+        return Recommendation(
+            action_id,
+            action.title,
+            action.kind,
+            action.responsible,
+            priority,
+            tuple(r for _, r in reasons),
+            self.citation(action.cite),
+            light.due,
+            light.window,
+            light.parameters,
+            recorded,
+        )
 
-    def _due(self, action: Action, pupil: Pupil, as_of: dt.date) -> tuple[dt.date | None, tuple | None]:
+    def _due(
+        self, action: Action, pupil: Pupil, as_of: dt.date
+    ) -> tuple[dt.date | None, tuple | None]:
         """An action's due date and review window (from the event it follows), as of a date."""
         due, window = None, None
         if action.due and action.due.within_school_days is not None:
@@ -373,8 +492,10 @@ class Engine:
             events = pupil.events_of(action.due.after, until=as_of)
             if events:
                 start, days = events[-1].date, pupil.register.days
-                window = (_after(start, action.due.from_days, action.due.school_days, days, as_of),
-                          _after(start, action.due.to_days, action.due.school_days, days, as_of))
+                window = (
+                    _after(start, action.due.from_days, action.due.school_days, days, as_of),
+                    _after(start, action.due.to_days, action.due.school_days, days, as_of),
+                )
                 due = window[1]
         return due, window
 
@@ -384,23 +505,38 @@ class Engine:
         if text is None:
             param = self.ruleset.policy.parameters[name]
             value = param.value_on(as_of)
-            text = texts[name] = "not in force" if value is None else format_parameter_value(value, param.unit)
+            text = texts[name] = (
+                "not in force" if value is None else format_parameter_value(value, param.unit)
+            )
         return text
 
-    def recommendations(self, pupil: Pupil, as_of: dt.date, school: School = School()) -> tuple[Recommendation, ...]:
+    def recommendations(
+        self, pupil: Pupil, as_of: dt.date, school: School = School()
+    ) -> tuple[Recommendation, ...]:
         """The recommendations of ``evaluate_pupil``, with their reasons, without the measures report."""
         return self.decide(self.context(pupil, as_of, school))[1]
 
-    def evaluate(self, history: History | Iterable[Pupil], as_of: dt.date,
-                 pupil_ids: Sequence[str] | None = None) -> Evaluation:
+    def evaluate(
+        self,
+        history: History | Iterable[Pupil],
+        as_of: dt.date,
+        pupil_ids: Sequence[str] | None = None,
+    ) -> Evaluation:
         """Evaluate every pupil (or the ones named) of a history as of a date."""
         school = history.school if isinstance(history, History) else School()
         pupils = select_pupils(history, pupil_ids)
-        return Evaluation(as_of, policy_provenance(self.ruleset), history_provenance(history), __version__,
-                          tuple(self.evaluate_pupil(p, as_of, school) for p in pupils))
+        return Evaluation(
+            as_of,
+            policy_provenance(self.ruleset),
+            history_provenance(history),
+            __version__,
+            tuple(self.evaluate_pupil(p, as_of, school) for p in pupils),
+        )
 
 
-def _after(day: dt.date, days: int, school_days: bool, register_days: Sequence[int], as_of: dt.date) -> dt.date:
+def _after(
+    day: dt.date, days: int, school_days: bool, register_days: Sequence[int], as_of: dt.date
+) -> dt.date:
     """``days`` calendar days after ``day``, or that many of the pupil's school days (weekdays after ``as_of``)."""
     if not school_days:
         return day + dt.timedelta(days=days)
@@ -409,4 +545,5 @@ def _after(day: dt.date, days: int, school_days: bool, register_days: Sequence[i
 
 def _action_in_force(action: Action, day: dt.date) -> bool:
     return (action.effective_from is None or action.effective_from <= day) and (
-        action.effective_to is None or day <= action.effective_to)
+        action.effective_to is None or day <= action.effective_to
+    )

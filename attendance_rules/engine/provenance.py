@@ -16,7 +16,9 @@ from ..rules.compiler import RuleSet
 __all__ = ["history_provenance", "policy_provenance", "select_pupils"]
 
 
-def select_pupils(history: History | Iterable[Pupil], pupil_ids: Sequence[str] | None) -> list[Pupil]:
+def select_pupils(
+    history: History | Iterable[Pupil], pupil_ids: Sequence[str] | None
+) -> list[Pupil]:
     """The pupils of ``history`` (in its order), or those named; KeyError names a missing one."""
     pupils = list(history)
     if pupil_ids:
@@ -35,9 +37,20 @@ def policy_provenance(ruleset: RuleSet) -> dict[str, Any]:
     from ..policy.resources import display_path
 
     policy = ruleset.policy
-    return {"id": policy.id, "version": policy.version, "digest": policy.digest,
-            "files": [{"id": p.id, "file": _display_path(p.file), "path": display_path(p.file), "digest": p.digest}
-                      for p in policy.chain]}
+    return {
+        "id": policy.id,
+        "version": policy.version,
+        "digest": policy.digest,
+        "files": [
+            {
+                "id": p.id,
+                "file": _display_path(p.file),
+                "path": display_path(p.file),
+                "digest": p.digest,
+            }
+            for p in policy.chain
+        ],
+    }
 
 
 def history_provenance(history: History | Iterable[Pupil]) -> dict[str, Any]:

@@ -33,8 +33,12 @@ __all__ = [
 
 def warning_json(problem: Problem) -> dict[str, str]:
     """A warning as the JSON output records it: where, what, and what was found and expected."""
-    return {"location": str(problem.location), "message": problem.message, "found": problem.found,
-            "expected": problem.expected}
+    return {
+        "location": str(problem.location),
+        "message": problem.message,
+        "found": problem.found,
+        "expected": problem.expected,
+    }
 
 
 @attrs.frozen
@@ -53,17 +57,37 @@ class CitationView:
         """Build from a policy citation, adding the document title."""
         if cite is None:
             return cls("", "", "", "", "", "")
-        return cls(cite.source, titles.get(cite.source, ""), cite.section, cite.page, cite.paragraph, cite.says)
+        return cls(
+            cite.source,
+            titles.get(cite.source, ""),
+            cite.section,
+            cite.page,
+            cite.paragraph,
+            cite.says,
+        )
 
     def __str__(self) -> str:
-        parts = [self.title or self.document] + [p for p in (self.section, self.page and f"p. {self.page}",
-                                                             self.paragraph and f"para. {self.paragraph}") if p]
+        parts = [self.title or self.document] + [
+            p
+            for p in (
+                self.section,
+                self.page and f"p. {self.page}",
+                self.paragraph and f"para. {self.paragraph}",
+            )
+            if p
+        ]
         return ", ".join(parts)
 
     def to_json(self) -> dict[str, Any]:
         """JSON form."""
-        return {"document": self.document, "title": self.title, "section": self.section, "page": self.page,
-                "paragraph": self.paragraph, "says": self.says}
+        return {
+            "document": self.document,
+            "title": self.title,
+            "section": self.section,
+            "page": self.page,
+            "paragraph": self.paragraph,
+            "says": self.says,
+        }
 
 
 @attrs.frozen
@@ -77,7 +101,12 @@ class ValueView:
 
     def to_json(self) -> dict[str, Any]:
         """JSON form."""
-        return {"test": self.test, "actual": self.actual, "required": self.required, "holds": self.holds}
+        return {
+            "test": self.test,
+            "actual": self.actual,
+            "required": self.required,
+            "holds": self.holds,
+        }
 
 
 @attrs.frozen
@@ -93,8 +122,14 @@ class MeasureView:
 
     def to_json(self) -> dict[str, Any]:
         """JSON form."""
-        return {"name": self.name, "window": self.window, "value": self.value, "start": self.start,
-                "end": self.end, "description": self.description}
+        return {
+            "name": self.name,
+            "window": self.window,
+            "value": self.value,
+            "start": self.start,
+            "end": self.end,
+            "description": self.description,
+        }
 
 
 @attrs.frozen
@@ -110,8 +145,14 @@ class Reason:
 
     def to_json(self) -> dict[str, Any]:
         """JSON form."""
-        return {"rule": self.rule, "title": self.title, "sentence": self.sentence, "source": self.source.to_json(),
-                "chain": list(self.chain), "values": [v.to_json() for v in self.values]}
+        return {
+            "rule": self.rule,
+            "title": self.title,
+            "sentence": self.sentence,
+            "source": self.source.to_json(),
+            "chain": list(self.chain),
+            "values": [v.to_json() for v in self.values],
+        }
 
 
 @attrs.frozen
@@ -140,14 +181,23 @@ class Recommendation:
 
     def to_json(self) -> dict[str, Any]:
         """JSON form."""
-        recorded = None if self.recorded_by is None else {"event": self.recorded_by[0],
-                                                           "fields": dict(self.recorded_by[1])}
+        recorded = (
+            None
+            if self.recorded_by is None
+            else {"event": self.recorded_by[0], "fields": dict(self.recorded_by[1])}
+        )
         return {
-            "action": self.action, "title": self.title, "kind": self.kind, "responsible": self.responsible,
-            "priority": self.priority, "due": self.due.isoformat() if self.due else None,
+            "action": self.action,
+            "title": self.title,
+            "kind": self.kind,
+            "responsible": self.responsible,
+            "priority": self.priority,
+            "due": self.due.isoformat() if self.due else None,
             "window": [d.isoformat() for d in self.window] if self.window else None,
-            "parameters": dict(self.parameters), "recorded_by": recorded,
-            "source": self.source.to_json(), "reasons": [r.to_json() for r in self.reasons],
+            "parameters": dict(self.parameters),
+            "recorded_by": recorded,
+            "source": self.source.to_json(),
+            "reasons": [r.to_json() for r in self.reasons],
         }
 
 
@@ -165,9 +215,15 @@ class Suppression:
 
     def to_json(self) -> dict[str, Any]:
         """JSON form."""
-        return {"action": self.action, "title": self.title, "rule": self.rule, "reason": self.reason,
-                "condition": self.condition, "source": self.source.to_json(),
-                "values": [v.to_json() for v in self.values]}
+        return {
+            "action": self.action,
+            "title": self.title,
+            "rule": self.rule,
+            "reason": self.reason,
+            "condition": self.condition,
+            "source": self.source.to_json(),
+            "values": [v.to_json() for v in self.values],
+        }
 
 
 @attrs.frozen
@@ -182,8 +238,13 @@ class AlreadyDone:
 
     def to_json(self) -> dict[str, Any]:
         """JSON form."""
-        return {"action": self.action, "title": self.title, "rule": self.rule, "event": self.event,
-                "date": self.date.isoformat()}
+        return {
+            "action": self.action,
+            "title": self.title,
+            "rule": self.rule,
+            "event": self.event,
+            "date": self.date.isoformat(),
+        }
 
 
 @attrs.frozen
@@ -196,8 +257,13 @@ class DerivedFact:
 
     def to_json(self) -> dict[str, Any]:
         """JSON form."""
-        return {"name": self.name, "rule": self.rule, "sentence": self.reason.sentence,
-                "source": self.reason.source.to_json(), "chain": list(self.reason.chain)}
+        return {
+            "name": self.name,
+            "rule": self.rule,
+            "sentence": self.reason.sentence,
+            "source": self.reason.source.to_json(),
+            "chain": list(self.reason.chain),
+        }
 
 
 @attrs.frozen
@@ -221,7 +287,8 @@ class PupilEvaluation:
     def to_json(self) -> dict[str, Any]:
         """JSON form."""
         return {
-            "pupil_id": self.pupil_id, "as_of": self.as_of.isoformat(),
+            "pupil_id": self.pupil_id,
+            "as_of": self.as_of.isoformat(),
             "recommendations": [r.to_json() for r in self.recommendations],
             "suppressed": [s.to_json() for s in self.suppressed],
             "already_done": [d.to_json() for d in self.done],
@@ -240,13 +307,18 @@ class Evaluation:
     history: dict[str, Any] = attrs.field(hash=False)
     library_version: str
     pupils: tuple[PupilEvaluation, ...]
-    warnings: tuple[Problem, ...] = ()  # located findings that did not stop the run (as-of outside the data …)
+    warnings: tuple[
+        Problem, ...
+    ] = ()  # located findings that did not stop the run (as-of outside the data …)
 
     def to_json(self) -> dict[str, Any]:
         """JSON form (see schemas/evaluation.schema.json); ``warnings`` only when there are any."""
-        head: dict[str, Any] = {"as_of": self.as_of.isoformat(), "library": {"name": "attendance-rules",
-                                                             "version": self.library_version},
-                "policy": self.policy, "history": self.history}
+        head: dict[str, Any] = {
+            "as_of": self.as_of.isoformat(),
+            "library": {"name": "attendance-rules", "version": self.library_version},
+            "policy": self.policy,
+            "history": self.history,
+        }
         if self.warnings:
             head["warnings"] = [warning_json(w) for w in self.warnings]
         return head | {"pupils": [p.to_json() for p in self.pupils]}

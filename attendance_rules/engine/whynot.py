@@ -36,7 +36,14 @@ from .results import CitationView, PupilEvaluation, ValueView
 
 __all__ = ["Need", "RuleCheck", "needs", "why_not"]
 
-_WORDS = {">=": "at least", ">": "more than", "<=": "at most", "<": "less than", "==": "is", "!=": "is not"}
+_WORDS = {
+    ">=": "at least",
+    ">": "more than",
+    "<=": "at most",
+    "<": "less than",
+    "==": "is",
+    "!=": "is not",
+}
 _NEGATED = {">=": "<", ">": "<=", "<=": ">", "<": ">=", "==": "!=", "!=": "=="}
 
 
@@ -57,7 +64,9 @@ class Need:
     gap: Fraction | None = None
     items: tuple["Need", ...] = ()
     negated: bool = False  # a test that holds and must stop holding
-    node: nodes.Node | None = attrs.field(default=None, eq=False, repr=False)  # the test's syntax tree
+    node: nodes.Node | None = attrs.field(
+        default=None, eq=False, repr=False
+    )  # the test's syntax tree
 
     def minimal(self) -> tuple["Need", ...]:
         """The tests to change: every item of "all", the first (closest) item of "any"."""
@@ -94,7 +103,9 @@ class Need:
             first, *rest = self.lines(indent + "  ")
             return [indent + "- " + first.strip().removeprefix("needs ")] + rest
         title = "all of:" if self.kind == "all" else "one of:"
-        return [f"{indent}- {title}"] + [line for item in self.items for line in item._option_lines(indent + "  ")]
+        return [f"{indent}- {title}"] + [
+            line for item in self.items for line in item._option_lines(indent + "  ")
+        ]
 
     def to_json(self) -> dict[str, Any]:
         """JSON form: a test's fields, or ``{"all"|"any": [...]}``."""
@@ -141,7 +152,12 @@ def _closeness(need: Need) -> tuple:
     """Fewest tests to change first, then the smallest relative gap, then the text (stable)."""
     tests = need.minimal()
     gaps = [t.gap for t in tests if t.gap is not None]
-    return (len(tests), sum(t.undefined != () for t in tests), sum(gaps, Fraction(0)), tuple(t.test for t in tests))
+    return (
+        len(tests),
+        sum(t.undefined != () for t in tests),
+        sum(gaps, Fraction(0)),
+        tuple(t.test for t in tests),
+    )
 
 
 def _test(node: nodes.Node, ctx: Any, want: bool) -> Need | None:
@@ -154,11 +170,20 @@ def _test(node: nodes.Node, ctx: Any, want: bool) -> Need | None:
         return _step_need(node, steps[0], want, outcome.undefined)
     text = str(node)
     actual = "; ".join(s.left_text for s in steps) or values.show(outcome.value is True)
-    return Need("test", text if want else f"not ({text})", actual, "yes" if want else "no", outcome.undefined,
-                negated=not want, node=node)
+    return Need(
+        "test",
+        text if want else f"not ({text})",
+        actual,
+        "yes" if want else "no",
+        outcome.undefined,
+        negated=not want,
+        node=node,
+    )
 
 
-def _step_need(node: nodes.Node, step: runtime.Comparison, want: bool, undefined: tuple[str, ...]) -> Need:
+def _step_need(
+    node: nodes.Node, step: runtime.Comparison, want: bool, undefined: tuple[str, ...]
+) -> Need:
     """A single comparison or yes/no value that must become ``want``."""
     op = step.op if want else _NEGATED.get(step.op, step.op)
     if step.op == "is":
@@ -168,13 +193,24 @@ def _step_need(node: nodes.Node, step: runtime.Comparison, want: bool, undefined
     else:
         required = f"{_WORDS[op]} {step.right_text}"
     test = step.text if want else f"not ({step.text})" if " " in step.text else f"not {step.text}"
-    return Need("test", test, step.left_text, required, undefined, _gap(node, step), negated=not want, node=node)
+    return Need(
+        "test",
+        test,
+        step.left_text,
+        required,
+        undefined,
+        _gap(node, step),
+        negated=not want,
+        node=node,
+    )
 
 
 def _gap(node: nodes.Node, step: runtime.Comparison) -> Fraction | None:
     """How far apart the two sides of a numeric comparison are, relative to the required side."""
     left, right = step.left, step.right
-    if not isinstance(node, nodes.Compare) or not (isinstance(left, Fraction) and isinstance(right, Fraction)):
+    if not isinstance(node, nodes.Compare) or not (
+        isinstance(left, Fraction) and isinstance(right, Fraction)
+    ):
         return None
     return abs(left - right) / max(abs(right), Fraction(1))
 
@@ -193,8 +229,9 @@ class RuleCheck:
     needs: Need | None = None  # not met: every way to meet it (``unmet`` is the closest one)
 
 
-def why_not(engine: Engine, pupil: Pupil, as_of: dt.date, action: str,
-            school: School = School()) -> tuple[RuleCheck, ...]:
+def why_not(
+    engine: Engine, pupil: Pupil, as_of: dt.date, action: str, school: School = School()
+) -> tuple[RuleCheck, ...]:
     """For each rule that can recommend ``action``: whether it did, and what is missing."""
     if action not in engine.ruleset.policy.actions:
         raise KeyError(f"no action {action!r} in policy {engine.ruleset.policy.id!r}")
@@ -202,12 +239,15 @@ def why_not(engine: Engine, pupil: Pupil, as_of: dt.date, action: str,
     ctx = PupilContext(engine.ruleset, pupil, as_of, engine.calendar, school)
     for fact in evaluation.facts:
         ctx.facts[fact.name] = fact
-    return tuple(_check_rule(engine, rule, ctx, evaluation, action)
-                 for rule in engine.ruleset.recommenders(action))
+    return tuple(
+        _check_rule(engine, rule, ctx, evaluation, action)
+        for rule in engine.ruleset.recommenders(action)
+    )
 
 
-def _check_rule(engine: Engine, rule: CompiledRule, ctx: PupilContext, evaluation: PupilEvaluation,
-                action: str) -> RuleCheck:
+def _check_rule(
+    engine: Engine, rule: CompiledRule, ctx: PupilContext, evaluation: PupilEvaluation, action: str
+) -> RuleCheck:
     cite = engine.citation(rule.rule.cite)
     if not engine.rule_in_force(rule, ctx.as_of):
         span = f"{rule.rule.effective_from or 'the start'} to {rule.rule.effective_to or 'open'}"
@@ -217,15 +257,30 @@ def _check_rule(engine: Engine, rule: CompiledRule, ctx: PupilContext, evaluatio
         need = _needs(engine, rule, ctx)
         tests = need.minimal() if need is not None else ()
         undefined = tuple(dict.fromkeys(u for t in tests for u in t.undefined))
-        return RuleCheck(rule.id, rule.rule.title, "not met", tuple(t.view() for t in tests), undefined, "", cite,
-                         need)
+        return RuleCheck(
+            rule.id,
+            rule.rule.title,
+            "not met",
+            tuple(t.view() for t in tests),
+            undefined,
+            "",
+            cite,
+            need,
+        )
     held = [s for s in evaluation.suppressed if s.rule == rule.id and s.action == action]
     if held:
         return RuleCheck(rule.id, rule.rule.title, "held back", (), (), held[0].reason, cite)
     done = [d for d in evaluation.done if d.action == action]
     if done:
-        return RuleCheck(rule.id, rule.rule.title, "already done", (), (),
-                         f"{done[0].event} on {done[0].date.isoformat()}", cite)
+        return RuleCheck(
+            rule.id,
+            rule.rule.title,
+            "already done",
+            (),
+            (),
+            f"{done[0].event} on {done[0].date.isoformat()}",
+            cite,
+        )
     return RuleCheck(rule.id, rule.rule.title, "recommended", (), (), "", cite)
 
 
@@ -233,5 +288,10 @@ def _needs(engine: Engine, rule: CompiledRule, ctx: PupilContext) -> Need | None
     """What the rule's condition needs (``needs``), failures located at the rule."""
     try:
         return needs(rule.condition.node, ctx)
-    except (ArithmeticError, KeyError, TypeError, ValueError) as error:  # a bug or bad data: say where
+    except (
+        ArithmeticError,
+        KeyError,
+        TypeError,
+        ValueError,
+    ) as error:  # a bug or bad data: say where
         raise engine.rule_failure(rule, ctx, error) from error

@@ -66,13 +66,27 @@ class _Build:
         try:
             day = dt.date.fromisoformat(str(value))
         except ValueError:
-            self.problems.append(Problem("not a real date", self.doc.where(path), found=repr(value),
-                                         expected="YYYY-MM-DD", example="2024-08-19"))
+            self.problems.append(
+                Problem(
+                    "not a real date",
+                    self.doc.where(path),
+                    found=repr(value),
+                    expected="YYYY-MM-DD",
+                    example="2024-08-19",
+                )
+            )
             return None
         if not SANITY_BOUNDS.first_date <= day <= SANITY_BOUNDS.last_date:
-            self.problems.append(Problem("date out of range", self.doc.where(path), found=str(day),
-                                         expected=f"a date from {SANITY_BOUNDS.first_date} to {SANITY_BOUNDS.last_date} "
-                                                  "(a local sanity bound)", example="2024-08-19"))
+            self.problems.append(
+                Problem(
+                    "date out of range",
+                    self.doc.where(path),
+                    found=str(day),
+                    expected=f"a date from {SANITY_BOUNDS.first_date} to {SANITY_BOUNDS.last_date} "
+                    "(a local sanity bound)",
+                    example="2024-08-19",
+                )
+            )
             return None
         return day
 
@@ -85,8 +99,15 @@ class _Build:
         raw = _get(self.doc.data, path)
         if not isinstance(raw, dict):
             return None
-        return Citation(raw["source"], raw["says"], str(raw.get("section", "")), str(raw.get("page", "")),
-                        str(raw.get("paragraph", "")), raw.get("note", ""), self.doc.where(path))
+        return Citation(
+            raw["source"],
+            raw["says"],
+            str(raw.get("section", "")),
+            str(raw.get("page", "")),
+            str(raw.get("paragraph", "")),
+            raw.get("note", ""),
+            self.doc.where(path),
+        )
 
     def text(self, path: tuple) -> Text:
         return Text(str(self.doc.get(path)), self.doc.where(path), self.doc.column_map(path))
@@ -94,15 +115,32 @@ class _Build:
     def parameter(self, name: str, path: tuple, default_unit: str = "count") -> Parameter:
         raw = self.doc.get(path)
         if "values" in raw:
-            values = tuple(DatedValue(self.date(path + ("values", i, "from")), _number(v["value"]),
-                                      self.cite(path + ("values", i, "cite")), self.doc.where(path + ("values", i, "value")))
-                           for i, v in enumerate(raw["values"]))
+            values = tuple(
+                DatedValue(
+                    self.date(path + ("values", i, "from")),
+                    _number(v["value"]),
+                    self.cite(path + ("values", i, "cite")),
+                    self.doc.where(path + ("values", i, "value")),
+                )
+                for i, v in enumerate(raw["values"])
+            )
         else:
-            values = (DatedValue(None, _number(raw["value"]), None, self.doc.where(path + ("value",))),)
-        parameter = Parameter(name, raw.get("unit", default_unit), values, self.cite(path + ("cite",)),
-                              raw.get("local_choice", ""), raw.get("description", ""), raw.get("bounds"),
-                              self.doc.where(path, key=True))
-        if parameter.unit:  # an override without a unit is checked once layering gives it the parent's
+            values = (
+                DatedValue(None, _number(raw["value"]), None, self.doc.where(path + ("value",))),
+            )
+        parameter = Parameter(
+            name,
+            raw.get("unit", default_unit),
+            values,
+            self.cite(path + ("cite",)),
+            raw.get("local_choice", ""),
+            raw.get("description", ""),
+            raw.get("bounds"),
+            self.doc.where(path, key=True),
+        )
+        if (
+            parameter.unit
+        ):  # an override without a unit is checked once layering gives it the parent's
             self.problems.extend(parameter_value_problems(parameter))
         return parameter
 
@@ -115,8 +153,16 @@ class _Build:
             except ValueError as err:
                 self.problems.append(Problem(str(err), self.doc.where(path + ("window",))))
             self.problems.extend(window_problems(window, self.doc.where(path + ("window",))))
-        return MeasureUse(name, raw["measure"], window, tuple(raw.get("codes", ())), raw.get("description", ""),
-                          self.cite(path + ("cite",)), self.doc.where(path, key=True), raw.get("not_before", ""))
+        return MeasureUse(
+            name,
+            raw["measure"],
+            window,
+            tuple(raw.get("codes", ())),
+            raw.get("description", ""),
+            self.cite(path + ("cite",)),
+            self.doc.where(path, key=True),
+            raw.get("not_before", ""),
+        )
 
     def due(self, path: tuple) -> Due | None:
         raw = _get(self.doc.data, path)
@@ -125,16 +171,26 @@ class _Build:
         if "within_school_days" in raw:
             return self.due_within(raw["within_school_days"], path + ("within_school_days",))
         try:
-            (start, school), (end, school_to) = parse_duration(raw["from"]), parse_duration(raw["to"])
+            (start, school), (end, school_to) = (
+                parse_duration(raw["from"]),
+                parse_duration(raw["to"]),
+            )
             if school != school_to:
-                raise ValueError("a due window's from and to must both be school days/weeks or both calendar time")
+                raise ValueError(
+                    "a due window's from and to must both be school days/weeks or both calendar time"
+                )
         except ValueError as err:
             self.problems.append(Problem(str(err), self.doc.where(path)))
             return None
         for key, days in (("from", start), ("to", end)):
             self.span_problem(days, school, raw[key], path + (key,))
-        return Due(after=raw["after"], from_days=start, to_days=end, school_days=school,
-                   after_location=self.doc.where(path + ("after",)))
+        return Due(
+            after=raw["after"],
+            from_days=start,
+            to_days=end,
+            school_days=school,
+            after_location=self.doc.where(path + ("after",)),
+        )
 
     def due_within(self, days: int, path: tuple) -> Due:
         """A ``within_school_days`` due date, refused past the sanity bound."""
@@ -144,88 +200,180 @@ class _Build:
     def span_problem(self, days: int, school: bool, written: Any, path: tuple) -> None:
         """A problem when a length of time written at ``path`` passes the sanity bound."""
         if days > SANITY_BOUNDS.max_days(school):
-            self.problems.append(Problem("length of time out of range", self.doc.where(path), found=str(written),
-                                         expected=SANITY_BOUNDS.describe(school) + ", a local sanity bound"))
+            self.problems.append(
+                Problem(
+                    "length of time out of range",
+                    self.doc.where(path),
+                    found=str(written),
+                    expected=SANITY_BOUNDS.describe(school) + ", a local sanity bound",
+                )
+            )
 
     def done_by(self, path: tuple) -> DoneBy | None:
         raw = _get(self.doc.data, path)
         if raw is None:
             return None
-        event, fields = (raw, {}) if isinstance(raw, str) else (raw.get("event"), raw.get("with") or {})
+        event, fields = (
+            (raw, {}) if isinstance(raw, str) else (raw.get("event"), raw.get("with") or {})
+        )
         # the event type and its fields are checked once the chain's declared types are known
         field_locations = tuple((k, self.doc.where(path + ("with", k))) for k in fields)
         return DoneBy(event, tuple(sorted(fields.items())), self.doc.where(path), field_locations)
 
     def action(self, action_id: str, path: tuple) -> Action:
         raw = self.doc.get(path)
-        return Action(action_id, raw["title"], raw["kind"], raw["responsible"], self.cite(path + ("cite",)),
-                      self.due(path + ("due",)), raw.get("repeat", "once_per_academic_year"), self.done_by(path + ("done_by",)),
-                      raw.get("description", ""), raw.get("local_choice", ""), raw.get("replaces", ""),
-                      self.date(path + ("effective_from",)), self.date(path + ("effective_to",)),
-                      tuple(raw.get("parameters", ())), self.doc.where(path, key=True))
+        return Action(
+            action_id,
+            raw["title"],
+            raw["kind"],
+            raw["responsible"],
+            self.cite(path + ("cite",)),
+            self.due(path + ("due",)),
+            raw.get("repeat", "once_per_academic_year"),
+            self.done_by(path + ("done_by",)),
+            raw.get("description", ""),
+            raw.get("local_choice", ""),
+            raw.get("replaces", ""),
+            self.date(path + ("effective_from",)),
+            self.date(path + ("effective_to",)),
+            tuple(raw.get("parameters", ())),
+            self.doc.where(path, key=True),
+        )
 
     def rule(self, path: tuple, policy_id: str) -> Rule:
         raw = self.doc.get(path)
         unless = tuple(
-            Unless(self.text(path + ("unless", i, "when")), u["reason"], tuple(u.get("actions", ())),
-                   self.cite(path + ("unless", i, "cite")), self.doc.where(path + ("unless", i)))
+            Unless(
+                self.text(path + ("unless", i, "when")),
+                u["reason"],
+                tuple(u.get("actions", ())),
+                self.cite(path + ("unless", i, "cite")),
+                self.doc.where(path + ("unless", i)),
+            )
             for i, u in enumerate(raw.get("unless", ()))
         )
-        return Rule(raw["id"], raw["title"], self.text(path + ("when",)), self.cite(path + ("cite",)),
-                    _ids(raw.get("derive")), _ids(raw.get("recommend")), unless, int(raw.get("priority", 0)),
-                    self.date(path + ("effective_from",)), self.date(path + ("effective_to",)),
-                    raw.get("description", ""), raw.get("local_choice", ""), raw.get("replaces", ""), policy_id,
-                    self.doc.where(path))
+        return Rule(
+            raw["id"],
+            raw["title"],
+            self.text(path + ("when",)),
+            self.cite(path + ("cite",)),
+            _ids(raw.get("derive")),
+            _ids(raw.get("recommend")),
+            unless,
+            int(raw.get("priority", 0)),
+            self.date(path + ("effective_from",)),
+            self.date(path + ("effective_to",)),
+            raw.get("description", ""),
+            raw.get("local_choice", ""),
+            raw.get("replaces", ""),
+            policy_id,
+            self.doc.where(path),
+        )
 
     def setting(self, name: str, path: tuple) -> Setting:
         """A declared school setting; its default must have its type."""
         raw = self.doc.get(path)
-        setting = Setting(name, raw["type"], _number(raw["default"]), raw["description"], self.cite(path + ("cite",)),
-                          raw.get("local_choice", ""), self.doc.where(path, key=True))
+        setting = Setting(
+            name,
+            raw["type"],
+            _number(raw["default"]),
+            raw["description"],
+            self.cite(path + ("cite",)),
+            raw.get("local_choice", ""),
+            self.doc.where(path, key=True),
+        )
         if not setting.accepts(setting.default):
-            self.problems.append(Problem(f"the default of setting {name!r} is not {TYPE_WORDS[setting.type]}",
-                                         self.doc.where(path + ("default",)), found=repr(raw["default"]),
-                                         expected=TYPE_WORDS[setting.type], example=TYPE_EXAMPLES[setting.type]))
+            self.problems.append(
+                Problem(
+                    f"the default of setting {name!r} is not {TYPE_WORDS[setting.type]}",
+                    self.doc.where(path + ("default",)),
+                    found=repr(raw["default"]),
+                    expected=TYPE_WORDS[setting.type],
+                    example=TYPE_EXAMPLES[setting.type],
+                )
+            )
         return setting
 
     def event_type(self, name: str, path: tuple) -> EventType:
         """A declared event type; a standard type cannot be declared again."""
         raw = self.doc.get(path)
         if name in EVENT_FIELDS:
-            self.problems.append(Problem(f"event type {name!r} is a standard type and cannot be declared again",
-                                         self.doc.where(path, key=True), found=name,
-                                         expected="a new event type name (standard types need no declaration)"))
-        fields = {k: tuple(v) if isinstance(v, list) else {"text": "str"}.get(v, v)
-                  for k, v in (raw.get("fields") or {}).items()}
-        return EventType(name, fields, raw["description"], self.cite(path + ("cite",)), self.doc.where(path, key=True))
+            self.problems.append(
+                Problem(
+                    f"event type {name!r} is a standard type and cannot be declared again",
+                    self.doc.where(path, key=True),
+                    found=name,
+                    expected="a new event type name (standard types need no declaration)",
+                )
+            )
+        fields = {
+            k: tuple(v) if isinstance(v, list) else {"text": "str"}.get(v, v)
+            for k, v in (raw.get("fields") or {}).items()
+        }
+        return EventType(
+            name,
+            fields,
+            raw["description"],
+            self.cite(path + ("cite",)),
+            self.doc.where(path, key=True),
+        )
 
     def policy(self) -> PolicyFile:
         d = self.doc.data
-        sources = {k: Source(k, v["title"], v.get("publisher", ""), str(v.get("date", "")), v.get("location", ""),
-                             v.get("url", ""), self.doc.where(("sources", k), key=True))
-                   for k, v in d.get("sources", {}).items()}
+        sources = {
+            k: Source(
+                k,
+                v["title"],
+                v.get("publisher", ""),
+                str(v.get("date", "")),
+                v.get("location", ""),
+                v.get("url", ""),
+                self.doc.where(("sources", k), key=True),
+            )
+            for k, v in d.get("sources", {}).items()
+        }
         seen: dict[str, Location] = {}
         rules = []
         for i, raw in enumerate(d.get("rules", ())):
             rule = self.rule(("rules", i), d["id"])
             if rule.id in seen:
-                self.problems.append(Problem(f"duplicate rule id {rule.id!r}", rule.origin,
-                                             expected=f"ids unique in a file; first defined at {seen[rule.id]}"))
+                self.problems.append(
+                    Problem(
+                        f"duplicate rule id {rule.id!r}",
+                        rule.origin,
+                        expected=f"ids unique in a file; first defined at {seen[rule.id]}",
+                    )
+                )
             seen.setdefault(rule.id, rule.origin)
             rules.append(rule)
         return PolicyFile(
-            d["id"], d["title"], d["kind"], str(d["version"]), self.required_date(("effective_from",)), self.doc,
-            self.date(("effective_to",)), self.date(("review_due",)), d.get("owner", ""), d.get("extends", ""),
-            sources, dict(d.get("flags", {})),
+            d["id"],
+            d["title"],
+            d["kind"],
+            str(d["version"]),
+            self.required_date(("effective_from",)),
+            self.doc,
+            self.date(("effective_to",)),
+            self.date(("review_due",)),
+            d.get("owner", ""),
+            d.get("extends", ""),
+            sources,
+            dict(d.get("flags", {})),
             {k: self.setting(k, ("settings", k)) for k in d.get("settings", {})},
             {k: self.event_type(k, ("event_types", k)) for k in d.get("event_types", {})},
             {k: self.parameter(k, ("parameters", k)) for k in d.get("parameters", {})},
             # an override without a unit keeps the parent's (layers.py fills it in)
-            {k: self.parameter(k, ("override_parameters", k), "") for k in d.get("override_parameters", {})},
+            {
+                k: self.parameter(k, ("override_parameters", k), "")
+                for k in d.get("override_parameters", {})
+            },
             {k: self.measure(k, ("measures", k)) for k in d.get("measures", {})},
             {k: self.action(k, ("actions", k)) for k in d.get("actions", {})},
             tuple(rules),
-            {k: (v, self.doc.where(("disable_rules", k), key=True)) for k, v in d.get("disable_rules", {}).items()},
+            {
+                k: (v, self.doc.where(("disable_rules", k), key=True))
+                for k, v in d.get("disable_rules", {}).items()
+            },
         )
 
 
@@ -255,8 +403,15 @@ def _number(value: Any) -> Any:
 
 def _from_document(doc: Document) -> PolicyFile:
     if not isinstance(doc.data, dict):
-        raise PolicyError([Problem("a policy is a mapping of keys (id, title, kind, …)", doc.where(()),
-                                   found=type(doc.data).__name__)])
+        raise PolicyError(
+            [
+                Problem(
+                    "a policy is a mapping of keys (id, title, kind, …)",
+                    doc.where(()),
+                    found=type(doc.data).__name__,
+                )
+            ]
+        )
     problems = schema_problems(doc)
     if problems:
         raise PolicyError(problems)
@@ -276,5 +431,7 @@ def read_policy_text(text: str, file: str = "<string>") -> PolicyFile:
     """Like ``read_policy_file`` for YAML text (tests, editors)."""
     import hashlib
 
-    doc = attrs.evolve(parse_yaml(text, file), digest="sha256:" + hashlib.sha256(text.encode()).hexdigest())
+    doc = attrs.evolve(
+        parse_yaml(text, file), digest="sha256:" + hashlib.sha256(text.encode()).hexdigest()
+    )
     return _from_document(doc)

@@ -51,7 +51,9 @@ def conform(history: History, policy: EffectivePolicy, as_of: dt.date | None = N
     the register or the policy's dates (when ``as_of`` is given).
     """
     settings = setting_problems(history.school, policy, _settings_location(history))
-    errors = [p for p in settings if p.is_error] + event_problems(history.pupils, _declared_events(policy))
+    errors = [p for p in settings if p.is_error] + event_problems(
+        history.pupils, _declared_events(policy)
+    )
     if errors:
         raise InputError(errors)
     warnings = [p for p in settings if not p.is_error] + action_warnings(history.pupils, policy)
@@ -63,8 +65,7 @@ def conform(history: History, policy: EffectivePolicy, as_of: dt.date | None = N
 # --- school settings ------------------------------------------------------------------
 
 
-def setting_problems(school: School, policy: EffectivePolicy,
-                     where: Any = None) -> list[Problem]:
+def setting_problems(school: School, policy: EffectivePolicy, where: Any = None) -> list[Problem]:
     """Problems with ``school``'s settings under ``policy``'s declarations.
 
     ``where`` maps a setting name to its location (default: no location). A policy that
@@ -81,8 +82,14 @@ def setting_problems(school: School, policy: EffectivePolicy,
         elif declared:
             out.append(_undeclared(name, declared, locate(name), policy.id))
         else:
-            out.append(Problem(f"school setting {name!r} is not read: policy {policy.id!r} declares no school settings",
-                               locate(name), severity="warning", found=name))
+            out.append(
+                Problem(
+                    f"school setting {name!r} is not read: policy {policy.id!r} declares no school settings",
+                    locate(name),
+                    severity="warning",
+                    found=name,
+                )
+            )
     return out
 
 
@@ -91,9 +98,15 @@ def _type_problem(setting: Setting, value: Any, where: Location) -> list[Problem
     if setting.accepts(value):
         return []
     expected = {"bool": "true or false", "number": "a number", "text": "text"}[setting.type]
-    return [Problem(f"school setting {setting.name!r} must be {setting.type}", where, found=repr(value),
-                    expected=expected + f", as declared at {setting.origin}",
-                    example=f"{setting.name}: {_example(setting)}")]
+    return [
+        Problem(
+            f"school setting {setting.name!r} must be {setting.type}",
+            where,
+            found=repr(value),
+            expected=expected + f", as declared at {setting.origin}",
+            example=f"{setting.name}: {_example(setting)}",
+        )
+    ]
 
 
 def _example(setting: Setting) -> str:
@@ -103,17 +116,27 @@ def _example(setting: Setting) -> str:
     return f'"{setting.default}"' if isinstance(setting.default, str) else str(setting.default)
 
 
-def _undeclared(name: str, declared: Mapping[str, Setting], where: Location, policy_id: str) -> Problem:
+def _undeclared(
+    name: str, declared: Mapping[str, Setting], where: Location, policy_id: str
+) -> Problem:
     """The error for a setting the policy chain does not declare, naming the nearest declared one."""
     close = difflib.get_close_matches(name, sorted(declared), n=1, cutoff=0.6)
     hint = f"; did you mean {close[0]!r}?" if close else ""
-    return Problem(f"unknown school setting {name!r}{hint}", where, found=name,
-                   expected=f"a setting policy {policy_id!r} declares: " + ", ".join(sorted(declared)))
+    return Problem(
+        f"unknown school setting {name!r}{hint}",
+        where,
+        found=name,
+        expected=f"a setting policy {policy_id!r} declares: " + ", ".join(sorted(declared)),
+    )
 
 
 def school_with_defaults(school: School, policy: EffectivePolicy) -> School:
     """``school`` with each declared setting it does not record set to the declared default."""
-    recorded = {k: v for k, v in school.settings.items() if k not in policy.settings or not policy.settings[k].unrecorded(v)}
+    recorded = {
+        k: v
+        for k, v in school.settings.items()
+        if k not in policy.settings or not policy.settings[k].unrecorded(v)
+    }
     missing = {name: s.default for name, s in policy.settings.items() if name not in recorded}
     if not missing:
         return school
@@ -137,7 +160,9 @@ def _declared_events(policy: EffectivePolicy) -> dict[str, Mapping[str, Any]]:
     return {name: event.fields for name, event in policy.event_types.items()}
 
 
-def event_problems(pupils: Iterable[Any], declared: Mapping[str, Mapping[str, Any]]) -> list[Problem]:
+def event_problems(
+    pupils: Iterable[Any], declared: Mapping[str, Mapping[str, Any]]
+) -> list[Problem]:
     """Errors for events of unknown types and for fields of declared types: one per kind of fault.
 
     Each is located at its first event and says how many events share it (a register
@@ -151,10 +176,14 @@ def event_problems(pupils: Iterable[Any], declared: Mapping[str, Mapping[str, An
             for fault in _event_faults(event, declared):
                 first.setdefault(fault, event.location)
                 counts[fault] += 1
-    return [_event_problem(fault, first[fault], counts[fault], declared) for fault in sorted(counts)]
+    return [
+        _event_problem(fault, first[fault], counts[fault], declared) for fault in sorted(counts)
+    ]
 
 
-def _event_faults(event: Event, declared: Mapping[str, Mapping[str, Any]]) -> list[tuple[str, str, str]]:
+def _event_faults(
+    event: Event, declared: Mapping[str, Mapping[str, Any]]
+) -> list[tuple[str, str, str]]:
     """(type, field, kind of fault) for what is wrong with one event."""
     if event.type in EVENT_FIELDS:
         return []
@@ -189,8 +218,12 @@ def _iso_date(text: str) -> bool:
     return len(text) == 10
 
 
-def _event_problem(fault: tuple[str, str, str], where: Location, count: int,
-                   declared: Mapping[str, Mapping[str, Any]]) -> Problem:
+def _event_problem(
+    fault: tuple[str, str, str],
+    where: Location,
+    count: int,
+    declared: Mapping[str, Mapping[str, Any]],
+) -> Problem:
     """The error for one kind of event fault."""
     kind, field, what = fault
     times = f" ({count} events)" if count > 1 else ""
@@ -198,12 +231,21 @@ def _event_problem(fault: tuple[str, str, str], where: Location, count: int,
         known = sorted({*EVENT_FIELDS, *declared})
         close = difflib.get_close_matches(kind, known, n=1)
         hint = f"; did you mean {close[0]!r}?" if close else ""
-        return Problem(f"unknown event type {kind!r}{hint}{times}", where, found=kind,
-                       expected="a standard event type or one the policy declares under event_types: " + ", ".join(known))
+        return Problem(
+            f"unknown event type {kind!r}{hint}{times}",
+            where,
+            found=kind,
+            expected="a standard event type or one the policy declares under event_types: "
+            + ", ".join(known),
+        )
     fields = declared[kind]
     if what == "field":
-        return Problem(f"{kind} events have no field {field!r}{times}", where, found=field,
-                       expected="one of: " + ", ".join(["date", *sorted(fields)]))
+        return Problem(
+            f"{kind} events have no field {field!r}{times}",
+            where,
+            found=field,
+            expected="one of: " + ", ".join(["date", *sorted(fields)]),
+        )
     spec = fields[field]
     wanted = ", ".join(spec) if isinstance(spec, tuple) else {"str": "text"}.get(spec, spec)
     return Problem(f"bad {kind}.{field}{times}", where, found=field, expected=wanted)
@@ -216,7 +258,11 @@ def action_warnings(pupils: Iterable[Any], policy: EffectivePolicy) -> list[Prob
     for pupil in pupils:
         for event in pupil.events:
             action = event.get("action")
-            if isinstance(action, str) and action not in policy.actions and "action" in _fields(event.type, policy):
+            if (
+                isinstance(action, str)
+                and action not in policy.actions
+                and "action" in _fields(event.type, policy)
+            ):
                 first.setdefault((event.type, action), event.location)
                 counts[(event.type, action)] += 1
     return [_action_warning(key, first[key], counts[key], policy) for key in sorted(counts)]
@@ -228,15 +274,23 @@ def _fields(kind: str, policy: EffectivePolicy) -> Mapping[str, Any]:
     return declared.fields if declared is not None else EVENT_FIELDS.get(kind, {})
 
 
-def _action_warning(key: tuple[str, str], where: Location, count: int, policy: EffectivePolicy) -> Problem:
+def _action_warning(
+    key: tuple[str, str], where: Location, count: int, policy: EffectivePolicy
+) -> Problem:
     """One warning per (event type, unknown action)."""
     kind, action = key
     close = difflib.get_close_matches(action, sorted(policy.actions), n=1)
     hint = f" (did you mean {close[0]!r}?)" if close else ""
     times = f" ({count} events)" if count > 1 else ""
-    return Problem(f"{kind} names action {action!r}, which policy {policy.id!r} does not have{hint}: "
-                   f"it records no action of this policy{times}", where, severity="warning", found=action,
-                   expected="an action id of the policy, e.g. " + (close[0] if close else _first(policy.actions)))
+    return Problem(
+        f"{kind} names action {action!r}, which policy {policy.id!r} does not have{hint}: "
+        f"it records no action of this policy{times}",
+        where,
+        severity="warning",
+        found=action,
+        expected="an action id of the policy, e.g. "
+        + (close[0] if close else _first(policy.actions)),
+    )
 
 
 def _first(names: Iterable[str]) -> str:
@@ -251,13 +305,27 @@ def as_of_warnings(history: History, policy: EffectivePolicy, as_of: dt.date) ->
     out = _register_warnings(history, as_of)
     for layer in policy.chain:
         if as_of < layer.effective_from:
-            out.append(Problem(f"as-of date {as_of} is before policy {layer.id!r} comes into force "
-                               f"({layer.effective_from}): its rules do not apply", layer.document.where(("effective_from",)),
-                               severity="warning", found=str(as_of), expected=f"from {layer.effective_from}"))
+            out.append(
+                Problem(
+                    f"as-of date {as_of} is before policy {layer.id!r} comes into force "
+                    f"({layer.effective_from}): its rules do not apply",
+                    layer.document.where(("effective_from",)),
+                    severity="warning",
+                    found=str(as_of),
+                    expected=f"from {layer.effective_from}",
+                )
+            )
         elif layer.effective_to is not None and as_of > layer.effective_to:
-            out.append(Problem(f"as-of date {as_of} is after policy {layer.id!r} ends ({layer.effective_to}): "
-                               "its rules do not apply", layer.document.where(("effective_to",)),
-                               severity="warning", found=str(as_of), expected=f"up to {layer.effective_to}"))
+            out.append(
+                Problem(
+                    f"as-of date {as_of} is after policy {layer.id!r} ends ({layer.effective_to}): "
+                    "its rules do not apply",
+                    layer.document.where(("effective_to",)),
+                    severity="warning",
+                    found=str(as_of),
+                    expected=f"up to {layer.effective_to}",
+                )
+            )
     return out
 
 
@@ -267,14 +335,33 @@ def _register_warnings(history: History, as_of: dt.date) -> list[Problem]:
     if not slots:
         return []
     first, last = day_of_slot(min(s[0] for s in slots)), day_of_slot(max(s[-1] for s in slots))
-    where = Location(next((s for s in history.sources if "marks." in s), history.sources[0] if history.sources else ""))
+    where = Location(
+        next(
+            (s for s in history.sources if "marks." in s),
+            history.sources[0] if history.sources else "",
+        )
+    )
     if as_of < first:
-        return [Problem(f"as-of date {as_of} is before the register's first mark ({first}): nothing is counted",
-                        where, severity="warning", found=str(as_of), expected=f"a date from {first} to {last}")]
+        return [
+            Problem(
+                f"as-of date {as_of} is before the register's first mark ({first}): nothing is counted",
+                where,
+                severity="warning",
+                found=str(as_of),
+                expected=f"a date from {first} to {last}",
+            )
+        ]
     if _school_days_between(last, as_of):
-        return [Problem(f"as-of date {as_of} is after the register's last mark ({last}): later days are unknown, "
-                        "not absences", where, severity="warning", found=str(as_of),
-                        expected=f"a date from {first} to {last}")]
+        return [
+            Problem(
+                f"as-of date {as_of} is after the register's last mark ({last}): later days are unknown, "
+                "not absences",
+                where,
+                severity="warning",
+                found=str(as_of),
+                expected=f"a date from {first} to {last}",
+            )
+        ]
     return []
 
 
@@ -283,4 +370,6 @@ def _school_days_between(last: dt.date, as_of: dt.date) -> bool:
     after a register's last Friday is not outside the data."""
     if (as_of - last).days >= 7:
         return True
-    return any((last + dt.timedelta(days=n)).weekday() < 5 for n in range(1, (as_of - last).days + 1))
+    return any(
+        (last + dt.timedelta(days=n)).weekday() < 5 for n in range(1, (as_of - last).days + 1)
+    )

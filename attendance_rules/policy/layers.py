@@ -95,7 +95,9 @@ class EffectivePolicy:
         """True when the layer ``policy_id`` of the chain is in force on ``day``."""
         for policy in self.chain:
             if policy.id == policy_id:
-                return policy.effective_from <= day and (policy.effective_to is None or day <= policy.effective_to)
+                return policy.effective_from <= day and (
+                    policy.effective_to is None or day <= policy.effective_to
+                )
         return False
 
     def origin(self, kind: str, name: str) -> Origin:
@@ -144,8 +146,15 @@ class PolicyLoader:
         """The policy ``ref`` and its ancestors, root first; errors for missing or looping parents."""
         path = self.locate(ref)
         if path is None:
-            raise PolicyError([Problem(f"no policy {ref!r} found", Location(ref),
-                                       expected="a policy file path or the id of a bundled policy")])
+            raise PolicyError(
+                [
+                    Problem(
+                        f"no policy {ref!r} found",
+                        Location(ref),
+                        expected="a policy file path or the id of a bundled policy",
+                    )
+                ]
+            )
         chain = [self.load(path)]
         while chain[-1].extends:
             child = chain[-1]
@@ -155,9 +164,16 @@ class PolicyLoader:
                 raise PolicyError([Problem(f"extends chain loops: {names}", where)])
             parent_path = self.locate(child.extends, Path(child.file).parent)
             if parent_path is None:
-                raise PolicyError([Problem(f"parent policy {child.extends!r} not found", where,
-                                           expected=f"{child.extends}.yaml beside {Path(child.file).name} "
-                                                    "or among the bundled policies")])
+                raise PolicyError(
+                    [
+                        Problem(
+                            f"parent policy {child.extends!r} not found",
+                            where,
+                            expected=f"{child.extends}.yaml beside {Path(child.file).name} "
+                            "or among the bundled policies",
+                        )
+                    ]
+                )
             chain.append(self.load(parent_path))
         return tuple(reversed(chain))
 
@@ -183,23 +199,42 @@ class _Merge:
     def error(self, message: str, where: Location, **extra: str) -> None:
         self.problems.append(Problem(message, where, **extra))
 
-    def add_new(self, kind: _Entry, table: dict, name: str, value: object, where: Location, policy: str) -> None:
+    def add_new(
+        self, kind: _Entry, table: dict, name: str, value: object, where: Location, policy: str
+    ) -> None:
         key = f"{kind}:{name}"
         if key in self.origins:
-            hint = {"parameter": "put it under override_parameters", "flag": "remove the duplicate",
-                    "setting": "remove the duplicate", "event_type": "remove the duplicate",
-                    "measure": "use another name"}.get(kind, "add `replaces: <reason>` to replace it")
-            self.error(f"{kind} {name!r} is already defined by {self.origins[key]}", where, expected=hint)
+            hint = {
+                "parameter": "put it under override_parameters",
+                "flag": "remove the duplicate",
+                "setting": "remove the duplicate",
+                "event_type": "remove the duplicate",
+                "measure": "use another name",
+            }.get(kind, "add `replaces: <reason>` to replace it")
+            self.error(
+                f"{kind} {name!r} is already defined by {self.origins[key]}", where, expected=hint
+            )
             return
         table[name] = value
         self.origins[key] = Origin(policy, where)
 
-    def replace(self, kind: _Entry, table: dict, name: str, value: object, where: Location, policy: str,
-                reason: str) -> None:
+    def replace(
+        self,
+        kind: _Entry,
+        table: dict,
+        name: str,
+        value: object,
+        where: Location,
+        policy: str,
+        reason: str,
+    ) -> None:
         key = f"{kind}:{name}"
         if key not in self.origins:
-            self.error(f"{kind} {name!r} says it replaces a parent's, but no parent defines it", where,
-                       expected="an id defined by a parent policy, or no `replaces:`")
+            self.error(
+                f"{kind} {name!r} says it replaces a parent's, but no parent defines it",
+                where,
+                expected="an id defined by a parent policy, or no `replaces:`",
+            )
             return
         if kind == "rule":
             assert isinstance(value, Rule), "a rule is replaced by a rule"
@@ -221,7 +256,14 @@ class _Merge:
         for name, source in policy.sources.items():
             self.sources.setdefault(name, source)
         for name, text in policy.flags.items():
-            self.add_new("flag", self.flags, name, text, policy.document.where(("flags", name), key=True), pid)
+            self.add_new(
+                "flag",
+                self.flags,
+                name,
+                text,
+                policy.document.where(("flags", name), key=True),
+                pid,
+            )
         for name, setting in policy.settings.items():
             self.add_new("setting", self.settings, name, setting, setting.origin, pid)
         for name, event_type in policy.event_types.items():
@@ -234,7 +276,9 @@ class _Merge:
             self.add_new("measure", self.measures, name, use, use.origin, pid)
         for name, action in policy.actions.items():
             if action.replaces:
-                self.replace("action", self.actions, name, action, action.origin, pid, action.replaces)
+                self.replace(
+                    "action", self.actions, name, action, action.origin, pid, action.replaces
+                )
             else:
                 self.add_new("action", self.actions, name, action, action.origin, pid)
         for rule in policy.rules:
@@ -246,23 +290,35 @@ class _Merge:
             if rule_id not in self.rules:
                 self.error(f"disable_rules names {rule_id!r}, which no parent defines", where)
                 continue
-            self.disabled[rule_id] = (reason, Origin(pid, where, (self.origins[f"rule:{rule_id}"],), reason))
+            self.disabled[rule_id] = (
+                reason,
+                Origin(pid, where, (self.origins[f"rule:{rule_id}"],), reason),
+            )
 
     def override(self, param: Parameter, pid: str) -> None:
         key = f"parameter:{param.name}"
         old = self.parameters.get(param.name)
         if old is None:
-            self.error(f"override_parameters names {param.name!r}, which no parent defines", param.origin,
-                       expected="a parameter of a parent policy (new ones go under parameters)")
+            self.error(
+                f"override_parameters names {param.name!r}, which no parent defines",
+                param.origin,
+                expected="a parameter of a parent policy (new ones go under parameters)",
+            )
             return
         if param.unit and param.unit != old.unit:
-            self.error(f"override of {param.name!r} changes its unit", param.origin, found=param.unit,
-                       expected=f"{old.unit}, as at {old.origin}")
+            self.error(
+                f"override of {param.name!r} changes its unit",
+                param.origin,
+                found=param.unit,
+                expected=f"{old.unit}, as at {old.origin}",
+            )
             return
         if not param.unit:  # read without a unit: its values are checked against the parent's
             self.problems.extend(parameter_value_problems(attrs.evolve(param, unit=old.unit)))
         self.problems.extend(bound_problems(old, param, self.origins[key]))
-        self.parameters[param.name] = attrs.evolve(param, unit=old.unit, bounds=old.bounds or param.bounds)
+        self.parameters[param.name] = attrs.evolve(
+            param, unit=old.unit, bounds=old.bounds or param.bounds
+        )
         self.origins[key] = Origin(pid, param.origin, (self.origins[key],))
 
 
@@ -270,8 +326,10 @@ _BOUND_TESTS = {
     "fixed": (lambda new, old, b: new == old, "must stay {old}"),
     "only_lower": (lambda new, old, b: new <= old, "may only be lowered from {old}"),
     "only_higher": (lambda new, old, b: new >= old, "may only be raised from {old}"),
-    "range": (lambda new, old, b: b.get("min", new) <= new <= b.get("max", new),
-              "must stay between {min} and {max}"),
+    "range": (
+        lambda new, old, b: b.get("min", new) <= new <= b.get("max", new),
+        "must stay between {min} and {max}",
+    ),
 }
 
 
@@ -289,13 +347,23 @@ def bound_problems(old: Parameter, new: Parameter, origin: Origin) -> list[Probl
     problems = []
     for dated in new.values:
         previous = old.value_on(dated.start) if dated.start else old.values[0].value
-        if previous is None or not _numbers(dated.value, previous) or check(dated.value, previous, bounds):
+        if (
+            previous is None
+            or not _numbers(dated.value, previous)
+            or check(dated.value, previous, bounds)
+        ):
             continue
         rule = wording.format(old=previous, min=bounds.get("min"), max=bounds.get("max"))
         reason = f" ({bounds['reason'].strip()})" if bounds.get("reason") else ""
-        problems.append(Problem(f"override of {new.name!r} breaks the bound declared at {origin.location} "
-                                f"by {origin.policy}: it {rule}{reason}", new.origin,
-                                found=str(dated.value), expected=rule))
+        problems.append(
+            Problem(
+                f"override of {new.name!r} breaks the bound declared at {origin.location} "
+                f"by {origin.policy}: it {rule}{reason}",
+                new.origin,
+                found=str(dated.value),
+                expected=rule,
+            )
+        )
     return problems
 
 
@@ -308,16 +376,32 @@ def resolve(chain: Sequence[PolicyFile]) -> EffectivePolicy:
     merge = _Merge()
     for parent, child in zip(chain, chain[1:]):
         if parent.kind not in _KIND_PARENTS[child.kind]:
-            merge.error(f"a {child.kind} policy cannot extend a {parent.kind} policy",
-                        child.document.where(("extends",)), expected=" or ".join(_KIND_PARENTS[child.kind]) or "none")
+            merge.error(
+                f"a {child.kind} policy cannot extend a {parent.kind} policy",
+                child.document.where(("extends",)),
+                expected=" or ".join(_KIND_PARENTS[child.kind]) or "none",
+            )
     for policy in chain:
         merge.fold(policy)
     if merge.problems:
         raise PolicyError(merge.problems)
-    rules = tuple(r for r in (*merge.superseded, *merge.rules.values()) if r.id not in merge.disabled)
-    return EffectivePolicy(chain[-1], tuple(chain), merge.sources, merge.flags, merge.parameters, merge.measures,
-                           merge.actions, rules, merge.disabled, merge.origins,
-                           settings=merge.settings, event_types=merge.event_types)
+    rules = tuple(
+        r for r in (*merge.superseded, *merge.rules.values()) if r.id not in merge.disabled
+    )
+    return EffectivePolicy(
+        chain[-1],
+        tuple(chain),
+        merge.sources,
+        merge.flags,
+        merge.parameters,
+        merge.measures,
+        merge.actions,
+        rules,
+        merge.disabled,
+        merge.origins,
+        settings=merge.settings,
+        event_types=merge.event_types,
+    )
 
 
 def load_policy_files(ref: str | Path, search_dirs: Sequence[str | Path] = ()) -> EffectivePolicy:

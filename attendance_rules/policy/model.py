@@ -63,8 +63,15 @@ class Citation:
     location: Location = attrs.field(default=Location(), eq=False)
 
     def __str__(self) -> str:
-        parts = [self.source] + [p for p in (self.section, self.page and f"p. {self.page}",
-                                             self.paragraph and f"para. {self.paragraph}") if p]
+        parts = [self.source] + [
+            p
+            for p in (
+                self.section,
+                self.page and f"p. {self.page}",
+                self.paragraph and f"para. {self.paragraph}",
+            )
+            if p
+        ]
         return ", ".join(parts)
 
 
@@ -105,7 +112,9 @@ class Setting:
 
     def accepts(self, value: Any) -> bool:
         """True when ``value`` (as a history records it) has this setting's type (a number is finite)."""
-        if not isinstance(value, _SETTING_TYPES[self.type]) or (self.type == "bool") != isinstance(value, bool):
+        if not isinstance(value, _SETTING_TYPES[self.type]) or (self.type == "bool") != isinstance(
+            value, bool
+        ):
             return False
         return not isinstance(value, float) or math.isfinite(value)
 
@@ -214,12 +223,18 @@ class DoneBy:
 
     def matches(self, event: Event, action_id: str) -> bool:
         """True when ``event`` records ``action_id`` done."""
-        return event.type == self.event and all(event.get(k) == v for k, v in self.wanted(action_id).items())
+        return event.type == self.event and all(
+            event.get(k) == v for k, v in self.wanted(action_id).items()
+        )
 
     def describe(self, action_id: str) -> str:
         """``referral_made with to == "camhs"``, as the condition language writes it."""
         tests = [f"{k} == {_literal(v)}" for k, v in self.wanted(action_id).items()]
-        return self.event + "".join(f" with {t}" for t in tests[:1]) + "".join(f" and {t}" for t in tests[1:])
+        return (
+            self.event
+            + "".join(f" with {t}" for t in tests[:1])
+            + "".join(f" and {t}" for t in tests[1:])
+        )
 
 
 def _literal(value: Any) -> str:

@@ -13,8 +13,15 @@ import os
 from pathlib import Path
 from typing import Mapping
 
-__all__ = ["POLICY_PATH_VARIABLE", "bundled_policy_dir", "display_path", "find_policy", "policy_dirs", "schema_dir",
-           "schema_text"]
+__all__ = [
+    "POLICY_PATH_VARIABLE",
+    "bundled_policy_dir",
+    "display_path",
+    "find_policy",
+    "policy_dirs",
+    "schema_dir",
+    "schema_text",
+]
 
 POLICY_PATH_VARIABLE = "ATTENDANCE_RULES_POLICY_PATH"
 _SUFFIXES = (".yaml", ".yml")

@@ -50,33 +50,53 @@ def _problem(doc: Document, path: tuple, error: ValidationError) -> Problem:
         return _unknown_keys(doc, path, error)
     if error.validator == "required":
         missing = error.message.split("'")[1] if "'" in error.message else error.message
-        wanted = error.schema.get("properties", {}).get(missing) if isinstance(error.schema, dict) else None
+        wanted = (
+            error.schema.get("properties", {}).get(missing)
+            if isinstance(error.schema, dict)
+            else None
+        )
         expected = str(wanted.get("description", ""))[:160] if isinstance(wanted, dict) else ""
-        return Problem(f"{where}: missing required key {missing!r}", doc.where(path),
-                       expected=expected or _describe(error))
+        return Problem(
+            f"{where}: missing required key {missing!r}",
+            doc.where(path),
+            expected=expected or _describe(error),
+        )
     if error.validator == "enum":
         assert isinstance(error.validator_value, list), "an enum of the schema is a JSON array"
         options = ", ".join(map(str, error.validator_value))
-        return Problem(f"{where}: value not allowed", doc.where(path), found=repr(error.instance),
-                       expected=f"one of {options}")
+        return Problem(
+            f"{where}: value not allowed",
+            doc.where(path),
+            found=repr(error.instance),
+            expected=f"one of {options}",
+        )
     if error.validator in ("anyOf", "oneOf") and error.context:
         inner = best_match(error.context)
         text = _describe(error) or inner.message
         return Problem(f"{where}: {text}", doc.where(path), found=_short(error.instance))
-    return Problem(f"{where}: {error.message}", doc.where(path), found=_short(error.instance),
-                   expected=_describe(error))
+    return Problem(
+        f"{where}: {error.message}",
+        doc.where(path),
+        found=_short(error.instance),
+        expected=_describe(error),
+    )
 
 
 def _unknown_keys(doc: Document, path: tuple, error: ValidationError) -> Problem:
     schema, instance = error.schema, error.instance
-    assert isinstance(schema, dict) and isinstance(instance, dict), "additionalProperties is about an object"
+    assert isinstance(schema, dict) and isinstance(instance, dict), (
+        "additionalProperties is about an object"
+    )
     known = list(schema.get("properties", {}))
     extra = sorted(set(instance) - set(known))
     bad = next((k for k in extra if not str(k).startswith("x-")), extra[0] if extra else "?")
     close = difflib.get_close_matches(str(bad), known, n=1)
     hint = f"; did you mean {close[0]!r}?" if close else ""
-    return Problem(f"{_dotted(path) or 'the top level'}: unknown key {bad!r}{hint}", doc.where(path + (bad,), key=True),
-                   expected=f"one of {', '.join(known)}")
+    return Problem(
+        f"{_dotted(path) or 'the top level'}: unknown key {bad!r}{hint}",
+        doc.where(path + (bad,), key=True),
+        expected=f"one of {', '.join(known)}",
+    )
 
 
 def _describe(error: ValidationError) -> str:

@@ -23,7 +23,15 @@ from yaml.constructor import SafeConstructor
 
 from ..exceptions import Location, PolicyError, Problem
 
-__all__ = ["MAX_BYTES", "MAX_DEPTH", "MAX_INT_DIGITS", "MAX_NODES", "Document", "load_yaml", "parse_yaml"]
+__all__ = [
+    "MAX_BYTES",
+    "MAX_DEPTH",
+    "MAX_INT_DIGITS",
+    "MAX_NODES",
+    "Document",
+    "load_yaml",
+    "parse_yaml",
+]
 
 MAX_BYTES = 1_000_000
 MAX_DEPTH = 50
@@ -125,7 +133,9 @@ class _Builder:
 
     def fail(self, message: str, node: yaml.Node, **extra: str) -> None:
         mark = node.start_mark
-        self.problems.append(Problem(message, Location(self.file, mark.line + 1, mark.column + 1), **extra))
+        self.problems.append(
+            Problem(message, Location(self.file, mark.line + 1, mark.column + 1), **extra)
+        )
 
     def build(self, node: yaml.Node, path: Path_ = (), depth: int = 0) -> Any:
         self.nodes += 1
@@ -133,7 +143,9 @@ class _Builder:
             raise _TooBig(f"more than {MAX_NODES} values (deeply repeated aliases?)", node)
         if depth > MAX_DEPTH:
             raise _TooBig(f"nesting deeper than {MAX_DEPTH} levels", node)
-        self.spans.setdefault(path, _Span(node.start_mark.index, node.end_mark.index, getattr(node, "style", None)))
+        self.spans.setdefault(
+            path, _Span(node.start_mark.index, node.end_mark.index, getattr(node, "style", None))
+        )
         if isinstance(node, (yaml.MappingNode, yaml.SequenceNode)) and node.tag not in _COLLECTIONS:
             self.fail(f"tag {node.tag} is not allowed", node, expected="plain YAML values")
             return None
@@ -157,7 +169,9 @@ class _Builder:
             if key in out:
                 self.fail(f"duplicate key {key!r}", key_node, expected="each key once in a mapping")
                 continue
-            self.key_spans[path + (key,)] = _Span(key_node.start_mark.index, key_node.end_mark.index, None)
+            self.key_spans[path + (key,)] = _Span(
+                key_node.start_mark.index, key_node.end_mark.index, None
+            )
             out[key] = self.build(value_node, path + (key,), depth + 1)
         return out
 
@@ -174,12 +188,21 @@ class _Builder:
         if node.tag.endswith(("str", "timestamp")):
             return node.value
         if node.tag.endswith("int") and sum(c.isdigit() for c in node.value) > MAX_INT_DIGITS:
-            self.fail(f"a whole number of more than {MAX_INT_DIGITS} digits", node,
-                      found=f"{sum(c.isdigit() for c in node.value)} digits", expected="a number such as 10")
+            self.fail(
+                f"a whole number of more than {MAX_INT_DIGITS} digits",
+                node,
+                found=f"{sum(c.isdigit() for c in node.value)} digits",
+                expected="a number such as 10",
+            )
             return None
         value = self.constructor.construct_object(node, deep=True)
         if isinstance(value, float) and not math.isfinite(value):
-            self.fail("not a finite number", node, found=repr(node.value), expected="a number such as 10 or 2.5")
+            self.fail(
+                "not a finite number",
+                node,
+                found=repr(node.value),
+                expected="a number such as 10 or 2.5",
+            )
             return None
         return value
 
@@ -210,7 +233,9 @@ class _BoundedLoader(yaml.SafeLoader):
             raise _TooBig(f"more than {MAX_NODES} values", mark=self.peek_event().start_mark)
         # The root is at depth 0, as the builder counts; collections only (it checks the values).
         if self.depth > MAX_DEPTH and self.check_event(yaml.CollectionStartEvent):
-            raise _TooBig(f"nesting deeper than {MAX_DEPTH} levels", mark=self.peek_event().start_mark)
+            raise _TooBig(
+                f"nesting deeper than {MAX_DEPTH} levels", mark=self.peek_event().start_mark
+            )
         self.depth += 1
         try:
             return super().compose_node(parent, index)
@@ -233,10 +258,15 @@ def _precount(text: str) -> None:
                 # Collections only: a key at the deepest level is fine (the builder checks values).
                 deep = depth > MAX_DEPTH and isinstance(event, yaml.CollectionStartEvent)
                 if nodes > MAX_NODES or deep:
-                    limit = f"more than {MAX_NODES} values" if nodes > MAX_NODES else \
-                        f"nesting deeper than {MAX_DEPTH} levels"
+                    limit = (
+                        f"more than {MAX_NODES} values"
+                        if nodes > MAX_NODES
+                        else f"nesting deeper than {MAX_DEPTH} levels"
+                    )
                     raise _TooBig(limit, mark=event.start_mark)
-            depth += isinstance(event, yaml.CollectionStartEvent) - isinstance(event, yaml.CollectionEndEvent)
+            depth += isinstance(event, yaml.CollectionStartEvent) - isinstance(
+                event, yaml.CollectionEndEvent
+            )
     except yaml.YAMLError:
         return
 
@@ -259,15 +289,23 @@ def parse_yaml(text: str, file: str = "<string>") -> Document:
         root = _compose(text)
     except _TooBig as err:
         mark = err.mark
-        raise PolicyError([Problem(str(err), Location(file, mark.line + 1, mark.column + 1))]) from None
+        raise PolicyError(
+            [Problem(str(err), Location(file, mark.line + 1, mark.column + 1))]
+        ) from None
     except yaml.MarkedYAMLError as err:
         mark = err.problem_mark or err.context_mark
         where = Location(file, mark.line + 1, mark.column + 1) if mark else Location(file, 1, 1)
-        raise PolicyError([Problem(f"not valid YAML: {err.problem or err.context}", where)]) from None
+        raise PolicyError(
+            [Problem(f"not valid YAML: {err.problem or err.context}", where)]
+        ) from None
     except yaml.YAMLError as err:
         raise PolicyError([Problem(f"not valid YAML: {err}", Location(file, 1, 1))]) from None
-    except RecursionError:  # PyYAML composes recursively: thousands of nested [ or { exhaust the stack
-        raise PolicyError([Problem(f"nesting deeper than {MAX_DEPTH} levels", _too_deep(text, file))]) from None
+    except (
+        RecursionError
+    ):  # PyYAML composes recursively: thousands of nested [ or { exhaust the stack
+        raise PolicyError(
+            [Problem(f"nesting deeper than {MAX_DEPTH} levels", _too_deep(text, file))]
+        ) from None
     builder = _Builder(file, text)
     try:
         data = builder.build(root) if root is not None else None
@@ -304,12 +342,18 @@ def load_yaml(path: str | Path) -> Document:
     try:
         raw = path.read_bytes()
     except OSError as err:
-        raise PolicyError([Problem(f"cannot read policy file: {err.strerror}", Location(str(path)))]) from None
+        raise PolicyError(
+            [Problem(f"cannot read policy file: {err.strerror}", Location(str(path)))]
+        ) from None
     if len(raw) > MAX_BYTES:
-        raise PolicyError([Problem(f"file larger than {MAX_BYTES} bytes", Location(str(path), 1, 1))])
+        raise PolicyError(
+            [Problem(f"file larger than {MAX_BYTES} bytes", Location(str(path), 1, 1))]
+        )
     try:
         text = raw.decode("utf-8")
     except UnicodeDecodeError as err:
-        raise PolicyError([Problem("file is not UTF-8 text", Location(str(path)), found=str(err))]) from None
+        raise PolicyError(
+            [Problem("file is not UTF-8 text", Location(str(path)), found=str(err))]
+        ) from None
     doc = parse_yaml(text, str(path))
     return attrs.evolve(doc, digest="sha256:" + hashlib.sha256(raw).hexdigest())

@@ -35,8 +35,16 @@ __all__ = [
 ]
 
 # Durations in due windows: calendar days, or school days (a school week is five).
-_DURATION_DAYS = {"day": (1, False), "days": (1, False), "week": (7, False), "weeks": (7, False),
-                  "school day": (1, True), "school days": (1, True), "school week": (5, True), "school weeks": (5, True)}
+_DURATION_DAYS = {
+    "day": (1, False),
+    "days": (1, False),
+    "week": (7, False),
+    "weeks": (7, False),
+    "school day": (1, True),
+    "school days": (1, True),
+    "school week": (5, True),
+    "school weeks": (5, True),
+}
 
 
 @attrs.frozen
@@ -60,15 +68,23 @@ class SanityBounds:
 
     def describe(self, school: bool) -> str:
         """The bound as an officer reads it."""
-        return (f"at most {self.school_days} school days (ten school years)" if school
-                else f"at most {self.calendar_days} days (ten years)")
+        return (
+            f"at most {self.school_days} school days (ten school years)"
+            if school
+            else f"at most {self.calendar_days} days (ten years)"
+        )
 
 
 SANITY_BOUNDS = SanityBounds()
 
 # Parameter units whose values count whole things, and the days in one of each duration unit.
 _WHOLE_UNITS = frozenset({"sessions", "days", "school_days", "school_weeks", "weeks", "count"})
-_UNIT_DAYS = {"days": (1, False), "weeks": (7, False), "school_days": (1, True), "school_weeks": (5, True)}
+_UNIT_DAYS = {
+    "days": (1, False),
+    "weeks": (7, False),
+    "school_days": (1, True),
+    "school_weeks": (5, True),
+}
 # A setting's type (or a text or yes/no parameter's unit) in words, and a value of it (for problems).
 TYPE_WORDS = {"bool": "yes/no (true or false)", "number": "a number", "text": "text"}
 TYPE_EXAMPLES = {"bool": "false", "number": "0", "text": '"north"'}
@@ -79,7 +95,9 @@ def format_parameter_value(value: Any, unit: str) -> str:
     if isinstance(value, (str, bool)) or value is None or unit in ("text", "bool"):
         return str(value)
     number = format_value(value, "count").removesuffix(" count")
-    return {"percent": f"{number}%", "pounds": f"£{number}", "count": number}.get(unit, format_value(value, unit))
+    return {"percent": f"{number}%", "pounds": f"£{number}", "count": number}.get(
+        unit, format_value(value, unit)
+    )
 
 
 def parameter_values_text(param: Parameter) -> str:
@@ -95,14 +113,20 @@ def parse_duration(text: str) -> tuple[int, bool]:
     """Days in ``"4 weeks"`` / ``"28 days"`` / ``"10 school days"``, and whether they are school days."""
     number, _, unit = str(text).strip().partition(" ")
     if unit.strip() not in _DURATION_DAYS:
-        raise ValueError(f"unknown duration {text!r}; expected e.g. '4 weeks', '28 days' or '10 school days'")
+        raise ValueError(
+            f"unknown duration {text!r}; expected e.g. '4 weeks', '28 days' or '10 school days'"
+        )
     days, school = _DURATION_DAYS[unit.strip()]
     try:
         total = Fraction(number) * days
     except (ValueError, ZeroDivisionError):
-        raise ValueError(f"bad duration {text!r}: {number!r} is not a number; expected e.g. '4 weeks'") from None
+        raise ValueError(
+            f"bad duration {text!r}: {number!r} is not a number; expected e.g. '4 weeks'"
+        ) from None
     if total.denominator != 1:  # a whole number of days: 1.5 days is not truncated to 1
-        raise ValueError(f"duration {text!r} is not a whole number of days; expected e.g. '2 days' or '3 weeks'")
+        raise ValueError(
+            f"duration {text!r} is not a whole number of days; expected e.g. '2 days' or '3 weeks'"
+        )
     return int(total), school
 
 
@@ -117,8 +141,15 @@ def parameter_value_problems(parameter: Parameter) -> list[Problem]:
     for dated in parameter.values:
         wrong = _unit_problem(parameter.unit, dated.value)
         if wrong:
-            out.append(Problem(f"parameter {parameter.name!r} ({parameter.unit}): {wrong[0]}", dated.location,
-                               found=_shown(dated.value), expected=wrong[1], example=wrong[2]))
+            out.append(
+                Problem(
+                    f"parameter {parameter.name!r} ({parameter.unit}): {wrong[0]}",
+                    dated.location,
+                    found=_shown(dated.value),
+                    expected=wrong[1],
+                    example=wrong[2],
+                )
+            )
     return out
 
 
@@ -126,13 +157,21 @@ def _unit_problem(unit: str, value: Any) -> tuple[str, str, str] | None:
     """(what is wrong, what was expected, an example) when ``value`` cannot be in ``unit``."""
     if unit in ("text", "bool"):
         ok = isinstance(value, str) if unit == "text" else isinstance(value, bool)
-        return None if ok else (f"the value must be {TYPE_WORDS[unit]}", TYPE_WORDS[unit], TYPE_EXAMPLES[unit])
+        return (
+            None
+            if ok
+            else (f"the value must be {TYPE_WORDS[unit]}", TYPE_WORDS[unit], TYPE_EXAMPLES[unit])
+        )
     if unit == "date":
         return _date_problem(value)
     if isinstance(value, bool) or not isinstance(value, (int, Fraction)):
         return "the value must be a number", f"a number of {unit.replace('_', ' ')}", "10"
     if unit in _WHOLE_UNITS and (value < 0 or Fraction(value).denominator != 1):
-        return "the value must be a whole number from 0", f"a whole number of {unit.replace('_', ' ')}", "10"
+        return (
+            "the value must be a whole number from 0",
+            f"a whole number of {unit.replace('_', ' ')}",
+            "10",
+        )
     if unit == "percent" and not 0 <= value <= 100:
         return "a percentage must lie from 0 to 100", "a percentage from 0 to 100", "90"
     if unit == "pounds" and value < 0:
@@ -160,7 +199,11 @@ def _span_problem(unit: str, value: Any) -> tuple[str, str, str] | None:
     per, school = _UNIT_DAYS[unit]
     if value * per <= SANITY_BOUNDS.max_days(school):
         return None
-    return "the length of time is out of range", SANITY_BOUNDS.describe(school) + ", a local sanity bound", "6"
+    return (
+        "the length of time is out of range",
+        SANITY_BOUNDS.describe(school) + ", a local sanity bound",
+        "6",
+    )
 
 
 def window_problems(window: Window | None, where: Location) -> list[Problem]:
@@ -170,11 +213,20 @@ def window_problems(window: Window | None, where: Location) -> list[Problem]:
     school = window.kind == "school_weeks"
     if window.n * (5 if school else 7) <= SANITY_BOUNDS.max_days(school):
         return []
-    return [Problem("window out of range", where, found=str(window),
-                    expected=SANITY_BOUNDS.describe(school) + ", a local sanity bound", example="last 12 school weeks")]
+    return [
+        Problem(
+            "window out of range",
+            where,
+            found=str(window),
+            expected=SANITY_BOUNDS.describe(school) + ", a local sanity bound",
+            example="last 12 school weeks",
+        )
+    ]
 
 
-def done_by_problems(done_by: DoneBy, event_fields: Mapping[str, Mapping[str, Any]]) -> list[Problem]:
+def done_by_problems(
+    done_by: DoneBy, event_fields: Mapping[str, Mapping[str, Any]]
+) -> list[Problem]:
     """Problems where ``done_by`` names an event type or field the chain does not know.
 
     ``event_fields`` maps each known event type (standard and declared) to its fields.
@@ -182,17 +234,29 @@ def done_by_problems(done_by: DoneBy, event_fields: Mapping[str, Mapping[str, An
     known = event_fields.get(done_by.event)
     if known is None:
         close = difflib.get_close_matches(str(done_by.event), sorted(event_fields), n=1)
-        return [Problem(f"done_by names an unknown event type {done_by.event!r}"
-                        + (f"; did you mean {close[0]!r}?" if close else ""), done_by.location,
-                        found=repr(done_by.event), expected="an event type: " + ", ".join(sorted(event_fields)),
-                        example="done_by: {event: referral_made, with: {to: camhs}}")]
+        return [
+            Problem(
+                f"done_by names an unknown event type {done_by.event!r}"
+                + (f"; did you mean {close[0]!r}?" if close else ""),
+                done_by.location,
+                found=repr(done_by.event),
+                expected="an event type: " + ", ".join(sorted(event_fields)),
+                example="done_by: {event: referral_made, with: {to: camhs}}",
+            )
+        ]
     where = dict(done_by.field_locations)
     out = []
     for field, value in done_by.fields:
         problem = _field_problem(done_by.event, field, value, known)
         if problem:
-            out.append(Problem(problem[0], where.get(field, done_by.location),
-                               found=repr(value) if problem[1] else repr(field), expected=problem[2]))
+            out.append(
+                Problem(
+                    problem[0],
+                    where.get(field, done_by.location),
+                    found=repr(value) if problem[1] else repr(field),
+                    expected=problem[2],
+                )
+            )
     return out
 
 
@@ -203,15 +267,25 @@ def _shown(value: Any) -> str:
     return repr(value) if isinstance(value, str) else str(value)
 
 
-def _field_problem(event: str, field: str, value: Any, known: Mapping[str, Any]) -> tuple[str, bool, str] | None:
+def _field_problem(
+    event: str, field: str, value: Any, known: Mapping[str, Any]
+) -> tuple[str, bool, str] | None:
     """Why ``with: {field: value}`` cannot match an event of this type: (message, about value, expected)."""
     if field not in known:
-        return (f"{event} events have no field {field!r}", False,
-                "one of: " + ", ".join(sorted(known)) if known else "no fields: this event type carries none")
+        return (
+            f"{event} events have no field {field!r}",
+            False,
+            "one of: " + ", ".join(sorted(known))
+            if known
+            else "no fields: this event type carries none",
+        )
     kind = known[field]
     if isinstance(kind, tuple):
         ok, expected = value in kind, "one of: " + ", ".join(kind)
     else:
         python = {"bool": bool, "str": str}.get(kind)
-        ok, expected = python is not None and type(value) is python, f"a {kind} value" if python else "a str or bool field"
+        ok, expected = (
+            python is not None and type(value) is python,
+            f"a {kind} value" if python else "a str or bool field",
+        )
     return None if ok else (f"{event}.{field} cannot be {value!r}", True, expected)

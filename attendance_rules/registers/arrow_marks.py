@@ -77,15 +77,21 @@ class ArrowMarks:
     pupil its register. Rows that came in that order already are handed out as they are,
     batch by batch; otherwise one sort of a 32-bit (pupil, slot) key orders them."""
 
-    def __init__(self, reader: Reader, source: tuple[str, str, str], give_up_on_problem: bool = False) -> None:
+    def __init__(
+        self, reader: Reader, source: tuple[str, str, str], give_up_on_problem: bool = False
+    ) -> None:
         self.reader, self.source, self.give_up = reader, source, give_up_on_problem
         self.problems_from = len(reader.problems)
         self.rows = 0  # rows fed so far
         self.kept = 0  # plain rows kept so far
         self.number: dict[str, int] = {}  # pupil id -> pupil number, in order of first plain row
         self.drafts: list[PupilDraft] = []
-        self.chunks: list[tuple[Any, Any, Any, Any]] = []  # per batch: (pupil number, slot, code id, is late or None)
-        self.row_map: list[tuple[int, int, Any]] = []  # per batch: (first kept, first row, kept rows or None)
+        self.chunks: list[
+            tuple[Any, Any, Any, Any]
+        ] = []  # per batch: (pupil number, slot, code id, is late or None)
+        self.row_map: list[
+            tuple[int, int, Any]
+        ] = []  # per batch: (first kept, first row, kept rows or None)
         self.late: list[tuple[Any, Any]] = []  # per batch: (kept positions, minutes)
         self.in_order, self.last = True, (-1, -1)
         self.slot_range = [1 << 32, 0]
@@ -118,7 +124,9 @@ class ArrowMarks:
         pnum = self._pupil_numbers(batch.column("pupil_id"), offset)
         slot, code = self._slots_and_codes(batch)
         late = self._late(batch)
-        plain = pc.and_(pc.and_(pc.greater_equal(pnum, 0), pc.greater(slot, 0)), pc.greater(code, 0))
+        plain = pc.and_(
+            pc.and_(pc.greater_equal(pnum, 0), pc.greater(slot, 0)), pc.greater(code, 0)
+        )
         if late is not None:
             plain = pc.and_(plain, pc.not_equal(late, -2))
         if self.withdrawn_ids:
@@ -146,7 +154,10 @@ class ArrowMarks:
                 is_late = None
         self._check_order(pnum, slot)
         low, high = pc.min_max(slot).values()
-        self.slot_range = [min(self.slot_range[0], low.as_py()), max(self.slot_range[1], high.as_py())]
+        self.slot_range = [
+            min(self.slot_range[0], low.as_py()),
+            max(self.slot_range[1], high.as_py()),
+        ]
         self.chunks.append((pnum, slot, code, is_late))
         self.kept += len(pnum)
 
@@ -164,7 +175,9 @@ class ArrowMarks:
             raise GiveUp
         rows = pc.indices_nonzero(hit)
         columns = (pc.take(c, rows).to_pylist() for c in (slot, code, pnum))
-        self.withdrawn_rows += [(offset + r, s, c, p) for r, s, c, p in zip(rows.to_pylist(), *columns)]
+        self.withdrawn_rows += [
+            (offset + r, s, c, p) for r, s, c, p in zip(rows.to_pylist(), *columns)
+        ]
 
     def _warn_withdrawn(self) -> None:
         """Note each kept row of a withdrawn code with the reader, in row order (as the
@@ -172,8 +185,12 @@ class ArrowMarks:
         reader = self.reader
         for row, slot, code_id, number in sorted(self.withdrawn_rows):
             if row not in self.repeated_rows:
-                reader.note_withdrawn(reader.codebook.by_id[code_id - 1], day_of_slot(slot), self.where(row),
-                                      self.drafts[number].id)
+                reader.note_withdrawn(
+                    reader.codebook.by_id[code_id - 1],
+                    day_of_slot(slot),
+                    self.where(row),
+                    self.drafts[number].id,
+                )
         self.withdrawn_rows = []
 
     def _pupil_numbers(self, column: Any, offset: int) -> Any:
@@ -194,14 +211,19 @@ class ArrowMarks:
             new = pa.array(range(len(values)), pa.int64())
         if new is not None and len(new):
             fresh = values.take(new)
-            numbers = self._numbers(pupil, [_plain_value(v) for v in fresh.to_pylist()], new.to_pylist(), offset)
+            numbers = self._numbers(
+                pupil, [_plain_value(v) for v in fresh.to_pylist()], new.to_pylist(), offset
+            )
             if not cached:
                 return pc.take(pa.array(numbers, pa.int32()), pupil)
             valid = pc.is_valid(fresh)
             fresh, numbers = fresh.filter(valid), pa.array(numbers, pa.int32()).filter(valid)
             self.known = fresh if self.known is None else pa.concat_arrays([self.known, fresh])
-            self.known_numbers = numbers if self.known_numbers is None else \
-                pa.concat_arrays([self.known_numbers, numbers])
+            self.known_numbers = (
+                numbers
+                if self.known_numbers is None
+                else pa.concat_arrays([self.known_numbers, numbers])
+            )
             found = pc.index_in(values, value_set=self.known)
         numbers = pc.fill_null(pc.take(self.known_numbers, found), pa.scalar(-1, pa.int32()))
         return pc.take(numbers, pupil)
@@ -214,10 +236,18 @@ class ArrowMarks:
 
         reader = self.reader
         if not reader.roster_given:
-            fresh = [k for k, pid in enumerate(values) if isinstance(pid, str) and pid and pid not in reader.pupils]
-            if fresh:  # entries are numbered in order of first appearance: find each one's first row
+            fresh = [
+                k
+                for k, pid in enumerate(values)
+                if isinstance(pid, str) and pid and pid not in reader.pupils
+            ]
+            if (
+                fresh
+            ):  # entries are numbered in order of first appearance: find each one's first row
                 seen = pc.cumulative_max(pupil)
-                first = [0] + [r + 1 for r in pc.indices_nonzero(pc.not_equal(seen[1:], seen[:-1])).to_pylist()]
+                first = [0] + [
+                    r + 1 for r in pc.indices_nonzero(pc.not_equal(seen[1:], seen[:-1])).to_pylist()
+                ]
                 for k in fresh:
                     pid = values[k]
                     if pid not in reader.pupils:  # padded and unpadded ids are one pupil
@@ -254,9 +284,18 @@ class ArrowMarks:
             codes = next(d[2] for d in days if d and id(d[2]) == table)
             lut += [codes.get(v, 0) if isinstance(v, str) else 0 for v in code_values]
         base = pc.take(pa.array([d[0] if d else 0 for d in days], pa.uint32()), date)
-        half = pc.take(pa.array([SESSION_HALF.get(v, 2) if isinstance(v, str) else 2 for v in session_values],
-                                pa.uint32()), session)
-        slot = pc.if_else(pc.and_(pc.greater(base, 0), pc.less(half, 2)), pc.add(base, half), pa.scalar(0, pa.uint32()))
+        half = pc.take(
+            pa.array(
+                [SESSION_HALF.get(v, 2) if isinstance(v, str) else 2 for v in session_values],
+                pa.uint32(),
+            ),
+            session,
+        )
+        slot = pc.if_else(
+            pc.and_(pc.greater(base, 0), pc.less(half, 2)),
+            pc.add(base, half),
+            pa.scalar(0, pa.uint32()),
+        )
         del base, half
         table_of = pc.take(pa.array([tables[id(d[2])] if d else 0 for d in days], pa.int32()), date)
         key = pc.add(pc.multiply(table_of, pa.scalar(len(code_values), pa.int32())), code)
@@ -286,7 +325,12 @@ class ArrowMarks:
         if (pnum[0].as_py(), slot[0].as_py()) <= self.last:
             self.in_order = False
         elif n > 1:
-            p1, p0, s1, s0 = pnum.slice(1), pnum.slice(0, n - 1), slot.slice(1), slot.slice(0, n - 1)
+            p1, p0, s1, s0 = (
+                pnum.slice(1),
+                pnum.slice(0, n - 1),
+                slot.slice(1),
+                slot.slice(0, n - 1),
+            )
             ahead = pc.or_(pc.greater(p1, p0), pc.and_(pc.equal(p1, p0), pc.greater(s1, s0)))
             self.in_order = ahead.false_count == 0
         self.last = (pnum[n - 1].as_py(), slot[n - 1].as_py())
@@ -294,8 +338,11 @@ class ArrowMarks:
     def _report_rows(self, batch: Any, rows: list[int], offset: int) -> None:
         """Send the rows that are not plain through the CSV reader's checks."""
         reader = self.reader
-        columns = {c: batch.column(c).take(rows) for c in (*MARK_COLUMNS, "minutes_late")
-                   if c in batch.schema.names}
+        columns = {
+            c: batch.column(c).take(rows)
+            for c in (*MARK_COLUMNS, "minutes_late")
+            if c in batch.schema.names
+        }
         values = {c: [_plain_value(v) for v in col.to_pylist()] for c, col in columns.items()}
         before = reader.used["marks"]
         for k, row in enumerate(rows):
@@ -325,7 +372,9 @@ class ArrowMarks:
         self._warn_withdrawn()
         if self.give_up and len(reader.problems) > self.problems_from:
             raise GiveUp
-        reader.problems[self.problems_from:] = sorted(reader.problems[self.problems_from:], key=_row_of_problem)
+        reader.problems[self.problems_from :] = sorted(
+            reader.problems[self.problems_from :], key=_row_of_problem
+        )
 
     def _late_positions(self) -> tuple[list[int], list[int]]:
         positions: list[int] = []
@@ -359,7 +408,9 @@ class ArrowMarks:
         keys, codes, lates = [], [], []
         for k, (pnum, slot, code, is_late) in enumerate(self.chunks):
             self.chunks[k] = None  # type: ignore[call-overload]  # a batch's arrays freed as soon as they are read
-            keys.append(pc.add(pc.multiply(pnum.cast(kind), span_), pc.subtract(slot.cast(kind), low_)))
+            keys.append(
+                pc.add(pc.multiply(pnum.cast(kind), span_), pc.subtract(slot.cast(kind), low_))
+            )
             codes.append(code)
             lates.append(pa.repeat(False, len(code)) if is_late is None else is_late)
             del pnum, slot, code, is_late
@@ -414,7 +465,9 @@ class ArrowMarks:
                 out_minutes.append(minutes_of[row])
         return out_positions, out_minutes
 
-    def _report_repeats(self, key: Any, code: Any, order: Any, at: list[int], span: int, low: int) -> None:
+    def _report_repeats(
+        self, key: Any, code: Any, order: Any, at: list[int], span: int, low: int
+    ) -> None:
         """Report each repeat of a session (``at``: positions in the sorted marks) against
         the first mark of that session, as the CSV reader does."""
         first: dict[int, int] = {}
@@ -431,9 +484,13 @@ class ArrowMarks:
             s += low
             code_now, previous = by_id[code_at[i] - 1].code, by_id[code_at[first[i]] - 1].code
             kind = "duplicate" if previous == code_now else "conflicting"
-            self.reader.problem(f"{kind} mark for {self.drafts[p].id} on {day_of_slot(s)} {SESSIONS[s & 1]}",
-                                self.where(row_at[i]), found=repr(code_now), expected="one mark per session; "
-                                f"first given at {locate(self.where(row_at[first[i]]))}")
+            self.reader.problem(
+                f"{kind} mark for {self.drafts[p].id} on {day_of_slot(s)} {SESSIONS[s & 1]}",
+                self.where(row_at[i]),
+                found=repr(code_now),
+                expected="one mark per session; "
+                f"first given at {locate(self.where(row_at[first[i]]))}",
+            )
 
 
 def _row_of_problem(problem: Any) -> int:
@@ -469,14 +526,16 @@ def _hand_out(drafts: list[Any], chunks: Any, late_at: list[int], late_minutes: 
         if n == 0:
             continue
         counts = pc.value_counts(pnum)  # runs, in order: each pupil's marks are together
-        slot_bytes = memoryview(slot.buffers()[1])[4 * slot.offset:4 * (slot.offset + n)]
-        code_bytes = memoryview(code.buffers()[1])[code.offset:code.offset + n]
+        slot_bytes = memoryview(slot.buffers()[1])[4 * slot.offset : 4 * (slot.offset + n)]
+        code_bytes = memoryview(code.buffers()[1])[code.offset : code.offset + n]
         start = 0
-        for number, count in zip(counts.field("values").to_pylist(), counts.field("counts").to_pylist()):
+        for number, count in zip(
+            counts.field("values").to_pylist(), counts.field("counts").to_pylist()
+        ):
             end = start + count
             draft = drafts[number]
             base = len(draft.slots)
-            draft.slots.frombytes(slot_bytes[4 * start:4 * end])
+            draft.slots.frombytes(slot_bytes[4 * start : 4 * end])
             piece = bytes(code_bytes[start:end])
             draft.codes = draft.codes + piece if draft.codes else piece
             while k < late_count and late_at[k] < position + end:

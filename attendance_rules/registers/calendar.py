@@ -55,8 +55,10 @@ def check_date(day: dt.date) -> str:
     """Why ``day`` cannot be used (outside EARLIEST_DATE..LATEST_DATE), or "" when it can."""
     if EARLIEST_DATE <= day <= LATEST_DATE:
         return ""
-    return f"{day.isoformat()} is outside the dates this tool works with, " \
-           f"{EARLIEST_DATE.isoformat()} to {LATEST_DATE.isoformat()}"
+    return (
+        f"{day.isoformat()} is outside the dates this tool works with, "
+        f"{EARLIEST_DATE.isoformat()} to {LATEST_DATE.isoformat()}"
+    )
 
 
 def academic_year_start(day: dt.date) -> dt.date:
@@ -106,10 +108,14 @@ def _inferred_term_start(as_of: dt.date, school_days: Sequence[int]) -> dt.date:
 
 def count_school_days(day: dt.date, end: dt.date, school_days: Sequence[int]) -> int:
     """How many of ``school_days`` (day ordinals, sorted) fall after ``day``, up to and including ``end``."""
-    return max(0, bisect_right(school_days, end.toordinal()) - bisect_right(school_days, day.toordinal()))
+    return max(
+        0, bisect_right(school_days, end.toordinal()) - bisect_right(school_days, day.toordinal())
+    )
 
 
-def nth_school_day_after(day: dt.date, n: int, school_days: Sequence[int], as_of: dt.date) -> dt.date:
+def nth_school_day_after(
+    day: dt.date, n: int, school_days: Sequence[int], as_of: dt.date
+) -> dt.date:
     """The ``n``-th school day after ``day`` (``day`` itself when ``n`` < 1).
 
     Up to ``as_of`` the school days are ``school_days`` (the pupil's days with marks);
@@ -153,16 +159,32 @@ def read_terms(rows: Iterable[tuple[Mapping[str, object], Location]]) -> Calenda
     problems, terms = [], []
     for row, where in rows:
         try:
-            term = Term(str(row["name"]), dt.date.fromisoformat(str(row["start"])),
-                        dt.date.fromisoformat(str(row["end"])))
+            term = Term(
+                str(row["name"]),
+                dt.date.fromisoformat(str(row["start"])),
+                dt.date.fromisoformat(str(row["end"])),
+            )
         except (TypeError, ValueError):
-            problems.append(Problem("a term needs ISO dates", where, found=f"{row['start']!r}, {row['end']!r}",
-                                    expected="YYYY-MM-DD", example="autumn 1,2023-09-04,2023-10-27"))
+            problems.append(
+                Problem(
+                    "a term needs ISO dates",
+                    where,
+                    found=f"{row['start']!r}, {row['end']!r}",
+                    expected="YYYY-MM-DD",
+                    example="autumn 1,2023-09-04,2023-10-27",
+                )
+            )
             continue
         if term.end < term.start:
-            problems.append(Problem("a term ends before it starts", where, found=f"{term.start} to {term.end}",
-                                    expected="a last day on or after the first",
-                                    example="autumn 1,2023-09-04,2023-10-27"))
+            problems.append(
+                Problem(
+                    "a term ends before it starts",
+                    where,
+                    found=f"{term.start} to {term.end}",
+                    expected="a last day on or after the first",
+                    example="autumn 1,2023-09-04,2023-10-27",
+                )
+            )
         terms.append(term)
     if problems:
         raise InputError(problems)
@@ -187,8 +209,15 @@ def load_calendar(path: str | Path) -> Calendar:
             raise InputError([utf8_problem(Path(path))]) from None
         except csv.Error as err:  # the row after the last one read (csv's own count can lag a line)
             line = max(reader.line_num, rows[-1][1].line + 1 if rows else 2)
-            raise InputError([Problem(f"unreadable CSV row: {err}", Location(str(path), line),
-                                      expected="name,start,end rows, quotes closed")]) from None
+            raise InputError(
+                [
+                    Problem(
+                        f"unreadable CSV row: {err}",
+                        Location(str(path), line),
+                        expected="name,start,end rows, quotes closed",
+                    )
+                ]
+            ) from None
     return read_terms(rows)
 
 
@@ -196,7 +225,15 @@ def _calendar_rows(reader: csv.DictReader, name: str, rows: list[tuple[dict, Loc
     """Append every row of a calendar file with its location, once its header is checked."""
     missing = {"name", "start", "end"} - set(reader.fieldnames or ())
     if missing:
-        raise InputError([Problem("calendar header is incomplete", Location(name, 1),
-                                  found=",".join(reader.fieldnames or ()), expected="name,start,end")])
+        raise InputError(
+            [
+                Problem(
+                    "calendar header is incomplete",
+                    Location(name, 1),
+                    found=",".join(reader.fieldnames or ()),
+                    expected="name,start,end",
+                )
+            ]
+        )
     for row in reader:
         rows.append((row, Location(name, reader.line_num)))

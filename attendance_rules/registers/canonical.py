@@ -32,7 +32,9 @@ def history_digest(history: History) -> str:
     """``sha256:`` and the hex digest of ``history``'s canonical content (see the module)."""
     h = hashlib.sha256(_VERSION)
     school = history.school
-    _update(h, _json({"id": school.id, "name": school.name, "settings": dict(school.settings)}).encode())
+    _update(
+        h, _json({"id": school.id, "name": school.name, "settings": dict(school.settings)}).encode()
+    )
     for pupil in sorted(history, key=lambda p: p.id):
         _update(h, _json(_pupil_head(pupil)).encode())
         _update_register(h, pupil.register)
@@ -52,10 +54,16 @@ def _update(h: Any, chunk: bytes) -> None:
 
 def _pupil_head(pupil: Pupil) -> dict[str, Any]:
     """A pupil's content other than the register marks, as plain data."""
-    return {"id": pupil.id, "date_of_birth": pupil.date_of_birth, "year_group": pupil.year_group,
-            "flags": sorted(pupil.flags),
-            "events": [{"date": e.date, "type": e.type, "details": dict(e.details)} for e in pupil.events],
-            "minutes_late": sorted(pupil.register.minutes_late.items())}
+    return {
+        "id": pupil.id,
+        "date_of_birth": pupil.date_of_birth,
+        "year_group": pupil.year_group,
+        "flags": sorted(pupil.flags),
+        "events": [
+            {"date": e.date, "type": e.type, "details": dict(e.details)} for e in pupil.events
+        ],
+        "minutes_late": sorted(pupil.register.minutes_late.items()),
+    }
 
 
 def _update_register(h: Any, register: Register) -> None:

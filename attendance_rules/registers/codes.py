@@ -22,8 +22,16 @@ from typing import Iterator, Mapping
 import attrs
 import yaml
 
-__all__ = ["CATEGORIES", "Category", "CodeBook", "CodeTable", "RegisterCode", "counted_as", "default_codebook",
-           "withdrawn_text"]
+__all__ = [
+    "CATEGORIES",
+    "Category",
+    "CodeBook",
+    "CodeTable",
+    "RegisterCode",
+    "counted_as",
+    "default_codebook",
+    "withdrawn_text",
+]
 
 
 class Category(str, enum.Enum):
@@ -76,7 +84,9 @@ class RegisterCode:
 
     def covers(self, day: dt.date) -> bool:
         """True when ``day`` is within this entry's own dates."""
-        return (self.valid_from is None or self.valid_from <= day) and (self.valid_to is None or day <= self.valid_to)
+        return (self.valid_from is None or self.valid_from <= day) and (
+            self.valid_to is None or day <= self.valid_to
+        )
 
     @property
     def is_withdrawn(self) -> bool:
@@ -141,7 +151,9 @@ class CodeBook:
         self._indicators: dict[str, bytes] = {}
         # The days on which some entry starts or stops: between two of them, the codes
         # accepted on a day do not change (so readers can share one map per period).
-        self._breaks = sorted({d for e in self.by_id for d in (e.valid_from, _after(e.valid_to)) if d})
+        self._breaks = sorted(
+            {d for e in self.by_id for d in (e.valid_from, _after(e.valid_to)) if d}
+        )
         self._maps: dict[tuple[str, int, bool], dict[str, int]] = {}
 
     def table_for(self, day: dt.date) -> CodeTable | None:
@@ -162,20 +174,28 @@ class CodeBook:
             return found
         gone = table.withdrawn_entry(code, day)
         if gone is not None:
-            raise KeyError(f"withdrawn register code {code!r} on {day.isoformat()}: {withdrawn_text(gone)}")
+            raise KeyError(
+                f"withdrawn register code {code!r} on {day.isoformat()}: {withdrawn_text(gone)}"
+            )
         elsewhere = [t.id for t in self.tables if code in t.codes]
         if elsewhere:
             raise KeyError(
                 f"code {code!r} is not valid on {day.isoformat()} (table {table.id}); "
                 f"it belongs to {', '.join(elsewhere)}"
             )
-        raise KeyError(f"unknown register code {code!r}; valid on {day.isoformat()}: {' '.join(self.ids_on(day) or ())}")
+        raise KeyError(
+            f"unknown register code {code!r}; valid on {day.isoformat()}: {' '.join(self.ids_on(day) or ())}"
+        )
 
     def withdrawn_use(self, code: str, day: dt.date) -> RegisterCode | None:
         """The entry of a withdrawn ``code`` that registers still carry on ``day`` (counted
         as DfE's statistics count it), or None when ``code`` is in force or unknown then."""
         table = self.table_for(day)
-        return None if table is None or table.entry(code, day) is not None else table.withdrawn_entry(code, day)
+        return (
+            None
+            if table is None or table.entry(code, day) is not None
+            else table.withdrawn_entry(code, day)
+        )
 
     def ids_on(self, day: dt.date, withdrawn: bool = False) -> dict[str, int] | None:
         """Code text -> id of every code in force on ``day`` (and, with ``withdrawn``, of
@@ -187,10 +207,17 @@ class CodeBook:
         key = (table.id, bisect_right(self._breaks, day), withdrawn)
         found = self._maps.get(key)
         if found is None:
-            found = {e.code: e.id for e in table.entries() if e.covers(day) and table.entry(e.code, day) is e}
+            found = {
+                e.code: e.id
+                for e in table.entries()
+                if e.covers(day) and table.entry(e.code, day) is e
+            }
             if withdrawn:
-                found.update((e.code, e.id) for e in table.withdrawn.values()
-                             if e.covers(day) and e.code not in found)
+                found.update(
+                    (e.code, e.id)
+                    for e in table.withdrawn.values()
+                    if e.covers(day) and e.code not in found
+                )
             self._maps[key] = found
         return found
 
@@ -242,8 +269,10 @@ def withdrawn_text(entry: RegisterCode) -> str:
     """Why a withdrawn code is still counted, and how (for warnings and errors)."""
     assert entry.withdrawn is not None
     since = f"{entry.withdrawn.day} {entry.withdrawn:%B %Y}"
-    return (f"{entry.code} ({entry.meaning}) is not a register code from {since}, but DfE's statistics "
-            f"still count it as {counted_as(entry.category)} ({entry.note})")
+    return (
+        f"{entry.code} ({entry.meaning}) is not a register code from {since}, but DfE's statistics "
+        f"still count it as {counted_as(entry.category)} ({entry.note})"
+    )
 
 
 def _after(day: dt.date | None) -> dt.date | None:
@@ -251,10 +280,21 @@ def _after(day: dt.date | None) -> dt.date | None:
     return None if day is None else day + dt.timedelta(days=1)
 
 
-def _entry(next_id: int, code: str, info: Mapping, table: str, withdrawn: dt.date | None = None) -> RegisterCode:
+def _entry(
+    next_id: int, code: str, info: Mapping, table: str, withdrawn: dt.date | None = None
+) -> RegisterCode:
     """One entry of a table's YAML (``from``/``to`` narrow it; ``note`` says why)."""
-    return RegisterCode(next_id, code, info["meaning"], Category(info["category"]), table,
-                        info.get("from"), info.get("to"), withdrawn, info.get("note", ""))
+    return RegisterCode(
+        next_id,
+        code,
+        info["meaning"],
+        Category(info["category"]),
+        table,
+        info.get("from"),
+        info.get("to"),
+        withdrawn,
+        info.get("note", ""),
+    )
 
 
 def _load_table(entry: Mapping, next_id: int) -> tuple[CodeTable, int]:
@@ -262,7 +302,9 @@ def _load_table(entry: Mapping, next_id: int) -> tuple[CodeTable, int]:
     codes: dict[str, RegisterCode] = {}
     earlier: list[RegisterCode] = []
     for code, info in entry["codes"].items():
-        for period in info if isinstance(info, list) else [info]:  # a list: its periods, oldest first
+        for period in (
+            info if isinstance(info, list) else [info]
+        ):  # a list: its periods, oldest first
             if code in codes:
                 earlier.append(codes[code])
             codes[code] = _entry(next_id, code, period, entry["id"])
@@ -271,8 +313,15 @@ def _load_table(entry: Mapping, next_id: int) -> tuple[CodeTable, int]:
     for code, info in entry.get("withdrawn", {}).items():
         withdrawn[code] = _entry(next_id, code, info, entry["id"], info["withdrawn"])
         next_id += 1
-    return CodeTable(entry["id"], entry["title"], entry["valid_from"], entry["valid_to"], codes,
-                     tuple(earlier), withdrawn), next_id
+    return CodeTable(
+        entry["id"],
+        entry["title"],
+        entry["valid_from"],
+        entry["valid_to"],
+        codes,
+        tuple(earlier),
+        withdrawn,
+    ), next_id
 
 
 def _load_tables(raw: dict) -> list[CodeTable]:
@@ -286,5 +335,7 @@ def _load_tables(raw: dict) -> list[CodeTable]:
 @lru_cache(maxsize=1)
 def default_codebook() -> CodeBook:
     """The bundled 2006 and 2024 tables (loaded once; its maps are filled on first use)."""
-    text = resources.files("attendance_rules.data").joinpath("register_codes.yaml").read_text("utf-8")
+    text = (
+        resources.files("attendance_rules.data").joinpath("register_codes.yaml").read_text("utf-8")
+    )
     return CodeBook(_load_tables(yaml.safe_load(text)))

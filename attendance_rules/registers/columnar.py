@@ -52,12 +52,20 @@ def require_pyarrow() -> Any:
         import pyarrow
         import pyarrow.compute  # noqa: F401
     except ImportError as err:
-        raise UsageError(f"reading Parquet or Arrow histories needs pyarrow: {_EXTRA} ({err})") from None
+        raise UsageError(
+            f"reading Parquet or Arrow histories needs pyarrow: {_EXTRA} ({err})"
+        ) from None
     return pyarrow
 
 
-def read_arrow(marks: Any, pupils: Any = None, events: Any = None, school: School | None = None,
-               name: str = "<arrow>", strict_codes: bool = False) -> tuple[History, LoadReport]:
+def read_arrow(
+    marks: Any,
+    pupils: Any = None,
+    events: Any = None,
+    school: School | None = None,
+    name: str = "<arrow>",
+    strict_codes: bool = False,
+) -> tuple[History, LoadReport]:
     """A history from Arrow tables with the CSV files' columns (dates as text or date32).
 
     Problems are located as ``name`` with pointer ``marks row N`` (``pupils row N``,
@@ -71,19 +79,28 @@ def read_arrow(marks: Any, pupils: Any = None, events: Any = None, school: Schoo
         reader.school = school
     sources = {kind: (name, "row", f"{kind} ") for kind in ("pupils", "marks", "events")}
     read_tables(reader, marks, pupils, events, sources)
-    return reader.finished([name], table_digest([t for t in (marks, pupils, events) if t is not None]))
+    return reader.finished(
+        [name], table_digest([t for t in (marks, pupils, events) if t is not None])
+    )
 
 
-def read_arrow_with(codebook: CodeBook, marks: Any, pupils: Any, events: Any,
-                    sources: dict[str, tuple[str, str, str]], strict_codes: bool = False) -> Reader:
+def read_arrow_with(
+    codebook: CodeBook,
+    marks: Any,
+    pupils: Any,
+    events: Any,
+    sources: dict[str, tuple[str, str, str]],
+    strict_codes: bool = False,
+) -> Reader:
     """A reader fed from tables, with a given code book and per-table locations."""
     reader = Reader(codebook, strict_codes=strict_codes)
     read_tables(reader, marks, pupils, events, sources)
     return reader
 
 
-def read_tables(reader: Reader, marks: Any, pupils: Any, events: Any,
-                sources: dict[str, tuple[str, str, str]]) -> None:
+def read_tables(
+    reader: Reader, marks: Any, pupils: Any, events: Any, sources: dict[str, tuple[str, str, str]]
+) -> None:
     """Feed ``reader`` the pupils, then the marks, then the events (as the CSV reader does)."""
     if pupils is not None:
         reader.roster_given = True
@@ -119,7 +136,16 @@ def table_digest(tables: list[Any]) -> str:
 
 # --- files: Parquet, and marks.csv through pyarrow's CSV reader ---------------------------
 
-_LOW_CARDINALITY = ("pupil_id", "date", "session", "code", "minutes_late", "type", "year_group", "flags")
+_LOW_CARDINALITY = (
+    "pupil_id",
+    "date",
+    "session",
+    "code",
+    "minutes_late",
+    "type",
+    "year_group",
+    "flags",
+)
 _BATCH_ROWS = 1 << 18  # rows per record batch of a table or Parquet file (memory stays per batch)
 _CSV_BLOCK = 1 << 22  # bytes per block of marks.csv read by pyarrow's streaming CSV reader
 
@@ -138,10 +164,16 @@ def read_parquet_into(reader: Reader, kind: str, path: Path) -> None:
         names = pq.read_schema(path).names
         table = pq.read_table(path, read_dictionary=[c for c in names if c in _LOW_CARDINALITY])
     except (pa.ArrowException, OSError) as err:
-        reader.problem("not a readable Parquet file", Location(str(path)), found=str(err)[:200],
-                       expected=f"a Parquet file with the columns of {kind}.csv")
+        reader.problem(
+            "not a readable Parquet file",
+            Location(str(path)),
+            found=str(err)[:200],
+            expected=f"a Parquet file with the columns of {kind}.csv",
+        )
         return
-    {"pupils": _read_pupils, "marks": _read_marks, "events": _read_events}[kind](reader, table, source)
+    {"pupils": _read_pupils, "marks": _read_marks, "events": _read_events}[kind](
+        reader, table, source
+    )
     _release_memory()
 
 
@@ -157,7 +189,9 @@ def _check_parquet_columns(reader: Reader, kind: str, path: Path) -> None:
         names = pq.read_schema(path).names
     except (pa.ArrowException, OSError):
         return
-    reader.check_columns(kind, names, path.name, lambda i: Location(str(path), pointer=f"column {i + 1}"))
+    reader.check_columns(
+        kind, names, path.name, lambda i: Location(str(path), pointer=f"column {i + 1}")
+    )
 
 
 def _read_marks_parquet(reader: Reader, path: Path, source: tuple[str, str, str]) -> bool:
@@ -180,7 +214,9 @@ def _read_marks_parquet(reader: Reader, path: Path, source: tuple[str, str, str]
         return False
     with handle:
         reader.begin_marks(source)
-        done = _feed(ArrowMarks(reader, source), handle.iter_batches(batch_size=_BATCH_ROWS, columns=columns))
+        done = _feed(
+            ArrowMarks(reader, source), handle.iter_batches(batch_size=_BATCH_ROWS, columns=columns)
+        )
     if not done:
         _restore(reader, saved)
     _release_memory()
@@ -200,14 +236,20 @@ def read_marks_csv_into(reader: Reader, path: Path) -> bool:
             header = next(csv.reader(handle), [])
     except (csv.Error, UnicodeDecodeError):  # the stdlib reader locates and reports it
         return False
-    if len(set(header)) != len(header) or any(c not in header for c in MARK_COLUMNS) \
-            or any(d.slots for d in reader.pupils.values()):
+    if (
+        len(set(header)) != len(header)
+        or any(c not in header for c in MARK_COLUMNS)
+        or any(d.slots for d in reader.pupils.values())
+    ):
         return False
     text = pa.dictionary(pa.int32(), pa.string())
     saved, source = _saved(reader), (str(path), "row", "")
     try:
-        batches = pcsv.open_csv(path, read_options=pcsv.ReadOptions(block_size=_CSV_BLOCK),
-                                convert_options=pcsv.ConvertOptions(column_types={c: text for c in header}))
+        batches = pcsv.open_csv(
+            path,
+            read_options=pcsv.ReadOptions(block_size=_CSV_BLOCK),
+            convert_options=pcsv.ConvertOptions(column_types={c: text for c in header}),
+        )
     except (pa.ArrowException, OSError):
         return False
     reader.begin_marks(source)
@@ -215,7 +257,9 @@ def read_marks_csv_into(reader: Reader, path: Path) -> bool:
     if not done:  # a row of the wrong width, or a row to report: the stdlib reader reports it
         _restore(reader, saved)
     else:  # warned here only when read here: the stdlib reader warns when it reads the file
-        reader.check_columns("marks", header, path.name, lambda i: Location(str(path), 1, pointer=f"column {i + 1}"))
+        reader.check_columns(
+            "marks", header, path.name, lambda i: Location(str(path), 1, pointer=f"column {i + 1}")
+        )
     _release_memory()
     return done
 
@@ -276,7 +320,9 @@ def _texts(table: Any, column: str) -> list[Any] | None:
     values = table.column(column)
     if pa.types.is_date(values.type) or pa.types.is_timestamp(values.type):
         values = values.cast(pa.date32()).cast(pa.string())
-    return [("" if v is None else v.strip() if isinstance(v, str) else v) for v in values.to_pylist()]
+    return [
+        ("" if v is None else v.strip() if isinstance(v, str) else v) for v in values.to_pylist()
+    ]
 
 
 def _present_texts(table: Any, column: str) -> list[Any]:
@@ -286,12 +332,17 @@ def _present_texts(table: Any, column: str) -> list[Any]:
     return values
 
 
-def _lacks(reader: Reader, table: Any, required: tuple[str, ...], source: tuple[str, str, str]) -> bool:
+def _lacks(
+    reader: Reader, table: Any, required: tuple[str, ...], source: tuple[str, str, str]
+) -> bool:
     missing = [c for c in required if c not in table.column_names]
     if missing:
-        reader.problem(f"{source[2].strip() or Path(source[0]).name} lacks column(s) {', '.join(missing)}",
-                       Location(source[0], pointer=source[2].strip()), found=",".join(table.column_names),
-                       expected=",".join(required))
+        reader.problem(
+            f"{source[2].strip() or Path(source[0]).name} lacks column(s) {', '.join(missing)}",
+            Location(source[0], pointer=source[2].strip()),
+            found=",".join(table.column_names),
+            expected=",".join(required),
+        )
     return bool(missing)
 
 
@@ -302,7 +353,9 @@ def _read_pupils(reader: Reader, table: Any, source: tuple[str, str, str]) -> No
         return
     n = table.num_rows
     ids = _present_texts(table, "pupil_id")
-    dobs, years, flags = (_texts(table, c) or [""] * n for c in ("date_of_birth", "year_group", "flags"))
+    dobs, years, flags = (
+        _texts(table, c) or [""] * n for c in ("date_of_birth", "year_group", "flags")
+    )
     for i in range(n):
         names = [f for f in re.split(r"[;|]", str(flags[i])) if f]
         reader.add_pupil(ids[i], names, dobs[i], years[i], (source[0], source[2], i))
@@ -336,7 +389,11 @@ def _read_marks(reader: Reader, table: Any, source: tuple[str, str, str]) -> Non
 
 def _marks_row_by_row(reader: Reader, table: Any, source: tuple[str, str, str]) -> None:
     """Every mark through the CSV reader's checks (used when merging with earlier files)."""
-    columns = {c: _present_texts(table, c) for c in (*MARK_COLUMNS, "minutes_late") if c in table.column_names}
+    columns = {
+        c: _present_texts(table, c)
+        for c in (*MARK_COLUMNS, "minutes_late")
+        if c in table.column_names
+    }
     for i in range(table.num_rows):
         where = (source[0], source[2], i)
         row = {c: values[i] for c, values in columns.items()}

@@ -36,8 +36,9 @@ _MISSING_FILE = {
 }
 
 
-def _csv_rows(reader: Reader, path: Path, required: Sequence[str],
-              kind: str | None = None) -> Iterable[tuple[dict[str, str], Where]]:
+def _csv_rows(
+    reader: Reader, path: Path, required: Sequence[str], kind: str | None = None
+) -> Iterable[tuple[dict[str, str], Where]]:
     """The rows of a small CSV file as dicts of stripped text, each with its lazy location.
     A row the csv module cannot read is reported and skipped; a byte that is not UTF-8
     is reported and ends the file."""
@@ -60,8 +61,9 @@ def _csv_rows(reader: Reader, path: Path, required: Sequence[str],
                 return
 
 
-def _csv_header(reader: Reader, rows: Any, path: Path, required: Sequence[str],
-                kind: str | None = None) -> list[str] | None:
+def _csv_header(
+    reader: Reader, rows: Any, path: Path, required: Sequence[str], kind: str | None = None
+) -> list[str] | None:
     """The header row, or None after reporting the required columns it lacks (or a
     header that cannot be read); the columns of ``kind`` it lacks or does not know are
     warned about."""
@@ -75,26 +77,41 @@ def _csv_header(reader: Reader, rows: Any, path: Path, required: Sequence[str],
         return None
     missing = [c for c in required if c not in header]
     if missing:
-        reader.problem(f"{path.name} lacks column(s) {', '.join(missing)}", Location(str(path), 1),
-                       found=",".join(header), expected=",".join(required))
+        reader.problem(
+            f"{path.name} lacks column(s) {', '.join(missing)}",
+            Location(str(path), 1),
+            found=",".join(header),
+            expected=",".join(required),
+        )
         return None
     if kind in CSV_COLUMNS:
-        reader.check_columns(kind, header, path.name, lambda i: Location(str(path), 1, pointer=f"column {i + 1}"))
+        reader.check_columns(
+            kind, header, path.name, lambda i: Location(str(path), 1, pointer=f"column {i + 1}")
+        )
     return header
 
 
 def _unreadable_row(reader: Reader, err: csv.Error, where: Where, kind: str | None) -> None:
     """A row the csv module refused (e.g. a field over its 131,072-character limit): reported."""
-    reader.problem(f"unreadable CSV row: {err}", where, expected=f"fields of at most {csv.field_size_limit():,} "
-                   "characters, quotes closed")
+    reader.problem(
+        f"unreadable CSV row: {err}",
+        where,
+        expected=f"fields of at most {csv.field_size_limit():,} characters, quotes closed",
+    )
     if kind:  # the row is read and reported, never used
         reader.read[kind] += 1
 
 
-def _wrong_width(reader: Reader, row: list[str], header: list[str], where: Where, kind: str | None) -> None:
+def _wrong_width(
+    reader: Reader, row: list[str], header: list[str], where: Where, kind: str | None
+) -> None:
     """A row with more or fewer fields than the header: reported (and counted as read)."""
-    reader.problem("wrong number of fields", where, found=str(len(row)),
-                   expected=f"{len(header)} ({','.join(header)})")
+    reader.problem(
+        "wrong number of fields",
+        where,
+        found=str(len(row)),
+        expected=f"{len(header)} ({','.join(header)})",
+    )
     if kind:  # the row is read and reported, never used
         reader.read[kind] += 1
 
@@ -133,7 +150,11 @@ def _marks_csv_rows(reader: Reader, rows: Any, header: list[str], name: str) -> 
     try:
         for row in rows:
             if len(row) == width and (ilate is None or not row[ilate]):
-                draft, day, half = pupils.get(row[ip]), days.get(row[idate]), halves.get(row[isession])
+                draft, day, half = (
+                    pupils.get(row[ip]),
+                    days.get(row[idate]),
+                    halves.get(row[isession]),
+                )
                 if draft is not None and day is not None and half is not None:
                     code_id = day[1].get(row[icode])
                     if code_id is not None and day[0] + half > draft.last:
@@ -184,8 +205,12 @@ def _read_school_csv(reader: Reader, path: Path) -> None:
     for row, where in _csv_rows(reader, path, ("id",)):
         seen += 1
         if seen > 1:  # one history is one school: a second row would silently win
-            reader.problem("school.csv has more than one school", where, found=f"school {row['id']!r}",
-                           expected="one row after the header (one history per school)")
+            reader.problem(
+                "school.csv has more than one school",
+                where,
+                found=f"school {row['id']!r}",
+                expected="one row after the header (one history per school)",
+            )
             continue
         settings = {k: _csv_value(v) for k, v in row.items() if k not in ("id", "name")}
         reader.school = School(row["id"], row.get("name", ""), settings)
@@ -197,19 +222,27 @@ def _missing_files(reader: Reader, files: Mapping[str, Path]) -> None:
     where = Location(folder[0] if len(folder) == 1 else "")
     for kind, lost in _MISSING_FILE.items():
         if f"{kind}.csv" not in files and f"{kind}.parquet" not in files:
-            reader.warn(f"no {kind}.csv: {lost}", where, expected=f"{kind}.csv (or {kind}.parquet) beside the others")
+            reader.warn(
+                f"no {kind}.csv: {lost}",
+                where,
+                expected=f"{kind}.csv (or {kind}.parquet) beside the others",
+            )
 
 
 def _read_pupils_csv(reader: Reader, path: Path, engine: str) -> None:
     reader.roster_given = True
     for row, where in _csv_rows(reader, path, ("pupil_id",), "pupils"):
         flags = [f for f in re.split(r"[;|]", row.get("flags", "")) if f]
-        reader.add_pupil(row["pupil_id"], flags, row.get("date_of_birth"), row.get("year_group"), where)
+        reader.add_pupil(
+            row["pupil_id"], flags, row.get("date_of_birth"), row.get("year_group"), where
+        )
 
 
 def _read_marks_any(reader: Reader, path: Path, engine: str) -> None:
     """marks.csv with pyarrow when asked (or, for ``auto``, when big and pyarrow is there)."""
-    if engine == "pyarrow" or (engine == "auto" and path.stat().st_size >= ARROW_CSV_BYTES and _has_pyarrow()):
+    if engine == "pyarrow" or (
+        engine == "auto" and path.stat().st_size >= ARROW_CSV_BYTES and _has_pyarrow()
+    ):
         from .columnar import read_marks_csv_into
 
         if read_marks_csv_into(reader, path):
@@ -229,7 +262,9 @@ def _read_events_csv(reader: Reader, path: Path, engine: str) -> None:
     for row, where in _csv_rows(reader, path, ("pupil_id", "date", "type"), "events"):
         draft = reader.pupil_for(row.pop("pupil_id"), where, create=False)
         fields = csv_details(reader, row.pop("details", ""), where)
-        reader.add_event(draft, {**row, **fields}, where)  # further columns are fields, checked as such
+        reader.add_event(
+            draft, {**row, **fields}, where
+        )  # further columns are fields, checked as such
 
 
 _READ_CSV = {"pupils": _read_pupils_csv, "marks": _read_marks_any, "events": _read_events_csv}
@@ -242,8 +277,13 @@ def csv_details(reader: Reader, text: str, where: Where) -> dict[str, Any]:
     for part in filter(None, (p.strip() for p in text.split(";"))):
         key, sep, value = part.partition("=")
         if not sep or not LOWER_NAME.fullmatch(key.strip()):
-            reader.problem("bad event detail", where, found=repr(part), expected="key=value pairs separated by ;",
-                           example="outcome=improved;parent_engaged=true")
+            reader.problem(
+                "bad event detail",
+                where,
+                found=repr(part),
+                expected="key=value pairs separated by ;",
+                example="outcome=improved;parent_engaged=true",
+            )
             continue
         out[key.strip()] = _csv_value(value.strip())
     return out

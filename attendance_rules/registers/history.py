@@ -54,7 +54,10 @@ EVENT_FIELDS: Mapping[str, Mapping[str, Any]] = MappingProxyType(
         "contact_made": {},
         "home_visit": {},
         "school_attendance_meeting": {"parenting_contract": "bool", "improvement_plan": "bool"},
-        "review_held": {"outcome": ("improved", "some_improvement", "no_improvement"), "parent_engaged": "bool"},
+        "review_held": {
+            "outcome": ("improved", "some_improvement", "no_improvement"),
+            "parent_engaged": "bool",
+        },
         "early_help_offered": {"accepted": "bool"},
         "joint_plan_agreed": {},
         "referral_made": {"to": "str"},
@@ -65,7 +68,11 @@ EVENT_FIELDS: Mapping[str, Mapping[str, Any]] = MappingProxyType(
         "exclusion": {"until": "date"},
         "found_in_public_during_exclusion": {},
         "leave_request": {"decision": ("granted", "refused")},
-        "attendance_planning_meeting": {"actions_completed": "bool", "target_met": "bool", "new_information": "bool"},
+        "attendance_planning_meeting": {
+            "actions_completed": "bool",
+            "target_met": "bool",
+            "new_information": "bool",
+        },
         "legal_action": {"kind": "str"},
         "action_taken": {"action": "str"},
     }
@@ -139,7 +146,11 @@ class Register:
     def __eq__(self, other: object) -> bool:
         if not isinstance(other, Register):
             return NotImplemented
-        return (self.slots, self.codes, self.minutes_late) == (other.slots, other.codes, other.minutes_late)
+        return (self.slots, self.codes, self.minutes_late) == (
+            other.slots,
+            other.codes,
+            other.minutes_late,
+        )
 
     def __hash__(self) -> int:
         return hash((bytes(self.slots), self.codes))
@@ -151,7 +162,12 @@ class Register:
         """Every mark as a ``Mark`` object, in session order (for display and tests)."""
         by_id = self.codebook.by_id
         for i, (slot, code) in enumerate(zip(self.slots, self.codes)):
-            yield Mark(day_of_slot(slot), SESSIONS[slot & 1], by_id[code - 1].code, self.minutes_late.get(i))
+            yield Mark(
+                day_of_slot(slot),
+                SESSIONS[slot & 1],
+                by_id[code - 1].code,
+                self.minutes_late.get(i),
+            )
 
     def span(self, start: dt.date, end: dt.date) -> tuple[int, int]:
         """Index range [lo, hi) of the marks dated from ``start`` to ``end`` inclusive."""
@@ -179,7 +195,9 @@ class Register:
                 marks = self.codes.translate(book.indicator_table(LATE_CODES[k - len(CATEGORIES)]))
             # Two bytes a count while a register has under 65,536 sessions.
             typecode = "H" if len(self.codes) < 65_536 else "I"
-            column = self._prefix[k] = array(typecode, accumulate(marks, initial=0)) if 1 in marks else None
+            column = self._prefix[k] = (
+                array(typecode, accumulate(marks, initial=0)) if 1 in marks else None
+            )
         return column
 
     def _column_count(self, column: int, lo: int, hi: int) -> int:
@@ -215,8 +233,13 @@ class Register:
         """Days on which every mark is ``#`` (a planned whole-school closure)."""
         closed = set(self.codebook.ids_for("#"))
         marked = {self.slots[i] >> 1 for i in _positions(self.codes, closed)}
-        return {day for day in marked
-                if all(c in closed for c in self.codes[slice(*self.span(*(dt.date.fromordinal(day),) * 2))])}
+        return {
+            day
+            for day in marked
+            if all(
+                c in closed for c in self.codes[slice(*self.span(*(dt.date.fromordinal(day),) * 2))]
+            )
+        }
 
     @property
     def weeks(self) -> array:
@@ -263,7 +286,9 @@ class Pupil:
     id: str
     register: Register = attrs.field(eq=True, repr=False)
     flags: frozenset[str] = attrs.field(factory=frozenset, converter=frozen_names)
-    events: tuple[Event, ...] = attrs.field(factory=tuple, converter=lambda es: tuple(sorted(es, key=_event_key)))
+    events: tuple[Event, ...] = attrs.field(
+        factory=tuple, converter=lambda es: tuple(sorted(es, key=_event_key))
+    )
     date_of_birth: dt.date | None = None
     year_group: int | None = None
     location: Location = attrs.field(default=Location(), eq=False)
@@ -274,7 +299,9 @@ class Pupil:
 
     def events_of(self, type_: str, until: dt.date | None = None) -> tuple[Event, ...]:
         """The pupil's events of one type, oldest first, up to ``until`` inclusive."""
-        return tuple(e for e in self.events if e.type == type_ and (until is None or e.date <= until))
+        return tuple(
+            e for e in self.events if e.type == type_ and (until is None or e.date <= until)
+        )
 
 
 def _event_key(event: Event) -> tuple:
@@ -301,7 +328,9 @@ class History:
     school: School = School()
     sources: tuple[str, ...] = ()
     digest: str = ""
-    warnings: tuple[Problem, ...] = attrs.field(default=(), eq=False, repr=False)  # what loading it noted
+    warnings: tuple[Problem, ...] = attrs.field(
+        default=(), eq=False, repr=False
+    )  # what loading it noted
 
     def pupil(self, pupil_id: str) -> Pupil:
         """The pupil with this id; KeyError naming the id if there is none."""
@@ -326,24 +355,40 @@ def nearest(name: str, known: Iterable[str]) -> str | None:
     return close[0] if close else None
 
 
-def unknown_name(name: Any, known: Iterable[str], what: str, where: Location, alternative: str = "") -> Problem:
+def unknown_name(
+    name: Any, known: Iterable[str], what: str, where: Location, alternative: str = ""
+) -> Problem:
     """A located error for a name (key, column, field) that is not one of ``known``;
     ``what`` says what it is, with ``{}`` where the name goes (``unknown key {} in a pupil``)."""
     known = sorted(known)
     guess = nearest(str(name), known)
     hint = f" (did you mean {guess!r}?)" if guess else ""
     what = what if "{}" in what else what + " {}"
-    return Problem(what.replace("{}", repr(str(name))) + hint, where, found=repr(name),
-                   expected="one of " + ", ".join(known) + (f", or {alternative}" if alternative else ""),
-                   example=guess or "")
+    return Problem(
+        what.replace("{}", repr(str(name))) + hint,
+        where,
+        found=repr(name),
+        expected="one of " + ", ".join(known) + (f", or {alternative}" if alternative else ""),
+        example=guess or "",
+    )
 
 
-def unknown_event_type(kind: str, where: Location, count: int = 1, severity: str = "warning",
-                       known: Iterable[str] = EVENT_FIELDS) -> Problem:
+def unknown_event_type(
+    kind: str,
+    where: Location,
+    count: int = 1,
+    severity: str = "warning",
+    known: Iterable[str] = EVENT_FIELDS,
+) -> Problem:
     """A problem for events of a type that is neither standard nor declared by the policy."""
     guess = nearest(kind, known)
     hint = f" (did you mean {guess!r}?)" if guess else ""
     more = f"; {count} such events, the first here" if count > 1 else ""
-    return Problem(f"event type {kind!r} is not a standard type{hint}{more}", where, severity,
-                   found=repr(kind), expected="a standard event type or one the policy declares",
-                   example=guess or "letter_sent")
+    return Problem(
+        f"event type {kind!r} is not a standard type{hint}{more}",
+        where,
+        severity,
+        found=repr(kind),
+        expected="a standard event type or one the policy declares",
+        example=guess or "letter_sent",
+    )

@@ -66,7 +66,9 @@ class JsonNumbers:
         if len(text) > MAX_NUMBER_CHARS:
             return self._refuse(text, f"a number of more than {MAX_NUMBER_CHARS} characters")
         value = float(text)
-        return value if math.isfinite(value) else self._refuse(text, "a number too large to represent")
+        return (
+            value if math.isfinite(value) else self._refuse(text, "a number too large to represent")
+        )
 
     def constant(self, text: str) -> _Refused:
         """NaN, Infinity and -Infinity: JavaScript, not JSON."""
@@ -104,21 +106,37 @@ def report_refused(reader: Reader, doc: Any, refused: list[_Refused], name: str)
     stack: list[tuple[Any, str]] = [(doc, "")]
     while stack:  # iterative: the document may be ~1,000 levels deep
         value, pointer = stack.pop()
-        keys = value.keys() if isinstance(value, dict) else range(len(value)) if isinstance(value, list) else ()
+        keys = (
+            value.keys()
+            if isinstance(value, dict)
+            else range(len(value))
+            if isinstance(value, list)
+            else ()
+        )
         for key in reversed(list(keys)):
             item, at = value[key], f"{pointer}/{pointer_token(str(key))}"
             if id(item) in wanted:
-                reader.problem(f"bad number: {item.why}", Location(name, pointer=at), found=item.text[:40],
-                               expected=f"a finite number of at most {MAX_NUMBER_CHARS} characters", example="12")
+                reader.problem(
+                    f"bad number: {item.why}",
+                    Location(name, pointer=at),
+                    found=item.text[:40],
+                    expected=f"a finite number of at most {MAX_NUMBER_CHARS} characters",
+                    example="12",
+                )
                 value[key] = None
             else:
                 stack.append((item, at))
-    reader.problems[-len(refused):] = sorted(reader.problems[-len(refused):], key=lambda p: _pointer_key(p.location))
+    reader.problems[-len(refused) :] = sorted(
+        reader.problems[-len(refused) :], key=lambda p: _pointer_key(p.location)
+    )
 
 
 def _pointer_key(location: Location) -> tuple:
     """A JSON pointer in document order: ``/pupils/2`` before ``/pupils/10``."""
-    return tuple((0, int(part), "") if part.isdigit() else (1, 0, part) for part in location.pointer.split("/"))
+    return tuple(
+        (0, int(part), "") if part.isdigit() else (1, 0, part)
+        for part in location.pointer.split("/")
+    )
 
 
 def not_utf8(name: str, data: bytes, offset: int, lines: int = 0, before: int = 0) -> Problem:
@@ -126,10 +144,15 @@ def not_utf8(name: str, data: bytes, offset: int, lines: int = 0, before: int = 
     ``lines`` and ``before`` count the lines and bytes of the file before ``data``."""
     line = lines + data.count(b"\n", 0, offset) + 1
     start = data.rfind(b"\n", 0, offset)
-    column = offset - start if start >= 0 or not before else 0  # a line begun in an earlier chunk: no column
-    return Problem("file is not UTF-8 text", Location(name, line, column),
-                   found=f"byte 0x{data[offset]:02x} at byte offset {before + offset}",
-                   expected="UTF-8 text (in Excel: Save As \"CSV UTF-8\")")
+    column = (
+        offset - start if start >= 0 or not before else 0
+    )  # a line begun in an earlier chunk: no column
+    return Problem(
+        "file is not UTF-8 text",
+        Location(name, line, column),
+        found=f"byte 0x{data[offset]:02x} at byte offset {before + offset}",
+        expected='UTF-8 text (in Excel: Save As "CSV UTF-8")',
+    )
 
 
 def utf8_problem(path: Path) -> Problem:

@@ -93,18 +93,25 @@ class Window:
         if self.kind in ("school_weeks", "calendar_weeks"):
             unit = self.kind.replace("_", " ")
             return f"last {self.n} {unit[:-1] if self.n == 1 else unit}{cut}"
-        return {"academic_year": "academic year", "term": "this term", "all": "all time", "today": "today"}.get(
-            self.kind, f"since latest {self.event}"
-        ) + cut
+        return {
+            "academic_year": "academic year",
+            "term": "this term",
+            "all": "all time",
+            "today": "today",
+        }.get(self.kind, f"since latest {self.event}") + cut
 
-    def bounds(self, pupil: Pupil, as_of: dt.date, calendar: Calendar = Calendar()) -> tuple[dt.date, dt.date] | None:
+    def bounds(
+        self, pupil: Pupil, as_of: dt.date, calendar: Calendar = Calendar()
+    ) -> tuple[dt.date, dt.date] | None:
         """First and last day of the window for ``pupil``; None when it is empty."""
         found = self._bounds(pupil, as_of, calendar)
         if found is None or self.not_before is None or found[0] >= self.not_before:
             return found
         return (self.not_before, as_of) if as_of >= self.not_before else None
 
-    def _bounds(self, pupil: Pupil, as_of: dt.date, calendar: Calendar) -> tuple[dt.date, dt.date] | None:
+    def _bounds(
+        self, pupil: Pupil, as_of: dt.date, calendar: Calendar
+    ) -> tuple[dt.date, dt.date] | None:
         """The window's bounds before any ``not_before`` cut."""
         if self.kind == "today":
             return as_of, as_of
@@ -146,22 +153,47 @@ MEASURES: Mapping[str, MeasureSpec] = {
     for spec in (
         # `description` is a template: {n} is the value (a number, or a percentage for rates).
         MeasureSpec("possible_sessions", "sessions", "{n} possible sessions", "count"),
-        MeasureSpec("attended_sessions", "sessions", "{n} sessions attended (present or approved activity)", "count"),
+        MeasureSpec(
+            "attended_sessions",
+            "sessions",
+            "{n} sessions attended (present or approved activity)",
+            "count",
+        ),
         MeasureSpec("present_sessions", "sessions", "{n} sessions present", "count"),
-        MeasureSpec("approved_activity_sessions", "sessions", "{n} sessions at an approved educational activity",
-                    "count"),
+        MeasureSpec(
+            "approved_activity_sessions",
+            "sessions",
+            "{n} sessions at an approved educational activity",
+            "count",
+        ),
         MeasureSpec("absent_sessions", "sessions", "{n} sessions absent", "count"),
-        MeasureSpec("authorised_sessions", "sessions", "{n} sessions of authorised absence", "count"),
+        MeasureSpec(
+            "authorised_sessions", "sessions", "{n} sessions of authorised absence", "count"
+        ),
         MeasureSpec("unauthorised_sessions", "sessions", "{n} unauthorised sessions", "count"),
         MeasureSpec("code_sessions", "sessions", "{n} sessions coded {codes}", "count"),
-        MeasureSpec("late_before_close", "sessions", "{n} late marks before the register closed (L)", "count"),
-        MeasureSpec("late_after_close", "sessions", "{n} late marks after the register closed (U)", "count"),
+        MeasureSpec(
+            "late_before_close",
+            "sessions",
+            "{n} late marks before the register closed (L)",
+            "count",
+        ),
+        MeasureSpec(
+            "late_after_close", "sessions", "{n} late marks after the register closed (U)", "count"
+        ),
         MeasureSpec("attendance_rate", "percent", "attendance {n}", "rate"),
         MeasureSpec("absence_rate", "percent", "absence {n}", "rate"),
         MeasureSpec("days_absent", "days", "{n} days absent", "days"),
         MeasureSpec("unauthorised_days", "days", "{n} days of unauthorised absence", "days"),
-        MeasureSpec("unexplained_run", "days", "{n} school days in a row with no reason given (N)", "run"),
-        MeasureSpec("attendance_trend", "percent", "attendance changed by {n} against the window before", "trend"),
+        MeasureSpec(
+            "unexplained_run", "days", "{n} school days in a row with no reason given (N)", "run"
+        ),
+        MeasureSpec(
+            "attendance_trend",
+            "percent",
+            "attendance changed by {n} against the window before",
+            "trend",
+        ),
     )
 }
 
@@ -182,15 +214,29 @@ class Measure:
     def describe(self) -> str:
         """Plain English: value, what it counts and the window's dates."""
         spec = MEASURES[self.name]
-        span = f"{_fmt(self.start)} to {_fmt(self.end)}" if self.start else f"up to {_fmt(self.end)}"
+        span = (
+            f"{_fmt(self.start)} to {_fmt(self.end)}" if self.start else f"up to {_fmt(self.end)}"
+        )
         if self.value is None:
-            what = spec.description.format(n="", codes=", ".join(self.codes)).replace("  ", " ").strip()
+            what = (
+                spec.description.format(n="", codes=", ".join(self.codes))
+                .replace("  ", " ")
+                .strip()
+            )
             return f"{what}: not defined, no possible sessions {self.window_phrase()} ({span})"
-        number = format_value(self.value, self.unit).removesuffix(f" {self.unit}").removesuffix(" session") \
+        number = (
+            format_value(self.value, self.unit)
+            .removesuffix(f" {self.unit}")
+            .removesuffix(" session")
             .removesuffix(" day")
+        )
         text = spec.description.format(n=number, codes=", ".join(self.codes))
         if self.value == 1 and self.unit != "percent":
-            text = text.replace(" sessions", " session", 1).replace(" days", " day", 1).replace(" marks", " mark", 1)
+            text = (
+                text.replace(" sessions", " session", 1)
+                .replace(" days", " day", 1)
+                .replace(" marks", " mark", 1)
+            )
         where = f" {self.window_phrase()} ({span})" if self.window else f" ({span})"
         return text + where + _count_note(self)
 
@@ -277,16 +323,30 @@ def compute(
     if spec.kind == "trend":
         return _trend(pupil, as_of, window, calendar)
     bounds = window.bounds(pupil, as_of, calendar)
-    return _measure(name, window, bounds, as_of, codes,  # (_measure counts only a window with bounds)
-                    lambda: _counts(pupil, bounds[0], bounds[1], codes))  # type: ignore[index]
+    return _measure(
+        name,
+        window,
+        bounds,
+        as_of,
+        codes,  # (_measure counts only a window with bounds)
+        lambda: _counts(pupil, bounds[0], bounds[1], codes),  # type: ignore[index]
+    )
 
 
-def _measure(name: str, window: Window, bounds: tuple[dt.date, dt.date] | None, as_of: dt.date,
-             codes: tuple[str, ...], counts: Any) -> Measure:
+def _measure(
+    name: str,
+    window: Window,
+    bounds: tuple[dt.date, dt.date] | None,
+    as_of: dt.date,
+    codes: tuple[str, ...],
+    counts: Any,
+) -> Measure:
     """A count or rate measure over ``bounds``; ``counts()`` gives the window's counts."""
     spec = MEASURES[name]
     if bounds is None:  # e.g. "since latest review_held" with no review: nothing to count
-        return Measure(name, window, None if spec.kind == "rate" else 0, spec.unit, None, as_of, {}, codes)
+        return Measure(
+            name, window, None if spec.kind == "rate" else 0, spec.unit, None, as_of, {}, codes
+        )
     found = counts()
     return Measure(name, window, _value(name, found), spec.unit, bounds[0], bounds[1], found, codes)
 
@@ -310,7 +370,9 @@ def _counts(pupil: Pupil, start: dt.date, end: dt.date, codes: tuple[str, ...]) 
         "late_after_close": reg.count_late("U", lo, hi),
     }
     if codes:
-        counts["codes"] = reg.count_codes([i for c in codes for i in reg.codebook.ids_for(c)], lo, hi)
+        counts["codes"] = reg.count_codes(
+            [i for c in codes for i in reg.codebook.ids_for(c)], lo, hi
+        )
     return counts
 
 
@@ -362,29 +424,48 @@ def _trend(pupil: Pupil, as_of: dt.date, window: Window, calendar: Calendar) -> 
     recent = compute(pupil, "attendance_rate", as_of, window, calendar)
     if recent.start is None or recent.start == dt.date.min:
         return Measure("attendance_trend", window, None, "percent", None, as_of, {})
-    before = compute(pupil, "attendance_rate", recent.start - dt.timedelta(days=1), window, calendar)
+    before = compute(
+        pupil, "attendance_rate", recent.start - dt.timedelta(days=1), window, calendar
+    )
     value = None if recent.value is None or before.value is None else recent.value - before.value
-    counts = {"recent_attended": recent.counts.get("attended", 0), "recent_possible": recent.counts.get("possible", 0),
-              "before_attended": before.counts.get("attended", 0), "before_possible": before.counts.get("possible", 0)}
+    counts = {
+        "recent_attended": recent.counts.get("attended", 0),
+        "recent_possible": recent.counts.get("possible", 0),
+        "before_attended": before.counts.get("attended", 0),
+        "before_possible": before.counts.get("possible", 0),
+    }
     return Measure("attendance_trend", window, value, "percent", before.start, as_of, counts)
 
 
-def standard_measures(pupil: Pupil, as_of: dt.date, calendar: Calendar = Calendar()) -> dict[str, Any]:
+def standard_measures(
+    pupil: Pupil, as_of: dt.date, calendar: Calendar = Calendar()
+) -> dict[str, Any]:
     """The measures the ``measures`` command prints, as JSON-ready numbers.
 
     The year-to-date counts are taken once and every year figure derived from them.
     """
     counts = _counts(pupil, academic_year_start(as_of), as_of, ())
     out: dict[str, Any] = {}
-    for name in ("possible_sessions", "attended_sessions", "authorised_sessions", "unauthorised_sessions",
-                 "late_before_close", "late_after_close", "days_absent", "attendance_rate"):
+    for name in (
+        "possible_sessions",
+        "attended_sessions",
+        "authorised_sessions",
+        "unauthorised_sessions",
+        "late_before_close",
+        "late_after_close",
+        "days_absent",
+        "attendance_rate",
+    ):
         out[name] = json_number(_value(name, counts))
     absence = _value("absence_rate", counts)
     out["persistent_absence"] = absence is not None and absence >= PERSISTENT_ABSENCE_RATE
     out["severe_absence"] = absence is not None and absence >= SEVERE_ABSENCE_RATE
     out["unauthorised_sessions_last_10_school_weeks"] = compute(
-        pupil, "unauthorised_sessions", as_of, Window("school_weeks", 10), calendar).value
-    out["attendance_rate_this_term"] = compute(pupil, "attendance_rate", as_of, Window("term"), calendar).as_json()
+        pupil, "unauthorised_sessions", as_of, Window("school_weeks", 10), calendar
+    ).value
+    out["attendance_rate_this_term"] = compute(
+        pupil, "attendance_rate", as_of, Window("term"), calendar
+    ).as_json()
     out["unexplained_run"] = compute(pupil, "unexplained_run", as_of).value
     return out
 
@@ -424,7 +505,9 @@ class MeasureFrame:
             return self._spans[window]
         except KeyError:
             bounds = self.bounds(window)
-            span = self._spans[window] = None if bounds is None else self.pupil.register.span(*bounds)
+            span = self._spans[window] = (
+                None if bounds is None else self.pupil.register.span(*bounds)
+            )
             return span
 
     def pair(self, name: str, window: Window | None, codes: tuple[str, ...] = ()) -> Pair | None:
@@ -436,7 +519,9 @@ class MeasureFrame:
             pair = self._pairs[key] = self._compute_pair(name, window, codes)
             return pair
 
-    def _compute_pair(self, name: str, window: Window | None, codes: tuple[str, ...]) -> Pair | None:
+    def _compute_pair(
+        self, name: str, window: Window | None, codes: tuple[str, ...]
+    ) -> Pair | None:
         kind = MEASURES[name].kind
         if kind in ("run", "trend"):  # rare: computed the long way
             return as_pair(self.measure(name, window, codes).value)
@@ -456,7 +541,14 @@ class MeasureFrame:
             found = compute(self.pupil, name, self.as_of, window, self.calendar, codes)
         else:
             window = window or _ACADEMIC_YEAR
-            found = _measure(name, window, self.bounds(window), self.as_of, codes, lambda: self._counts(window, codes))
+            found = _measure(
+                name,
+                window,
+                self.bounds(window),
+                self.as_of,
+                codes,
+                lambda: self._counts(window, codes),
+            )
         self._objects[key] = found
         return found
 
@@ -471,7 +563,12 @@ class MeasureFrame:
 
 _ACADEMIC_YEAR = Window("academic_year")
 _SUMS = {  # measure -> categories added up (P present, A approved activity, Au authorised, U unauthorised)
-    "possible_sessions": (Category.PRESENT, Category.APPROVED_ACTIVITY, Category.AUTHORISED, Category.UNAUTHORISED),
+    "possible_sessions": (
+        Category.PRESENT,
+        Category.APPROVED_ACTIVITY,
+        Category.AUTHORISED,
+        Category.UNAUTHORISED,
+    ),
     "attended_sessions": (Category.PRESENT, Category.APPROVED_ACTIVITY),
     "present_sessions": (Category.PRESENT,),
     "approved_activity_sessions": (Category.APPROVED_ACTIVITY,),
@@ -481,12 +578,16 @@ _SUMS = {  # measure -> categories added up (P present, A approved activity, Au 
     "days_absent": (Category.AUTHORISED, Category.UNAUTHORISED),
     "unauthorised_days": (Category.UNAUTHORISED,),
 }
-_RATE_PARTS = {"attendance_rate": (Category.PRESENT, Category.APPROVED_ACTIVITY),
-               "absence_rate": (Category.AUTHORISED, Category.UNAUTHORISED)}
+_RATE_PARTS = {
+    "attendance_rate": (Category.PRESENT, Category.APPROVED_ACTIVITY),
+    "absence_rate": (Category.AUTHORISED, Category.UNAUTHORISED),
+}
 _ALL = _SUMS["possible_sessions"]
 
 
-def _pair_from_register(reg: Any, name: str, lo: int, hi: int, codes: tuple[str, ...]) -> Pair | None:
+def _pair_from_register(
+    reg: Any, name: str, lo: int, hi: int, codes: tuple[str, ...]
+) -> Pair | None:
     """``name`` over marks [lo, hi) as an integer pair, from the prefix counts (as ``compute`` gives it)."""
     if name in _SUMS:
         total = sum(reg.count(c, lo, hi) for c in _SUMS[name])
@@ -496,7 +597,11 @@ def _pair_from_register(reg: Any, name: str, lo: int, hi: int, codes: tuple[str,
         possible = sum(reg.count(c, lo, hi) for c in _ALL)
         return (part, possible) if possible else None
     if name == "code_sessions":
-        return (reg.count_codes([i for c in codes for i in reg.codebook.ids_for(c)], lo, hi) if codes else 0), 1
+        return (
+            reg.count_codes([i for c in codes for i in reg.codebook.ids_for(c)], lo, hi)
+            if codes
+            else 0
+        ), 1
     return reg.count_late("L" if name == "late_before_close" else "U", lo, hi), 1
 
 

@@ -53,8 +53,22 @@ class PupilDraft:
     marks are sorted when the pupil is finished.
     """
 
-    __slots__ = ("id", "where", "slots", "codes", "rows", "late", "sources", "last", "seen", "base",
-                 "events", "flags", "date_of_birth", "year_group")
+    __slots__ = (
+        "id",
+        "where",
+        "slots",
+        "codes",
+        "rows",
+        "late",
+        "sources",
+        "last",
+        "seen",
+        "base",
+        "events",
+        "flags",
+        "date_of_birth",
+        "year_group",
+    )
 
     def __init__(self, pupil_id: str, where: Location, source: tuple | None = None) -> None:
         self.id, self.where = pupil_id, where
@@ -123,5 +137,12 @@ def finish_pupil(draft: PupilDraft, codebook: CodeBook) -> Pupil:
             late = {rank[old]: minutes for old, minutes in late.items()}
     draft.rows = array("I")  # the rows were only for locating problems
     register = Register(slots, codes, late, codebook)
-    return Pupil(draft.id, register, draft.flags, draft.events, draft.date_of_birth, draft.year_group, draft.where)
-
+    return Pupil(
+        draft.id,
+        register,
+        draft.flags,
+        draft.events,
+        draft.date_of_birth,
+        draft.year_group,
+        draft.where,
+    )

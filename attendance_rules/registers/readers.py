@@ -38,10 +38,19 @@ __all__ = [
     "warnings_to",
 ]
 
-_CSV_FILES = ("pupils.csv", "marks.csv", "events.csv", "school.csv",
-              "pupils.parquet", "marks.parquet", "events.parquet")
+_CSV_FILES = (
+    "pupils.csv",
+    "marks.csv",
+    "events.csv",
+    "school.csv",
+    "pupils.parquet",
+    "marks.parquet",
+    "events.parquet",
+)
 ENGINES = ("auto", "stdlib", "pyarrow")
-_LOGGER = "attendance_rules.registers.readers"  # load_history logs each warning here (see warnings_to)
+_LOGGER = (
+    "attendance_rules.registers.readers"  # load_history logs each warning here (see warnings_to)
+)
 
 
 def _classify(paths: Sequence[str | Path]) -> tuple[list[Path], dict[str, Path], list[Problem]]:
@@ -54,13 +63,26 @@ def _classify(paths: Sequence[str | Path]) -> tuple[list[Path], dict[str, Path],
             found = {n: path / n for n in _CSV_FILES if (path / n).is_file()}
             for kind in ("pupils", "marks", "events"):
                 if f"{kind}.csv" in found and f"{kind}.parquet" in found:
-                    problems.append(Problem(f"{kind} given twice", Location(str(path)),
-                                            found=f"{kind}.csv and {kind}.parquet", expected="one of them"))
+                    problems.append(
+                        Problem(
+                            f"{kind} given twice",
+                            Location(str(path)),
+                            found=f"{kind}.csv and {kind}.parquet",
+                            expected="one of them",
+                        )
+                    )
                     del found[f"{kind}.csv"]
-            found.update({"history.json": path / "history.json"} if (path / "history.json").is_file() else {})
+            found.update(
+                {"history.json": path / "history.json"} if (path / "history.json").is_file() else {}
+            )
             if not found:
-                problems.append(Problem("no history files in directory", Location(str(path)),
-                                        expected="history.json or marks.csv (with pupils.csv, events.csv)"))
+                problems.append(
+                    Problem(
+                        "no history files in directory",
+                        Location(str(path)),
+                        expected="history.json or marks.csv (with pupils.csv, events.csv)",
+                    )
+                )
             json_files += [found.pop("history.json")] if "history.json" in found else []
             csv_files.update(found)
         elif not path.is_file():
@@ -70,9 +92,15 @@ def _classify(paths: Sequence[str | Path]) -> tuple[list[Path], dict[str, Path],
         elif path.name in _CSV_FILES:
             csv_files[path.name] = path
         else:
-            problems.append(Problem("unrecognised history file", Location(str(path)), found=path.name,
-                                    expected="a .json history or marks.csv / pupils.csv / events.csv / school.csv"
-                                             " (or marks / pupils / events .parquet)"))
+            problems.append(
+                Problem(
+                    "unrecognised history file",
+                    Location(str(path)),
+                    found=path.name,
+                    expected="a .json history or marks.csv / pupils.csv / events.csv / school.csv"
+                    " (or marks / pupils / events .parquet)",
+                )
+            )
     return json_files, csv_files, problems
 
 
@@ -88,9 +116,13 @@ def digest_files(paths: Iterable[Path]) -> str:
     return "sha256:" + h.hexdigest()
 
 
-def read_history(paths: Sequence[str | Path], codebook: CodeBook | None = None, engine: str = "auto",
-                 event_types: Mapping[str, Mapping[str, Any]] | None = None,
-                 strict_codes: bool = False) -> tuple[History, LoadReport]:
+def read_history(
+    paths: Sequence[str | Path],
+    codebook: CodeBook | None = None,
+    engine: str = "auto",
+    event_types: Mapping[str, Mapping[str, Any]] | None = None,
+    strict_codes: bool = False,
+) -> tuple[History, LoadReport]:
     """Read every file given (JSON, CSV or Parquet files, or directories), keeping the good rows.
 
     Returns the history of every row that could be used, and the report of the rest
@@ -129,9 +161,13 @@ def read_history(paths: Sequence[str | Path], codebook: CodeBook | None = None, 
     return reader.finished([str(p) for p in files], digest_files(files))
 
 
-def load_history(paths: Sequence[str | Path] | str | Path, codebook: CodeBook | None = None,
-                 engine: str = "auto", event_types: Mapping[str, Mapping[str, Any]] | None = None,
-                 strict_codes: bool = False) -> History:
+def load_history(
+    paths: Sequence[str | Path] | str | Path,
+    codebook: CodeBook | None = None,
+    engine: str = "auto",
+    event_types: Mapping[str, Mapping[str, Any]] | None = None,
+    strict_codes: bool = False,
+) -> History:
     """Read a history strictly: any bad row raises ``InputError`` listing every problem.
 
     Warnings (see ``read_history``) do not refuse the history: they are on
@@ -139,8 +175,13 @@ def load_history(paths: Sequence[str | Path] | str | Path, codebook: CodeBook | 
     ``attendance_rules.registers.readers`` logger (the command line prints them on stderr; see
     ``warnings_to``).
     """
-    history, report = read_history(paths if not isinstance(paths, (str, Path)) else [paths], codebook, engine,
-                                   event_types, strict_codes)
+    history, report = read_history(
+        paths if not isinstance(paths, (str, Path)) else [paths],
+        codebook,
+        engine,
+        event_types,
+        strict_codes,
+    )
     log = logging.getLogger(_LOGGER)
     for warning in report.warnings:  # said even when the load fails: a warning may explain an error
         log.warning("%s", warning)
@@ -166,8 +207,9 @@ def warnings_to(stream: TextIO) -> Iterator[None]:
         log.propagate = propagate
 
 
-def read_history_data(doc: Any, name: str = "<data>", codebook: CodeBook | None = None,
-                      strict_codes: bool = False) -> tuple[History, LoadReport]:
+def read_history_data(
+    doc: Any, name: str = "<data>", codebook: CodeBook | None = None, strict_codes: bool = False
+) -> tuple[History, LoadReport]:
     """Like ``read_history`` for a history already parsed into Python data (JSON form)."""
     reader = Reader(codebook or default_codebook(), strict_codes=strict_codes)
     read_document(reader, doc, name)
@@ -178,8 +220,9 @@ def read_history_data(doc: Any, name: str = "<data>", codebook: CodeBook | None 
     return reader.finished([name], "sha256:" + hashlib.sha256(text.encode()).hexdigest())
 
 
-def read_pupil_data(item: Any, name: str = "<data>", codebook: CodeBook | None = None,
-                    strict_codes: bool = False) -> tuple[Pupil | None, list[Problem]]:
+def read_pupil_data(
+    item: Any, name: str = "<data>", codebook: CodeBook | None = None, strict_codes: bool = False
+) -> tuple[Pupil | None, list[Problem]]:
     """One pupil from its JSON form, finished at once (for streaming large cohorts).
     Only problems are returned: a withdrawn code is accepted without its warning unless
     ``strict_codes`` refuses it (``read_history_data`` gives the warnings)."""

@@ -80,8 +80,12 @@ class LoadReport:
 class Reader:
     """Accumulates pupils, marks and events from any number of files, with problems."""
 
-    def __init__(self, codebook: CodeBook, event_types: Mapping[str, Mapping[str, Any]] | None = None,
-                 strict_codes: bool = False) -> None:
+    def __init__(
+        self,
+        codebook: CodeBook,
+        event_types: Mapping[str, Mapping[str, Any]] | None = None,
+        strict_codes: bool = False,
+    ) -> None:
         self.codebook = codebook
         self.strict_codes = strict_codes  # a withdrawn code is refused rather than warned about
         self.pupils: dict[str, PupilDraft] = {}
@@ -90,7 +94,9 @@ class Reader:
         self.warnings: list[Problem] = []
         # Event types whose fields are known: the standard ones and any a policy declares.
         self.event_fields: Mapping[str, Mapping[str, Any]] = {**EVENT_FIELDS, **(event_types or {})}
-        self.odd_events: dict[str, list] = {}  # event type known to no one -> [first location, count]
+        self.odd_events: dict[
+            str, list
+        ] = {}  # event type known to no one -> [first location, count]
         self.read = {"pupils": 0, "marks": 0, "events": 0}
         self.used = {"pupils": 0, "marks": 0, "events": 0}
         self.roster_given = False
@@ -104,39 +110,70 @@ class Reader:
         # accepted: those in force and, unless codes are strict, the withdrawn ones)
         self.days: dict[str, tuple[int, dict[str, int], dict[str, int]]] = {}
 
-    def problem(self, message: str, where: Where, found: str = "", expected: str = "", example: str = "") -> None:
+    def problem(
+        self, message: str, where: Where, found: str = "", expected: str = "", example: str = ""
+    ) -> None:
         """Report a row refused, at ``where`` (a Location is made only now)."""
-        self.problems.append(Problem(message, locate(where), found=found, expected=expected, example=example))
+        self.problems.append(
+            Problem(message, locate(where), found=found, expected=expected, example=example)
+        )
 
-    def check_columns(self, kind: str, header: Sequence[str], file: str, where: Callable[[int], Location]) -> None:
+    def check_columns(
+        self, kind: str, header: Sequence[str], file: str, where: Callable[[int], Location]
+    ) -> None:
         """Warn once per column of a ``kind`` file that is unknown, repeated or (optional
         but) missing: such a column is not read, or the data it would hold is absent."""
         known = CSV_COLUMNS[kind]
         for i, column in enumerate(header):
             if column not in known:
-                problem = unknown_name(column, known, f"{file}: unknown column {{}}, not read", where(i))
+                problem = unknown_name(
+                    column, known, f"{file}: unknown column {{}}, not read", where(i)
+                )
                 self.warnings.append(attrs.evolve(problem, severity="warning"))
             elif header.index(column) != i:
-                self.warn(f"{file}: column {column!r} given twice; only the last is read", where(i),
-                          found=",".join(header), expected="each column once")
+                self.warn(
+                    f"{file}: column {column!r} given twice; only the last is read",
+                    where(i),
+                    found=",".join(header),
+                    expected="each column once",
+                )
         for column in known:
             if column not in header:
-                self.warn(f"{file} has no {column} column: {_MISSING_COLUMN[column]}", where(len(header)),
-                          found=",".join(header), expected=",".join(known))
+                self.warn(
+                    f"{file} has no {column} column: {_MISSING_COLUMN[column]}",
+                    where(len(header)),
+                    found=",".join(header),
+                    expected=",".join(known),
+                )
 
-    def warn(self, message: str, where: Where, found: str = "", expected: str = "", example: str = "") -> None:
+    def warn(
+        self, message: str, where: Where, found: str = "", expected: str = "", example: str = ""
+    ) -> None:
         """Note something the load keeps going past but the user must hear about."""
         self.warnings.append(Problem(message, locate(where), "warning", found, expected, example))
 
-    def unknown_keys(self, item: Mapping[str, Any], known: Sequence[str], what: str, pointer: str, name: str,
-                     extensions: bool = True) -> bool:
+    def unknown_keys(
+        self,
+        item: Mapping[str, Any],
+        known: Sequence[str],
+        what: str,
+        pointer: str,
+        name: str,
+        extensions: bool = True,
+    ) -> bool:
         """Report each key of ``item`` not in ``known`` (nor an ``x-`` key, where
         ``extensions``), naming the nearest known key; True when there was one."""
         odd = [k for k in item if k not in known and not (extensions and str(k).startswith("x-"))]
         for key in odd:
-            self.problems.append(unknown_name(key, known, f"unknown key {{}} in {what}",
-                                              Location(name, pointer=f"{pointer}/{pointer_token(str(key))}"),
-                                              "an x- extension key" if extensions else ""))
+            self.problems.append(
+                unknown_name(
+                    key,
+                    known,
+                    f"unknown key {{}} in {what}",
+                    Location(name, pointer=f"{pointer}/{pointer_token(str(key))}"),
+                    "an x- extension key" if extensions else "",
+                )
+            )
         return bool(odd)
 
     def date(self, value: Any, where: Where, what: str = "date") -> dt.date | None:
@@ -149,9 +186,13 @@ class Reader:
                 day = self._dates[value] = dt.date.fromisoformat(value)
                 return day
             except ValueError:
-                self.problem(f"impossible {what}", where, found=brief(value), expected="a real calendar date")
+                self.problem(
+                    f"impossible {what}", where, found=brief(value), expected="a real calendar date"
+                )
                 return None
-        self.problem(f"bad {what}", where, found=brief(value), expected="YYYY-MM-DD", example="2024-01-26")
+        self.problem(
+            f"bad {what}", where, found=brief(value), expected="YYYY-MM-DD", example="2024-01-26"
+        )
         return None
 
     def day(self, text: Any) -> tuple[int, dict[str, int], dict[str, int]] | None:
@@ -171,20 +212,29 @@ class Reader:
         if in_force is None:
             return None
         accepted = in_force if self.strict_codes else self.codebook.ids_on(day, withdrawn=True)
-        assert accepted is not None, "a day with codes in force has a table, so its withdrawn codes too"
+        assert accepted is not None, (
+            "a day with codes in force has a table, so its withdrawn codes too"
+        )
         found = self.days[text] = (day.toordinal() * 2, in_force, accepted)
         return found
 
     def pupil_for(self, pupil_id: Any, where: Where, create: bool) -> PupilDraft | None:
         """The draft of ``pupil_id`` (made when ``create``), or None after reporting the id."""
         if not isinstance(pupil_id, str) or not pupil_id.strip():
-            self.problem("missing pupil id", where, found=brief(pupil_id), expected="a non-empty string")
+            self.problem(
+                "missing pupil id", where, found=brief(pupil_id), expected="a non-empty string"
+            )
             return None
         draft = self.pupils.get(pupil_id)
         if draft is None and create:
             draft = self.pupils[pupil_id] = PupilDraft(pupil_id, locate(where), self.source)
         if draft is None:
-            self.problem("unknown pupil", where, found=repr(pupil_id), expected="a pupil listed in the pupils file")
+            self.problem(
+                "unknown pupil",
+                where,
+                found=repr(pupil_id),
+                expected="a pupil listed in the pupils file",
+            )
         return draft
 
     def begin_marks(self, source: tuple) -> None:
@@ -193,20 +243,32 @@ class Reader:
         for draft in self.pupils.values():
             draft.begin(source)
 
-    def add_pupil(self, pupil_id: Any, flags: Iterable[Any], dob: Any, year: Any, where: Where) -> None:
+    def add_pupil(
+        self, pupil_id: Any, flags: Iterable[Any], dob: Any, year: Any, where: Where
+    ) -> None:
         """Check one pupil row (id, flags, date of birth, year group) and make its draft."""
         self.read["pupils"] += 1
         if isinstance(pupil_id, str) and pupil_id in self.pupils:
-            self.problem("duplicate pupil", where, found=repr(pupil_id), expected="each pupil id once")
+            self.problem(
+                "duplicate pupil", where, found=repr(pupil_id), expected="each pupil id once"
+            )
             return
         draft = self.pupil_for(pupil_id, where, create=True)
         if draft is None:
             return
         bad = [f for f in flags if not (isinstance(f, str) and LOWER_NAME.fullmatch(f))]
         if bad:
-            self.problem("bad flag name", where, found=brief(bad[0]), expected="lower_case_name", example="social_worker")
+            self.problem(
+                "bad flag name",
+                where,
+                found=brief(bad[0]),
+                expected="lower_case_name",
+                example="social_worker",
+            )
         draft.flags = frozenset(f for f in flags if f not in bad)
-        draft.date_of_birth = self.date(dob, where, "date of birth") if dob not in (None, "") else None
+        draft.date_of_birth = (
+            self.date(dob, where, "date of birth") if dob not in (None, "") else None
+        )
         draft.year_group = self.year_group(year, where)
         self.used["pupils"] += 1
 
@@ -216,11 +278,15 @@ class Reader:
             return None
         year = _whole_number(value)
         if year is None or not -2 <= year <= 14:  # nursery (-2) to year 14
-            self.problem("bad year group", where, found=brief(value), expected="a whole number from -2 to 14")
+            self.problem(
+                "bad year group", where, found=brief(value), expected="a whole number from -2 to 14"
+            )
             return None
         return year
 
-    def add_mark(self, draft: PupilDraft | None, row: Mapping[str, Any], where: Where, at: int = 0) -> None:
+    def add_mark(
+        self, draft: PupilDraft | None, row: Mapping[str, Any], where: Where, at: int = 0
+    ) -> None:
         """Check one mark row and store it; ``at`` is its row number within its source."""
         self.read["marks"] += 1
         if draft is None:
@@ -240,12 +306,25 @@ class Reader:
             return None
         minutes = _whole_number(value)
         if minutes is None or not 0 <= minutes <= 600:
-            self.problem("bad minutes_late", where, found=brief(value), expected="a whole number of minutes, 0 to 600")
+            self.problem(
+                "bad minutes_late",
+                where,
+                found=brief(value),
+                expected="a whole number of minutes, 0 to 600",
+            )
             return False
         return minutes
 
-    def store_mark(self, draft: PupilDraft, day: dt.date, session: str, code: Any, late: int | None,
-                   where: Where, at: int = 0) -> None:
+    def store_mark(
+        self,
+        draft: PupilDraft,
+        day: dt.date,
+        session: str,
+        code: Any,
+        late: int | None,
+        where: Where,
+        at: int = 0,
+    ) -> None:
         """Store a mark whose date and session are checked, once its code is checked."""
         code = code if isinstance(code, str) else brief(code)
         entry: RegisterCode | None
@@ -256,18 +335,29 @@ class Reader:
             if entry is None or self.strict_codes:
                 self.refuse_code(err.args[0], entry, code, day, where)
                 return
-        if self.place(draft, slot_of(day, session), entry.id, late, where, at) and entry.is_withdrawn:
+        if (
+            self.place(draft, slot_of(day, session), entry.id, late, where, at)
+            and entry.is_withdrawn
+        ):
             self.note_withdrawn(entry, day, where, draft.id)
 
-    def refuse_code(self, message: str, entry: RegisterCode | None, code: str, day: dt.date, where: Where) -> None:
+    def refuse_code(
+        self, message: str, entry: RegisterCode | None, code: str, day: dt.date, where: Where
+    ) -> None:
         """Report a mark's code: not valid on its date, or withdrawn (``entry``) and refused
         because codes are strict."""
         if entry is None:
-            self.problem(message, where, found=repr(code), expected="a register code valid on that date")
+            self.problem(
+                message, where, found=repr(code), expected="a register code valid on that date"
+            )
             return
-        self.problem(f"withdrawn register code {code!r} on {day.isoformat()} refused (strict register codes): "
-                     f"{withdrawn_text(entry)}", where, found=f"{code!r} on {day.isoformat()}",
-                     expected="a code in force on that date (without --strict-codes it is accepted, with a warning)")
+        self.problem(
+            f"withdrawn register code {code!r} on {day.isoformat()} refused (strict register codes): "
+            f"{withdrawn_text(entry)}",
+            where,
+            found=f"{code!r} on {day.isoformat()}",
+            expected="a code in force on that date (without --strict-codes it is accepted, with a warning)",
+        )
 
     def note_withdrawn(self, entry: RegisterCode, day: dt.date, where: Where, pupil: str) -> None:
         """Note a mark of a withdrawn code that was used (one warning per file and code)."""
@@ -284,14 +374,24 @@ class Reader:
         date, how it is counted and why, and how many more marks of it the file has."""
         for (_, code_id), (where, day, pupil, count, last) in self.withdrawn.items():
             entry = self.codebook.by_id[code_id - 1]
-            more = f"; {count - 1} more mark(s) of {entry.code} after its withdrawal in this file, the latest " \
-                   f"on {last.isoformat()}" if count > 1 else ""
-            self.warn(f"withdrawn register code {entry.code!r} on {day.isoformat()} (pupil {pupil}) counted as "
-                      f"{counted_as(entry.category)}: "
-                      f"{withdrawn_text(entry)}{more}", where, found=f"{entry.code!r} on {day.isoformat()}",
-                      expected="a code in force on that date (--strict-codes makes this an error)")
+            more = (
+                f"; {count - 1} more mark(s) of {entry.code} after its withdrawal in this file, the latest "
+                f"on {last.isoformat()}"
+                if count > 1
+                else ""
+            )
+            self.warn(
+                f"withdrawn register code {entry.code!r} on {day.isoformat()} (pupil {pupil}) counted as "
+                f"{counted_as(entry.category)}: "
+                f"{withdrawn_text(entry)}{more}",
+                where,
+                found=f"{entry.code!r} on {day.isoformat()}",
+                expected="a code in force on that date (--strict-codes makes this an error)",
+            )
 
-    def place(self, draft: PupilDraft, slot: int, code_id: int, late: int | None, where: Where, at: int) -> bool:
+    def place(
+        self, draft: PupilDraft, slot: int, code_id: int, late: int | None, where: Where, at: int
+    ) -> bool:
         """Append a checked mark to its pupil (True), or report it if its session already
         has one (False)."""
         if self.source is not None:
@@ -301,9 +401,12 @@ class Reader:
             by_id = self.codebook.by_id
             code, previous = by_id[code_id - 1].code, by_id[draft.codes[first] - 1].code
             kind = "duplicate" if previous == code else "conflicting"
-            self.problem(f"{kind} mark for {draft.id} on {day_of_slot(slot)} {SESSIONS[slot & 1]}", where,
-                         found=repr(code), expected=f"one mark per session; first given at "
-                                                    f"{draft.mark_location(first)}")
+            self.problem(
+                f"{kind} mark for {draft.id} on {day_of_slot(slot)} {SESSIONS[slot & 1]}",
+                where,
+                found=repr(code),
+                expected=f"one mark per session; first given at {draft.mark_location(first)}",
+            )
             return False
         if late is not None:
             draft.late[len(draft.slots)] = late
@@ -321,12 +424,20 @@ class Reader:
         day = self.date(row.get("date"), where)
         kind = row.get("type")
         if not (isinstance(kind, str) and LOWER_NAME.fullmatch(kind)):
-            self.problem("bad event type", where, found=brief(kind), expected="lower_case_name",
-                         example="school_attendance_meeting")
+            self.problem(
+                "bad event type",
+                where,
+                found=brief(kind),
+                expected="lower_case_name",
+                example="school_attendance_meeting",
+            )
             return
         details = {k: v for k, v in row.items() if k not in ("date", "type")}
-        if not self.known_fields(kind, details, where) or not self.check_details(kind, details, where) \
-                or day is None:
+        if (
+            not self.known_fields(kind, details, where)
+            or not self.check_details(kind, details, where)
+            or day is None
+        ):
             return
         location = locate(where)
         draft.events.append(Event(day, kind, details, location))
@@ -342,12 +453,23 @@ class Reader:
         for key, value in details.items():
             if fields is not None and key not in fields and not str(key).startswith("x-"):
                 known = tuple(fields) or ("(none: this type has no fields)",)
-                self.problems.append(unknown_name(key, known, f"unknown field {{}} of a {kind} event", locate(where),
-                                                  "an x- extension field"))
+                self.problems.append(
+                    unknown_name(
+                        key,
+                        known,
+                        f"unknown field {{}} of a {kind} event",
+                        locate(where),
+                        "an x- extension field",
+                    )
+                )
                 ok = False
             elif not is_scalar(value):
-                self.problem(f"bad {kind}.{key}", where, found=brief(value),
-                             expected="a string, boolean, finite number or null")
+                self.problem(
+                    f"bad {kind}.{key}",
+                    where,
+                    found=brief(value),
+                    expected="a string, boolean, finite number or null",
+                )
                 ok = False
         return ok
 
@@ -371,21 +493,27 @@ class Reader:
                 ok = ok and details[field] is not None
                 continue
             if not _field_ok(value, expected):
-                wanted = " | ".join(expected) if isinstance(expected, (tuple, list)) else str(expected)
+                wanted = (
+                    " | ".join(expected) if isinstance(expected, (tuple, list)) else str(expected)
+                )
                 self.problem(f"bad {kind}.{field}", where, found=brief(value), expected=wanted)
                 ok = False
         return ok
 
     def history(self, sources: Sequence[str], digest: str) -> History:
         """The history of the rows used, with the warnings said so far."""
-        pupils = tuple(finish_pupil(d, self.codebook) for d in sorted(self.pupils.values(), key=lambda d: d.id))
+        pupils = tuple(
+            finish_pupil(d, self.codebook) for d in sorted(self.pupils.values(), key=lambda d: d.id)
+        )
         return History(pupils, self.school, tuple(sources), digest, tuple(self.warnings))
 
     def finished(self, sources: Sequence[str], digest: str) -> tuple[History, LoadReport]:
         """The history and the report of a load that has read every file."""
         self.withdrawn_warnings()
         self.odd_event_warnings()
-        report = LoadReport(dict(self.read), dict(self.used), tuple(self.problems), tuple(self.warnings))
+        report = LoadReport(
+            dict(self.read), dict(self.used), tuple(self.problems), tuple(self.warnings)
+        )
         return self.history(sources, digest), report
 
 
@@ -410,7 +538,9 @@ def _whole_number(value: Any) -> int | None:
         return int(value) if math.isfinite(value) and value.is_integer() else None
     if isinstance(value, int):
         return value
-    if isinstance(value, str) and re.fullmatch(r"[+-]?\d{1,9}", value.strip()):  # text from CSV or Parquet
+    if isinstance(value, str) and re.fullmatch(
+        r"[+-]?\d{1,9}", value.strip()
+    ):  # text from CSV or Parquet
         return int(value)
     return None
 
@@ -432,4 +562,3 @@ def is_scalar(value: Any) -> bool:
     if isinstance(value, float):
         return math.isfinite(value)
     return value is None or isinstance(value, (str, bool, int))
-

@@ -69,7 +69,11 @@ __all__ = [
 _TAG = "attendance_rules.registers.sample"
 _DAY = dt.timedelta(days=1)
 
-SCHOOL: dict[str, Any] = {"id": "WA", "name": "Widnes Academy (sample)", "settings": {"traded_ews": True}}
+SCHOOL: dict[str, Any] = {
+    "id": "WA",
+    "name": "Widnes Academy (sample)",
+    "settings": {"traded_ews": True},
+}
 
 STANDARD_FLAGS = (
     "social_worker",
@@ -115,7 +119,9 @@ def generate_cohort(n_pupils: int, start: dt.date, end: dt.date, seed: int = 0) 
     return {"school": json.loads(json.dumps(SCHOOL)), "pupils": pupils}
 
 
-def generate_pupils(n_pupils: int, start: dt.date, end: dt.date, seed: int = 0) -> Iterator[dict[str, Any]]:
+def generate_pupils(
+    n_pupils: int, start: dt.date, end: dt.date, seed: int = 0
+) -> Iterator[dict[str, Any]]:
     """Yield the pupils of ``generate_cohort`` one at a time (ids ``P00001`` upwards)."""
     cal = build_calendar(start, end)
     plans = school_plans(random.Random(f"{_TAG}:{seed}:school"), cal)
@@ -131,7 +137,9 @@ def _pupil(index: int, seed: int, cal: SampleCalendar, plans: list[SchoolPlan]) 
     join, leave = _roll(rng, cal, year_group)
     work, kind = PupilWork(rng, cal, flags), None
     for seg, plan in zip(cal.segments, plans):
-        kind = _pupil_year(work, seg, plan, year_group + seg.year - cal.first_year, (join, leave), kind)
+        kind = _pupil_year(
+            work, seg, plan, year_group + seg.year - cal.first_year, (join, leave), kind
+        )
     return {
         "id": f"P{index:05d}",
         "date_of_birth": dob.isoformat(),
@@ -184,7 +192,12 @@ def _leaving_day(cal: SampleCalendar, year_group: int) -> int:
 
 
 def _pupil_year(
-    w: PupilWork, seg: YearSegment, plan: SchoolPlan, group: int, roll: tuple[int, int], prev: str | None
+    w: PupilWork,
+    seg: YearSegment,
+    plan: SchoolPlan,
+    group: int,
+    roll: tuple[int, int],
+    prev: str | None,
 ) -> str | None:
     """Write one academic year of the register and case file; return the pupil's kind."""
     w.lo, w.hi = max(seg.lo, roll[0]), min(seg.hi, roll[1])
@@ -235,7 +248,9 @@ def _late_habit(rng: random.Random, kind: str) -> tuple[float, float]:
 
 def _marks(w: PupilWork, join: int, leave: int) -> list[dict[str, Any]]:
     lo, codes = 2 * join, w.codes
-    marks = list(map(dict.copy, w.cal.template[lo : 2 * leave]))  # fresh dicts: faster than literals
+    marks = list(
+        map(dict.copy, w.cal.template[lo : 2 * leave])
+    )  # fresh dicts: faster than literals
     for i in w.painted:
         marks[i - lo]["code"] = codes[i]
     for i, minutes in w.late.items():
@@ -244,7 +259,10 @@ def _marks(w: PupilWork, join: int, leave: int) -> list[dict[str, Any]]:
 
 
 def _events(w: PupilWork) -> list[dict[str, Any]]:
-    return [{"date": w.cal.iso[day], "type": kind, **fields} for day, _, kind, fields in sorted(w.events)]
+    return [
+        {"date": w.cal.iso[day], "type": kind, **fields}
+        for day, _, kind, fields in sorted(w.events)
+    ]
 
 
 def _dumps(value: Any) -> str:
@@ -290,25 +308,38 @@ def _text(value: Any) -> str:
 
 def school_row(school: dict[str, Any]) -> tuple[Any, ...]:
     """The ``school.csv`` row (``traded_ews`` as ``true``/``false``)."""
-    return (school["id"], school["name"], _text(school.get("settings", {}).get("traded_ews", False)))
+    return (
+        school["id"],
+        school["name"],
+        _text(school.get("settings", {}).get("traded_ews", False)),
+    )
 
 
 def pupil_row(pupil: dict[str, Any]) -> tuple[Any, ...]:
     """The ``pupils.csv`` row of one pupil (flags joined with ``;``)."""
-    return (pupil["id"], pupil["date_of_birth"], pupil["year_group"], ";".join(pupil.get("flags", ())))
+    return (
+        pupil["id"],
+        pupil["date_of_birth"],
+        pupil["year_group"],
+        ";".join(pupil.get("flags", ())),
+    )
 
 
 def mark_rows(pupil: dict[str, Any]) -> list[tuple[Any, ...]]:
     """The ``marks.csv`` rows of one pupil, by date then session (AM before PM)."""
     marks = sorted(pupil.get("marks", ()), key=lambda m: (m["date"], m["session"]))
-    return [(pupil["id"], m["date"], m["session"], m["code"], m.get("minutes_late", "")) for m in marks]
+    return [
+        (pupil["id"], m["date"], m["session"], m["code"], m.get("minutes_late", "")) for m in marks
+    ]
 
 
 def event_rows(pupil: dict[str, Any]) -> list[tuple[Any, ...]]:
     """The ``events.csv`` rows of one pupil by date; details as sorted ``key=value;...``."""
     rows = []
     for event in sorted(pupil.get("events", ()), key=lambda e: e["date"]):
-        details = ";".join(f"{k}={_text(v)}" for k, v in sorted(event.items()) if k not in ("date", "type"))
+        details = ";".join(
+            f"{k}={_text(v)}" for k, v in sorted(event.items()) if k not in ("date", "type")
+        )
         rows.append((pupil["id"], event["date"], event["type"], details))
     return rows
 
@@ -329,7 +360,9 @@ def write_csv(history: dict[str, Any], directory: str | Path) -> None:
     directory = Path(directory)
     directory.mkdir(parents=True, exist_ok=True)
     with ExitStack() as stack:
-        writers = {n: _csv_writer(stack, directory / f"{n}.csv", head) for n, head in _CSV_HEADERS.items()}
+        writers = {
+            n: _csv_writer(stack, directory / f"{n}.csv", head) for n, head in _CSV_HEADERS.items()
+        }
         writers["school"].writerow(school_row(history["school"]))
         for pupil in history["pupils"]:
             writers["pupils"].writerow(pupil_row(pupil))

@@ -143,7 +143,9 @@ def _segments(days: list[dt.date]) -> list[YearSegment]:
         if i == len(days) or academic_year(days[i]) != academic_year(days[lo]):
             new, last_new = days[lo] >= CODES_2024_FROM, days[i - 1] >= CODES_2024_FROM
             if new != last_new:  # cannot happen: no calendar has school days in August
-                raise ValueError(f"academic year {academic_year(days[lo])} straddles {CODES_2024_FROM}")
+                raise ValueError(
+                    f"academic year {academic_year(days[lo])} straddles {CODES_2024_FROM}"
+                )
             segments.append(YearSegment(academic_year(days[lo]), lo, i, new))
             lo = i
     return segments
@@ -179,4 +181,3 @@ def _segment_plan(rng: random.Random, cal: SampleCalendar, seg: YearSegment) -> 
     trips = {group: rng.choice(open_days) for group in range(1, 12)} if open_days else {}
     summer = [i for i in open_days if cal.days[i].month in (6, 7) and cal.days[i].weekday() == 0]
     return SchoolPlan(trips, rng.choice(summer) if summer else None)
-

@@ -42,7 +42,9 @@ def _rate(w: PupilWork, pre: _Prefix, first: int, stop: int) -> float:
     a, b = max(first, w.lo), min(stop, w.hi)
     if b <= a:
         return 0.0
-    possible = 2 * (b - a) - (w.cal.closed[b] - w.cal.closed[a])  # "#" is the only not-possible code made
+    possible = 2 * (b - a) - (
+        w.cal.closed[b] - w.cal.closed[a]
+    )  # "#" is the only not-possible code made
     return (pre[b - w.lo] - pre[a - w.lo]) / possible if possible else 0.0
 
 
@@ -66,7 +68,9 @@ def _stage_two(w: PupilWork, pre: _Prefix, day: int, prof: Profile) -> None:
     meeting = day + rng.randint(4, 8)
     contract = rng.random() < (0.4 if prof.kind == "severe" else 0.15)
     plan = rng.random() < 0.9
-    if not w.event(meeting, "school_attendance_meeting", parenting_contract=contract, improvement_plan=plan):
+    if not w.event(
+        meeting, "school_attendance_meeting", parenting_contract=contract, improvement_plan=plan
+    ):
         return
     _referrals(w, meeting, counts)
     review = meeting + rng.randint(20, 30)
@@ -95,7 +99,11 @@ def _escalate(
         w.event(review + rng.randint(2, 8), "referral_made", to="education_welfare_service")
     _support(w, review)
     unauthorised = sum(counts[code] for code in UNAUTHORISED)
-    if unauthorised >= 0.4 * sum(counts[code] for code in ABSENT) and not engaged and rng.random() < 0.5:
+    if (
+        unauthorised >= 0.4 * sum(counts[code] for code in ABSENT)
+        and not engaged
+        and rng.random() < 0.5
+    ):
         _enforcement(w, pre, review)
     if prof.kind == "severe":
         _severe_steps(w, review, engaged)
@@ -112,7 +120,9 @@ def _support(w: PupilWork, review: int) -> None:
 
 def _enforcement(w: PupilWork, pre: _Prefix, review: int) -> None:
     notice = review + w.rng.randint(10, 20)
-    worse = w.event(notice, "notice_to_improve_issued") and _rate(w, pre, notice, notice + 20) >= 0.10
+    worse = (
+        w.event(notice, "notice_to_improve_issued") and _rate(w, pre, notice, notice + 20) >= 0.10
+    )
     if worse and w.rng.random() < 0.6:
         w.event(notice + w.rng.randint(20, 25), "penalty_notice_issued")
 
@@ -126,4 +136,3 @@ def _severe_steps(w: PupilWork, review: int, engaged: bool) -> None:
     if not engaged and rng.random() < 0.25:
         kind = rng.choice(("s444_1", "s444_1A", "education_supervision_order"))
         w.event(review + rng.randint(30, 45), "legal_action", kind=kind)
-

@@ -157,7 +157,11 @@ def _fill(w: PupilWork, prof: Profile, budget: int) -> None:
         tries += 1
 
 
-_ILL_RUNS = {"typical": (1, 1, 1, 2, 2, 3), "persistent": (1, 2, 2, 3, 3, 5), "severe": (2, 3, 5, 5, 8, 10)}
+_ILL_RUNS = {
+    "typical": (1, 1, 1, 2, 2, 3),
+    "persistent": (1, 2, 2, 3, 3, 5),
+    "severe": (2, 3, 5, 5, 8, 10),
+}
 _TRUANT_RUNS = {"typical": (0, 0, 0, 1), "persistent": (0, 1, 1, 2, 4), "severe": (2, 4, 5, 9, 14)}
 
 
@@ -221,5 +225,6 @@ def lateness(w: PupilWork, prof: Profile) -> None:
         if w.codes[2 * day] == "/":
             after_close = rng.random() < prof.u_share
             w.codes[2 * day] = "U" if after_close else "L"
-            w.late[2 * day] = rng.randint(35, 60) if after_close else 1 + int(29 * rng.random() ** 2)
-
+            w.late[2 * day] = (
+                rng.randint(35, 60) if after_close else 1 + int(29 * rng.random() ** 2)
+            )

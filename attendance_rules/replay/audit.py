@@ -106,8 +106,11 @@ class _Counts:
 
     def merge(self, other: "_Counts") -> None:
         """Add another pupil's counts to these."""
-        for mine, theirs in ((self.events, other.events), (self.not_linked, other.not_linked),
-                             (self.unchecked, other.unchecked)):
+        for mine, theirs in (
+            (self.events, other.events),
+            (self.not_linked, other.not_linked),
+            (self.unchecked, other.unchecked),
+        ):
             for key, n in theirs.items():
                 self.add(mine, key, n)
         self.pending += other.pending
@@ -116,12 +119,28 @@ class _Counts:
 class _Auditor:
     """Audits one pupil: support for each event, then recommendations due in the range."""
 
-    def __init__(self, policy: CompiledPolicy, links: Mapping[str, tuple[Completion, ...]], pupil: Pupil,
-                 school: School, start: dt.date, end: dt.date, scan: str, default_due: int, counts: _Counts) -> None:
+    def __init__(
+        self,
+        policy: CompiledPolicy,
+        links: Mapping[str, tuple[Completion, ...]],
+        pupil: Pupil,
+        school: School,
+        start: dt.date,
+        end: dt.date,
+        scan: str,
+        default_due: int,
+        counts: _Counts,
+    ) -> None:
         self.policy, self.engine, self.ruleset = policy, policy.engine, policy.ruleset
         self.actions = self.ruleset.policy.actions
         self.links, self.pupil, self.school = links, pupil, school
-        self.start, self.end, self.scan, self.default_due, self.counts = start, end, scan, default_due, counts
+        self.start, self.end, self.scan, self.default_due, self.counts = (
+            start,
+            end,
+            scan,
+            default_due,
+            counts,
+        )
         self.days = [dt.date.fromordinal(o) for o in pupil.register.days]
         self.horizon = self.days[-1] if self.days else None
         self.cache: dict[dt.date, PupilEvaluation] = {}
@@ -137,12 +156,15 @@ class _Auditor:
         return self.cache[day]
 
     def in_force(self, rule: CompiledRule, day: dt.date) -> bool:
-        return rule.rule.in_force(day) and self.ruleset.policy.policy_in_force(rule.rule.policy, day)
+        return rule.rule.in_force(day) and self.ruleset.policy.policy_in_force(
+            rule.rule.policy, day
+        )
 
     def action_in_force(self, action_id: str, day: dt.date) -> bool:
         action = self.actions[action_id]
         return (action.effective_from is None or action.effective_from <= day) and (
-            action.effective_to is None or day <= action.effective_to)
+            action.effective_to is None or day <= action.effective_to
+        )
 
     def cite(self, cite) -> CitationView:
         return CitationView.of(cite, self.engine.titles)
@@ -171,20 +193,29 @@ class _Auditor:
         day = event.date
         candidates = sorted({c.action for c in links if self.action_in_force(c.action, day)})
         declared = sorted({c.action for c in links if c.declared})
-        without = attrs.evolve(self.pupil, events=tuple(e for e in self.pupil.events if e is not event))
+        without = attrs.evolve(
+            self.pupil, events=tuple(e for e in self.pupil.events if e is not event)
+        )
         before = len(self.findings)
         outcome = self.judge(event, candidates, declared, without)
         if outcome != "supported":
             self.missing_evidence(event, candidates)
-        label = "with findings" if len(self.findings) > before else \
-            {"unjudged": "not judged (link inferred)"}.get(outcome, "supported")
+        label = (
+            "with findings"
+            if len(self.findings) > before
+            else {"unjudged": "not judged (link inferred)"}.get(outcome, "supported")
+        )
         self.counts.add(self.counts.events, label)
 
-    def judge(self, event: Event, candidates: list[str], declared: list[str], without: Pupil) -> str:
+    def judge(
+        self, event: Event, candidates: list[str], declared: list[str], without: Pupil
+    ) -> str:
         """supported, held, unsupported or unjudged (only inferred links, and nothing recommended or held)."""
         day = event.date
         on_day = self.evaluate(day, without)
-        before = day - dt.timedelta(days=1)  # the full history as of the day before has no trace of the event
+        before = day - dt.timedelta(
+            days=1
+        )  # the full history as of the day before has no trace of the event
         for evaluation, pupil in ((on_day, without), (self.evaluate(before), self.pupil)):
             if _status(evaluation, candidates, ("recommended", "done")):
                 return "supported"
@@ -197,21 +228,36 @@ class _Auditor:
         self.unsupported(event, [a for a in declared if a in candidates], declared, on_day, without)
         return "unsupported"
 
-    def held_back(self, event: Event, held: list[str], evaluation: PupilEvaluation, pupil: Pupil) -> None:
+    def held_back(
+        self, event: Event, held: list[str], evaluation: PupilEvaluation, pupil: Pupil
+    ) -> None:
         for suppression in evaluation.suppressed:
             if suppression.action not in held:
                 continue
             rule = self.rules[suppression.rule]
-            clause = next((u for u in rule.unless if u.condition.text == suppression.condition), None)
+            clause = next(
+                (u for u in rule.unless if u.condition.text == suppression.condition), None
+            )
             gates = nodes.names_used(clause.condition.node)["fact"] if clause else set()
-            if gates and self.evidence_findings(event, suppression.action, gates, evaluation, pupil):
+            if gates and self.evidence_findings(
+                event, suppression.action, gates, evaluation, pupil
+            ):
                 continue
             values = _expand_true(suppression.values, evaluation)
-            self.add(Finding(
-                self.pupil.id, event.date, "held_back_but_done", suppression.action, EventRef.of(event), rule.id,
-                f"{event.type} on {event.date.isoformat()} carries out {suppression.action} "
-                f"({suppression.title}), which rule {rule.id} held back that day: {_one_line(suppression.reason)}",
-                suppression.source, values))
+            self.add(
+                Finding(
+                    self.pupil.id,
+                    event.date,
+                    "held_back_but_done",
+                    suppression.action,
+                    EventRef.of(event),
+                    rule.id,
+                    f"{event.type} on {event.date.isoformat()} carries out {suppression.action} "
+                    f"({suppression.title}), which rule {rule.id} held back that day: {_one_line(suppression.reason)}",
+                    suppression.source,
+                    values,
+                )
+            )
 
     def missing_evidence(self, event: Event, candidates: list[str]) -> None:
         """Checklist facts gating a step the event carries out, derived once the event is recorded."""
@@ -227,38 +273,76 @@ class _Auditor:
             if gates:
                 self.evidence_findings(event, action_id, gates, with_event, self.pupil)
 
-    def evidence_findings(self, event: Event, action_id: str, gates: set[str], evaluation: PupilEvaluation,
-                          pupil: Pupil) -> bool:
+    def evidence_findings(
+        self,
+        event: Event,
+        action_id: str,
+        gates: set[str],
+        evaluation: PupilEvaluation,
+        pupil: Pupil,
+    ) -> bool:
         """One ``missing_evidence`` finding per checklist rule that fired; False when none did."""
         fired = set(evaluation.fired)
         ctx = None
         found = False
         for gate in sorted(gates):
             for rule in self.ruleset.derivers(gate):
-                if rule.id not in fired or event.type in nodes.names_used(rule.condition.node)["event"]:
+                if (
+                    rule.id not in fired
+                    or event.type in nodes.names_used(rule.condition.node)["event"]
+                ):
                     continue  # a deriver counting events of this very kind is a limit, not evidence
                 ctx = ctx or self.context(pupil, evaluation.as_of, evaluation)
                 values = self.rule_values(rule, ctx)
                 title = self.actions[action_id].title
-                self.add(Finding(
-                    self.pupil.id, event.date, "missing_evidence", action_id, EventRef.of(event), rule.id,
-                    f"{event.type} on {event.date.isoformat()} carries out {action_id} ({title}), which the "
-                    f"policy holds back while {gate}: {rule.rule.title}", self.cite(rule.rule.cite), values))
+                self.add(
+                    Finding(
+                        self.pupil.id,
+                        event.date,
+                        "missing_evidence",
+                        action_id,
+                        EventRef.of(event),
+                        rule.id,
+                        f"{event.type} on {event.date.isoformat()} carries out {action_id} ({title}), which the "
+                        f"policy holds back while {gate}: {rule.rule.title}",
+                        self.cite(rule.rule.cite),
+                        values,
+                    )
+                )
                 found = True
         return found
 
-    def unsupported(self, event: Event, in_force: list[str], declared: list[str], evaluation: PupilEvaluation,
-                    without: Pupil) -> None:
+    def unsupported(
+        self,
+        event: Event,
+        in_force: list[str],
+        declared: list[str],
+        evaluation: PupilEvaluation,
+        without: Pupil,
+    ) -> None:
         day = event.date
         ref = EventRef.of(event)
         lead = f"{event.type} on {day.isoformat()} carries out"
         if not in_force:
             action = self.actions[declared[0]]
-            spans = "; ".join(f"{a} {_span(self.actions[a].effective_from, self.actions[a].effective_to)}"
-                              for a in declared)
-            self.add(Finding(self.pupil.id, day, "unsupported", action.id, ref, "",
-                             f"{lead} {', '.join(declared)}, which the policy does not provide for on that date "
-                             f"({spans})", self.cite(action.cite), ()))
+            spans = "; ".join(
+                f"{a} {_span(self.actions[a].effective_from, self.actions[a].effective_to)}"
+                for a in declared
+            )
+            self.add(
+                Finding(
+                    self.pupil.id,
+                    day,
+                    "unsupported",
+                    action.id,
+                    ref,
+                    "",
+                    f"{lead} {', '.join(declared)}, which the policy does not provide for on that date "
+                    f"({spans})",
+                    self.cite(action.cite),
+                    (),
+                )
+            )
             return
         ctx = self.context(without, day, evaluation)
         best: tuple | None = None
@@ -268,32 +352,61 @@ class _Auditor:
                     continue
                 blocking = self.blocking(rule, ctx)
                 values = blocking + self.explain(blocking, ctx, day, 1)
-                score = (sum(1 for v in blocking if v.test not in self.ruleset.facts), len(values), rule.order)
+                score = (
+                    sum(1 for v in blocking if v.test not in self.ruleset.facts),
+                    len(values),
+                    rule.order,
+                )
                 if best is None or score < best[0]:
                     best = (score, action_id, rule, blocking, values)
         if best is None:
             action = self.actions[in_force[0]]
-            spans = "; ".join(f"{r.id} {_span(r.rule.effective_from, r.rule.effective_to)}"
-                              for a in in_force for r in self.ruleset.recommenders(a))
-            self.add(Finding(self.pupil.id, day, "unsupported", action.id, ref, "",
-                             f"{lead} {', '.join(in_force)}, but no rule of the policy in force on that date "
-                             f"recommends it" + (f" ({spans})" if spans else ""), self.cite(action.cite), ()))
+            spans = "; ".join(
+                f"{r.id} {_span(r.rule.effective_from, r.rule.effective_to)}"
+                for a in in_force
+                for r in self.ruleset.recommenders(a)
+            )
+            self.add(
+                Finding(
+                    self.pupil.id,
+                    day,
+                    "unsupported",
+                    action.id,
+                    ref,
+                    "",
+                    f"{lead} {', '.join(in_force)}, but no rule of the policy in force on that date "
+                    f"recommends it" + (f" ({spans})" if spans else ""),
+                    self.cite(action.cite),
+                    (),
+                )
+            )
             return
         _, action_id, rule, blocking, values = best
         leaves = [v for v in values if v.test not in self.ruleset.facts] or list(blocking)
         because = "; ".join(value_text(v) for v in leaves) or "its condition does not hold"
-        self.add(Finding(
-            self.pupil.id, day, "unsupported", action_id, ref, rule.id,
-            f"{lead} {action_id} ({self.actions[action_id].title}), which the policy did not call for that day "
-            f"or the day before: rule {rule.id} not met ({because})", self.cite(rule.rule.cite), values))
+        self.add(
+            Finding(
+                self.pupil.id,
+                day,
+                "unsupported",
+                action_id,
+                ref,
+                rule.id,
+                f"{lead} {action_id} ({self.actions[action_id].title}), which the policy did not call for that day "
+                f"or the day before: rule {rule.id} not met ({because})",
+                self.cite(rule.rule.cite),
+                values,
+            )
+        )
 
     def blocking(self, rule: CompiledRule, ctx: PupilContext) -> tuple[ValueView, ...]:
         """The tests that keep the rule from firing: false ones, and true ones under a ``not``."""
         negated = _negated_texts(rule.condition.node)
         return tuple(v for v in self.rule_values(rule, ctx) if v.holds == (v.test in negated))
 
-    def explain(self, blocking: tuple[ValueView, ...], ctx: PupilContext, day: dt.date,
-                depth: int) -> tuple[ValueView, ...]:
+    def explain(
+        self, blocking: tuple[ValueView, ...], ctx: PupilContext, day: dt.date, depth: int
+    ) -> tuple[ValueView, ...]:
         """Why each blocking fact is as it is: the values that derived a true one, the blocking
         tests of the closest deriver of a false one (recursively)."""
         if depth > _EXPAND_DEPTH:
@@ -336,10 +449,12 @@ class _Auditor:
                     self.counts.add(self.counts.unchecked, key[0])
                     continue
                 day = self.first_day(key, previous, point)
-                instances.append(_Instance(key, self.keys(self.evaluate(day)).get(key, keys[key]), day))
+                instances.append(
+                    _Instance(key, self.keys(self.evaluate(day)).get(key, keys[key]), day)
+                )
             previous_keys, previous = set(keys), point
         for i, instance in enumerate(instances):
-            following = [x.called_for for x in instances[i + 1:] if x.key[0] == instance.key[0]]
+            following = [x.called_for for x in instances[i + 1 :] if x.key[0] == instance.key[0]]
             self.resolve(instance, min(following) if following else None)
 
     def scan_points(self) -> list[dt.date]:
@@ -353,8 +468,10 @@ class _Auditor:
                 weeks[day.toordinal() - day.weekday()] = day  # the last school day of each week
             points = set(weeks.values())
             # and the first school day after each holiday, where terms and years restart
-            previous = self.days[max(lo - 1, 0):hi]
-            points |= {b for a, b in zip(previous, previous[1:]) if (b - a).days > 3 and b >= self.start}
+            previous = self.days[max(lo - 1, 0) : hi]
+            points |= {
+                b for a, b in zip(previous, previous[1:]) if (b - a).days > 3 and b >= self.start
+            }
         points |= {e.date for e in self.pupil.events if self.start <= e.date <= self.end}
         return sorted(points)
 
@@ -362,14 +479,18 @@ class _Auditor:
         """The recommendations the audit can check, by identity (action and window)."""
         out = {}
         for rec in evaluation.recommendations:
-            if rec.due or rec.window or (self.links.get(rec.action) and not _discretionary(self.actions[rec.action])):
+            if (
+                rec.due
+                or rec.window
+                or (self.links.get(rec.action) and not _discretionary(self.actions[rec.action]))
+            ):
                 out[(rec.action, rec.window)] = rec
         return out
 
     def first_day(self, key: tuple, previous: dt.date | None, point: dt.date) -> dt.date:
         """The first school day after ``previous`` up to ``point`` with ``key`` recommended (bisection)."""
         lo = bisect_right(self.days, previous) if previous else bisect_left(self.days, self.start)
-        candidates = [d for d in self.days[lo:bisect_left(self.days, point)]] + [point]
+        candidates = [d for d in self.days[lo : bisect_left(self.days, point)]] + [point]
         low, high = 0, len(candidates) - 1
         while low < high:
             mid = (low + high) // 2
@@ -385,7 +506,11 @@ class _Auditor:
         rec, called = instance.rec, instance.called_for
         action = self.actions[rec.action]
         default = not (rec.due or rec.window)
-        due = rec.window[1] if rec.window else rec.due or self.school_days_after(called, self.default_due)
+        due = (
+            rec.window[1]
+            if rec.window
+            else rec.due or self.school_days_after(called, self.default_due)
+        )
         due = max(due, called)
         links = self.links.get(rec.action, ())
         if self.horizon is None or due > self.horizon:
@@ -398,13 +523,22 @@ class _Auditor:
                 return
             if instance.key not in self.keys(self.evaluate(due)):
                 return  # no longer called for by its due date
-            late = next((e for e in done if due < e.date <= self.end and (next_start is None or e.date < next_start)),
-                        None)
+            late = next(
+                (
+                    e
+                    for e in done
+                    if due < e.date <= self.end and (next_start is None or e.date < next_start)
+                ),
+                None,
+            )
             if late is not None and not self.called_for_until(instance.key, due, late.date):
                 late = None
             what = " or ".join(sorted({c.event for c in links}))
-            status = (f"carried out late: {late.type} on {late.date.isoformat()}" if late
-                      else f"no {what} recorded from {called.isoformat()} to {due.isoformat()}")
+            status = (
+                f"carried out late: {late.type} on {late.date.isoformat()}"
+                if late
+                else f"no {what} recorded from {called.isoformat()} to {due.isoformat()}"
+            )
         else:
             after = bisect_right(self.days, due)
             if after >= len(self.days):
@@ -413,14 +547,36 @@ class _Auditor:
             check = self.days[after]
             if instance.key not in self.keys(self.evaluate(check)):
                 return
-            status = f"still called for on {check.isoformat()}, the next school day after it was due"
+            status = (
+                f"still called for on {check.isoformat()}, the next school day after it was due"
+            )
         reason = rec.reasons[0]
-        window = f" (window {rec.window[0].isoformat()} to {rec.window[1].isoformat()})" if rec.window else ""
-        basis = f" (the policy sets no due date; the audit allows {self.default_due} school days)" if default else ""
-        self.add(Finding(
-            self.pupil.id, due, "overdue", rec.action, EventRef.of(late) if late else None, reason.rule,
-            f"{rec.action} ({action.title}) was called for from {called.isoformat()}, due by {due.isoformat()}"
-            f"{window}{basis}; {status}", reason.source, reason.values, called, due))
+        window = (
+            f" (window {rec.window[0].isoformat()} to {rec.window[1].isoformat()})"
+            if rec.window
+            else ""
+        )
+        basis = (
+            f" (the policy sets no due date; the audit allows {self.default_due} school days)"
+            if default
+            else ""
+        )
+        self.add(
+            Finding(
+                self.pupil.id,
+                due,
+                "overdue",
+                rec.action,
+                EventRef.of(late) if late else None,
+                reason.rule,
+                f"{rec.action} ({action.title}) was called for from {called.isoformat()}, due by {due.isoformat()}"
+                f"{window}{basis}; {status}",
+                reason.source,
+                reason.values,
+                called,
+                due,
+            )
+        )
 
     def called_for_until(self, key: tuple, due: dt.date, day: dt.date) -> bool:
         """Whether the recommendation stayed called for from ``due`` up to the day before ``day``
@@ -439,24 +595,38 @@ class _Auditor:
         return add_school_days(self.days[-1], i - len(self.days) + 1)
 
     def add(self, finding: Finding) -> None:
-        if not any(f.sort_key()[:5] == finding.sort_key()[:5] and f.event == finding.event for f in self.findings):
+        if not any(
+            f.sort_key()[:5] == finding.sort_key()[:5] and f.event == finding.event
+            for f in self.findings
+        ):
             self.findings.append(finding)
 
 
-def _status(evaluation: PupilEvaluation, actions: Iterable[str], wanted: tuple[str, ...]) -> list[str]:
+def _status(
+    evaluation: PupilEvaluation, actions: Iterable[str], wanted: tuple[str, ...]
+) -> list[str]:
     recommended = set(evaluation.actions())
     done = {d.action for d in evaluation.done}
     held = {s.action for s in evaluation.suppressed}
     out = []
     for action in actions:
-        state = "recommended" if action in recommended else "done" if action in done else \
-            "held" if action in held else ""
+        state = (
+            "recommended"
+            if action in recommended
+            else "done"
+            if action in done
+            else "held"
+            if action in held
+            else ""
+        )
         if state in wanted:
             out.append(action)
     return out
 
 
-def _expand_true(values: tuple[ValueView, ...], evaluation: PupilEvaluation) -> tuple[ValueView, ...]:
+def _expand_true(
+    values: tuple[ValueView, ...], evaluation: PupilEvaluation
+) -> tuple[ValueView, ...]:
     """Values, followed by the values that made each fact among them true (recursively)."""
     facts = {f.name: f for f in evaluation.facts}
     out = list(values)
@@ -480,7 +650,9 @@ def _negated_texts(node: nodes.Node) -> set[str]:
         current, negated = stack.pop()
         if negated:
             found.add(str(current))
-        stack.extend((child, negated ^ isinstance(current, nodes.Not)) for child in current.children())
+        stack.extend(
+            (child, negated ^ isinstance(current, nodes.Not)) for child in current.children()
+        )
     return found
 
 
@@ -493,7 +665,9 @@ def _one_line(text: str) -> str:
 
 
 def _data_range(pupils: Sequence[Pupil]) -> tuple[dt.date | None, dt.date | None]:
-    days = [d for p in pupils for d in (p.register.days[:1].tolist() + p.register.days[-1:].tolist())]
+    days = [
+        d for p in pupils for d in (p.register.days[:1].tolist() + p.register.days[-1:].tolist())
+    ]
     dates = [dt.date.fromordinal(o) for o in days] + [e.date for p in pupils for e in p.events]
     return (min(dates), max(dates)) if dates else (None, None)
 
@@ -509,9 +683,14 @@ class AuditScope:
     school: School = School()
 
 
-def audit_scope(history: History, start: dt.date | None = None, end: dt.date | None = None,
-                pupils: Sequence[str] | None = None, scan: str = "week",
-                default_due: int = DEFAULT_DUE_SCHOOL_DAYS) -> tuple[list[Pupil], AuditScope]:
+def audit_scope(
+    history: History,
+    start: dt.date | None = None,
+    end: dt.date | None = None,
+    pupils: Sequence[str] | None = None,
+    scan: str = "week",
+    default_due: int = DEFAULT_DUE_SCHOOL_DAYS,
+) -> tuple[list[Pupil], AuditScope]:
     """The pupils audited and the scope (dates default to the first and last of their data)."""
     if scan not in ("week", "day"):
         raise ValueError(f"unknown scan {scan!r}; expected 'week' or 'day'")
@@ -520,21 +699,39 @@ def audit_scope(history: History, start: dt.date | None = None, end: dt.date | N
     return chosen, AuditScope(start or first, end or last, scan, default_due, history.school)
 
 
-def audit_pupil(policy: CompiledPolicy, links: Mapping[str, tuple[Completion, ...]], pupil: Pupil,
-                scope: AuditScope) -> tuple[list[Finding], _Counts]:
+def audit_pupil(
+    policy: CompiledPolicy,
+    links: Mapping[str, tuple[Completion, ...]],
+    pupil: Pupil,
+    scope: AuditScope,
+) -> tuple[list[Finding], _Counts]:
     """One pupil's findings and counts (``links``: ``completions(policy.ruleset)``)."""
     counts = _Counts()
     if not (scope.start and scope.end):
         return [], counts
-    auditor = _Auditor(policy, links, pupil, scope.school, scope.start, scope.end, scope.scan, scope.default_due,
-                       counts)
+    auditor = _Auditor(
+        policy,
+        links,
+        pupil,
+        scope.school,
+        scope.start,
+        scope.end,
+        scope.scan,
+        scope.default_due,
+        counts,
+    )
     auditor.audit_events()
     auditor.audit_due()
     return auditor.findings, counts
 
 
-def audit_report(policy: CompiledPolicy, history: History, scope: AuditScope, pupils: int,
-                 results: Iterable[tuple[list[Finding], _Counts]]) -> AuditReport:
+def audit_report(
+    policy: CompiledPolicy,
+    history: History,
+    scope: AuditScope,
+    pupils: int,
+    results: Iterable[tuple[list[Finding], _Counts]],
+) -> AuditReport:
     """The report from each audited pupil's ``audit_pupil`` result (in pupil order)."""
     from .timeline import (  # timeline imports this stage's neighbours: import when used
         history_meta,
@@ -546,16 +743,32 @@ def audit_report(policy: CompiledPolicy, history: History, scope: AuditScope, pu
     for found, more in results:
         findings += found
         counts.merge(more)
-    return AuditReport(scope.start, scope.end, scope.scan, scope.default_due, policy_meta(policy),
-                       history_meta(history), __version__, pupils,
-                       tuple(sorted(counts.events.items())), tuple(sorted(counts.not_linked.items())),
-                       tuple(sorted(counts.unchecked.items())), counts.pending,
-                       tuple(sorted(findings, key=Finding.sort_key)))
+    return AuditReport(
+        scope.start,
+        scope.end,
+        scope.scan,
+        scope.default_due,
+        policy_meta(policy),
+        history_meta(history),
+        __version__,
+        pupils,
+        tuple(sorted(counts.events.items())),
+        tuple(sorted(counts.not_linked.items())),
+        tuple(sorted(counts.unchecked.items())),
+        counts.pending,
+        tuple(sorted(findings, key=Finding.sort_key)),
+    )
 
 
-def audit(policy: CompiledPolicy, history: History, start: dt.date | None = None, end: dt.date | None = None,
-          pupils: Sequence[str] | None = None, scan: str = "week",
-          default_due: int = DEFAULT_DUE_SCHOOL_DAYS) -> AuditReport:
+def audit(
+    policy: CompiledPolicy,
+    history: History,
+    start: dt.date | None = None,
+    end: dt.date | None = None,
+    pupils: Sequence[str] | None = None,
+    scan: str = "week",
+    default_due: int = DEFAULT_DUE_SCHOOL_DAYS,
+) -> AuditReport:
     """Audit the case events of ``history`` (or of the pupils named) from ``start`` to ``end``.
 
     Dates default to the first and last date of the data. ``scan`` is ``"week"`` (each
@@ -564,4 +777,6 @@ def audit(policy: CompiledPolicy, history: History, start: dt.date | None = None
     """
     chosen, scope = audit_scope(history, start, end, pupils, scan, default_due)
     links = completions(policy.ruleset)
-    return audit_report(policy, history, scope, len(chosen), (audit_pupil(policy, links, p, scope) for p in chosen))
+    return audit_report(
+        policy, history, scope, len(chosen), (audit_pupil(policy, links, p, scope) for p in chosen)
+    )

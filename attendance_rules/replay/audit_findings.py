@@ -33,7 +33,9 @@ class EventRef:
     @classmethod
     def of(cls, event: Event) -> "EventRef":
         """From a history event."""
-        return cls(event.type, event.date, tuple(sorted((k, _text(v)) for k, v in event.details.items())))
+        return cls(
+            event.type, event.date, tuple(sorted((k, _text(v)) for k, v in event.details.items()))
+        )
 
     def __str__(self) -> str:
         details = ", ".join(f"{k}={v}" for k, v in self.details)
@@ -62,14 +64,27 @@ class Finding:
 
     def sort_key(self) -> tuple:
         """Pupil, date, kind, action, rule, message: a total order for output."""
-        return (self.pupil_id, self.date, KINDS.index(self.kind), self.action, self.rule, self.message)
+        return (
+            self.pupil_id,
+            self.date,
+            KINDS.index(self.kind),
+            self.action,
+            self.rule,
+            self.message,
+        )
 
     def to_json(self) -> dict[str, Any]:
         """JSON form."""
         return {
-            "pupil_id": self.pupil_id, "date": self.date.isoformat(), "kind": self.kind, "action": self.action,
-            "event": self.event.to_json() if self.event else None, "rule": self.rule, "message": self.message,
-            "source": self.source.to_json(), "values": [v.to_json() for v in self.values],
+            "pupil_id": self.pupil_id,
+            "date": self.date.isoformat(),
+            "kind": self.kind,
+            "action": self.action,
+            "event": self.event.to_json() if self.event else None,
+            "rule": self.rule,
+            "message": self.message,
+            "source": self.source.to_json(),
+            "values": [v.to_json() for v in self.values],
             "called_for": self.called_for.isoformat() if self.called_for else None,
             "due": self.due.isoformat() if self.due else None,
         }
@@ -88,7 +103,9 @@ class AuditReport:
     library_version: str
     pupils: int
     events: tuple[tuple[str, int], ...]  # outcome -> number of events in range
-    not_linked: tuple[tuple[str, int], ...]  # event type -> events no action of the policy is carried out by
+    not_linked: tuple[
+        tuple[str, int], ...
+    ]  # event type -> events no action of the policy is carried out by
     unchecked: tuple[tuple[str, int], ...]  # action -> due recommendations no event can show done
     pending: int  # recommendations due after the end of the data
     findings: tuple[Finding, ...]
@@ -100,13 +117,23 @@ class AuditReport:
     def to_json(self) -> dict[str, Any]:
         """JSON form: keys in a fixed order, lists sorted; byte-identical across runs."""
         return {
-            "audit": {"from": _iso(self.start), "to": _iso(self.end), "scan": self.scan,
-                      "default_due_school_days": self.default_due},
+            "audit": {
+                "from": _iso(self.start),
+                "to": _iso(self.end),
+                "scan": self.scan,
+                "default_due_school_days": self.default_due,
+            },
             "library": {"name": "attendance-rules", "version": self.library_version},
-            "policy": self.policy, "history": self.history,
-            "summary": {"pupils": self.pupils, "events": dict(self.events), "findings": self.counts(),
-                        "events_not_linked": dict(self.not_linked), "unchecked_due_actions": dict(self.unchecked),
-                        "pending": self.pending},
+            "policy": self.policy,
+            "history": self.history,
+            "summary": {
+                "pupils": self.pupils,
+                "events": dict(self.events),
+                "findings": self.counts(),
+                "events_not_linked": dict(self.not_linked),
+                "unchecked_due_actions": dict(self.unchecked),
+                "pending": self.pending,
+            },
             "findings": [f.to_json() for f in self.findings],
         }
 
@@ -134,16 +161,26 @@ def value_text(value: ValueView) -> str:
 def render_text(report: AuditReport) -> str:
     """A readable report: what was audited, then the findings pupil by pupil, then notes."""
     policy = report.policy
-    lines = [f"Audit of {report.pupils} pupil(s) against {policy['id']} {policy['version']}, "
-             f"{_iso(report.start) or '-'} to {_iso(report.end) or '-'} "
-             f"(history {', '.join(report.history['files']) or '-'}; scan: {report.scan})"]
+    lines = [
+        f"Audit of {report.pupils} pupil(s) against {policy['id']} {policy['version']}, "
+        f"{_iso(report.start) or '-'} to {_iso(report.end) or '-'} "
+        f"(history {', '.join(report.history['files']) or '-'}; scan: {report.scan})"
+    ]
     events = dict(report.events)
     total = sum(events.values())
-    lines.append(f"Events in range: {total}" + (" (" + ", ".join(f"{n} {k}" for k, n in report.events) + ")"
-                                                 if total else ""))
+    lines.append(
+        f"Events in range: {total}"
+        + (" (" + ", ".join(f"{n} {k}" for k, n in report.events) + ")" if total else "")
+    )
     counts = report.counts()
-    lines.append(f"Findings: {len(report.findings)}" + (
-        " (" + ", ".join(f"{n} {k}" for k, n in counts.items() if n) + ")" if report.findings else ""))
+    lines.append(
+        f"Findings: {len(report.findings)}"
+        + (
+            " (" + ", ".join(f"{n} {k}" for k, n in counts.items() if n) + ")"
+            if report.findings
+            else ""
+        )
+    )
     current = None
     for finding in report.findings:
         if finding.pupil_id != current:
@@ -157,13 +194,19 @@ def render_text(report: AuditReport) -> str:
         lines.append(f"      [{finding.rule + '; ' if finding.rule else ''}{cite}]")
     notes = []
     if report.not_linked:
-        notes.append("Events no action of the policy is carried out by (not judged): "
-                     + ", ".join(f"{k} {n}" for k, n in report.not_linked))
+        notes.append(
+            "Events no action of the policy is carried out by (not judged): "
+            + ", ".join(f"{k} {n}" for k, n in report.not_linked)
+        )
     if report.unchecked:
-        notes.append("Due recommendations no event can show done (policy gives no done_by), not checked: "
-                     + ", ".join(f"{k} {n}" for k, n in report.unchecked))
+        notes.append(
+            "Due recommendations no event can show done (policy gives no done_by), not checked: "
+            + ", ".join(f"{k} {n}" for k, n in report.unchecked)
+        )
     if report.pending:
-        notes.append(f"Recommendations due after the end of the data, not yet judged: {report.pending}")
+        notes.append(
+            f"Recommendations due after the end of the data, not yet judged: {report.pending}"
+        )
     if notes:
         lines += [""] + notes
     return "\n".join(lines) + "\n"

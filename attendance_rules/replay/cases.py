@@ -111,9 +111,15 @@ def _weekdays(start: dt.date, end: dt.date, closed: set[dt.date]) -> Iterable[dt
 def _closed_days(doc: Document, problems: list[Problem]) -> set[dt.date]:
     out: set[dt.date] = set()
     for i, span in enumerate(doc.data.get("closed", ())):
-        start, end = _date(span.get("from"), doc, ("closed", i), problems), _date(span.get("to"), doc, ("closed", i),
-                                                                                problems)
-        if start is not None and end is not None and _span(start, end, doc, ("closed", i), problems):
+        start, end = (
+            _date(span.get("from"), doc, ("closed", i), problems),
+            _date(span.get("to"), doc, ("closed", i), problems),
+        )
+        if (
+            start is not None
+            and end is not None
+            and _span(start, end, doc, ("closed", i), problems)
+        ):
             out |= {start + dt.timedelta(days=k) for k in range((end - start).days + 1)}
     return out
 
@@ -123,27 +129,47 @@ def _date(value: Any, doc: Document, path: tuple, problems: list[Problem]) -> dt
     try:
         day = dt.date.fromisoformat(str(value))
     except ValueError:
-        problems.append(Problem("bad date", doc.where(path), found=repr(value), expected="YYYY-MM-DD"))
+        problems.append(
+            Problem("bad date", doc.where(path), found=repr(value), expected="YYYY-MM-DD")
+        )
         return None
     if check_date(day):
-        problems.append(Problem(check_date(day), doc.where(path), found=repr(value),
-                                expected=f"a date from {EARLIEST_DATE.isoformat()} to {LATEST_DATE.isoformat()}"))
+        problems.append(
+            Problem(
+                check_date(day),
+                doc.where(path),
+                found=repr(value),
+                expected=f"a date from {EARLIEST_DATE.isoformat()} to {LATEST_DATE.isoformat()}",
+            )
+        )
         return None
     return day
 
 
-def _span(start: dt.date, end: dt.date, doc: Document, path: tuple, problems: list[Problem]) -> bool:
+def _span(
+    start: dt.date, end: dt.date, doc: Document, path: tuple, problems: list[Problem]
+) -> bool:
     """True when ``start``..``end`` can be expanded day by day (at most MAX_SPAN_DAYS)."""
     if (end - start).days + 1 > MAX_SPAN_DAYS:
-        problems.append(Problem("a date range is too long to expand day by day", doc.where(path),
-                                found=f"{start.isoformat()} to {end.isoformat()}, {(end - start).days + 1} days",
-                                expected=f"at most {MAX_SPAN_DAYS} days (ten years); split the register"))
+        problems.append(
+            Problem(
+                "a date range is too long to expand day by day",
+                doc.where(path),
+                found=f"{start.isoformat()} to {end.isoformat()}, {(end - start).days + 1} days",
+                expected=f"at most {MAX_SPAN_DAYS} days (ten years); split the register",
+            )
+        )
         return False
     return True
 
 
-def _expand_register(entries: Sequence[dict], doc: Document, base: tuple, closed: set[dt.date],
-                     problems: list[Problem]) -> list[dict]:
+def _expand_register(
+    entries: Sequence[dict],
+    doc: Document,
+    base: tuple,
+    closed: set[dt.date],
+    problems: list[Problem],
+) -> list[dict]:
     """The register shorthand as marks: later entries overwrite earlier ones."""
     marks: dict[tuple[dt.date, str], dict] = {}
     book = default_codebook()
@@ -154,8 +180,10 @@ def _expand_register(entries: Sequence[dict], doc: Document, base: tuple, closed
         if start is None or end is None or not _span(start, end, doc, where, problems):
             continue
         code = entry.get("code", "present")
-        codes = {session: _PRESENT[session] if mark == "present" else mark
-                 for session, mark in (("AM", entry.get("am", code)), ("PM", entry.get("pm", code)))}
+        codes = {
+            session: _PRESENT[session] if mark == "present" else mark
+            for session, mark in (("AM", entry.get("am", code)), ("PM", entry.get("pm", code)))
+        }
         for day in _weekdays(start, end, closed if "on" not in entry else set()):
             for session, mark in codes.items():
                 if mark is None or mark == "":
@@ -181,10 +209,13 @@ def _pupils(doc: Document, problems: list[Problem]) -> list[dict]:
     for i, pupil in enumerate(raw):
         path = base if "pupil" in data else base + (i,)
         item = {k: v for k, v in pupil.items() if k != "register"}
-        item["events"] = [{k: (v.isoformat() if isinstance(v, dt.date) else v) for k, v in e.items()}
-                          for e in pupil.get("events", ())]
-        item["marks"] = list(pupil.get("marks", ())) + _expand_register(pupil.get("register", ()), doc,
-                                                                        path + ("register",), closed, problems)
+        item["events"] = [
+            {k: (v.isoformat() if isinstance(v, dt.date) else v) for k, v in e.items()}
+            for e in pupil.get("events", ())
+        ]
+        item["marks"] = list(pupil.get("marks", ())) + _expand_register(
+            pupil.get("register", ()), doc, path + ("register",), closed, problems
+        )
         out.append(item)
     return out
 
@@ -199,8 +230,10 @@ def _history(doc: Document, problems: list[Problem]) -> History | None:
     if problems:
         return None
     history, report = read_history_data(history_doc, doc.file)
-    problems.extend(attrs.evolve(p, location=doc.where(("pupil",) if "pupil" in data else ("pupils",)))
-                    for p in report.problems)
+    problems.extend(
+        attrs.evolve(p, location=doc.where(("pupil",) if "pupil" in data else ("pupils",)))
+        for p in report.problems
+    )
     return history
 
 
@@ -214,8 +247,14 @@ def _calendar(doc: Document, problems: list[Problem]) -> Calendar:
     except InputError as error:
         problems.extend(error.problems)
     except OSError as error:
-        problems.append(Problem("calendar file cannot be read", doc.where(("calendar",)), found=str(error),
-                                expected="a CSV file with columns name,start,end, relative to the case file"))
+        problems.append(
+            Problem(
+                "calendar file cannot be read",
+                doc.where(("calendar",)),
+                found=str(error),
+                expected="a CSV file with columns name,start,end, relative to the case file",
+            )
+        )
     return Calendar()
 
 
@@ -225,20 +264,39 @@ def _checks(doc: Document, problems: list[Problem]) -> tuple[Check, ...]:
         day = _date(raw["as_of"], doc, ("checks", i, "as_of"), problems)
         if day is None:
             continue
-        names = {k: tuple(raw.get(k, ()))
-                 for k in ("recommended", "not_recommended", "suppressed", "facts", "no_facts")}
-        out.append(Check(day, raw.get("pupil"), names["recommended"], names["not_recommended"], names["suppressed"],
-                         names["facts"], names["no_facts"], bool(raw.get("exactly", False)), doc.where(("checks", i))))
+        names = {
+            k: tuple(raw.get(k, ()))
+            for k in ("recommended", "not_recommended", "suppressed", "facts", "no_facts")
+        }
+        out.append(
+            Check(
+                day,
+                raw.get("pupil"),
+                names["recommended"],
+                names["not_recommended"],
+                names["suppressed"],
+                names["facts"],
+                names["no_facts"],
+                bool(raw.get("exactly", False)),
+                doc.where(("checks", i)),
+            )
+        )
     return tuple(out)
 
 
 def _unknown_pupils(checks: Sequence[Check], history: History) -> list[Problem]:
     """A check naming a pupil the case's history does not have, located at the check."""
     known = sorted(p.id for p in history)
-    return [Problem(f"check names pupil {check.pupil!r}, who is not in the case's history",
-                    check.location, found=repr(check.pupil),
-                    expected="one of " + ", ".join(known[:10]) + (" …" if len(known) > 10 else ""))
-            for check in checks if check.pupil is not None and check.pupil not in known]
+    return [
+        Problem(
+            f"check names pupil {check.pupil!r}, who is not in the case's history",
+            check.location,
+            found=repr(check.pupil),
+            expected="one of " + ", ".join(known[:10]) + (" …" if len(known) > 10 else ""),
+        )
+        for check in checks
+        if check.pupil is not None and check.pupil not in known
+    ]
 
 
 def load_case(path: str | Path) -> Case:
@@ -248,9 +306,14 @@ def load_case(path: str | Path) -> Case:
     except InputError:
         raise
     except Exception as error:  # PolicyError from the YAML layer: same problems, case context
-        raise InputError(getattr(error, "problems", [Problem(str(error), Location(str(path)))])) from None
-    problems = schema_problems(doc, "case.schema.json") if isinstance(doc.data, dict) else [
-        Problem("a case is a mapping (name, policy, pupil, checks)", doc.where(()))]
+        raise InputError(
+            getattr(error, "problems", [Problem(str(error), Location(str(path)))])
+        ) from None
+    problems = (
+        schema_problems(doc, "case.schema.json")
+        if isinstance(doc.data, dict)
+        else [Problem("a case is a mapping (name, policy, pupil, checks)", doc.where(()))]
+    )
     if problems:
         raise InputError(problems)
     history = _history(doc, problems)
@@ -265,21 +328,39 @@ def load_case(path: str | Path) -> Case:
         policy = str(Path(doc.file).parent / policy)
     else:  # an id: the same file `--policy ID` would use (resources.find_policy)
         policy = str(find_policy(policy) or policy)
-    return Case(doc.data.get("name", Path(path).name), str(path), policy, history, checks,
-                doc.data.get("description", ""), calendar)
+    return Case(
+        doc.data.get("name", Path(path).name),
+        str(path),
+        policy,
+        history,
+        checks,
+        doc.data.get("description", ""),
+        calendar,
+    )
 
 
 def _check_pupil(check: Check, result: PupilEvaluation) -> list[str]:
     actions = set(result.actions())
     held = {s.action for s in result.suppressed}
     facts = {f.name for f in result.facts}
-    lines = [f"  - expected {a} to be recommended; it was not" for a in check.recommended if a not in actions]
-    lines += [f"  + {a} was recommended; expected not" for a in check.not_recommended if a in actions]
-    lines += [f"  - expected {a} to be held back; it was not" for a in check.suppressed if a not in held]
+    lines = [
+        f"  - expected {a} to be recommended; it was not"
+        for a in check.recommended
+        if a not in actions
+    ]
+    lines += [
+        f"  + {a} was recommended; expected not" for a in check.not_recommended if a in actions
+    ]
+    lines += [
+        f"  - expected {a} to be held back; it was not" for a in check.suppressed if a not in held
+    ]
     lines += [f"  - expected fact {f}; not derived" for f in check.facts if f not in facts]
     lines += [f"  + fact {f} derived; expected not" for f in check.no_facts if f in facts]
     if check.exactly:
-        lines += [f"  + {a} was recommended; not in the expected list" for a in sorted(actions - set(check.recommended))]
+        lines += [
+            f"  + {a} was recommended; not in the expected list"
+            for a in sorted(actions - set(check.recommended))
+        ]
     return lines
 
 
@@ -288,7 +369,9 @@ def _describe(result: PupilEvaluation) -> list[str]:
     for rec in result.recommendations:
         lines += [f"      {rec.action} because {r.sentence} [{r.rule}]" for r in rec.reasons]
     if result.suppressed:
-        lines.append("    held back: " + ", ".join(f"{s.action} ({s.rule})" for s in result.suppressed))
+        lines.append(
+            "    held back: " + ", ".join(f"{s.action} ({s.rule})" for s in result.suppressed)
+        )
     lines.append("    facts: " + (", ".join(f.name for f in result.facts) or "none"))
     return lines
 
@@ -306,8 +389,10 @@ def run_case(case: Case, policy: CompiledPolicy | None = None) -> CaseResult:
         for result in evaluation.pupils:
             lines = _check_pupil(check, result)
             if lines:
-                head = f"{case.file}: {case.name} — pupil {result.pupil_id} as of {check.as_of.isoformat()} " \
-                       f"(check at {check.location})"
+                head = (
+                    f"{case.file}: {case.name} — pupil {result.pupil_id} as of {check.as_of.isoformat()} "
+                    f"(check at {check.location})"
+                )
                 failures.append("\n".join([head] + lines + _describe(result)))
     return CaseResult(case, tuple(failures), len(case.checks))
 

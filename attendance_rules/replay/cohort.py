@@ -24,7 +24,15 @@ from ..registers.measures import Window, compute, json_number
 if TYPE_CHECKING:
     from ..engine.compiled import CompiledPolicy
 
-__all__ = ["AbsenceRow", "ActionCount", "CohortView", "KindCount", "cohort_view", "render_cohort", "summarise"]
+__all__ = [
+    "AbsenceRow",
+    "ActionCount",
+    "CohortView",
+    "KindCount",
+    "cohort_view",
+    "render_cohort",
+    "summarise",
+]
 
 PERSISTENT = "persistent_absence"
 SEVERE = "severe_absence"
@@ -44,8 +52,13 @@ class ActionCount:
 
     def to_json(self) -> dict[str, Any]:
         """JSON form."""
-        return {"action": self.action, "title": self.title, "kind": self.kind, "recommended": self.recommended,
-                "held_back": self.held_back}
+        return {
+            "action": self.action,
+            "title": self.title,
+            "kind": self.kind,
+            "recommended": self.recommended,
+            "held_back": self.held_back,
+        }
 
 
 @attrs.frozen
@@ -76,9 +89,16 @@ class AbsenceRow:
 
     def to_json(self) -> dict[str, Any]:
         """JSON form (attendance as a fraction of 1, 6 places)."""
-        return {"pupil_id": self.pupil_id, "year_group": self.year_group, "attendance": json_number(self.attendance),
-                "possible_sessions": self.possible, "absent_sessions": self.absent,
-                "unauthorised_sessions": self.unauthorised, "stages": list(self.stages), "actions": list(self.actions)}
+        return {
+            "pupil_id": self.pupil_id,
+            "year_group": self.year_group,
+            "attendance": json_number(self.attendance),
+            "possible_sessions": self.possible,
+            "absent_sessions": self.absent,
+            "unauthorised_sessions": self.unauthorised,
+            "stages": list(self.stages),
+            "actions": list(self.actions),
+        }
 
 
 @attrs.frozen
@@ -99,22 +119,32 @@ class CohortView:
 
     def to_json(self) -> dict[str, Any]:
         """JSON form (fixed key order)."""
-        return {"as_of": self.as_of.isoformat(), "library": {"name": "attendance-rules",
-                                                             "version": self.library_version},
-                "policy": self.policy, "history": self.history, "pupils": self.pupils,
-                "pupils_with_recommendations": self.pupils_with_recommendations,
-                "by_action": [a.to_json() for a in self.by_action], "by_kind": [k.to_json() for k in self.by_kind],
-                "by_stage": {name: n for name, n in self.by_stage},
-                "persistent_absence": [r.to_json() for r in self.persistent],
-                "severe_absence": [r.to_json() for r in self.severe]}
+        return {
+            "as_of": self.as_of.isoformat(),
+            "library": {"name": "attendance-rules", "version": self.library_version},
+            "policy": self.policy,
+            "history": self.history,
+            "pupils": self.pupils,
+            "pupils_with_recommendations": self.pupils_with_recommendations,
+            "by_action": [a.to_json() for a in self.by_action],
+            "by_kind": [k.to_json() for k in self.by_kind],
+            "by_stage": {name: n for name, n in self.by_stage},
+            "persistent_absence": [r.to_json() for r in self.persistent],
+            "severe_absence": [r.to_json() for r in self.severe],
+        }
 
     def dumps(self) -> str:
         """Deterministic JSON text."""
         return json.dumps(self.to_json(), indent=2, ensure_ascii=False) + "\n"
 
 
-def summarise(evaluation: Evaluation, pupils: Mapping[str, Pupil], calendar: Calendar = Calendar(),
-              stage_facts: Iterable[str] = (), action_kinds: Mapping[str, str] | None = None) -> CohortView:
+def summarise(
+    evaluation: Evaluation,
+    pupils: Mapping[str, Pupil],
+    calendar: Calendar = Calendar(),
+    stage_facts: Iterable[str] = (),
+    action_kinds: Mapping[str, str] | None = None,
+) -> CohortView:
     """Count an evaluation; ``pupils`` (by id) gives the registers for year-to-date attendance.
 
     ``stage_facts`` are listed even when no pupil has them (the policy's stage facts);
@@ -134,7 +164,9 @@ def summarise(evaluation: Evaluation, pupils: Mapping[str, Pupil], calendar: Cal
         for kind in {rec.kind for rec in result.recommendations}:
             kinds[kind][1] += 1
         for action in {(s.action, s.title) for s in result.suppressed}:
-            actions.setdefault(action[0], [action[1], action_kinds.get(action[0], ""), 0, 0])[3] += 1
+            actions.setdefault(action[0], [action[1], action_kinds.get(action[0], ""), 0, 0])[
+                3
+            ] += 1
         facts = {f.name for f in result.facts}
         for name in facts:
             if name.startswith(STAGE_PREFIX):
@@ -145,36 +177,76 @@ def summarise(evaluation: Evaluation, pupils: Mapping[str, Pupil], calendar: Cal
                 persistent.append(row)
             if SEVERE in facts:
                 severe.append(row)
-    by_action = tuple(ActionCount(a, t, k, n, h) for a, (t, k, n, h) in
-                      sorted(actions.items(), key=lambda item: (-item[1][2], -item[1][3], item[0])))
-    by_kind = tuple(KindCount(k, n, p) for k, (n, p) in sorted(kinds.items(), key=lambda item: (-item[1][0], item[0])))
-    return CohortView(evaluation.as_of, evaluation.policy, evaluation.history, evaluation.library_version,
-                      len(evaluation.pupils), busy, by_action, by_kind, tuple(sorted(stages.items())),
-                      tuple(sorted(persistent, key=_order)), tuple(sorted(severe, key=_order)))
+    by_action = tuple(
+        ActionCount(a, t, k, n, h)
+        for a, (t, k, n, h) in sorted(
+            actions.items(), key=lambda item: (-item[1][2], -item[1][3], item[0])
+        )
+    )
+    by_kind = tuple(
+        KindCount(k, n, p)
+        for k, (n, p) in sorted(kinds.items(), key=lambda item: (-item[1][0], item[0]))
+    )
+    return CohortView(
+        evaluation.as_of,
+        evaluation.policy,
+        evaluation.history,
+        evaluation.library_version,
+        len(evaluation.pupils),
+        busy,
+        by_action,
+        by_kind,
+        tuple(sorted(stages.items())),
+        tuple(sorted(persistent, key=_order)),
+        tuple(sorted(severe, key=_order)),
+    )
 
 
 def _order(row: AbsenceRow) -> tuple:
-    return (row.attendance is None, row.attendance if row.attendance is not None else 0, row.pupil_id)
+    return (
+        row.attendance is None,
+        row.attendance if row.attendance is not None else 0,
+        row.pupil_id,
+    )
 
 
-def _row(pupil: Pupil, as_of: dt.date, calendar: Calendar, facts: set[str], actions: tuple[str, ...]) -> AbsenceRow:
+def _row(
+    pupil: Pupil, as_of: dt.date, calendar: Calendar, facts: set[str], actions: tuple[str, ...]
+) -> AbsenceRow:
     rate = compute(pupil, "attendance_rate", as_of, Window("academic_year"), calendar)
     counts, attendance = rate.counts, rate.value
-    assert attendance is None or isinstance(attendance, Fraction), "a rate is a fraction (None: no possible session)"
-    return AbsenceRow(pupil.id, pupil.year_group, attendance, counts.get("possible", 0), counts.get("absent", 0),
-                      counts.get("unauthorised", 0), tuple(sorted(f for f in facts if f.startswith(STAGE_PREFIX))),
-                      actions)
+    assert attendance is None or isinstance(attendance, Fraction), (
+        "a rate is a fraction (None: no possible session)"
+    )
+    return AbsenceRow(
+        pupil.id,
+        pupil.year_group,
+        attendance,
+        counts.get("possible", 0),
+        counts.get("absent", 0),
+        counts.get("unauthorised", 0),
+        tuple(sorted(f for f in facts if f.startswith(STAGE_PREFIX))),
+        actions,
+    )
 
 
-def cohort_view(policy: CompiledPolicy, history: History | Iterable[Pupil], as_of: dt.date,
-                evaluation: Evaluation | None = None) -> CohortView:
+def cohort_view(
+    policy: CompiledPolicy,
+    history: History | Iterable[Pupil],
+    as_of: dt.date,
+    evaluation: Evaluation | None = None,
+) -> CohortView:
     """Evaluate every pupil as of ``as_of`` and summarise (``evaluation``: that evaluation,
     already made, e.g. by worker processes)."""
     pupils = list(history)
     if evaluation is None:
-        evaluation = policy.evaluate(history if isinstance(history, History) else History(tuple(pupils)), as_of)
+        evaluation = policy.evaluate(
+            history if isinstance(history, History) else History(tuple(pupils)), as_of
+        )
     kinds = {a.id: a.kind for a in policy.ruleset.policy.actions.values()}
-    return summarise(evaluation, {p.id: p for p in pupils}, policy.calendar, policy.ruleset.facts, kinds)
+    return summarise(
+        evaluation, {p.id: p for p in pupils}, policy.calendar, policy.ruleset.facts, kinds
+    )
 
 
 # --- rendering ------------------------------------------------------------------------
@@ -194,22 +266,33 @@ def _absence_table(title: str, rows: tuple[AbsenceRow, ...]) -> list[str]:
     lines = ["", f"{title} ({len(rows)}), lowest attendance first:"]
     if not rows:
         return lines + ["  none"]
-    lines.append(f"  {'pupil':<10} {'year':>4} {'attend.':>8} {'possible':>8} {'absent':>6} {'unauth':>6}  stages")
+    lines.append(
+        f"  {'pupil':<10} {'year':>4} {'attend.':>8} {'possible':>8} {'absent':>6} {'unauth':>6}  stages"
+    )
     for r in rows:
         year = "" if r.year_group is None else str(r.year_group)
-        lines.append(f"  {r.pupil_id:<10} {year:>4} {_pct(r.attendance):>8} {r.possible:>8} {r.absent:>6} "
-                     f"{r.unauthorised:>6}  {_main_stages(r.stages)}".rstrip())
+        lines.append(
+            f"  {r.pupil_id:<10} {year:>4} {_pct(r.attendance):>8} {r.possible:>8} {r.absent:>6} "
+            f"{r.unauthorised:>6}  {_main_stages(r.stages)}".rstrip()
+        )
     return lines
 
 
 def _table(view: CohortView) -> str:
-    lines = [f"cohort as of {view.as_of.isoformat()} — policy {view.policy['id']} {view.policy['version']}",
-             f"{view.pupils} pupil(s); {view.pupils_with_recommendations} with at least one recommendation", "",
-             f"{'action':<40} {'kind':<14} {'pupils':>6} {'held back':>9}"]
-    lines += [f"{a.action:<40} {a.kind:<14} {a.recommended:>6} {a.held_back:>9}" for a in view.by_action]
+    lines = [
+        f"cohort as of {view.as_of.isoformat()} — policy {view.policy['id']} {view.policy['version']}",
+        f"{view.pupils} pupil(s); {view.pupils_with_recommendations} with at least one recommendation",
+        "",
+        f"{'action':<40} {'kind':<14} {'pupils':>6} {'held back':>9}",
+    ]
+    lines += [
+        f"{a.action:<40} {a.kind:<14} {a.recommended:>6} {a.held_back:>9}" for a in view.by_action
+    ]
     lines += ["", f"{'kind':<16} {'recommendations':>15} {'pupils':>6}"]
     lines += [f"{k.kind:<16} {k.recommendations:>15} {k.pupils:>6}" for k in view.by_kind]
-    lines += ["", f"{'stage fact':<40} {'pupils':>6}"] + [f"{name:<40} {n:>6}" for name, n in view.by_stage]
+    lines += ["", f"{'stage fact':<40} {'pupils':>6}"] + [
+        f"{name:<40} {n:>6}" for name, n in view.by_stage
+    ]
     lines += _absence_table("persistent absence", view.persistent)
     lines += _absence_table("severe absence", view.severe)
     return "\n".join(lines) + "\n"
@@ -219,27 +302,42 @@ def _md_absence(title: str, rows: tuple[AbsenceRow, ...]) -> list[str]:
     lines = ["", f"## {title} ({len(rows)})", ""]
     if not rows:
         return lines + ["None."]
-    lines += ["| pupil | year | attendance | possible | absent | unauthorised | stages | recommended |",
-              "| --- | ---: | ---: | ---: | ---: | ---: | --- | --- |"]
+    lines += [
+        "| pupil | year | attendance | possible | absent | unauthorised | stages | recommended |",
+        "| --- | ---: | ---: | ---: | ---: | ---: | --- | --- |",
+    ]
     for r in rows:
-        lines.append(f"| {r.pupil_id} | {'' if r.year_group is None else r.year_group} | {_pct(r.attendance)} | "
-                     f"{r.possible} | {r.absent} | {r.unauthorised} | {', '.join(r.stages)} | "
-                     f"{', '.join(f'`{a}`' for a in r.actions)} |")
+        lines.append(
+            f"| {r.pupil_id} | {'' if r.year_group is None else r.year_group} | {_pct(r.attendance)} | "
+            f"{r.possible} | {r.absent} | {r.unauthorised} | {', '.join(r.stages)} | "
+            f"{', '.join(f'`{a}`' for a in r.actions)} |"
+        )
     return lines
 
 
 def _markdown(view: CohortView) -> str:
-    lines = [f"# Cohort as of {view.as_of.isoformat()}", "",
-             f"Policy `{view.policy['id']}` version {view.policy['version']}; {view.pupils} pupils, "
-             f"{view.pupils_with_recommendations} with at least one recommendation.", "",
-             "## Recommendations by action", "", "| action | title | kind | pupils | held back |",
-             "| --- | --- | --- | ---: | ---: |"]
-    lines += [f"| `{a.action}` | {a.title} | {a.kind} | {a.recommended} | {a.held_back} |" for a in view.by_action]
+    lines = [
+        f"# Cohort as of {view.as_of.isoformat()}",
+        "",
+        f"Policy `{view.policy['id']}` version {view.policy['version']}; {view.pupils} pupils, "
+        f"{view.pupils_with_recommendations} with at least one recommendation.",
+        "",
+        "## Recommendations by action",
+        "",
+        "| action | title | kind | pupils | held back |",
+        "| --- | --- | --- | ---: | ---: |",
+    ]
+    lines += [
+        f"| `{a.action}` | {a.title} | {a.kind} | {a.recommended} | {a.held_back} |"
+        for a in view.by_action
+    ]
     lines += ["", "## By kind", "", "| kind | recommendations | pupils |", "| --- | ---: | ---: |"]
     lines += [f"| {k.kind} | {k.recommendations} | {k.pupils} |" for k in view.by_kind]
     lines += ["", "## Stages", "", "| stage fact | pupils |", "| --- | ---: |"]
     lines += [f"| `{name}` | {n} |" for name, n in view.by_stage]
-    lines += _md_absence("Persistent absence", view.persistent) + _md_absence("Severe absence", view.severe)
+    lines += _md_absence("Persistent absence", view.persistent) + _md_absence(
+        "Severe absence", view.severe
+    )
     return "\n".join(lines) + "\n"
 
 

@@ -52,7 +52,9 @@ def _negated_event_tests(node: nodes.Node) -> list[nodes.EventAny]:
         current, negated = stack.pop()
         if isinstance(current, nodes.EventAny) and negated:
             found.append(current)
-        stack.extend((child, negated ^ isinstance(current, nodes.Not)) for child in current.children())
+        stack.extend(
+            (child, negated ^ isinstance(current, nodes.Not)) for child in current.children()
+        )
     return found
 
 
@@ -63,7 +65,9 @@ def completions(ruleset: RuleSet) -> dict[str, tuple[Completion, ...]]:
     for action in actions.values():
         done_by = action.completion
         if done_by is not None:
-            out.setdefault(action.id, []).append(Completion(action.id, done_by.event, True, done_by=done_by))
+            out.setdefault(action.id, []).append(
+                Completion(action.id, done_by.event, True, done_by=done_by)
+            )
     for rule in ruleset.rules:
         tests = _negated_event_tests(rule.condition.node)
         for action_id in rule.rule.recommend:
@@ -72,6 +76,8 @@ def completions(ruleset: RuleSet) -> dict[str, tuple[Completion, ...]]:
                 continue
             for test in tests:
                 item = Completion(action_id, test.event, False, test.where, rule.id)
-                if not any(c.event == item.event and c.where == item.where for c in out.get(action_id, ())):
+                if not any(
+                    c.event == item.event and c.where == item.where for c in out.get(action_id, ())
+                ):
                     out.setdefault(action_id, []).append(item)
     return {k: tuple(v) for k, v in sorted(out.items())}

@@ -27,8 +27,15 @@ from .timeline import history_meta, policy_meta
 if TYPE_CHECKING:
     from ..engine.compiled import CompiledPolicy
 
-__all__ = ["ActionImpact", "Impact", "ImpactExample", "Side", "compare_policies", "policy_differences",
-           "render_impact"]
+__all__ = [
+    "ActionImpact",
+    "Impact",
+    "ImpactExample",
+    "Side",
+    "compare_policies",
+    "policy_differences",
+    "render_impact",
+]
 
 DEFAULT_EXAMPLES = 3
 
@@ -46,8 +53,13 @@ class RuleStatus:
 
     def to_json(self) -> dict[str, Any]:
         """JSON form."""
-        out = {"rule": self.rule, "status": self.status, "unmet": [v.to_json() for v in self.unmet],
-               "undefined": list(self.undefined), "note": self.note}
+        out = {
+            "rule": self.rule,
+            "status": self.status,
+            "unmet": [v.to_json() for v in self.unmet],
+            "undefined": list(self.undefined),
+            "note": self.note,
+        }
         return out | ({"needs": self.needs.to_json()} if self.needs is not None else {})
 
 
@@ -62,8 +74,12 @@ class Side:
 
     def to_json(self) -> dict[str, Any]:
         """JSON form."""
-        return {"status": self.status, "note": self.note, "reasons": [r.to_json() for r in self.reasons],
-                "rules": [r.to_json() for r in self.rules]}
+        return {
+            "status": self.status,
+            "note": self.note,
+            "reasons": [r.to_json() for r in self.reasons],
+            "rules": [r.to_json() for r in self.rules],
+        }
 
 
 @attrs.frozen
@@ -93,10 +109,17 @@ class ActionImpact:
 
     def to_json(self) -> dict[str, Any]:
         """JSON form."""
-        return {"action": self.action, "title": self.title, "gained": len(self.gained), "lost": len(self.lost),
-                "kept": self.kept, "gained_pupils": list(self.gained), "lost_pupils": list(self.lost),
-                "gained_examples": [e.to_json() for e in self.gained_examples],
-                "lost_examples": [e.to_json() for e in self.lost_examples]}
+        return {
+            "action": self.action,
+            "title": self.title,
+            "gained": len(self.gained),
+            "lost": len(self.lost),
+            "kept": self.kept,
+            "gained_pupils": list(self.gained),
+            "lost_pupils": list(self.lost),
+            "gained_examples": [e.to_json() for e in self.gained_examples],
+            "lost_examples": [e.to_json() for e in self.lost_examples],
+        }
 
 
 @attrs.frozen
@@ -123,12 +146,18 @@ class Impact:
 
     def to_json(self) -> dict[str, Any]:
         """JSON form (fixed key order, sorted lists)."""
-        return {"as_of": self.as_of.isoformat(), "library": {"name": "attendance-rules",
-                                                             "version": self.library_version},
-                "old_policy": self.old_policy, "new_policy": self.new_policy, "history": self.history,
-                "pupils": self.pupils, "pupils_affected": len(self.pupils_affected),
-                "policy_changes": list(self.policy_changes), "counts": self.counts(),
-                "actions": [a.to_json() for a in self.actions]}
+        return {
+            "as_of": self.as_of.isoformat(),
+            "library": {"name": "attendance-rules", "version": self.library_version},
+            "old_policy": self.old_policy,
+            "new_policy": self.new_policy,
+            "history": self.history,
+            "pupils": self.pupils,
+            "pupils_affected": len(self.pupils_affected),
+            "policy_changes": list(self.policy_changes),
+            "counts": self.counts(),
+            "actions": [a.to_json() for a in self.actions],
+        }
 
     def dumps(self) -> str:
         """Deterministic JSON text."""
@@ -138,8 +167,14 @@ class Impact:
 # --- comparing ------------------------------------------------------------------------
 
 
-def _side(policy: CompiledPolicy, evaluation: PupilEvaluation, pupil: Pupil, as_of: dt.date, action: str,
-          school: School) -> Side:
+def _side(
+    policy: CompiledPolicy,
+    evaluation: PupilEvaluation,
+    pupil: Pupil,
+    as_of: dt.date,
+    action: str,
+    school: School,
+) -> Side:
     for rec in evaluation.recommendations:
         if rec.action == action:
             return Side("recommended", rec.reasons)
@@ -147,19 +182,28 @@ def _side(policy: CompiledPolicy, evaluation: PupilEvaluation, pupil: Pupil, as_
         return Side("not in this policy", note=f"policy {policy.id} has no action {action}")
     for done in evaluation.done:
         if done.action == action:
-            return Side("already done", note=f"{done.event} on {done.date.isoformat()} (rule {done.rule})")
+            return Side(
+                "already done", note=f"{done.event} on {done.date.isoformat()} (rule {done.rule})"
+            )
     held = [s for s in evaluation.suppressed if s.action == action]
     if held:
         return Side("held back", note="; ".join(f"{s.rule}: {s.reason}" for s in held))
-    rules = tuple(RuleStatus(c.rule, c.status, c.unmet, c.undefined, c.note, c.needs)
-                  for c in policy.why_not(pupil, as_of, action, school))
+    rules = tuple(
+        RuleStatus(c.rule, c.status, c.unmet, c.undefined, c.note, c.needs)
+        for c in policy.why_not(pupil, as_of, action, school)
+    )
     note = "" if rules else f"no rule of policy {policy.id} recommends it"
     return Side("not met", note=note, rules=rules)
 
 
-def compare_policies(old: CompiledPolicy, new: CompiledPolicy, history: History | Iterable[Pupil], as_of: dt.date,
-                     examples: int = DEFAULT_EXAMPLES,
-                     evaluations: Iterable[tuple[PupilEvaluation, PupilEvaluation]] | None = None) -> Impact:
+def compare_policies(
+    old: CompiledPolicy,
+    new: CompiledPolicy,
+    history: History | Iterable[Pupil],
+    as_of: dt.date,
+    examples: int = DEFAULT_EXAMPLES,
+    evaluations: Iterable[tuple[PupilEvaluation, PupilEvaluation]] | None = None,
+) -> Impact:
     """Evaluate both policies as of ``as_of`` and collect the gains and losses per action.
 
     ``evaluations``: each pupil's (old, new) evaluations in history order, when they are
@@ -168,7 +212,10 @@ def compare_policies(old: CompiledPolicy, new: CompiledPolicy, history: History 
     school = history.school if isinstance(history, History) else School()
     pupils = list(history)
     if evaluations is None:
-        evaluations = ((old.evaluate_pupil(p, as_of, school), new.evaluate_pupil(p, as_of, school)) for p in pupils)
+        evaluations = (
+            (old.evaluate_pupil(p, as_of, school), new.evaluate_pupil(p, as_of, school))
+            for p in pupils
+        )
     gained: dict[str, list[str]] = {}
     lost: dict[str, list[str]] = {}
     kept: dict[str, int] = {}
@@ -179,19 +226,41 @@ def compare_policies(old: CompiledPolicy, new: CompiledPolicy, history: History 
         titles.update({r.action: r.title for r in before.recommendations + after.recommendations})
         for action in a & b:
             kept[action] = kept.get(action, 0) + 1
-        for action, way, target in [(x, "gained", gained) for x in sorted(b - a)] + \
-                                   [(x, "lost", lost) for x in sorted(a - b)]:
+        for action, way, target in [(x, "gained", gained) for x in sorted(b - a)] + [
+            (x, "lost", lost) for x in sorted(a - b)
+        ]:
             target.setdefault(action, []).append(pupil.id)
             bucket = samples.setdefault((action, way), [])
             if len(bucket) < examples:
-                bucket.append(ImpactExample(pupil.id, _side(old, before, pupil, as_of, action, school),
-                                            _side(new, after, pupil, as_of, action, school)))
-    actions = tuple(ActionImpact(action, titles[action], tuple(gained.get(action, ())), tuple(lost.get(action, ())),
-                                 kept.get(action, 0), tuple(samples.get((action, "gained"), ())),
-                                 tuple(samples.get((action, "lost"), ())))
-                    for action in sorted(gained.keys() | lost.keys()))
-    return Impact(as_of, policy_meta(old), policy_meta(new), history_meta(history), __version__, len(pupils),
-                  actions, policy_differences(old, new, as_of))
+                bucket.append(
+                    ImpactExample(
+                        pupil.id,
+                        _side(old, before, pupil, as_of, action, school),
+                        _side(new, after, pupil, as_of, action, school),
+                    )
+                )
+    actions = tuple(
+        ActionImpact(
+            action,
+            titles[action],
+            tuple(gained.get(action, ())),
+            tuple(lost.get(action, ())),
+            kept.get(action, 0),
+            tuple(samples.get((action, "gained"), ())),
+            tuple(samples.get((action, "lost"), ())),
+        )
+        for action in sorted(gained.keys() | lost.keys())
+    )
+    return Impact(
+        as_of,
+        policy_meta(old),
+        policy_meta(new),
+        history_meta(history),
+        __version__,
+        len(pupils),
+        actions,
+        policy_differences(old, new, as_of),
+    )
 
 
 # --- what changed in the policy -------------------------------------------------------
@@ -202,7 +271,9 @@ def _plain(value: Any) -> Any:
     if isinstance(value, Text):
         return value.text
     if attrs.has(type(value)):
-        return tuple((f.name, _plain(getattr(value, f.name))) for f in attrs.fields(type(value)) if f.eq)
+        return tuple(
+            (f.name, _plain(getattr(value, f.name))) for f in attrs.fields(type(value)) if f.eq
+        )
     if isinstance(value, Mapping):
         return tuple(sorted((k, _plain(v)) for k, v in value.items()))
     if isinstance(value, (tuple, list)):
@@ -211,8 +282,13 @@ def _plain(value: Any) -> Any:
 
 
 def _changed_fields(old: Any, new: Any, skip: tuple[str, ...] = ()) -> list[str]:
-    return [f.name for f in attrs.fields(type(old))
-            if f.eq and f.name not in skip and _plain(getattr(old, f.name)) != _plain(getattr(new, f.name))]
+    return [
+        f.name
+        for f in attrs.fields(type(old))
+        if f.eq
+        and f.name not in skip
+        and _plain(getattr(old, f.name)) != _plain(getattr(new, f.name))
+    ]
 
 
 def _entries(kind: str, old: Mapping[str, Any], new: Mapping[str, Any], describe) -> list[str]:
@@ -234,13 +310,16 @@ def policy_differences(old: CompiledPolicy, new: CompiledPolicy, as_of: dt.date)
         if before != after or p.unit != q.unit:
             return f"{before} {p.unit} → {after} {q.unit} (in force on {as_of.isoformat()})"
         other = _changed_fields(p, q, skip=("values", "unit"))
-        return f"changed ({', '.join(other)})" if other or _plain(p.values) != _plain(q.values) else ""
+        return (
+            f"changed ({', '.join(other)})" if other or _plain(p.values) != _plain(q.values) else ""
+        )
 
     def rule(p, q) -> str:
         fields = _changed_fields(p, q)
         if "when" in fields:
-            return f"condition `{p.when.text.strip()}` → `{q.when.text.strip()}`" + \
-                (f"; also {', '.join(f for f in fields if f != 'when')}" if len(fields) > 1 else "")
+            return f"condition `{p.when.text.strip()}` → `{q.when.text.strip()}`" + (
+                f"; also {', '.join(f for f in fields if f != 'when')}" if len(fields) > 1 else ""
+            )
         return f"changed ({', '.join(fields)})" if fields else ""
 
     def other(p, q) -> str:
@@ -266,34 +345,51 @@ def _side_lines(label: str, side: Side) -> list[str]:
     lines = [f"      {label}: {side.status}" + (f" — {side.note}" if side.note else "")]
     lines += [f"          because {r.sentence} [{r.rule}; {r.source}]" for r in side.reasons]
     for rule in side.rules:
-        lines.append(f"          rule {rule.rule}: {rule.status}" + (f" — {rule.note}" if rule.note else ""))
+        lines.append(
+            f"          rule {rule.rule}: {rule.status}" + (f" — {rule.note}" if rule.note else "")
+        )
         if rule.needs is not None:
             lines += rule.needs.lines("              ")
         else:
-            lines += [f"              needs {v.test}: actual {v.actual}; required {v.required}" for v in rule.unmet]
+            lines += [
+                f"              needs {v.test}: actual {v.actual}; required {v.required}"
+                for v in rule.unmet
+            ]
             lines += [f"              {u}" for u in rule.undefined]
     return lines
 
 
 def _title(impact: Impact) -> str:
     old, new = impact.old_policy, impact.new_policy
-    return (f"{old['id']} {old['version']} ({old['files'][-1]['file']}, {old['digest'][:19]}…) → "
-            f"{new['id']} {new['version']} ({new['files'][-1]['file']}, {new['digest'][:19]}…)")
+    return (
+        f"{old['id']} {old['version']} ({old['files'][-1]['file']}, {old['digest'][:19]}…) → "
+        f"{new['id']} {new['version']} ({new['files'][-1]['file']}, {new['digest'][:19]}…)"
+    )
 
 
 def _table(impact: Impact) -> str:
-    lines = [f"policy change impact as of {impact.as_of.isoformat()}: {_title(impact)}",
-             f"{impact.pupils} pupil(s); {len(impact.pupils_affected)} gain or lose a recommendation", ""]
-    lines += ["what changed in the policy:"] + ([f"  {c}" for c in impact.policy_changes]
-                                                or ["  nothing (same rules, actions, measures and parameters)"])
+    lines = [
+        f"policy change impact as of {impact.as_of.isoformat()}: {_title(impact)}",
+        f"{impact.pupils} pupil(s); {len(impact.pupils_affected)} gain or lose a recommendation",
+        "",
+    ]
+    lines += ["what changed in the policy:"] + (
+        [f"  {c}" for c in impact.policy_changes]
+        or ["  nothing (same rules, actions, measures and parameters)"]
+    )
     lines += ["", f"{'action':<40} {'gained':>6} {'lost':>6} {'kept':>6}"]
-    lines += [f"{a.action:<40} {len(a.gained):>6} {len(a.lost):>6} {a.kept:>6}" for a in impact.actions]
+    lines += [
+        f"{a.action:<40} {len(a.gained):>6} {len(a.lost):>6} {a.kept:>6}" for a in impact.actions
+    ]
     if not impact.actions:
         lines.append("(no pupil gains or loses any recommendation)")
     for a in impact.actions:
         for way, examples in (("gained", a.gained_examples), ("lost", a.lost_examples)):
             if examples:
-                lines += ["", f"{a.action} {way} ({len(a.gained if way == 'gained' else a.lost)}), e.g.:"]
+                lines += [
+                    "",
+                    f"{a.action} {way} ({len(a.gained if way == 'gained' else a.lost)}), e.g.:",
+                ]
                 for ex in examples:
                     lines.append(f"  {ex.pupil_id}")
                     lines += _side_lines("old", ex.old) + _side_lines("new", ex.new)

@@ -46,7 +46,7 @@ __all__ = [
     "replay_pupil",
     "rolling_due_actions",
     "school_days_between",
-    ]
+]
 
 Change = tuple[dt.date, str]
 
@@ -64,21 +64,32 @@ class TimelineEntry:
     ended: dt.date | None  # the first evaluated day it was no longer recommended; None: still open
     reasons_at_start: tuple[Reason, ...]
     changes: tuple[Change, ...] = ()  # (day seen, what changed), oldest first
-    end_reason: str = ""  # "done: letter_sent on …", "held back by RULE: …", "no longer met"; "" while open
+    end_reason: str = (
+        ""  # "done: letter_sent on …", "held back by RULE: …", "no longer met"; "" while open
+    )
     due_at_start: dt.date | None = None
     window_at_start: tuple[dt.date, dt.date] | None = None
     days_recommended: int = 0  # evaluated school days from first_seen to last_seen
-    open_at_start: bool = False  # recommended on the first day evaluated: it may have appeared earlier
+    open_at_start: bool = (
+        False  # recommended on the first day evaluated: it may have appeared earlier
+    )
 
     def to_json(self) -> dict[str, Any]:
         """JSON form (keys in a fixed order)."""
         return {
-            "action": self.action, "title": self.title, "kind": self.kind,
-            "first_seen": self.first_seen.isoformat(), "last_seen": self.last_seen.isoformat(),
-            "ended": self.ended.isoformat() if self.ended else None, "end_reason": self.end_reason,
-            "days_recommended": self.days_recommended, "open_at_start": self.open_at_start,
+            "action": self.action,
+            "title": self.title,
+            "kind": self.kind,
+            "first_seen": self.first_seen.isoformat(),
+            "last_seen": self.last_seen.isoformat(),
+            "ended": self.ended.isoformat() if self.ended else None,
+            "end_reason": self.end_reason,
+            "days_recommended": self.days_recommended,
+            "open_at_start": self.open_at_start,
             "due_at_start": self.due_at_start.isoformat() if self.due_at_start else None,
-            "window_at_start": [d.isoformat() for d in self.window_at_start] if self.window_at_start else None,
+            "window_at_start": [d.isoformat() for d in self.window_at_start]
+            if self.window_at_start
+            else None,
             "reasons_at_start": [r.to_json() for r in self.reasons_at_start],
             "changes": [{"date": day.isoformat(), "what": what} for day, what in self.changes],
         }
@@ -96,10 +107,13 @@ class PupilTimeline:
 
     def to_json(self) -> dict[str, Any]:
         """JSON form."""
-        return {"pupil_id": self.pupil_id, "days_evaluated": self.days_evaluated,
-                "first_day": self.first_day.isoformat() if self.first_day else None,
-                "last_day": self.last_day.isoformat() if self.last_day else None,
-                "entries": [e.to_json() for e in self.entries]}
+        return {
+            "pupil_id": self.pupil_id,
+            "days_evaluated": self.days_evaluated,
+            "first_day": self.first_day.isoformat() if self.first_day else None,
+            "last_day": self.last_day.isoformat() if self.last_day else None,
+            "entries": [e.to_json() for e in self.entries],
+        }
 
 
 @attrs.frozen
@@ -125,10 +139,15 @@ class Timeline:
 
     def to_json(self) -> dict[str, Any]:
         """JSON form: fixed key order, pupils in history order, entries sorted."""
-        return {"from": self.start.isoformat(), "to": self.end.isoformat(),
-                "library": {"name": "attendance-rules", "version": self.library_version},
-                "policy": self.policy, "history": self.history, "pupil_days": self.pupil_days,
-                "pupils": [p.to_json() for p in self.pupils]}
+        return {
+            "from": self.start.isoformat(),
+            "to": self.end.isoformat(),
+            "library": {"name": "attendance-rules", "version": self.library_version},
+            "policy": self.policy,
+            "history": self.history,
+            "pupil_days": self.pupil_days,
+            "pupils": [p.to_json() for p in self.pupils],
+        }
 
     def dumps(self) -> str:
         """Deterministic JSON text."""
@@ -145,8 +164,9 @@ def school_days_between(pupil: Pupil, start: dt.date, end: dt.date) -> list[dt.d
     return [dt.date.fromordinal(d) for d in days[lo:hi]]
 
 
-def evaluations_by_day(policy: CompiledPolicy, pupil: Pupil, start: dt.date, end: dt.date,
-                       school: School = School()) -> Iterator[PupilEvaluation]:
+def evaluations_by_day(
+    policy: CompiledPolicy, pupil: Pupil, start: dt.date, end: dt.date, school: School = School()
+) -> Iterator[PupilEvaluation]:
     """The pupil's evaluation as of each of its school days in the range, oldest first.
 
     The same ``Pupil`` is evaluated every day, so the register's prefix counts are built
@@ -159,19 +179,31 @@ def evaluations_by_day(policy: CompiledPolicy, pupil: Pupil, start: dt.date, end
 def rolling_due_actions(policy: CompiledPolicy) -> frozenset[str]:
     """Actions due "within N school days" of the day they apply: their due date moves
     with every day evaluated, so a moving due date is not a change."""
-    return frozenset(a.id for a in policy.ruleset.policy.actions.values()
-                     if a.due is not None and a.due.within_school_days is not None)
+    return frozenset(
+        a.id
+        for a in policy.ruleset.policy.actions.values()
+        if a.due is not None and a.due.within_school_days is not None
+    )
 
 
 def _signature(rec: Recommendation, rolling: bool) -> dict[str, str]:
     """What, if it differs from one day to the next, is reported as a change."""
-    return _signature_of([r.rule for r in rec.reasons], rec.window, rec.due, rec.parameters, rolling)
+    return _signature_of(
+        [r.rule for r in rec.reasons], rec.window, rec.due, rec.parameters, rolling
+    )
 
 
-def _signature_of(rules: Iterable[str], window: tuple[dt.date, dt.date] | None, due: dt.date | None,
-                  parameters: Iterable[tuple[str, str]], rolling: bool = False) -> dict[str, str]:
-    sig = {"rules": ", ".join(sorted(set(rules))),
-           "window": f"{window[0].isoformat()} to {window[1].isoformat()}" if window else "none"}
+def _signature_of(
+    rules: Iterable[str],
+    window: tuple[dt.date, dt.date] | None,
+    due: dt.date | None,
+    parameters: Iterable[tuple[str, str]],
+    rolling: bool = False,
+) -> dict[str, str]:
+    sig = {
+        "rules": ", ".join(sorted(set(rules))),
+        "window": f"{window[0].isoformat()} to {window[1].isoformat()}" if window else "none",
+    }
     if not rolling:
         sig["due"] = due.isoformat() if due else "none"
     for name, text in parameters:
@@ -180,8 +212,11 @@ def _signature_of(rules: Iterable[str], window: tuple[dt.date, dt.date] | None, 
 
 
 def _describe_change(old: dict[str, str], new: dict[str, str]) -> str:
-    return "; ".join(f"{key}: {old.get(key, 'none')} → {new.get(key, 'none')}"
-                     for key in sorted(old.keys() | new.keys()) if old.get(key) != new.get(key))
+    return "; ".join(
+        f"{key}: {old.get(key, 'none')} → {new.get(key, 'none')}"
+        for key in sorted(old.keys() | new.keys())
+        if old.get(key) != new.get(key)
+    )
 
 
 def _end_reason(action: str, evaluation: PupilEvaluation) -> str:
@@ -199,16 +234,31 @@ class _Episode:
 
     __slots__ = ("rec", "first_seen", "last_seen", "signature", "changes", "days", "at_start")
 
-    def __init__(self, rec: Recommendation, day: dt.date, signature: dict[str, str], at_start: bool) -> None:
+    def __init__(
+        self, rec: Recommendation, day: dt.date, signature: dict[str, str], at_start: bool
+    ) -> None:
         self.rec, self.first_seen, self.last_seen, self.signature = rec, day, day, signature
         self.changes: list[Change] = []
         self.days, self.at_start = 1, at_start
 
     def freeze(self, pupil_id: str, ended: dt.date | None, reason: str) -> TimelineEntry:
         rec = self.rec
-        return TimelineEntry(pupil_id, rec.action, rec.title, rec.kind, self.first_seen, self.last_seen, ended,
-                             rec.reasons, tuple(self.changes), reason, rec.due, rec.window, self.days,
-                             self.at_start)
+        return TimelineEntry(
+            pupil_id,
+            rec.action,
+            rec.title,
+            rec.kind,
+            self.first_seen,
+            self.last_seen,
+            ended,
+            rec.reasons,
+            tuple(self.changes),
+            reason,
+            rec.due,
+            rec.window,
+            self.days,
+            self.at_start,
+        )
 
 
 class _FullDay:
@@ -232,7 +282,9 @@ class _LightDay:
     """A day of a replay decided without reasons (``Engine.actions_on``); the full evaluation,
     with reasons, is made only when a recommendation starts that day."""
 
-    def __init__(self, policy: CompiledPolicy, pupil: Pupil, day: dt.date, school: School, memo: ReplayMemo) -> None:
+    def __init__(
+        self, policy: CompiledPolicy, pupil: Pupil, day: dt.date, school: School, memo: ReplayMemo
+    ) -> None:
         self.policy, self.pupil, self.school, self.as_of = policy, pupil, school, day
         self.actions = policy.engine.actions_on(pupil, day, school, memo)
         self.recommended = self.actions.recommended
@@ -258,8 +310,9 @@ class _LightDay:
         return "no longer met"
 
 
-def build_timeline(pupil_id: str, evaluations: Iterable[PupilEvaluation],
-                   rolling: frozenset[str] = frozenset()) -> PupilTimeline:
+def build_timeline(
+    pupil_id: str, evaluations: Iterable[PupilEvaluation], rolling: frozenset[str] = frozenset()
+) -> PupilTimeline:
     """A pupil's episodes from its evaluations in date order (one per evaluated day).
 
     Costs O(recommendations) per day whatever the length of the history.
@@ -267,7 +320,9 @@ def build_timeline(pupil_id: str, evaluations: Iterable[PupilEvaluation],
     return _episodes(pupil_id, (_FullDay(e) for e in evaluations), rolling)
 
 
-def _episodes(pupil_id: str, days: Iterable[_FullDay | _LightDay], rolling: frozenset[str]) -> PupilTimeline:
+def _episodes(
+    pupil_id: str, days: Iterable[_FullDay | _LightDay], rolling: frozenset[str]
+) -> PupilTimeline:
     open_: dict[str, _Episode] = {}
     done: list[TimelineEntry] = []
     count, first, last = 0, None, None
@@ -292,8 +347,14 @@ def _episodes(pupil_id: str, days: Iterable[_FullDay | _LightDay], rolling: froz
     return PupilTimeline(pupil_id, count, first, last, tuple(done))
 
 
-def replay_pupil(policy: CompiledPolicy, pupil: Pupil, start: dt.date, end: dt.date,
-                 school: School = School(), rolling: frozenset[str] | None = None) -> PupilTimeline:
+def replay_pupil(
+    policy: CompiledPolicy,
+    pupil: Pupil,
+    start: dt.date,
+    end: dt.date,
+    school: School = School(),
+    rolling: frozenset[str] | None = None,
+) -> PupilTimeline:
     """One pupil's timeline from ``start`` to ``end`` (both inclusive).
 
     Each school day is decided without reasons (the same compiled rules, untraced), and the
@@ -306,9 +367,14 @@ def replay_pupil(policy: CompiledPolicy, pupil: Pupil, start: dt.date, end: dt.d
 
     rolling = rolling_due_actions(policy) if rolling is None else rolling
     if type(policy.engine) is not Engine:  # another backend: a full evaluation each day
-        return build_timeline(pupil.id, evaluations_by_day(policy, pupil, start, end, school), rolling)
+        return build_timeline(
+            pupil.id, evaluations_by_day(policy, pupil, start, end, school), rolling
+        )
     memo = ReplayMemo()
-    days = (_LightDay(policy, pupil, day, school, memo) for day in school_days_between(pupil, start, end))
+    days = (
+        _LightDay(policy, pupil, day, school, memo)
+        for day in school_days_between(pupil, start, end)
+    )
     return _episodes(pupil.id, days, rolling)
 
 
@@ -322,14 +388,24 @@ def history_meta(history: History | Iterable[Pupil]) -> dict[str, Any]:
     return history_provenance(history)
 
 
-def replay(policy: CompiledPolicy, history: History | Iterable[Pupil], start: dt.date, end: dt.date,
-           pupil_ids: Sequence[str] | None = None) -> Timeline:
+def replay(
+    policy: CompiledPolicy,
+    history: History | Iterable[Pupil],
+    start: dt.date,
+    end: dt.date,
+    pupil_ids: Sequence[str] | None = None,
+) -> Timeline:
     """Timelines of every pupil of ``history`` (or those named), each over its own school days."""
     if end < start:
-        raise ValueError(f"the range ends ({end.isoformat()}) before it starts ({start.isoformat()})")
+        raise ValueError(
+            f"the range ends ({end.isoformat()}) before it starts ({start.isoformat()})"
+        )
     school = history.school if isinstance(history, History) else School()
     rolling = rolling_due_actions(policy)
-    pupils = tuple(replay_pupil(policy, p, start, end, school, rolling) for p in select_pupils(history, pupil_ids))
+    pupils = tuple(
+        replay_pupil(policy, p, start, end, school, rolling)
+        for p in select_pupils(history, pupil_ids)
+    )
     return Timeline(start, end, policy_meta(policy), history_meta(history), __version__, pupils)
 
 
@@ -355,9 +431,11 @@ def _when(entry: TimelineEntry) -> str:
 
 
 def _table(timeline: Timeline) -> str:
-    lines = [f"timeline {timeline.start.isoformat()} to {timeline.end.isoformat()} — policy "
-             f"{timeline.policy['id']} {timeline.policy['version']}; {len(timeline.pupils)} pupil(s), "
-             f"{timeline.pupil_days} pupil-day(s) evaluated"]
+    lines = [
+        f"timeline {timeline.start.isoformat()} to {timeline.end.isoformat()} — policy "
+        f"{timeline.policy['id']} {timeline.policy['version']}; {len(timeline.pupils)} pupil(s), "
+        f"{timeline.pupil_days} pupil-day(s) evaluated"
+    ]
     quiet = 0
     for pupil in timeline.pupils:
         if not pupil.entries:
@@ -365,10 +443,14 @@ def _table(timeline: Timeline) -> str:
             continue
         lines.append(f"\n{pupil.pupil_id}  ({pupil.days_evaluated} school day(s) evaluated)")
         for e in pupil.entries:
-            span = ("≤" if e.open_at_start else "") + f"{e.first_seen.isoformat()} → " + \
-                (e.last_seen.isoformat() if e.ended else "open")
-            lines.append(f"  {span:<27} {e.action:<34} {e.kind:<12} {e.days_recommended:>3} day(s)  {_when(e)}"
-                         .rstrip())
+            span = (
+                ("≤" if e.open_at_start else "")
+                + f"{e.first_seen.isoformat()} → "
+                + (e.last_seen.isoformat() if e.ended else "open")
+            )
+            lines.append(
+                f"  {span:<27} {e.action:<34} {e.kind:<12} {e.days_recommended:>3} day(s)  {_when(e)}".rstrip()
+            )
             for reason in e.reasons_at_start:
                 lines.append(f"      because {reason.sentence} [{reason.rule}; {reason.source}]")
             lines += [f"      {day.isoformat()} changed: {what}" for day, what in e.changes]
@@ -376,10 +458,14 @@ def _table(timeline: Timeline) -> str:
                 lines.append(f"      {e.ended.isoformat()} ended: {e.end_reason}")
     episodes = sum(len(p.entries) for p in timeline.pupils)
     still = sum(1 for e in timeline.entries() if e.ended is None)
-    lines.append(f"\n{episodes} episode(s), {still} still open on the last day; {quiet} pupil(s) with nothing "
-                 f"recommended in the range")
+    lines.append(
+        f"\n{episodes} episode(s), {still} still open on the last day; {quiet} pupil(s) with nothing "
+        f"recommended in the range"
+    )
     if any(e.open_at_start for e in timeline.entries()):
-        lines.append("≤: already recommended on the first day evaluated (it may have appeared before the range)")
+        lines.append(
+            "≤: already recommended on the first day evaluated (it may have appeared before the range)"
+        )
     return "\n".join(lines) + "\n"
 
 

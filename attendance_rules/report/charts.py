@@ -26,10 +26,17 @@ def require_matplotlib() -> None:
     try:
         import matplotlib  # noqa: F401
     except ImportError:
-        raise UsageError([Problem("HTML reports draw their charts with matplotlib, which is not installed",
-                                  Location("<command line>"), found="no module named matplotlib",
-                                  expected="the report extra installed",
-                                  example="pip install 'attendance-rules[report]'")]) from None
+        raise UsageError(
+            [
+                Problem(
+                    "HTML reports draw their charts with matplotlib, which is not installed",
+                    Location("<command line>"),
+                    found="no module named matplotlib",
+                    expected="the report extra installed",
+                    example="pip install 'attendance-rules[report]'",
+                )
+            ]
+        ) from None
 
 
 def figure(width_in: float, height_in: float) -> Any:
@@ -40,7 +47,12 @@ def figure(width_in: float, height_in: float) -> Any:
     return Figure(figsize=(width_in, height_in), dpi=96, layout="constrained")
 
 
-_SETTINGS: dict[str, Any] = {"svg.fonttype": "none", "font.family": "sans-serif", "font.size": 10, "axes.titlesize": 11}
+_SETTINGS: dict[str, Any] = {
+    "svg.fonttype": "none",
+    "font.family": "sans-serif",
+    "font.size": 10,
+    "axes.titlesize": 11,
+}
 
 
 def svg(fig: Any, name: str, title: str, description_id: str = "") -> Markup:
@@ -50,16 +62,18 @@ def svg(fig: Any, name: str, title: str, description_id: str = "") -> Markup:
     import matplotlib
 
     buffer = io.StringIO()
-    settings: Any = _SETTINGS | {"svg.hashsalt": f"attendance-rules:{name}"}  # matplotlib types keys as Literal
+    settings: Any = _SETTINGS | {
+        "svg.hashsalt": f"attendance-rules:{name}"
+    }  # matplotlib types keys as Literal
     with matplotlib.rc_context(settings):
         fig.savefig(buffer, format="svg", metadata={"Date": None, "Creator": None})
     text = buffer.getvalue()
-    text = text[text.index("<svg"):]
+    text = text[text.index("<svg") :]
     text = re.sub(r"<metadata>.*?</metadata>\s*", "", text, flags=re.S)
     described = f' aria-describedby="{description_id}"' if description_id else ""
     label_id = f"{name}-title"
     head = f'<svg role="img" aria-labelledby="{label_id}"{described} '
-    text = head + text[len("<svg "):]
+    text = head + text[len("<svg ") :]
     close = text.index(">") + 1
     text = text[:close] + f'<title id="{label_id}">{Markup.escape(title)}</title>' + text[close:]
     return Markup(text)

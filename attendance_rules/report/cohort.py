@@ -51,18 +51,42 @@ from .html import percent, pupil_file_name, render
 if TYPE_CHECKING:
     from ..engine.compiled import CompiledPolicy
 
-__all__ = ["CSV_FILES", "CohortPack", "PackRow", "PartTimeRow", "RiskRow", "absence_levels", "build_pack",
-           "cohort_pack", "csv_files", "index_html", "part_time_priority_actions", "pupil_handbook", "write_cohort_pack"]
+__all__ = [
+    "CSV_FILES",
+    "CohortPack",
+    "PackRow",
+    "PartTimeRow",
+    "RiskRow",
+    "absence_levels",
+    "build_pack",
+    "cohort_pack",
+    "csv_files",
+    "index_html",
+    "part_time_priority_actions",
+    "pupil_handbook",
+    "write_cohort_pack",
+]
 
 PART_TIME_FLAG = "part_time_timetable"  # the flag halton.yaml declares for a reduced timetable
-PART_TIME_CODES = ("C", "C2", "I")  # the codes the Halton framework names (C2: the 2024 reduced-timetable code)
+PART_TIME_CODES = (
+    "C",
+    "C2",
+    "I",
+)  # the codes the Halton framework names (C2: the 2024 reduced-timetable code)
 BIN_POINTS = 5  # width of a histogram bar in percentage points (a display choice, not a threshold)
-CSV_FILES = ("at_risk.csv", "part_time_candidates.csv", "persistent_absence.csv", "severe_absence.csv")
+CSV_FILES = (
+    "at_risk.csv",
+    "part_time_candidates.csv",
+    "persistent_absence.csv",
+    "severe_absence.csv",
+)
 _NUMBERED_STAGE = re.compile(r"stage\d+")
 _RAG = re.compile(r"(?:^|_)rag_(red|amber|green)$")
 _RAG_ORDER = ("red", "amber", "green")  # worst first: a pupil with two ratings shows the worse
 _FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
-BACK_LINK = '<p class="back"><a href="../index.html">Back to the targeting support meeting pack</a></p>\n'
+BACK_LINK = (
+    '<p class="back"><a href="../index.html">Back to the targeting support meeting pack</a></p>\n'
+)
 
 
 @attrs.frozen
@@ -78,7 +102,9 @@ class PackRow:
     this_term: Fraction | None
     last_term: Fraction | None
     stages: tuple[str, ...]  # numbered stage facts (stage2), else every stage fact
-    actions: tuple[tuple[str, str], ...]  # (action id, title) recommended now, in the evaluation's order
+    actions: tuple[
+        tuple[str, str], ...
+    ]  # (action id, title) recommended now, in the evaluation's order
     rag: str = ""  # red, amber or green where the policy derives a RAG rating, else ""
 
     @property
@@ -134,7 +160,9 @@ class CohortPack:
 
     view: CohortView
     horizon: int  # school weeks looked ahead for the at-risk list (0: none)
-    persistent_level: Fraction  # absence rate (of 1) at or above which a pupil is persistently absent
+    persistent_level: (
+        Fraction  # absence rate (of 1) at or above which a pupil is persistently absent
+    )
     severe_level: Fraction
     bins: tuple[tuple[int, int, int], ...]  # (low, high, pupils): attendance over low% up to high%
     no_possible: int  # pupils with no possible session this year (not in the histogram)
@@ -142,13 +170,20 @@ class CohortPack:
     severe: tuple[PackRow, ...]
     at_risk: tuple[RiskRow, ...]  # fewest sessions first
     part_time: tuple[PartTimeRow, ...]  # most C, C2 and I sessions first
-    priority_actions: tuple[tuple[str, str], ...]  # (id, title) of the policy's part-time priority actions
+    priority_actions: tuple[
+        tuple[str, str], ...
+    ]  # (id, title) of the policy's part-time priority actions
     terms_from_calendar: bool  # term dates given (--calendar), else inferred from gaps
     warnings: tuple[Problem, ...] = ()
 
     def listed(self) -> tuple[str, ...]:
         """Every pupil id in any list, sorted (the pupils who get a page)."""
-        rows = [*self.persistent, *self.severe, *(r.row for r in self.at_risk), *(r.row for r in self.part_time)]
+        rows = [
+            *self.persistent,
+            *self.severe,
+            *(r.row for r in self.at_risk),
+            *(r.row for r in self.part_time),
+        ]
         return tuple(sorted({r.pupil_id for r in rows}))
 
 
@@ -160,10 +195,16 @@ def absence_levels(policy: CompiledPolicy, as_of: dt.date) -> tuple[Fraction, Fr
     policy's ``persistent_absence_rate`` and ``severe_absence_rate`` parameters on ``as_of``
     where it has them (in percent), else the national definitions (NATIONAL.md: 10%, 50%)."""
     found = []
-    for name, national in (("persistent_absence_rate", PERSISTENT_ABSENCE_RATE),
-                           ("severe_absence_rate", SEVERE_ABSENCE_RATE)):
+    for name, national in (
+        ("persistent_absence_rate", PERSISTENT_ABSENCE_RATE),
+        ("severe_absence_rate", SEVERE_ABSENCE_RATE),
+    ):
         parameter = policy.ruleset.policy.parameters.get(name)
-        value = parameter.value_on(as_of) if parameter is not None and parameter.unit == "percent" else None
+        value = (
+            parameter.value_on(as_of)
+            if parameter is not None and parameter.unit == "percent"
+            else None
+        )
         found.append(national if value is None else Fraction(str(value)) / 100)
     return found[0], found[1]
 
@@ -172,8 +213,16 @@ def part_time_priority_actions(policy: CompiledPolicy) -> tuple[str, ...]:
     """The actions of rules whose condition requires the ``part_time_timetable`` flag (not
     under ``not``): the policy's targeting-support priority for part-time timetables, such as
     Halton's ``tsm_part_time_priority``. Empty when the policy has none (no threshold is assumed)."""
-    return tuple(sorted({action for rule in policy.ruleset.rules if _requires_flag(rule.condition.node, PART_TIME_FLAG)
-                         for action in rule.rule.recommend}))
+    return tuple(
+        sorted(
+            {
+                action
+                for rule in policy.ruleset.rules
+                if _requires_flag(rule.condition.node, PART_TIME_FLAG)
+                for action in rule.rule.recommend
+            }
+        )
+    )
 
 
 def _requires_flag(node: Any, flag: str) -> bool:
@@ -182,12 +231,23 @@ def _requires_flag(node: Any, flag: str) -> bool:
 
     if isinstance(node, NameRef):
         return node.kind == "flag" and node.name == flag
-    return not isinstance(node, Not) and any(_requires_flag(child, flag) for child in node.children())
+    return not isinstance(node, Not) and any(
+        _requires_flag(child, flag) for child in node.children()
+    )
 
 
-def cohort_pack(policy: CompiledPolicy, ref: str, history: History, as_of: dt.date, *, school: School,
-                horizon: int, jobs: int = 1, progress: TextIO | None = None,
-                warnings: tuple[Problem, ...] = ()) -> CohortPack:
+def cohort_pack(
+    policy: CompiledPolicy,
+    ref: str,
+    history: History,
+    as_of: dt.date,
+    *,
+    school: School,
+    horizon: int,
+    jobs: int = 1,
+    progress: TextIO | None = None,
+    warnings: tuple[Problem, ...] = (),
+) -> CohortPack:
     """Evaluate every pupil of ``history`` (``jobs`` processes; ``ref`` is the policy file the
     workers load) with the at-risk distances within ``horizon`` school weeks, and build the pack."""
     from ..scale.parallel import map_pupils
@@ -198,13 +258,27 @@ def cohort_pack(policy: CompiledPolicy, ref: str, history: History, as_of: dt.da
     task, state = evaluate_task(policy, ref, as_of, school, horizon or None)
     with closing(map_pupils(task, pupils, jobs, state=state)) as results:
         evaluations = tuple(bar(results, len(pupils), "cohort", progress))
-    evaluation = attrs.evolve(evaluation_header(policy, history, as_of, warnings), pupils=evaluations)
-    return build_pack(policy, pupils, cohort_view(policy, history, as_of, evaluation), evaluations, horizon,
-                      warnings)
+    evaluation = attrs.evolve(
+        evaluation_header(policy, history, as_of, warnings), pupils=evaluations
+    )
+    return build_pack(
+        policy,
+        pupils,
+        cohort_view(policy, history, as_of, evaluation),
+        evaluations,
+        horizon,
+        warnings,
+    )
 
 
-def build_pack(policy: CompiledPolicy, pupils: Sequence[Pupil], view: CohortView,
-               evaluations: Sequence[PupilEvaluation], horizon: int, warnings: tuple[Problem, ...] = ()) -> CohortPack:
+def build_pack(
+    policy: CompiledPolicy,
+    pupils: Sequence[Pupil],
+    view: CohortView,
+    evaluations: Sequence[PupilEvaluation],
+    horizon: int,
+    warnings: tuple[Problem, ...] = (),
+) -> CohortPack:
     """The pack of an evaluation already made (``evaluations`` in the order of ``pupils``)."""
     by_id = {p.id: p for p in pupils}
     results = {e.pupil_id: e for e in evaluations}
@@ -214,36 +288,75 @@ def build_pack(policy: CompiledPolicy, pupils: Sequence[Pupil], view: CohortView
         return _pack_row(policy, by_id[pupil_id], view.as_of, results[pupil_id])
 
     persistent, severe = _level_lists(policy, by_id, results, view)
-    risk = sorted((_risk_row(row(e.pupil_id), e) for e in evaluations if _pa_distance(e) is not None),
-                  key=lambda r: (r.sessions, r.reached_on, r.row.pupil_id))
-    part_time = sorted((_part_time_row(policy, p, view.as_of, row(p.id), results[p.id], priority) for p in pupils
-                        if _part_time_candidate(policy, p, view.as_of)), key=lambda r: (-r.total, r.row.pupil_id))
+    risk = sorted(
+        (_risk_row(row(e.pupil_id), e) for e in evaluations if _pa_distance(e) is not None),
+        key=lambda r: (r.sessions, r.reached_on, r.row.pupil_id),
+    )
+    part_time = sorted(
+        (
+            _part_time_row(policy, p, view.as_of, row(p.id), results[p.id], priority)
+            for p in pupils
+            if _part_time_candidate(policy, p, view.as_of)
+        ),
+        key=lambda r: (-r.total, r.row.pupil_id),
+    )
     bins, none = _bins(policy, pupils, view.as_of)
     titles = {a.id: a.title for a in policy.ruleset.policy.actions.values()}
     persistent_level, severe_level = absence_levels(policy, view.as_of)
-    return CohortPack(view, horizon, persistent_level, severe_level, bins, none, persistent, severe, tuple(risk),
-                      tuple(part_time), tuple((a, titles.get(a, a)) for a in priority),
-                      bool(policy.calendar.terms), tuple(warnings))
+    return CohortPack(
+        view,
+        horizon,
+        persistent_level,
+        severe_level,
+        bins,
+        none,
+        persistent,
+        severe,
+        tuple(risk),
+        tuple(part_time),
+        tuple((a, titles.get(a, a)) for a in priority),
+        bool(policy.calendar.terms),
+        tuple(warnings),
+    )
 
 
-def _level_lists(policy: CompiledPolicy, by_id: dict[str, Pupil], results: dict[str, PupilEvaluation],
-                 view: CohortView) -> tuple[tuple[PackRow, ...], tuple[PackRow, ...]]:
+def _level_lists(
+    policy: CompiledPolicy,
+    by_id: dict[str, Pupil],
+    results: dict[str, PupilEvaluation],
+    view: CohortView,
+) -> tuple[tuple[PackRow, ...], tuple[PackRow, ...]]:
     """The persistent and severe absence rows, in the cohort view's order (lowest attendance first)."""
-    rows = {r.pupil_id: _pack_row(policy, by_id[r.pupil_id], view.as_of, results[r.pupil_id])
-            for r in (*view.persistent, *view.severe)}
-    return tuple(rows[r.pupil_id] for r in view.persistent), tuple(rows[r.pupil_id] for r in view.severe)
+    rows = {
+        r.pupil_id: _pack_row(policy, by_id[r.pupil_id], view.as_of, results[r.pupil_id])
+        for r in (*view.persistent, *view.severe)
+    }
+    return tuple(rows[r.pupil_id] for r in view.persistent), tuple(
+        rows[r.pupil_id] for r in view.severe
+    )
 
 
-def _pack_row(policy: CompiledPolicy, pupil: Pupil, as_of: dt.date, result: PupilEvaluation) -> PackRow:
+def _pack_row(
+    policy: CompiledPolicy, pupil: Pupil, as_of: dt.date, result: PupilEvaluation
+) -> PackRow:
     """A pupil's figures: the year to date, this term and the term before it (the policy's calendar)."""
     calendar = policy.calendar
     year = compute(pupil, "attendance_rate", as_of, Window("academic_year"), calendar)
     this_term = compute(pupil, "attendance_rate", as_of, Window("term"), calendar)
     facts = {f.name for f in result.facts}
-    return PackRow(pupil.id, pupil.year_group, year.rate(), year.counts.get("possible", 0),
-                   year.counts.get("absent", 0), year.counts.get("unauthorised", 0), this_term.rate(),
-                   _last_term(pupil, this_term.start, calendar), _main_stages(facts),
-                   tuple((r.action, r.title) for r in result.recommendations), _rag(facts))
+    return PackRow(
+        pupil.id,
+        pupil.year_group,
+        year.rate(),
+        year.counts.get("possible", 0),
+        year.counts.get("absent", 0),
+        year.counts.get("unauthorised", 0),
+        this_term.rate(),
+        _last_term(pupil, this_term.start, calendar),
+        _main_stages(facts),
+        tuple((r.action, r.title) for r in result.recommendations),
+        _rag(facts),
+    )
 
 
 def _last_term(pupil: Pupil, term_start: dt.date | None, calendar: Any) -> Fraction | None:
@@ -281,23 +394,42 @@ def _risk_row(row: PackRow, result: PupilEvaluation) -> RiskRow:
     return RiskRow(row, distance.sessions, distance.reached_on, distance.rule)
 
 
-def _term_code_counts(policy: CompiledPolicy, pupil: Pupil, as_of: dt.date) -> tuple[tuple[str, int], ...]:
+def _term_code_counts(
+    policy: CompiledPolicy, pupil: Pupil, as_of: dt.date
+) -> tuple[tuple[str, int], ...]:
     """Sessions this term marked C, C2 and I."""
-    return tuple((code, compute(pupil, "code_sessions", as_of, Window("term"), policy.calendar, (code,)).count())
-                 for code in PART_TIME_CODES)
+    return tuple(
+        (
+            code,
+            compute(
+                pupil, "code_sessions", as_of, Window("term"), policy.calendar, (code,)
+            ).count(),
+        )
+        for code in PART_TIME_CODES
+    )
 
 
 def _part_time_candidate(policy: CompiledPolicy, pupil: Pupil, as_of: dt.date) -> bool:
     """Flagged ``part_time_timetable``, or with a C2 (reduced timetable) mark this term."""
     if pupil.has(PART_TIME_FLAG):
         return True
-    return compute(pupil, "code_sessions", as_of, Window("term"), policy.calendar, ("C2",)).count() > 0
+    return (
+        compute(pupil, "code_sessions", as_of, Window("term"), policy.calendar, ("C2",)).count() > 0
+    )
 
 
-def _part_time_row(policy: CompiledPolicy, pupil: Pupil, as_of: dt.date, row: PackRow, result: PupilEvaluation,
-                   priority: tuple[str, ...]) -> PartTimeRow:
+def _part_time_row(
+    policy: CompiledPolicy,
+    pupil: Pupil,
+    as_of: dt.date,
+    row: PackRow,
+    result: PupilEvaluation,
+    priority: tuple[str, ...],
+) -> PartTimeRow:
     chosen = tuple((r.action, r.title) for r in result.recommendations if r.action in priority)
-    return PartTimeRow(row, pupil.has(PART_TIME_FLAG), _term_code_counts(policy, pupil, as_of), chosen)
+    return PartTimeRow(
+        row, pupil.has(PART_TIME_FLAG), _term_code_counts(policy, pupil, as_of), chosen
+    )
 
 
 def _bins(policy: CompiledPolicy, pupils: Iterable[Pupil], as_of: dt.date) -> tuple[tuple, int]:
@@ -306,7 +438,9 @@ def _bins(policy: CompiledPolicy, pupils: Iterable[Pupil], as_of: dt.date) -> tu
     counts = [0] * (100 // BIN_POINTS)
     none = 0
     for pupil in pupils:
-        rate = compute(pupil, "attendance_rate", as_of, Window("academic_year"), policy.calendar).value
+        rate = compute(
+            pupil, "attendance_rate", as_of, Window("academic_year"), policy.calendar
+        ).value
         if rate is None:
             none += 1
             continue
@@ -349,15 +483,32 @@ def _chart(pack: CohortPack) -> Any:
 
     fig = figure(7.5, 3.2)
     ax = fig.add_subplot()
-    bars = ax.bar([low for low, _, _ in pack.bins], [n for _, _, n in pack.bins], width=BIN_POINTS, align="edge",
-                  color="#1d70b8", edgecolor="#ffffff", linewidth=0.6)
+    bars = ax.bar(
+        [low for low, _, _ in pack.bins],
+        [n for _, _, n in pack.bins],
+        width=BIN_POINTS,
+        align="edge",
+        color="#1d70b8",
+        edgecolor="#ffffff",
+        linewidth=0.6,
+    )
     # counts over the bars: a band of one or two pupils is otherwise invisible beside a band of 180
     ax.bar_label(bars, labels=[str(n) if n else "" for _, _, n in pack.bins], padding=2, fontsize=8)
     pa_line, sa_line = _level_percent(pack.persistent_level), _level_percent(pack.severe_level)
-    ax.axvline(pa_line, color="#b35900", linestyle="--", linewidth=1.5,
-               label=f"persistent absence: {_num(pa_line)}% attendance or less")
-    ax.axvline(sa_line, color="#d4351c", linestyle=":", linewidth=1.8,
-               label=f"severe absence: {_num(sa_line)}% attendance or less")
+    ax.axvline(
+        pa_line,
+        color="#b35900",
+        linestyle="--",
+        linewidth=1.5,
+        label=f"persistent absence: {_num(pa_line)}% attendance or less",
+    )
+    ax.axvline(
+        sa_line,
+        color="#d4351c",
+        linestyle=":",
+        linewidth=1.8,
+        label=f"severe absence: {_num(sa_line)}% attendance or less",
+    )
     ax.set_xlim(0, 100)
     ax.set_xticks(range(0, 101, 10))
     ax.yaxis.set_major_locator(MaxNLocator(integer=True))
@@ -365,8 +516,10 @@ def _chart(pack: CohortPack) -> Any:
     ax.set_ylabel("Pupils")
     ax.margins(y=0.12)
     ax.legend(loc="upper left", frameon=True, framealpha=1, edgecolor="none")
-    title = (f"Pupils by attendance this academic year to {pack.view.as_of.day} {pack.view.as_of:%B %Y}, "
-             f"in bands of {BIN_POINTS} points, with the persistent and severe absence levels")
+    title = (
+        f"Pupils by attendance this academic year to {pack.view.as_of.day} {pack.view.as_of:%B %Y}, "
+        f"in bands of {BIN_POINTS} points, with the persistent and severe absence levels"
+    )
     return svg(fig, "attendance-histogram", title, "attendance-bins")
 
 
@@ -385,14 +538,28 @@ def index_html(pack: CohortPack, *, handbook: str) -> str:
     from .. import __version__
 
     view = pack.view
-    rag_used = {name: any(r.rag for r in rows) for name, rows in
-                (("persistent", pack.persistent), ("severe", pack.severe),
-                 ("at_risk", [r.row for r in pack.at_risk]), ("part_time", [r.row for r in pack.part_time]))}
-    return render("cohort.html.j2", pack=pack, view=view, handbook=handbook, library_version=__version__,
-                  chart=_chart(pack), rag_used=rag_used, pupil_dir="pupils/",
-                  pa_line=_num(_level_percent(pack.persistent_level)),
-                  sa_line=_num(_level_percent(pack.severe_level)),
-                  policy_files=[f["path"] for f in view.policy.get("files", [])])
+    rag_used = {
+        name: any(r.rag for r in rows)
+        for name, rows in (
+            ("persistent", pack.persistent),
+            ("severe", pack.severe),
+            ("at_risk", [r.row for r in pack.at_risk]),
+            ("part_time", [r.row for r in pack.part_time]),
+        )
+    }
+    return render(
+        "cohort.html.j2",
+        pack=pack,
+        view=view,
+        handbook=handbook,
+        library_version=__version__,
+        chart=_chart(pack),
+        rag_used=rag_used,
+        pupil_dir="pupils/",
+        pa_line=_num(_level_percent(pack.persistent_level)),
+        sa_line=_num(_level_percent(pack.severe_level)),
+        policy_files=[f["path"] for f in view.policy.get("files", [])],
+    )
 
 
 # --- CSV --------------------------------------------------------------------------------
@@ -411,13 +578,30 @@ def _year(value: int | None) -> Any:
 
 
 def _level_columns(row: PackRow) -> list[Any]:
-    return [row.pupil_id, _year(row.year_group), _pct_number(row.attendance), row.possible, row.absent,
-            row.unauthorised, _pct_number(row.this_term), _pct_number(row.last_term),
-            "" if row.trend is None else _points(row.trend)]
+    return [
+        row.pupil_id,
+        _year(row.year_group),
+        _pct_number(row.attendance),
+        row.possible,
+        row.absent,
+        row.unauthorised,
+        _pct_number(row.this_term),
+        _pct_number(row.last_term),
+        "" if row.trend is None else _points(row.trend),
+    ]
 
 
-_LEVEL_HEAD = ["pupil_id", "year_group", "attendance_year_pct", "possible_sessions", "absent_sessions",
-               "unauthorised_sessions", "attendance_this_term_pct", "attendance_last_term_pct", "trend_points"]
+_LEVEL_HEAD = [
+    "pupil_id",
+    "year_group",
+    "attendance_year_pct",
+    "possible_sessions",
+    "absent_sessions",
+    "unauthorised_sessions",
+    "attendance_this_term_pct",
+    "attendance_last_term_pct",
+    "trend_points",
+]
 
 
 def _csv_text(header: list[str], rows: Iterable[list[Any]]) -> str:
@@ -438,22 +622,39 @@ def csv_files(pack: CohortPack) -> dict[str, str]:
     carriage return) as a formula, so such a text cell is written with a leading apostrophe
     (``'=cmd``), which spreadsheets show as text. Numbers (a negative trend) are not changed.
     """
+
     def level(rows: Sequence[PackRow]) -> str:
-        return _csv_text(_LEVEL_HEAD + ["stages", "rag", "recommended_actions"],
-                         (_level_columns(r) + ["; ".join(r.stages), r.rag, "; ".join(a for a, _ in r.actions)]
-                          for r in rows))
+        return _csv_text(
+            _LEVEL_HEAD + ["stages", "rag", "recommended_actions"],
+            (
+                _level_columns(r) + ["; ".join(r.stages), r.rag, "; ".join(a for a, _ in r.actions)]
+                for r in rows
+            ),
+        )
 
     return {
         "persistent_absence.csv": level(pack.persistent),
         "severe_absence.csv": level(pack.severe),
-        "at_risk.csv": _csv_text(_LEVEL_HEAD + ["sessions_to_persistent_absence", "earliest_date", "rule"],
-                                 (_level_columns(r.row) + [r.sessions, r.reached_on.isoformat(), r.rule]
-                                  for r in pack.at_risk)),
+        "at_risk.csv": _csv_text(
+            _LEVEL_HEAD + ["sessions_to_persistent_absence", "earliest_date", "rule"],
+            (
+                _level_columns(r.row) + [r.sessions, r.reached_on.isoformat(), r.rule]
+                for r in pack.at_risk
+            ),
+        ),
         "part_time_candidates.csv": _csv_text(
-            _LEVEL_HEAD + ["part_time_timetable_flag"] + [f"{c}_sessions_this_term" for c in PART_TIME_CODES]
+            _LEVEL_HEAD
+            + ["part_time_timetable_flag"]
+            + [f"{c}_sessions_this_term" for c in PART_TIME_CODES]
             + ["c_c2_i_sessions_this_term", "priority_actions"],
-            (_level_columns(r.row) + ["yes" if r.flagged else "no"] + [n for _, n in r.counts]
-             + [r.total, "; ".join(a for a, _ in r.priority)] for r in pack.part_time)),
+            (
+                _level_columns(r.row)
+                + ["yes" if r.flagged else "no"]
+                + [n for _, n in r.counts]
+                + [r.total, "; ".join(a for a, _ in r.priority)]
+                for r in pack.part_time
+            ),
+        ),
     }
 
 
@@ -483,8 +684,16 @@ def _pupil_page(state: tuple[Any, tuple], pupil: Pupil) -> str:
     policy, (as_of, school, handbook, horizon, warnings) = state
     report = _pupil_report_function()
     assert report is not None, "pupil pages are only asked for when report.pupil exists"
-    page = report(policy, pupil, as_of, school=school, handbook=handbook, horizon=horizon, start=None,
-                  warnings=warnings)
+    page = report(
+        policy,
+        pupil,
+        as_of,
+        school=school,
+        handbook=handbook,
+        horizon=horizon,
+        start=None,
+        warnings=warnings,
+    )
     return _with_back_link(page)
 
 
@@ -494,9 +703,19 @@ def _with_back_link(page: str) -> str:
     return page.replace(marker, marker + BACK_LINK, 1) if marker in page else page
 
 
-def _pupil_pages(policy: CompiledPolicy, ref: str, pupils: Sequence[Pupil], as_of: dt.date, *, school: School,
-                 handbook: str, horizon: int, jobs: int, progress: TextIO | None,
-                 warnings: tuple[Problem, ...]) -> Iterable[tuple[str, str]]:
+def _pupil_pages(
+    policy: CompiledPolicy,
+    ref: str,
+    pupils: Sequence[Pupil],
+    as_of: dt.date,
+    *,
+    school: School,
+    handbook: str,
+    horizon: int,
+    jobs: int,
+    progress: TextIO | None,
+    warnings: tuple[Problem, ...],
+) -> Iterable[tuple[str, str]]:
     """(pupil id, page) for each of ``pupils``, rendered over ``jobs`` processes."""
     from ..scale.parallel import PupilTask, map_pupils
     from ..scale.progress import progress as bar
@@ -504,7 +723,9 @@ def _pupil_pages(policy: CompiledPolicy, ref: str, pupils: Sequence[Pupil], as_o
     extra = (as_of, school, pupil_handbook(handbook), horizon, tuple(warnings))
     task = PupilTask(_setup_pages, _pupil_page, (ref, policy.calendar, policy.backend, extra))
     with closing(map_pupils(task, pupils, jobs, state=(policy, extra))) as pages:
-        yield from zip((p.id for p in pupils), bar(pages, len(pupils), "pupil pages", progress, unit="page"))
+        yield from zip(
+            (p.id for p in pupils), bar(pages, len(pupils), "pupil pages", progress, unit="page")
+        )
 
 
 # --- the folder -------------------------------------------------------------------------
@@ -515,22 +736,54 @@ def _write(path: Path, text: str) -> Path:
     return path
 
 
-def write_cohort_pack(policy: CompiledPolicy, ref: str, history: History, as_of: dt.date, folder: Path, *,
-                      school: School, handbook: str, horizon: int, jobs: int, progress: TextIO | None,
-                      warnings: tuple[Problem, ...]) -> list[Path]:
+def write_cohort_pack(
+    policy: CompiledPolicy,
+    ref: str,
+    history: History,
+    as_of: dt.date,
+    folder: Path,
+    *,
+    school: School,
+    handbook: str,
+    horizon: int,
+    jobs: int,
+    progress: TextIO | None,
+    warnings: tuple[Problem, ...],
+) -> list[Path]:
     """Write the targeting-support-meeting pack into ``folder`` (which exists): ``index.html``,
     the four CSV lists and, when ``report.pupil`` is installed, ``pupils/<id>.html`` for every
     listed pupil. ``ref`` is the policy file worker processes load; ``horizon`` the school
     weeks of the at-risk list (0: none). Returns the paths written, sorted."""
-    pack = cohort_pack(policy, ref, history, as_of, school=school, horizon=horizon, jobs=jobs, progress=progress,
-                       warnings=warnings)
+    pack = cohort_pack(
+        policy,
+        ref,
+        history,
+        as_of,
+        school=school,
+        horizon=horizon,
+        jobs=jobs,
+        progress=progress,
+        warnings=warnings,
+    )
     written = [_write(folder / "index.html", index_html(pack, handbook=handbook))]
     written += [_write(folder / name, text) for name, text in csv_files(pack).items()]
     if _pupil_report_function() is not None:
         listed = set(pack.listed())
         chosen = [p for p in history if p.id in listed]
         (folder / "pupils").mkdir(exist_ok=True)
-        written += [_write(folder / "pupils" / pupil_file_name(pupil_id), page) for pupil_id, page in
-                    _pupil_pages(policy, ref, chosen, as_of, school=school, handbook=handbook, horizon=horizon,
-                                 jobs=jobs, progress=progress, warnings=warnings)]
+        written += [
+            _write(folder / "pupils" / pupil_file_name(pupil_id), page)
+            for pupil_id, page in _pupil_pages(
+                policy,
+                ref,
+                chosen,
+                as_of,
+                school=school,
+                handbook=handbook,
+                horizon=horizon,
+                jobs=jobs,
+                progress=progress,
+                warnings=warnings,
+            )
+        ]
     return sorted(written)

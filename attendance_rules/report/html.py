@@ -16,8 +16,18 @@ from typing import Any
 import jinja2
 from markupsafe import Markup
 
-__all__ = ["ANCHOR_KINDS", "anchor", "environment", "handbook_file_name", "handbook_link", "long_date",
-           "percent", "pupil_file_name", "render", "short_date"]
+__all__ = [
+    "ANCHOR_KINDS",
+    "anchor",
+    "environment",
+    "handbook_file_name",
+    "handbook_link",
+    "long_date",
+    "percent",
+    "pupil_file_name",
+    "render",
+    "short_date",
+]
 
 ANCHOR_KINDS = ("rule", "parameter", "action", "measure", "fact", "setting")
 
@@ -47,7 +57,9 @@ def pupil_file_name(pupil_id: str) -> str:
 
 
 def _safe(text: str) -> str:
-    kept = re.sub(r"[^A-Za-z0-9_-]", lambda m: "".join(f"~{b:02X}" for b in m.group().encode()), text)
+    kept = re.sub(
+        r"[^A-Za-z0-9_-]", lambda m: "".join(f"~{b:02X}" for b in m.group().encode()), text
+    )
     return kept[:150] or "~"
 
 
@@ -96,4 +108,9 @@ def render(template: str, **context: Any) -> str:
 def _css() -> str:
     from importlib.resources import files
 
-    return files("attendance_rules.report").joinpath("templates").joinpath("report.css").read_text(encoding="utf-8")
+    return (
+        files("attendance_rules.report")
+        .joinpath("templates")
+        .joinpath("report.css")
+        .read_text(encoding="utf-8")
+    )

@@ -46,14 +46,30 @@ from ..replay.timeline import (
 from . import charts
 from .html import render
 
-__all__ = ["Cell", "Marker", "RegisterWeek", "Threshold", "WeekCount", "absence_thresholds", "event_text",
-           "pupil_report", "register_weeks", "stage_changes", "weekly_attendance", "year_chart"]
+__all__ = [
+    "Cell",
+    "Marker",
+    "RegisterWeek",
+    "Threshold",
+    "WeekCount",
+    "absence_thresholds",
+    "event_text",
+    "pupil_report",
+    "register_weeks",
+    "stage_changes",
+    "weekly_attendance",
+    "year_chart",
+]
 
 WEEKDAYS = ("Monday", "Tuesday", "Wednesday", "Thursday", "Friday", "Saturday", "Sunday")
 # CSS class of each category (report.css): colour is never the only signal, the cell shows its code
-CATEGORY_CLASS = {Category.PRESENT: "cat-present", Category.APPROVED_ACTIVITY: "cat-approved-activity",
-                  Category.AUTHORISED: "cat-authorised", Category.UNAUTHORISED: "cat-unauthorised",
-                  Category.NOT_POSSIBLE: "cat-not-possible"}
+CATEGORY_CLASS = {
+    Category.PRESENT: "cat-present",
+    Category.APPROVED_ACTIVITY: "cat-approved-activity",
+    Category.AUTHORISED: "cat-authorised",
+    Category.UNAUTHORISED: "cat-unauthorised",
+    Category.NOT_POSSIBLE: "cat-not-possible",
+}
 _NUMBERED_STAGE = re.compile(r"stage\d+")
 
 
@@ -119,8 +135,10 @@ def absence_thresholds(policy: Any, as_of: dt.date) -> tuple[Threshold, Threshol
     the national definitions (10% and 50% of possible sessions missed)."""
     parameters = policy.ruleset.policy.parameters
     out = []
-    for name, parameter, national in (("persistent_absence", "persistent_absence_rate", PERSISTENT_ABSENCE_RATE),
-                                      ("severe_absence", "severe_absence_rate", SEVERE_ABSENCE_RATE)):
+    for name, parameter, national in (
+        ("persistent_absence", "persistent_absence_rate", PERSISTENT_ABSENCE_RATE),
+        ("severe_absence", "severe_absence_rate", SEVERE_ABSENCE_RATE),
+    ):
         found = parameters.get(parameter)
         value = found.value_on(as_of) if found is not None and found.unit == "percent" else None
         if value is None or isinstance(value, bool):
@@ -135,12 +153,14 @@ def weekly_attendance(pupil: Pupil, start: dt.date, end: dt.date) -> tuple[WeekC
     day, ``Register.days``) from ``start`` to ``end``; only the marks inside the range count."""
     reg = pupil.register
     days = reg.days
-    in_range = days[bisect_left(days, start.toordinal()):bisect_right(days, end.toordinal())]
+    in_range = days[bisect_left(days, start.toordinal()) : bisect_right(days, end.toordinal())]
     out = []
     for monday in sorted({monday_of(day) for day in in_range}):
         first = max(dt.date.fromordinal(monday), start)
         lo, hi = reg.span(first, min(dt.date.fromordinal(monday + 6), end))
-        attended = reg.count(Category.PRESENT, lo, hi) + reg.count(Category.APPROVED_ACTIVITY, lo, hi)
+        attended = reg.count(Category.PRESENT, lo, hi) + reg.count(
+            Category.APPROVED_ACTIVITY, lo, hi
+        )
         possible = hi - lo - reg.count(Category.NOT_POSSIBLE, lo, hi)
         out.append(WeekCount(dt.date.fromordinal(monday), attended, possible))
     return tuple(out)
@@ -168,11 +188,18 @@ def register_weeks(pupil: Pupil, start: dt.date, end: dt.date) -> tuple[Register
         late = reg.minutes_late.get(i)
         note = f", {late} minutes late" if late is not None else ""
         title = f"{entry.code}: {entry.meaning} ({counted_as(entry.category)}{note})"
-        cells[2 * ((day - monday) % 7) + (slot & 1)] = Cell(entry.code, CATEGORY_CLASS[entry.category], title)
+        cells[2 * ((day - monday) % 7) + (slot & 1)] = Cell(
+            entry.code, CATEGORY_CLASS[entry.category], title
+        )
     out, previous = [], None
     for monday in sorted(rows):
-        out.append(RegisterWeek(dt.date.fromordinal(monday), tuple(rows[monday]),
-                                previous is not None and monday - previous > 7))
+        out.append(
+            RegisterWeek(
+                dt.date.fromordinal(monday),
+                tuple(rows[monday]),
+                previous is not None and monday - previous > 7,
+            )
+        )
         previous = monday
     return tuple(out)
 
@@ -183,7 +210,9 @@ def _stage_names(evaluation: Any, numbered: bool) -> tuple[str, ...]:
     return tuple(sorted(n for n in names if not numbered or _NUMBERED_STAGE.fullmatch(n)))
 
 
-def stage_changes(evaluations: Iterable[Any], stage_facts: Iterable[str]) -> list[tuple[dt.date, str]]:
+def stage_changes(
+    evaluations: Iterable[Any], stage_facts: Iterable[str]
+) -> list[tuple[dt.date, str]]:
     """(day, text) for each evaluated day on which the pupil's stage facts changed: the
     numbered stage facts (``stage1``, ``stage2``) when ``stage_facts`` has any, else every
     fact whose name starts with ``stage``; the first day lists the stages already held."""
@@ -198,7 +227,9 @@ def stage_changes(evaluations: Iterable[Any], stage_facts: Iterable[str]) -> lis
         elif now != before:
             began = [n for n in now if n not in before]
             ended = [n for n in before if n not in now]
-            words = (["began " + ", ".join(began)] if began else []) + (["ended " + ", ".join(ended)] if ended else [])
+            words = (["began " + ", ".join(began)] if began else []) + (
+                ["ended " + ", ".join(ended)] if ended else []
+            )
             out.append((evaluation.as_of, "; ".join(words)))
         before = now
     return out
@@ -218,12 +249,15 @@ def _detail(value: Any) -> str:
 
 def _markers(events: Sequence[Event], stages: Sequence[tuple[dt.date, str]]) -> tuple[Marker, ...]:
     """Events and stage changes in date order (an event before a stage change on the same day), numbered from 1."""
-    items = sorted([(e.date, 0, "event", event_text(e)) for e in events] +
-                   [(day, 1, "stage", text) for day, text in stages])
+    items = sorted(
+        [(e.date, 0, "event", event_text(e)) for e in events]
+        + [(day, 1, "stage", text) for day, text in stages]
+    )
     return tuple(Marker(i, day, kind, text) for i, (day, _, kind, text) in enumerate(items, 1))
 
 
 # --- the chart ---------------------------------------------------------------------------------
+
 
 def _month_ticks(start: dt.date, end: dt.date) -> tuple[list[int], list[str]]:
     """Ticks at the first of each month of the range (ordinals) and their labels (``Sep 2023``)."""
@@ -248,25 +282,49 @@ def _marker_levels(markers: Sequence[Marker], near_days: int = 9, levels: int = 
     return out
 
 
-def year_chart(weeks: Sequence[WeekCount], markers: Sequence[Marker], levels: Sequence[Threshold],
-               start: dt.date, end: dt.date, description_id: str) -> Markup:
+def year_chart(
+    weeks: Sequence[WeekCount],
+    markers: Sequence[Marker],
+    levels: Sequence[Threshold],
+    start: dt.date,
+    end: dt.date,
+    description_id: str,
+) -> Markup:
     """Weekly attendance as bars, the absence levels as lines, markers numbered as in the table."""
     fig = charts.figure(9.5, 3.4)
     ax = fig.add_subplot()
     shown = [w for w in weeks if w.rate is not None]
-    ax.bar([w.monday.toordinal() + 2 for w in shown], [float(w.rate) * 100 for w in shown], width=4.2,  # type: ignore[arg-type]
-           color="#1d70b8", label="attendance in the week")
-    styles = {"persistent_absence": ("#b35900", "--", "persistent absence"),
-              "severe_absence": ("#d4351c", ":", "severe absence")}
+    ax.bar(
+        [w.monday.toordinal() + 2 for w in shown],
+        [float(w.rate) * 100 for w in shown],  # type: ignore[arg-type]
+        width=4.2,
+        color="#1d70b8",
+        label="attendance in the week",
+    )
+    styles = {
+        "persistent_absence": ("#b35900", "--", "persistent absence"),
+        "severe_absence": ("#d4351c", ":", "severe absence"),
+    }
     for level in levels:
         colour, dash, words = styles[level.name]
-        ax.axhline(float(level.attendance) * 100, color=colour, linestyle=dash, linewidth=1.6,
-                   label=f"{words}: {float(level.attendance) * 100:g}% or less")
+        ax.axhline(
+            float(level.attendance) * 100,
+            color=colour,
+            linestyle=dash,
+            linewidth=1.6,
+            label=f"{words}: {float(level.attendance) * 100:g}% or less",
+        )
     for marker, row in zip(markers, _marker_levels(markers)):
         x, height = marker.date.toordinal(), 104 + 11 * row
         if marker.kind == "stage":
             ax.axvline(x, color="#505a5f", linestyle="-.", linewidth=0.9)
-        ax.plot([x], [height], marker="v" if marker.kind == "event" else "s", color="#1b1b1b", markersize=4)
+        ax.plot(
+            [x],
+            [height],
+            marker="v" if marker.kind == "event" else "s",
+            color="#1b1b1b",
+            markersize=4,
+        )
         ax.text(x, height + 2, str(marker.number), ha="center", va="bottom", fontsize=7)
     ticks, labels = _month_ticks(start, end)
     ax.set_xticks(ticks, labels)
@@ -282,43 +340,68 @@ def year_chart(weeks: Sequence[WeekCount], markers: Sequence[Marker], levels: Se
 
 # --- the page ----------------------------------------------------------------------------------
 
-def _summary(pupil: Pupil, as_of: dt.date, policy: Any, levels: tuple[Threshold, Threshold]) -> dict[str, Any]:
+
+def _summary(
+    pupil: Pupil, as_of: dt.date, policy: Any, levels: tuple[Threshold, Threshold]
+) -> dict[str, Any]:
     """Year-to-date counts, the rate and the absence status (words and RAG colour)."""
     rate = compute(pupil, "attendance_rate", as_of, Window("academic_year"), policy.calendar)
     counts = rate.counts
     persistent, severe = levels
     absence = None if rate.value is None else 1 - rate.value
     if absence is None:
-        status, rag = "No possible sessions this academic year", "none"  # no colour: nothing to rate
+        status, rag = (
+            "No possible sessions this academic year",
+            "none",
+        )  # no colour: nothing to rate
     elif absence >= severe.absence:
         status, rag = "Severely absent", "red"
     elif absence >= persistent.absence:
         status, rag = "Persistently absent", "amber"
     else:
         status, rag = "Not persistently absent", "green"
-    return {"start": rate.start, "possible": counts.get("possible", 0), "attended": counts.get("attended", 0),
-            "authorised": counts.get("authorised", 0), "unauthorised": counts.get("unauthorised", 0),
-            "rate": rate.value, "absence": absence, "status": status, "rag": rag}
+    return {
+        "start": rate.start,
+        "possible": counts.get("possible", 0),
+        "attended": counts.get("attended", 0),
+        "authorised": counts.get("authorised", 0),
+        "unauthorised": counts.get("unauthorised", 0),
+        "rate": rate.value,
+        "absence": absence,
+        "status": status,
+        "rag": rag,
+    }
 
 
 def _provenance(policy: Any) -> dict[str, Any]:
     """The policy as the page records it: id, version, digest and file names (no absolute paths)."""
     meta = policy_meta(policy)
-    return {"id": meta["id"], "version": meta["version"], "digest": meta["digest"],
-            "files": [file["file"] for file in meta["files"]]}
+    return {
+        "id": meta["id"],
+        "version": meta["version"],
+        "digest": meta["digest"],
+        "files": [file["file"] for file in meta["files"]],
+    }
 
 
 def _weekday_pattern(rows: Sequence[RegisterWeek]) -> list[dict[str, Any]]:
     """Per weekday: possible sessions and absences (authorised, unauthorised) in the calendar."""
     out = []
     for day in range(len(rows[0].cells) // 2 if rows else 0):
-        cells = [c for row in rows for c in row.cells[2 * day:2 * day + 2] if c.code]
+        cells = [c for row in rows for c in row.cells[2 * day : 2 * day + 2] if c.code]
         possible = [c for c in cells if c.css != CATEGORY_CLASS[Category.NOT_POSSIBLE]]
         unauthorised = sum(c.css == CATEGORY_CLASS[Category.UNAUTHORISED] for c in possible)
         authorised = sum(c.css == CATEGORY_CLASS[Category.AUTHORISED] for c in possible)
         absent = authorised + unauthorised
-        out.append({"day": WEEKDAYS[day], "possible": len(possible), "authorised": authorised,
-                    "unauthorised": unauthorised, "rate": Fraction(absent, len(possible)) if possible else None})
+        out.append(
+            {
+                "day": WEEKDAYS[day],
+                "possible": len(possible),
+                "authorised": authorised,
+                "unauthorised": unauthorised,
+                "rate": Fraction(absent, len(possible)) if possible else None,
+            }
+        )
     return out
 
 
@@ -327,7 +410,9 @@ def _key() -> list[dict[str, str]]:
     return [{"css": CATEGORY_CLASS[c], "words": counted_as(c)} for c in CATEGORY_CLASS]
 
 
-def _timeline(policy: Any, pupil: Pupil, start: dt.date, as_of: dt.date, school: School) -> tuple[Any, list]:
+def _timeline(
+    policy: Any, pupil: Pupil, start: dt.date, as_of: dt.date, school: School
+) -> tuple[Any, list]:
     """The pupil's recommendation episodes and stage changes from one pass over its school days."""
     days = list(evaluations_by_day(policy, pupil, start, as_of, school))
     timeline = build_timeline(pupil.id, days, rolling_due_actions(policy))
@@ -336,13 +421,30 @@ def _timeline(policy: Any, pupil: Pupil, start: dt.date, as_of: dt.date, school:
 
 def _check_range(start: dt.date, as_of: dt.date) -> None:
     if start > as_of:
-        raise UsageError([Problem("--from is after --as-of: the report would show no day", Location("<command line>"),
-                                  found=f"--from {start.isoformat()} --as-of {as_of.isoformat()}",
-                                  expected="--from on or before --as-of", example="--from 2023-09-01")])
+        raise UsageError(
+            [
+                Problem(
+                    "--from is after --as-of: the report would show no day",
+                    Location("<command line>"),
+                    found=f"--from {start.isoformat()} --as-of {as_of.isoformat()}",
+                    expected="--from on or before --as-of",
+                    example="--from 2023-09-01",
+                )
+            ]
+        )
 
 
-def pupil_report(policy: Any, pupil: Pupil, as_of: dt.date, *, school: School, handbook: str, horizon: int,
-                 start: dt.date | None, warnings: tuple[Problem, ...]) -> str:
+def pupil_report(
+    policy: Any,
+    pupil: Pupil,
+    as_of: dt.date,
+    *,
+    school: School,
+    handbook: str,
+    horizon: int,
+    start: dt.date | None,
+    warnings: tuple[Problem, ...],
+) -> str:
     """One pupil's year as a self-contained HTML page (see the module's docstring).
 
     ``policy`` is an ``api.CompiledPolicy``; ``handbook`` the address citations link to;
@@ -361,11 +463,30 @@ def pupil_report(policy: Any, pupil: Pupil, as_of: dt.date, *, school: School, h
     markers = _markers([e for e in pupil.events if start <= e.date <= as_of], stages)
     calendar_rows = register_weeks(pupil, start, as_of)
     columns = len(calendar_rows[0].cells) // 2 if calendar_rows else 5
-    return render("pupil.html.j2", library_version=__version__, pupil=pupil, as_of=as_of, start=start,
-                  school=school, handbook=handbook, horizon=horizon, warnings=warnings,
-                  policy=_provenance(policy), summary=_summary(pupil, as_of, policy, levels), levels=levels,
-                  flags=sorted(pupil.flags), evaluation=evaluation, at_risk=at_risk, timeline=timeline,
-                  weeks=weeks, markers=markers, chart=year_chart(weeks, markers, levels, start, as_of, "year-data"),
-                  calendar=calendar_rows, day_names=WEEKDAYS[:columns],
-                  weekdays=_weekday_pattern(calendar_rows), key=_key(),
-                  events=[e for e in pupil.events if e.date <= as_of], event_text=event_text)
+    return render(
+        "pupil.html.j2",
+        library_version=__version__,
+        pupil=pupil,
+        as_of=as_of,
+        start=start,
+        school=school,
+        handbook=handbook,
+        horizon=horizon,
+        warnings=warnings,
+        policy=_provenance(policy),
+        summary=_summary(pupil, as_of, policy, levels),
+        levels=levels,
+        flags=sorted(pupil.flags),
+        evaluation=evaluation,
+        at_risk=at_risk,
+        timeline=timeline,
+        weeks=weeks,
+        markers=markers,
+        chart=year_chart(weeks, markers, levels, start, as_of, "year-data"),
+        calendar=calendar_rows,
+        day_names=WEEKDAYS[:columns],
+        weekdays=_weekday_pattern(calendar_rows),
+        key=_key(),
+        events=[e for e in pupil.events if e.date <= as_of],
+        event_text=event_text,
+    )

@@ -26,7 +26,14 @@ from .conditions import Condition, compile_condition
 from .nodes import EventWindow, NameRef, Node, names_used, negated_facts, walk
 from .typecheck import Scope
 
-__all__ = ["CompiledRule", "CompiledUnless", "RuleSet", "compile_policy", "event_fields", "policy_scope"]
+__all__ = [
+    "CompiledRule",
+    "CompiledUnless",
+    "RuleSet",
+    "compile_policy",
+    "event_fields",
+    "policy_scope",
+]
 
 
 @attrs.frozen
@@ -49,7 +56,9 @@ class CompiledRule:
     reads_negated: frozenset[str]
     stratum: int
     order: int
-    id: str = attrs.field(init=False, eq=False)  # the rule's id (kept as a field: read on every firing)
+    id: str = attrs.field(
+        init=False, eq=False
+    )  # the rule's id (kept as a field: read on every firing)
     derives: tuple[str, ...] = attrs.field(init=False, eq=False)  # facts the rule makes true
 
     def __attrs_post_init__(self) -> None:
@@ -89,7 +98,11 @@ def event_fields(policy: EffectivePolicy) -> dict[str, Mapping[str, object]]:
 def policy_scope(policy: EffectivePolicy) -> Scope:
     """The names a condition of ``policy`` may use, with their units."""
     facts = frozenset(f for rule in policy.rules for f in rule.derive)
-    measures = {name: MEASURES[use.measure].unit for name, use in policy.measures.items() if use.measure in MEASURES}
+    measures = {
+        name: MEASURES[use.measure].unit
+        for name, use in policy.measures.items()
+        if use.measure in MEASURES
+    }
     return Scope(
         parameters={name: p.unit for name, p in policy.parameters.items()},
         measures=measures,
@@ -121,26 +134,37 @@ class _Compile:
             held = clause.actions or rule.recommend
             for action in clause.actions:
                 if action not in rule.recommend:
-                    self.problems.append(Problem(f"unless of rule {rule.id!r} holds back {action!r}, "
-                                                 "which the rule does not recommend", clause.origin,
-                                                 expected=", ".join(rule.recommend) or "(none)"))
+                    self.problems.append(
+                        Problem(
+                            f"unless of rule {rule.id!r} holds back {action!r}, "
+                            "which the rule does not recommend",
+                            clause.origin,
+                            expected=", ".join(rule.recommend) or "(none)",
+                        )
+                    )
             compiled = self.condition(clause.when, "unless")
             if compiled is not None:
                 unless.append(CompiledUnless(clause, compiled, tuple(held)))
         for action in rule.recommend:
             if action not in self.policy.actions:
-                self.problems.append(_unknown("action", action, self.policy.actions, rule.origin, rule.id))
+                self.problems.append(
+                    _unknown("action", action, self.policy.actions, rule.origin, rule.id)
+                )
         if cond is None or len(unless) != len(rule.unless):
             return None
         for node in (cond.node, *(u.condition.node for u in unless)):
-            self.problems.extend(_setting_problems(node, self.policy) + _condition_window_problems(node))
+            self.problems.extend(
+                _setting_problems(node, self.policy) + _condition_window_problems(node)
+            )
         reads = names_used(cond.node).get("fact", set())
         negated = set(negated_facts(cond.node))
         for u in unless:
             names = names_used(u.condition.node).get("fact", set())
             reads |= names
             negated |= names
-        return CompiledRule(rule, cond, tuple(unless), frozenset(reads), frozenset(negated), 0, order)
+        return CompiledRule(
+            rule, cond, tuple(unless), frozenset(reads), frozenset(negated), 0, order
+        )
 
 
 def _setting_problems(node: Node, policy: EffectivePolicy) -> list[Problem]:
@@ -156,14 +180,24 @@ def _setting_problems(node: Node, policy: EffectivePolicy) -> list[Problem]:
             continue
         declared = policy.settings.get(ref.name)
         if declared is None:
-            out.append(Problem(f"unknown school setting '{ref.name}': the policy chain declares no school settings",
-                               ref.location, found=f"school.{ref.name}",
-                               expected="a setting declared under settings: in this policy or a parent",
-                               example=f"settings: {{{ref.name}: {{type: bool, default: false, description: ..., cite: ...}}}}"))
+            out.append(
+                Problem(
+                    f"unknown school setting '{ref.name}': the policy chain declares no school settings",
+                    ref.location,
+                    found=f"school.{ref.name}",
+                    expected="a setting declared under settings: in this policy or a parent",
+                    example=f"settings: {{{ref.name}: {{type: bool, default: false, description: ..., cite: ...}}}}",
+                )
+            )
         elif declared.type == "number":
-            out.append(Problem(f"school setting '{ref.name}' is a number, which conditions cannot read yet",
-                               ref.location, found=f"school.{ref.name}",
-                               expected="a bool or text setting, or a parameter for the number"))
+            out.append(
+                Problem(
+                    f"school setting '{ref.name}' is a number, which conditions cannot read yet",
+                    ref.location,
+                    found=f"school.{ref.name}",
+                    expected="a bool or text setting, or a parameter for the number",
+                )
+            )
     return out
 
 
@@ -176,26 +210,52 @@ def _condition_window_problems(node: Node) -> list[Problem]:
         if isinstance(window, Window):
             out += window_problems(window, where)
         elif isinstance(window, EventWindow):
-            limit = 10 if window.kind == "years" else SANITY_BOUNDS.calendar_days  # ten years either way
+            limit = (
+                10 if window.kind == "years" else SANITY_BOUNDS.calendar_days
+            )  # ten years either way
             if window.n > limit:
-                out.append(Problem("window out of range", where, found=str(window),
-                                   expected=SANITY_BOUNDS.describe(False) + ", a local sanity bound",
-                                   example="within last 2 years"))
+                out.append(
+                    Problem(
+                        "window out of range",
+                        where,
+                        found=str(window),
+                        expected=SANITY_BOUNDS.describe(False) + ", a local sanity bound",
+                        example="within last 2 years",
+                    )
+                )
     return out
 
 
 def _event_type_problems(policy: EffectivePolicy) -> list[Problem]:
     """``done_by``, due windows and named measures' ``since latest EVENT`` must name a known event type."""
     known = event_fields(policy)
-    out = [p for action in policy.actions.values() if action.done_by is not None
-           for p in done_by_problems(action.done_by, known)]
+    out = [
+        p
+        for action in policy.actions.values()
+        if action.done_by is not None
+        for p in done_by_problems(action.done_by, known)
+    ]
     for action in policy.actions.values():
         if action.due is not None and action.due.after and action.due.after not in known:
-            out.append(_unknown_event(action.due.after, action.due.after_location or action.origin, known,
-                                      f"the due window of action {action.id!r}"))
+            out.append(
+                _unknown_event(
+                    action.due.after,
+                    action.due.after_location or action.origin,
+                    known,
+                    f"the due window of action {action.id!r}",
+                )
+            )
     for use in policy.measures.values():
-        if use.window is not None and use.window.kind == "since_event" and use.window.event not in known:
-            out.append(_unknown_event(use.window.event, use.origin, known, f"the window of measure {use.name!r}"))
+        if (
+            use.window is not None
+            and use.window.kind == "since_event"
+            and use.window.event not in known
+        ):
+            out.append(
+                _unknown_event(
+                    use.window.event, use.origin, known, f"the window of measure {use.name!r}"
+                )
+            )
     return out
 
 
@@ -207,23 +267,37 @@ def _not_before_problems(policy: EffectivePolicy) -> list[Problem]:
         if use.not_before and (param is None or param.unit != "date"):
             dates = sorted(n for n, p in policy.parameters.items() if p.unit == "date")
             found = use.not_before if param is None else f"{use.not_before} (unit {param.unit})"
-            out.append(Problem(f"measure {use.name!r}: not_before must name a parameter with unit date", use.origin,
-                               found=found, expected="a date parameter: " + (", ".join(dates) or "none defined"),
-                               example="not_before: pn_sessions_counted_from"))
+            out.append(
+                Problem(
+                    f"measure {use.name!r}: not_before must name a parameter with unit date",
+                    use.origin,
+                    found=found,
+                    expected="a date parameter: " + (", ".join(dates) or "none defined"),
+                    example="not_before: pn_sessions_counted_from",
+                )
+            )
     return out
 
 
 def _unknown_event(name: str, where: Location, known: Mapping[str, object], what: str) -> Problem:
     """An unknown event type named by ``what``, with the nearest known type."""
     close = difflib.get_close_matches(name, sorted(known), n=1)
-    return Problem(f"{what} names an unknown event type {name!r}" + (f"; did you mean {close[0]!r}?" if close else ""),
-                   where, found=name, expected="an event type: " + ", ".join(sorted(known)))
+    return Problem(
+        f"{what} names an unknown event type {name!r}"
+        + (f"; did you mean {close[0]!r}?" if close else ""),
+        where,
+        found=name,
+        expected="an event type: " + ", ".join(sorted(known)),
+    )
 
 
 def _unknown(kind: str, name: str, known: Iterable[str], where, rule_id: str) -> Problem:
     close = difflib.get_close_matches(name, list(known), n=1)
-    return Problem(f"rule {rule_id!r} recommends unknown {kind} {name!r}" + (f"; did you mean {close[0]!r}?"
-                                                                            if close else ""), where)
+    return Problem(
+        f"rule {rule_id!r} recommends unknown {kind} {name!r}"
+        + (f"; did you mean {close[0]!r}?" if close else ""),
+        where,
+    )
 
 
 def _stratify(rules: list[CompiledRule]) -> tuple[list[CompiledRule], list[Problem]]:
@@ -232,8 +306,10 @@ def _stratify(rules: list[CompiledRule]) -> tuple[list[CompiledRule], list[Probl
     for i, rule in enumerate(rules):
         for fact in rule.derives:
             derivers.setdefault(fact, []).append(i)
-    edges = {i: [(j, fact in r.reads_negated) for fact in r.reads for j in derivers.get(fact, [])]
-             for i, r in enumerate(rules)}
+    edges = {
+        i: [(j, fact in r.reads_negated) for fact in r.reads for j in derivers.get(fact, [])]
+        for i, r in enumerate(rules)
+    }
     components = _sccs(len(rules), {i: [j for j, _ in e] for i, e in edges.items()})
     problems = []
     comp_of = {v: c for c, comp in enumerate(components) for v in comp}
@@ -241,13 +317,25 @@ def _stratify(rules: list[CompiledRule]) -> tuple[list[CompiledRule], list[Probl
         members = set(comp)
         if any(neg and j in members for i in comp for j, neg in edges[i]):
             names = ", ".join(rules[i].id for i in sorted(comp))
-            problems.append(Problem(f"rules {names} depend on each other through negation (not/unless); "
-                                    "there is no order in which to fire them", rules[min(comp)].rule.origin,
-                                    expected="remove the negated dependency or split the fact"))
+            problems.append(
+                Problem(
+                    f"rules {names} depend on each other through negation (not/unless); "
+                    "there is no order in which to fire them",
+                    rules[min(comp)].rule.origin,
+                    expected="remove the negated dependency or split the fact",
+                )
+            )
     stratum = [0] * len(rules)
     for comp in components:  # Tarjan yields components dependencies-first
-        level = max((stratum[j] + (1 if neg else 0) for i in comp for j, neg in edges[i] if comp_of[j] != comp_of[i]),
-                    default=0)
+        level = max(
+            (
+                stratum[j] + (1 if neg else 0)
+                for i in comp
+                for j, neg in edges[i]
+                if comp_of[j] != comp_of[i]
+            ),
+            default=0,
+        )
         for i in comp:
             stratum[i] = level
     return [attrs.evolve(r, stratum=stratum[i]) for i, r in enumerate(rules)], problems
@@ -298,46 +386,91 @@ def _citation_problems(policy: EffectivePolicy) -> list[Problem]:
     for param in policy.parameters.values():
         cites += [param.cite] + [v.cite for v in param.values]
     cites += [m.cite for m in policy.measures.values()] + [a.cite for a in policy.actions.values()]
-    cites += [s.cite for s in policy.settings.values()] + [e.cite for e in policy.event_types.values()]
+    cites += [s.cite for s in policy.settings.values()] + [
+        e.cite for e in policy.event_types.values()
+    ]
     for rule in policy.rules:
         cites += [rule.cite] + [u.cite for u in rule.unless]
-    return [Problem(f"citation names unknown source {c.source!r}", c.location,
-                    expected=f"one of {', '.join(sorted(policy.sources))}")
-            for c in cites if c is not None and c.source not in policy.sources]
+    return [
+        Problem(
+            f"citation names unknown source {c.source!r}",
+            c.location,
+            expected=f"one of {', '.join(sorted(policy.sources))}",
+        )
+        for c in cites
+        if c is not None and c.source not in policy.sources
+    ]
 
 
 def _name_clashes(policy: EffectivePolicy, scope: Scope) -> list[Problem]:
-    problems = [Problem(f"action {action.id!r} carries unknown parameter {name!r}", action.origin,
-                        expected=", ".join(sorted(policy.parameters)))
-                for action in policy.actions.values() for name in action.parameters if name not in policy.parameters]
+    problems = [
+        Problem(
+            f"action {action.id!r} carries unknown parameter {name!r}",
+            action.origin,
+            expected=", ".join(sorted(policy.parameters)),
+        )
+        for action in policy.actions.values()
+        for name in action.parameters
+        if name not in policy.parameters
+    ]
     for rule in policy.rules:
         for fact in rule.derive:
-            clash = [k for k, names in (("flag", scope.flags), ("parameter", scope.parameters),
-                                        ("measure", scope.measures)) if fact in names]
+            clash = [
+                k
+                for k, names in (
+                    ("flag", scope.flags),
+                    ("parameter", scope.parameters),
+                    ("measure", scope.measures),
+                )
+                if fact in names
+            ]
             if clash or fact in MEASURES:
-                problems.append(Problem(f"rule {rule.id!r} derives {fact!r}, which is already a "
-                                        f"{(clash or ['library measure'])[0]}", rule.origin,
-                                        expected="a fact name of its own"))
+                problems.append(
+                    Problem(
+                        f"rule {rule.id!r} derives {fact!r}, which is already a "
+                        f"{(clash or ['library measure'])[0]}",
+                        rule.origin,
+                        expected="a fact name of its own",
+                    )
+                )
     return problems
 
 
-def _warnings(policy: EffectivePolicy, rules: list[CompiledRule], today: dt.date | None) -> list[Problem]:
+def _warnings(
+    policy: EffectivePolicy, rules: list[CompiledRule], today: dt.date | None
+) -> list[Problem]:
     out = []
     recommended = {a for r in policy.rules for a in r.recommend}
     for name, action in policy.actions.items():
         if name not in recommended:
-            out.append(Problem(f"action {name!r} is recommended by no rule", action.origin, severity="warning"))
+            out.append(
+                Problem(
+                    f"action {name!r} is recommended by no rule", action.origin, severity="warning"
+                )
+            )
     used = {n for action in policy.actions.values() for n in action.parameters}
     used |= {use.not_before for use in policy.measures.values() if use.not_before}
     used |= {n for r in rules for n in names_used(r.condition.node).get("parameter", set())}
-    used |= {n for r in rules for u in r.unless for n in names_used(u.condition.node).get("parameter", set())}
+    used |= {
+        n
+        for r in rules
+        for u in r.unless
+        for n in names_used(u.condition.node).get("parameter", set())
+    }
     for name, param in policy.parameters.items():
         if name not in used:
-            out.append(Problem(f"parameter {name!r} is used by no rule", param.origin, severity="warning"))
+            out.append(
+                Problem(f"parameter {name!r} is used by no rule", param.origin, severity="warning")
+            )
     leaf = policy.leaf
     if today and leaf.review_due and leaf.review_due < today:
-        out.append(Problem(f"policy {leaf.id!r} was due for review on {leaf.review_due}",
-                           leaf.document.where(("review_due",)), severity="warning"))
+        out.append(
+            Problem(
+                f"policy {leaf.id!r} was due for review on {leaf.review_due}",
+                leaf.document.where(("review_due",)),
+                severity="warning",
+            )
+        )
     return out
 
 
@@ -345,9 +478,13 @@ def compile_policy(policy: EffectivePolicy, today: dt.date | None = None) -> Rul
     """Compile ``policy``; ``CompileError`` lists every problem, warnings stay on the RuleSet."""
     scope = policy_scope(policy)
     work = _Compile(policy, scope)
-    work.problems += _citation_problems(policy) + _name_clashes(policy, scope) + _event_type_problems(policy)
+    work.problems += (
+        _citation_problems(policy) + _name_clashes(policy, scope) + _event_type_problems(policy)
+    )
     work.problems += _not_before_problems(policy)
-    compiled = [c for c in (work.rule(rule, i) for i, rule in enumerate(policy.rules)) if c is not None]
+    compiled = [
+        c for c in (work.rule(rule, i) for i, rule in enumerate(policy.rules)) if c is not None
+    ]
     if work.problems:
         raise CompileError(work.problems)
     stratified, problems = _stratify(compiled)

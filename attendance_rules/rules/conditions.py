@@ -71,12 +71,17 @@ class Condition:
         return evaluate(self.node, ctx)
 
 
-def compile_condition(text: str, origin: Location, scope: Scope,
-                      column_map: Callable[[int], Location] | None = None) -> Condition:
+def compile_condition(
+    text: str, origin: Location, scope: Scope, column_map: Callable[[int], Location] | None = None
+) -> Condition:
     """Parse and check a ``when``/``unless`` condition, which must be yes/no."""
     node, kind = resolve(parse(text, origin, column_map), scope)
     if kind.kind != "bool":
-        raise error_at(f"a condition must be yes/no, but {node} is {kind}", node.location, found=f"{node} ({kind})",
-                       expected="a comparison, a flag, a fact or another yes/no value",
-                       example=f"{node} >= 10" if kind.kind == "number" else "")
+        raise error_at(
+            f"a condition must be yes/no, but {node} is {kind}",
+            node.location,
+            found=f"{node} ({kind})",
+            expected="a comparison, a flag, a fact or another yes/no value",
+            example=f"{node} >= 10" if kind.kind == "number" else "",
+        )
     return Condition(text, node, kind, locator(text, origin, column_map)(0))

@@ -138,6 +138,7 @@ def _top(node: Node) -> Fn:
         if isinstance(result, bool):
             return _record_is(sink, node, text, result) if sink is not None else result is True
         return result
+
     return top
 
 
@@ -166,6 +167,7 @@ def _truth(node: Node, in_atom: bool = False) -> Fn:
     def truth(ctx: Any, sink: Trace | None) -> bool:
         result = value(ctx, sink)
         return _record_is(sink, node, text, result) if sink is not None else result is True
+
     return truth
 
 
@@ -177,12 +179,16 @@ def _is_yes_no(node: Node) -> bool:
     """True for resolved names and queries that are yes/no by their kind."""
     if isinstance(node, NameRef):
         return node.kind in ("flag", "fact", "setting") or node.unit == "bool"
-    return isinstance(node, EventAny) or (isinstance(node, Literal) and isinstance(node.value, bool))
+    return isinstance(node, EventAny) or (
+        isinstance(node, Literal) and isinstance(node.value, bool)
+    )
 
 
 def is_constant(node: Node) -> bool:
     """Literals, flags and school settings: the same on every day of one pupil's replay."""
-    return isinstance(node, Literal) or (isinstance(node, NameRef) and node.kind in ("flag", "setting"))
+    return isinstance(node, Literal) or (
+        isinstance(node, NameRef) and node.kind in ("flag", "setting")
+    )
 
 
 def _is_atom(node: Node) -> bool:
@@ -202,11 +208,13 @@ def replay_safe(node: Node) -> bool:
 
 def _logged(fn: Fn, node: Node) -> Fn:
     """An atom: ``fn``, noting (itself, its value) in ``ctx.log`` when a replay keeps one."""
+
     def atom(ctx: Any, sink: Trace | None) -> bool:
         value = fn(ctx, sink)
         if sink is None and ctx.log is not None:
             ctx.log.append((atom, value))
         return value
+
     atom.node = node  # type: ignore[attr-defined]  # the atom carries its node (read by stability.py)
     return atom
 
@@ -238,11 +246,14 @@ def _yes_no_truth(node: NameRef) -> Fn:
         if sink is None:
             return bool(ctx.fact(name))
         return _record_is(sink, node, text, value(ctx, sink))
+
     return flag if node.kind == "flag" else fact
 
 
 def _record_is(sink: Trace, node: Node, text: str, value: object) -> bool:
-    sink.comparisons.append(Comparison(node.location, text, "is", value, True, sink.text, "yes", value is True))
+    sink.comparisons.append(
+        Comparison(node.location, text, "is", value, True, sink.text, "yes", value is True)
+    )
     return value is True
 
 
@@ -254,6 +265,7 @@ def _and(items: list[Fn]) -> Fn:
             if not item(ctx, None):
                 return False
         return True
+
     return all_of
 
 
@@ -265,6 +277,7 @@ def _or(items: list[Fn]) -> Fn:
             if item(ctx, None):
                 return True
         return False
+
     return any_of
 
 
@@ -272,7 +285,9 @@ def _value(node: Node) -> Fn:
     """A closure giving the node's value (and, traced, its description in ``sink.text``)."""
     builder = _BUILDERS.get(type(node))
     if builder is None:
-        raise EvaluationError([Problem(f"cannot evaluate {type(node).__name__} {node}", node.location)])
+        raise EvaluationError(
+            [Problem(f"cannot evaluate {type(node).__name__} {node}", node.location)]
+        )
     return builder(node)
 
 
@@ -281,6 +296,7 @@ def _const(value: object, text: str) -> Fn:
         if sink is not None:
             sink.text = text
         return value
+
     return constant
 
 
@@ -295,6 +311,7 @@ def _today(node: Today) -> Fn:
         if sink is not None:
             sink.text = f"today ({show_date(ctx.as_of)})"
         return ctx.as_of
+
     return today
 
 
@@ -310,8 +327,15 @@ def _name(node: NameRef) -> Fn:
         return _parameter(node)
 
     def unresolved(ctx: Any, sink: Trace | None) -> object:
-        raise EvaluationError([Problem(f"name '{name}' was not resolved: compile the condition before evaluating it",
-                                       node.location)])
+        raise EvaluationError(
+            [
+                Problem(
+                    f"name '{name}' was not resolved: compile the condition before evaluating it",
+                    node.location,
+                )
+            ]
+        )
+
     return unresolved
 
 
@@ -327,6 +351,7 @@ def _yes_no(kind: str, name: str) -> Fn:
         if sink is not None:
             sink.text = f"{name}: {show(value)}"
         return value
+
     return flag if kind == "flag" else fact
 
 
@@ -349,6 +374,7 @@ def _setting(name: str) -> Fn:
 
     def setting(ctx: Any, sink: Trace | None) -> object:
         return _missing(sink, ctx.setting(name), what, reason)
+
     return setting
 
 
@@ -366,6 +392,7 @@ def _parameter(node: NameRef) -> Fn:
                 sink.text = f"{name}: {show(value)}"
             return value
         return _missing(sink, value, name, reason, unit)
+
     return parameter
 
 
@@ -382,6 +409,7 @@ def _measure(key: tuple, name: str) -> Fn:
             sink.undefined.append(f"{name}: {text}")
         sink.text = text if name == found.name else f"{name}: {text}"
         return exact_number(found.value)
+
     return measure
 
 
@@ -395,13 +423,19 @@ def _library(node: LibraryMeasure) -> Fn:
 def _compare_node(node: Compare) -> Fn:
     left_key, right_key = _measure_key(node.left), _measure_key(node.right)
     if left_key is not None and right_key is None:
-        return _measure_compare(node, node.op, left_key, _value(node.left), _value(node.right), False)
+        return _measure_compare(
+            node, node.op, left_key, _value(node.left), _value(node.right), False
+        )
     if right_key is not None and left_key is None:
-        return _measure_compare(node, _FLIP[node.op], right_key, _value(node.right), _value(node.left), True)
+        return _measure_compare(
+            node, _FLIP[node.op], right_key, _value(node.right), _value(node.left), True
+        )
     return _general_compare(node)
 
 
-def _measure_compare(node: Compare, op: str, key: tuple, measure: Fn, other: Fn, flipped: bool) -> Fn:
+def _measure_compare(
+    node: Compare, op: str, key: tuple, measure: Fn, other: Fn, flipped: bool
+) -> Fn:
     """``measure OP other`` (``op`` already flipped when the measure is written on the right)."""
     text, written = str(node), node.op
 
@@ -413,8 +447,11 @@ def _measure_compare(node: Compare, op: str, key: tuple, measure: Fn, other: Fn,
         right = (measure if flipped else other)(ctx, sink)
         value, threshold = (right, left) if flipped else (left, right)
         holds = holds_numeric(op, as_pair(value), threshold, ctx.as_of)
-        sink.comparisons.append(Comparison(node.location, text, written, left, right, left_text, sink.text, holds))
+        sink.comparisons.append(
+            Comparison(node.location, text, written, left, right, left_text, sink.text, holds)
+        )
         return holds
+
     return compare
 
 
@@ -427,8 +464,11 @@ def _general_compare(node: Compare) -> Fn:
         right = right_fn(ctx, sink)
         holds = compare_at(op, left, right, ctx.as_of)
         if sink is not None:
-            sink.comparisons.append(Comparison(node.location, text, op, left, right, left_text, sink.text, holds))
+            sink.comparisons.append(
+                Comparison(node.location, text, op, left, right, left_text, sink.text, holds)
+            )
         return holds
+
     return compare
 
 
@@ -441,13 +481,21 @@ def _in_check(node: InCheck) -> Fn:
         value = item(ctx, sink)
         holds = value is not None and any(compare("==", value, option) for option in options)
         if sink is not None:
-            sink.comparisons.append(Comparison(node.location, text, "in", value, options, sink.text, listed, holds))
+            sink.comparisons.append(
+                Comparison(node.location, text, "in", value, options, sink.text, listed, holds)
+            )
         return holds
+
     return in_check
 
 
 def _arith(node: Arith) -> Fn:
-    left_fn, right_fn, text, sign = _value(node.left), _value(node.right), str(node), 1 if node.op == "+" else -1
+    left_fn, right_fn, text, sign = (
+        _value(node.left),
+        _value(node.right),
+        str(node),
+        1 if node.op == "+" else -1,
+    )
 
     def arith(ctx: Any, sink: Trace | None) -> object:
         left, right = left_fn(ctx, sink), right_fn(ctx, sink)
@@ -455,10 +503,13 @@ def _arith(node: Arith) -> Fn:
         if sink is not None:
             sink.text = f"{text}: not recorded" if result is None else f"{text} = {show(result)}"
         return result
+
     return arith
 
 
-def _arith_result(school_days: bool, sign: int, left: object, right: object, ctx: Any) -> dt.date | None:
+def _arith_result(
+    school_days: bool, sign: int, left: object, right: object, ctx: Any
+) -> dt.date | None:
     if school_days:
         if not isinstance(left, dt.date) or not isinstance(right, Fraction):
             return None
@@ -481,15 +532,21 @@ def _matching(node: EventSet, ctx: Any, sink: Trace | None) -> tuple[list, str]:
         found = [e for e in found if node.where.matches(e)]
     if node.window is None:
         return found, ""
-    bounds = (node.window.bounds(as_of) if isinstance(node.window, EventWindow)
-              else ctx.window_bounds(node.window))
+    bounds = (
+        node.window.bounds(as_of)
+        if isinstance(node.window, EventWindow)
+        else ctx.window_bounds(node.window)
+    )
     if bounds is None:
         return [], f" (the window {node.window} is empty)" if sink is not None else ""
     start, end = bounds
     if sink is None:
         return [e for e in found if start <= e.date <= end], ""
-    span = (f"{show_date(start)} to {show_date(end)}" if start > dt.date.min
-            else f"up to {show_date(end)}")
+    span = (
+        f"{show_date(start)} to {show_date(end)}"
+        if start > dt.date.min
+        else f"up to {show_date(end)}"
+    )
     return [e for e in found if start <= e.date <= end], f" ({span})"
 
 
@@ -504,6 +561,7 @@ def _event_any(node: EventAny) -> Fn:
             latest = f" (latest on {show_date(found[-1].date)})" if found else ""
             sink.text = f"{text}: {show(bool(found))}{span}{latest}"
         return bool(found)
+
     return any_event
 
 
@@ -516,6 +574,7 @@ def _event_count(node: EventCount) -> Fn:
         if sink is not None:
             sink.text = f"{text} = {n}{whose}{span}"
         return Fraction(n)
+
     return count
 
 
@@ -541,8 +600,10 @@ def _latest_event(event: str, ctx: Any, sink: Trace | None) -> Any:
     return found[-1] if found else None
 
 
-def _from_latest(node: EventLatest | TimeSince | SchoolDaysSince,
-                 value_of: Callable[[Any, Any, Trace | None], object]) -> Fn:
+def _from_latest(
+    node: EventLatest | TimeSince | SchoolDaysSince,
+    value_of: Callable[[Any, Any, Trace | None], object],
+) -> Fn:
     """A value read from the latest event of the node's type (None, traced with a reason, when none)."""
     text, kind = str(node), node.event
 
@@ -553,6 +614,7 @@ def _from_latest(node: EventLatest | TimeSince | SchoolDaysSince,
                 sink.text = f"{text}: no {kind} recorded"
             return None
         return value_of(event, ctx, sink)
+
     return from_latest
 
 
@@ -562,10 +624,13 @@ def _event_latest(node: EventLatest) -> Fn:
     def latest(event: Any, ctx: Any, sink: Trace | None) -> object:
         value = event.date if field == "date" else exact_number(event.get(field))
         if value is None:
-            return _missing(sink, None, text, f"the latest {kind} ({show_date(event.date)}) has no {field}")
+            return _missing(
+                sink, None, text, f"the latest {kind} ({show_date(event.date)}) has no {field}"
+            )
         if sink is not None:
             sink.text = f"{text} = {show(value)} ({kind} on {show_date(event.date)})"
         return value
+
     return _from_latest(node, latest)
 
 
@@ -577,6 +642,7 @@ def _time_since(node: TimeSince) -> Fn:
         if sink is not None:
             sink.text = f"{text} = {elapsed} (since {show_date(event.date)})"
         return elapsed
+
     return _from_latest(node, since)
 
 
@@ -586,17 +652,28 @@ def _school_days_since(node: SchoolDaysSince) -> Fn:
     def since(event: Any, ctx: Any, sink: Trace | None) -> object:
         count = Fraction(count_school_days(event.date, ctx.as_of, ctx.pupil.register.days))
         if sink is not None:
-            sink.text = f"{text} = {show(count, 'school_days')} (school days after {show_date(event.date)})"
+            sink.text = (
+                f"{text} = {show(count, 'school_days')} (school days after {show_date(event.date)})"
+            )
         return count
+
     return _from_latest(node, since)
 
 
 _BUILDERS: dict[type, Callable[[Any], Fn]] = {
-    Literal: _literal, Today: _today, NameRef: _name, LibraryMeasure: _library,
-    Compare: _compare_node, InCheck: _in_check, Arith: _arith,
+    Literal: _literal,
+    Today: _today,
+    NameRef: _name,
+    LibraryMeasure: _library,
+    Compare: _compare_node,
+    InCheck: _in_check,
+    Arith: _arith,
     And: lambda node: _and([_truth(item) for item in node.items]),
     Or: lambda node: _or([_truth(item) for item in node.items]),
     Not: lambda node: _truth(node),
-    EventAny: _event_any, EventCount: _event_count, EventLatest: _event_latest,
-    TimeSince: _time_since, SchoolDaysSince: _school_days_since,
+    EventAny: _event_any,
+    EventCount: _event_count,
+    EventLatest: _event_latest,
+    TimeSince: _time_since,
+    SchoolDaysSince: _school_days_since,
 }

@@ -32,10 +32,13 @@ _WORD_RE = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
 _TAIL_RE = re.compile(r"[A-Za-z0-9_.]*")
 
 
-def error_at(message: str, location: Location, found: str = "", expected: str = "",
-             example: str = "") -> ConditionError:
+def error_at(
+    message: str, location: Location, found: str = "", expected: str = "", example: str = ""
+) -> ConditionError:
     """A ConditionError carrying one located problem."""
-    return ConditionError([Problem(message, location, found=found, expected=expected, example=example)])
+    return ConditionError(
+        [Problem(message, location, found=found, expected=expected, example=example)]
+    )
 
 
 _TokenKind = Literal["name", "number", "string", "date", "op", "punct", "end"]
@@ -56,10 +59,14 @@ class Token:
             return f"keyword '{self.text}'" if self.text in KEYWORDS else f"name '{self.text}'"
         if self.kind in ("op", "punct"):
             return f"'{self.text}'"
-        return {"number": "number ", "string": "text ", "date": "date "}.get(self.kind, "") + self.text
+        return {"number": "number ", "string": "text ", "date": "date "}.get(
+            self.kind, ""
+        ) + self.text
 
 
-def locator(text: str, origin: Location, column_map: Callable[[int], Location] | None) -> Callable[[int], Location]:
+def locator(
+    text: str, origin: Location, column_map: Callable[[int], Location] | None
+) -> Callable[[int], Location]:
     """Map a character offset of ``text`` to its Location (one past the end included)."""
     if column_map is None:
         return lambda offset: origin.shifted(column=offset)
@@ -94,15 +101,24 @@ def _next_token(text: str, i: int, where: Location) -> tuple[Token, int]:
     if char.isascii() and (char.isalpha() or char == "_"):
         word = _WORD_RE.match(text, i).group()  # type: ignore[union-attr]  # matches: text[i] starts a word
         if word != word.lower():
-            raise error_at("names and keywords are written in lower case", where, found=repr(word),
-                           expected=repr(word.lower()))
+            raise error_at(
+                "names and keywords are written in lower case",
+                where,
+                found=repr(word),
+                expected=repr(word.lower()),
+            )
         return Token("name", word, where), i + len(word)
     if char in "'\"":
         end = text.find(char, i + 1)
         if end < 0:
-            raise error_at("unterminated text: the quote is never closed", where, found=repr(text[i:i + 30]),
-                           expected=f"a closing {char}", example='"no_improvement"')
-        return Token("string", text[i:end + 1], where, text[i + 1:end]), end + 1
+            raise error_at(
+                "unterminated text: the quote is never closed",
+                where,
+                found=repr(text[i : i + 30]),
+                expected=f"a closing {char}",
+                example='"no_improvement"',
+            )
+        return Token("string", text[i : end + 1], where, text[i + 1 : end]), end + 1
     return _symbol_token(text, i, where)
 
 
@@ -114,19 +130,29 @@ def _number_token(text: str, i: int, where: Location) -> tuple[Token, int]:
         try:
             return Token("date", written, where, dt.date.fromisoformat(written)), date_match.end()
         except ValueError:
-            raise error_at("bad date", where, found=repr(written), expected="a real date written YYYY-MM-DD",
-                           example="2024-08-19") from None
+            raise error_at(
+                "bad date",
+                where,
+                found=repr(written),
+                expected="a real date written YYYY-MM-DD",
+                example="2024-08-19",
+            ) from None
     number = NUMBER_RE.match(text, i).group()  # type: ignore[union-attr]  # matches: text[i] is a digit
     tail = _TAIL_RE.match(text, i + len(number)).group()  # type: ignore[union-attr]  # matches, maybe empty
     if tail:
-        raise error_at("bad number", where, found=repr(number + tail),
-                       expected="a whole or decimal number, then a space before any unit", example="10 sessions")
+        raise error_at(
+            "bad number",
+            where,
+            found=repr(number + tail),
+            expected="a whole or decimal number, then a space before any unit",
+            example="10 sessions",
+        )
     return Token("number", number, where, Fraction(number)), i + len(number)
 
 
 def _symbol_token(text: str, i: int, where: Location) -> tuple[Token, int]:
     """An operator or punctuation mark starting at ``text[i]``."""
-    pair = text[i:i + 2]
+    pair = text[i : i + 2]
     if pair in COMPARE_OPS:
         return Token("op", pair, where), i + 2
     char = text[i]
@@ -135,6 +161,12 @@ def _symbol_token(text: str, i: int, where: Location) -> tuple[Token, int]:
     if char in "(),.+-%£":
         return Token("punct", char, where), i + 1
     if char in "=!":
-        raise error_at(f"'{char}' is not an operator", where, found=repr(char), expected="'==' or '!='")
-    raise error_at("unexpected character", where, found=repr(char),
-                   expected="names, numbers, quoted text, dates, comparison operators or ( ) , . + - % £")
+        raise error_at(
+            f"'{char}' is not an operator", where, found=repr(char), expected="'==' or '!='"
+        )
+    raise error_at(
+        "unexpected character",
+        where,
+        found=repr(char),
+        expected="names, numbers, quoted text, dates, comparison operators or ( ) , . + - % £",
+    )

@@ -72,7 +72,9 @@ class Node:
     """A node of a parsed condition. Nodes compare by structure; ``location`` is not compared."""
 
     location: Location = attrs.field(eq=False)
-    level: ClassVar[int] = 6  # binding strength when rendered: 1 or, 2 and, 3 not, 4 compare, 5 sum, 6 atom
+    level: ClassVar[int] = (
+        6  # binding strength when rendered: 1 or, 2 and, 3 not, 4 compare, 5 sum, 6 atom
+    )
 
     def children(self) -> tuple["Node", ...]:
         """The node's direct sub-expressions."""
@@ -351,8 +353,19 @@ def names_used(node: Node) -> dict[str, set[str]]:
     setting, event (event types, including ``since latest EVENT`` windows) and
     unresolved (names of a tree not yet passed through ``resolve``).
     """
-    used: dict[str, set[str]] = {k: set() for k in
-                                 ("parameter", "measure", "library", "flag", "fact", "setting", "event", "unresolved")}
+    used: dict[str, set[str]] = {
+        k: set()
+        for k in (
+            "parameter",
+            "measure",
+            "library",
+            "flag",
+            "fact",
+            "setting",
+            "event",
+            "unresolved",
+        )
+    }
     for current in walk(node):
         if isinstance(current, NameRef):
             used[current.kind or "unresolved"].add(current.name)

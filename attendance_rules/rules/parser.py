@@ -48,11 +48,21 @@ MAX_DEPTH = 50  # nested parentheses, 'not' and '+'/'-' terms together
 MAX_WINDOW = 10000  # largest N in 'last N ...'
 
 _UNIT_WORDS = {
-    "sessions": "sessions", "session": "sessions", "days": "days", "day": "days", "weeks": "weeks",
-    "week": "weeks", "years": "years", "year": "years", "pounds": "pounds", "count": "count",
+    "sessions": "sessions",
+    "session": "sessions",
+    "days": "days",
+    "day": "days",
+    "weeks": "weeks",
+    "week": "weeks",
+    "years": "years",
+    "year": "years",
+    "pounds": "pounds",
+    "count": "count",
 }
-_WINDOW_HELP = ("academic year, this term, last N school weeks, last N calendar weeks "
-                "(or weeks, days, years) or since latest EVENT")
+_WINDOW_HELP = (
+    "academic year, this term, last N school weeks, last N calendar weeks "
+    "(or weeks, days, years) or since latest EVENT"
+)
 
 
 class _Parser:
@@ -98,14 +108,20 @@ class _Parser:
         """Raise a ConditionError at the current token listing everything acceptable here."""
         options = (self.tried if self.tried_at == self.pos else []) + [what]
         found = self.tok.describe()
-        raise error_at(f"unexpected {found}", self.tok.location, found=found, expected=join_options(options))
+        raise error_at(
+            f"unexpected {found}", self.tok.location, found=found, expected=join_options(options)
+        )
 
     def enter(self, token: Token) -> None:
         """One level deeper; refuse conditions nested more than MAX_DEPTH levels."""
         self.depth += 1
         if self.depth > MAX_DEPTH:
-            raise error_at("condition nested too deeply", token.location, found=token.describe(),
-                           expected=f"at most {MAX_DEPTH} levels of parentheses, 'not' and '+'/'-'")
+            raise error_at(
+                "condition nested too deeply",
+                token.location,
+                found=token.describe(),
+                expected=f"at most {MAX_DEPTH} levels of parentheses, 'not' and '+'/'-'",
+            )
 
     def name(self, what: str, keywords: bool = False) -> Token:
         """Consume a name (not a keyword unless ``keywords``) or fail saying ``what`` was expected."""
@@ -117,8 +133,13 @@ class _Parser:
     def condition(self) -> Node:
         """The whole token list as one expression."""
         if self.tok.kind == "end":
-            raise error_at("empty condition", self.tok.location, found="nothing",
-                           expected="a condition", example="unauthorised_12w >= pn_warning_threshold")
+            raise error_at(
+                "empty condition",
+                self.tok.location,
+                found="nothing",
+                expected="a condition",
+                example="unauthorised_12w >= pn_warning_threshold",
+            )
         node = self.parse_or()
         if self.tok.kind != "end":
             self.fail("end of condition")
@@ -182,13 +203,21 @@ class _Parser:
             return self.literal()
         if self.at("("):
             return self.parenthesised()
-        handler = {"today": self.today, "any": self.event_set, "count": self.event_set, "latest": self.latest,
-                   "time": self.time_since, "school": self.setting}.get(token.text if token.kind == "name" else "")
+        handler = {
+            "today": self.today,
+            "any": self.event_set,
+            "count": self.event_set,
+            "latest": self.latest,
+            "time": self.time_since,
+            "school": self.setting,
+        }.get(token.text if token.kind == "name" else "")
         if handler is not None:
             return handler()
         if token.kind == "name" and token.text not in KEYWORDS:
             return self.name_ref()
-        return self.fail("a value (a number, quoted text, a date, a name, today, '(' or any/count/latest/time since)")
+        return self.fail(
+            "a value (a number, quoted text, a date, a name, today, '(' or any/count/latest/time since)"
+        )
 
     def parenthesised(self) -> Node:
         opening = self.expect(("(",), "'('")
@@ -203,7 +232,9 @@ class _Parser:
         token = self.tok
         if token.kind in ("string", "date") or self.at("true", "false"):
             self.pos += 1
-            value = token.text == "true" if token.kind == "name" else token.value  # a name here is true or false
+            value = (
+                token.text == "true" if token.kind == "name" else token.value
+            )  # a name here is true or false
             return Literal(token.location, value)
         if self.accept("£"):
             number = self.tok if self.tok.kind == "number" else self.fail("an amount after '£'")
@@ -221,7 +252,11 @@ class _Parser:
         if self.tok.kind == "name" and self.tok.text in _UNIT_WORDS:
             self.pos += 1
             return _UNIT_WORDS[self.tokens[self.pos - 1].text]
-        if self.at("school") and self.peek().kind == "name" and self.peek().text in ("days", "day", "weeks", "week"):
+        if (
+            self.at("school")
+            and self.peek().kind == "name"
+            and self.peek().text in ("days", "day", "weeks", "week")
+        ):
             self.pos += 2
             return "school_" + _UNIT_WORDS[self.tokens[self.pos - 1].text]
         return ""
@@ -234,7 +269,9 @@ class _Parser:
         keyword = self.tokens[self.pos]
         self.pos += 1
         self.expect((".",), "'.' and a setting name, as in school.traded_ews")
-        return NameRef(keyword.location, self.name("a school setting name", keywords=True).text, "setting")
+        return NameRef(
+            keyword.location, self.name("a school setting name", keywords=True).text, "setting"
+        )
 
     def name_ref(self) -> Node:
         token = self.name("a name")
@@ -251,10 +288,20 @@ class _Parser:
         per = None
         if keyword.text == "count" and self.accept("per", note="'per'"):
             per = self.name("a field name of the event to count per value of", keywords=True)
-        window, window_at = (self.window() if self.accept("within", note="'within'") else (None, Location()))
+        window, window_at = (
+            self.window() if self.accept("within", note="'within'") else (None, Location())
+        )
         cls = EventAny if keyword.text == "any" else EventCount
-        return cls(keyword.location, event.text, where, window, event.location, window_at,
-                   per.text if per else "", per.location if per else Location())
+        return cls(
+            keyword.location,
+            event.text,
+            where,
+            window,
+            event.location,
+            window_at,
+            per.text if per else "",
+            per.location if per else Location(),
+        )
 
     def event_filter(self) -> EventFilter:
         field = self.name("a field name of the event", keywords=True)
@@ -265,7 +312,9 @@ class _Parser:
         keyword = self.tokens[self.pos]
         self.pos += 1
         event = self.name("an event type, such as review_held")
-        self.expect((".",), "'.' and a field, as in latest review_held.outcome or latest review_held.date")
+        self.expect(
+            (".",), "'.' and a field, as in latest review_held.outcome or latest review_held.date"
+        )
         field = self.name("a field name, or date", keywords=True)
         return EventLatest(keyword.location, event.text, field.text, event.location, field.location)
 
@@ -297,19 +346,34 @@ class _Parser:
     def last_window(self) -> Window | EventWindow:
         """The rest of ``last N UNIT``."""
         token = self.tok
-        if token.kind != "number" or token.value.denominator != 1 or not 1 <= token.value <= MAX_WINDOW:
+        if (
+            token.kind != "number"
+            or token.value.denominator != 1
+            or not 1 <= token.value <= MAX_WINDOW
+        ):
             found = token.describe()
-            raise error_at(f"bad window size: {found}", token.location, found=found,
-                           expected=f"a whole number from 1 to {MAX_WINDOW}", example="last 12 school weeks")
+            raise error_at(
+                f"bad window size: {found}",
+                token.location,
+                found=found,
+                expected=f"a whole number from 1 to {MAX_WINDOW}",
+                example="last 12 school weeks",
+            )
         self.pos += 1
         n = int(token.value)
         if self.accept("school", "calendar"):
             kind = self.tokens[self.pos - 1].text
             self.expect(("weeks", "week"), f"'weeks', as in last {n} {kind} weeks")
             return Window(f"{kind}_weeks", n)
-        unit = self.expect(("weeks", "week", "days", "day", "years", "year"),
-                           "school weeks, calendar weeks, weeks, days or years").text
-        return Window("calendar_weeks", n) if unit.startswith("week") else EventWindow(_UNIT_WORDS[unit], n)
+        unit = self.expect(
+            ("weeks", "week", "days", "day", "years", "year"),
+            "school weeks, calendar weeks, weeks, days or years",
+        ).text
+        return (
+            Window("calendar_weeks", n)
+            if unit.startswith("week")
+            else EventWindow(_UNIT_WORDS[unit], n)
+        )
 
 
 def parse(text: str, origin: Location, column_map: Callable[[int], Location] | None = None) -> Node:
@@ -320,9 +384,15 @@ def parse(text: str, origin: Location, column_map: Callable[[int], Location] | N
     Raises ConditionError, located at the offending token, and nothing else.
     """
     if not isinstance(text, str):
-        raise error_at("a condition must be text", origin, found=type(text).__name__, expected="text")
+        raise error_at(
+            "a condition must be text", origin, found=type(text).__name__, expected="text"
+        )
     locate = locator(text, origin, column_map)
     if len(text) > MAX_LENGTH:
-        raise error_at("condition too long", locate(MAX_LENGTH), found=f"{len(text)} characters",
-                       expected=f"at most {MAX_LENGTH} characters; split it using derived facts")
+        raise error_at(
+            "condition too long",
+            locate(MAX_LENGTH),
+            found=f"{len(text)} characters",
+            expected=f"at most {MAX_LENGTH} characters; split it using derived facts",
+        )
     return _Parser(tokenize(text, locate)).condition()

@@ -100,7 +100,12 @@ class Trace:
 
     def outcome(self, value: object) -> Outcome:
         """The ``Outcome`` of a traced evaluation that gave ``value``."""
-        return Outcome(value, tuple(self.comparisons), tuple(self.measures), tuple(dict.fromkeys(self.undefined)))
+        return Outcome(
+            value,
+            tuple(self.comparisons),
+            tuple(self.measures),
+            tuple(dict.fromkeys(self.undefined)),
+        )
 
 
 class ProtocolContext:

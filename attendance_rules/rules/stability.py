@@ -93,13 +93,23 @@ class Lookahead:
         as_of, days = ctx.as_of, ctx.pupil.register.days
         self.year_end = dt.date(academic_year_start(as_of).year + 1, 8, 31)
         terms = ctx.calendar.terms
-        term = (next((t.start for t in terms if t.start > as_of), dt.date.max) if terms
-                else _next_inferred_term(as_of, days))
-        self.term_end = min(term - dt.timedelta(days=1) if term < dt.date.max else term, self.year_end)
+        term = (
+            next((t.start for t in terms if t.start > as_of), dt.date.max)
+            if terms
+            else _next_inferred_term(as_of, days)
+        )
+        self.term_end = min(
+            term - dt.timedelta(days=1) if term < dt.date.max else term, self.year_end
+        )
         start = bisect_right(days, as_of.toordinal())
-        self.days = [dt.date.fromordinal(d) for d in days[start:bisect_right(days, self.year_end.toordinal())]]
+        self.days = [
+            dt.date.fromordinal(d)
+            for d in days[start : bisect_right(days, self.year_end.toordinal())]
+        ]
         self._contexts: dict[int, Any] = {}
-        self._now: dict[int, bool] = {}  # truths on ctx's own day, by node id (the nodes live in the rules)
+        self._now: dict[
+            int, bool
+        ] = {}  # truths on ctx's own day, by node id (the nodes live in the rules)
 
     def bound(self, atom: Any) -> dt.date:
         """The last of the next school days on which ``atom`` is sure to read as on ``ctx``'s day."""
@@ -113,8 +123,11 @@ class Lookahead:
         end = self.term_end if term else self.year_end
         if events:
             as_of = self.ctx.as_of
-            later = (e.date for e in self.ctx.pupil.events
-                     if e.date > as_of and (events is _ANY or e.type in events))
+            later = (
+                e.date
+                for e in self.ctx.pupil.events
+                if e.date > as_of and (events is _ANY or e.type in events)
+            )
             first = min(later, default=dt.date.max)
             if first <= end:
                 end = first - dt.timedelta(days=1)
@@ -151,7 +164,11 @@ class Lookahead:
             return last
         if isinstance(node, Not):
             return self.index(node.item, last)
-        if is_constant(node) or (isinstance(node, NameRef) and node.kind == "parameter") or _events_only(node):
+        if (
+            is_constant(node)
+            or (isinstance(node, NameRef) and node.kind == "parameter")
+            or _events_only(node)
+        ):
             return last
         if isinstance(node, EventAny) or _one_way(node, self.ctx):
             return self._flip_search(node, last)
@@ -171,13 +188,19 @@ class Lookahead:
         school day adds at most two sessions, and each calendar day drops at most two."""
         key, op, other = spec
         pair, threshold = ctx.measure_pair(key), other(ctx, None)
-        if pair is None or isinstance(threshold, bool) or not isinstance(threshold, (int, Fraction)):
+        if (
+            pair is None
+            or isinstance(threshold, bool)
+            or not isinstance(threshold, (int, Fraction))
+        ):
             return 0
         n, d = pair
         value = Fraction(n, d)
         holds = OPERATORS[op](value, Fraction(threshold))
         rising = holds != (op in (">=", ">"))  # the truth flips by the count rising
-        gap = abs(Fraction(threshold) - value) * d  # sessions the count must move (roughly; err low)
+        gap = (
+            abs(Fraction(threshold) - value) * d
+        )  # sessions the count must move (roughly; err low)
         sessions = max(0, int(gap) - 1)
         if rising:
             return sessions // 2
@@ -214,7 +237,11 @@ class Lookahead:
         if not self.days:
             return -1
         start = bisect_left(reg.slots, self.days[0].toordinal() * 2)
-        found = [i for i in (reg.codes.find(bytes([n]), start) for n in reg.codebook.ids_for("N")) if i >= 0]
+        found = [
+            i
+            for i in (reg.codes.find(bytes([n]), start) for n in reg.codebook.ids_for("N"))
+            if i >= 0
+        ]
         if not found:
             return len(self.days) - 1
         first = dt.date.fromordinal(reg.slots[min(found)] >> 1)
@@ -262,7 +289,9 @@ def _one_way(node: Node, ctx: Any) -> bool:
     if not isinstance(node, Compare) or node.op in ("==", "!="):
         return False
     sides = (node.left, node.right)
-    fixed = [s for s in sides if is_constant(s) or (isinstance(s, NameRef) and s.kind == "parameter")]
+    fixed = [
+        s for s in sides if is_constant(s) or (isinstance(s, NameRef) and s.kind == "parameter")
+    ]
     moving = [s for s in sides if s not in fixed]
     if len(fixed) != 1 or len(moving) != 1:
         return False
@@ -273,7 +302,9 @@ def _one_way(node: Node, ctx: Any) -> bool:
     if spec is None:
         return False
     name, window, _ = ctx._spec(spec[0])
-    return MEASURES[name].kind in ("count", "days") and (window is None or window.kind in _STEADY_WINDOWS)
+    return MEASURES[name].kind in ("count", "days") and (
+        window is None or window.kind in _STEADY_WINDOWS
+    )
 
 
 def _run_spec(node: Node, ctx: Any) -> tuple | None:
@@ -291,7 +322,11 @@ def _sliding_count_spec(node: Node, ctx: Any) -> tuple | None:
         return None
     name, window, _ = ctx._spec(spec[0])
     # a calendar-weeks window drops one day's sessions a day; a school-weeks one drops a whole week at once
-    if MEASURES[name].kind not in ("count", "days") or window is None or window.kind != "calendar_weeks":
+    if (
+        MEASURES[name].kind not in ("count", "days")
+        or window is None
+        or window.kind != "calendar_weeks"
+    ):
         return None
     return spec
 
@@ -320,7 +355,10 @@ def _rate_days(spec: tuple, ctx: Any) -> int:
         return 0
     part, possible = pair
     f = part * t.denominator - t.numerator * possible
-    down, up = 2 * t.numerator, 2 * (t.denominator - t.numerator)  # the largest daily fall and rise of f
+    down, up = (
+        2 * t.numerator,
+        2 * (t.denominator - t.numerator),
+    )  # the largest daily fall and rise of f
     big = 10**9
     if op in (">=", "<"):  # the truth turns on f >= 0
         return (f // down if down else big) if f >= 0 else ((-f - 1) // up if up else big)

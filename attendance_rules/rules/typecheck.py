@@ -46,8 +46,9 @@ __all__ = ["Scope", "Type", "check", "resolve"]
 
 
 _GENERIC_UNITS = ("", "count")  # a bare number or a count matches any count-like unit
-_MEASURE_WINDOW_HELP = ("academic year, this term, last N school weeks, last N calendar weeks "
-                        "or since latest EVENT")
+_MEASURE_WINDOW_HELP = (
+    "academic year, this term, last N school weeks, last N calendar weeks or since latest EVENT"
+)
 
 
 @attrs.frozen
@@ -66,8 +67,12 @@ class Type:
 
     def __str__(self) -> str:
         if self.kind == "number":
-            return {"": "a plain number", "count": "a count"}.get(self.unit, self.unit.replace("_", " "))
-        return {"bool": "yes/no", "duration": "a duration", "date": "a date"}.get(self.kind, self.kind)
+            return {"": "a plain number", "count": "a count"}.get(
+                self.unit, self.unit.replace("_", " ")
+            )
+        return {"bool": "yes/no", "duration": "a duration", "date": "a date"}.get(
+            self.kind, self.kind
+        )
 
 
 _BOOL = Type("bool")
@@ -153,15 +158,24 @@ def _mismatch_hint(left: Type, right: Type) -> tuple[str, str]:
     """What a mismatched comparison should have had (``expected``, ``example``)."""
     units = {left.unit, right.unit}
     if units == {"sessions", "days"}:
-        return ("the same unit on both sides: sessions with sessions, or days with days (a day is two sessions; "
-                "days_absent and unauthorised_days count days)", "days_absent over academic year >= 5 days")
+        return (
+            "the same unit on both sides: sessions with sessions, or days with days (a day is two sessions; "
+            "days_absent and unauthorised_days count days)",
+            "days_absent over academic year >= 5 days",
+        )
     if "percent" in units:
         return "percent on both sides, written with %", "attendance_rate over academic year <= 90%"
     if "duration" in (left.kind, right.kind):
-        return ("a duration on both sides, such as 6 weeks or 10 days (school weeks are a count, not calendar time), "
-                "or school days after an event", "time since latest leave_request > 10 school days")
+        return (
+            "a duration on both sides, such as 6 weeks or 10 days (school weeks are a count, not calendar time), "
+            "or school days after an event",
+            "time since latest leave_request > 10 school days",
+        )
     if "text" in (left.kind, right.kind):
-        return "text on both sides, compared with ==, != or in", 'latest review_held.outcome == "improved"'
+        return (
+            "text on both sides, compared with ==, != or in",
+            'latest review_held.outcome == "improved"',
+        )
     return "values of the same kind and unit on both sides", ""
 
 
@@ -176,9 +190,18 @@ class _Checker:
         return getattr(self, "visit_" + type(node).__name__)(node)
 
     def visit_Literal(self, node: Literal) -> tuple[Node, Type]:
-        if node.unit == "years" and isinstance(node.value, Fraction) and node.value.denominator != 1:
-            raise error_at("a duration in years must be a whole number", node.location, found=str(node),
-                           expected="whole years, or weeks or days", example="2 years")
+        if (
+            node.unit == "years"
+            and isinstance(node.value, Fraction)
+            and node.value.denominator != 1
+        ):
+            raise error_at(
+                "a duration in years must be a whole number",
+                node.location,
+                found=str(node),
+                expected="whole years, or weeks or days",
+                example="2 years",
+            )
         return node, _literal_type(node)
 
     def visit_Today(self, node: Today) -> tuple[Node, Type]:
@@ -189,11 +212,17 @@ class _Checker:
             return self.setting(node)
         scope, name = self.scope, node.name
         if name in scope.parameters:
-            return attrs.evolve(node, kind="parameter", unit=scope.parameters[name]), _unit_type(scope.parameters[name])
+            return attrs.evolve(node, kind="parameter", unit=scope.parameters[name]), _unit_type(
+                scope.parameters[name]
+            )
         if name in scope.measures:
-            return attrs.evolve(node, kind="measure", unit=scope.measures[name]), _unit_type(scope.measures[name])
+            return attrs.evolve(node, kind="measure", unit=scope.measures[name]), _unit_type(
+                scope.measures[name]
+            )
         if name in scope.flags or name in scope.facts:
-            return attrs.evolve(node, kind="flag" if name in scope.flags else "fact", unit="bool"), _BOOL
+            return attrs.evolve(
+                node, kind="flag" if name in scope.flags else "fact", unit="bool"
+            ), _BOOL
         if name in MEASURES:
             return self.visit(LibraryMeasure(node.location, name))
         return self.unknown_name(node)
@@ -202,51 +231,97 @@ class _Checker:
         known = self.scope.settings
         if known and node.name not in known:
             close = difflib.get_close_matches(node.name, sorted(known), n=3)
-            hint = f"; did you mean {join_options(['school.' + c for c in close])}?" if close else ""
-            raise error_at(f"unknown school setting '{node.name}'{hint}", node.location, found=f"school.{node.name}",
-                           expected=join_options(sorted("school." + k for k in known)))
+            hint = (
+                f"; did you mean {join_options(['school.' + c for c in close])}?" if close else ""
+            )
+            raise error_at(
+                f"unknown school setting '{node.name}'{hint}",
+                node.location,
+                found=f"school.{node.name}",
+                expected=join_options(sorted("school." + k for k in known)),
+            )
         return node, Type("bool", "setting")
 
     def unknown_name(self, node: NameRef) -> NoReturn:
         name = node.name
         if name in self.scope.event_fields:
-            raise error_at(f"'{name}' is an event type, not a value", node.location, found=name,
-                           expected="an event query", example=f"any {name} within academic year")
+            raise error_at(
+                f"'{name}' is an event type, not a value",
+                node.location,
+                found=name,
+                expected="an event query",
+                example=f"any {name} within academic year",
+            )
         close = difflib.get_close_matches(name, self.scope.known_names(), n=3)
         hint = f"; did you mean {join_options(close)}?" if close else ""
-        raise error_at(f"unknown name '{name}'{hint}", node.location, found=name,
-                       expected="a parameter, named measure, library measure, flag or derived fact of this policy")
+        raise error_at(
+            f"unknown name '{name}'{hint}",
+            node.location,
+            found=name,
+            expected="a parameter, named measure, library measure, flag or derived fact of this policy",
+        )
 
     def visit_LibraryMeasure(self, node: LibraryMeasure) -> tuple[Node, Type]:
         name, spec = node.name, MEASURES.get(node.name)
         if spec is None:
             return self.not_a_library_measure(node)
         if name == "code_sessions":
-            raise error_at("code_sessions needs a list of codes, so it can only be used as a named measure",
-                           node.location, found=name, expected="a measure defined under measures: with codes",
-                           example="pn_sessions: {measure: code_sessions, codes: [G, N, O, U], window: last 10 school weeks}")
+            raise error_at(
+                "code_sessions needs a list of codes, so it can only be used as a named measure",
+                node.location,
+                found=name,
+                expected="a measure defined under measures: with codes",
+                example="pn_sessions: {measure: code_sessions, codes: [G, N, O, U], window: last 10 school weeks}",
+            )
         if spec.kind == "run" and node.window is not None:
-            raise error_at(f"{name} takes no window", node.window_location, found=f"over {node.window}",
-                           expected=f"{name} on its own", example=f"{name} >= 3 days")
+            raise error_at(
+                f"{name} takes no window",
+                node.window_location,
+                found=f"over {node.window}",
+                expected=f"{name} on its own",
+                example=f"{name} >= 3 days",
+            )
         if spec.kind != "run" and node.window is None:
-            raise error_at(f"{name} is a library measure and needs a window", node.location, found=name,
-                           expected=f"{name} over WINDOW, where WINDOW is {_MEASURE_WINDOW_HELP}",
-                           example=f"{name} over academic year")
+            raise error_at(
+                f"{name} is a library measure and needs a window",
+                node.location,
+                found=name,
+                expected=f"{name} over WINDOW, where WINDOW is {_MEASURE_WINDOW_HELP}",
+                example=f"{name} over academic year",
+            )
         if isinstance(node.window, EventWindow):
-            raise error_at("measures cannot use this window", node.window_location, found=str(node.window),
-                           expected=_MEASURE_WINDOW_HELP, example=f"{name} over last 12 school weeks")
+            raise error_at(
+                "measures cannot use this window",
+                node.window_location,
+                found=str(node.window),
+                expected=_MEASURE_WINDOW_HELP,
+                example=f"{name} over last 12 school weeks",
+            )
         self.window(node.window, node.window_location)
         return node, Type("number", spec.unit)
 
     def not_a_library_measure(self, node: LibraryMeasure) -> NoReturn:
         scope, name = self.scope, node.name
-        if name in scope.parameters or name in scope.measures or name in scope.flags or name in scope.facts:
-            raise error_at(f"'over' applies only to library measures; {name} is not one", node.location,
-                           found=f"{name} over {node.window}", expected=f"{name} on its own (a named measure has its own window)")
+        if (
+            name in scope.parameters
+            or name in scope.measures
+            or name in scope.flags
+            or name in scope.facts
+        ):
+            raise error_at(
+                f"'over' applies only to library measures; {name} is not one",
+                node.location,
+                found=f"{name} over {node.window}",
+                expected=f"{name} on its own (a named measure has its own window)",
+            )
         close = difflib.get_close_matches(name, [n for n in MEASURES if n != "code_sessions"], n=3)
         hint = f"; did you mean {join_options(close)}?" if close else ""
-        raise error_at(f"unknown library measure '{name}'{hint}", node.location, found=name,
-                       expected=join_options(sorted(n for n in MEASURES if n != "code_sessions")))
+        raise error_at(
+            f"unknown library measure '{name}'{hint}",
+            node.location,
+            found=name,
+            expected=join_options(sorted(n for n in MEASURES if n != "code_sessions")),
+        )
 
     def window(self, window: Window | EventWindow | None, where: Location) -> None:
         """Check the event type of a ``since latest EVENT`` window."""
@@ -259,8 +334,12 @@ class _Checker:
         if fields is None:
             close = difflib.get_close_matches(name, sorted(self.scope.event_fields), n=3)
             hint = f"; did you mean {join_options(close)}?" if close else ""
-            raise error_at(f"unknown event type '{name}'{hint}", where, found=name,
-                           expected="an event type: " + ", ".join(sorted(self.scope.event_fields)))
+            raise error_at(
+                f"unknown event type '{name}'{hint}",
+                where,
+                found=name,
+                expected="an event type: " + ", ".join(sorted(self.scope.event_fields)),
+            )
         return fields
 
     def field(self, event: str, name: str, where: Location) -> Type:
@@ -270,7 +349,9 @@ class _Checker:
             return _DATE
         if name not in fields:
             known = ", ".join(["date", *sorted(fields)])
-            raise error_at(f"{event} events have no field '{name}'", where, found=name, expected=known)
+            raise error_at(
+                f"{event} events have no field '{name}'", where, found=name, expected=known
+            )
         return _field_type(fields[name])
 
     def visit_EventAny(self, node: EventSet) -> tuple[Node, Type]:
@@ -286,23 +367,39 @@ class _Checker:
 
     def event_filter(self, event: str, fields: Mapping[str, object], where: EventFilter) -> None:
         if where.field not in fields and where.field != "date":
-            raise error_at(f"{event} events have no field '{where.field}'", where.location, found=where.field,
-                           expected=join_options(["date", *sorted(fields)]))
+            raise error_at(
+                f"{event} events have no field '{where.field}'",
+                where.location,
+                found=where.field,
+                expected=join_options(["date", *sorted(fields)]),
+            )
         wanted = _DATE if where.field == "date" else _field_type(fields[where.field])
         if where.op not in ("==", "!=") and wanted.kind != "date":
-            raise error_at(f"{event}.{where.field} is {wanted}: only a date field is compared with {where.op}",
-                           where.location, found=where.op, expected="'==' or '!='")
+            raise error_at(
+                f"{event}.{where.field} is {wanted}: only a date field is compared with {where.op}",
+                where.location,
+                found=where.op,
+                expected="'==' or '!='",
+            )
         self.same_type(wanted, where.value, f"{event}.{where.field}")
 
     def same_type(self, wanted: Type, literal: Literal, what: str) -> None:
         """Check that ``literal`` is a possible value of ``what`` (of type ``wanted``)."""
         found = _literal_type(literal)
         if found.kind != wanted.kind:
-            raise error_at(f"{what} is {wanted}, not {found}", literal.location, found=str(literal),
-                           expected=str(wanted))
+            raise error_at(
+                f"{what} is {wanted}, not {found}",
+                literal.location,
+                found=str(literal),
+                expected=str(wanted),
+            )
         if wanted.values and literal.value not in wanted.values:
-            raise error_at(f"{literal} is not a possible value of {what}", literal.location, found=str(literal),
-                           expected=join_options([quote(v) for v in wanted.values]))
+            raise error_at(
+                f"{literal} is not a possible value of {what}",
+                literal.location,
+                found=str(literal),
+                expected=join_options([quote(v) for v in wanted.values]),
+            )
 
     def visit_EventLatest(self, node: EventLatest) -> tuple[Node, Type]:
         self.event_type(node.event, node.event_location)
@@ -325,15 +422,25 @@ class _Checker:
 
     def visit_Compare(self, node: Compare) -> tuple[Node, Type]:
         (left, ltype), (right, rtype) = self.visit(node.left), self.visit(node.right)
-        (left, ltype), (right, rtype) = (self.in_school_days(left, ltype, rtype),
-                                         self.in_school_days(right, rtype, ltype))
+        (left, ltype), (right, rtype) = (
+            self.in_school_days(left, ltype, rtype),
+            self.in_school_days(right, rtype, ltype),
+        )
         if not _comparable(ltype, rtype, node.op):
             ordering_only = ltype.kind == rtype.kind and ltype.kind in ("text", "bool")
-            message = (f"cannot order {ltype} with {node.op}; use == or !=" if ordering_only
-                       else f"cannot compare {ltype} with {rtype}")
+            message = (
+                f"cannot order {ltype} with {node.op}; use == or !="
+                if ordering_only
+                else f"cannot compare {ltype} with {rtype}"
+            )
             expected, example = _mismatch_hint(ltype, rtype)
-            raise error_at(message, node.location, found=f"{left} ({ltype}) {node.op} {right} ({rtype})",
-                           expected=expected, example=example)
+            raise error_at(
+                message,
+                node.location,
+                found=f"{left} ({ltype}) {node.op} {right} ({rtype})",
+                expected=expected,
+                example=example,
+            )
         for kind, other in ((ltype, right), (rtype, left)):
             if kind.values and isinstance(other, Literal):
                 self.same_type(kind, other, str(left if other is right else right))
@@ -342,8 +449,12 @@ class _Checker:
     def visit_InCheck(self, node: InCheck) -> tuple[Node, Type]:
         item, kind = self.visit(node.item)
         if kind.kind != "text" and kind.unit != "setting":
-            raise error_at(f"'in' needs text on its left, not {kind}", node.location, found=str(item),
-                           expected="text, such as latest review_held.outcome")
+            raise error_at(
+                f"'in' needs text on its left, not {kind}",
+                node.location,
+                found=str(item),
+                expected="text, such as latest review_held.outcome",
+            )
         for option in node.options:
             self.same_type(kind if kind.kind == "text" else _TEXT, option, str(item))
         return attrs.evolve(node, item=item), _BOOL
@@ -354,9 +465,13 @@ class _Checker:
         for item in items:
             node, kind = self.visit(item)
             if kind.kind != "bool":
-                raise error_at(f"'{word}' needs yes/no values, but {node} is {kind}", node.location,
-                               found=f"{node} ({kind})", expected="a comparison, a flag, a fact or another yes/no value",
-                               example=f"{node} >= 10" if kind.kind == "number" else "")
+                raise error_at(
+                    f"'{word}' needs yes/no values, but {node} is {kind}",
+                    node.location,
+                    found=f"{node} ({kind})",
+                    expected="a comparison, a flag, a fact or another yes/no value",
+                    example=f"{node} >= 10" if kind.kind == "number" else "",
+                )
             resolved.append(node)
         return tuple(resolved)
 
@@ -374,20 +489,38 @@ class _Checker:
         if ltype == _DATE and rtype == _SCHOOL_DAYS:
             return self.school_days_after(node, left, right), _DATE
         if ltype != _DATE or not _as_duration(rtype):
-            raise error_at(f"cannot calculate {ltype} {node.op} {rtype}", node.location,
-                           found=f"{left} {node.op} {right}", expected="a date plus or minus a duration",
-                           example="latest school_attendance_meeting.date + 6 weeks (dates are written YYYY-MM-DD)")
+            raise error_at(
+                f"cannot calculate {ltype} {node.op} {rtype}",
+                node.location,
+                found=f"{left} {node.op} {right}",
+                expected="a date plus or minus a duration",
+                example="latest school_attendance_meeting.date + 6 weeks (dates are written YYYY-MM-DD)",
+            )
         return attrs.evolve(node, left=left, right=right), _DATE
 
     def school_days_after(self, node: Arith, left: Node, right: Node) -> Arith:
         """``date + N school days``: only added, and a literal N must be whole."""
         if node.op == "-":
-            raise error_at("school days can only be added to a date", node.location, found=f"{left} - {right}",
-                           expected="a date plus a number of school days, or time since latest EVENT compared "
-                                    "with school days", example="time since latest leave_request > 10 school days")
-        if isinstance(right, Literal) and isinstance(right.value, Fraction) and right.value.denominator != 1:
-            raise error_at("a number of school days must be whole", right.location, found=str(right),
-                           expected="a whole number of school days", example="latest exclusion.date + 5 school days")
+            raise error_at(
+                "school days can only be added to a date",
+                node.location,
+                found=f"{left} - {right}",
+                expected="a date plus a number of school days, or time since latest EVENT compared "
+                "with school days",
+                example="time since latest leave_request > 10 school days",
+            )
+        if (
+            isinstance(right, Literal)
+            and isinstance(right.value, Fraction)
+            and right.value.denominator != 1
+        ):
+            raise error_at(
+                "a number of school days must be whole",
+                right.location,
+                found=str(right),
+                expected="a whole number of school days",
+                example="latest exclusion.date + 5 school days",
+            )
         return attrs.evolve(node, left=left, right=right, school_days=True)
 
 

@@ -45,11 +45,20 @@ __all__ = [
 
 # the comparison operators of the language, as written
 OPERATORS: Mapping[str, Callable[[Any, Any], bool]] = {
-    ">=": operator.ge, ">": operator.gt, "<=": operator.le, "<": operator.lt, "==": operator.eq, "!=": operator.ne,
+    ">=": operator.ge,
+    ">": operator.gt,
+    "<=": operator.le,
+    "<": operator.lt,
+    "==": operator.eq,
+    "!=": operator.ne,
 }
 UNIT_TEXT = {  # unit -> (singular, plural) as written after a number
-    "sessions": ("session", "sessions"), "days": ("day", "days"), "weeks": ("week", "weeks"),
-    "years": ("year", "years"), "count": ("count", "count"), "school_weeks": ("school week", "school weeks"),
+    "sessions": ("session", "sessions"),
+    "days": ("day", "days"),
+    "weeks": ("week", "weeks"),
+    "years": ("year", "years"),
+    "count": ("count", "count"),
+    "school_weeks": ("school week", "school weeks"),
     "school_days": ("school day", "school days"),
 }
 DURATION_UNITS = ("weeks", "years")  # units of calendar time (a Duration), not of a number
@@ -101,7 +110,11 @@ def add_years(day: dt.date, years: int) -> dt.date:
     year = day.year + years
     if not dt.MINYEAR <= year <= dt.MAXYEAR:
         return dt.date.max if years > 0 else dt.date.min
-    return day.replace(year=year, day=28) if (day.month, day.day) == (2, 29) else day.replace(year=year)
+    return (
+        day.replace(year=year, day=28)
+        if (day.month, day.day) == (2, 29)
+        else day.replace(year=year)
+    )
 
 
 @attrs.frozen
@@ -123,7 +136,9 @@ class Duration:
         """``day`` plus (``sign`` 1) or minus (-1) this duration; fractional days round down."""
         whole = int(self.amount // 1)
         if self.unit == "years":
-            return add_days(add_years(day, sign * whole), sign * int((self.amount - whole) * 365 // 1))
+            return add_days(
+                add_years(day, sign * whole), sign * int((self.amount - whole) * 365 // 1)
+            )
         days = self.amount * (7 if self.unit == "weeks" else 1)
         return add_days(day, int(sign * days // 1))
 
@@ -173,7 +188,9 @@ def show(value: object, unit: str = "") -> str:
         return quote(value)
     if isinstance(value, Fraction):
         if unit in ("percent", "pounds"):
-            return format_value(value, "percent") if unit == "percent" else "£" + decimal_text(value)
+            return (
+                format_value(value, "percent") if unit == "percent" else "£" + decimal_text(value)
+            )
         words = UNIT_TEXT.get(unit)
         return decimal_text(value) + (f" {words[value != 1]}" if words and unit != "count" else "")
     return str(value)

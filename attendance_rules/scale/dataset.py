@@ -87,9 +87,15 @@ def require_extra() -> None:
         except ImportError:
             missing.append(module)
     if missing:
-        raise UsageError([Problem(
-            f"evaluating a dataset needs the optional '{EXTRA}' extra, which is not installed",
-            found="missing module(s): " + ", ".join(missing), expected=INSTALL_HINT)])
+        raise UsageError(
+            [
+                Problem(
+                    f"evaluating a dataset needs the optional '{EXTRA}' extra, which is not installed",
+                    found="missing module(s): " + ", ".join(missing),
+                    expected=INSTALL_HINT,
+                )
+            ]
+        )
 
 
 def zero_counts() -> dict[str, int]:
@@ -121,8 +127,9 @@ def _text_column(column: Any) -> Any:
     elif pa.types.is_integer(kind) or pa.types.is_floating(kind):
         text = column.cast(pa.string())
     else:
-        text = pa.chunked_array([pa.array([None if v is None else str(v) for v in column.to_pylist()],
-                                          pa.string())])
+        text = pa.chunked_array(
+            [pa.array([None if v is None else str(v) for v in column.to_pylist()], pa.string())]
+        )
     return pc.fill_null(text.cast(pa.string()), "")
 
 
@@ -158,8 +165,10 @@ def read_school_files(directory: Path) -> tuple[Any, tuple[tuple[str, int], ...]
     import pyarrow as pa
     import pyarrow.parquet as pq
 
-    files = sorted((f for f in directory.iterdir() if f.is_file() and not f.name.startswith((".", "_"))),
-                   key=_natural)
+    files = sorted(
+        (f for f in directory.iterdir() if f.is_file() and not f.name.startswith((".", "_"))),
+        key=_natural,
+    )
     tables = [text_table(pq.ParquetFile(f).read()) for f in files]
     sources = tuple((str(f), t.num_rows) for f, t in zip(files, tables))
     if not tables:
@@ -180,8 +189,15 @@ def is_dataset(paths: Sequence[str | Path] | str | Path) -> bool:
 def school_dirs(root: Path) -> dict[str, dict[str, str]]:
     """School id -> kind -> partition directory name, for every kind present."""
     if not (root / "marks").is_dir():
-        raise UsageError([Problem("not a dataset directory", Location(str(root)),
-                                  expected=f"a directory with marks/{PARTITION_KEY}=<id>/*.parquet")])
+        raise UsageError(
+            [
+                Problem(
+                    "not a dataset directory",
+                    Location(str(root)),
+                    expected=f"a directory with marks/{PARTITION_KEY}=<id>/*.parquet",
+                )
+            ]
+        )
     found: dict[str, dict[str, str]] = {}
     for kind in KINDS:
         base = root / kind
@@ -192,8 +208,15 @@ def school_dirs(root: Path) -> dict[str, dict[str, str]]:
             if sid is not None:
                 found.setdefault(sid, {})[kind] = entry.name
     if not found:
-        raise InputError([Problem("no school partitions", Location(str(root / "marks")),
-                                  expected=f"directories named {PARTITION_KEY}=<id>")])
+        raise InputError(
+            [
+                Problem(
+                    "no school partitions",
+                    Location(str(root / "marks")),
+                    expected=f"directories named {PARTITION_KEY}=<id>",
+                )
+            ]
+        )
     return found
 
 
@@ -204,8 +227,16 @@ def _partition_value(entry: Path, kind: str) -> str | None:
     key, sep, value = entry.name.partition("=")
     if entry.is_dir() and sep and key == PARTITION_KEY and value:
         return unquote(value)
-    raise InputError([Problem(f"{kind}/ must be partitioned by {PARTITION_KEY}", Location(str(entry)),
-                              found=entry.name, expected=f"{PARTITION_KEY}=<id>/ directories")])
+    raise InputError(
+        [
+            Problem(
+                f"{kind}/ must be partitioned by {PARTITION_KEY}",
+                Location(str(entry)),
+                found=entry.name,
+                expected=f"{PARTITION_KEY}=<id>/ directories",
+            )
+        ]
+    )
 
 
 def _csv_value(text: str) -> Any:
@@ -222,17 +253,35 @@ def read_schools(path: str | os.PathLike[str]) -> dict[str, School]:
     with open(path, newline="", encoding="utf-8") as handle:
         rows = csv.DictReader(handle)
         if "id" not in (rows.fieldnames or []):
-            raise InputError([Problem("schools.csv lacks column id", Location(str(path), 1),
-                                      found=",".join(rows.fieldnames or []), expected="id,name,<settings>")])
+            raise InputError(
+                [
+                    Problem(
+                        "schools.csv lacks column id",
+                        Location(str(path), 1),
+                        found=",".join(rows.fieldnames or []),
+                        expected="id,name,<settings>",
+                    )
+                ]
+            )
         for row in rows:
             where = Location(str(path), rows.line_num)
             if None in row or None in row.values():
-                problems.append(Problem("wrong number of fields", where, expected=",".join(rows.fieldnames or [])))
+                problems.append(
+                    Problem(
+                        "wrong number of fields", where, expected=",".join(rows.fieldnames or [])
+                    )
+                )
                 continue
             row = {k: (v or "").strip() for k, v in row.items()}
             if not row["id"] or row["id"] in schools:
-                problems.append(Problem("missing or duplicate school id", where, found=repr(row["id"]),
-                                        expected="each school id once"))
+                problems.append(
+                    Problem(
+                        "missing or duplicate school id",
+                        where,
+                        found=repr(row["id"]),
+                        expected="each school id once",
+                    )
+                )
                 continue
             settings = {k: _csv_value(v) for k, v in row.items() if k not in ("id", "name")}
             schools[row["id"]] = School(row["id"], row.get("name", ""), settings)
@@ -251,10 +300,19 @@ def write_dataset(sources: Iterable[History | str | Path], out_dir: str | Path) 
     require_extra()
     out = Path(out_dir)
     if (out / "marks").exists():
-        raise UsageError([Problem("dataset directory already has marks/", Location(str(out)),
-                                  expected="a new or empty directory")])
+        raise UsageError(
+            [
+                Problem(
+                    "dataset directory already has marks/",
+                    Location(str(out)),
+                    expected="a new or empty directory",
+                )
+            ]
+        )
     counts = {**zero_counts(), "schools": 0}
-    schools: list[tuple[str, str, dict[str, str]]] = []  # (id, name, settings as text) of each source
+    schools: list[
+        tuple[str, str, dict[str, str]]
+    ] = []  # (id, name, settings as text) of each source
     for source in sources:
         school, tables = _source_tables(source)
         _check_school_id(school, [s[0] for s in schools], source)
@@ -269,11 +327,26 @@ def write_dataset(sources: Iterable[History | str | Path], out_dir: str | Path) 
 def _check_school_id(school: tuple, seen: list[str], source: Any) -> None:
     where = Location(str(source)) if isinstance(source, (str, Path)) else Location("<History>")
     if not school[0]:
-        raise UsageError([Problem("a school needs an id to be partitioned by", where,
-                                  expected="school.csv (or the JSON school) with an id")])
+        raise UsageError(
+            [
+                Problem(
+                    "a school needs an id to be partitioned by",
+                    where,
+                    expected="school.csv (or the JSON school) with an id",
+                )
+            ]
+        )
     if school[0] in seen:
-        raise UsageError([Problem("the same school twice", where, found=repr(school[0]),
-                                  expected="each school id once")])
+        raise UsageError(
+            [
+                Problem(
+                    "the same school twice",
+                    where,
+                    found=repr(school[0]),
+                    expected="each school id once",
+                )
+            ]
+        )
 
 
 def _write_part(out: Path, kind: str, sid: str, table: Any) -> int:
@@ -299,7 +372,9 @@ def _write_schools(path: Path, schools: list[tuple[str, str, dict[str, str]]]) -
             writer.writerow([sid, name, *(settings.get(k, "") for k in keys)])
 
 
-def _source_tables(source: History | str | Path) -> tuple[tuple[str, str, dict[str, str]], dict[str, Any]]:
+def _source_tables(
+    source: History | str | Path,
+) -> tuple[tuple[str, str, dict[str, str]], dict[str, Any]]:
     """(school id, name, settings as text) and the rows of each kind as text tables."""
     if isinstance(source, History):
         return _history_tables(source)
@@ -322,14 +397,21 @@ def _csv_dir_tables(path: Path) -> tuple[tuple[str, str, dict[str, str]], dict[s
             with open(file, newline="", encoding="utf-8") as handle:
                 rows = list(csv.reader(handle))
             header, body = (rows[0], rows[1:]) if rows else ([], [])
-            tables[kind] = pa.table({h: pa.array([r[i] if i < len(r) else "" for r in body], pa.string())
-                                     for i, h in enumerate(header)})
+            tables[kind] = pa.table(
+                {
+                    h: pa.array([r[i] if i < len(r) else "" for r in body], pa.string())
+                    for i, h in enumerate(header)
+                }
+            )
     school: tuple[str, str, dict[str, str]] = ("", "", {})
     if (path / "school.csv").is_file():
         with open(path / "school.csv", newline="", encoding="utf-8") as handle:
             row = next(csv.DictReader(handle), None) or {}
-        school = (row.get("id", "").strip(), row.get("name", ""), {k: v for k, v in row.items()
-                                                                   if k not in ("id", "name")})
+        school = (
+            row.get("id", "").strip(),
+            row.get("name", ""),
+            {k: v for k, v in row.items() if k not in ("id", "name")},
+        )
     return school, tables
 
 
@@ -348,14 +430,35 @@ def _history_tables(history: History) -> tuple[tuple[str, str, dict[str, str]], 
 
     rows: dict[str, list[tuple]] = {kind: [] for kind in KINDS}
     for pupil in history.pupils:
-        rows["pupils"].append((pupil.id, cell_text(pupil.date_of_birth), cell_text(pupil.year_group),
-                               ";".join(sorted(pupil.flags))))
-        rows["marks"] += [(pupil.id, m.date.isoformat(), m.session, m.code, cell_text(m.minutes_late))
-                          for m in pupil.register.marks()]
-        rows["events"] += [(pupil.id, e.date.isoformat(), e.type,
-                            ";".join(f"{k}={cell_text(v)}" for k, v in sorted(e.details.items())))
-                           for e in pupil.events]
-    tables = {kind: pa.table({c: pa.array([r[i] for r in rows[kind]], pa.string())
-                              for i, c in enumerate(COLUMNS[kind])}) for kind in KINDS}
+        rows["pupils"].append(
+            (
+                pupil.id,
+                cell_text(pupil.date_of_birth),
+                cell_text(pupil.year_group),
+                ";".join(sorted(pupil.flags)),
+            )
+        )
+        rows["marks"] += [
+            (pupil.id, m.date.isoformat(), m.session, m.code, cell_text(m.minutes_late))
+            for m in pupil.register.marks()
+        ]
+        rows["events"] += [
+            (
+                pupil.id,
+                e.date.isoformat(),
+                e.type,
+                ";".join(f"{k}={cell_text(v)}" for k, v in sorted(e.details.items())),
+            )
+            for e in pupil.events
+        ]
+    tables = {
+        kind: pa.table(
+            {
+                c: pa.array([r[i] for r in rows[kind]], pa.string())
+                for i, c in enumerate(COLUMNS[kind])
+            }
+        )
+        for kind in KINDS
+    }
     school = history.school
     return (school.id, school.name, {k: cell_text(v) for k, v in school.settings.items()}), tables

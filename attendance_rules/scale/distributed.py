@@ -67,9 +67,19 @@ class DatasetRun:
     rows raises ``InputError`` listing them, after the schools before it were yielded.
     """
 
-    def __init__(self, produce: Callable[[], Generator[PartitionOutcome, None, None]], lines: bool, strict: bool,
-                 pupil_ids: frozenset[str] | None) -> None:
-        self._produce, self._lines, self._strict, self._pupil_ids = produce, lines, strict, pupil_ids
+    def __init__(
+        self,
+        produce: Callable[[], Generator[PartitionOutcome, None, None]],
+        lines: bool,
+        strict: bool,
+        pupil_ids: frozenset[str] | None,
+    ) -> None:
+        self._produce, self._lines, self._strict, self._pupil_ids = (
+            produce,
+            lines,
+            strict,
+            pupil_ids,
+        )
         self._partitions: list[PartitionReport] = []
 
     @property
@@ -96,10 +106,21 @@ class DatasetRun:
             raise KeyError(f"no pupil {sorted(self._pupil_ids)[0]!r} in the dataset")
 
 
-def evaluate_dataset(dataset: str | Path | Any, policy: Any, as_of: dt.date, scheduler: Any = None, *,
-                     calendar: Calendar | None = None, backend: str = "python", pupils: Iterable[Any] | None = None,
-                     events: Any = None, schools: Any = None, pupil_ids: Iterable[str] | None = None,
-                     strict: bool = True, lines: bool = False) -> DatasetRun:
+def evaluate_dataset(
+    dataset: str | Path | Any,
+    policy: Any,
+    as_of: dt.date,
+    scheduler: Any = None,
+    *,
+    calendar: Calendar | None = None,
+    backend: str = "python",
+    pupils: Iterable[Any] | None = None,
+    events: Any = None,
+    schools: Any = None,
+    pupil_ids: Iterable[str] | None = None,
+    strict: bool = True,
+    lines: bool = False,
+) -> DatasetRun:
     """Evaluate every pupil of a dataset, school by school, on Dask.
 
     ``dataset``: a dataset directory (module docstring) or a dask DataFrame of marks with a
@@ -118,17 +139,29 @@ def evaluate_dataset(dataset: str | Path | Any, policy: Any, as_of: dt.date, sch
     elif hasattr(dataset, "to_delayed") and hasattr(dataset, "npartitions"):
         produce = _frame_producer(dataset, pupils, events, _schools_arg(schools), job, scheduler)
     else:
-        raise UsageError(f"dataset must be a directory or a dask DataFrame of marks; found {type(dataset).__name__}")
+        raise UsageError(
+            f"dataset must be a directory or a dask DataFrame of marks; found {type(dataset).__name__}"
+        )
     return DatasetRun(produce, lines, strict, job.only)
 
 
-def dataset_job(policy: Any, as_of: dt.date, calendar: Calendar | None, backend: str, strict: bool,
-         pupil_ids: Iterable[str] | None) -> PartitionJob:
+def dataset_job(
+    policy: Any,
+    as_of: dt.date,
+    calendar: Calendar | None,
+    backend: str,
+    strict: bool,
+    pupil_ids: Iterable[str] | None,
+) -> PartitionJob:
     """The task description; the policy is compiled here first so its errors surface at once."""
     from ..engine.compiled import CompiledPolicy, load_policy
 
     if isinstance(policy, CompiledPolicy):
-        ref, calendar, backend = policy.ruleset.policy.chain[-1].file, calendar or policy.calendar, policy.backend
+        ref, calendar, backend = (
+            policy.ruleset.policy.chain[-1].file,
+            calendar or policy.calendar,
+            policy.backend,
+        )
     else:
         ref = str(Path(policy).resolve()) if Path(policy).is_file() else str(policy)
         load_policy(ref, calendar=calendar or Calendar(), backend=backend)
@@ -136,12 +169,16 @@ def dataset_job(policy: Any, as_of: dt.date, calendar: Calendar | None, backend:
     return PartitionJob(str(ref), calendar or Calendar(), backend, as_of, strict, only)
 
 
-def _directory_producer(root: Path, job: PartitionJob,
-                        scheduler: Any) -> Callable[[], Generator[PartitionOutcome, None, None]]:
+def _directory_producer(
+    root: Path, job: PartitionJob, scheduler: Any
+) -> Callable[[], Generator[PartitionOutcome, None, None]]:
     root = root.resolve()
     dirs = school_dirs(root)
     known = read_schools(root / SCHOOLS_FILE)
-    tasks = [(evaluate_school_dir, str(root), dirs[sid], known.get(sid) or School(sid), job) for sid in sorted(dirs)]
+    tasks = [
+        (evaluate_school_dir, str(root), dirs[sid], known.get(sid) or School(sid), job)
+        for sid in sorted(dirs)
+    ]
 
     def produce() -> Generator[PartitionOutcome, None, None]:
         with scheduler_client(scheduler) as client:
@@ -155,11 +192,19 @@ def _schools_arg(schools: Any) -> dict[str, School]:
         return {}
     if isinstance(schools, (str, os.PathLike)):
         return read_schools(schools)
-    return {str(k): v if isinstance(v, School) else School(str(k)) for k, v in dict(schools).items()}
+    return {
+        str(k): v if isinstance(v, School) else School(str(k)) for k, v in dict(schools).items()
+    }
 
 
-def _frame_producer(marks: Any, pupils: Any, events: Any, schools: dict[str, School], job: PartitionJob,
-                    scheduler: Any) -> Callable[[], Generator[PartitionOutcome, None, None]]:
+def _frame_producer(
+    marks: Any,
+    pupils: Any,
+    events: Any,
+    schools: dict[str, School],
+    job: PartitionJob,
+    scheduler: Any,
+) -> Callable[[], Generator[PartitionOutcome, None, None]]:
     frame = _tagged_frame(marks, pupils, events)
 
     def produce() -> Generator[PartitionOutcome, None, None]:
@@ -189,8 +234,15 @@ def _tagged_frame(marks: Any, pupils: Any, events: Any) -> Any:
         if not hasattr(frame, "npartitions"):
             frame = dd.from_pandas(frame, npartitions=1)
         if PARTITION_KEY not in frame.columns:
-            raise UsageError([Problem(f"the {kind} DataFrame has no {PARTITION_KEY} column",
-                                      found=", ".join(map(str, frame.columns)), expected=PARTITION_KEY)])
+            raise UsageError(
+                [
+                    Problem(
+                        f"the {kind} DataFrame has no {PARTITION_KEY} column",
+                        found=", ".join(map(str, frame.columns)),
+                        expected=PARTITION_KEY,
+                    )
+                ]
+            )
         keep = [c for c in (*COLUMNS[kind], PARTITION_KEY) if c in frame.columns]
         meta = {c: "string" for c in keep}
         frames.append(frame[keep].map_partitions(text_frame, meta=meta).assign(_kind=kind))
@@ -203,10 +255,13 @@ def _tagged_frame(marks: Any, pupils: Any, events: Any) -> Any:
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     """Add ``--scheduler`` to the ``evaluate`` command."""
     parser.add_argument(
-        "--scheduler", metavar="ADDRESS", default=None,
+        "--scheduler",
+        metavar="ADDRESS",
+        default=None,
         help="evaluate a dataset directory (marks/ partitioned by school_id; see docs/distributed.md) on Dask: "
-             "tcp://HOST:8786 for a running scheduler, local:N for N local worker processes; "
-             f"needs the '{EXTRA}' extra; writes --format jsonl")
+        "tcp://HOST:8786 for a running scheduler, local:N for N local worker processes; "
+        f"needs the '{EXTRA}' extra; writes --format jsonl",
+    )
 
 
 def run_evaluate_cli(args: argparse.Namespace, out: TextIO, err: TextIO | None = None) -> int:
@@ -215,9 +270,16 @@ def run_evaluate_cli(args: argparse.Namespace, out: TextIO, err: TextIO | None =
 
     _check_cli_args(args)
     calendar = load_calendar(args.calendar) if getattr(args, "calendar", None) else Calendar()
-    run = evaluate_dataset(args.history[0], args.policy, args.as_of, getattr(args, "scheduler", None),
-                           calendar=calendar, backend=getattr(args, "backend", "python"),
-                           pupil_ids=[args.pupil] if getattr(args, "pupil", None) else None, lines=True)
+    run = evaluate_dataset(
+        args.history[0],
+        args.policy,
+        args.as_of,
+        getattr(args, "scheduler", None),
+        calendar=calendar,
+        backend=getattr(args, "backend", "python"),
+        pupil_ids=[args.pupil] if getattr(args, "pupil", None) else None,
+        lines=True,
+    )
     for line in run:
         out.write(line + "\n")
     print(run.report.summary(), file=err or sys.stderr)
@@ -227,11 +289,24 @@ def run_evaluate_cli(args: argparse.Namespace, out: TextIO, err: TextIO | None =
 def _check_cli_args(args: argparse.Namespace) -> None:
     """Options that cannot combine with a dataset run are usage errors, said plainly."""
     if len(args.history) != 1 or not is_dataset(args.history):
-        raise UsageError([Problem("--scheduler needs one dataset directory as --history",
-                                  found=" ".join(map(str, args.history)),
-                                  expected="a directory with marks/school_id=<id>/*.parquet (docs/distributed.md)")])
+        raise UsageError(
+            [
+                Problem(
+                    "--scheduler needs one dataset directory as --history",
+                    found=" ".join(map(str, args.history)),
+                    expected="a directory with marks/school_id=<id>/*.parquet (docs/distributed.md)",
+                )
+            ]
+        )
     if getattr(args, "format", "jsonl") != "jsonl":
-        raise UsageError([Problem("a dataset evaluation writes one JSON object per pupil",
-                                  found=f"--format {args.format}", expected="--format jsonl")])
+        raise UsageError(
+            [
+                Problem(
+                    "a dataset evaluation writes one JSON object per pupil",
+                    found=f"--format {args.format}",
+                    expected="--format jsonl",
+                )
+            ]
+        )
     if getattr(args, "horizon", None) is not None:
         raise UsageError("--horizon is not available with a dataset evaluation")

@@ -70,7 +70,9 @@ def _mapping_proxy(items: dict) -> MappingProxyType:
     return MappingProxyType(items)
 
 
-def _register(typecode: str, slots: bytes, codes: bytes, minutes_late: dict, codebook: CodeBook | None) -> Register:
+def _register(
+    typecode: str, slots: bytes, codes: bytes, minutes_late: dict, codebook: CodeBook | None
+) -> Register:
     """Rebuild a register from its compact parts (its counts are rebuilt lazily on use)."""
     return Register(array(typecode, slots), codes, minutes_late, codebook)
 
@@ -78,8 +80,13 @@ def _register(typecode: str, slots: bytes, codes: bytes, minutes_late: dict, cod
 def _reduce_register(register: Register) -> tuple:
     """Pickle a register as its compact parts (the bundled code book by reference: None)."""
     book = None if register.codebook is default_codebook() else register.codebook
-    return _register, (register.slots.typecode, register.slots.tobytes(), register.codes,
-                       register.minutes_late, book)
+    return _register, (
+        register.slots.typecode,
+        register.slots.tobytes(),
+        register.codes,
+        register.minutes_late,
+        book,
+    )
 
 
 def _reduce_mapping_proxy(mapping: MappingProxyType) -> tuple:
@@ -144,8 +151,13 @@ def chunk_size_for(count: int, jobs: int) -> int:
     return max(1, min(MAX_CHUNK, -(-count // (jobs * CHUNKS_PER_JOB))))
 
 
-def map_pupils(task: PupilTask, pupils: Sequence[Pupil], jobs: int = 1, chunk_size: int | None = None,
-               state: Any = None) -> Generator[Any, None, None]:
+def map_pupils(
+    task: PupilTask,
+    pupils: Sequence[Pupil],
+    jobs: int = 1,
+    chunk_size: int | None = None,
+    state: Any = None,
+) -> Generator[Any, None, None]:
     """``task.apply(state, pupil)`` for each pupil, yielded in the order of ``pupils``.
 
     ``jobs`` worker processes (1: in this process, no pool). ``chunk_size`` pupils are sent
@@ -157,7 +169,7 @@ def map_pupils(task: PupilTask, pupils: Sequence[Pupil], jobs: int = 1, chunk_si
     if jobs < 1:
         raise ValueError(f"jobs must be 1 or more, not {jobs}")
     size = chunk_size or chunk_size_for(len(pupils), jobs)
-    chunks = [pupils[i:i + size] for i in range(0, len(pupils), size)]
+    chunks = [pupils[i : i + size] for i in range(0, len(pupils), size)]
     workers = min(jobs, len(chunks))
     if workers <= 1:
         yield from _in_process(task, pupils, state)
@@ -180,7 +192,9 @@ def _in_pool(task: PupilTask, chunks: list[Sequence[Pupil]], workers: int) -> It
     try:
         for chunk in chunks:
             data = dumps(list(chunk))
-            with _sigint_blocked():  # a submit may start a worker: it must not see Ctrl-C before ignoring it
+            with (
+                _sigint_blocked()
+            ):  # a submit may start a worker: it must not see Ctrl-C before ignoring it
                 pending.append(pool.submit(_run_chunk, data))
             if len(pending) >= 2 * workers:
                 yield from _results(pending.popleft())
@@ -196,9 +210,16 @@ def _results(future: Future) -> list[Any]:
     try:
         return pickle.loads(future.result())
     except BrokenProcessPool:
-        raise EvaluationError([Problem("a worker process stopped before finishing its pupils (killed, or out of "
-                                       "memory?)", Location("<worker process>"),
-                                       expected="fewer --jobs, or --jobs 1")]) from None
+        raise EvaluationError(
+            [
+                Problem(
+                    "a worker process stopped before finishing its pupils (killed, or out of "
+                    "memory?)",
+                    Location("<worker process>"),
+                    expected="fewer --jobs, or --jobs 1",
+                )
+            ]
+        ) from None
 
 
 def _shut_down(pool: ProcessPoolExecutor, pending: deque[Future], finished: bool) -> None:

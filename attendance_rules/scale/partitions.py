@@ -131,9 +131,17 @@ def _partition_history(part: _Part, name: str) -> tuple[History, dict[str, int],
     """
     read_arrow = arrow_reader()
     if read_arrow is not None:
-        history, report = read_arrow(part.tables.get("marks"), pupils=part.tables.get("pupils"),
-                                     events=part.tables.get("events"), name=name)
-        return history, dict(report.used), [_arrow_relocated(p, part.sources) for p in report.problems]
+        history, report = read_arrow(
+            part.tables.get("marks"),
+            pupils=part.tables.get("pupils"),
+            events=part.tables.get("events"),
+            name=name,
+        )
+        return (
+            history,
+            dict(report.used),
+            [_arrow_relocated(p, part.sources) for p in report.problems],
+        )
     return _through_csv(part)
 
 
@@ -188,7 +196,9 @@ def _relocated(problem: Problem, where: Mapping[str, str], sources: Mapping[str,
     files = sources.get(kind, ())
     row = problem.location.line - 2  # line 1 is the header
     if row < 0:
-        return attrs.evolve(problem, location=Location(files[0][0] if files else kind, pointer="columns"))
+        return attrs.evolve(
+            problem, location=Location(files[0][0] if files else kind, pointer="columns")
+        )
     for file, count in files:
         if row < count:
             return attrs.evolve(problem, location=Location(file, pointer=f"row {row + 1}"))
@@ -221,7 +231,9 @@ class PartitionOutcome:
     error: type | None = None
 
 
-_POLICIES: dict[tuple, Any] = {}  # per worker process: compiled policies by (ref, calendar, backend)
+_POLICIES: dict[
+    tuple, Any
+] = {}  # per worker process: compiled policies by (ref, calendar, backend)
 
 
 def job_policy(job: PartitionJob) -> Any:
@@ -236,12 +248,17 @@ def job_policy(job: PartitionJob) -> Any:
 
 def _evaluate_part(part: _Part, job: PartitionJob, name: str) -> PartitionOutcome:
     """Convert one school's rows to pupils and evaluate each; problems come back as data."""
-    sid, read = part.school.id, {k: (t.num_rows if (t := part.tables.get(k)) is not None else 0) for k in KINDS}
+    sid, read = (
+        part.school.id,
+        {k: (t.num_rows if (t := part.tables.get(k)) is not None else 0) for k in KINDS},
+    )
     start = time.perf_counter()
     try:
         history, used, problems = _partition_history(part, name)
     except AttendanceRulesError as error:
-        return PartitionOutcome(sid, (), PartitionReport(sid, read, zero_counts(), 0, error.problems), type(error))
+        return PartitionOutcome(
+            sid, (), PartitionReport(sid, read, zero_counts(), 0, error.problems), type(error)
+        )
     loaded = time.perf_counter()
     used = {k: used.get(k, 0) for k in KINDS}
     if problems and job.strict:
@@ -250,9 +267,12 @@ def _evaluate_part(part: _Part, job: PartitionJob, name: str) -> PartitionOutcom
     try:
         lines = _evaluate_pupils(history, part.school, job)
     except AttendanceRulesError as error:
-        return PartitionOutcome(sid, (), PartitionReport(sid, read, used, 0, error.problems), type(error))
-    report = PartitionReport(sid, read, used, len(lines), tuple(problems), loaded - start,
-                             time.perf_counter() - loaded)
+        return PartitionOutcome(
+            sid, (), PartitionReport(sid, read, used, 0, error.problems), type(error)
+        )
+    report = PartitionReport(
+        sid, read, used, len(lines), tuple(problems), loaded - start, time.perf_counter() - loaded
+    )
     return PartitionOutcome(sid, lines, report)
 
 
@@ -262,28 +282,42 @@ def _evaluate_pupils(history: History, school: School, job: PartitionJob) -> tup
     pupils = sorted(history.pupils, key=lambda p: p.id)
     if job.only is not None:
         pupils = [p for p in pupils if p.id in job.only]
-    return tuple(json.dumps(policy.evaluate_pupil(p, job.as_of, school).to_json(), ensure_ascii=False)
-                 for p in pupils)
+    return tuple(
+        json.dumps(policy.evaluate_pupil(p, job.as_of, school).to_json(), ensure_ascii=False)
+        for p in pupils
+    )
 
 
-def evaluate_school_dir(root: str, dirs: Mapping[str, str], school: School, job: PartitionJob) -> PartitionOutcome:
+def evaluate_school_dir(
+    root: str, dirs: Mapping[str, str], school: School, job: PartitionJob
+) -> PartitionOutcome:
     """Task for a dataset directory: read one school's Parquet files, then evaluate them."""
     tables, sources = {}, {}
     for kind, dirname in dirs.items():
         tables[kind], sources[kind] = read_school_files(Path(root) / kind / dirname)
-    return _evaluate_part(_Part(school, tables, sources), job, str(Path(root) / "marks" / dirs.get("marks", "")))
+    return _evaluate_part(
+        _Part(school, tables, sources), job, str(Path(root) / "marks" / dirs.get("marks", ""))
+    )
 
 
-def evaluate_frame(frame: Any, schools: Mapping[str, School], job: PartitionJob) -> list[PartitionOutcome]:
+def evaluate_frame(
+    frame: Any, schools: Mapping[str, School], job: PartitionJob
+) -> list[PartitionOutcome]:
     """Task for a DataFrame input: one shuffled pandas partition, any number of schools."""
     outcomes = []
     for sid in sorted(frame[PARTITION_KEY].unique()):
         rows = frame[frame[PARTITION_KEY] == sid]
         tables = {kind: _frame_table(rows[rows["_kind"] == kind], kind) for kind in KINDS}
         tables = {k: t for k, t in tables.items() if t is not None}
-        sources = {k: ((f"<{k} DataFrame, school_id={sid}>", t.num_rows),) for k, t in tables.items()}
+        sources = {
+            k: ((f"<{k} DataFrame, school_id={sid}>", t.num_rows),) for k, t in tables.items()
+        }
         school = schools.get(sid) or School(sid)
-        outcomes.append(_evaluate_part(_Part(school, tables, sources), job, f"<marks DataFrame, school_id={sid}>"))
+        outcomes.append(
+            _evaluate_part(
+                _Part(school, tables, sources), job, f"<marks DataFrame, school_id={sid}>"
+            )
+        )
     return outcomes
 
 
@@ -316,5 +350,9 @@ def text_frame(frame: Any) -> Any:
     import pandas as pd
 
     table = _pandas_table(frame)
-    return pd.DataFrame({c: pd.Series(table.column(c).to_pylist(), dtype="string", index=frame.index)
-                         for c in table.column_names})
+    return pd.DataFrame(
+        {
+            c: pd.Series(table.column(c).to_pylist(), dtype="string", index=frame.index)
+            for c in table.column_names
+        }
+    )

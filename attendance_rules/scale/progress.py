@@ -35,14 +35,22 @@ def _isatty(stream: TextIO) -> bool:
         return False
 
 
-def progress(items: Iterable[T], total: int | None, what: str, stream: TextIO | None,
-             unit: str = "pupil") -> Iterator[T]:
+def progress(
+    items: Iterable[T], total: int | None, what: str, stream: TextIO | None, unit: str = "pupil"
+) -> Iterator[T]:
     """``items`` one by one, counted in ``unit``s on a bar on ``stream`` (no bar when ``stream`` is None)."""
     if stream is None:
         yield from items
         return
-    bar = _bar_class()(total=total, desc=what, file=stream, unit=unit, leave=False, dynamic_ncols=True,
-                       mininterval=0.2)
+    bar = _bar_class()(
+        total=total,
+        desc=what,
+        file=stream,
+        unit=unit,
+        leave=False,
+        dynamic_ncols=True,
+        mininterval=0.2,
+    )
     try:
         for item in items:
             yield item

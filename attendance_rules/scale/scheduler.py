@@ -18,7 +18,9 @@ from .partitions import PartitionOutcome
 
 __all__ = ["IN_FLIGHT_PER_WORKER", "ordered_results", "scheduler_client"]
 
-IN_FLIGHT_PER_WORKER = 4  # schools submitted ahead per worker thread (bounds memory while streaming)
+IN_FLIGHT_PER_WORKER = (
+    4  # schools submitted ahead per worker thread (bounds memory while streaming)
+)
 
 
 @contextmanager
@@ -40,8 +42,10 @@ def scheduler_client(scheduler: Any) -> Iterator[Any]:
         with _connect(scheduler) as client:
             yield client
     else:
-        raise UsageError(f"scheduler must be an address (tcp://host:8786), local:N or a distributed.Client; "
-                         f"found {type(scheduler).__name__}")
+        raise UsageError(
+            f"scheduler must be an address (tcp://host:8786), local:N or a distributed.Client; "
+            f"found {type(scheduler).__name__}"
+        )
 
 
 def _local_workers(spec: str) -> int:
@@ -50,8 +54,16 @@ def _local_workers(spec: str) -> int:
     if not count:
         return os.cpu_count() or 1
     if not count.isdigit() or int(count) < 1:
-        raise UsageError([Problem("bad local scheduler", found=repr(spec), expected="local:N with N ≥ 1",
-                                  example="local:4")])
+        raise UsageError(
+            [
+                Problem(
+                    "bad local scheduler",
+                    found=repr(spec),
+                    expected="local:N with N ≥ 1",
+                    example="local:4",
+                )
+            ]
+        )
     return int(count)
 
 
@@ -63,8 +75,13 @@ def _local_cluster(spec: str) -> Iterator[Any]:
     import distributed
 
     workers = _local_workers(spec)
-    with distributed.LocalCluster(n_workers=workers, threads_per_worker=1, processes=True,
-                                  dashboard_address=None, silence_logs=logging.ERROR) as cluster:
+    with distributed.LocalCluster(
+        n_workers=workers,
+        threads_per_worker=1,
+        processes=True,
+        dashboard_address=None,
+        silence_logs=logging.ERROR,
+    ) as cluster:
         with distributed.Client(cluster) as client:
             yield client
 
@@ -77,9 +94,16 @@ def _connect(address: str) -> Iterator[Any]:
     try:
         client = distributed.Client(address, timeout="20s")
     except (OSError, TimeoutError, ValueError) as error:
-        raise UsageError([Problem("cannot reach the Dask scheduler", found=f"{address}: {error}",
-                                  expected="the address a running `dask scheduler` prints",
-                                  example="tcp://10.0.0.5:8786")]) from None
+        raise UsageError(
+            [
+                Problem(
+                    "cannot reach the Dask scheduler",
+                    found=f"{address}: {error}",
+                    expected="the address a running `dask scheduler` prints",
+                    example="tcp://10.0.0.5:8786",
+                )
+            ]
+        ) from None
     with client:
         yield client
 

@@ -19,11 +19,14 @@ def evaluation_header(policy: Any, history: Any, as_of: Any, warnings: tuple = (
     from ..engine.results import Evaluation
     from ..replay.timeline import history_meta, policy_meta
 
-    return Evaluation(as_of, policy_meta(policy), history_meta(history), __version__, (), tuple(warnings))
+    return Evaluation(
+        as_of, policy_meta(policy), history_meta(history), __version__, (), tuple(warnings)
+    )
 
 
-def evaluate_task(policy: Any, ref: str, as_of: Any, school: Any, horizon: int | None = None,
-                  lines: bool = False) -> tuple[Any, Any]:
+def evaluate_task(
+    policy: Any, ref: str, as_of: Any, school: Any, horizon: int | None = None, lines: bool = False
+) -> tuple[Any, Any]:
     """The per-pupil work of ``evaluate`` with ``policy`` (loaded from ``ref``), and its
     state for this process; worker processes load the policy themselves. With ``lines``
     each pupil comes back as its ``jsonl`` line, written where it was evaluated (a string
@@ -31,7 +34,10 @@ def evaluate_task(policy: Any, ref: str, as_of: Any, school: Any, horizon: int |
     from .parallel import PupilTask
 
     extra = (as_of, school, horizon, lines)
-    return PupilTask(setup_policy, evaluate_one, (ref, policy.calendar, policy.backend, extra)), (policy, extra)
+    return PupilTask(setup_policy, evaluate_one, (ref, policy.calendar, policy.backend, extra)), (
+        policy,
+        extra,
+    )
 
 
 def setup_policy(ref: str, calendar: Any, backend: str, extra: Any = None) -> tuple[Any, Any]:
@@ -50,7 +56,9 @@ def evaluate_one(state: tuple[Any, tuple], pupil: Any) -> Any:
 
         from ..engine.distance import distances
 
-        result = attrs.evolve(result, at_risk=distances(policy.engine, pupil, as_of, school, horizon))
+        result = attrs.evolve(
+            result, at_risk=distances(policy.engine, pupil, as_of, school, horizon)
+        )
     if lines:
         from ..engine.explain import pupil_jsonl
 
