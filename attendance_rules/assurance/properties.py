@@ -153,7 +153,8 @@ class Counterexample:
         return json.dumps(self.history, separators=(",", ":"), ensure_ascii=False)
 
     def render(self) -> str:
-        """The counterexample for people: problem, change, history, evaluations side by side, rules."""
+        """The counterexample for people: problem, change, history, evaluations side by side,
+        rules."""
         lines = [
             f"  problem: {self.problem}",
             f"  as of {self.as_of.isoformat()}; change: {self.change}",
@@ -174,7 +175,8 @@ class Counterexample:
 
 @attrs.frozen
 class PropertyResult:
-    """The outcome for one property: examples run, a counterexample or none, and whether time ran out."""
+    """The outcome for one property: examples run, a counterexample or none, and whether time ran
+    out."""
 
     property: Property
     examples: int
@@ -216,8 +218,8 @@ class PropertyReport:
                 lines.append(counterexample.render())
         failed = sum(not r.holds for r in self.results)
         lines.append(
-            f"policy {self.policy}: {len(self.results) - failed} of {len(self.results)} properties hold "
-            f"(seed {self.seed})"
+            f"policy {self.policy}: {len(self.results) - failed} of {len(self.results)} "
+            f"properties hold (seed {self.seed})"
         )
         return "\n".join(lines) + "\n"
 
@@ -318,7 +320,8 @@ class _Checker:
         code: Callable[[str], str],
         compare: Callable[[PupilEvaluation, PupilEvaluation], Any],
     ) -> Counterexample | None:
-        """Change the picked marks; if the end differs wrongly from the start, find the one change that does.
+        """Change the picked marks; if the end differs wrongly from the start, find the one
+        change that does.
 
         A property about one mark also holds for several changed one after another, and when
         the end state breaks it some single step does: the first step that breaks it is
@@ -426,8 +429,8 @@ class _Checker:
     def mark_change(self, doc: Mapping[str, Any], index: int, code: str) -> str:
         mark = doc["pupils"][0]["marks"][index]
         return (
-            f"the {mark['session']} mark of {mark['date']} (marks[{index}]) changed from {mark['code']!r} "
-            f"to {code!r}"
+            f"the {mark['session']} mark of {mark['date']} (marks[{index}]) changed from "
+            f"{mark['code']!r} to {code!r}"
         )
 
     def failure(
@@ -606,7 +609,8 @@ def check_properties(
     unknown = set(names or ()) - {p.name for p in PROPERTIES} - {p.letter for p in PROPERTIES}
     if unknown:
         raise KeyError(
-            f"unknown property {sorted(unknown)[0]!r}; known: {', '.join(p.name for p in PROPERTIES)}"
+            f"unknown property {sorted(unknown)[0]!r}; known: "
+            f"{', '.join(p.name for p in PROPERTIES)}"
         )
     checker, spec = _Checker(compiled), history_spec(compiled.ruleset)
     stop = time.monotonic() + max_seconds

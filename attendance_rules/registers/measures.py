@@ -562,7 +562,8 @@ class MeasureFrame:
 
 
 _ACADEMIC_YEAR = Window("academic_year")
-_SUMS = {  # measure -> categories added up (P present, A approved activity, Au authorised, U unauthorised)
+# measure -> categories added up (P present, A approved activity, Au authorised, U unauthorised)
+_SUMS = {
     "possible_sessions": (
         Category.PRESENT,
         Category.APPROVED_ACTIVITY,
@@ -588,7 +589,8 @@ _ALL = _SUMS["possible_sessions"]
 def _pair_from_register(
     reg: Any, name: str, lo: int, hi: int, codes: tuple[str, ...]
 ) -> Pair | None:
-    """``name`` over marks [lo, hi) as an integer pair, from the prefix counts (as ``compute`` gives it)."""
+    """``name`` over marks [lo, hi) as an integer pair, from the prefix counts (as ``compute`` gives
+    it)."""
     if name in _SUMS:
         total = sum(reg.count(c, lo, hi) for c in _SUMS[name])
         return (total, 2) if name in ("days_absent", "unauthorised_days") else (total, 1)
