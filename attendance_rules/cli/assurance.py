@@ -31,12 +31,8 @@ def _positive_seconds(text: str) -> float:
 
 
 def _cmd_check(args: argparse.Namespace, out: TextIO) -> int:
-    from ..assurance.properties import (
-        MISSING_HYPOTHESIS,
-        PROPERTIES,
-        HypothesisMissing,
-        check_properties,
-    )
+    from ..assurance.properties import MISSING_HYPOTHESIS, HypothesisMissing, check_properties
+    from ..assurance.property_results import PROPERTIES
     from ..scale.progress import progress
 
     try:
@@ -72,7 +68,7 @@ def _cmd_check(args: argparse.Namespace, out: TextIO) -> int:
 
 def register(sub: Any) -> None:
     """Add this module's commands to the CLI parser."""
-    from ..assurance.properties import PROPERTIES
+    from ..assurance.property_results import PROPERTIES
     from .common import add_run_options
 
     names = [p.name for p in PROPERTIES] + [p.letter for p in PROPERTIES]
