@@ -5,6 +5,8 @@ The public API is small and listed in ``__all__``; see README.md for an example.
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING, Any
+
 
 def _version() -> str:
     """The version, written once in pyproject.toml and read from the installed package's
@@ -18,8 +20,6 @@ def _version() -> str:
 
 
 __version__ = _version()
-
-from typing import TYPE_CHECKING, Any
 
 # The public names are imported on first use (PEP 562), so that the command line starts
 # fast and a Ctrl-C during start-up meets the CLI's own handler rather than an import.

@@ -20,7 +20,8 @@ from random_policies import compile_text, policies, random_history
 
 from attendance_rules.engine.forward import Engine
 from attendance_rules.exceptions import Location
-from attendance_rules.registers.measures import MeasureFrame, Window, compute
+from attendance_rules.registers.measure_frame import MeasureFrame
+from attendance_rules.registers.measures import Window, compute
 from attendance_rules.rules import (
     conditions,
     evaluator,

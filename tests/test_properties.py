@@ -24,11 +24,11 @@ from attendance_rules.assurance.properties import (  # noqa: E402
     ENFORCEMENT_KINDS,
     ESCALATION_KINDS,
     MISSING_HYPOTHESIS,
-    PROPERTIES,
     SUPPORT_OR_ENFORCEMENT_KINDS,
     check_example,
     check_properties,
 )
+from attendance_rules.assurance.property_results import PROPERTIES  # noqa: E402
 from attendance_rules.cli import main  # noqa: E402
 from attendance_rules.engine.compiled import load_policy  # noqa: E402
 from attendance_rules.registers.readers import read_history_data  # noqa: E402

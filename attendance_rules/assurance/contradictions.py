@@ -288,7 +288,8 @@ def check_contradiction(scope: CheckScope, rule: CompiledRule, days: list[dt.dat
 
 
 def check_unless(scope: CheckScope, rule: CompiledRule, days: list[dt.date]) -> None:
-    """Each ``unless`` of the rule that never or always holds while the rule's condition does (warning)."""
+    """Each ``unless`` of the rule that never or always holds while the rule's condition does
+    (warning)."""
     for clause in rule.unless:
         for i, day in enumerate(days):
             message = _unless_problem(scope, rule, clause, day)
@@ -301,7 +302,8 @@ def check_unless(scope: CheckScope, rule: CompiledRule, days: list[dt.date]) -> 
                         + scope.in_context(rule),
                         clause.clause.when.location,
                         severity="warning",
-                        expected="an unless that holds for some pupils meeting the rule and not for others",
+                        expected="an unless that holds for some pupils meeting the rule and not "
+                        "for others",
                     )
                 )
                 break
@@ -322,7 +324,10 @@ def _unless_problem(scope: CheckScope, rule: CompiledRule, clause: Any, day: dt.
         if unsatisfiable(conjoin(when, holds)) is not None:
             return "never holds when the rule's condition does"
         if unsatisfiable(conjoin(when, fails)) is not None:
-            return "holds whenever the rule's condition does, so the rule never recommends what it holds back"
+            return (
+                "holds whenever the rule's condition does, so the rule never recommends what "
+                "it holds back"
+            )
     except TooBig:
         return ""
     return ""

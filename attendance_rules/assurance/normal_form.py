@@ -374,7 +374,8 @@ class Analyser:
     # normal form ---------------------------------------------------------------------
 
     def dnf(self, node: Node, positive: bool = True) -> list[tuple[Lit, ...]]:
-        """Alternatives (each a conjunction of literals) equivalent to ``node`` (or its negation)."""
+        """Alternatives (each a conjunction of literals) equivalent to ``node`` (or its
+        negation)."""
         if isinstance(node, Not):
             return self.dnf(node.item, not positive)
         if isinstance(node, (And, Or)):

@@ -37,7 +37,8 @@ def _rule_can_fire(
     dead: frozenset[str],
     extra: Sequence[Node] = (),
 ) -> bool | None:
-    """Whether the rule's condition (with the negations of ``extra``) can hold on some day of ``window``."""
+    """Whether the rule's condition (with the negations of ``extra``) can hold on some day of
+    ``window``."""
     for day in reference_days(scope.ruleset, window, [rule.condition.node, *extra]):
         analyser = Analyser(scope.ruleset, day, concrete=True, dead=dead)
         try:

@@ -132,7 +132,8 @@ def _sides(term: Term) -> tuple[bool, str, str]:
 def _out_of_order(
     scope: CheckScope, term: Term, origin: str, earlier: _Stage, later: _Stage
 ) -> bool:
-    """A later stage reached before an earlier one on the way to worse attendance; True if reported."""
+    """A later stage reached before an earlier one on the way to worse attendance; True if
+    reported."""
     (f1, r1, b1), (f2, r2, b2) = earlier, later
     rising, entry, leave = _sides(term)
 
@@ -146,12 +147,13 @@ def _out_of_order(
             word = "below" if rising else "above"
             scope.problems.append(
                 Problem(
-                    f"stage thresholds out of order: {f2} (rule {r2.id!r}) needs {_text(b2[side])}, {word} the "
-                    f"earlier {f1} (rule {r1.id!r} at {_bound_where(r1, b1[side])}: {_text(b1[side])})"
-                    + origin,
+                    f"stage thresholds out of order: {f2} (rule {r2.id!r}) needs "
+                    f"{_text(b2[side])}, {word} the earlier {f1} (rule {r1.id!r} at "
+                    f"{_bound_where(r1, b1[side])}: {_text(b1[side])})" + origin,
                     _bound_where(r2, b2[side]),
                     severity="warning",
-                    expected=f"a threshold for {f2} no {'lower' if rising else 'higher'} than {f1}'s",
+                    expected=f"a threshold for {f2} no {'lower' if rising else 'higher'} than "
+                    f"{f1}'s",
                 )
             )
             return True
@@ -159,12 +161,14 @@ def _out_of_order(
         first = b1.get(entry) or b1[leave]
         scope.problems.append(
             Problem(
-                f"stage thresholds out of order: {f2} (rule {r2.id!r}) is reached when {_text(b2[leave])}, "
-                f"in the direction of better attendance; the earlier {f1} (rule {r1.id!r} at "
+                f"stage thresholds out of order: {f2} (rule {r2.id!r}) is reached when "
+                f"{_text(b2[leave])}, in the direction of better attendance; the earlier {f1} "
+                f"(rule {r1.id!r} at "
                 f"{_bound_where(r1, first)}) needs {_text(first)}" + origin,
                 _bound_where(r2, b2[leave]),
                 severity="warning",
-                expected=f"{f2} reached when {term.text} is {'at least' if rising else 'at most'} a threshold",
+                expected=f"{f2} reached when {term.text} is {'at least' if rising else 'at most'} "
+                "a threshold",
             )
         )
         return True
@@ -200,8 +204,9 @@ def _gap_or_overlap(
     )
     scope.problems.append(
         Problem(
-            f"{kind} between consecutive stage bands: {f1} (rule {r1.id!r}) ends where {_text(b1[leave])}, "
-            f"{f2} (rule {r2.id!r}) starts where {_text(b2[entry])}; {what}" + origin,
+            f"{kind} between consecutive stage bands: {f1} (rule {r1.id!r}) ends where "
+            f"{_text(b1[leave])}, {f2} (rule {r2.id!r}) starts where {_text(b2[entry])}; {what}"
+            + origin,
             _bound_where(r2, b2[entry]),
             severity="warning",
             expected=f"{f2}'s band to start just where {f1}'s ends",

@@ -66,8 +66,9 @@ def _check_review_windows(scope: CheckScope) -> None:
         unit = "school days" if getattr(due, "school_days", False) else "days"
         scope.problems.append(
             Problem(
-                f"review window of action {action_id!r} opens {due.from_days} {unit} after the latest {due.after} "
-                f"but closes {due.to_days} {unit} after it: its earliest day is after its latest",
+                f"review window of action {action_id!r} opens {due.from_days} {unit} after the "
+                f"latest {due.after} but closes {due.to_days} {unit} after it: its earliest day "
+                "is after its latest",
                 where,
                 found=f"from {due.from_days} {unit}, to {due.to_days} {unit}",
                 expected="from no later than to",

@@ -130,7 +130,8 @@ def _cmd_policy_show(args: argparse.Namespace, out: TextIO) -> int:
     from ..policy.layers import load_policy_files
     from ..policy.show import show_policy
 
-    # its header already gives the chain with each file's path ("chain: england (policies/england.yaml) …")
+    # its header already gives the chain with each file's path ("chain: england
+    # (policies/england.yaml) …")
     out.write(show_policy(load_policy_files(args.policy), as_json=args.format == "json"))
     return 0
 
@@ -310,7 +311,8 @@ def _file_problem(error: OSError) -> Problem:
     return Problem(
         f"cannot use this file: {error.strerror or error}",
         Location(shown_name(name)),
-        expected="an existing file (or directory) that can be read, or a folder that exists for output",
+        expected="an existing file (or directory) that can be read, or a folder that exists for "
+        "output",
     )
 
 

@@ -31,12 +31,8 @@ def _positive_seconds(text: str) -> float:
 
 
 def _cmd_check(args: argparse.Namespace, out: TextIO) -> int:
-    from ..assurance.properties import (
-        MISSING_HYPOTHESIS,
-        PROPERTIES,
-        HypothesisMissing,
-        check_properties,
-    )
+    from ..assurance.properties import MISSING_HYPOTHESIS, HypothesisMissing, check_properties
+    from ..assurance.property_results import PROPERTIES
     from ..scale.progress import progress
 
     try:
@@ -46,8 +42,9 @@ def _cmd_check(args: argparse.Namespace, out: TextIO) -> int:
         return 2
     chosen = args.property or [p.name for p in PROPERTIES]
     print(
-        f"checking {len(chosen)} behaviour propert{'y' if len(chosen) == 1 else 'ies'} of {args.policy}: "
-        f"up to {args.examples} generated histories each, seed {args.seed}, at most {args.max_seconds:g} s",
+        f"checking {len(chosen)} behaviour propert{'y' if len(chosen) == 1 else 'ies'} of "
+        f"{args.policy}: up to {args.examples} generated histories each, seed {args.seed}, "
+        f"at most {args.max_seconds:g} s",
         file=out,
         flush=True,
     )
@@ -71,14 +68,15 @@ def _cmd_check(args: argparse.Namespace, out: TextIO) -> int:
 
 def register(sub: Any) -> None:
     """Add this module's commands to the CLI parser."""
-    from ..assurance.properties import PROPERTIES
+    from ..assurance.property_results import PROPERTIES
     from .common import add_run_options
 
     names = [p.name for p in PROPERTIES] + [p.letter for p in PROPERTIES]
     p = sub.add_parser(
         "check",
         help="test behaviour properties of a policy on generated histories (needs hypothesis)",
-        description="Generate attendance histories with hypothesis and test that the policy behaves sensibly: "
+        description="Generate attendance histories with hypothesis and test that the policy "
+        "behaves sensibly: "
         + "; ".join(f"({p.letter}) {p.says}" for p in PROPERTIES)
         + ". Exit 0 when every property holds, 1 with a counterexample, 2 on usage errors.",
     )

@@ -39,8 +39,8 @@ def register(sub: Any) -> None:
     p = sub.add_parser(
         "audit",
         help="compare the case events that happened with the policy in force on each date",
-        description="Findings: steps taken that the policy did not call for (unsupported), held back "
-        "(held_back_but_done) or whose evidence was missing (missing_evidence), and steps "
+        description="Findings: steps taken that the policy did not call for (unsupported), held "
+        "back (held_back_but_done) or whose evidence was missing (missing_evidence), and steps "
         "the policy called for that were not taken by their due date (overdue). Exit status "
         "0 when the audit ran (findings are the output), 1 with --fail-on-findings and findings.",
     )

@@ -111,8 +111,9 @@ def add_run_options(p: argparse.ArgumentParser, jobs: bool = True) -> None:
         "--reader",
         choices=("auto", "stdlib", "pyarrow"),
         default="auto",
-        help="how a CSV history's marks.csv is read: the csv module, pyarrow's multi-threaded reader "
-        "(the 'parquet' extra), or auto: pyarrow for a marks.csv of 64 MiB or more when installed",
+        help="how a CSV history's marks.csv is read: the csv module, pyarrow's multi-threaded "
+        "reader (the 'parquet' extra), or auto: pyarrow for a marks.csv of 64 MiB or more when "
+        "installed",
     )
 
 
@@ -245,8 +246,8 @@ def add_strict_codes(p: argparse.ArgumentParser) -> None:
     p.add_argument(
         "--strict-codes",
         action="store_true",
-        help="refuse a register code used after its withdrawal (F, H, J or Y from 19 August 2024, F "
-        "from September 2013) rather than count it as DfE's statistics do, with a warning",
+        help="refuse a register code used after its withdrawal (F, H, J or Y from 19 August 2024, "
+        "F from September 2013) rather than count it as DfE's statistics do, with a warning",
     )
 
 
@@ -276,7 +277,8 @@ def conform_history(policy: Any, history: Any, args: argparse.Namespace, warn: b
 
 
 def add_audit_options(p: argparse.ArgumentParser) -> None:
-    """The options that choose what is audited: ``--from``/``--to``, ``--pupil``, ``--scan``, ``--default-due``."""
+    """The options that choose what is audited: ``--from``/``--to``, ``--pupil``, ``--scan``,
+    ``--default-due``."""
 
     p.add_argument(
         "--from",
@@ -312,6 +314,7 @@ def add_audit_options(p: argparse.ArgumentParser) -> None:
 
 
 def check_audit_args(args: argparse.Namespace) -> None:
+    """Refuse (``UsageError``) a ``--from`` after ``--to`` or a negative ``--default-due``."""
     from ..exceptions import Problem, UsageError
 
     if args.start and args.end and args.start > args.end:
@@ -356,7 +359,8 @@ def run_audit(policy: Any, history: Any, args: argparse.Namespace) -> Any:
 
 
 def _setup_audit(ref: str, calendar: Any, scope: Any) -> tuple[Any, Any, Any]:
-    """A worker's state for ``audit``: the policy, which events complete which actions, the scope."""
+    """A worker's state for ``audit``: the policy, which events complete which actions, the
+    scope."""
     from ..engine.compiled import load_policy
     from ..replay.completions import completions
 

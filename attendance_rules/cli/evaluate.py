@@ -254,7 +254,8 @@ def _cmd_test(args: argparse.Namespace, out: TextIO) -> int:
         print("FAIL " + "\n\n".join(result.failures) + "\n", file=out)
     checks = sum(r.checked for r in results)
     print(
-        f"{len(results) - len(failed)} passed, {len(failed)} failed ({len(results)} case(s), {checks} check(s))",
+        f"{len(results) - len(failed)} passed, {len(failed)} failed ({len(results)} case(s), "
+        f"{checks} check(s))",
         file=out,
     )
     return 1 if failed else 0
@@ -299,7 +300,8 @@ def register(sub: Any, psub: Any) -> None:
         type=horizon_type,
         metavar="WEEKS",
         default=None,
-        help="also list, per pupil, thresholds that could be met within WEEKS school weeks (at_risk)",
+        help="also list, per pupil, thresholds that could be met within WEEKS school weeks "
+        "(at_risk)",
     )
     add_run_options(p)
     from ..scale.distributed import add_arguments

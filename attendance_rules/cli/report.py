@@ -32,7 +32,8 @@ def _policy_and_history(args: argparse.Namespace) -> tuple[Any, Any, Any]:
 
 
 def _handbook(args: argparse.Namespace, policy: Any, folder: Path | None, out: TextIO) -> str:
-    """The address reports link to; writes the handbook into ``folder`` unless --handbook is given."""
+    """The address reports link to; writes the handbook into ``folder`` unless --handbook is
+    given."""
     if args.handbook:  # published elsewhere: nothing to write, so the handbook module is not needed
         return args.handbook
     from ..policy.layers import load_policy_files
@@ -190,7 +191,8 @@ def _common(p: argparse.ArgumentParser, horizon: bool = True) -> None:
             type=horizon_type,
             default=DEFAULT_HORIZON_WEEKS,
             metavar="WEEKS",
-            help=f"school weeks ahead for the at-risk lists (default {DEFAULT_HORIZON_WEEKS}; 0: none)",
+            help=f"school weeks ahead for the at-risk lists (default {DEFAULT_HORIZON_WEEKS}; 0: "
+            "none)",
         )
 
 

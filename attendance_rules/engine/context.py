@@ -15,7 +15,8 @@ import attrs
 
 from ..registers.calendar import Calendar
 from ..registers.history import Event, Pupil, School
-from ..registers.measures import Measure, MeasureFrame, Window
+from ..registers.measure_frame import MeasureFrame
+from ..registers.measures import Measure, Window
 from ..rules import runtime, values
 from ..rules.compiler import RuleSet
 from .results import DerivedFact, MeasureView, Reason, ValueView

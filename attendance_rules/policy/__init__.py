@@ -1,1 +1,2 @@
-"""Policies: safe YAML with locations, schema, the policy model, layering, checks against histories, handbooks."""
+"""Policies: safe YAML with locations, schema, the policy model, layering, checks against histories,
+handbooks."""

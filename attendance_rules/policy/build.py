@@ -177,7 +177,8 @@ class _Build:
             )
             if school != school_to:
                 raise ValueError(
-                    "a due window's from and to must both be school days/weeks or both calendar time"
+                    "a due window's from and to must both be school days/weeks or both calendar "
+                    "time"
                 )
         except ValueError as err:
             self.problems.append(Problem(str(err), self.doc.where(path)))

@@ -84,7 +84,8 @@ def setting_problems(school: School, policy: EffectivePolicy, where: Any = None)
         else:
             out.append(
                 Problem(
-                    f"school setting {name!r} is not read: policy {policy.id!r} declares no school settings",
+                    f"school setting {name!r} is not read: policy {policy.id!r} declares no "
+                    "school settings",
                     locate(name),
                     severity="warning",
                     found=name,
@@ -119,7 +120,8 @@ def _example(setting: Setting) -> str:
 def _undeclared(
     name: str, declared: Mapping[str, Setting], where: Location, policy_id: str
 ) -> Problem:
-    """The error for a setting the policy chain does not declare, naming the nearest declared one."""
+    """The error for a setting the policy chain does not declare, naming the nearest declared
+    one."""
     close = difflib.get_close_matches(name, sorted(declared), n=1, cutoff=0.6)
     hint = f"; did you mean {close[0]!r}?" if close else ""
     return Problem(
@@ -252,7 +254,8 @@ def _event_problem(
 
 
 def action_warnings(pupils: Iterable[Any], policy: EffectivePolicy) -> list[Problem]:
-    """Warnings for events whose ``action`` field names no action of ``policy`` (nearest id named)."""
+    """Warnings for events whose ``action`` field names no action of ``policy`` (nearest id
+    named)."""
     first: dict[tuple[str, str], Location] = {}
     counts: Counter[tuple[str, str]] = Counter()
     for pupil in pupils:
@@ -301,7 +304,8 @@ def _first(names: Iterable[str]) -> str:
 
 
 def as_of_warnings(history: History, policy: EffectivePolicy, as_of: dt.date) -> list[Problem]:
-    """Warnings when ``as_of`` lies outside the register's dates or a policy of the chain's dates."""
+    """Warnings when ``as_of`` lies outside the register's dates or a policy of the chain's
+    dates."""
     out = _register_warnings(history, as_of)
     for layer in policy.chain:
         if as_of < layer.effective_from:
@@ -344,7 +348,8 @@ def _register_warnings(history: History, as_of: dt.date) -> list[Problem]:
     if as_of < first:
         return [
             Problem(
-                f"as-of date {as_of} is before the register's first mark ({first}): nothing is counted",
+                f"as-of date {as_of} is before the register's first mark ({first}): nothing is "
+                "counted",
                 where,
                 severity="warning",
                 found=str(as_of),
@@ -354,8 +359,8 @@ def _register_warnings(history: History, as_of: dt.date) -> list[Problem]:
     if _school_days_between(last, as_of):
         return [
             Problem(
-                f"as-of date {as_of} is after the register's last mark ({last}): later days are unknown, "
-                "not absences",
+                f"as-of date {as_of} is after the register's last mark ({last}): later days are "
+                "unknown, not absences",
                 where,
                 severity="warning",
                 found=str(as_of),

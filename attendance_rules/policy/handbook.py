@@ -108,8 +108,8 @@ def _parameters(policy: EffectivePolicy, titles: dict[str, str]) -> list[str]:
     ]
     for name, param in sorted(policy.parameters.items()):
         lines.append(
-            f"| `{name}` | {parameter_value(param)} | {_origin(policy.origin('parameter', name))} | "
-            f"{_cite(parameter_citation(param), titles).replace('|', '/')} |"
+            f"| `{name}` | {parameter_value(param)} | {_origin(policy.origin('parameter', name))} "
+            f"| {_cite(parameter_citation(param), titles).replace('|', '/')} |"
         )
     return lines + [""]
 
@@ -152,7 +152,8 @@ def _actions(policy: EffectivePolicy, titles: dict[str, str]) -> list[str]:
     lines = [
         "## Actions: who does what",
         "",
-        "Record an action as done with the event in *recorded by*; until then it stays recommended.",
+        "Record an action as done with the event in *recorded by*; until then it stays "
+        "recommended.",
         "",
         "| action | kind | who | when due | recorded by | source |",
         "| --- | --- | --- | --- | --- | --- |",

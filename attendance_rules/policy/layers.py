@@ -101,11 +101,13 @@ class EffectivePolicy:
         return False
 
     def origin(self, kind: str, name: str) -> Origin:
-        """Origin of ``parameter``/``measure``/``action``/``rule``/``flag``/``setting``/``event_type`` ``name``."""
+        """Origin of ``name`` of a ``kind``: ``parameter``, ``measure``, ``action``, ``rule``,
+        ``flag``, ``setting`` or ``event_type``."""
         return self.origins[f"{kind}:{name}"]
 
     def rule_origin(self, rule: Rule) -> Origin:
-        """The origin of this very rule: a replaced rule kept until its replacement starts has its own."""
+        """The origin of this very rule: a replaced rule kept until its replacement starts has its
+        own."""
         origin = self.origin("rule", rule.id)
         todo = [origin]
         while todo:
@@ -143,7 +145,8 @@ class PolicyLoader:
         return self.cache[key]
 
     def chain(self, ref: str) -> tuple[PolicyFile, ...]:
-        """The policy ``ref`` and its ancestors, root first; errors for missing or looping parents."""
+        """The policy ``ref`` and its ancestors, root first; errors for missing or looping
+        parents."""
         path = self.locate(ref)
         if path is None:
             raise PolicyError(

@@ -100,7 +100,8 @@ class DatedValue:
 
 @attrs.frozen
 class Setting:
-    """A school setting a policy reads (``school.traded_ews``): its type, default and why it matters."""
+    """A school setting a policy reads (``school.traded_ews``): its type, default and why it
+    matters."""
 
     name: str
     type: str
@@ -111,7 +112,8 @@ class Setting:
     origin: Location = attrs.field(default=Location(), eq=False)
 
     def accepts(self, value: Any) -> bool:
-        """True when ``value`` (as a history records it) has this setting's type (a number is finite)."""
+        """True when ``value`` (as a history records it) has this setting's type (a number is
+        finite)."""
         if not isinstance(value, _SETTING_TYPES[self.type]) or (self.type == "bool") != isinstance(
             value, bool
         ):
@@ -119,7 +121,8 @@ class Setting:
         return not isinstance(value, float) or math.isfinite(value)
 
     def unrecorded(self, value: Any) -> bool:
-        """True for an empty text where a yes/no or number is wanted: an empty CSV cell, not a value."""
+        """True for an empty text where a yes/no or number is wanted: an empty CSV cell, not a
+        value."""
         return value == "" and self.type != "text"
 
 
@@ -198,7 +201,10 @@ class Due:
         if self.within_school_days is not None:
             return f"within {self.within_school_days} school days"
         unit = "school days" if self.school_days else "days"
-        return f"between {self.from_days} and {self.to_days} {unit} after the latest {self.after.replace('_', ' ')}"
+        return (
+            f"between {self.from_days} and {self.to_days} {unit} after the latest "
+            f"{self.after.replace('_', ' ')}"
+        )
 
 
 @attrs.frozen

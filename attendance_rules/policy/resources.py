@@ -52,7 +52,8 @@ def schema_text(name: str) -> str:
 
 
 def policy_dirs(environ: Mapping[str, str] | None = None) -> list[Path]:
-    """Where a policy id is looked up, in order: ATTENDANCE_RULES_POLICY_PATH, ./policies, bundled."""
+    """Where a policy id is looked up, in order: ATTENDANCE_RULES_POLICY_PATH, ./policies,
+    bundled."""
     environ = os.environ if environ is None else environ
     given = [Path(d) for d in environ.get(POLICY_PATH_VARIABLE, "").split(os.pathsep) if d]
     return given + [Path("policies"), bundled_policy_dir()]

@@ -161,7 +161,8 @@ class _Builder:
             if key_node.tag == f"{_TAG}merge":
                 self.fail("merge keys (<<) are not supported; write the values out", key_node)
                 continue
-            # Keys are names: `on:`, `no:` or `1:` stay text (YAML 1.1 would make them true, false, 1).
+            # Keys are names: `on:`, `no:` or `1:` stay text (YAML 1.1 would make them true, false,
+            # 1).
             key = self._key(key_node)
             if not isinstance(key, (str, int)) or isinstance(key, bool):
                 self.fail("a key must be plain text", key_node, found=repr(key))

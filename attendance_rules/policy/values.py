@@ -85,7 +85,8 @@ _UNIT_DAYS = {
     "school_days": (1, True),
     "school_weeks": (5, True),
 }
-# A setting's type (or a text or yes/no parameter's unit) in words, and a value of it (for problems).
+# A setting's type (or a text or yes/no parameter's unit) in words, and a value of it (for
+# problems).
 TYPE_WORDS = {"bool": "yes/no (true or false)", "number": "a number", "text": "text"}
 TYPE_EXAMPLES = {"bool": "false", "number": "0", "text": '"north"'}
 
@@ -110,7 +111,8 @@ def parameter_values_text(param: Parameter) -> str:
 
 
 def parse_duration(text: str) -> tuple[int, bool]:
-    """Days in ``"4 weeks"`` / ``"28 days"`` / ``"10 school days"``, and whether they are school days."""
+    """Days in ``"4 weeks"`` / ``"28 days"`` / ``"10 school days"``, and whether they are school
+    days."""
     number, _, unit = str(text).strip().partition(" ")
     if unit.strip() not in _DURATION_DAYS:
         raise ValueError(
@@ -270,7 +272,8 @@ def _shown(value: Any) -> str:
 def _field_problem(
     event: str, field: str, value: Any, known: Mapping[str, Any]
 ) -> tuple[str, bool, str] | None:
-    """Why ``with: {field: value}`` cannot match an event of this type: (message, about value, expected)."""
+    """Why ``with: {field: value}`` cannot match an event of this type: (message, about value,
+    expected)."""
     if field not in known:
         return (
             f"{event} events have no field {field!r}",

@@ -267,7 +267,8 @@ class ArrowMarks:
         return numbers
 
     def _slots_and_codes(self, batch: Any) -> tuple[Any, Any]:
-        """Per row: its session slot (uint32, 0: not plain) and its code id (uint8, 0: not plain)."""
+        """Per row: its session slot (uint32, 0: not plain) and its code id (uint8, 0: not
+        plain)."""
         import pyarrow as pa
         import pyarrow.compute as pc
 

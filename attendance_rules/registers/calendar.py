@@ -107,7 +107,8 @@ def _inferred_term_start(as_of: dt.date, school_days: Sequence[int]) -> dt.date:
 
 
 def count_school_days(day: dt.date, end: dt.date, school_days: Sequence[int]) -> int:
-    """How many of ``school_days`` (day ordinals, sorted) fall after ``day``, up to and including ``end``."""
+    """How many of ``school_days`` (day ordinals, sorted) fall after ``day``, up to and including
+    ``end``."""
     return max(
         0, bisect_right(school_days, end.toordinal()) - bisect_right(school_days, day.toordinal())
     )

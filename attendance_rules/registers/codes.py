@@ -184,7 +184,8 @@ class CodeBook:
                 f"it belongs to {', '.join(elsewhere)}"
             )
         raise KeyError(
-            f"unknown register code {code!r}; valid on {day.isoformat()}: {' '.join(self.ids_on(day) or ())}"
+            f"unknown register code {code!r}; valid on {day.isoformat()}: "
+            f"{' '.join(self.ids_on(day) or ())}"
         )
 
     def withdrawn_use(self, code: str, day: dt.date) -> RegisterCode | None:

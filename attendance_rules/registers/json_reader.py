@@ -75,7 +75,8 @@ def read_json(reader: Reader, path: Path) -> None:
             "JSON nested too deeply",
             deepest_bracket(name, text),
             found="200 or more levels of [ or {",
-            expected="a history: an object of pupils, each with lists of marks and events (5 levels)",
+            expected="a history: an object of pupils, each with lists of marks and events (5 "
+            "levels)",
         )
         return
     if numbers.refused:

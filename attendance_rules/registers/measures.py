@@ -29,12 +29,14 @@ __all__ = [
     "PERSISTENT_ABSENCE_RATE",
     "SEVERE_ABSENCE_RATE",
     "Measure",
-    "MeasureFrame",
     "MeasureSpec",
+    "Pair",
     "Window",
     "as_pair",
     "compute",
     "standard_measures",
+    "window_counts",
+    "window_measure",
 ]
 
 # National definitions (DfE, Working together to improve school attendance): missing 10% or
@@ -323,17 +325,17 @@ def compute(
     if spec.kind == "trend":
         return _trend(pupil, as_of, window, calendar)
     bounds = window.bounds(pupil, as_of, calendar)
-    return _measure(
+    return window_measure(
         name,
         window,
         bounds,
         as_of,
-        codes,  # (_measure counts only a window with bounds)
-        lambda: _counts(pupil, bounds[0], bounds[1], codes),  # type: ignore[index]
+        codes,  # (window_measure counts only a window with bounds)
+        lambda: window_counts(pupil, bounds[0], bounds[1], codes),  # type: ignore[index]
     )
 
 
-def _measure(
+def window_measure(
     name: str,
     window: Window,
     bounds: tuple[dt.date, dt.date] | None,
@@ -351,7 +353,11 @@ def _measure(
     return Measure(name, window, _value(name, found), spec.unit, bounds[0], bounds[1], found, codes)
 
 
-def _counts(pupil: Pupil, start: dt.date, end: dt.date, codes: tuple[str, ...]) -> dict[str, int]:
+def window_counts(
+    pupil: Pupil, start: dt.date, end: dt.date, codes: tuple[str, ...]
+) -> dict[str, int]:
+    """The counts behind a measure over ``start``..``end``: sessions by category, late marks
+    and (with ``codes``) sessions of those codes."""
     reg = pupil.register
     lo, hi = reg.span(start, end)
     present = reg.count(Category.PRESENT, lo, hi)
@@ -444,7 +450,7 @@ def standard_measures(
 
     The year-to-date counts are taken once and every year figure derived from them.
     """
-    counts = _counts(pupil, academic_year_start(as_of), as_of, ())
+    counts = window_counts(pupil, academic_year_start(as_of), as_of, ())
     out: dict[str, Any] = {}
     for name in (
         "possible_sessions",
@@ -471,138 +477,6 @@ def standard_measures(
 
 
 Pair = tuple[int, int]  # an exact value as (numerator, denominator > 0)
-
-
-class MeasureFrame:
-    """Every measure of one pupil as of one date, from shared window spans and counts.
-
-    The decision path asks for ``pair``: a value as an integer pair (rates as
-    ``(absent, possible)``), so no ``Fraction`` or ``Measure`` is built; comparisons then
-    cross-multiply. Window bounds and register spans are found once per window, whatever
-    number of measures read it. ``measure`` builds the full ``Measure`` (with its counts and
-    description) only for what an explanation shows.
-    """
-
-    __slots__ = ("pupil", "as_of", "calendar", "_bounds", "_spans", "_pairs", "_objects")
-
-    def __init__(self, pupil: Pupil, as_of: dt.date, calendar: Calendar = Calendar()) -> None:
-        self.pupil, self.as_of, self.calendar = pupil, as_of, calendar
-        self._bounds: dict[Window, tuple[dt.date, dt.date] | None] = {}
-        self._spans: dict[Window, tuple[int, int] | None] = {}
-        self._pairs: dict[tuple, Pair | None] = {}
-        self._objects: dict[tuple, Any] = {}  # Measures, and each window's counts
-
-    def bounds(self, window: Window) -> tuple[dt.date, dt.date] | None:
-        """First and last day of ``window`` (None when empty), found once per window."""
-        try:
-            return self._bounds[window]
-        except KeyError:
-            found = self._bounds[window] = window.bounds(self.pupil, self.as_of, self.calendar)
-            return found
-
-    def _span(self, window: Window) -> tuple[int, int] | None:
-        try:
-            return self._spans[window]
-        except KeyError:
-            bounds = self.bounds(window)
-            span = self._spans[window] = (
-                None if bounds is None else self.pupil.register.span(*bounds)
-            )
-            return span
-
-    def pair(self, name: str, window: Window | None, codes: tuple[str, ...] = ()) -> Pair | None:
-        """The value of measure ``name`` as ``(numerator, denominator)``; None when undefined."""
-        key = (name, window, codes)
-        try:
-            return self._pairs[key]
-        except KeyError:
-            pair = self._pairs[key] = self._compute_pair(name, window, codes)
-            return pair
-
-    def _compute_pair(
-        self, name: str, window: Window | None, codes: tuple[str, ...]
-    ) -> Pair | None:
-        kind = MEASURES[name].kind
-        if kind in ("run", "trend"):  # rare: computed the long way
-            return as_pair(self.measure(name, window, codes).value)
-        span = self._span(window or _ACADEMIC_YEAR)
-        if span is None:
-            return None if kind == "rate" else (0, 1)
-        return _pair_from_register(self.pupil.register, name, span[0], span[1], codes)
-
-    def measure(self, name: str, window: Window | None, codes: tuple[str, ...] = ()) -> Measure:
-        """The full ``Measure`` (value, window dates, counts), built once."""
-        key = (name, window, codes)
-        try:
-            return self._objects[key]
-        except KeyError:
-            pass
-        if MEASURES[name].kind in ("run", "trend"):
-            found = compute(self.pupil, name, self.as_of, window, self.calendar, codes)
-        else:
-            window = window or _ACADEMIC_YEAR
-            found = _measure(
-                name,
-                window,
-                self.bounds(window),
-                self.as_of,
-                codes,
-                lambda: self._counts(window, codes),
-            )
-        self._objects[key] = found
-        return found
-
-    def _counts(self, window: Window, codes: tuple[str, ...]) -> dict[str, int]:
-        key = ("counts", window, codes)
-        counts = self._objects.get(key)
-        if counts is None:
-            start, end = self.bounds(window)  # type: ignore[misc]  # only asked for a window that is not empty
-            counts = self._objects[key] = _counts(self.pupil, start, end, codes)
-        return counts
-
-
-_ACADEMIC_YEAR = Window("academic_year")
-_SUMS = {  # measure -> categories added up (P present, A approved activity, Au authorised, U unauthorised)
-    "possible_sessions": (
-        Category.PRESENT,
-        Category.APPROVED_ACTIVITY,
-        Category.AUTHORISED,
-        Category.UNAUTHORISED,
-    ),
-    "attended_sessions": (Category.PRESENT, Category.APPROVED_ACTIVITY),
-    "present_sessions": (Category.PRESENT,),
-    "approved_activity_sessions": (Category.APPROVED_ACTIVITY,),
-    "absent_sessions": (Category.AUTHORISED, Category.UNAUTHORISED),
-    "authorised_sessions": (Category.AUTHORISED,),
-    "unauthorised_sessions": (Category.UNAUTHORISED,),
-    "days_absent": (Category.AUTHORISED, Category.UNAUTHORISED),
-    "unauthorised_days": (Category.UNAUTHORISED,),
-}
-_RATE_PARTS = {
-    "attendance_rate": (Category.PRESENT, Category.APPROVED_ACTIVITY),
-    "absence_rate": (Category.AUTHORISED, Category.UNAUTHORISED),
-}
-_ALL = _SUMS["possible_sessions"]
-
-
-def _pair_from_register(
-    reg: Any, name: str, lo: int, hi: int, codes: tuple[str, ...]
-) -> Pair | None:
-    """``name`` over marks [lo, hi) as an integer pair, from the prefix counts (as ``compute`` gives it)."""
-    if name in _SUMS:
-        total = sum(reg.count(c, lo, hi) for c in _SUMS[name])
-        return (total, 2) if name in ("days_absent", "unauthorised_days") else (total, 1)
-    if name in _RATE_PARTS:
-        part = sum(reg.count(c, lo, hi) for c in _RATE_PARTS[name])
-        possible = sum(reg.count(c, lo, hi) for c in _ALL)
-        return (part, possible) if possible else None
-    if name == "code_sessions":
-        return (
-            reg.count_codes([i for c in codes for i in reg.codebook.ids_for(c)], lo, hi)
-            if codes
-            else 0
-        ), 1
-    return reg.count_late("L" if name == "late_before_close" else "U", lo, hi), 1
 
 
 def as_pair(value: int | Fraction | None) -> Pair | None:

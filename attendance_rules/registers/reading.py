@@ -352,11 +352,13 @@ class Reader:
             )
             return
         self.problem(
-            f"withdrawn register code {code!r} on {day.isoformat()} refused (strict register codes): "
+            f"withdrawn register code {code!r} on {day.isoformat()} refused (strict register "
+            "codes): "
             f"{withdrawn_text(entry)}",
             where,
             found=f"{code!r} on {day.isoformat()}",
-            expected="a code in force on that date (without --strict-codes it is accepted, with a warning)",
+            expected="a code in force on that date (without --strict-codes it is accepted, with a "
+            "warning)",
         )
 
     def note_withdrawn(self, entry: RegisterCode, day: dt.date, where: Where, pupil: str) -> None:
@@ -375,13 +377,15 @@ class Reader:
         for (_, code_id), (where, day, pupil, count, last) in self.withdrawn.items():
             entry = self.codebook.by_id[code_id - 1]
             more = (
-                f"; {count - 1} more mark(s) of {entry.code} after its withdrawal in this file, the latest "
+                f"; {count - 1} more mark(s) of {entry.code} after its withdrawal in this file, "
+                "the latest "
                 f"on {last.isoformat()}"
                 if count > 1
                 else ""
             )
             self.warn(
-                f"withdrawn register code {entry.code!r} on {day.isoformat()} (pupil {pupil}) counted as "
+                f"withdrawn register code {entry.code!r} on {day.isoformat()} (pupil {pupil}) "
+                "counted as "
                 f"{counted_as(entry.category)}: "
                 f"{withdrawn_text(entry)}{more}",
                 where,
@@ -558,7 +562,8 @@ def brief(value: Any) -> str:
 
 
 def is_scalar(value: Any) -> bool:
-    """True for a JSON string, boolean, finite number or null: what settings and event fields hold."""
+    """True for a JSON string, boolean, finite number or null: what settings and event fields
+    hold."""
     if isinstance(value, float):
         return math.isfinite(value)
     return value is None or isinstance(value, (str, bool, int))

@@ -64,7 +64,8 @@ class PupilWork:
         return False
 
     def paint(self, first: int, count: int, code: str, budget: int = 1 << 30) -> int:
-        """Write ``code`` over plain-present sessions in ``[first, first+count)``; return how many."""
+        """Write ``code`` over plain-present sessions in ``[first, first+count)``; return how
+        many."""
         codes, written = self.codes, 0
         for i in range(max(first, 2 * self.lo), min(first + count, 2 * self.hi)):
             if written < budget and codes[i] in _PRESENT:

@@ -90,7 +90,8 @@ def require_extra() -> None:
         raise UsageError(
             [
                 Problem(
-                    f"evaluating a dataset needs the optional '{EXTRA}' extra, which is not installed",
+                    f"evaluating a dataset needs the optional '{EXTRA}' extra, which is not "
+                    "installed",
                     found="missing module(s): " + ", ".join(missing),
                     expected=INSTALL_HINT,
                 )

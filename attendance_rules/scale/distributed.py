@@ -140,7 +140,8 @@ def evaluate_dataset(
         produce = _frame_producer(dataset, pupils, events, _schools_arg(schools), job, scheduler)
     else:
         raise UsageError(
-            f"dataset must be a directory or a dask DataFrame of marks; found {type(dataset).__name__}"
+            "dataset must be a directory or a dask DataFrame of marks; found "
+            f"{type(dataset).__name__}"
         )
     return DatasetRun(produce, lines, strict, job.only)
 
@@ -258,7 +259,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         "--scheduler",
         metavar="ADDRESS",
         default=None,
-        help="evaluate a dataset directory (marks/ partitioned by school_id; see docs/distributed.md) on Dask: "
+        help="evaluate a dataset directory (marks/ partitioned by school_id; see "
+        "docs/distributed.md) on Dask: "
         "tcp://HOST:8786 for a running scheduler, local:N for N local worker processes; "
         f"needs the '{EXTRA}' extra; writes --format jsonl",
     )
@@ -294,7 +296,8 @@ def _check_cli_args(args: argparse.Namespace) -> None:
                 Problem(
                     "--scheduler needs one dataset directory as --history",
                     found=" ".join(map(str, args.history)),
-                    expected="a directory with marks/school_id=<id>/*.parquet (docs/distributed.md)",
+                    expected="a directory with marks/school_id=<id>/*.parquet "
+                    "(docs/distributed.md)",
                 )
             ]
         )

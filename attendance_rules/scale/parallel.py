@@ -115,7 +115,8 @@ _worker: tuple[Callable[[Any, Pupil], Any], Any] | None = None  # (apply, state)
 
 @contextmanager
 def _sigint_blocked() -> Iterator[None]:
-    """SIGINT held back (not lost) in this thread; a process started meanwhile inherits the block."""
+    """SIGINT held back (not lost) in this thread; a process started meanwhile inherits the
+    block."""
     if not hasattr(signal, "pthread_sigmask"):  # not POSIX
         yield
         return
@@ -232,7 +233,8 @@ def _shut_down(pool: ProcessPoolExecutor, pending: deque[Future], finished: bool
 
 
 def _terminate_workers(pool: ProcessPoolExecutor) -> None:
-    """Stop busy workers now (public from Python 3.14; before that, through the pool's processes)."""
+    """Stop busy workers now (public from Python 3.14; before that, through the pool's
+    processes)."""
     terminate = getattr(pool, "terminate_workers", None)
     if terminate is not None:
         terminate()

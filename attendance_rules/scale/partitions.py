@@ -176,7 +176,8 @@ def _through_csv(part: _Part) -> tuple[History, dict[str, int], list[Problem]]:
 
 
 def _arrow_relocated(problem: Problem, sources: Mapping[str, tuple]) -> Problem:
-    """A problem ``read_arrow`` located at ``KIND row N`` (from 0), pointed at the Parquet file and row."""
+    """A problem ``read_arrow`` located at ``KIND row N`` (from 0), pointed at the Parquet file and
+    row."""
     match = re.fullmatch(r"(\w+) row (\d+)", problem.location.pointer or "")
     if match is None or match.group(1) not in sources:
         return problem

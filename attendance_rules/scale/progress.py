@@ -38,7 +38,8 @@ def _isatty(stream: TextIO) -> bool:
 def progress(
     items: Iterable[T], total: int | None, what: str, stream: TextIO | None, unit: str = "pupil"
 ) -> Iterator[T]:
-    """``items`` one by one, counted in ``unit``s on a bar on ``stream`` (no bar when ``stream`` is None)."""
+    """``items`` one by one, counted in ``unit``s on a bar on ``stream`` (no bar when ``stream`` is
+    None)."""
     if stream is None:
         yield from items
         return
