@@ -1,1 +1,2 @@
-"""Forward chaining over one pupil's facts, and what it produces: results, reasons, why-not, distances."""
+"""Forward chaining over one pupil's facts, and what it produces: results, reasons, why-not,
+distances."""

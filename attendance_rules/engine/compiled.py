@@ -67,7 +67,8 @@ class CompiledPolicy:
     def evaluate_pupil(
         self, pupil: Pupil, as_of: dt.date, school: School = School()
     ) -> PupilEvaluation:
-        """Recommendations for one pupil (the school's settings checked and defaulted as declared)."""
+        """Recommendations for one pupil (the school's settings checked and defaulted as
+        declared)."""
         return self.engine.evaluate_pupil(pupil, as_of, self.school(school))
 
     def why_not(
@@ -77,14 +78,18 @@ class CompiledPolicy:
         return why_not(self.engine, pupil, as_of, action, self.school(school))
 
     def school(self, school: School) -> School:
-        """``school`` with the policy's declared defaults; ``InputError`` for a setting it cannot read."""
+        """``school`` with the policy's declared defaults; ``InputError`` for a setting it cannot
+        read."""
         errors = [p for p in setting_problems(school, self.ruleset.policy) if p.is_error]
         if errors:
             raise InputError(errors)
         return school_with_defaults(school, self.ruleset.policy)
 
     def __repr__(self) -> str:
-        return f"CompiledPolicy({self.id!r}, version={self.version!r}, rules={len(self.ruleset.rules)})"
+        return (
+            f"CompiledPolicy({self.id!r}, version={self.version!r}, "
+            f"rules={len(self.ruleset.rules)})"
+        )
 
 
 def _make_engine(ruleset: RuleSet, calendar: Calendar, backend: str) -> Engine:

@@ -67,7 +67,8 @@ class PupilContext:
         self.log: list | None = (
             None  # (atom, value) read by decisions, kept for replays (evaluator._logged)
         )
-        # The lookups conditions make most often, bound straight to the containers (no Python frame).
+        # The lookups conditions make most often, bound straight to the containers (no Python
+        # frame).
         # (they shadow the methods of the same names below, which give a context's interface)
         self.fact = self.facts.__contains__  # type: ignore[method-assign,assignment]
         self.flag = pupil.flags.__contains__  # type: ignore[method-assign,assignment]

@@ -78,7 +78,8 @@ class DayPlan:
     ) -> None:
         self.strata = [Stratum(layer, plans) for layer in strata]
         self.parameters = parameters
-        # what a replay must see unchanged to reuse a day's firings: the rules, actions and parameter values in force
+        # what a replay must see unchanged to reuse a day's firings: the rules, actions and
+        # parameter values in force
         self.epoch = (
             tuple(r.id for layer in strata for r in layer),
             tuple(parameters.values()),
@@ -91,7 +92,8 @@ class DayPlan:
 
 @attrs.frozen
 class LightRecommendation:
-    """A recommendation without reasons: the rules giving it, its due date, window and parameters."""
+    """A recommendation without reasons: the rules giving it, its due date, window and
+    parameters."""
 
     action: str
     rules: tuple[str, ...]

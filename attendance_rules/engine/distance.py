@@ -65,7 +65,8 @@ class Distance:
         what = ", ".join(self.recommends or self.derives)
         return (
             f"{self.sessions} more {session_word} of absence ({days}) would meet {self.test} "
-            f"at the earliest on {self.reached_on:%d %b %Y} (now: {self.actual}); rule {self.rule} → {what}"
+            f"at the earliest on {self.reached_on:%d %b %Y} (now: {self.actual}); "
+            f"rule {self.rule} → {what}"
         )
 
     def to_json(self) -> dict:
@@ -115,7 +116,8 @@ def with_future_absences(pupil: Pupil, as_of: dt.date, sessions: int) -> Pupil:
 
 
 def _threshold_test(rule: CompiledRule, outcome: runtime.Outcome) -> nodes.Compare | None:
-    """The rule's only unmet test, when it compares a measure that absence moves toward the threshold."""
+    """The rule's only unmet test, when it compares a measure that absence moves toward the
+    threshold."""
     unmet = [c for c in outcome.comparisons if not c.holds]
     if len(unmet) != 1 or outcome.undefined:
         return None

@@ -3,6 +3,8 @@
 ``DurableEngine`` is a drop-in ``Engine`` (``load_policy(..., backend="durable")``) kept in
 agreement with our own engine by ``tests/test_durable_differential.py``. It needs the
 ``durable`` extra (durable-rules 2.0.28, which imports on Python 3.11 and 3.12 only).
+The boolean skeletons of the conditions (atoms, disjunctive normal form) are built by
+``durable_dnf.py``.
 
 Who decides what
 ----------------
@@ -92,9 +94,10 @@ import attrs
 
 from ..exceptions import EvaluationError, Problem, UsageError
 from ..registers.calendar import Calendar
-from ..rules import evaluator, nodes, runtime
+from ..rules import runtime
 from ..rules.compiler import CompiledRule, RuleSet
 from .context import PupilContext
+from .durable_dnf import Assume, Atom, Atoms, Conjunct, conjuncts, refuse
 from .forward import Engine
 
 try:  # durable-rules fails to import on Python 3.13+ (undefined symbol PyEval_CallObject)
@@ -112,13 +115,10 @@ _LOCK = threading.Lock()  # one durable session at a time, process-wide (the C c
 
 # Limits of durable-rules 2.0.28's C core, with a margin (see the module docstring).
 _MAX_ATTRS = 120  # properties of one input chunk (the core allows 255)
-_MAX_CHAINS = (
-    32  # alternative patterns on one input chunk (a fact may pass at most 64 branches at once)
-)
+# alternative patterns on one input chunk (a fact may pass at most 64 branches at once)
+_MAX_CHAINS = 32
 _MAX_RULE_CHAINS = 48  # the same for one rule alone (its own chunk)
 _MAX_JOIN = 15  # derived facts joined by one conjunct (16 frames, one is the chunk)
-_MAX_CONJUNCTS = 32  # conjuncts of one condition in disjunctive normal form
-_MAX_TABLE_FACTS = 4  # facts inside one comparison (2**n atoms)
 
 
 def available() -> bool:
@@ -126,164 +126,13 @@ def available() -> bool:
     return _durable is not None
 
 
-# --- boolean skeletons and disjunctive normal form ------------------------------------
-
-# A conjunct is a frozenset of literals (kind, key, polarity): kind "atom" (key: the atom's
-# number) or "fact" (key: the fact's name).
-Conjunct = frozenset
-
-
-def _facts_in(node: nodes.Node) -> set[str]:
-    found: set[str] = set()
-    stack = [node]
-    while stack:
-        current = stack.pop()
-        if isinstance(current, nodes.NameRef) and current.kind == "fact":
-            found.add(current.name)
-        stack.extend(current.children())
-    return found
-
-
-def _and(parts: Sequence[list[Conjunct]]) -> list[Conjunct]:
-    out: list[Conjunct] = [frozenset()]
-    for part in parts:
-        out = [a | b for a in out for b in part]
-        out = [
-            c for c in out if not any((k, key, not pol) in c for k, key, pol in c)
-        ]  # drop x and not x
-        if len(out) > 4 * _MAX_CONJUNCTS:
-            raise _TooComplex(f"more than {_MAX_CONJUNCTS} alternative conjunctions")
-    return out
-
-
-def _minimal(conjuncts: Iterable[Conjunct]) -> list[Conjunct]:
-    """Distinct conjuncts, dropping any that contains another (it can never fire earlier)."""
-    unique = sorted(set(conjuncts), key=lambda c: (len(c), sorted(map(repr, c))))
-    kept: list[Conjunct] = []
-    for c in unique:
-        if not any(k <= c for k in kept):
-            kept.append(c)
-    return kept
-
-
-class _TooComplex(Exception):
-    pass
-
-
-@attrs.frozen
-class _Atom:
-    """An atomic test: a fact-free sub-condition, or a comparison with its facts fixed."""
-
-    node: nodes.Node
-    assume: frozenset[str] | None = None  # the facts taken as true; None: the node reads no fact
-
-
-class _Atoms:
-    """Numbers atoms; equal sub-conditions (nodes compare by structure) share one number."""
-
-    def __init__(self) -> None:
-        self.index: dict[_Atom, int] = {}
-        self.atoms: list[_Atom] = []
-
-    def number(self, atom: _Atom) -> int:
-        if atom not in self.index:
-            self.index[atom] = len(self.atoms)
-            self.atoms.append(atom)
-        return self.index[atom]
-
-
-def _dnf(node: nodes.Node, atoms: _Atoms, used: list[int], positive: bool = True) -> list[Conjunct]:
-    """The condition as a list of conjunctions of literals (``positive=False``: of its negation).
-
-    Every atom made is appended to ``used``, even one whose conjunct is later dropped, so
-    that all of the condition is evaluated (measures consulted are part of the output).
-    """
-    facts = sorted(_facts_in(node))
-    if not facts:  # a maximal fact-free part: one atom
-        used.append(atoms.number(_Atom(node)))
-        return [frozenset({("atom", used[-1], positive)})]
-    if isinstance(node, nodes.Not):
-        return _dnf(node.item, atoms, used, not positive)
-    if isinstance(node, (nodes.And, nodes.Or)):
-        parts = [_dnf(item, atoms, used, positive) for item in node.items]
-        if isinstance(node, nodes.And) == positive:
-            return _and(parts)
-        return [c for part in parts for c in part]
-    if isinstance(node, nodes.NameRef) and node.kind == "fact":
-        return [frozenset({("fact", node.name, positive)})]
-    if len(facts) > _MAX_TABLE_FACTS:
-        raise _TooComplex(f"a comparison reads more than {_MAX_TABLE_FACTS} facts")
-    # A test over facts (`stage2 == false`, `stage2 == school.traded_ews`): one alternative
-    # per true/false assignment of its facts, guarded by that assignment. A test of facts and
-    # yes/no literals only is decided here; any other gets an atom per assignment, whose
-    # value never depends on the run's facts.
-    out: list[Conjunct] = []
-    static = _static(node)
-    for values in itertools.product((False, True), repeat=len(facts)):
-        true = frozenset(f for f, v in zip(facts, values) if v)
-        guard = frozenset(("fact", f, v) for f, v in zip(facts, values))
-        if static:  # facts and yes/no literals only (`fa == false`): decided here, once
-            if (evaluator.evaluate(node, _Assume(_NoRegister(), true)).value is True) == positive:
-                out.append(guard)
-        else:
-            used.append(atoms.number(_Atom(node, true)))
-            out.append(guard | {("atom", used[-1], positive)})
-    return out
-
-
-def _static(node: nodes.Node) -> bool:
-    """True when ``node`` reads nothing but facts and yes/no literals."""
-    if isinstance(node, nodes.NameRef):
-        return node.kind == "fact"
-    if isinstance(node, nodes.Literal):
-        return isinstance(node.value, bool)
-    return isinstance(node, (nodes.Compare, nodes.InCheck, nodes.And, nodes.Or, nodes.Not)) and all(
-        _static(child) for child in node.children()
-    )
-
-
-class _NoRegister:
-    """The context of a static test: it never reads the pupil."""
-
-    as_of = None
-
-
-def _conjuncts(
-    node: nodes.Node, atoms: _Atoms, rule: CompiledRule, what: str, used: list[int]
-) -> list[Conjunct]:
-    try:
-        out = _minimal(_dnf(node, atoms, used))
-    except _TooComplex as error:
-        raise _refuse(
-            rule, f"its {what} condition is too complex for the durable backend: {error}"
-        ) from None
-    if len(out) > _MAX_CONJUNCTS:
-        raise _refuse(
-            rule,
-            f"its {what} condition has {len(out)} alternative conjunctions in disjunctive "
-            f"normal form; the durable backend takes at most {_MAX_CONJUNCTS}",
-        )
-    return out
-
-
-def _refuse(rule: CompiledRule, message: str) -> UsageError:
-    return UsageError(
-        [
-            Problem(
-                f"rule {rule.id!r}: {message}",
-                rule.rule.when.location,
-                expected="a simpler condition, or the python backend",
-            )
-        ]
-    )
-
-
 # --- one stratum as a durable ruleset -------------------------------------------------
 
 
 @attrs.frozen
 class _Chain:
-    """One conjunct as a durable rule: tests on the rule's input chunk plus derived facts to join."""
+    """One conjunct as a durable rule: tests on the rule's input chunk plus derived facts to
+    join."""
 
     tests: tuple[tuple[str, bool], ...]  # (attribute, required value) on the chunk fact
     joins: tuple[str, ...]  # facts derived in this stratum, joined as durable facts
@@ -313,8 +162,8 @@ class _Stratum:
         number: int,
         rules: Sequence[CompiledRule],
         fact_ids: Mapping[str, int],
-        when_atoms: _Atoms,
-        unless_atoms: _Atoms,
+        when_atoms: Atoms,
+        unless_atoms: Atoms,
     ) -> None:
         self.name, self.number, self.rules = name, number, tuple(rules)
         self.fact_ids = fact_ids
@@ -328,7 +177,7 @@ class _Stratum:
             self.when.append(
                 [
                     self._chain(rule, c, "when")
-                    for c in _conjuncts(rule.condition.node, when_atoms, rule, "when", used)
+                    for c in conjuncts(rule.condition.node, when_atoms, rule, "when", used)
                 ]
             )
             self.when_atoms.append(list(dict.fromkeys(used)))
@@ -337,13 +186,14 @@ class _Stratum:
                 [
                     [
                         self._chain(rule, c, "unless", unless=True)
-                        for c in _conjuncts(u.condition.node, unless_atoms, rule, "unless", used)
+                        for c in conjuncts(u.condition.node, unless_atoms, rule, "unless", used)
                     ]
                     for u in rule.unless
                 ]
             )
             self.unless_atoms.append(list(dict.fromkeys(used)))
-        # rules whose unless clauses have patterns, joined with a marker asserted when the rule fires
+        # rules whose unless clauses have patterns, joined with a marker asserted when the rule
+        # fires
         # (a clause that can never hold has none, and a marker nothing reads would be dropped)
         self.gated = [any(clause for clause in clauses) for clauses in self.unless]
         self.joined = frozenset(f for chains in self.when for ch in chains for f in ch.joins)
@@ -392,16 +242,16 @@ class _Stratum:
                 tests.append((("u" if unless else "a") + str(key), positive))
             elif key in self.local and not unless:
                 if not positive:  # the compiler's stratification rules this out
-                    raise _refuse(rule, f"reads {key!r} under negation in its own stratum")
+                    raise refuse(rule, f"reads {key!r} under negation in its own stratum")
                 joins.append(key)
             else:
                 if key in self.local:
-                    raise _refuse(
+                    raise refuse(
                         rule, f"its unless clause reads {key!r}, derived in the rule's own stratum"
                     )
                 tests.append((f"f{self.fact_ids[key]}", positive))
         if len(joins) > _MAX_JOIN:
-            raise _refuse(
+            raise refuse(
                 rule,
                 f"its {what} condition joins {len(joins)} derived facts in one conjunction; "
                 f"the durable backend takes at most {_MAX_JOIN}",
@@ -422,7 +272,7 @@ class _Stratum:
         for i, rule in enumerate(self.rules):
             own, cost = self._cost(i)
             if len(own) > _MAX_ATTRS or cost > _MAX_RULE_CHAINS:
-                raise _refuse(
+                raise refuse(
                     rule,
                     f"its conditions need {len(own)} input attributes and {cost} alternative "
                     f"patterns; the durable backend takes at most {_MAX_ATTRS} and "
@@ -514,7 +364,8 @@ class _Stratum:
         unless_values: Mapping[int, bool],
         facts: Mapping[str, bool],
     ) -> _Session:
-        """Fire this stratum for one pupil: the rules in force, atom values and lower-strata facts."""
+        """Fire this stratum for one pupil: the rules in force, atom values and lower-strata
+        facts."""
         seeds = [f for f in sorted(self.joined) if facts.get(f)]
         chunks = []
         for k, members in enumerate(self.chunks):
@@ -592,20 +443,6 @@ def _delete_rulesets(rulesets: list[Any]) -> None:
 # --- the engine -----------------------------------------------------------------------
 
 
-class _Assume:
-    """A pupil context that answers ``fact()`` from a fixed set (for tests over facts)."""
-
-    def __init__(self, ctx: Any, true: frozenset[str]) -> None:
-        self._ctx, self._true = ctx, true
-        self.as_of = ctx.as_of
-
-    def fact(self, name: str) -> bool:
-        return name in self._true
-
-    def __getattr__(self, name: str) -> Any:
-        return getattr(self._ctx, name)
-
-
 class DurableEngine(Engine):
     """An ``Engine`` whose chaining runs in durable_rules.
 
@@ -626,7 +463,7 @@ class DurableEngine(Engine):
         self.ruleset_names: tuple[str, ...] = tuple(f"{prefix}_s{s}" for s in range(ruleset.strata))
         names = sorted({f for r in ruleset.rules for f in (*r.derives, *r.reads)})
         self._fact_ids = {name: i for i, name in enumerate(names)}
-        self._when_atoms, self._unless_atoms = _Atoms(), _Atoms()
+        self._when_atoms, self._unless_atoms = Atoms(), Atoms()
         self._sids = itertools.count(1)
         self._strata: list[_Stratum] = []
         handles: list[Any] = []
@@ -644,7 +481,8 @@ class DurableEngine(Engine):
     def _fire_all(
         self, ctx: PupilContext, trace: bool = True
     ) -> list[tuple[CompiledRule, runtime.Outcome]]:
-        # always traced (the outcome checks durable_rules against the conditions); ``trace`` is for the signature
+        # always traced (the outcome checks durable_rules against the conditions); ``trace`` is for
+        # the signature
         if not self._finalizer.alive:
             raise UsageError("this DurableEngine was closed")
         facts: dict[str, bool] = {}
@@ -692,7 +530,8 @@ class DurableEngine(Engine):
                 raise EvaluationError(
                     [
                         Problem(
-                            f"backends disagree: durable_rules fired rule {rule.id!r} for pupil {ctx.pupil.id!r}, "
+                            f"backends disagree: durable_rules fired rule {rule.id!r} "
+                            f"for pupil {ctx.pupil.id!r}, "
                             "but its condition does not hold on the facts derived before it",
                             rule.rule.when.location,
                         )
@@ -702,12 +541,12 @@ class DurableEngine(Engine):
             self._derive(rule, outcome, ctx)
         return fired
 
-    def _atom(self, rule: CompiledRule, atom: _Atom, ctx: Any) -> bool:
+    def _atom(self, rule: CompiledRule, atom: Atom, ctx: Any) -> bool:
         """The truth of one atomic test for ``rule`` (errors name the rule, as our engine's do)."""
-        where = ctx if atom.assume is None else _Assume(ctx, atom.assume)
+        where = ctx if atom.assume is None else Assume(ctx, atom.assume)
         return self.evaluate_condition(rule, atom.node, where).value is True
 
-    def _unless_atom(self, rule: CompiledRule, atom: _Atom, ctx: PupilContext) -> bool:
+    def _unless_atom(self, rule: CompiledRule, atom: Atom, ctx: PupilContext) -> bool:
         try:
             return self._atom(rule, atom, ctx)
         except EvaluationError:
@@ -727,8 +566,10 @@ class DurableEngine(Engine):
             raise EvaluationError(
                 [
                     Problem(
-                        f"backends disagree on the unless clauses of rule {rule.id!r} for pupil {ctx.pupil.id!r}: "
-                        f"durable_rules holds back {sorted(expected)}, the conditions give {sorted(held)}",
+                        f"backends disagree on the unless clauses of rule {rule.id!r} "
+                        f"for pupil {ctx.pupil.id!r}: "
+                        f"durable_rules holds back {sorted(expected)}, "
+                        f"the conditions give {sorted(held)}",
                         rule.rule.when.location,
                     )
                 ]

@@ -36,7 +36,10 @@ def _at_risk_lines(rows: Sequence[tuple[str, Any]], as_of: dt.date) -> list[str]
 
 def _table_lines(header: Evaluation, pupils: Iterable[PupilEvaluation]) -> Iterator[str]:
     """The table's lines, pupil by pupil as they come (only at-risk rows and counts are kept)."""
-    yield f"as of {header.as_of.isoformat()} — policy {header.policy['id']} {header.policy['version']}"
+    yield (
+        f"as of {header.as_of.isoformat()} — "
+        f"policy {header.policy['id']} {header.policy['version']}"
+    )
     count = quiet = 0
     at_risk: list[tuple[str, Any]] = []
     for pupil in pupils:
@@ -74,7 +77,9 @@ def _markdown_lines(header: Evaluation, pupils: Iterable[PupilEvaluation]) -> It
             continue
         yield from [f"## {pupil.pupil_id}", ""]
         for rec in pupil.recommendations:
-            yield f"- **{rec.title}** (`{rec.action}`, {rec.kind}, {rec.responsible}) {_when(rec)}".rstrip()
+            yield (
+                f"- **{rec.title}** (`{rec.action}`, {rec.kind}, {rec.responsible}) {_when(rec)}"
+            ).rstrip()
             yield from [f"  - {r.sentence} — rule `{r.rule}`, {r.source}" for r in rec.reasons]
         yield from [
             f"- *Held back:* {h.title} — {h.reason} (rule `{h.rule}`)" for h in pupil.suppressed

@@ -112,7 +112,8 @@ class Engine:
         return ctx
 
     def citation(self, cite) -> CitationView:
-        """A policy citation as outputs show it (with its document's title), built once per citation."""
+        """A policy citation as outputs show it (with its document's title), built once per
+        citation."""
         hit = self._cites.get(id(cite))
         if hit is None or hit[0] is not cite:
             hit = self._cites[id(cite)] = (cite, CitationView.of(cite, self.titles))
@@ -132,7 +133,8 @@ class Engine:
     def _fire_all(
         self, ctx: PupilContext, trace: bool = True
     ) -> list[tuple[CompiledRule, runtime.Outcome]]:
-        """The rules that fire, in order, each with its traced outcome (None when ``trace`` is False)."""
+        """The rules that fire, in order, each with its traced outcome (None when ``trace`` is
+        False)."""
         fired: list[tuple[CompiledRule, runtime.Outcome]] = []
         for layer in self._day(ctx.as_of).strata:
             self._fire_stratum(layer, ctx, fired, trace)
@@ -194,8 +196,9 @@ class Engine:
         queue: list[int] | None,
         later: list[int],
     ) -> None:
-        """Rules reading facts rule ``i`` just derived: again in this pass if after it, else in the next.
-        In the first pass (``queue`` None) a rule after ``i`` is still to be evaluated anyway."""
+        """Rules reading facts rule ``i`` just derived: again in this pass if after it, else in
+        the next. In the first pass (``queue`` None) a rule after ``i`` is still to be evaluated
+        anyway."""
         for j in readers:
             if done[j] or dirty[j] or (queue is None and j > i):
                 continue
@@ -240,7 +243,8 @@ class Engine:
             raise self.rule_failure(rule, ctx, error) from error
 
     def rule_failure(self, rule: CompiledRule, ctx: Any, error: Exception) -> EvaluationError:
-        """The error to raise when evaluating ``rule`` for ``ctx``'s pupil failed: located at the rule."""
+        """The error to raise when evaluating ``rule`` for ``ctx``'s pupil failed: located at the
+        rule."""
         return EvaluationError(
             [
                 Problem(
@@ -296,7 +300,8 @@ class Engine:
 
     def decide(self, ctx: PupilContext) -> tuple[tuple, tuple, tuple, tuple, tuple]:
         """The rule work for one pupil: facts, recommendations, suppressions, actions already
-        done and rules fired, each with its reasons (``PupilEvaluation``'s fields after ``measures``)."""
+        done and rules fired, each with its reasons (``PupilEvaluation``'s fields after
+        ``measures``)."""
         pupil, as_of = ctx.pupil, ctx.as_of
         fired = self._fire_all(ctx)
         recs: dict[str, list[tuple[CompiledRule, Reason]]] = {}
@@ -429,7 +434,8 @@ class Engine:
     def _light(
         self, action_id: str, rules: list[str], pupil: Pupil, as_of: dt.date
     ) -> LightRecommendation:
-        """An action's due date, review window and parameters as of a date, with the rules giving it."""
+        """An action's due date, review window and parameters as of a date, with the rules giving
+        it."""
         action = self.ruleset.policy.actions[action_id]
         due, window = self._due(action, pupil, as_of)
         params = tuple((name, self._parameter_text(name, as_of)) for name in action.parameters)
@@ -513,7 +519,8 @@ class Engine:
     def recommendations(
         self, pupil: Pupil, as_of: dt.date, school: School = School()
     ) -> tuple[Recommendation, ...]:
-        """The recommendations of ``evaluate_pupil``, with their reasons, without the measures report."""
+        """The recommendations of ``evaluate_pupil``, with their reasons, without the measures
+        report."""
         return self.decide(self.context(pupil, as_of, school))[1]
 
     def evaluate(
@@ -537,7 +544,8 @@ class Engine:
 def _after(
     day: dt.date, days: int, school_days: bool, register_days: Sequence[int], as_of: dt.date
 ) -> dt.date:
-    """``days`` calendar days after ``day``, or that many of the pupil's school days (weekdays after ``as_of``)."""
+    """``days`` calendar days after ``day``, or that many of the pupil's school days (weekdays
+    after ``as_of``)."""
     if not school_days:
         return day + dt.timedelta(days=days)
     return nth_school_day_after(day, days, register_days, as_of)

@@ -173,7 +173,8 @@ class Recommendation:
     recorded_by: tuple[str, tuple[tuple[str, Any], ...]] | None = None
 
     def recorded_by_text(self) -> str:
-        """``referral_made with to = camhs``: what to record once the action is done ("" if nothing)."""
+        """``referral_made with to = camhs``: what to record once the action is done ("" if
+        nothing)."""
         if self.recorded_by is None:
             return ""
         event, fields = self.recorded_by

@@ -98,7 +98,8 @@ class Need:
         return head + [line for item in self.items for line in item._option_lines(indent + "  ")]
 
     def _option_lines(self, indent: str) -> list[str]:
-        """This need as one alternative of a choice: ``- TEST: …`` or ``- all of:`` and its lines."""
+        """This need as one alternative of a choice: ``- TEST: …`` or ``- all of:`` and its
+        lines."""
         if self.kind == "test":
             first, *rest = self.lines(indent + "  ")
             return [indent + "- " + first.strip().removeprefix("needs ")] + rest
@@ -141,7 +142,8 @@ def _group(node: nodes.And | nodes.Or, ctx: Any, want: bool) -> Need | None:
 
 
 def _joined(kind: str, items: list[Need]) -> Need:
-    """One need, or a group of them (a group of one is its item; "all" inside "all" is flattened)."""
+    """One need, or a group of them (a group of one is its item; "all" inside "all" is
+    flattened)."""
     if len(items) == 1:
         return items[0]
     flat = [t for item in items for t in (item.items if item.kind == kind else (item,))]

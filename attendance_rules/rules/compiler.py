@@ -182,11 +182,13 @@ def _setting_problems(node: Node, policy: EffectivePolicy) -> list[Problem]:
         if declared is None:
             out.append(
                 Problem(
-                    f"unknown school setting '{ref.name}': the policy chain declares no school settings",
+                    f"unknown school setting '{ref.name}': "
+                    "the policy chain declares no school settings",
                     ref.location,
                     found=f"school.{ref.name}",
                     expected="a setting declared under settings: in this policy or a parent",
-                    example=f"settings: {{{ref.name}: {{type: bool, default: false, description: ..., cite: ...}}}}",
+                    example=f"settings: {{{ref.name}: "
+                    "{type: bool, default: false, description: ..., cite: ...}}",
                 )
             )
         elif declared.type == "number":
@@ -202,7 +204,8 @@ def _setting_problems(node: Node, policy: EffectivePolicy) -> list[Problem]:
 
 
 def _condition_window_problems(node: Node) -> list[Problem]:
-    """Windows written in a condition (``over last N school weeks``, ``within last N years``) within the sanity bound."""
+    """Windows written in a condition (``over last N school weeks``, ``within last N years``)
+    within the sanity bound."""
     out = []
     for current in walk(node):
         window = getattr(current, "window", None)
@@ -227,7 +230,8 @@ def _condition_window_problems(node: Node) -> list[Problem]:
 
 
 def _event_type_problems(policy: EffectivePolicy) -> list[Problem]:
-    """``done_by``, due windows and named measures' ``since latest EVENT`` must name a known event type."""
+    """``done_by``, due windows and named measures' ``since latest EVENT`` must name a known
+    event type."""
     known = event_fields(policy)
     out = [
         p

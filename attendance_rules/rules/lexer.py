@@ -22,7 +22,9 @@ __all__ = ["COMPARE_OPS", "KEYWORDS", "NUMBER_RE", "Token", "error_at", "locator
 
 # words that are never names (a field or setting name after "." may still be one)
 KEYWORDS = frozenset(
-    "and or not in today any count latest time since over within with true false school last".split()
+    (
+        "and or not in today any count latest time since over within with true false school last"
+    ).split()
 )
 COMPARE_OPS = (">=", "<=", "==", "!=", ">", "<")  # the comparison operators, as written
 

@@ -88,7 +88,8 @@ def _wrap(node: Node, below: int) -> str:
 
 @attrs.frozen
 class Literal(Node):
-    """A literal: a Fraction with a unit ("" bare, sessions, days, weeks, years, percent …), text, yes/no or a date.
+    """A literal: a Fraction with a unit ("" bare, sessions, days, weeks, years, percent …),
+    text, yes/no or a date.
 
     Percentages hold the fraction of one (``90%`` is ``Fraction(9, 10)``).
     """
@@ -123,7 +124,8 @@ class Today(Node):
 
 @attrs.frozen
 class NameRef(Node):
-    """A name: ``kind`` is parameter, measure, flag, fact or setting ("" until resolved); ``unit`` its unit."""
+    """A name: ``kind`` is parameter, measure, flag, fact or setting ("" until resolved);
+    ``unit`` its unit."""
 
     name: str
     kind: str = ""
@@ -135,7 +137,8 @@ class NameRef(Node):
 
 @attrs.frozen
 class LibraryMeasure(Node):
-    """A library measure over a window (``attendance_rate over academic year``); window None for unexplained_run."""
+    """A library measure over a window (``attendance_rate over academic year``); window None for
+    unexplained_run."""
 
     name: str
     window: Window | EventWindow | None = None
@@ -158,6 +161,7 @@ class Compare(Node):
         return f"{_wrap(self.left, 4)} {self.op} {_wrap(self.right, 4)}"
 
     def children(self) -> tuple[Node, ...]:
+        """The two operands, left then right."""
         return (self.left, self.right)
 
 
@@ -173,6 +177,7 @@ class InCheck(Node):
         return f"{_wrap(self.item, 4)} in ({', '.join(str(o) for o in self.options)})"
 
     def children(self) -> tuple[Node, ...]:
+        """The tested item, then each listed option."""
         return (self.item, *self.options)
 
 
@@ -187,6 +192,7 @@ class And(Node):
         return " and ".join(_wrap(item, 2) for item in self.items)
 
     def children(self) -> tuple[Node, ...]:
+        """The operands, in written order."""
         return self.items
 
 
@@ -201,6 +207,7 @@ class Or(Node):
         return " or ".join(_wrap(item, 1) for item in self.items)
 
     def children(self) -> tuple[Node, ...]:
+        """The operands, in written order."""
         return self.items
 
 
@@ -215,12 +222,14 @@ class Not(Node):
         return f"not {_wrap(self.item, 2)}"
 
     def children(self) -> tuple[Node, ...]:
+        """The negated condition."""
         return (self.item,)
 
 
 @attrs.frozen
 class Arith(Node):
-    """``date + duration``, ``date - duration`` or ``date + N school days`` (located at the operator).
+    """``date + duration``, ``date - duration`` or ``date + N school days`` (located at the
+    operator).
 
     ``school_days`` is set by the type checker when the right side is a number of school days.
     """
@@ -235,6 +244,7 @@ class Arith(Node):
         return f"{_wrap(self.left, 4)} {self.op} {_wrap(self.right, 5)}"
 
     def children(self) -> tuple[Node, ...]:
+        """The two operands: the date, then what is added or subtracted."""
         return (self.left, self.right)
 
 
@@ -380,7 +390,8 @@ def names_used(node: Node) -> dict[str, set[str]]:
 
 
 def negated_facts(node: Node) -> set[str]:
-    """Facts whose being false can make the condition true: under a ``not``, or compared with ==, != or in."""
+    """Facts whose being false can make the condition true: under a ``not``, or compared with ==,
+    != or in."""
     found: set[str] = set()
     stack: list[tuple[Node, bool]] = [(node, False)]
     while stack:

@@ -89,7 +89,8 @@ class _Parser:
         return self.tok.kind in ("name", "op", "punct") and self.tok.text in words
 
     def accept(self, *words: str, note: str = "") -> Token | None:
-        """Consume and return the current token if it is one of ``words``; else note ``note`` as expected here."""
+        """Consume and return the current token if it is one of ``words``; else note ``note`` as
+        expected here."""
         if self.at(*words):
             self.pos += 1
             return self.tokens[self.pos - 1]
@@ -124,7 +125,8 @@ class _Parser:
             )
 
     def name(self, what: str, keywords: bool = False) -> Token:
-        """Consume a name (not a keyword unless ``keywords``) or fail saying ``what`` was expected."""
+        """Consume a name (not a keyword unless ``keywords``) or fail saying ``what`` was
+        expected."""
         if self.tok.kind == "name" and (keywords or self.tok.text not in KEYWORDS):
             self.pos += 1
             return self.tokens[self.pos - 1]
@@ -216,7 +218,8 @@ class _Parser:
         if token.kind == "name" and token.text not in KEYWORDS:
             return self.name_ref()
         return self.fail(
-            "a value (a number, quoted text, a date, a name, today, '(' or any/count/latest/time since)"
+            "a value (a number, quoted text, a date, a name, today, '(' "
+            "or any/count/latest/time since)"
         )
 
     def parenthesised(self) -> Node:

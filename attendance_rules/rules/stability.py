@@ -112,7 +112,8 @@ class Lookahead:
         ] = {}  # truths on ctx's own day, by node id (the nodes live in the rules)
 
     def bound(self, atom: Any) -> dt.date:
-        """The last of the next school days on which ``atom`` is sure to read as on ``ctx``'s day."""
+        """The last of the next school days on which ``atom`` is sure to read as on ``ctx``'s
+        day."""
         horizon = self._horizon(atom.node)
         last = self.index(atom.node, bisect_right(self.days, horizon) - 1)
         return self.days[last] if last >= 0 else self.ctx.as_of
@@ -146,7 +147,8 @@ class Lookahead:
         return compile_node(node)(ctx, None) is True
 
     def index(self, node: Node, last: int) -> int:
-        """The last look-ahead index, up to ``last``, up to which ``node`` keeps its truth (-1: none)."""
+        """The last look-ahead index, up to ``last``, up to which ``node`` keeps its truth (-1:
+        none)."""
         if isinstance(node, (And, Or)):
             wanted = isinstance(node, Or)  # an Or holds by a true item, an And fails by a false one
             deciding = [item for item in node.items if self.truth(item, -1) == wanted]
@@ -321,7 +323,8 @@ def _sliding_count_spec(node: Node, ctx: Any) -> tuple | None:
     if spec is None or spec[1] in ("==", "!="):
         return None
     name, window, _ = ctx._spec(spec[0])
-    # a calendar-weeks window drops one day's sessions a day; a school-weeks one drops a whole week at once
+    # a calendar-weeks window drops one day's sessions a day; a school-weeks one drops a whole week
+    # at once
     if (
         MEASURES[name].kind not in ("count", "days")
         or window is None

@@ -159,7 +159,8 @@ def _mismatch_hint(left: Type, right: Type) -> tuple[str, str]:
     units = {left.unit, right.unit}
     if units == {"sessions", "days"}:
         return (
-            "the same unit on both sides: sessions with sessions, or days with days (a day is two sessions; "
+            "the same unit on both sides: sessions with sessions, or days with days "
+            "(a day is two sessions; "
             "days_absent and unauthorised_days count days)",
             "days_absent over academic year >= 5 days",
         )
@@ -167,7 +168,8 @@ def _mismatch_hint(left: Type, right: Type) -> tuple[str, str]:
         return "percent on both sides, written with %", "attendance_rate over academic year <= 90%"
     if "duration" in (left.kind, right.kind):
         return (
-            "a duration on both sides, such as 6 weeks or 10 days (school weeks are a count, not calendar time), "
+            "a duration on both sides, such as 6 weeks or 10 days "
+            "(school weeks are a count, not calendar time), "
             "or school days after an event",
             "time since latest leave_request > 10 school days",
         )
@@ -258,7 +260,8 @@ class _Checker:
             f"unknown name '{name}'{hint}",
             node.location,
             found=name,
-            expected="a parameter, named measure, library measure, flag or derived fact of this policy",
+            expected="a parameter, named measure, library measure, flag or derived fact "
+            "of this policy",
         )
 
     def visit_LibraryMeasure(self, node: LibraryMeasure) -> tuple[Node, Type]:
@@ -271,7 +274,8 @@ class _Checker:
                 node.location,
                 found=name,
                 expected="a measure defined under measures: with codes",
-                example="pn_sessions: {measure: code_sessions, codes: [G, N, O, U], window: last 10 school weeks}",
+                example="pn_sessions: {measure: code_sessions, codes: [G, N, O, U], "
+                "window: last 10 school weeks}",
             )
         if spec.kind == "run" and node.window is not None:
             raise error_at(
@@ -343,7 +347,8 @@ class _Checker:
         return fields
 
     def field(self, event: str, name: str, where: Location) -> Type:
-        """The type of field ``name`` (located at ``where``) of a known event type; ``date`` always exists."""
+        """The type of field ``name`` (located at ``where``) of a known event type; ``date``
+        always exists."""
         fields = self.scope.event_fields[event]
         if name == "date":
             return _DATE
@@ -415,7 +420,8 @@ class _Checker:
 
     @staticmethod
     def in_school_days(node: Node, kind: Type, other: Type) -> tuple[Node, Type]:
-        """``time since latest EVENT`` compared with school days counts school days, not calendar time."""
+        """``time since latest EVENT`` compared with school days counts school days, not calendar
+        time."""
         if isinstance(node, TimeSince) and other == _SCHOOL_DAYS:
             return SchoolDaysSince(node.location, node.event, node.event_location), _SCHOOL_DAYS
         return node, kind
@@ -494,7 +500,8 @@ class _Checker:
                 node.location,
                 found=f"{left} {node.op} {right}",
                 expected="a date plus or minus a duration",
-                example="latest school_attendance_meeting.date + 6 weeks (dates are written YYYY-MM-DD)",
+                example="latest school_attendance_meeting.date + 6 weeks "
+                "(dates are written YYYY-MM-DD)",
             )
         return attrs.evolve(node, left=left, right=right), _DATE
 
@@ -525,7 +532,8 @@ class _Checker:
 
 
 def resolve(node: Node, scope: Scope) -> tuple[Node, Type]:
-    """Type-check ``node`` against ``scope``; return it with every name's kind filled in, and its type.
+    """Type-check ``node`` against ``scope``; return it with every name's kind filled in, and its
+    type.
 
     Bare library measure names (``unexplained_run``) become ``LibraryMeasure`` nodes.
     Raises ConditionError located at the offending token.

@@ -119,7 +119,8 @@ def add_years(day: dt.date, years: int) -> dt.date:
 
 @attrs.frozen
 class Duration:
-    """Calendar time: ``amount`` days, weeks or years; ``since`` is the start of a ``time since`` span.
+    """Calendar time: ``amount`` days, weeks or years; ``since`` is the start of a ``time since``
+    span.
 
     Years are calendar years, so a duration's length in days depends on the date it is
     added to (``days_from``).
@@ -197,7 +198,8 @@ def show(value: object, unit: str = "") -> str:
 
 
 def compare(op: str, left: object, right: object) -> bool:
-    """``left OP right``; a missing side, or values of different kinds, never satisfy an ordering."""
+    """``left OP right``; a missing side, or values of different kinds, never satisfy an
+    ordering."""
     if left is None or right is None:
         return False
     if isinstance(left, bool) != isinstance(right, bool):
@@ -216,7 +218,8 @@ def compare_at(op: str, left: object, right: object, anchor: dt.date) -> bool:
 
 
 def _coerce(left: object, right: object, anchor: dt.date) -> tuple[object, object]:
-    """Numbers of days next to durations become durations; two durations become days from one anchor."""
+    """Numbers of days next to durations become durations; two durations become days from one
+    anchor."""
     if isinstance(left, Duration) and isinstance(right, Fraction):
         right = Duration(right)
     if isinstance(right, Duration) and isinstance(left, Fraction):
