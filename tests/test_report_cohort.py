@@ -31,17 +31,14 @@ from attendance_rules.engine.compiled import load_policy
 from attendance_rules.policy.conformance import conform
 from attendance_rules.registers.readers import load_history
 from attendance_rules.replay.cohort import cohort_view
-from attendance_rules.report import cohort as pack_module
-from attendance_rules.report.cohort import (
-    CSV_FILES,
+from attendance_rules.report import cohort_lists as pack_module
+from attendance_rules.report.cohort import index_html, pupil_handbook, write_cohort_pack
+from attendance_rules.report.cohort_csv import CSV_FILES, csv_files
+from attendance_rules.report.cohort_lists import (
     absence_levels,
     build_pack,
     cohort_pack,
-    csv_files,
-    index_html,
     part_time_priority_actions,
-    pupil_handbook,
-    write_cohort_pack,
 )
 from attendance_rules.report.html import pupil_file_name, short_date
 

@@ -1,1 +1,2 @@
-"""Replays over time: timelines, policy-edit impact, cohorts, audits, case files and their pytest plugin."""
+"""Replays over time: timelines, policy-edit impact, cohorts, audits, case files and their
+pytest plugin."""

@@ -390,7 +390,8 @@ def run_case(case: Case, policy: CompiledPolicy | None = None) -> CaseResult:
             lines = _check_pupil(check, result)
             if lines:
                 head = (
-                    f"{case.file}: {case.name} — pupil {result.pupil_id} as of {check.as_of.isoformat()} "
+                    f"{case.file}: {case.name} — pupil {result.pupil_id} "
+                    f"as of {check.as_of.isoformat()} "
                     f"(check at {check.location})"
                 )
                 failures.append("\n".join([head] + lines + _describe(result)))

@@ -267,7 +267,8 @@ def _absence_table(title: str, rows: tuple[AbsenceRow, ...]) -> list[str]:
     if not rows:
         return lines + ["  none"]
     lines.append(
-        f"  {'pupil':<10} {'year':>4} {'attend.':>8} {'possible':>8} {'absent':>6} {'unauth':>6}  stages"
+        f"  {'pupil':<10} {'year':>4} {'attend.':>8} {'possible':>8} "
+        f"{'absent':>6} {'unauth':>6}  stages"
     )
     for r in rows:
         year = "" if r.year_group is None else str(r.year_group)
@@ -280,8 +281,10 @@ def _absence_table(title: str, rows: tuple[AbsenceRow, ...]) -> list[str]:
 
 def _table(view: CohortView) -> str:
     lines = [
-        f"cohort as of {view.as_of.isoformat()} — policy {view.policy['id']} {view.policy['version']}",
-        f"{view.pupils} pupil(s); {view.pupils_with_recommendations} with at least one recommendation",
+        f"cohort as of {view.as_of.isoformat()} — "
+        f"policy {view.policy['id']} {view.policy['version']}",
+        f"{view.pupils} pupil(s); "
+        f"{view.pupils_with_recommendations} with at least one recommendation",
         "",
         f"{'action':<40} {'kind':<14} {'pupils':>6} {'held back':>9}",
     ]
@@ -308,7 +311,8 @@ def _md_absence(title: str, rows: tuple[AbsenceRow, ...]) -> list[str]:
     ]
     for r in rows:
         lines.append(
-            f"| {r.pupil_id} | {'' if r.year_group is None else r.year_group} | {_pct(r.attendance)} | "
+            f"| {r.pupil_id} | {'' if r.year_group is None else r.year_group} | "
+            f"{_pct(r.attendance)} | "
             f"{r.possible} | {r.absent} | {r.unauthorised} | {', '.join(r.stages)} | "
             f"{', '.join(f'`{a}`' for a in r.actions)} |"
         )

@@ -29,7 +29,8 @@ _PROMPT_KINDS = frozenset({"notification", "monitoring", "reward"})
 
 @attrs.frozen
 class Completion:
-    """An event that carries out an action: declared (``done_by``) or the policy's completion test."""
+    """An event that carries out an action: declared (``done_by``) or the policy's completion
+    test."""
 
     action: str
     event: str

@@ -48,6 +48,7 @@ class CaseFile(pytest.File):
     """A case file: one test item."""
 
     def collect(self) -> Iterator["CaseItem"]:
+        """Yield the file's single item, named after the file."""
         yield CaseItem.from_parent(self, name=self.path.name)
 
 
@@ -55,15 +56,19 @@ class CaseItem(pytest.Item):
     """Runs one case file against its policy."""
 
     def runtest(self) -> None:
+        """Load the case, run it against its policy (compiled once per session) and fail on any
+        expectation that does not hold."""
         case = load_case(self.path)
         result = run_case(case, _compiled(self.config, case.policy))
         if not result.passed:
             raise CaseFailed("\n\n".join(result.failures))
 
     def repr_failure(self, excinfo: Any, style: Any = None) -> str | TerminalRepr:
+        """The failures' own text for a failed case or a library error, pytest's traceback else."""
         if isinstance(excinfo.value, (CaseFailed, AttendanceRulesError)):
             return str(excinfo.value)
         return super().repr_failure(excinfo)
 
     def reportinfo(self) -> tuple[Path, int, str]:
+        """The case file, line 0 and ``case: <file name>`` for pytest's report headers."""
         return self.path, 0, f"case: {self.name}"

@@ -426,7 +426,10 @@ def replay_case_timeline(case: Case, policy: CompiledPolicy | None = None) -> Ti
 
 def _when(entry: TimelineEntry) -> str:
     if entry.window_at_start:
-        return f"window {entry.window_at_start[0].isoformat()} to {entry.window_at_start[1].isoformat()}"
+        return (
+            f"window {entry.window_at_start[0].isoformat()} "
+            f"to {entry.window_at_start[1].isoformat()}"
+        )
     return f"due {entry.due_at_start.isoformat()}" if entry.due_at_start else ""
 
 
@@ -449,7 +452,10 @@ def _table(timeline: Timeline) -> str:
                 + (e.last_seen.isoformat() if e.ended else "open")
             )
             lines.append(
-                f"  {span:<27} {e.action:<34} {e.kind:<12} {e.days_recommended:>3} day(s)  {_when(e)}".rstrip()
+                (
+                    f"  {span:<27} {e.action:<34} {e.kind:<12} "
+                    f"{e.days_recommended:>3} day(s)  {_when(e)}"
+                ).rstrip()
             )
             for reason in e.reasons_at_start:
                 lines.append(f"      because {reason.sentence} [{reason.rule}; {reason.source}]")
@@ -459,12 +465,13 @@ def _table(timeline: Timeline) -> str:
     episodes = sum(len(p.entries) for p in timeline.pupils)
     still = sum(1 for e in timeline.entries() if e.ended is None)
     lines.append(
-        f"\n{episodes} episode(s), {still} still open on the last day; {quiet} pupil(s) with nothing "
-        f"recommended in the range"
+        f"\n{episodes} episode(s), {still} still open on the last day; "
+        f"{quiet} pupil(s) with nothing recommended in the range"
     )
     if any(e.open_at_start for e in timeline.entries()):
         lines.append(
-            "≤: already recommended on the first day evaluated (it may have appeared before the range)"
+            "≤: already recommended on the first day evaluated "
+            "(it may have appeared before the range)"
         )
     return "\n".join(lines) + "\n"
 

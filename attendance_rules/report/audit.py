@@ -1,4 +1,5 @@
-"""The audit as a page (``report audit``): what was done against the policy in force, for an auditor.
+"""The audit as a page (``report audit``): what was done against the policy in force, for an
+auditor.
 
 The findings of an ``audit.AuditReport``, grouped by kind (each kind explained in plain
 words), pupil by pupil within a kind in the report's own order (pupil, date, action);
@@ -32,16 +33,24 @@ def kind_explanation(kind: str, default_due: int) -> str:
     """What a kind of finding means, in plain words (``default_due``: the school days the audit
     allows a step for which the policy sets no due date)."""
     return {
-        "unsupported": "A step was recorded (a letter, a meeting, a referral …) that no rule of the policy in force "
-        "called for on that day or the day before. The rule that came closest is named, with the "
-        "tests it failed.",
-        "held_back_but_done": "A rule called for the step, but one of its \u201cunless\u201d clauses held it back on that "
-        "day; the clause's reason is quoted. The step was taken anyway.",
-        "overdue": "The policy called for a step and no event records it done by its due date, while the policy still "
-        f"called for it on that date. Where the policy sets no due date, the audit allows {default_due} of "
-        "the pupil's school days.",
-        "missing_evidence": "A step was taken, but a checklist rule of the policy found an earlier step it depends on "
-        "missing from the record (for example a stage 1 letter before a stage 3 referral).",
+        "unsupported": (
+            "A step was recorded (a letter, a meeting, a referral …) that no rule of the policy "
+            "in force called for on that day or the day before. The rule that came closest is "
+            "named, with the tests it failed."
+        ),
+        "held_back_but_done": (
+            "A rule called for the step, but one of its \u201cunless\u201d clauses held it back "
+            "on that day; the clause's reason is quoted. The step was taken anyway."
+        ),
+        "overdue": (
+            "The policy called for a step and no event records it done by its due date, while the "
+            "policy still called for it on that date. Where the policy sets no due date, the audit "
+            f"allows {default_due} of the pupil's school days."
+        ),
+        "missing_evidence": (
+            "A step was taken, but a checklist rule of the policy found an earlier step it depends "
+            "on missing from the record (for example a stage 1 letter before a stage 3 referral)."
+        ),
     }[kind]
 
 

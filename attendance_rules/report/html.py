@@ -34,7 +34,8 @@ ANCHOR_KINDS = ("rule", "parameter", "action", "measure", "fact", "setting")
 
 def anchor(kind: str, name: str) -> str:
     """The id of the handbook element for a rule, parameter, action … (``rule-stage1_letter``).
-    Names are policy ids (letters, digits, ``_``); anything else is replaced so the id stays valid."""
+    Names are policy ids (letters, digits, ``_``); anything else is replaced so the id stays
+    valid."""
     if kind not in ANCHOR_KINDS:
         raise ValueError(f"unknown anchor kind {kind!r}; expected one of {', '.join(ANCHOR_KINDS)}")
     return f"{kind}-{re.sub(r'[^A-Za-z0-9_.-]', '-', name)}"

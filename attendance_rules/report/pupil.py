@@ -205,7 +205,8 @@ def register_weeks(pupil: Pupil, start: dt.date, end: dt.date) -> tuple[Register
 
 
 def _stage_names(evaluation: Any, numbered: bool) -> tuple[str, ...]:
-    """The stage facts of a day's evaluation: the numbered ones (``stage2``) when the policy has any."""
+    """The stage facts of a day's evaluation: the numbered ones (``stage2``) when the policy has
+    any."""
     names = (f.name for f in evaluation.facts if f.name.startswith("stage"))
     return tuple(sorted(n for n in names if not numbered or _NUMBERED_STAGE.fullmatch(n)))
 
@@ -248,7 +249,8 @@ def _detail(value: Any) -> str:
 
 
 def _markers(events: Sequence[Event], stages: Sequence[tuple[dt.date, str]]) -> tuple[Marker, ...]:
-    """Events and stage changes in date order (an event before a stage change on the same day), numbered from 1."""
+    """Events and stage changes in date order (an event before a stage change on the same day),
+    numbered from 1."""
     items = sorted(
         [(e.date, 0, "event", event_text(e)) for e in events]
         + [(day, 1, "stage", text) for day, text in stages]
