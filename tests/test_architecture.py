@@ -26,7 +26,7 @@ RANKS = {
     "report": 7,  # HTML for people
     "cli": 8,  # the command line
 }
-MAX_LINES = 650  # "no module over ~600 lines"
+MAX_LINES = 600  # "no module over ~600 lines"
 
 
 def _modules() -> list[tuple[str, Path]]:
