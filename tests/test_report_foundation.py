@@ -56,8 +56,11 @@ def test_dates_and_percentages_as_reports_show_them():
     import datetime as dt
     from fractions import Fraction
 
-    assert html.long_date(dt.date(2024, 2, 9)) == "9 February 2024"
-    assert html.short_date(dt.date(2024, 2, 9)) == "9 Feb 2024"
+    from attendance_rules import text
+
+    assert text.long_date(dt.date(2024, 2, 9)) == "9 February 2024"
+    assert text.short_date(dt.date(2024, 2, 9)) == "9 Feb 2024" == text.short_date(dt.date(2024, 2, 9))
+    assert text.short_date(dt.date(2024, 12, 25)) == "25 Dec 2024"
     assert html.percent(Fraction(9, 10)) == "90.0%" and html.percent(None) == "n/a"
 
 

@@ -22,6 +22,7 @@ import attrs
 from ..registers.history import Pupil, Register, School, slot_of
 from ..rules import evaluator, nodes, runtime
 from ..rules.compiler import CompiledRule
+from ..text import short_date
 from .context import PupilContext
 from .forward import Engine
 
@@ -65,7 +66,7 @@ class Distance:
         what = ", ".join(self.recommends or self.derives)
         return (
             f"{self.sessions} more {session_word} of absence ({days}) would meet {self.test} "
-            f"at the earliest on {self.reached_on:%d %b %Y} (now: {self.actual}); "
+            f"at the earliest on {short_date(self.reached_on)} (now: {self.actual}); "
             f"rule {self.rule} → {what}"
         )
 

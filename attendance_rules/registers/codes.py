@@ -22,6 +22,8 @@ from typing import Iterator, Mapping
 import attrs
 import yaml
 
+from ..text import long_date
+
 __all__ = [
     "CATEGORIES",
     "Category",
@@ -269,7 +271,7 @@ def counted_as(category: Category) -> str:
 def withdrawn_text(entry: RegisterCode) -> str:
     """Why a withdrawn code is still counted, and how (for warnings and errors)."""
     assert entry.withdrawn is not None
-    since = f"{entry.withdrawn.day} {entry.withdrawn:%B %Y}"
+    since = long_date(entry.withdrawn)
     return (
         f"{entry.code} ({entry.meaning}) is not a register code from {since}, but DfE's statistics "
         f"still count it as {counted_as(entry.category)} ({entry.note})"

@@ -20,6 +20,7 @@ from typing import Any, Literal, Mapping
 
 import attrs
 
+from ..text import short_date
 from .calendar import Calendar, academic_year_start, monday_of
 from .codes import Category
 from .history import Pupil
@@ -286,7 +287,7 @@ def _count_note(m: Measure) -> str:
 def _fmt(day: dt.date | None) -> str:
     if day is None or day == dt.date.min:
         return "the first mark"
-    return f"{day.day} {day:%b %Y}"
+    return short_date(day)
 
 
 def format_value(value: int | Fraction | None, unit: str) -> str:

@@ -33,6 +33,7 @@ from urllib.parse import urlsplit
 
 from ..exceptions import Problem
 from ..registers.history import History, Pupil, School
+from ..text import long_date
 from .cohort_csv import csv_files
 from .cohort_lists import BIN_POINTS, CohortPack, cohort_pack
 from .html import pupil_file_name, render
@@ -101,7 +102,7 @@ def _chart(pack: CohortPack) -> Any:
     ax.legend(loc="upper left", frameon=True, framealpha=1, edgecolor="none")
     title = (
         f"Pupils by attendance this academic year to "
-        f"{pack.view.as_of.day} {pack.view.as_of:%B %Y}, "
+        f"{long_date(pack.view.as_of)}, "
         f"in bands of {BIN_POINTS} points, with the persistent and severe absence levels"
     )
     return svg(fig, "attendance-histogram", title, "attendance-bins")

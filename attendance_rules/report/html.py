@@ -8,7 +8,6 @@ each rule, parameter, action and measure an element with that id.
 
 from __future__ import annotations
 
-import datetime as dt
 import re
 from fractions import Fraction
 from typing import Any
@@ -16,17 +15,17 @@ from typing import Any
 import jinja2
 from markupsafe import Markup
 
+from ..text import long_date, short_date
+
 __all__ = [
     "ANCHOR_KINDS",
     "anchor",
     "environment",
     "handbook_file_name",
     "handbook_link",
-    "long_date",
     "percent",
     "pupil_file_name",
     "render",
-    "short_date",
 ]
 
 ANCHOR_KINDS = ("rule", "parameter", "action", "measure", "fact", "setting")
@@ -62,16 +61,6 @@ def _safe(text: str) -> str:
         r"[^A-Za-z0-9_-]", lambda m: "".join(f"~{b:02X}" for b in m.group().encode()), text
     )
     return kept[:150] or "~"
-
-
-def long_date(day: dt.date | None) -> str:
-    """``9 February 2024`` (the form documents use)."""
-    return "" if day is None else f"{day.day} {day:%B %Y}"
-
-
-def short_date(day: dt.date | None) -> str:
-    """``9 Feb 2024`` (tables and chart labels)."""
-    return "" if day is None else f"{day.day} {day:%b %Y}"
 
 
 def percent(value: Fraction | float | None, places: int = 1) -> str:

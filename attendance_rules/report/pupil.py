@@ -43,6 +43,7 @@ from ..replay.timeline import (
     policy_meta,
     rolling_due_actions,
 )
+from ..text import short_date
 from . import charts
 from .html import render
 
@@ -336,7 +337,7 @@ def year_chart(
     ax.set_ylabel("attendance in the week")
     fig.legend(loc="outside lower center", ncols=3, fontsize=8, frameon=False)  # off the bars
     ax.spines[["top", "right"]].set_visible(False)
-    title = f"Weekly attendance, {start.day} {start:%b %Y} to {end.day} {end:%b %Y}"
+    title = f"Weekly attendance, {short_date(start)} to {short_date(end)}"
     return charts.svg(fig, "year-at-a-glance", title, description_id)
 
 

@@ -16,6 +16,7 @@ from typing import Any, Callable
 
 from ..exceptions import EvaluationError, Problem
 from ..registers.calendar import count_school_days
+from ..text import short_date
 from .nodes import (
     EventAny,
     EventCount,
@@ -30,7 +31,7 @@ from .nodes import (
     Today,
 )
 from .runtime import Trace
-from .values import DURATION_UNITS, Duration, exact_number, show, show_date
+from .values import DURATION_UNITS, Duration, exact_number, show
 
 __all__ = ["READERS", "Fn"]
 
@@ -58,7 +59,7 @@ def _literal(node: Literal) -> Fn:
 def _today(node: Today) -> Fn:
     def today(ctx: Any, sink: Trace | None) -> dt.date:
         if sink is not None:
-            sink.text = f"today ({show_date(ctx.as_of)})"
+            sink.text = f"today ({short_date(ctx.as_of)})"
         return ctx.as_of
 
     return today
@@ -188,9 +189,9 @@ def _matching(node: EventSet, ctx: Any, sink: Trace | None) -> tuple[list, str]:
     if sink is None:
         return [e for e in found if start <= e.date <= end], ""
     span = (
-        f"{show_date(start)} to {show_date(end)}"
+        f"{short_date(start)} to {short_date(end)}"
         if start > dt.date.min
-        else f"up to {show_date(end)}"
+        else f"up to {short_date(end)}"
     )
     return [e for e in found if start <= e.date <= end], f" ({span})"
 
@@ -203,7 +204,7 @@ def _event_any(node: EventAny) -> Fn:
             return False
         found, span = _matching(node, ctx, sink)
         if sink is not None:
-            latest = f" (latest on {show_date(found[-1].date)})" if found else ""
+            latest = f" (latest on {short_date(found[-1].date)})" if found else ""
             sink.text = f"{text}: {show(bool(found))}{span}{latest}"
         return bool(found)
 
@@ -272,10 +273,10 @@ def _event_latest(node: EventLatest) -> Fn:
         value = event.date if field == "date" else exact_number(event.get(field))
         if value is None:
             return _missing(
-                sink, None, text, f"the latest {kind} ({show_date(event.date)}) has no {field}"
+                sink, None, text, f"the latest {kind} ({short_date(event.date)}) has no {field}"
             )
         if sink is not None:
-            sink.text = f"{text} = {show(value)} ({kind} on {show_date(event.date)})"
+            sink.text = f"{text} = {show(value)} ({kind} on {short_date(event.date)})"
         return value
 
     return _from_latest(node, latest)
@@ -287,7 +288,7 @@ def _time_since(node: TimeSince) -> Fn:
     def since(event: Any, ctx: Any, sink: Trace | None) -> object:
         elapsed = Duration(Fraction((ctx.as_of - event.date).days), "days", since=event.date)
         if sink is not None:
-            sink.text = f"{text} = {elapsed} (since {show_date(event.date)})"
+            sink.text = f"{text} = {elapsed} (since {short_date(event.date)})"
         return elapsed
 
     return _from_latest(node, since)
@@ -299,9 +300,8 @@ def _school_days_since(node: SchoolDaysSince) -> Fn:
     def since(event: Any, ctx: Any, sink: Trace | None) -> object:
         count = Fraction(count_school_days(event.date, ctx.as_of, ctx.pupil.register.days))
         if sink is not None:
-            sink.text = (
-                f"{text} = {show(count, 'school_days')} (school days after {show_date(event.date)})"
-            )
+            after = short_date(event.date)
+            sink.text = f"{text} = {show(count, 'school_days')} (school days after {after})"
         return count
 
     return _from_latest(node, since)

@@ -6,14 +6,13 @@ becomes 28 February). ``compare`` is the one definition of ``left OP right`` tha
 deciding, explaining and the static checks share: a missing side never satisfies it;
 ``compare_at`` also compares durations, and ``holds_numeric`` a measure read as an
 integer pair (cross-multiplied: exact, and no ``Fraction`` is built).
-``show``, ``show_date`` and ``decimal_text`` write values the way explanations and
+``show`` and ``decimal_text`` (dates: ``text.short_date``) write values the way explanations and
 rendered conditions print them.
 """
 
 from __future__ import annotations
 
 import datetime as dt
-import functools
 import operator
 from fractions import Fraction
 from typing import Any, Callable, Mapping, Sequence
@@ -21,6 +20,7 @@ from typing import Any, Callable, Mapping, Sequence
 import attrs
 
 from ..registers.measures import Pair, format_value
+from ..text import short_date
 from .lexer import NUMBER_RE
 
 __all__ = [
@@ -39,7 +39,6 @@ __all__ = [
     "parameter_value",
     "quote",
     "show",
-    "show_date",
 ]
 
 
@@ -89,12 +88,6 @@ def decimal_text(number: Fraction) -> str:
 def quote(text: str) -> str:
     """Text as a quoted literal (single quotes when it holds a double quote)."""
     return f"'{text}'" if '"' in text else f'"{text}"'
-
-
-@functools.lru_cache(maxsize=4096)
-def show_date(day: dt.date) -> str:
-    """A date as people read it: ``26 Jan 2024``."""
-    return f"{day.day} {day:%b %Y}"
 
 
 def add_days(day: dt.date, days: int) -> dt.date:
@@ -184,7 +177,7 @@ def show(value: object, unit: str = "") -> str:
     if isinstance(value, bool):
         return "yes" if value else "no"
     if isinstance(value, dt.date):
-        return show_date(value)
+        return short_date(value)
     if isinstance(value, str):
         return quote(value)
     if isinstance(value, Fraction):

@@ -1,0 +1,21 @@
+"""How dates read in every output: one place, so that a report, an explanation and an
+error never write the same day two ways ("9 Feb 2024", never "09 Feb 2024")."""
+
+from __future__ import annotations
+
+import datetime as dt
+import functools
+
+__all__ = ["long_date", "short_date"]
+
+
+@functools.lru_cache(maxsize=4096)  # explanations and reports show the same few dates many times
+def short_date(day: dt.date) -> str:
+    """``9 Feb 2024``: tables, explanations, chart labels."""
+    return f"{day.day} {day:%b %Y}"
+
+
+@functools.lru_cache(maxsize=1024)
+def long_date(day: dt.date) -> str:
+    """``9 February 2024``: the form documents and letters use."""
+    return f"{day.day} {day:%B %Y}"
