@@ -22,6 +22,7 @@ from .. import __version__
 from ..exceptions import AttendanceRulesError, Location, Problem, UsageError
 from .common import (
     COMMAND_LINE,
+    add_history_options,
     calendar_of,
     check_output,
     date_type,
@@ -178,21 +179,9 @@ def _parser() -> argparse.ArgumentParser:
     sub.required = True
 
     p = sub.add_parser("measures", help="attendance measures of each pupil as of a date")
-    p.add_argument(
-        "--history",
-        nargs="+",
-        required=True,
-        metavar="FILE",
-        help="history JSON, CSV files or directory",
-    )
-    from .common import add_strict_codes
-
-    add_strict_codes(p)
+    add_history_options(p)
     p.add_argument("--as-of", required=True, type=date_type, metavar="YYYY-MM-DD")
     p.add_argument("--pupil", metavar="ID", help="only this pupil")
-    p.add_argument(
-        "--calendar", metavar="CSV", help="term dates (name,start,end); default: inferred from gaps"
-    )
     p.add_argument("--format", choices=("table", "json"), default="table")
     p.set_defaults(run=_cmd_measures)
 

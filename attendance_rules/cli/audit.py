@@ -7,9 +7,10 @@ from typing import Any, TextIO
 
 from .common import (
     add_audit_options,
+    add_history_options,
+    add_policy_option,
     calendar_of,
     check_audit_args,
-    policy_ref,
     run_audit,
 )
 
@@ -34,7 +35,7 @@ def _cmd_audit(args: argparse.Namespace, out: TextIO) -> int:
 
 def register(sub: Any) -> None:
     """Add this module's commands to the CLI parser."""
-    from .common import add_run_options, add_strict_codes
+    from .common import add_run_options
 
     p = sub.add_parser(
         "audit",
@@ -44,22 +45,8 @@ def register(sub: Any) -> None:
         "the policy called for that were not taken by their due date (overdue). Exit status "
         "0 when the audit ran (findings are the output), 1 with --fail-on-findings and findings.",
     )
-    p.add_argument(
-        "--policy",
-        type=policy_ref,
-        required=True,
-        metavar="ID_OR_PATH",
-        help="policy id or policy file",
-    )
-    p.add_argument(
-        "--history",
-        nargs="+",
-        required=True,
-        metavar="FILE",
-        help="history JSON, CSV files or directory",
-    )
-    add_strict_codes(p)
-    p.add_argument("--calendar", metavar="CSV", help="term dates (name,start,end)")
+    add_policy_option(p)
+    add_history_options(p)
     add_audit_options(p)
     p.add_argument("--format", choices=("text", "json"), default="text")
     p.add_argument("--fail-on-findings", action="store_true", help="exit 1 when there are findings")

@@ -20,19 +20,21 @@ __all__ = [
     "COMMAND_LINE",
     "MAX_HORIZON_WEEKS",
     "add_audit_options",
+    "add_history_options",
+    "add_policy_option",
     "add_run_options",
     "add_strict_codes",
-    "check_audit_args",
     "calendar_of",
+    "check_audit_args",
     "check_output",
     "conform_history",
     "date_type",
     "horizon_type",
     "jobs_of",
     "jobs_type",
-    "positive_int",
     "load_history_of",
     "policy_ref",
+    "positive_int",
     "run_audit",
     "shown_name",
     "with_policy_files",
@@ -239,6 +241,32 @@ def check_output(name: str) -> None:
                 )
             ]
         )
+
+
+def add_policy_option(p: argparse.ArgumentParser) -> None:
+    """``--policy ID_OR_PATH``: the policy a command evaluates with."""
+    p.add_argument(
+        "--policy",
+        type=policy_ref,
+        required=True,
+        metavar="ID_OR_PATH",
+        help="policy id or policy file",
+    )
+
+
+def add_history_options(p: argparse.ArgumentParser) -> None:
+    """How a command reads registers: ``--history FILE…``, ``--strict-codes``, ``--calendar``."""
+    p.add_argument(
+        "--history",
+        nargs="+",
+        required=True,
+        metavar="FILE",
+        help="history JSON, CSV files or directory",
+    )
+    add_strict_codes(p)
+    p.add_argument(
+        "--calendar", metavar="CSV", help="term dates (name,start,end); default: inferred from gaps"
+    )
 
 
 def add_strict_codes(p: argparse.ArgumentParser) -> None:

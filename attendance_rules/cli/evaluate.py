@@ -9,6 +9,8 @@ from typing import Any, TextIO
 
 from ..exceptions import InputError, Location, Problem
 from .common import (
+    add_history_options,
+    add_policy_option,
     add_strict_codes,
     calendar_of,
     conform_history,
@@ -262,24 +264,10 @@ def _cmd_test(args: argparse.Namespace, out: TextIO) -> int:
 
 
 def _common(p: argparse.ArgumentParser, pupil_required: bool = False) -> None:
-    p.add_argument(
-        "--policy",
-        type=policy_ref,
-        required=True,
-        metavar="ID_OR_PATH",
-        help="policy id or policy file",
-    )
-    p.add_argument(
-        "--history",
-        nargs="+",
-        required=True,
-        metavar="FILE",
-        help="history JSON, CSV files or directory",
-    )
-    add_strict_codes(p)
+    add_policy_option(p)
+    add_history_options(p)
     p.add_argument("--as-of", required=True, type=date_type, metavar="YYYY-MM-DD")
     p.add_argument("--pupil", required=pupil_required, metavar="ID")
-    p.add_argument("--calendar", metavar="CSV", help="term dates (name,start,end)")
     p.add_argument(
         "--backend",
         choices=("python", "durable"),

@@ -6,7 +6,7 @@ import argparse
 from typing import Any, TextIO
 
 from ..exceptions import Location, Problem, UsageError
-from .common import calendar_of, date_type, policy_ref
+from .common import add_history_options, add_policy_option, calendar_of, date_type, policy_ref
 
 __all__ = ["register"]
 
@@ -172,22 +172,6 @@ def _cmd_cohort(args: argparse.Namespace, out: TextIO) -> int:
     return 0
 
 
-def _history_args(p: argparse.ArgumentParser) -> None:
-    from .common import add_strict_codes
-
-    p.add_argument(
-        "--history",
-        nargs="+",
-        required=True,
-        metavar="FILE",
-        help="history JSON, CSV files or directory",
-    )
-    add_strict_codes(p)
-    p.add_argument(
-        "--calendar", metavar="CSV", help="term dates (name,start,end); default: inferred from gaps"
-    )
-
-
 def register(sub: Any) -> None:
     """Add this module's commands to the CLI parser."""
     from .common import add_run_options
@@ -202,14 +186,8 @@ def register(sub: Any) -> None:
         "recommended, the reasons when it appeared, changes of window, due date, "
         "parameters or rules, and why it ended.",
     )
-    p.add_argument(
-        "--policy",
-        type=policy_ref,
-        required=True,
-        metavar="ID_OR_PATH",
-        help="policy id or policy file",
-    )
-    _history_args(p)
+    add_policy_option(p)
+    add_history_options(p)
     p.add_argument("--from", dest="start", required=True, type=date, metavar="YYYY-MM-DD")
     p.add_argument("--to", dest="end", required=True, type=date, metavar="YYYY-MM-DD")
     p.add_argument("--pupil", metavar="ID", help="only this pupil")
@@ -238,7 +216,7 @@ def register(sub: Any) -> None:
         metavar="ID_OR_PATH",
         help="the policy after the change",
     )
-    _history_args(p)
+    add_history_options(p)
     p.add_argument("--as-of", required=True, type=date, metavar="YYYY-MM-DD")
     p.add_argument(
         "--examples", type=int, default=3, metavar="N", help="examples per action and direction (3)"
@@ -252,14 +230,8 @@ def register(sub: Any) -> None:
         help="counts per action, kind and stage, and the persistent and severe "
         "absence lists for a targeting support meeting",
     )
-    p.add_argument(
-        "--policy",
-        type=policy_ref,
-        required=True,
-        metavar="ID_OR_PATH",
-        help="policy id or policy file",
-    )
-    _history_args(p)
+    add_policy_option(p)
+    add_history_options(p)
     p.add_argument("--as-of", required=True, type=date, metavar="YYYY-MM-DD")
     p.add_argument("--format", choices=("table", "json", "markdown"), default="table")
     add_run_options(p)

@@ -11,6 +11,8 @@ import argparse
 from pathlib import Path
 from typing import Any, TextIO
 
+from .common import add_history_options, add_policy_option
+
 __all__ = ["DEFAULT_HORIZON_WEEKS", "register"]
 
 # The look-ahead of the at-risk lists, a local choice of this tool (no source sets one):
@@ -158,26 +160,10 @@ def _cmd_audit(args: argparse.Namespace, out: TextIO) -> int:
 
 
 def _common(p: argparse.ArgumentParser, horizon: bool = True) -> None:
-    from .common import add_strict_codes, date_type, horizon_type, policy_ref
+    from .common import date_type, horizon_type
 
-    p.add_argument(
-        "--policy",
-        type=policy_ref,
-        required=True,
-        metavar="ID_OR_PATH",
-        help="policy id or policy file",
-    )
-    p.add_argument(
-        "--history",
-        nargs="+",
-        required=True,
-        metavar="FILE",
-        help="history JSON, CSV files or directory",
-    )
-    add_strict_codes(p)
-    p.add_argument(
-        "--calendar", metavar="CSV", help="term dates (name,start,end); default: inferred from gaps"
-    )
+    add_policy_option(p)
+    add_history_options(p)
     p.add_argument(
         "--handbook",
         metavar="URL",

@@ -25,9 +25,9 @@ from .lexer import NUMBER_RE
 
 __all__ = [
     "DURATION_UNITS",
-    "Duration",
     "OPERATORS",
     "UNIT_TEXT",
+    "Duration",
     "add_days",
     "add_years",
     "compare",
