@@ -22,7 +22,7 @@ import pytest
 pytest.importorskip("matplotlib", reason="the report extra (matplotlib) is not installed")
 
 from conftest import make_pupil, weekdays  # noqa: E402
-from html_checks import Node, check_page, parse, table  # noqa: E402
+from html_checks import Node, check_page, parse, rows, table  # noqa: E402
 
 from attendance_rules.cli import main  # noqa: E402
 from attendance_rules.engine.distance import distances  # noqa: E402
@@ -90,6 +90,17 @@ def _hrefs(node: Node) -> set[str]:
 def test_the_page_passes_the_html_checks(pages, pid):
     root = check_page(pages[pid])
     assert root.find("h1")[0].text() == f"Pupil {pid}"
+
+
+@pytest.mark.parametrize("pid", PUPILS)
+def test_every_compared_value_says_what_was_required(pages, pid):
+    """A yes/no test has no threshold: its Required cell says so rather than stay blank."""
+    root = check_page(pages[pid])
+    tables = [t for t in root.find("table") if "values" in t.classes()]
+    assert tables
+    for found in tables:
+        for cells in rows(found):
+            assert cells[2].text().strip(), cells[0].text()
 
 
 @pytest.mark.parametrize("pid", PUPILS)
