@@ -51,7 +51,11 @@ from .results import (
     Suppression,
 )
 
-__all__ = ["Engine", "add_school_days"]
+__all__ = ["RULE_FAILURES", "Engine", "add_school_days"]
+
+# What a rule's condition may raise on bad data or a bug: caught and reported at the rule
+# (file and line of its condition) rather than as a bare traceback.
+RULE_FAILURES = (ArithmeticError, KeyError, TypeError, ValueError)
 
 
 def add_school_days(day: dt.date, n: int) -> dt.date:
@@ -234,12 +238,7 @@ class Engine:
     ) -> object:
         try:
             return decide(ctx, None)
-        except (
-            ArithmeticError,
-            KeyError,
-            TypeError,
-            ValueError,
-        ) as error:  # a bug or bad data: say where
+        except RULE_FAILURES as error:  # a bug or bad data: say where
             raise self.rule_failure(rule, ctx, error) from error
 
     def rule_failure(self, rule: CompiledRule, ctx: Any, error: Exception) -> EvaluationError:
@@ -260,12 +259,7 @@ class Engine:
         """``evaluator.evaluate`` of one of ``rule``'s conditions, failures located at the rule."""
         try:
             return evaluator.evaluate(node, ctx, trace)
-        except (
-            ArithmeticError,
-            KeyError,
-            TypeError,
-            ValueError,
-        ) as error:  # a bug or bad data: say where
+        except RULE_FAILURES as error:  # a bug or bad data: say where
             raise self.rule_failure(rule, ctx, error) from error
 
     def _derive(self, rule: CompiledRule, outcome: runtime.Outcome, ctx: PupilContext) -> bool:

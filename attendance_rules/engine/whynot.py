@@ -31,7 +31,7 @@ from ..rules import nodes, runtime, values
 from ..rules.compiler import CompiledRule
 from ..rules.evaluator import evaluate
 from .context import PupilContext
-from .forward import Engine
+from .forward import RULE_FAILURES, Engine
 from .results import CitationView, PupilEvaluation, ValueView
 
 __all__ = ["Need", "RuleCheck", "needs", "why_not"]
@@ -290,10 +290,5 @@ def _needs(engine: Engine, rule: CompiledRule, ctx: PupilContext) -> Need | None
     """What the rule's condition needs (``needs``), failures located at the rule."""
     try:
         return needs(rule.condition.node, ctx)
-    except (
-        ArithmeticError,
-        KeyError,
-        TypeError,
-        ValueError,
-    ) as error:  # a bug or bad data: say where
+    except RULE_FAILURES as error:  # a bug or bad data: say where
         raise engine.rule_failure(rule, ctx, error) from error
