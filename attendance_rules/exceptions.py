@@ -35,8 +35,8 @@ class Location:
 
     file: str = ""
     line: int = 0
-    column: int = 0
-    pointer: str = ""
+    column: int = attrs.field(default=0, kw_only=True)
+    pointer: str = attrs.field(default="", kw_only=True)
 
     def __str__(self) -> str:
         text = self.file or "<input>"
@@ -59,10 +59,10 @@ class Problem:
 
     message: str
     location: Location = Location()
-    severity: str = "error"
-    found: str = ""
-    expected: str = ""
-    example: str = ""
+    severity: str = attrs.field(default="error", kw_only=True)
+    found: str = attrs.field(default="", kw_only=True)
+    expected: str = attrs.field(default="", kw_only=True)
+    example: str = attrs.field(default="", kw_only=True)
 
     def __str__(self) -> str:
         where = f"{self.location}: " if self.location != Location() else ""  # no place: say none

@@ -78,7 +78,9 @@ def main() -> None:
         if problems:
             raise SystemExit(f"generated pupil rejected: {problems[0]}")
         pupils.append(pupil)
-    history = History(tuple(pupils), School(SCHOOL["id"], SCHOOL["name"], SCHOOL["settings"]))
+    history = History(
+        pupils=tuple(pupils), school=School(SCHOOL["id"], SCHOOL["name"], SCHOOL["settings"])
+    )
     load_s = time.perf_counter() - t0
 
     python = api.load_policy(args.policy)

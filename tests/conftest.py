@@ -99,7 +99,7 @@ def make_pupil(days: dict[dt.date, str | tuple[str, str]], events: tuple[Event, 
         for session, code in (("AM", am), ("PM", pm)):
             if code:
                 marks[(day, session)] = code
-    return Pupil(pid, make_register(marks), events=events)
+    return Pupil(id=pid, register=make_register(marks), events=events)
 
 
 def weekdays(start: dt.date, end: dt.date) -> list[dt.date]:

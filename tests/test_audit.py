@@ -199,8 +199,12 @@ def test_letters_match_on_their_action() -> None:
     from attendance_rules.registers.history import Event
 
     link = completions(policy("halton").ruleset)["stage1_letter"][0]
-    assert link.matches(Event(dt.date(2024, 1, 8), "letter_sent", {"action": "stage1_letter"}))
-    assert not link.matches(Event(dt.date(2024, 1, 8), "letter_sent", {"action": "stage2_letter"}))
+    assert link.matches(
+        Event(date=dt.date(2024, 1, 8), type="letter_sent", details={"action": "stage1_letter"})
+    )
+    assert not link.matches(
+        Event(date=dt.date(2024, 1, 8), type="letter_sent", details={"action": "stage2_letter"})
+    )
 
 
 # --- output and the command line --------------------------------------------------------------

@@ -66,7 +66,7 @@ def start_of(window: str, as_of: dt.date, calendar: Calendar = Calendar(), pupil
 )
 def test_academic_year_starts_on_1_september(day: dt.date, start: dt.date) -> None:
     assert academic_year_start(day) == start
-    assert Window("academic_year").bounds(PUPIL, day) == (start, day)
+    assert Window(kind="academic_year").bounds(PUPIL, day) == (start, day)
 
 
 def test_academic_year_window_changes_between_31_august_and_1_september() -> None:
@@ -228,9 +228,9 @@ def test_marks_after_the_as_of_date_are_not_counted() -> None:
 # --- since latest EVENT ---------------------------------------------------------------
 
 EVENTS = (
-    Event(D(2023, 11, 6), "letter_sent", {"action": "first"}),
-    Event(D(2024, 1, 8), "letter_sent", {"action": "second"}),
-    Event(D(2024, 2, 1), "review_held", {"outcome": "improved"}),
+    Event(date=D(2023, 11, 6), type="letter_sent", details={"action": "first"}),
+    Event(date=D(2024, 1, 8), type="letter_sent", details={"action": "second"}),
+    Event(date=D(2024, 2, 1), type="review_held", details={"outcome": "improved"}),
 )
 
 
@@ -265,15 +265,18 @@ def test_since_an_event_that_has_not_happened() -> None:
 @pytest.mark.parametrize(
     ("text", "window"),
     [
-        ("academic year", Window("academic_year")),
-        ("Year to date", Window("academic_year")),
-        ("this term", Window("term")),
-        ("all time", Window("all")),
-        ("last 10 school weeks", Window("school_weeks", 10)),
-        ("previous 1 school week", Window("school_weeks", 1)),
-        ("last 4  calendar weeks", Window("calendar_weeks", 4)),
-        ("since latest penalty_notice_issued", Window("since_event", event="penalty_notice_issued")),
-        ("since review_held", Window("since_event", event="review_held")),
+        ("academic year", Window(kind="academic_year")),
+        ("Year to date", Window(kind="academic_year")),
+        ("this term", Window(kind="term")),
+        ("all time", Window(kind="all")),
+        ("last 10 school weeks", Window(kind="school_weeks", n=10)),
+        ("previous 1 school week", Window(kind="school_weeks", n=1)),
+        ("last 4  calendar weeks", Window(kind="calendar_weeks", n=4)),
+        (
+            "since latest penalty_notice_issued",
+            Window(kind="since_event", event="penalty_notice_issued"),
+        ),
+        ("since review_held", Window(kind="since_event", event="review_held")),
     ],
 )
 def test_window_parse(text: str, window: Window) -> None:

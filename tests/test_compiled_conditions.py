@@ -72,7 +72,9 @@ def _measure(node: nodes.Node, ctx) -> Fraction | None:
         use = ctx.ruleset.policy.measures[node.name]
         window = use.window
         if use.not_before:  # sessions before the parameter's date are not counted
-            window = attrs.evolve(window or Window("academic_year"), not_before=ctx.parameter(use.not_before))
+            window = attrs.evolve(
+                window or Window(kind="academic_year"), not_before=ctx.parameter(use.not_before)
+            )
         value = compute(ctx.pupil, use.measure, ctx.as_of, window, ctx.calendar, use.codes).value
     return None if value is None else Fraction(value)
 
@@ -163,8 +165,11 @@ def test_measure_keys_follow_evaluation_order() -> None:
     scope = typecheck.Scope(parameters={"p": "sessions"}, measures={"m": "sessions"}, flags=frozenset(), facts=frozenset(),
                     settings=frozenset(), event_fields={})
     cond = conditions.compile_condition("m >= p and (absent_sessions over this term > 1 or m > 2)",
-                                        Location("t.yaml", 1, 1), scope)
-    assert measure_keys(cond.node) == (("named", "m"), ("library", "absent_sessions", Window("term")))
+                                        Location("t.yaml", 1, column=1), scope)
+    assert measure_keys(cond.node) == (
+        ("named", "m"),
+        ("library", "absent_sessions", Window(kind="term")),
+    )
 
 
 def test_frame_pairs_equal_computed_measures() -> None:
@@ -173,8 +178,9 @@ def test_frame_pairs_equal_computed_measures() -> None:
         frame = MeasureFrame(pupil, dt.date(2024, 7, 5))
         for name in ("possible_sessions", "absence_rate", "attendance_rate", "days_absent", "unauthorised_days",
                      "late_before_close", "code_sessions", "unexplained_run"):
-            for window in (Window("academic_year"), Window("term"), Window("school_weeks", 3),
-                           Window("since_event", event="contact_made")):
+            for window in (Window(kind="academic_year"), Window(kind="term"),
+                           Window(kind="school_weeks", n=3),
+                           Window(kind="since_event", event="contact_made")):
                 codes = ("I", "M") if name == "code_sessions" else ()
                 value = compute(pupil, name, dt.date(2024, 7, 5), window, codes=codes).value
                 pair = frame.pair(name, window, codes)

@@ -39,7 +39,7 @@ from attendance_rules.rules.values import Duration
 
 D = dt.date
 AS_OF = D(2024, 1, 26)
-ORIGIN = Location("policy.yaml", 5, 11)
+ORIGIN = Location("policy.yaml", 5, column=11)
 
 SCOPE = Scope(
     parameters={"pn_warning_threshold": "sessions", "pa_threshold": "percent", "review_max": "weeks",
@@ -225,7 +225,7 @@ def test_every_node_carries_the_location_of_its_token() -> None:
     compare, negation = node.items
     assert compare.location.column == column_of(text, "<=")
     assert compare.left.location.column == ORIGIN.column
-    assert compare.left.window == Window("academic_year")
+    assert compare.left.window == Window(kind="academic_year")
     assert compare.right.location.column == column_of(text, "90%")
     assert negation.location.column == column_of(text, "not")
     assert negation.item.location.column == column_of(text, "stage2")
@@ -291,7 +291,7 @@ def test_exactly_90_percent_attendance_is_at_most_90_percent(pupils) -> None:
 def test_measure_against_parameter_and_flag_trace(pupils) -> None:
     text = "unauthorised_sessions over last 12 school weeks >= pn_warning_threshold and not child_protection_plan"
     out = run(text, pupils["exact90"])
-    twelve_weeks_start = Window("school_weeks", 12).bounds(pupils["exact90"], AS_OF)[0]
+    twelve_weeks_start = Window(kind="school_weeks", n=12).bounds(pupils["exact90"], AS_OF)[0]
     expected = absent_sessions(EXACT90_MARKS, twelve_weeks_start)
     assert expected == ABSENT >= 10  # all absences are recent
     measure_step, flag_step = out.comparisons
@@ -307,7 +307,7 @@ def test_measure_against_parameter_and_flag_trace(pupils) -> None:
 
 def test_named_measure(pupils) -> None:
     out = run("pn_sessions >= 10 sessions", pupils["exact90"])
-    ten_weeks_start = Window("school_weeks", 10).bounds(pupils["exact90"], AS_OF)[0]
+    ten_weeks_start = Window(kind="school_weeks", n=10).bounds(pupils["exact90"], AS_OF)[0]
     assert out.comparisons[0].left == absent_sessions(EXACT90_MARKS, ten_weeks_start)
     assert out.value is (absent_sessions(EXACT90_MARKS, ten_weeks_start) >= 10)
     assert out.comparisons[0].left_text.startswith("pn_sessions: ")
@@ -341,8 +341,13 @@ def test_years_window_from_29_february() -> None:
 
     from attendance_rules.registers.history import Event
 
-    pupil = make_pupil({D(2024, 2, 29): "/"}, events=(Event(D(2021, 2, 28), "penalty_notice_issued"),
-                                                      Event(D(2021, 2, 27), "penalty_notice_issued")))
+    pupil = make_pupil(
+        {D(2024, 2, 29): "/"},
+        events=(
+            Event(date=D(2021, 2, 28), type="penalty_notice_issued"),
+            Event(date=D(2021, 2, 27), type="penalty_notice_issued"),
+        ),
+    )
     out = run("count penalty_notice_issued within last 3 years == 1", pupil, as_of=D(2024, 2, 29))
     assert out.value is True
 
@@ -390,7 +395,9 @@ def test_time_since_in_years_counts_calendar_years() -> None:
 
     from attendance_rules.registers.history import Event
 
-    pupil = make_pupil({D(2021, 3, 1): "/"}, events=(Event(D(2020, 2, 29), "penalty_notice_issued"),))
+    pupil = make_pupil(
+        {D(2021, 3, 1): "/"}, events=(Event(date=D(2020, 2, 29), type="penalty_notice_issued"),)
+    )
     on = run("time since latest penalty_notice_issued >= 1 year", pupil, as_of=D(2021, 2, 28))
     before = run("time since latest penalty_notice_issued >= 1 year", pupil, as_of=D(2021, 2, 27))
     assert (on.value, before.value) == (True, False)
@@ -445,7 +452,7 @@ def test_evaluate_refuses_unresolved_trees(pupils) -> None:
 def test_syntax_errors_point_at_the_offending_token(text, needle, message, found, expected) -> None:
     problem = error(text, scope=None).problem
     column = ORIGIN.column + len(text) if needle == "" else column_of(text, needle)
-    assert problem.location == Location("policy.yaml", 5, column)
+    assert problem.location == Location("policy.yaml", 5, column=column)
     assert message in problem.message
     assert found in problem.found and expected in problem.expected
 
@@ -492,7 +499,7 @@ def test_syntax_errors_point_at_the_offending_token(text, needle, message, found
 )
 def test_type_errors_point_at_the_offending_token(text, needle, message, expected) -> None:
     problem = error(text).problem
-    assert problem.location == Location("policy.yaml", 5, column_of(text, needle))
+    assert problem.location == Location("policy.yaml", 5, column=column_of(text, needle))
     assert message in problem.message
     assert expected in problem.expected
     assert problem.found
@@ -528,7 +535,7 @@ def test_nesting_is_bounded() -> None:
 
 def test_column_map_is_honoured() -> None:
     def column_map(offset: int) -> Location:  # a folded YAML string: 20 characters per line
-        return Location("folded.yaml", 10 + offset // 20, 5 + offset % 20)
+        return Location("folded.yaml", 10 + offset // 20, column=5 + offset % 20)
 
     text = "stage1 and attendance_rate over academic year >= pn_warning_threshold"
     with pytest.raises(ConditionError) as info:
@@ -664,7 +671,15 @@ class _RateContext:
     as_of: dt.date = AS_OF
 
     def library_measure(self, name: str, window):
-        return Measure(name, window, self.rate, "percent", D(2023, 9, 1), self.as_of, {})
+        return Measure(
+            name=name,
+            window=window,
+            value=self.rate,
+            unit="percent",
+            start=D(2023, 9, 1),
+            end=self.as_of,
+            counts={},
+        )
 
 
 def test_a_yes_no_value_alone_is_recorded(pupils) -> None:

@@ -110,14 +110,20 @@ def test_done_lists_the_event_that_did_it(policy) -> None:
 
 
 def test_done_by_model_and_description() -> None:
-    legal = DoneBy("referral_made", (("to", "legal_intervention"),))
+    legal = DoneBy(event="referral_made", fields=(("to", "legal_intervention"),))
     assert legal.describe("x") == 'referral_made with to == "legal_intervention"'
-    assert DoneBy("action_taken").describe("lead_meeting") == 'action_taken with action == "lead_meeting"'
-    two = DoneBy("school_attendance_meeting", (("improvement_plan", True), ("parenting_contract", False)))
+    assert (
+        DoneBy(event="action_taken").describe("lead_meeting")
+        == 'action_taken with action == "lead_meeting"'
+    )
+    two = DoneBy(
+        event="school_attendance_meeting",
+        fields=(("improvement_plan", True), ("parenting_contract", False)),
+    )
     assert two.describe("m") == "school_attendance_meeting with improvement_plan == true and parenting_contract == false"
     # an explicit `action` wins over the action's own id
-    assert DoneBy("letter_sent", (("action", "shared_letter"),)).matches(
-        Event(AS_OF, "letter_sent", {"action": "shared_letter"}), "my_letter")
+    assert DoneBy(event="letter_sent", fields=(("action", "shared_letter"),)).matches(
+        Event(date=AS_OF, type="letter_sent", details={"action": "shared_letter"}), "my_letter")
 
 
 def test_a_letter_without_done_by_is_done_by_letter_sent(policy, tmp_path) -> None:
@@ -125,7 +131,7 @@ def test_a_letter_without_done_by_is_done_by_letter_sent(policy, tmp_path) -> No
                                          f"cite: {CITE}}}\n", 1).replace("any_visit]", "any_visit, note]")
     compiled = load_policy(write_policy(tmp_path, body))
     action = compiled.ruleset.policy.actions["note"]
-    assert action.done_by is None and action.completion == DoneBy("letter_sent")
+    assert action.done_by is None and action.completion == DoneBy(event="letter_sent")
     assert "note" not in recommended(compiled, [event("letter_sent", action="note")])
     assert "note" in recommended(compiled, [event("letter_sent", action="other")])
 
@@ -133,11 +139,17 @@ def test_a_letter_without_done_by_is_done_by_letter_sent(policy, tmp_path) -> No
 def test_audit_links_use_the_same_filter(policy) -> None:
     link = completions(policy.ruleset)["legal_referral"][0]
     assert link.declared and link.event == "referral_made"
-    assert link.matches(Event(AS_OF, "referral_made", {"to": "legal_intervention"}))
-    assert not link.matches(Event(AS_OF, "referral_made", {"to": "camhs"}))
+    assert link.matches(
+        Event(date=AS_OF, type="referral_made", details={"to": "legal_intervention"})
+    )
+    assert not link.matches(Event(date=AS_OF, type="referral_made", details={"to": "camhs"}))
     meeting = completions(policy.ruleset)["lead_meeting"][0]
-    assert meeting.matches(Event(AS_OF, "action_taken", {"action": "lead_meeting"}))
-    assert not meeting.matches(Event(AS_OF, "action_taken", {"action": "any_visit"}))
+    assert meeting.matches(
+        Event(date=AS_OF, type="action_taken", details={"action": "lead_meeting"})
+    )
+    assert not meeting.matches(
+        Event(date=AS_OF, type="action_taken", details={"action": "any_visit"})
+    )
 
 
 # --- refused with a location -------------------------------------------------------------------

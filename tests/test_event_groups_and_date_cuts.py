@@ -27,7 +27,7 @@ from attendance_rules.rules.conditions import compile_condition
 from attendance_rules.rules.evaluator import evaluate
 from attendance_rules.rules.typecheck import Scope
 
-ORIGIN = Location("policy.yaml", 3, 11)
+ORIGIN = Location("policy.yaml", 3, column=11)
 SCOPE = Scope(parameters={"limit": "count"}, measures={}, flags=frozenset(), facts=frozenset())
 AS_OF = dt.date(2025, 5, 16)
 
@@ -51,7 +51,9 @@ def _count(text: str, events: list[Event]) -> object:
 
 
 def _notice(day: dt.date, parent: str | None) -> Event:
-    return Event(day, "penalty_notice_issued", {} if parent is None else {"parent": parent})
+    return Event(
+        date=day, type="penalty_notice_issued", details={} if parent is None else {"parent": parent}
+    )
 
 
 def test_a_notice_to_each_of_two_parents_is_one_each() -> None:
@@ -154,19 +156,36 @@ def _pupil(marks: dict[dt.date, str]) -> Pupil:
 def test_a_cut_window_counts_only_sessions_from_the_cut(absent, cut) -> None:
     pupil = _pupil({d: "O" for d in absent})
     as_of = dt.date(2024, 9, 27)
-    whole = compute(pupil, "code_sessions", as_of, Window("school_weeks", 10), codes=("O",))
-    cut_window = compute(pupil, "code_sessions", as_of, Window("school_weeks", 10, not_before=cut), codes=("O",))
+    whole = compute(pupil, "code_sessions", as_of, Window(kind="school_weeks", n=10), codes=("O",))
+    cut_window = compute(
+        pupil,
+        "code_sessions",
+        as_of,
+        Window(kind="school_weeks", n=10, not_before=cut),
+        codes=("O",),
+    )
     assert cut_window.value == 2 * sum(1 for d in absent if d >= max(cut, whole.start))
-    assert compute(pupil, "code_sessions", dt.date(2024, 7, 19), Window("academic_year", not_before=cut),
-                   codes=("O",)).value == (0 if cut > dt.date(2024, 7, 19) else 2 * sum(
-                       1 for d in absent if cut <= d <= dt.date(2024, 7, 19)))
+    assert compute(
+        pupil,
+        "code_sessions",
+        dt.date(2024, 7, 19),
+        Window(kind="academic_year", not_before=cut),
+        codes=("O",),
+    ).value == (
+        0
+        if cut > dt.date(2024, 7, 19)
+        else 2 * sum(1 for d in absent if cut <= d <= dt.date(2024, 7, 19))
+    )
 
 
 def test_the_today_window_reads_one_session_before_the_afternoon_is_marked() -> None:
     pupil = make_pupil({dt.date(2024, 10, 7): "N", dt.date(2024, 10, 8): ("N", None)})
     assert compute(pupil, "code_sessions", dt.date(2024, 10, 8), Window.parse("today"), codes=("N",)).value == 1
     assert compute(pupil, "unexplained_run", dt.date(2024, 10, 8)).value == 2
-    assert str(Window("school_weeks", 10, not_before=dt.date(2024, 8, 19))) == "last 10 school weeks from 2024-08-19"
+    assert (
+        str(Window(kind="school_weeks", n=10, not_before=dt.date(2024, 8, 19)))
+        == "last 10 school weeks from 2024-08-19"
+    )
 
 
 def test_slot_numbers_are_unchanged() -> None:  # the cut compares dates, not session numbers

@@ -72,7 +72,12 @@ def sample():
 
 @pytest.fixture(scope="module")
 def small_sample(sample):
-    return History(sample.pupils[:40], sample.school, sample.sources, sample.digest)
+    return History(
+        pupils=sample.pupils[:40],
+        school=sample.school,
+        sources=sample.sources,
+        digest=sample.digest,
+    )
 
 
 @pytest.fixture(scope="module")
@@ -106,7 +111,7 @@ def cohort(absences: list[dict[dt.date, str]]) -> History:
 
 def unauthorised_4w(pupil) -> int:
     """Brute force, from the register: unauthorised sessions in the last four school weeks."""
-    return compute(pupil, "unauthorised_sessions", AS_OF, Window("school_weeks", 4)).value
+    return compute(pupil, "unauthorised_sessions", AS_OF, Window(kind="school_weeks", n=4)).value
 
 
 registers = st.lists(st.dictionaries(st.sampled_from(DAYS), st.sampled_from(["O", "G", "I", "N"]), max_size=5),
@@ -234,7 +239,9 @@ def test_cohort_counts_equal_a_recount_of_evaluate(halton, view, small_sample):
 def test_cohort_of_pupils_not_in_a_history(halton, small_sample):
     # cohort_view takes any iterable of pupils; a plain list once reached evaluate() as a list
     pupils = list(small_sample.pupils)
-    assert cohort_view(halton, pupils, AS_OF) == cohort_view(halton, History(tuple(pupils)), AS_OF)
+    assert cohort_view(halton, pupils, AS_OF) == cohort_view(
+        halton, History(pupils=tuple(pupils)), AS_OF
+    )
 
 
 def test_cohort_renderings(view):

@@ -42,7 +42,7 @@ AS_OF = D(2023, 12, 20)
 def sessions_pupil(codes: list[str], days: list[dt.date] = AUTUMN) -> Pupil:
     """A pupil whose sessions, in order (AM, PM, AM …), carry ``codes``."""
     marks = {(days[i // 2], ("AM", "PM")[i % 2]): code for i, code in enumerate(codes)}
-    return Pupil("P1", make_register(marks))
+    return Pupil(id="P1", register=make_register(marks))
 
 
 def value(pupil: Pupil, name: str, as_of: dt.date = AS_OF, window: str = "academic year", codes=()):
@@ -279,8 +279,11 @@ def registers(draw, min_days: int = 0, min_weeks: int = 0):
             marks.update({(day, s): c for s, c in (("AM", am), ("PM", pm)) if c is not None})
     assume(len({d for d, _ in marks}) >= min_days)
     events = draw(st.lists(st.tuples(st.integers(0, SPAN), st.sampled_from(EVENT_TYPES)), max_size=4))
-    return Pupil("P1", make_register(marks),
-                 events=[Event(FIRST + dt.timedelta(days=o), t) for o, t in events]), marks
+    return Pupil(
+        id="P1",
+        register=make_register(marks),
+        events=[Event(date=FIRST + dt.timedelta(days=o), type=t) for o, t in events],
+    ), marks
 
 
 windows = st.one_of(
@@ -382,7 +385,9 @@ def test_marking_an_absence_present_never_lowers_attendance(case, window, as_of,
     absences = sorted(k for k, code in marks.items() if category_of(k[0], code) in ("authorised", "unauthorised"))
     assume(absences)
     changed_key = data.draw(st.sampled_from(absences))
-    better = Pupil("P1", make_register({**marks, changed_key: "/"}), events=pupil.events)
+    better = Pupil(
+        id="P1", register=make_register({**marks, changed_key: "/"}), events=pupil.events
+    )
     win = Window.parse(window)
     before = {n: compute(pupil, n, as_of, win).value for n in ("attendance_rate", "days_absent", "possible_sessions")}
     after = {n: compute(better, n, as_of, win).value for n in ("attendance_rate", "days_absent", "possible_sessions")}
@@ -502,4 +507,12 @@ def test_a_measure_gives_its_value_as_a_rate_or_a_count_and_refuses_the_other() 
         count.rate()
     with pytest.raises(TypeError, match="not a count"):
         rate.count()
-    assert compute(Pupil("P2", make_register({})), "attendance_rate", AS_OF, Window.parse("academic year")).rate() is None
+    assert (
+        compute(
+            Pupil(id="P2", register=make_register({})),
+            "attendance_rate",
+            AS_OF,
+            Window.parse("academic year"),
+        ).rate()
+        is None
+    )

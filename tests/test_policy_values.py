@@ -99,7 +99,11 @@ def test_values_within_their_unit_load(tmp_path, value, unit) -> None:
 def test_whole_units_take_exactly_the_whole_numbers_from_zero_within_the_bound(unit, value) -> None:
     per = {"days": 1, "weeks": 7, "school_days": 1, "school_weeks": 5}.get(unit)
     limit = SANITY_BOUNDS.max_days(unit.startswith("school")) // per if per else None
-    problems = parameter_value_problems(Parameter("p", unit, (DatedValue(None, value, None),), None))
+    problems = parameter_value_problems(
+        Parameter(
+            name="p", unit=unit, values=(DatedValue(start=None, value=value, cite=None),), cite=None
+        )
+    )
     assert bool(problems) == (value < 0 or (limit is not None and value > limit))
 
 

@@ -89,11 +89,11 @@ def test_json_loads(write_json) -> None:
     assert p1.flags == {"social_worker", "ehcp"}
     assert p1.date_of_birth == D(2012, 5, 1) and p1.year_group == 7
     assert list(p1.register.marks()) == [
-        Mark(D(2024, 1, 8), "AM", "/"),
-        Mark(D(2024, 1, 8), "PM", "L", 12),
-        Mark(D(2024, 1, 9), "AM", "N"),
-        Mark(D(2024, 1, 9), "PM", "H"),
-        Mark(D(2024, 9, 2), "AM", "K"),
+        Mark(date=D(2024, 1, 8), session="AM", code="/"),
+        Mark(date=D(2024, 1, 8), session="PM", code="L", minutes_late=12),
+        Mark(date=D(2024, 1, 9), session="AM", code="N"),
+        Mark(date=D(2024, 1, 9), session="PM", code="H"),
+        Mark(date=D(2024, 9, 2), session="AM", code="K"),
     ]
     # events come back oldest first, with typed details
     assert [(e.date, e.type) for e in p1.events] == [
@@ -359,7 +359,9 @@ def test_strict_load_lists_every_problem(write_json) -> None:
 
     history, report = read_history(path)  # lenient: the good rows are kept
     assert list(history.pupil("P1").register.marks()) == [
-        Mark(D(2024, 1, 8), "AM", "/"), Mark(D(2024, 1, 11), "PM", "\\")]
+        Mark(date=D(2024, 1, 8), session="AM", code="/"),
+        Mark(date=D(2024, 1, 11), session="PM", code="\\"),
+    ]
     assert [e.type for e in history.pupil("P1").events] == ["contact_made"]
     assert report.read == {"pupils": 1, "marks": 6, "events": 2}
     assert report.used == {"pupils": 1, "marks": 2, "events": 1}

@@ -132,10 +132,19 @@ def test_provenance_names_the_policy_files_the_history_digest_and_the_range():
 def test_free_text_from_the_history_is_shown_as_text():
     report, policy = _audited()
     evil = "<script>alert(1)</script>"
-    finding = Finding(evil, dt.date(2024, 1, 8), "unsupported", "stage1_letter",
-                      EventRef("letter_sent", dt.date(2024, 1, 8), (("action", "stage1_letter"), ("note", evil))),
-                      "", f"letter_sent carries out stage1_letter {evil}", CitationView("", "", "", "", "", ""),
-                      (ValueView("x", evil, "", False),))
+    finding = Finding(
+        pupil_id=evil,
+        date=dt.date(2024, 1, 8),
+        kind="unsupported",
+        action="stage1_letter",
+        event=EventRef(
+            "letter_sent", dt.date(2024, 1, 8), (("action", "stage1_letter"), ("note", evil))
+        ),
+        rule="",
+        message=f"letter_sent carries out stage1_letter {evil}",
+        source=CitationView(document="", title="", section="", page="", paragraph="", says=""),
+        values=(ValueView(test="x", actual=evil, required="", holds=False),),
+    )
     text = audit_html(attrs.evolve(report, findings=report.findings + (finding,)), policy, handbook=HANDBOOK)
     check_page(text)
     assert "<script" not in text and "&lt;script&gt;alert(1)&lt;/script&gt;" in text

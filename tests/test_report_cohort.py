@@ -456,7 +456,7 @@ def test_boundaries_exactly_on_the_levels():
     def pupil(pid: str, absent_days: int, extra: tuple = ()) -> object:
         return make_pupil({d: "O" if i < absent_days else "/" for i, d in enumerate([*extra, *days][::-1])}, pid=pid)
 
-    history = History((pupil("A90", 2), pupil("B50", 10), pupil("C100", 0), pupil("D5", 19),
+    history = History(pupils=(pupil("A90", 2), pupil("B50", 10), pupil("C100", 0), pupil("D5", 19),
                        pupil("E", 0, tuple(autumn))))
     england, as_of = load_policy("england"), days[-1]
     evaluation = england.evaluate(history, as_of)
@@ -468,6 +468,6 @@ def test_boundaries_exactly_on_the_levels():
     e = next(r for r in build_pack(england, list(history), pack.view, evaluation.pupils, 0).persistent
              if r.pupil_id == "A90")
     assert (e.this_term, e.last_term, e.trend_words(), e.trend_arrow()) == (Fraction(9, 10), None, "n/a", "")
-    only_e = History((pupil("E", 0, tuple(autumn)),))
+    only_e = History(pupils=(pupil("E", 0, tuple(autumn)),))
     row = pack_module._pack_row(england, only_e.pupils[0], as_of, evaluation.pupils[-1])
     assert (row.this_term, row.last_term, row.trend_words(), row.trend_arrow()) == (1, 1, "no change", "→")

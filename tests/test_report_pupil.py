@@ -301,7 +301,9 @@ def test_a_pupil_without_marks_in_the_range_gets_a_page(halton, sample):
 def test_warnings_are_shown_at_the_top(halton, sample):
     from attendance_rules.exceptions import Location, Problem
 
-    warning = Problem("event type 'tea' is not a standard type", Location("history.json", 3), "warning")
+    warning = Problem(
+        "event type 'tea' is not a standard type", Location("history.json", 3), severity="warning"
+    )
     root = check_page(_render(halton, sample, sample.pupil("P00019"), warnings=(warning,)))
     (section,) = root.find("section", class_="warnings")
     assert "event type 'tea' is not a standard type" in section.text()
@@ -312,7 +314,7 @@ def test_warnings_are_shown_at_the_top(halton, sample):
 
 def test_untrusted_ids_flags_event_details_and_school_names_are_shown_as_text(halton, sample):
     real = sample.pupil("P00019")
-    note = Event(dt.date(2024, 1, 10), "contact_made", {"note": SCRIPT})
+    note = Event(date=dt.date(2024, 1, 10), type="contact_made", details={"note": SCRIPT})
     pupil = attrs.evolve(real, id=SCRIPT, flags=real.flags | {SCRIPT}, events=real.events + (note,))
     school = attrs.evolve(sample.school, name=SCRIPT)
     page = pupil_report(halton, pupil, AS_OF, school=school, handbook=HANDBOOK, horizon=6, start=None,

@@ -35,7 +35,7 @@ D = dt.date
 HALF_TERM = (D(2024, 2, 12), D(2024, 2, 16))
 DAYS = [d for d in weekdays(D(2024, 1, 15), D(2024, 3, 1)) if not HALF_TERM[0] <= d <= HALF_TERM[1]]
 ORDINALS = [d.toordinal() for d in DAYS]
-ORIGIN = Location("policy.yaml", 5, 11)
+ORIGIN = Location("policy.yaml", 5, column=11)
 SCOPE = Scope(parameters={"decision_days": "school_days", "max_days": "days"}, facts=frozenset({"stage1"}))
 
 
@@ -148,7 +148,7 @@ def test_errors_point_at_the_offending_token(text, needle, message, expected) ->
     with pytest.raises(ConditionError) as info:
         compiled(text)
     problem = info.value.problem
-    assert problem.location == Location("policy.yaml", 5, column_of(text, needle)), problem
+    assert problem.location == Location("policy.yaml", 5, column=column_of(text, needle)), problem
     assert message in problem.message
     assert expected in problem.expected
     assert problem.found
@@ -180,7 +180,7 @@ def outcome(text: str, as_of: dt.date, *events: Event):
     return compiled(text).evaluate(Context(pupil(*events), as_of))
 
 
-REQUEST = Event(D(2024, 2, 5), "leave_request")
+REQUEST = Event(date=D(2024, 2, 5), type="leave_request")
 
 
 @pytest.mark.parametrize(
@@ -206,19 +206,29 @@ def test_exactly_ten_school_days_across_the_half_term() -> None:
 
 
 def test_across_a_weekend() -> None:
-    friday = Event(D(2024, 1, 26), "leave_request")
+    friday = Event(date=D(2024, 1, 26), type="leave_request")
     assert outcome("time since latest leave_request == 1 school day", D(2024, 1, 29), friday).value is True
     assert outcome("time since latest leave_request == 0 school days", D(2024, 1, 28), friday).value is True
     assert outcome("today == latest leave_request.date + 1 school day", D(2024, 1, 29), friday).value is True
 
 
 def test_first_five_school_days_of_an_exclusion_starting_mid_week() -> None:
-    excluded = Event(D(2024, 1, 17), "exclusion")  # a Wednesday
+    excluded = Event(date=D(2024, 1, 17), type="exclusion")  # a Wednesday
     text = "latest found_in_public_during_exclusion.date < latest exclusion.date + 5 school days"
     for found, within in ((D(2024, 1, 22), True), (D(2024, 1, 23), True), (D(2024, 1, 24), False)):
-        out = outcome(text, D(2024, 1, 26), excluded, Event(found, "found_in_public_during_exclusion"))
+        out = outcome(
+            text,
+            D(2024, 1, 26),
+            excluded,
+            Event(date=found, type="found_in_public_during_exclusion"),
+        )
         assert out.value is within, found
-    out = outcome(text, D(2024, 1, 26), excluded, Event(D(2024, 1, 22), "found_in_public_during_exclusion"))
+    out = outcome(
+        text,
+        D(2024, 1, 26),
+        excluded,
+        Event(date=D(2024, 1, 22), type="found_in_public_during_exclusion"),
+    )
     assert out.comparisons[0].right_text == "latest exclusion.date + 5 school days = 24 Jan 2024"
 
 
@@ -323,8 +333,16 @@ def policy_path(tmp_path_factory) -> Path:
 
 
 def history() -> History:
-    return History((pupil(REQUEST, Event(D(2024, 1, 17), "exclusion"),
-                          Event(D(2024, 1, 23), "found_in_public_during_exclusion")),), School())
+    return History(
+        pupils=(
+            pupil(
+                REQUEST,
+                Event(date=D(2024, 1, 17), type="exclusion"),
+                Event(date=D(2024, 1, 23), type="found_in_public_during_exclusion"),
+            ),
+        ),
+        school=School(),
+    )
 
 
 def test_the_policy_validates_and_mixing_school_and_calendar_days_is_no_contradiction(policy_path) -> None:
@@ -363,8 +381,8 @@ def test_the_durable_backend_agrees(policy_path) -> None:
 def test_due_windows_in_school_days_skip_the_half_term() -> None:
     """The Widnes leave decision: due on the tenth school day after the request, as the overdue rule counts."""
     policy = load_policy("widnes_academy")
-    request = Event(D(2024, 2, 5), "leave_request")
-    history = History((pupil(request),))
+    request = Event(date=D(2024, 2, 5), type="leave_request")
+    history = History(pupils=(pupil(request),))
     for as_of, due in [(D(2024, 2, 6), D(2024, 2, 19)),  # half-term not known yet: weekdays stand in
                        (D(2024, 2, 20), D(2024, 2, 26)),  # the register shows the closed week
                        (D(2024, 2, 26), D(2024, 2, 26))]:

@@ -75,7 +75,7 @@ _FOLLOW_UP_ROUNDS = 3  # earlier evaluations whose recommendations the school ma
 # --- what the generator needs to know of a policy -------------------------------------
 
 
-@attrs.frozen
+@attrs.frozen(kw_only=True)
 class HistorySpec:
     """What the generator needs to know of a policy (see ``history_spec``)."""
 
@@ -128,16 +128,16 @@ def history_spec(ruleset: RuleSet) -> HistorySpec:
     used = tuple(e for e in events if e in used_events)
     follow_up = {a.id: a.completion for a in policy.actions.values() if a.completion is not None}
     return HistorySpec(
-        leaf.effective_from,
-        end,
-        flags,
-        tuple(sorted(settings)),
-        events,
-        used or events,
-        follow_up,
-        _threshold_lengths(ruleset),
-        {k: tuple(sorted(v, key=str)) for k, v in values.items()},
-        known,
+        start=leaf.effective_from,
+        end=end,
+        flags=flags,
+        settings=tuple(sorted(settings)),
+        events=events,
+        used=used or events,
+        follow_up=follow_up,
+        lengths=_threshold_lengths(ruleset),
+        values={k: tuple(sorted(v, key=str)) for k, v in values.items()},
+        fields=known,
     )
 
 

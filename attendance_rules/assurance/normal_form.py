@@ -77,7 +77,7 @@ _NEGATE = {">=": "<", ">": "<=", "<=": ">", "<": ">=", "==": "!=", "!=": "=="}
 # --- terms and literals ------------------------------------------------------------
 
 
-@attrs.frozen
+@attrs.frozen(kw_only=True)
 class Term:
     """Something a comparison bounds: a measure over a window, a count, a date …"""
 
@@ -97,7 +97,7 @@ _LitKind = _Literal[
 ]  # (typing's: ``Literal`` here is the condition node)
 
 
-@attrs.frozen(eq=False)
+@attrs.frozen(eq=False, kw_only=True)
 class Lit:
     """One literal of a normal form.
 
@@ -232,22 +232,31 @@ class Analyser:
             return self.measure_term(node.name, str(node.window or ""), (), str(node))
         if isinstance(node, EventCount):
             return Term(
-                ("count", str(node)),
-                str(node),
+                key=("count", str(node)),
+                text=str(node),
                 step=Fraction(1),
                 low=Fraction(0),
                 always_defined=True,
             )
         if isinstance(node, TimeSince):
             return Term(
-                ("since", node.event), str(node), step=Fraction(1), low=Fraction(0), unit="duration"
+                key=("since", node.event),
+                text=str(node),
+                step=Fraction(1),
+                low=Fraction(0),
+                unit="duration",
             )
         if isinstance(node, Today):
-            return Term(("today",), "today", step=Fraction(1), always_defined=True, unit="date")
+            return Term(
+                key=("today",), text="today", step=Fraction(1), always_defined=True, unit="date"
+            )
         if isinstance(node, EventLatest):
             if node.field == "date":
                 return Term(
-                    ("latest", node.event, "date"), str(node), step=Fraction(1), unit="date"
+                    key=("latest", node.event, "date"),
+                    text=str(node),
+                    step=Fraction(1),
+                    unit="date",
                 )
             spec = EVENT_FIELDS.get(node.event, {}).get(node.field)
             values = (
@@ -257,9 +266,11 @@ class Analyser:
                 if spec == "bool"
                 else None
             )
-            return Term(("latest", node.event, node.field), str(node), numeric=False, values=values)
+            return Term(
+                key=("latest", node.event, node.field), text=str(node), numeric=False, values=values
+            )
         if isinstance(node, NameRef) and node.kind == "setting":
-            return Term(("setting", node.name), str(node), numeric=False)
+            return Term(key=("setting", node.name), text=str(node), numeric=False)
         return None
 
     @staticmethod
@@ -268,11 +279,13 @@ class Analyser:
         spec = MEASURES[name]
         key = ("measure", name, window, codes)
         if spec.kind == "rate":
-            return Term(key, text, low=Fraction(0), high=Fraction(1), unit="percent")
+            return Term(key=key, text=text, low=Fraction(0), high=Fraction(1), unit="percent")
         if spec.kind == "trend":
-            return Term(key, text, low=Fraction(-1), high=Fraction(1), unit="percent")
+            return Term(key=key, text=text, low=Fraction(-1), high=Fraction(1), unit="percent")
         step = Fraction(1, 2) if spec.kind == "days" else Fraction(1)
-        return Term(key, text, step=step, low=Fraction(0), always_defined=True, unit=spec.unit)
+        return Term(
+            key=key, text=text, step=step, low=Fraction(0), always_defined=True, unit=spec.unit
+        )
 
     # literals -------------------------------------------------------------------------
 
@@ -284,11 +297,13 @@ class Analyser:
             key = (node.kind, node.name)
         else:
             key = ("expr", str(node))
-        return Lit("atom", node, positive, key, text=self.describe(node, positive))
+        return Lit(
+            kind="atom", node=node, truth=positive, key=key, text=self.describe(node, positive)
+        )
 
     def const(self, node: Node, value: bool, positive: bool = True) -> Lit:
         """A literal whose truth is fixed on the day."""
-        return Lit("const", node, value, text=self.describe(node, positive))
+        return Lit(kind="const", node=node, truth=value, text=self.describe(node, positive))
 
     def leaf(self, node: Node, positive: bool) -> Lit:
         """The literal of a yes/no leaf (comparison, membership, name, event query)."""
@@ -315,7 +330,9 @@ class Analyser:
             holds = _fold(node.op, left, right)
             if holds is None:
                 return self.atom(node, positive)
-            return Lit("const", node, holds == positive, text=self.describe(node, positive))
+            return Lit(
+                kind="const", node=node, truth=holds == positive, text=self.describe(node, positive)
+            )
         op, term_node, value = node.op, node.right, left
         if right_fixed:
             term_node, value = node.left, right
@@ -328,14 +345,16 @@ class Analyser:
             return self.atom(node, positive)
         text = self.describe(node, positive)
         if value is None:  # concrete mode: a parameter with no value makes the comparison false
-            return Lit("const", node, not positive, text=self.describe(node, positive))
+            return Lit(
+                kind="const", node=node, truth=not positive, text=self.describe(node, positive)
+            )
         if not term.numeric:
             if op not in ("==", "!="):
                 return self.atom(node, positive)
             inside = (op == "==") == positive
             return Lit(
-                "set",
-                node,
+                kind="set",
+                node=node,
                 term=term,
                 op="in" if inside else "out",
                 value=frozenset((value,)),
@@ -346,8 +365,8 @@ class Analyser:
         if number is None:
             return self.atom(node, positive)
         return Lit(
-            "num",
-            node,
+            kind="num",
+            node=node,
             term=term,
             op=op if positive else _NEGATE[op],
             value=number,
@@ -362,8 +381,8 @@ class Analyser:
             return self.atom(node, positive)
         options = frozenset(o.value for o in node.options)
         return Lit(
-            "set",
-            node,
+            kind="set",
+            node=node,
             term=term,
             op="in" if positive else "out",
             value=options,

@@ -322,14 +322,14 @@ class _Checker:
         facts: Iterable[str] = (),
     ) -> Counterexample:
         return Counterexample(
-            PROPERTIES[which],
-            doc,
-            as_of,
-            change,
-            problem,
-            before,
-            after,
-            self.involved(before, after, actions, facts),
+            property=PROPERTIES[which],
+            history=doc,
+            as_of=as_of,
+            change=change,
+            problem=problem,
+            before=before,
+            after=after,
+            rules=self.involved(before, after, actions, facts),
         )
 
 
@@ -411,11 +411,22 @@ def _run_one(
     try:
         run()
     except _Failed as failure:
-        return PropertyResult(prop, state["examples"], failure.counterexample, shrunk=shrink)
+        return PropertyResult(
+            property=prop,
+            examples=state["examples"],
+            counterexample=failure.counterexample,
+            shrunk=shrink,
+        )
     except _OutOfTime:
         best = state["best"]
-        return PropertyResult(prop, state["examples"], best, timed_out=True, shrunk=best is None)
-    return PropertyResult(prop, state["examples"])
+        return PropertyResult(
+            property=prop,
+            examples=state["examples"],
+            counterexample=best,
+            timed_out=True,
+            shrunk=best is None,
+        )
+    return PropertyResult(property=prop, examples=state["examples"])
 
 
 def check_properties(

@@ -62,7 +62,7 @@ PROPERTIES: tuple[Property, ...] = (
 )
 
 
-@attrs.frozen
+@attrs.frozen(kw_only=True)
 class Counterexample:
     """A history breaking a property: the change made and both evaluations."""
 
@@ -100,7 +100,7 @@ class Counterexample:
         return "\n".join(lines)
 
 
-@attrs.frozen
+@attrs.frozen(kw_only=True)
 class PropertyResult:
     """The outcome for one property: examples run, a counterexample or none, and whether time ran
     out."""

@@ -139,7 +139,7 @@ def _read_json(path: Path) -> Any:
     try:
         return json.loads(path.read_bytes().decode("utf-8"))
     except json.JSONDecodeError as error:
-        where, found = Location(str(path), error.lineno, error.colno), error.msg
+        where, found = Location(str(path), error.lineno, column=error.colno), error.msg
     except UnicodeDecodeError as error:
         where, found = Location(str(path)), f"a byte that is not UTF-8 at offset {error.start}"
     except (ValueError, RecursionError) as error:  # 4,301+ digit integers; thousands of nested [

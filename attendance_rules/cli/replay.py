@@ -49,7 +49,12 @@ def _cmd_timeline(args: argparse.Namespace, out: TextIO) -> int:
     with closing(map_pupils(task, pupils, jobs_of(args), state=state)) as results:
         timelines = tuple(progress(results, len(pupils), "timeline", args.progress))
     timeline = Timeline(
-        args.start, args.end, policy_meta(policy), history_meta(history), __version__, timelines
+        start=args.start,
+        end=args.end,
+        policy=policy_meta(policy),
+        history=history_meta(history),
+        library_version=__version__,
+        pupils=timelines,
     )
     titled = with_policy_files(policy, args.format, out)
     titled.write(render_timeline(timeline, args.format))

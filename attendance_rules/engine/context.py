@@ -89,7 +89,8 @@ class PupilContext:
             use = self.ruleset.policy.measures[key[1]]
             if use.not_before:  # the cut-off date is a parameter, so it can differ by as-of date
                 window = attrs.evolve(
-                    use.window or Window("academic_year"), not_before=self.parameter(use.not_before)
+                    use.window or Window(kind="academic_year"),
+                    not_before=self.parameter(use.not_before),
                 )
                 return use.measure, window, use.codes
             return use.measure, use.window, use.codes
@@ -164,12 +165,12 @@ class PupilContext:
 
 def _measure_view(m: Measure) -> MeasureView:
     return MeasureView(
-        m.name,
-        str(m.window or ""),
-        m.as_json(),
-        m.start.isoformat() if m.start and m.start != dt.date.min else "",
-        m.end.isoformat(),
-        m.describe(),
+        name=m.name,
+        window=str(m.window or ""),
+        value=m.as_json(),
+        start=m.start.isoformat() if m.start and m.start != dt.date.min else "",
+        end=m.end.isoformat(),
+        description=m.describe(),
     )
 
 
@@ -180,7 +181,10 @@ def _required(c: runtime.Comparison) -> str:
 def outcome_values(outcome: runtime.Outcome) -> tuple[ValueView, ...]:
     """Each test that decided ``outcome``: its text, its actual value, what it requires, and
     whether it held."""
-    return tuple(ValueView(c.text, c.left_text, _required(c), c.holds) for c in outcome.comparisons)
+    return tuple(
+        ValueView(test=c.text, actual=c.left_text, required=_required(c), holds=c.holds)
+        for c in outcome.comparisons
+    )
 
 
 def outcome_sentence(outcome: runtime.Outcome, holds: bool = True) -> str:

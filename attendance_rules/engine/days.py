@@ -23,7 +23,7 @@ from .context import PupilContext
 __all__ = ["DayActions", "DayPlan", "LightRecommendation", "ReplayMemo", "RulePlan", "Stratum"]
 
 
-@attrs.frozen
+@attrs.frozen(kw_only=True)
 class RulePlan:
     """A rule's compiled conditions and the measures each reads."""
 
@@ -38,13 +38,13 @@ class RulePlan:
         node = rule.condition.node
         nodes = [node] + [u.condition.node for u in rule.unless]
         return cls(
-            compile_node(node),
-            measure_keys(node),
-            tuple(
+            decide=compile_node(node),
+            keys=measure_keys(node),
+            unless=tuple(
                 (u, compile_node(u.condition.node), measure_keys(u.condition.node))
                 for u in rule.unless
             ),
-            all(replay_safe(n) for n in nodes),
+            replay_safe=all(replay_safe(n) for n in nodes),
         )
 
 
@@ -90,7 +90,7 @@ class DayPlan:
         self.parameter_texts: dict[str, str] = {}  # parameters as recommendations show them
 
 
-@attrs.frozen
+@attrs.frozen(kw_only=True)
 class LightRecommendation:
     """A recommendation without reasons: the rules giving it, its due date, window and
     parameters."""
@@ -102,7 +102,7 @@ class LightRecommendation:
     parameters: tuple[tuple[str, str], ...]
 
 
-@attrs.frozen
+@attrs.frozen(kw_only=True)
 class DayActions:
     """What ``Engine.actions_on`` decides for one pupil on one day."""
 

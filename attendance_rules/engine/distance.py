@@ -39,7 +39,7 @@ _FALLS_WITH_ABSENCE = {
 }
 
 
-@attrs.frozen
+@attrs.frozen(kw_only=True)
 class Distance:
     """One threshold not yet met: what is missing, and the earliest date it could be met."""
 
@@ -216,15 +216,15 @@ def distances(
         step = next(c for c in outcome.comparisons if c.location == test.location)
         out.append(
             Distance(
-                rule.id,
-                rule.rule.title,
-                str(test),
-                step.left_text,
-                step.right_text,
-                found[0],
-                found[1],
-                rule.rule.recommend,
-                rule.derives,
+                rule=rule.id,
+                title=rule.rule.title,
+                test=str(test),
+                actual=step.left_text,
+                required=step.right_text,
+                sessions=found[0],
+                reached_on=found[1],
+                recommends=rule.rule.recommend,
+                derives=rule.derives,
             )
         )
     return tuple(sorted(out, key=lambda d: (d.sessions, d.reached_on, d.rule)))

@@ -273,12 +273,12 @@ class Engine:
 
     def _reason(self, rule: CompiledRule, outcome: runtime.Outcome, ctx: PupilContext) -> Reason:
         return Reason(
-            rule.id,
-            rule.rule.title,
-            outcome_sentence(outcome),
-            self.citation(rule.rule.cite),
-            self._chain(rule, ctx),
-            outcome_values(outcome),
+            rule=rule.id,
+            title=rule.rule.title,
+            sentence=outcome_sentence(outcome),
+            source=self.citation(rule.rule.cite),
+            chain=self._chain(rule, ctx),
+            values=outcome_values(outcome),
         )
 
     def evaluate_pupil(
@@ -289,8 +289,17 @@ class Engine:
 
     def evaluate_context(self, ctx: PupilContext) -> PupilEvaluation:
         """Fire the rules over a working memory (from ``context``) and report the result."""
-        decision = self.decide(ctx)
-        return PupilEvaluation(ctx.pupil.id, ctx.as_of, ctx.measures_used(), *decision)
+        facts, recommendations, suppressed, done, fired = self.decide(ctx)
+        return PupilEvaluation(
+            pupil_id=ctx.pupil.id,
+            as_of=ctx.as_of,
+            measures=ctx.measures_used(),
+            facts=facts,
+            recommendations=recommendations,
+            suppressed=suppressed,
+            done=done,
+            fired=fired,
+        )
 
     def decide(self, ctx: PupilContext) -> tuple[tuple, tuple, tuple, tuple, tuple]:
         """The rule work for one pupil: facts, recommendations, suppressions, actions already
@@ -308,7 +317,13 @@ class Engine:
                 if event is not None:
                     done.setdefault(
                         action_id,
-                        AlreadyDone(action_id, action.title, rule.id, event.type, event.date),
+                        AlreadyDone(
+                            action=action_id,
+                            title=action.title,
+                            rule=rule.id,
+                            event=event.type,
+                            date=event.date,
+                        ),
                     )
                 else:
                     recs.setdefault(action_id, []).append((rule, reason))
@@ -356,13 +371,13 @@ class Engine:
                 title = self.ruleset.policy.actions[action_id].title
                 out.append(
                     Suppression(
-                        action_id,
-                        title,
-                        rule.id,
-                        clause.clause.reason,
-                        clause.condition.text,
-                        self.citation(clause.clause.cite or rule.rule.cite),
-                        outcome_values(outcome),  # type: ignore[arg-type]  # traced: an outcome
+                        action=action_id,
+                        title=title,
+                        rule=rule.id,
+                        reason=clause.clause.reason,
+                        condition=clause.condition.text,
+                        source=self.citation(clause.clause.cite or rule.rule.cite),
+                        values=outcome_values(outcome),  # type: ignore[arg-type]  # traced: an outcome
                     )
                 )
         return held
@@ -419,10 +434,10 @@ class Engine:
     def _due_again(self, pupil: Pupil, as_of: dt.date, actions: tuple) -> DayActions:
         recs, held_back, done = actions
         return DayActions(
-            as_of,
-            {a: self._light(a, rules, pupil, as_of) for a, rules in recs.items()},
-            held_back,
-            done,
+            as_of=as_of,
+            recommended={a: self._light(a, rules, pupil, as_of) for a, rules in recs.items()},
+            held_back=held_back,
+            done=done,
         )
 
     def _light(
@@ -433,7 +448,9 @@ class Engine:
         action = self.ruleset.policy.actions[action_id]
         due, window = self._due(action, pupil, as_of)
         params = tuple((name, self._parameter_text(name, as_of)) for name in action.parameters)
-        return LightRecommendation(action_id, tuple(rules), due, window, params)
+        return LightRecommendation(
+            action=action_id, rules=tuple(rules), due=due, window=window, parameters=params
+        )
 
     def _done_event(self, action: Action, pupil: Pupil, as_of: dt.date) -> Event | None:
         completion = action.completion
@@ -468,17 +485,17 @@ class Engine:
             else (done_by.event, tuple(sorted(done_by.wanted(action_id).items())))
         )
         return Recommendation(
-            action_id,
-            action.title,
-            action.kind,
-            action.responsible,
-            priority,
-            tuple(r for _, r in reasons),
-            self.citation(action.cite),
-            light.due,
-            light.window,
-            light.parameters,
-            recorded,
+            action=action_id,
+            title=action.title,
+            kind=action.kind,
+            responsible=action.responsible,
+            priority=priority,
+            reasons=tuple(r for _, r in reasons),
+            source=self.citation(action.cite),
+            due=light.due,
+            window=light.window,
+            parameters=light.parameters,
+            recorded_by=recorded,
         )
 
     def _due(
@@ -527,11 +544,11 @@ class Engine:
         school = history.school if isinstance(history, History) else School()
         pupils = select_pupils(history, pupil_ids)
         return Evaluation(
-            as_of,
-            policy_provenance(self.ruleset),
-            history_provenance(history),
-            __version__,
-            tuple(self.evaluate_pupil(p, as_of, school) for p in pupils),
+            as_of=as_of,
+            policy=policy_provenance(self.ruleset),
+            history=history_provenance(history),
+            library_version=__version__,
+            pupils=tuple(self.evaluate_pupil(p, as_of, school) for p in pupils),
         )
 
 

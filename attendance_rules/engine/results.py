@@ -41,7 +41,7 @@ def warning_json(problem: Problem) -> dict[str, str]:
     }
 
 
-@attrs.frozen
+@attrs.frozen(kw_only=True)
 class CitationView:
     """A citation as shown in output: document, where in it, and our paraphrase."""
 
@@ -56,14 +56,14 @@ class CitationView:
     def of(cls, cite: Citation | None, titles: dict[str, str]) -> "CitationView":
         """Build from a policy citation, adding the document title."""
         if cite is None:
-            return cls("", "", "", "", "", "")
+            return cls(document="", title="", section="", page="", paragraph="", says="")
         return cls(
-            cite.source,
-            titles.get(cite.source, ""),
-            cite.section,
-            cite.page,
-            cite.paragraph,
-            cite.says,
+            document=cite.source,
+            title=titles.get(cite.source, ""),
+            section=cite.section,
+            page=cite.page,
+            paragraph=cite.paragraph,
+            says=cite.says,
         )
 
     def __str__(self) -> str:
@@ -90,7 +90,7 @@ class CitationView:
         }
 
 
-@attrs.frozen
+@attrs.frozen(kw_only=True)
 class ValueView:
     """One test of a condition with the actual values: what was compared and whether it held."""
 
@@ -109,7 +109,7 @@ class ValueView:
         }
 
 
-@attrs.frozen
+@attrs.frozen(kw_only=True)
 class MeasureView:
     """A measure consulted by the rules, with how it was computed."""
 
@@ -132,7 +132,7 @@ class MeasureView:
         }
 
 
-@attrs.frozen
+@attrs.frozen(kw_only=True)
 class Reason:
     """Why an action is recommended: the rule, the values, the clause, the chain of rules."""
 
@@ -155,7 +155,7 @@ class Reason:
         }
 
 
-@attrs.frozen
+@attrs.frozen(kw_only=True)
 class Recommendation:
     """An action the policy calls for now, with its reasons."""
 
@@ -202,7 +202,7 @@ class Recommendation:
         }
 
 
-@attrs.frozen
+@attrs.frozen(kw_only=True)
 class Suppression:
     """An action held back by an ``unless`` clause, and why."""
 
@@ -227,7 +227,7 @@ class Suppression:
         }
 
 
-@attrs.frozen
+@attrs.frozen(kw_only=True)
 class AlreadyDone:
     """An action the rules call for that the case events show was already carried out."""
 
@@ -267,7 +267,7 @@ class DerivedFact:
         }
 
 
-@attrs.frozen
+@attrs.frozen(kw_only=True)
 class PupilEvaluation:
     """Everything the policy says about one pupil as of one date."""
 
@@ -299,7 +299,7 @@ class PupilEvaluation:
         } | ({} if self.at_risk is None else {"at_risk": [d.to_json() for d in self.at_risk]})
 
 
-@attrs.frozen
+@attrs.frozen(kw_only=True)
 class Evaluation:
     """A run over a history: provenance (policy, history, library) and per-pupil results."""
 

@@ -47,7 +47,7 @@ _WORDS = {
 _NEGATED = {">=": "<", ">": "<=", "<=": ">", "<": ">=", "==": "!=", "!=": "=="}
 
 
-@attrs.frozen
+@attrs.frozen(kw_only=True)
 class Need:
     """What a condition needs: one test (``kind`` "test"), every item ("all") or one item ("any").
 
@@ -85,7 +85,7 @@ class Need:
 
     def view(self) -> ValueView:
         """A test as the ``ValueView`` that ``RuleCheck.unmet`` lists (it does not hold)."""
-        return ValueView(self.test, self.actual, self.required, False)
+        return ValueView(test=self.test, actual=self.actual, required=self.required, holds=False)
 
     def lines(self, indent: str = "") -> list[str]:
         """Plain-English lines: ``needs TEST: actual …; required …``, alternatives indented."""
@@ -147,7 +147,7 @@ def _joined(kind: str, items: list[Need]) -> Need:
     if len(items) == 1:
         return items[0]
     flat = [t for item in items for t in (item.items if item.kind == kind else (item,))]
-    return Need(kind, items=tuple(flat))
+    return Need(kind=kind, items=tuple(flat))
 
 
 def _closeness(need: Need) -> tuple:
@@ -173,11 +173,11 @@ def _test(node: nodes.Node, ctx: Any, want: bool) -> Need | None:
     text = str(node)
     actual = "; ".join(s.left_text for s in steps) or values.show(outcome.value is True)
     return Need(
-        "test",
-        text if want else f"not ({text})",
-        actual,
-        "yes" if want else "no",
-        outcome.undefined,
+        kind="test",
+        test=text if want else f"not ({text})",
+        actual=actual,
+        required="yes" if want else "no",
+        undefined=outcome.undefined,
         negated=not want,
         node=node,
     )
@@ -196,12 +196,12 @@ def _step_need(
         required = f"{_WORDS[op]} {step.right_text}"
     test = step.text if want else f"not ({step.text})" if " " in step.text else f"not {step.text}"
     return Need(
-        "test",
-        test,
-        step.left_text,
-        required,
-        undefined,
-        _gap(node, step),
+        kind="test",
+        test=test,
+        actual=step.left_text,
+        required=required,
+        undefined=undefined,
+        gap=_gap(node, step),
         negated=not want,
         node=node,
     )
@@ -217,7 +217,7 @@ def _gap(node: nodes.Node, step: runtime.Comparison) -> Fraction | None:
     return abs(left - right) / max(abs(right), Fraction(1))
 
 
-@attrs.frozen
+@attrs.frozen(kw_only=True)
 class RuleCheck:
     """Why one rule did or did not recommend an action for a pupil on a date."""
 
@@ -253,37 +253,61 @@ def _check_rule(
     cite = engine.citation(rule.rule.cite)
     if not engine.rule_in_force(rule, ctx.as_of):
         span = f"{rule.rule.effective_from or 'the start'} to {rule.rule.effective_to or 'open'}"
-        return RuleCheck(rule.id, rule.rule.title, "not in force", (), (), f"in force {span}", cite)
+        return RuleCheck(
+            rule=rule.id,
+            title=rule.rule.title,
+            status="not in force",
+            unmet=(),
+            undefined=(),
+            note=f"in force {span}",
+            source=cite,
+        )
     outcome = engine.evaluate_condition(rule, rule.condition.node, ctx)
     if outcome.value is not True:
         need = _needs(engine, rule, ctx)
         tests = need.minimal() if need is not None else ()
         undefined = tuple(dict.fromkeys(u for t in tests for u in t.undefined))
         return RuleCheck(
-            rule.id,
-            rule.rule.title,
-            "not met",
-            tuple(t.view() for t in tests),
-            undefined,
-            "",
-            cite,
-            need,
+            rule=rule.id,
+            title=rule.rule.title,
+            status="not met",
+            unmet=tuple(t.view() for t in tests),
+            undefined=undefined,
+            note="",
+            source=cite,
+            needs=need,
         )
     held = [s for s in evaluation.suppressed if s.rule == rule.id and s.action == action]
     if held:
-        return RuleCheck(rule.id, rule.rule.title, "held back", (), (), held[0].reason, cite)
+        return RuleCheck(
+            rule=rule.id,
+            title=rule.rule.title,
+            status="held back",
+            unmet=(),
+            undefined=(),
+            note=held[0].reason,
+            source=cite,
+        )
     done = [d for d in evaluation.done if d.action == action]
     if done:
         return RuleCheck(
-            rule.id,
-            rule.rule.title,
-            "already done",
-            (),
-            (),
-            f"{done[0].event} on {done[0].date.isoformat()}",
-            cite,
+            rule=rule.id,
+            title=rule.rule.title,
+            status="already done",
+            unmet=(),
+            undefined=(),
+            note=f"{done[0].event} on {done[0].date.isoformat()}",
+            source=cite,
         )
-    return RuleCheck(rule.id, rule.rule.title, "recommended", (), (), "", cite)
+    return RuleCheck(
+        rule=rule.id,
+        title=rule.rule.title,
+        status="recommended",
+        unmet=(),
+        undefined=(),
+        note="",
+        source=cite,
+    )
 
 
 def _needs(engine: Engine, rule: CompiledRule, ctx: PupilContext) -> Need | None:

@@ -100,13 +100,13 @@ class _Build:
         if not isinstance(raw, dict):
             return None
         return Citation(
-            raw["source"],
-            raw["says"],
-            str(raw.get("section", "")),
-            str(raw.get("page", "")),
-            str(raw.get("paragraph", "")),
-            raw.get("note", ""),
-            self.doc.where(path),
+            source=raw["source"],
+            says=raw["says"],
+            section=str(raw.get("section", "")),
+            page=str(raw.get("page", "")),
+            paragraph=str(raw.get("paragraph", "")),
+            note=raw.get("note", ""),
+            location=self.doc.where(path),
         )
 
     def text(self, path: tuple) -> Text:
@@ -117,26 +117,31 @@ class _Build:
         if "values" in raw:
             values = tuple(
                 DatedValue(
-                    self.date(path + ("values", i, "from")),
-                    _number(v["value"]),
-                    self.cite(path + ("values", i, "cite")),
-                    self.doc.where(path + ("values", i, "value")),
+                    start=self.date(path + ("values", i, "from")),
+                    value=_number(v["value"]),
+                    cite=self.cite(path + ("values", i, "cite")),
+                    location=self.doc.where(path + ("values", i, "value")),
                 )
                 for i, v in enumerate(raw["values"])
             )
         else:
             values = (
-                DatedValue(None, _number(raw["value"]), None, self.doc.where(path + ("value",))),
+                DatedValue(
+                    start=None,
+                    value=_number(raw["value"]),
+                    cite=None,
+                    location=self.doc.where(path + ("value",)),
+                ),
             )
         parameter = Parameter(
-            name,
-            raw.get("unit", default_unit),
-            values,
-            self.cite(path + ("cite",)),
-            raw.get("local_choice", ""),
-            raw.get("description", ""),
-            raw.get("bounds"),
-            self.doc.where(path, key=True),
+            name=name,
+            unit=raw.get("unit", default_unit),
+            values=values,
+            cite=self.cite(path + ("cite",)),
+            local_choice=raw.get("local_choice", ""),
+            description=raw.get("description", ""),
+            bounds=raw.get("bounds"),
+            origin=self.doc.where(path, key=True),
         )
         if (
             parameter.unit
@@ -154,14 +159,14 @@ class _Build:
                 self.problems.append(Problem(str(err), self.doc.where(path + ("window",))))
             self.problems.extend(window_problems(window, self.doc.where(path + ("window",))))
         return MeasureUse(
-            name,
-            raw["measure"],
-            window,
-            tuple(raw.get("codes", ())),
-            raw.get("description", ""),
-            self.cite(path + ("cite",)),
-            self.doc.where(path, key=True),
-            raw.get("not_before", ""),
+            name=name,
+            measure=raw["measure"],
+            window=window,
+            codes=tuple(raw.get("codes", ())),
+            description=raw.get("description", ""),
+            cite=self.cite(path + ("cite",)),
+            origin=self.doc.where(path, key=True),
+            not_before=raw.get("not_before", ""),
         )
 
     def due(self, path: tuple) -> Due | None:
@@ -219,69 +224,74 @@ class _Build:
         )
         # the event type and its fields are checked once the chain's declared types are known
         field_locations = tuple((k, self.doc.where(path + ("with", k))) for k in fields)
-        return DoneBy(event, tuple(sorted(fields.items())), self.doc.where(path), field_locations)
+        return DoneBy(
+            event=event,
+            fields=tuple(sorted(fields.items())),
+            location=self.doc.where(path),
+            field_locations=field_locations,
+        )
 
     def action(self, action_id: str, path: tuple) -> Action:
         raw = self.doc.get(path)
         return Action(
-            action_id,
-            raw["title"],
-            raw["kind"],
-            raw["responsible"],
-            self.cite(path + ("cite",)),
-            self.due(path + ("due",)),
-            raw.get("repeat", "once_per_academic_year"),
-            self.done_by(path + ("done_by",)),
-            raw.get("description", ""),
-            raw.get("local_choice", ""),
-            raw.get("replaces", ""),
-            self.date(path + ("effective_from",)),
-            self.date(path + ("effective_to",)),
-            tuple(raw.get("parameters", ())),
-            self.doc.where(path, key=True),
+            id=action_id,
+            title=raw["title"],
+            kind=raw["kind"],
+            responsible=raw["responsible"],
+            cite=self.cite(path + ("cite",)),
+            due=self.due(path + ("due",)),
+            repeat=raw.get("repeat", "once_per_academic_year"),
+            done_by=self.done_by(path + ("done_by",)),
+            description=raw.get("description", ""),
+            local_choice=raw.get("local_choice", ""),
+            replaces=raw.get("replaces", ""),
+            effective_from=self.date(path + ("effective_from",)),
+            effective_to=self.date(path + ("effective_to",)),
+            parameters=tuple(raw.get("parameters", ())),
+            origin=self.doc.where(path, key=True),
         )
 
     def rule(self, path: tuple, policy_id: str) -> Rule:
         raw = self.doc.get(path)
         unless = tuple(
             Unless(
-                self.text(path + ("unless", i, "when")),
-                u["reason"],
-                tuple(u.get("actions", ())),
-                self.cite(path + ("unless", i, "cite")),
-                self.doc.where(path + ("unless", i)),
+                when=self.text(path + ("unless", i, "when")),
+                reason=u["reason"],
+                actions=tuple(u.get("actions", ())),
+                cite=self.cite(path + ("unless", i, "cite")),
+                origin=self.doc.where(path + ("unless", i)),
             )
             for i, u in enumerate(raw.get("unless", ()))
         )
         return Rule(
-            raw["id"],
-            raw["title"],
-            self.text(path + ("when",)),
-            self.cite(path + ("cite",)),
-            _ids(raw.get("derive")),
-            _ids(raw.get("recommend")),
-            unless,
-            int(raw.get("priority", 0)),
-            self.date(path + ("effective_from",)),
-            self.date(path + ("effective_to",)),
-            raw.get("description", ""),
-            raw.get("local_choice", ""),
-            raw.get("replaces", ""),
-            policy_id,
-            self.doc.where(path),
+            id=raw["id"],
+            title=raw["title"],
+            when=self.text(path + ("when",)),
+            cite=self.cite(path + ("cite",)),
+            derive=_ids(raw.get("derive")),
+            recommend=_ids(raw.get("recommend")),
+            unless=unless,
+            priority=int(raw.get("priority", 0)),
+            effective_from=self.date(path + ("effective_from",)),
+            effective_to=self.date(path + ("effective_to",)),
+            description=raw.get("description", ""),
+            local_choice=raw.get("local_choice", ""),
+            replaces=raw.get("replaces", ""),
+            policy=policy_id,
+            origin=self.doc.where(path),
         )
 
     def setting(self, name: str, path: tuple) -> Setting:
         """A declared school setting; its default must have its type."""
         raw = self.doc.get(path)
         setting = Setting(
-            name,
-            raw["type"],
-            _number(raw["default"]),
-            raw["description"],
-            self.cite(path + ("cite",)),
-            raw.get("local_choice", ""),
-            self.doc.where(path, key=True),
+            name=name,
+            type=raw["type"],
+            default=_number(raw["default"]),
+            description=raw["description"],
+            cite=self.cite(path + ("cite",)),
+            local_choice=raw.get("local_choice", ""),
+            origin=self.doc.where(path, key=True),
         )
         if not setting.accepts(setting.default):
             self.problems.append(
@@ -312,24 +322,24 @@ class _Build:
             for k, v in (raw.get("fields") or {}).items()
         }
         return EventType(
-            name,
-            fields,
-            raw["description"],
-            self.cite(path + ("cite",)),
-            self.doc.where(path, key=True),
+            name=name,
+            fields=fields,
+            description=raw["description"],
+            cite=self.cite(path + ("cite",)),
+            origin=self.doc.where(path, key=True),
         )
 
     def policy(self) -> PolicyFile:
         d = self.doc.data
         sources = {
             k: Source(
-                k,
-                v["title"],
-                v.get("publisher", ""),
-                str(v.get("date", "")),
-                v.get("location", ""),
-                v.get("url", ""),
-                self.doc.where(("sources", k), key=True),
+                id=k,
+                title=v["title"],
+                publisher=v.get("publisher", ""),
+                date=str(v.get("date", "")),
+                location_hint=v.get("location", ""),
+                url=v.get("url", ""),
+                origin=self.doc.where(("sources", k), key=True),
             )
             for k, v in d.get("sources", {}).items()
         }
@@ -348,30 +358,32 @@ class _Build:
             seen.setdefault(rule.id, rule.origin)
             rules.append(rule)
         return PolicyFile(
-            d["id"],
-            d["title"],
-            d["kind"],
-            str(d["version"]),
-            self.required_date(("effective_from",)),
-            self.doc,
-            self.date(("effective_to",)),
-            self.date(("review_due",)),
-            d.get("owner", ""),
-            d.get("extends", ""),
-            sources,
-            dict(d.get("flags", {})),
-            {k: self.setting(k, ("settings", k)) for k in d.get("settings", {})},
-            {k: self.event_type(k, ("event_types", k)) for k in d.get("event_types", {})},
-            {k: self.parameter(k, ("parameters", k)) for k in d.get("parameters", {})},
+            id=d["id"],
+            title=d["title"],
+            kind=d["kind"],
+            version=str(d["version"]),
+            effective_from=self.required_date(("effective_from",)),
+            document=self.doc,
+            effective_to=self.date(("effective_to",)),
+            review_due=self.date(("review_due",)),
+            owner=d.get("owner", ""),
+            extends=d.get("extends", ""),
+            sources=sources,
+            flags=dict(d.get("flags", {})),
+            settings={k: self.setting(k, ("settings", k)) for k in d.get("settings", {})},
+            event_types={
+                k: self.event_type(k, ("event_types", k)) for k in d.get("event_types", {})
+            },
+            parameters={k: self.parameter(k, ("parameters", k)) for k in d.get("parameters", {})},
             # an override without a unit keeps the parent's (layers.py fills it in)
-            {
+            override_parameters={
                 k: self.parameter(k, ("override_parameters", k), "")
                 for k in d.get("override_parameters", {})
             },
-            {k: self.measure(k, ("measures", k)) for k in d.get("measures", {})},
-            {k: self.action(k, ("actions", k)) for k in d.get("actions", {})},
-            tuple(rules),
-            {
+            measures={k: self.measure(k, ("measures", k)) for k in d.get("measures", {})},
+            actions={k: self.action(k, ("actions", k)) for k in d.get("actions", {})},
+            rules=tuple(rules),
+            disable_rules={
                 k: (v, self.doc.where(("disable_rules", k), key=True))
                 for k, v in d.get("disable_rules", {}).items()
             },

@@ -39,7 +39,7 @@ _Entry = Literal["flag", "setting", "event_type", "parameter", "measure", "actio
 _KIND_PARENTS = {"school": ("authority", "national"), "authority": ("national",), "national": ()}
 
 
-@attrs.frozen
+@attrs.frozen(kw_only=True)
 class Origin:
     """Where an entry of the effective policy was defined, and what it replaced."""
 
@@ -55,7 +55,7 @@ class Origin:
         return text
 
 
-@attrs.frozen
+@attrs.frozen(kw_only=True)
 class EffectivePolicy:
     """A policy with all its parents folded in; what the compiler reads."""
 
@@ -219,7 +219,7 @@ class _Merge:
             )
             return
         table[name] = value
-        self.origins[key] = Origin(policy, where)
+        self.origins[key] = Origin(policy=policy, location=where)
 
     def replace(
         self,
@@ -243,7 +243,9 @@ class _Merge:
             assert isinstance(value, Rule), "a rule is replaced by a rule"
             self.keep_until_replaced(table[name], value)
         table[name] = value
-        self.origins[key] = Origin(policy, where, (self.origins[key],), reason)
+        self.origins[key] = Origin(
+            policy=policy, location=where, replaced=(self.origins[key],), reason=reason
+        )
 
     def keep_until_replaced(self, old: Rule, new: Rule) -> None:
         """A replaced rule still applies before the replacing policy comes into force."""
@@ -295,7 +297,12 @@ class _Merge:
                 continue
             self.disabled[rule_id] = (
                 reason,
-                Origin(pid, where, (self.origins[f"rule:{rule_id}"],), reason),
+                Origin(
+                    policy=pid,
+                    location=where,
+                    replaced=(self.origins[f"rule:{rule_id}"],),
+                    reason=reason,
+                ),
             )
 
     def override(self, param: Parameter, pid: str) -> None:
@@ -322,7 +329,7 @@ class _Merge:
         self.parameters[param.name] = attrs.evolve(
             param, unit=old.unit, bounds=old.bounds or param.bounds
         )
-        self.origins[key] = Origin(pid, param.origin, (self.origins[key],))
+        self.origins[key] = Origin(policy=pid, location=param.origin, replaced=(self.origins[key],))
 
 
 _BOUND_TESTS = {
@@ -392,16 +399,16 @@ def resolve(chain: Sequence[PolicyFile]) -> EffectivePolicy:
         r for r in (*merge.superseded, *merge.rules.values()) if r.id not in merge.disabled
     )
     return EffectivePolicy(
-        chain[-1],
-        tuple(chain),
-        merge.sources,
-        merge.flags,
-        merge.parameters,
-        merge.measures,
-        merge.actions,
-        rules,
-        merge.disabled,
-        merge.origins,
+        leaf=chain[-1],
+        chain=tuple(chain),
+        sources=merge.sources,
+        flags=merge.flags,
+        parameters=merge.parameters,
+        measures=merge.measures,
+        actions=merge.actions,
+        rules=rules,
+        disabled=merge.disabled,
+        origins=merge.origins,
         settings=merge.settings,
         event_types=merge.event_types,
     )

@@ -50,7 +50,7 @@ class Text:
     column_map: Callable[[int], Location] | None = attrs.field(default=None, eq=False, repr=False)
 
 
-@attrs.frozen
+@attrs.frozen(kw_only=True)
 class Citation:
     """Where a value or rule comes from: a source document, a section and page, a paraphrase."""
 
@@ -75,7 +75,7 @@ class Citation:
         return ", ".join(parts)
 
 
-@attrs.frozen
+@attrs.frozen(kw_only=True)
 class Source:
     """A document cited by a policy."""
 
@@ -88,7 +88,7 @@ class Source:
     origin: Location = attrs.field(default=Location(), eq=False)
 
 
-@attrs.frozen
+@attrs.frozen(kw_only=True)
 class DatedValue:
     """A parameter's value from a date on (``start`` None: from the beginning)."""
 
@@ -98,7 +98,7 @@ class DatedValue:
     location: Location = attrs.field(default=Location(), eq=False)
 
 
-@attrs.frozen
+@attrs.frozen(kw_only=True)
 class Setting:
     """A school setting a policy reads (``school.traded_ews``): its type, default and why it
     matters."""
@@ -126,7 +126,7 @@ class Setting:
         return value == "" and self.type != "text"
 
 
-@attrs.frozen
+@attrs.frozen(kw_only=True)
 class EventType:
     """A case event type a policy declares beyond the standard ones, with its fields.
 
@@ -141,7 +141,7 @@ class EventType:
     origin: Location = attrs.field(default=Location(), eq=False)
 
 
-@attrs.frozen
+@attrs.frozen(kw_only=True)
 class Parameter:
     """A named, cited value with a unit; dated values use the latest start on or before a date."""
 
@@ -171,7 +171,7 @@ class Parameter:
         return chosen
 
 
-@attrs.frozen
+@attrs.frozen(kw_only=True)
 class MeasureUse:
     """A policy's named use of a library measure over a window."""
 
@@ -185,7 +185,7 @@ class MeasureUse:
     not_before: str = ""  # a parameter (unit date): sessions before its value are not counted
 
 
-@attrs.frozen
+@attrs.frozen(kw_only=True)
 class Due:
     """When an action is due: N school days after it applies, or a window after an event."""
 
@@ -207,7 +207,7 @@ class Due:
         )
 
 
-@attrs.frozen
+@attrs.frozen(kw_only=True)
 class DoneBy:
     """The event that records an action done: its type and the field values it must carry.
 
@@ -249,7 +249,7 @@ def _literal(value: Any) -> str:
     return f'"{value}"' if isinstance(value, str) else str(value)
 
 
-@attrs.frozen
+@attrs.frozen(kw_only=True)
 class Action:
     """Something a rule can recommend: a letter, meeting, referral …"""
 
@@ -274,10 +274,10 @@ class Action:
         """What records the action done: ``done_by``, or for a letter ``letter_sent`` naming it."""
         if self.done_by is not None:
             return self.done_by
-        return DoneBy("letter_sent") if self.kind == "letter" else None
+        return DoneBy(event="letter_sent") if self.kind == "letter" else None
 
 
-@attrs.frozen
+@attrs.frozen(kw_only=True)
 class Unless:
     """A condition holding a rule's actions back, with the reason shown to people."""
 
@@ -288,7 +288,7 @@ class Unless:
     origin: Location = attrs.field(default=Location(), eq=False)
 
 
-@attrs.frozen
+@attrs.frozen(kw_only=True)
 class Rule:
     """When a condition holds: derive facts and recommend actions, unless held back."""
 
@@ -315,7 +315,7 @@ class Rule:
         )
 
 
-@attrs.frozen
+@attrs.frozen(kw_only=True)
 class PolicyFile:
     """One policy file as written (before layering)."""
 

@@ -54,7 +54,7 @@ class _Span:
     style: str | None
 
 
-@attrs.frozen
+@attrs.frozen(kw_only=True)
 class Document:
     """Plain data of one YAML file plus the location of every value and key in it."""
 
@@ -73,7 +73,7 @@ class Document:
     def _loc(self, index: int) -> Location:
         starts = self.line_starts
         line = bisect_right(starts, index)
-        return Location(self.file, line, index - starts[line - 1] + 1)
+        return Location(self.file, line, column=index - starts[line - 1] + 1)
 
     def where(self, path: Path_, key: bool = False) -> Location:
         """Location of the value at ``path`` (or of its key), else of its nearest parent."""
@@ -83,7 +83,7 @@ class Document:
             if span is not None:
                 return self._loc(span.start)
             if not path:
-                return Location(self.file, 1, 1)
+                return Location(self.file, 1, column=1)
             path = path[:-1]
 
     def column_map(self, path: Path_) -> Callable[[int], Location]:
@@ -134,7 +134,7 @@ class _Builder:
     def fail(self, message: str, node: yaml.Node, **extra: str) -> None:
         mark = node.start_mark
         self.problems.append(
-            Problem(message, Location(self.file, mark.line + 1, mark.column + 1), **extra)
+            Problem(message, Location(self.file, mark.line + 1, column=mark.column + 1), **extra)
         )
 
     def build(self, node: yaml.Node, path: Path_ = (), depth: int = 0) -> Any:
@@ -285,22 +285,30 @@ def _compose(text: str) -> yaml.Node | None:
 def parse_yaml(text: str, file: str = "<string>") -> Document:
     """Parse YAML text safely into a ``Document``; ``PolicyError`` with locations on failure."""
     if len(text.encode("utf-8")) > MAX_BYTES:
-        raise PolicyError([Problem(f"file larger than {MAX_BYTES} bytes", Location(file, 1, 1))])
+        raise PolicyError(
+            [Problem(f"file larger than {MAX_BYTES} bytes", Location(file, 1, column=1))]
+        )
     try:
         root = _compose(text)
     except _TooBig as err:
         mark = err.mark
         raise PolicyError(
-            [Problem(str(err), Location(file, mark.line + 1, mark.column + 1))]
+            [Problem(str(err), Location(file, mark.line + 1, column=mark.column + 1))]
         ) from None
     except yaml.MarkedYAMLError as err:
         mark = err.problem_mark or err.context_mark
-        where = Location(file, mark.line + 1, mark.column + 1) if mark else Location(file, 1, 1)
+        where = (
+            Location(file, mark.line + 1, column=mark.column + 1)
+            if mark
+            else Location(file, 1, column=1)
+        )
         raise PolicyError(
             [Problem(f"not valid YAML: {err.problem or err.context}", where)]
         ) from None
     except yaml.YAMLError as err:
-        raise PolicyError([Problem(f"not valid YAML: {err}", Location(file, 1, 1))]) from None
+        raise PolicyError(
+            [Problem(f"not valid YAML: {err}", Location(file, 1, column=1))]
+        ) from None
     except (
         RecursionError
     ):  # PyYAML composes recursively: thousands of nested [ or { exhaust the stack
@@ -316,7 +324,9 @@ def parse_yaml(text: str, file: str = "<string>") -> Document:
         data = None
     if builder.problems:
         raise PolicyError(builder.problems)
-    return Document(file, text, data, builder.spans, builder.key_spans)
+    return Document(
+        file=file, text=text, data=data, spans=builder.spans, key_spans=builder.key_spans
+    )
 
 
 def _too_deep(text: str, file: str) -> Location:
@@ -329,12 +339,12 @@ def _too_deep(text: str, file: str) -> Location:
                 if depth > MAX_DEPTH + 1:  # the root collection is level 0
                     mark = event.start_mark
                     assert mark is not None, "a parsed event has its mark"
-                    return Location(file, mark.line + 1, mark.column + 1)
+                    return Location(file, mark.line + 1, column=mark.column + 1)
             elif isinstance(event, yaml.CollectionEndEvent):
                 depth -= 1
     except yaml.YAMLError:
         pass
-    return Location(file, 1, 1)
+    return Location(file, 1, column=1)
 
 
 def load_yaml(path: str | Path) -> Document:
@@ -348,7 +358,7 @@ def load_yaml(path: str | Path) -> Document:
         ) from None
     if len(raw) > MAX_BYTES:
         raise PolicyError(
-            [Problem(f"file larger than {MAX_BYTES} bytes", Location(str(path), 1, 1))]
+            [Problem(f"file larger than {MAX_BYTES} bytes", Location(str(path), 1, column=1))]
         )
     try:
         text = raw.decode("utf-8")

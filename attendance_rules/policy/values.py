@@ -47,7 +47,7 @@ _DURATION_DAYS = {
 }
 
 
-@attrs.frozen
+@attrs.frozen(kw_only=True)
 class SanityBounds:
     """Local sanity bounds on dates and lengths of time (not policy values).
 

@@ -64,7 +64,7 @@ class Category(str, enum.Enum):
 CATEGORIES: tuple[Category, ...] = tuple(Category)
 
 
-@attrs.frozen
+@attrs.frozen(kw_only=True)
 class RegisterCode:
     """One entry of one table: ``id`` is its compact (one byte) form.
 
@@ -96,7 +96,7 @@ class RegisterCode:
         return self.withdrawn is not None
 
 
-@attrs.frozen
+@attrs.frozen(kw_only=True)
 class CodeTable:
     """The codes in force between two dates (``valid_to`` inclusive; ``None`` = open).
 
@@ -288,15 +288,15 @@ def _entry(
 ) -> RegisterCode:
     """One entry of a table's YAML (``from``/``to`` narrow it; ``note`` says why)."""
     return RegisterCode(
-        next_id,
-        code,
-        info["meaning"],
-        Category(info["category"]),
-        table,
-        info.get("from"),
-        info.get("to"),
-        withdrawn,
-        info.get("note", ""),
+        id=next_id,
+        code=code,
+        meaning=info["meaning"],
+        category=Category(info["category"]),
+        table=table,
+        valid_from=info.get("from"),
+        valid_to=info.get("to"),
+        withdrawn=withdrawn,
+        note=info.get("note", ""),
     )
 
 
@@ -317,13 +317,13 @@ def _load_table(entry: Mapping, next_id: int) -> tuple[CodeTable, int]:
         withdrawn[code] = _entry(next_id, code, info, entry["id"], info["withdrawn"])
         next_id += 1
     return CodeTable(
-        entry["id"],
-        entry["title"],
-        entry["valid_from"],
-        entry["valid_to"],
-        codes,
-        tuple(earlier),
-        withdrawn,
+        id=entry["id"],
+        title=entry["title"],
+        valid_from=entry["valid_from"],
+        valid_to=entry["valid_to"],
+        codes=codes,
+        earlier=tuple(earlier),
+        withdrawn=withdrawn,
     ), next_id
 
 

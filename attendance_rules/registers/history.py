@@ -89,7 +89,7 @@ def day_of_slot(slot: int) -> dt.date:
     return dt.date.fromordinal(slot >> 1)
 
 
-@attrs.frozen
+@attrs.frozen(kw_only=True)
 class Mark:
     """One session's register mark (a view; registers do not store these objects)."""
 
@@ -99,7 +99,7 @@ class Mark:
     minutes_late: int | None = None
 
 
-@attrs.frozen
+@attrs.frozen(kw_only=True)
 class Event:
     """Something done or decided in a pupil's case, e.g. a letter or a meeting."""
 
@@ -163,10 +163,10 @@ class Register:
         by_id = self.codebook.by_id
         for i, (slot, code) in enumerate(zip(self.slots, self.codes)):
             yield Mark(
-                day_of_slot(slot),
-                SESSIONS[slot & 1],
-                by_id[code - 1].code,
-                self.minutes_late.get(i),
+                date=day_of_slot(slot),
+                session=SESSIONS[slot & 1],
+                code=by_id[code - 1].code,
+                minutes_late=self.minutes_late.get(i),
             )
 
     def span(self, start: dt.date, end: dt.date) -> tuple[int, int]:
@@ -279,7 +279,7 @@ def frozen_names(names: Iterable[str]) -> frozenset[str]:
     return frozenset(names)
 
 
-@attrs.frozen
+@attrs.frozen(kw_only=True)
 class Pupil:
     """A pupil: identity, flags (``social_worker``, ``ehcp`` …), register and case events."""
 
@@ -319,7 +319,7 @@ class School:
     )
 
 
-@attrs.frozen
+@attrs.frozen(kw_only=True)
 class History:
     """Pupils of one or more input files, with the files' digests for reproducibility
     and the warnings their reader gave (an unknown CSV column, a file not given …)."""
@@ -387,7 +387,7 @@ def unknown_event_type(
     return Problem(
         f"event type {kind!r} is not a standard type{hint}{more}",
         where,
-        severity,
+        severity=severity,
         found=repr(kind),
         expected="a standard event type or one the policy declares",
         example=guess or "letter_sent",

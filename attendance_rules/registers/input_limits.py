@@ -91,7 +91,7 @@ def deepest_bracket(name: str, text: str, limit: int = 200) -> Location:
         elif char in "[{":
             depth += 1
             if depth >= limit:
-                return Location(name, line, column)
+                return Location(name, line, column=column)
         elif char in "]}":
             depth -= 1
         if char == "\n":
@@ -149,7 +149,7 @@ def not_utf8(name: str, data: bytes, offset: int, lines: int = 0, before: int = 
     )  # a line begun in an earlier chunk: no column
     return Problem(
         "file is not UTF-8 text",
-        Location(name, line, column),
+        Location(name, line, column=column),
         found=f"byte 0x{data[offset]:02x} at byte offset {before + offset}",
         expected='UTF-8 text (in Excel: Save As "CSV UTF-8")',
     )

@@ -66,7 +66,7 @@ def read_json(reader: Reader, path: Path) -> None:
     except json.JSONDecodeError as err:
         reader.problem(
             f"not valid JSON: {err.msg}",
-            Location(name, err.lineno, err.colno),
+            Location(name, err.lineno, column=err.colno),
             expected='{"pupils": [...]}',
         )
         return

@@ -116,7 +116,7 @@ class MeasureFrame:
         return counts
 
 
-_ACADEMIC_YEAR = Window("academic_year")
+_ACADEMIC_YEAR = Window(kind="academic_year")
 # measure -> categories added up (P present, A approved activity, Au authorised, U unauthorised)
 _SUMS = {
     "possible_sessions": (

@@ -57,7 +57,7 @@ _WINDOW_FORMS = (
 )
 
 
-@attrs.frozen(cache_hash=True)  # windows key every measure lookup
+@attrs.frozen(cache_hash=True, kw_only=True)  # windows key every measure lookup
 class Window:
     """A span of days ending on the as-of date: ``kind`` plus its size or event type.
 
@@ -76,19 +76,19 @@ class Window:
         words = text.strip().lower().split()
         phrase = " ".join(words)
         if phrase in ("academic year", "this academic year", "year to date"):
-            return cls("academic_year")
+            return cls(kind="academic_year")
         if phrase in ("this term", "term", "term to date"):
-            return cls("term")
+            return cls(kind="term")
         if phrase in ("all time", "all"):
-            return cls("all")
+            return cls(kind="all")
         if phrase == "today":
-            return cls("today")
+            return cls(kind="today")
         match = re.fullmatch(r"(?:last|previous) (\d+) (school|calendar) weeks?", phrase)
         if match and int(match.group(1)) > 0:
-            return cls(f"{match.group(2)}_weeks", int(match.group(1)))
+            return cls(kind=f"{match.group(2)}_weeks", n=int(match.group(1)))
         match = re.fullmatch(r"since (?:latest |last )?([a-z_][a-z0-9_]*)", phrase)
         if match:
-            return cls("since_event", event=match.group(1))
+            return cls(kind="since_event", event=match.group(1))
         raise ValueError(f"unknown window {text!r}; expected one of: {', '.join(_WINDOW_FORMS)}")
 
     def __str__(self) -> str:
@@ -141,7 +141,7 @@ def _school_weeks_start(pupil: Pupil, as_of: dt.date, n: int) -> dt.date:
     return dt.date.fromordinal(weeks[max(0, i - n)])
 
 
-@attrs.frozen
+@attrs.frozen(kw_only=True)
 class MeasureSpec:
     """What a measure counts: a description, its unit and optional code list."""
 
@@ -155,53 +155,91 @@ MEASURES: Mapping[str, MeasureSpec] = {
     spec.name: spec
     for spec in (
         # `description` is a template: {n} is the value (a number, or a percentage for rates).
-        MeasureSpec("possible_sessions", "sessions", "{n} possible sessions", "count"),
         MeasureSpec(
-            "attended_sessions",
-            "sessions",
-            "{n} sessions attended (present or approved activity)",
-            "count",
-        ),
-        MeasureSpec("present_sessions", "sessions", "{n} sessions present", "count"),
-        MeasureSpec(
-            "approved_activity_sessions",
-            "sessions",
-            "{n} sessions at an approved educational activity",
-            "count",
-        ),
-        MeasureSpec("absent_sessions", "sessions", "{n} sessions absent", "count"),
-        MeasureSpec(
-            "authorised_sessions", "sessions", "{n} sessions of authorised absence", "count"
-        ),
-        MeasureSpec("unauthorised_sessions", "sessions", "{n} unauthorised sessions", "count"),
-        MeasureSpec("code_sessions", "sessions", "{n} sessions coded {codes}", "count"),
-        MeasureSpec(
-            "late_before_close",
-            "sessions",
-            "{n} late marks before the register closed (L)",
-            "count",
+            name="possible_sessions",
+            unit="sessions",
+            description="{n} possible sessions",
+            kind="count",
         ),
         MeasureSpec(
-            "late_after_close", "sessions", "{n} late marks after the register closed (U)", "count"
-        ),
-        MeasureSpec("attendance_rate", "percent", "attendance {n}", "rate"),
-        MeasureSpec("absence_rate", "percent", "absence {n}", "rate"),
-        MeasureSpec("days_absent", "days", "{n} days absent", "days"),
-        MeasureSpec("unauthorised_days", "days", "{n} days of unauthorised absence", "days"),
-        MeasureSpec(
-            "unexplained_run", "days", "{n} school days in a row with no reason given (N)", "run"
+            name="attended_sessions",
+            unit="sessions",
+            description="{n} sessions attended (present or approved activity)",
+            kind="count",
         ),
         MeasureSpec(
-            "attendance_trend",
-            "percent",
-            "attendance changed by {n} against the window before",
-            "trend",
+            name="present_sessions",
+            unit="sessions",
+            description="{n} sessions present",
+            kind="count",
+        ),
+        MeasureSpec(
+            name="approved_activity_sessions",
+            unit="sessions",
+            description="{n} sessions at an approved educational activity",
+            kind="count",
+        ),
+        MeasureSpec(
+            name="absent_sessions", unit="sessions", description="{n} sessions absent", kind="count"
+        ),
+        MeasureSpec(
+            name="authorised_sessions",
+            unit="sessions",
+            description="{n} sessions of authorised absence",
+            kind="count",
+        ),
+        MeasureSpec(
+            name="unauthorised_sessions",
+            unit="sessions",
+            description="{n} unauthorised sessions",
+            kind="count",
+        ),
+        MeasureSpec(
+            name="code_sessions",
+            unit="sessions",
+            description="{n} sessions coded {codes}",
+            kind="count",
+        ),
+        MeasureSpec(
+            name="late_before_close",
+            unit="sessions",
+            description="{n} late marks before the register closed (L)",
+            kind="count",
+        ),
+        MeasureSpec(
+            name="late_after_close",
+            unit="sessions",
+            description="{n} late marks after the register closed (U)",
+            kind="count",
+        ),
+        MeasureSpec(
+            name="attendance_rate", unit="percent", description="attendance {n}", kind="rate"
+        ),
+        MeasureSpec(name="absence_rate", unit="percent", description="absence {n}", kind="rate"),
+        MeasureSpec(name="days_absent", unit="days", description="{n} days absent", kind="days"),
+        MeasureSpec(
+            name="unauthorised_days",
+            unit="days",
+            description="{n} days of unauthorised absence",
+            kind="days",
+        ),
+        MeasureSpec(
+            name="unexplained_run",
+            unit="days",
+            description="{n} school days in a row with no reason given (N)",
+            kind="run",
+        ),
+        MeasureSpec(
+            name="attendance_trend",
+            unit="percent",
+            description="attendance changed by {n} against the window before",
+            kind="trend",
         ),
     )
 }
 
 
-@attrs.frozen
+@attrs.frozen(kw_only=True)
 class Measure:
     """A computed measure: its value and how it was obtained."""
 
@@ -322,7 +360,7 @@ def compute(
         raise KeyError(f"unknown measure {name!r}; known: {', '.join(sorted(MEASURES))}")
     if spec.kind == "run":
         return _unexplained_run(pupil, as_of)
-    window = window or Window("academic_year")
+    window = window or Window(kind="academic_year")
     if spec.kind == "trend":
         return _trend(pupil, as_of, window, calendar)
     bounds = window.bounds(pupil, as_of, calendar)
@@ -348,10 +386,26 @@ def window_measure(
     spec = MEASURES[name]
     if bounds is None:  # e.g. "since latest review_held" with no review: nothing to count
         return Measure(
-            name, window, None if spec.kind == "rate" else 0, spec.unit, None, as_of, {}, codes
+            name=name,
+            window=window,
+            value=None if spec.kind == "rate" else 0,
+            unit=spec.unit,
+            start=None,
+            end=as_of,
+            counts={},
+            codes=codes,
         )
     found = counts()
-    return Measure(name, window, _value(name, found), spec.unit, bounds[0], bounds[1], found, codes)
+    return Measure(
+        name=name,
+        window=window,
+        value=_value(name, found),
+        unit=spec.unit,
+        start=bounds[0],
+        end=bounds[1],
+        counts=found,
+        codes=codes,
+    )
 
 
 def window_counts(
@@ -423,14 +477,30 @@ def _unexplained_run(pupil: Pupil, as_of: dt.date) -> Measure:
             break
         run, i = run + 1, i - 1
     start = dt.date.fromordinal(days[i + 1]) if run else None
-    return Measure("unexplained_run", None, run, "days", start, as_of, {"days": run})
+    return Measure(
+        name="unexplained_run",
+        window=None,
+        value=run,
+        unit="days",
+        start=start,
+        end=as_of,
+        counts={"days": run},
+    )
 
 
 def _trend(pupil: Pupil, as_of: dt.date, window: Window, calendar: Calendar) -> Measure:
     """Attendance in ``window`` minus attendance in the equally long window before it."""
     recent = compute(pupil, "attendance_rate", as_of, window, calendar)
     if recent.start is None or recent.start == dt.date.min:
-        return Measure("attendance_trend", window, None, "percent", None, as_of, {})
+        return Measure(
+            name="attendance_trend",
+            window=window,
+            value=None,
+            unit="percent",
+            start=None,
+            end=as_of,
+            counts={},
+        )
     before = compute(
         pupil, "attendance_rate", recent.start - dt.timedelta(days=1), window, calendar
     )
@@ -441,7 +511,15 @@ def _trend(pupil: Pupil, as_of: dt.date, window: Window, calendar: Calendar) -> 
         "before_attended": before.counts.get("attended", 0),
         "before_possible": before.counts.get("possible", 0),
     }
-    return Measure("attendance_trend", window, value, "percent", before.start, as_of, counts)
+    return Measure(
+        name="attendance_trend",
+        window=window,
+        value=value,
+        unit="percent",
+        start=before.start,
+        end=as_of,
+        counts=counts,
+    )
 
 
 def standard_measures(
@@ -468,10 +546,10 @@ def standard_measures(
     out["persistent_absence"] = absence is not None and absence >= PERSISTENT_ABSENCE_RATE
     out["severe_absence"] = absence is not None and absence >= SEVERE_ABSENCE_RATE
     out["unauthorised_sessions_last_10_school_weeks"] = compute(
-        pupil, "unauthorised_sessions", as_of, Window("school_weeks", 10), calendar
+        pupil, "unauthorised_sessions", as_of, Window(kind="school_weeks", n=10), calendar
     ).value
     out["attendance_rate_this_term"] = compute(
-        pupil, "attendance_rate", as_of, Window("term"), calendar
+        pupil, "attendance_rate", as_of, Window(kind="term"), calendar
     ).as_json()
     out["unexplained_run"] = compute(pupil, "unexplained_run", as_of).value
     return out

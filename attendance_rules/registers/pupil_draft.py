@@ -138,11 +138,11 @@ def finish_pupil(draft: PupilDraft, codebook: CodeBook) -> Pupil:
     draft.rows = array("I")  # the rows were only for locating problems
     register = Register(slots, codes, late, codebook)
     return Pupil(
-        draft.id,
-        register,
-        draft.flags,
-        draft.events,
-        draft.date_of_birth,
-        draft.year_group,
-        draft.where,
+        id=draft.id,
+        register=register,
+        flags=draft.flags,
+        events=draft.events,
+        date_of_birth=draft.date_of_birth,
+        year_group=draft.year_group,
+        location=draft.where,
     )

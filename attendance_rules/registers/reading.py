@@ -62,7 +62,7 @@ CSV_COLUMNS = {
 }
 
 
-@attrs.frozen
+@attrs.frozen(kw_only=True)
 class LoadReport:
     """What a load read, used and reported, per kind of row."""
 
@@ -150,7 +150,16 @@ class Reader:
         self, message: str, where: Where, found: str = "", expected: str = "", example: str = ""
     ) -> None:
         """Note something the load keeps going past but the user must hear about."""
-        self.warnings.append(Problem(message, locate(where), "warning", found, expected, example))
+        self.warnings.append(
+            Problem(
+                message,
+                locate(where),
+                severity="warning",
+                found=found,
+                expected=expected,
+                example=example,
+            )
+        )
 
     def unknown_keys(
         self,
@@ -444,7 +453,7 @@ class Reader:
         ):
             return
         location = locate(where)
-        draft.events.append(Event(day, kind, details, location))
+        draft.events.append(Event(date=day, type=kind, details=details, location=location))
         self.used["events"] += 1
         if kind not in self.event_fields:
             self.odd_events.setdefault(kind, [location, 0])[1] += 1
@@ -509,14 +518,23 @@ class Reader:
         pupils = tuple(
             finish_pupil(d, self.codebook) for d in sorted(self.pupils.values(), key=lambda d: d.id)
         )
-        return History(pupils, self.school, tuple(sources), digest, tuple(self.warnings))
+        return History(
+            pupils=pupils,
+            school=self.school,
+            sources=tuple(sources),
+            digest=digest,
+            warnings=tuple(self.warnings),
+        )
 
     def finished(self, sources: Sequence[str], digest: str) -> tuple[History, LoadReport]:
         """The history and the report of a load that has read every file."""
         self.withdrawn_warnings()
         self.odd_event_warnings()
         report = LoadReport(
-            dict(self.read), dict(self.used), tuple(self.problems), tuple(self.warnings)
+            read=dict(self.read),
+            used=dict(self.used),
+            problems=tuple(self.problems),
+            warnings=tuple(self.warnings),
         )
         return self.history(sources, digest), report
 

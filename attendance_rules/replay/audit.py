@@ -79,7 +79,7 @@ def _data_range(pupils: Sequence[Pupil]) -> tuple[dt.date | None, dt.date | None
     return (min(dates), max(dates)) if dates else (None, None)
 
 
-@attrs.frozen
+@attrs.frozen(kw_only=True)
 class AuditScope:
     """What an audit covers besides the pupils: the range, scan, default due time and school."""
 
@@ -103,7 +103,13 @@ def audit_scope(
         raise ValueError(f"unknown scan {scan!r}; expected 'week' or 'day'")
     chosen = select_pupils(history, pupils)
     first, last = _data_range(chosen)
-    return chosen, AuditScope(start or first, end or last, scan, default_due, history.school)
+    return chosen, AuditScope(
+        start=start or first,
+        end=end or last,
+        scan=scan,
+        default_due=default_due,
+        school=history.school,
+    )
 
 
 def audit_pupil(
@@ -151,19 +157,19 @@ def audit_report(
         findings += found
         counts.merge(more)
     return AuditReport(
-        scope.start,
-        scope.end,
-        scope.scan,
-        scope.default_due,
-        policy_meta(policy),
-        history_meta(history),
-        __version__,
-        pupils,
-        tuple(sorted(counts.events.items())),
-        tuple(sorted(counts.not_linked.items())),
-        tuple(sorted(counts.unchecked.items())),
-        counts.pending,
-        tuple(sorted(findings, key=Finding.sort_key)),
+        start=scope.start,
+        end=scope.end,
+        scan=scope.scan,
+        default_due=scope.default_due,
+        policy=policy_meta(policy),
+        history=history_meta(history),
+        library_version=__version__,
+        pupils=pupils,
+        events=tuple(sorted(counts.events.items())),
+        not_linked=tuple(sorted(counts.not_linked.items())),
+        unchecked=tuple(sorted(counts.unchecked.items())),
+        pending=counts.pending,
+        findings=tuple(sorted(findings, key=Finding.sort_key)),
     )
 
 

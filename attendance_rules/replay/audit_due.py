@@ -178,18 +178,18 @@ class DueAudit(Auditor):
         )
         self.add(
             Finding(
-                self.pupil.id,
-                due,
-                "overdue",
-                rec.action,
-                EventRef.of(late) if late else None,
-                reason.rule,
-                f"{rec.action} ({action.title}) was called for from {called.isoformat()}, "
+                pupil_id=self.pupil.id,
+                date=due,
+                kind="overdue",
+                action=rec.action,
+                event=EventRef.of(late) if late else None,
+                rule=reason.rule,
+                message=f"{rec.action} ({action.title}) was called for from {called.isoformat()}, "
                 f"due by {due.isoformat()}{window}{basis}; {status}",
-                reason.source,
-                reason.values,
-                called,
-                due,
+                source=reason.source,
+                values=reason.values,
+                called_for=called,
+                due=due,
             )
         )
 

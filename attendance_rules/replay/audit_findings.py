@@ -46,7 +46,7 @@ class EventRef:
         return {"type": self.type, "date": self.date.isoformat(), "details": dict(self.details)}
 
 
-@attrs.frozen
+@attrs.frozen(kw_only=True)
 class Finding:
     """One thing done that the policy did not call for, or called for and not done in time."""
 
@@ -90,7 +90,7 @@ class Finding:
         }
 
 
-@attrs.frozen
+@attrs.frozen(kw_only=True)
 class AuditReport:
     """The findings of an audit with what was audited (policy, history, range, counts)."""
 

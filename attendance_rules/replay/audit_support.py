@@ -128,17 +128,18 @@ class SupportAudit(Auditor):
             values = _expand_true(suppression.values, evaluation)
             self.add(
                 Finding(
-                    self.pupil.id,
-                    event.date,
-                    "held_back_but_done",
-                    suppression.action,
-                    EventRef.of(event),
-                    rule.id,
-                    f"{event.type} on {event.date.isoformat()} carries out {suppression.action} "
-                    f"({suppression.title}), which rule {rule.id} held back that day: "
+                    pupil_id=self.pupil.id,
+                    date=event.date,
+                    kind="held_back_but_done",
+                    action=suppression.action,
+                    event=EventRef.of(event),
+                    rule=rule.id,
+                    message=f"{event.type} on {event.date.isoformat()} carries out "
+                    f"{suppression.action} ({suppression.title}), which rule {rule.id} held back "
+                    "that day: "
                     f"{_one_line(suppression.reason)}",
-                    suppression.source,
-                    values,
+                    source=suppression.source,
+                    values=values,
                 )
             )
 
@@ -181,16 +182,16 @@ class SupportAudit(Auditor):
                 title = self.actions[action_id].title
                 self.add(
                     Finding(
-                        self.pupil.id,
-                        event.date,
-                        "missing_evidence",
-                        action_id,
-                        EventRef.of(event),
-                        rule.id,
-                        f"{event.type} on {event.date.isoformat()} carries out {action_id} "
+                        pupil_id=self.pupil.id,
+                        date=event.date,
+                        kind="missing_evidence",
+                        action=action_id,
+                        event=EventRef.of(event),
+                        rule=rule.id,
+                        message=f"{event.type} on {event.date.isoformat()} carries out {action_id} "
                         f"({title}), which the policy holds back while {gate}: {rule.rule.title}",
-                        self.cite(rule.rule.cite),
-                        values,
+                        source=self.cite(rule.rule.cite),
+                        values=values,
                     )
                 )
                 found = True
@@ -217,16 +218,16 @@ class SupportAudit(Auditor):
             )
             self.add(
                 Finding(
-                    self.pupil.id,
-                    day,
-                    "unsupported",
-                    action.id,
-                    ref,
-                    "",
-                    f"{lead} {', '.join(declared)}, which the policy does not provide for "
+                    pupil_id=self.pupil.id,
+                    date=day,
+                    kind="unsupported",
+                    action=action.id,
+                    event=ref,
+                    rule="",
+                    message=f"{lead} {', '.join(declared)}, which the policy does not provide for "
                     f"on that date ({spans})",
-                    self.cite(action.cite),
-                    (),
+                    source=self.cite(action.cite),
+                    values=(),
                 )
             )
             return
@@ -254,16 +255,16 @@ class SupportAudit(Auditor):
             )
             self.add(
                 Finding(
-                    self.pupil.id,
-                    day,
-                    "unsupported",
-                    action.id,
-                    ref,
-                    "",
-                    f"{lead} {', '.join(in_force)}, but no rule of the policy in force on that "
-                    f"date recommends it" + (f" ({spans})" if spans else ""),
-                    self.cite(action.cite),
-                    (),
+                    pupil_id=self.pupil.id,
+                    date=day,
+                    kind="unsupported",
+                    action=action.id,
+                    event=ref,
+                    rule="",
+                    message=f"{lead} {', '.join(in_force)}, but no rule of the policy in force "
+                    f"on that date recommends it" + (f" ({spans})" if spans else ""),
+                    source=self.cite(action.cite),
+                    values=(),
                 )
             )
             return
@@ -272,16 +273,16 @@ class SupportAudit(Auditor):
         because = "; ".join(value_text(v) for v in leaves) or "its condition does not hold"
         self.add(
             Finding(
-                self.pupil.id,
-                day,
-                "unsupported",
-                action_id,
-                ref,
-                rule.id,
-                f"{lead} {action_id} ({self.actions[action_id].title}), which the policy did "
-                f"not call for that day or the day before: rule {rule.id} not met ({because})",
-                self.cite(rule.rule.cite),
-                values,
+                pupil_id=self.pupil.id,
+                date=day,
+                kind="unsupported",
+                action=action_id,
+                event=ref,
+                rule=rule.id,
+                message=f"{lead} {action_id} ({self.actions[action_id].title}), which the policy "
+                f"did not call for that day or the day before: rule {rule.id} not met ({because})",
+                source=self.cite(rule.rule.cite),
+                values=values,
             )
         )
 

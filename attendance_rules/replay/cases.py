@@ -44,7 +44,7 @@ MAX_SPAN_DAYS = 3653
 _PRESENT = {"AM": "/", "PM": "\\"}  # the shorthand `present` in each session
 
 
-@attrs.frozen
+@attrs.frozen(kw_only=True)
 class Check:
     """Expectations for one as-of date (and optionally one pupil)."""
 
@@ -59,7 +59,7 @@ class Check:
     location: Location = attrs.field(default=Location(), eq=False)
 
 
-@attrs.frozen
+@attrs.frozen(kw_only=True)
 class Case:
     """A loaded case: its policy reference, its history and its checks."""
 
@@ -270,15 +270,15 @@ def _checks(doc: Document, problems: list[Problem]) -> tuple[Check, ...]:
         }
         out.append(
             Check(
-                day,
-                raw.get("pupil"),
-                names["recommended"],
-                names["not_recommended"],
-                names["suppressed"],
-                names["facts"],
-                names["no_facts"],
-                bool(raw.get("exactly", False)),
-                doc.where(("checks", i)),
+                as_of=day,
+                pupil=raw.get("pupil"),
+                recommended=names["recommended"],
+                not_recommended=names["not_recommended"],
+                suppressed=names["suppressed"],
+                facts=names["facts"],
+                no_facts=names["no_facts"],
+                exactly=bool(raw.get("exactly", False)),
+                location=doc.where(("checks", i)),
             )
         )
     return tuple(out)
@@ -329,13 +329,13 @@ def load_case(path: str | Path) -> Case:
     else:  # an id: the same file `--policy ID` would use (resources.find_policy)
         policy = str(find_policy(policy) or policy)
     return Case(
-        doc.data.get("name", Path(path).name),
-        str(path),
-        policy,
-        history,
-        checks,
-        doc.data.get("description", ""),
-        calendar,
+        name=doc.data.get("name", Path(path).name),
+        file=str(path),
+        policy=policy,
+        history=history,
+        checks=checks,
+        description=doc.data.get("description", ""),
+        calendar=calendar,
     )
 
 

@@ -40,7 +40,7 @@ STAGE_PREFIX = "stage"
 _NUMBERED = re.compile(r"stage\d+")
 
 
-@attrs.frozen
+@attrs.frozen(kw_only=True)
 class ActionCount:
     """Pupils recommended an action (and pupils for whom it was held back)."""
 
@@ -74,7 +74,7 @@ class KindCount:
         return {"kind": self.kind, "recommendations": self.recommendations, "pupils": self.pupils}
 
 
-@attrs.frozen
+@attrs.frozen(kw_only=True)
 class AbsenceRow:
     """A pupil on the persistent or severe absence list, with the year-to-date figures."""
 
@@ -101,7 +101,7 @@ class AbsenceRow:
         }
 
 
-@attrs.frozen
+@attrs.frozen(kw_only=True)
 class CohortView:
     """The summary of one evaluation of a cohort."""
 
@@ -178,7 +178,7 @@ def summarise(
             if SEVERE in facts:
                 severe.append(row)
     by_action = tuple(
-        ActionCount(a, t, k, n, h)
+        ActionCount(action=a, title=t, kind=k, recommended=n, held_back=h)
         for a, (t, k, n, h) in sorted(
             actions.items(), key=lambda item: (-item[1][2], -item[1][3], item[0])
         )
@@ -188,17 +188,17 @@ def summarise(
         for k, (n, p) in sorted(kinds.items(), key=lambda item: (-item[1][0], item[0]))
     )
     return CohortView(
-        evaluation.as_of,
-        evaluation.policy,
-        evaluation.history,
-        evaluation.library_version,
-        len(evaluation.pupils),
-        busy,
-        by_action,
-        by_kind,
-        tuple(sorted(stages.items())),
-        tuple(sorted(persistent, key=_order)),
-        tuple(sorted(severe, key=_order)),
+        as_of=evaluation.as_of,
+        policy=evaluation.policy,
+        history=evaluation.history,
+        library_version=evaluation.library_version,
+        pupils=len(evaluation.pupils),
+        pupils_with_recommendations=busy,
+        by_action=by_action,
+        by_kind=by_kind,
+        by_stage=tuple(sorted(stages.items())),
+        persistent=tuple(sorted(persistent, key=_order)),
+        severe=tuple(sorted(severe, key=_order)),
     )
 
 
@@ -213,20 +213,20 @@ def _order(row: AbsenceRow) -> tuple:
 def _row(
     pupil: Pupil, as_of: dt.date, calendar: Calendar, facts: set[str], actions: tuple[str, ...]
 ) -> AbsenceRow:
-    rate = compute(pupil, "attendance_rate", as_of, Window("academic_year"), calendar)
+    rate = compute(pupil, "attendance_rate", as_of, Window(kind="academic_year"), calendar)
     counts, attendance = rate.counts, rate.value
     assert attendance is None or isinstance(attendance, Fraction), (
         "a rate is a fraction (None: no possible session)"
     )
     return AbsenceRow(
-        pupil.id,
-        pupil.year_group,
-        attendance,
-        counts.get("possible", 0),
-        counts.get("absent", 0),
-        counts.get("unauthorised", 0),
-        tuple(sorted(f for f in facts if f.startswith(STAGE_PREFIX))),
-        actions,
+        pupil_id=pupil.id,
+        year_group=pupil.year_group,
+        attendance=attendance,
+        possible=counts.get("possible", 0),
+        absent=counts.get("absent", 0),
+        unauthorised=counts.get("unauthorised", 0),
+        stages=tuple(sorted(f for f in facts if f.startswith(STAGE_PREFIX))),
+        actions=actions,
     )
 
 
@@ -241,7 +241,7 @@ def cohort_view(
     pupils = list(history)
     if evaluation is None:
         evaluation = policy.evaluate(
-            history if isinstance(history, History) else History(tuple(pupils)), as_of
+            history if isinstance(history, History) else History(pupils=tuple(pupils)), as_of
         )
     kinds = {a.id: a.kind for a in policy.ruleset.policy.actions.values()}
     return summarise(

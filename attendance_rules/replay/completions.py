@@ -27,7 +27,7 @@ __all__ = ["Completion", "completions"]
 _PROMPT_KINDS = frozenset({"notification", "monitoring", "reward"})
 
 
-@attrs.frozen
+@attrs.frozen(kw_only=True)
 class Completion:
     """An event that carries out an action: declared (``done_by``) or the policy's completion
     test."""
@@ -67,7 +67,7 @@ def completions(ruleset: RuleSet) -> dict[str, tuple[Completion, ...]]:
         done_by = action.completion
         if done_by is not None:
             out.setdefault(action.id, []).append(
-                Completion(action.id, done_by.event, True, done_by=done_by)
+                Completion(action=action.id, event=done_by.event, declared=True, done_by=done_by)
             )
     for rule in ruleset.rules:
         tests = _negated_event_tests(rule.condition.node)
@@ -76,7 +76,13 @@ def completions(ruleset: RuleSet) -> dict[str, tuple[Completion, ...]]:
             if action.completion is not None or action.kind in _PROMPT_KINDS:
                 continue
             for test in tests:
-                item = Completion(action_id, test.event, False, test.where, rule.id)
+                item = Completion(
+                    action=action_id,
+                    event=test.event,
+                    declared=False,
+                    where=test.where,
+                    rule=rule.id,
+                )
                 if not any(
                     c.event == item.event and c.where == item.where for c in out.get(action_id, ())
                 ):

@@ -40,7 +40,7 @@ __all__ = [
 DEFAULT_EXAMPLES = 3
 
 
-@attrs.frozen
+@attrs.frozen(kw_only=True)
 class RuleStatus:
     """One recommending rule on the side that does not recommend: its status and unmet tests."""
 
@@ -63,7 +63,7 @@ class RuleStatus:
         return out | ({"needs": self.needs.to_json()} if self.needs is not None else {})
 
 
-@attrs.frozen
+@attrs.frozen(kw_only=True)
 class Side:
     """What one policy says about one pupil and one action."""
 
@@ -95,7 +95,7 @@ class ImpactExample:
         return {"pupil_id": self.pupil_id, "old": self.old.to_json(), "new": self.new.to_json()}
 
 
-@attrs.frozen
+@attrs.frozen(kw_only=True)
 class ActionImpact:
     """The change for one action: pupils gaining and losing it, and examples of each."""
 
@@ -122,7 +122,7 @@ class ActionImpact:
         }
 
 
-@attrs.frozen
+@attrs.frozen(kw_only=True)
 class Impact:
     """The difference two policies make to one history on one date."""
 
@@ -177,23 +177,31 @@ def _side(
 ) -> Side:
     for rec in evaluation.recommendations:
         if rec.action == action:
-            return Side("recommended", rec.reasons)
+            return Side(status="recommended", reasons=rec.reasons)
     if action not in policy.ruleset.policy.actions:
-        return Side("not in this policy", note=f"policy {policy.id} has no action {action}")
+        return Side(status="not in this policy", note=f"policy {policy.id} has no action {action}")
     for done in evaluation.done:
         if done.action == action:
             return Side(
-                "already done", note=f"{done.event} on {done.date.isoformat()} (rule {done.rule})"
+                status="already done",
+                note=f"{done.event} on {done.date.isoformat()} (rule {done.rule})",
             )
     held = [s for s in evaluation.suppressed if s.action == action]
     if held:
-        return Side("held back", note="; ".join(f"{s.rule}: {s.reason}" for s in held))
+        return Side(status="held back", note="; ".join(f"{s.rule}: {s.reason}" for s in held))
     rules = tuple(
-        RuleStatus(c.rule, c.status, c.unmet, c.undefined, c.note, c.needs)
+        RuleStatus(
+            rule=c.rule,
+            status=c.status,
+            unmet=c.unmet,
+            undefined=c.undefined,
+            note=c.note,
+            needs=c.needs,
+        )
         for c in policy.why_not(pupil, as_of, action, school)
     )
     note = "" if rules else f"no rule of policy {policy.id} recommends it"
-    return Side("not met", note=note, rules=rules)
+    return Side(status="not met", note=note, rules=rules)
 
 
 def compare_policies(
@@ -241,25 +249,25 @@ def compare_policies(
                 )
     actions = tuple(
         ActionImpact(
-            action,
-            titles[action],
-            tuple(gained.get(action, ())),
-            tuple(lost.get(action, ())),
-            kept.get(action, 0),
-            tuple(samples.get((action, "gained"), ())),
-            tuple(samples.get((action, "lost"), ())),
+            action=action,
+            title=titles[action],
+            gained=tuple(gained.get(action, ())),
+            lost=tuple(lost.get(action, ())),
+            kept=kept.get(action, 0),
+            gained_examples=tuple(samples.get((action, "gained"), ())),
+            lost_examples=tuple(samples.get((action, "lost"), ())),
         )
         for action in sorted(gained.keys() | lost.keys())
     )
     return Impact(
-        as_of,
-        policy_meta(old),
-        policy_meta(new),
-        history_meta(history),
-        __version__,
-        len(pupils),
-        actions,
-        policy_differences(old, new, as_of),
+        as_of=as_of,
+        old_policy=policy_meta(old),
+        new_policy=policy_meta(new),
+        history=history_meta(history),
+        library_version=__version__,
+        pupils=len(pupils),
+        actions=actions,
+        policy_changes=policy_differences(old, new, as_of),
     )
 
 

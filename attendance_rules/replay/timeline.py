@@ -51,7 +51,7 @@ __all__ = [
 Change = tuple[dt.date, str]
 
 
-@attrs.frozen
+@attrs.frozen(kw_only=True)
 class TimelineEntry:
     """One episode of a recommendation for one pupil: when it appeared, changed and ended."""
 
@@ -95,7 +95,7 @@ class TimelineEntry:
         }
 
 
-@attrs.frozen
+@attrs.frozen(kw_only=True)
 class PupilTimeline:
     """A pupil's episodes over a range, ordered by first_seen then action."""
 
@@ -116,7 +116,7 @@ class PupilTimeline:
         }
 
 
-@attrs.frozen
+@attrs.frozen(kw_only=True)
 class Timeline:
     """Timelines of the pupils of a history over a date range, with provenance."""
 
@@ -244,20 +244,20 @@ class _Episode:
     def freeze(self, pupil_id: str, ended: dt.date | None, reason: str) -> TimelineEntry:
         rec = self.rec
         return TimelineEntry(
-            pupil_id,
-            rec.action,
-            rec.title,
-            rec.kind,
-            self.first_seen,
-            self.last_seen,
-            ended,
-            rec.reasons,
-            tuple(self.changes),
-            reason,
-            rec.due,
-            rec.window,
-            self.days,
-            self.at_start,
+            pupil_id=pupil_id,
+            action=rec.action,
+            title=rec.title,
+            kind=rec.kind,
+            first_seen=self.first_seen,
+            last_seen=self.last_seen,
+            ended=ended,
+            reasons_at_start=rec.reasons,
+            changes=tuple(self.changes),
+            end_reason=reason,
+            due_at_start=rec.due,
+            window_at_start=rec.window,
+            days_recommended=self.days,
+            open_at_start=self.at_start,
         )
 
 
@@ -344,7 +344,9 @@ def _episodes(
             episode.last_seen, episode.days = day, episode.days + 1
     done += [episode.freeze(pupil_id, None, "") for episode in open_.values()]
     done.sort(key=lambda e: (e.first_seen, e.action))
-    return PupilTimeline(pupil_id, count, first, last, tuple(done))
+    return PupilTimeline(
+        pupil_id=pupil_id, days_evaluated=count, first_day=first, last_day=last, entries=tuple(done)
+    )
 
 
 def replay_pupil(
@@ -406,7 +408,14 @@ def replay(
         replay_pupil(policy, p, start, end, school, rolling)
         for p in select_pupils(history, pupil_ids)
     )
-    return Timeline(start, end, policy_meta(policy), history_meta(history), __version__, pupils)
+    return Timeline(
+        start=start,
+        end=end,
+        policy=policy_meta(policy),
+        history=history_meta(history),
+        library_version=__version__,
+        pupils=pupils,
+    )
 
 
 def replay_case_timeline(case: Case, policy: CompiledPolicy | None = None) -> Timeline:

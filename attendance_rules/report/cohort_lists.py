@@ -56,7 +56,7 @@ _RAG = re.compile(r"(?:^|_)rag_(red|amber|green)$")
 _RAG_ORDER = ("red", "amber", "green")  # worst first: a pupil with two ratings shows the worse
 
 
-@attrs.frozen
+@attrs.frozen(kw_only=True)
 class PackRow:
     """One pupil in a list: this year's figures, this term against last term, stage and actions."""
 
@@ -98,7 +98,7 @@ class PackRow:
         return "" if shown is None else "↑" if shown > 0 else "↓" if shown < 0 else "→"
 
 
-@attrs.frozen
+@attrs.frozen(kw_only=True)
 class RiskRow:
     """A pupil not yet persistently absent who could become so within the horizon."""
 
@@ -108,7 +108,7 @@ class RiskRow:
     rule: str
 
 
-@attrs.frozen
+@attrs.frozen(kw_only=True)
 class PartTimeRow:
     """A pupil flagged ``part_time_timetable`` or with C2 marks this term."""
 
@@ -123,7 +123,7 @@ class PartTimeRow:
         return sum(n for _, n in self.counts)
 
 
-@attrs.frozen
+@attrs.frozen(kw_only=True)
 class CohortPack:
     """Everything the pack shows, computed once and rendered as HTML and CSV."""
 
@@ -274,19 +274,19 @@ def build_pack(
     titles = {a.id: a.title for a in policy.ruleset.policy.actions.values()}
     persistent_level, severe_level = absence_levels(policy, view.as_of)
     return CohortPack(
-        view,
-        horizon,
-        persistent_level,
-        severe_level,
-        bins,
-        none,
-        persistent,
-        severe,
-        tuple(risk),
-        tuple(part_time),
-        tuple((a, titles.get(a, a)) for a in priority),
-        bool(policy.calendar.terms),
-        tuple(warnings),
+        view=view,
+        horizon=horizon,
+        persistent_level=persistent_level,
+        severe_level=severe_level,
+        bins=bins,
+        no_possible=none,
+        persistent=persistent,
+        severe=severe,
+        at_risk=tuple(risk),
+        part_time=tuple(part_time),
+        priority_actions=tuple((a, titles.get(a, a)) for a in priority),
+        terms_from_calendar=bool(policy.calendar.terms),
+        warnings=tuple(warnings),
     )
 
 
@@ -313,21 +313,21 @@ def _pack_row(
     """A pupil's figures: the year to date, this term and the term before it (the policy's
     calendar)."""
     calendar = policy.calendar
-    year = compute(pupil, "attendance_rate", as_of, Window("academic_year"), calendar)
-    this_term = compute(pupil, "attendance_rate", as_of, Window("term"), calendar)
+    year = compute(pupil, "attendance_rate", as_of, Window(kind="academic_year"), calendar)
+    this_term = compute(pupil, "attendance_rate", as_of, Window(kind="term"), calendar)
     facts = {f.name for f in result.facts}
     return PackRow(
-        pupil.id,
-        pupil.year_group,
-        year.rate(),
-        year.counts.get("possible", 0),
-        year.counts.get("absent", 0),
-        year.counts.get("unauthorised", 0),
-        this_term.rate(),
-        _last_term(pupil, this_term.start, calendar),
-        _main_stages(facts),
-        tuple((r.action, r.title) for r in result.recommendations),
-        _rag(facts),
+        pupil_id=pupil.id,
+        year_group=pupil.year_group,
+        attendance=year.rate(),
+        possible=year.counts.get("possible", 0),
+        absent=year.counts.get("absent", 0),
+        unauthorised=year.counts.get("unauthorised", 0),
+        this_term=this_term.rate(),
+        last_term=_last_term(pupil, this_term.start, calendar),
+        stages=_main_stages(facts),
+        actions=tuple((r.action, r.title) for r in result.recommendations),
+        rag=_rag(facts),
     )
 
 
@@ -336,10 +336,10 @@ def _last_term(pupil: Pupil, term_start: dt.date | None, calendar: Any) -> Fract
     if term_start is None or term_start == dt.date.min:
         return None
     day_before = term_start - dt.timedelta(days=1)
-    bounds = Window("term").bounds(pupil, day_before, calendar)
+    bounds = Window(kind="term").bounds(pupil, day_before, calendar)
     if bounds is None or bounds[0] > day_before:
         return None
-    return compute(pupil, "attendance_rate", day_before, Window("term"), calendar).rate()
+    return compute(pupil, "attendance_rate", day_before, Window(kind="term"), calendar).rate()
 
 
 def _main_stages(facts: Iterable[str]) -> tuple[str, ...]:
@@ -363,7 +363,9 @@ def _pa_distance(result: PupilEvaluation) -> Any:
 
 def _risk_row(row: PackRow, result: PupilEvaluation) -> RiskRow:
     distance = _pa_distance(result)
-    return RiskRow(row, distance.sessions, distance.reached_on, distance.rule)
+    return RiskRow(
+        row=row, sessions=distance.sessions, reached_on=distance.reached_on, rule=distance.rule
+    )
 
 
 def _term_code_counts(
@@ -374,7 +376,7 @@ def _term_code_counts(
         (
             code,
             compute(
-                pupil, "code_sessions", as_of, Window("term"), policy.calendar, (code,)
+                pupil, "code_sessions", as_of, Window(kind="term"), policy.calendar, (code,)
             ).count(),
         )
         for code in PART_TIME_CODES
@@ -386,7 +388,10 @@ def _part_time_candidate(policy: CompiledPolicy, pupil: Pupil, as_of: dt.date) -
     if pupil.has(PART_TIME_FLAG):
         return True
     return (
-        compute(pupil, "code_sessions", as_of, Window("term"), policy.calendar, ("C2",)).count() > 0
+        compute(
+            pupil, "code_sessions", as_of, Window(kind="term"), policy.calendar, ("C2",)
+        ).count()
+        > 0
     )
 
 
@@ -400,7 +405,10 @@ def _part_time_row(
 ) -> PartTimeRow:
     chosen = tuple((r.action, r.title) for r in result.recommendations if r.action in priority)
     return PartTimeRow(
-        row, pupil.has(PART_TIME_FLAG), _term_code_counts(policy, pupil, as_of), chosen
+        row=row,
+        flagged=pupil.has(PART_TIME_FLAG),
+        counts=_term_code_counts(policy, pupil, as_of),
+        priority=chosen,
     )
 
 
@@ -411,7 +419,7 @@ def _bins(policy: CompiledPolicy, pupils: Iterable[Pupil], as_of: dt.date) -> tu
     none = 0
     for pupil in pupils:
         rate = compute(
-            pupil, "attendance_rate", as_of, Window("academic_year"), policy.calendar
+            pupil, "attendance_rate", as_of, Window(kind="academic_year"), policy.calendar
         ).value
         if rate is None:
             none += 1

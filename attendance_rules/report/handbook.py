@@ -44,7 +44,7 @@ _KIND_ORDER = ("measure", "parameter", "fact", "setting", "flag", "library", "ev
 _KIND_WORDS = {"library": "library measure", "event": "event type"}
 
 
-@attrs.frozen
+@attrs.frozen(kw_only=True)
 class _Name:
     """A name a condition uses: its kind, in words, and whether the handbook has its entry."""
 
@@ -112,7 +112,12 @@ class _Entries:
         """The names the rule's ``when`` (index 0) or its unless clause ``index - 1`` uses."""
         found = self.names.get((rule.id, rule.policy), ())
         return [
-            _Name(kind, name, name in self.known.get(kind, ()), _KIND_WORDS.get(kind, kind))
+            _Name(
+                kind=kind,
+                name=name,
+                linked=name in self.known.get(kind, ()),
+                words=_KIND_WORDS.get(kind, kind),
+            )
             for kind, name in (found[index] if index < len(found) else ())
         ]
 

@@ -120,7 +120,7 @@ class RegisterWeek:
     after_break: bool  # the previous row is not the week before (a holiday or a gap lies between)
 
 
-@attrs.frozen
+@attrs.frozen(kw_only=True)
 class Marker:
     """Something shown on the chart: a case event or a stage change, numbered in date order."""
 
@@ -256,7 +256,10 @@ def _markers(events: Sequence[Event], stages: Sequence[tuple[dt.date, str]]) -> 
         [(e.date, 0, "event", event_text(e)) for e in events]
         + [(day, 1, "stage", text) for day, text in stages]
     )
-    return tuple(Marker(i, day, kind, text) for i, (day, _, kind, text) in enumerate(items, 1))
+    return tuple(
+        Marker(number=i, date=day, kind=kind, text=text)
+        for i, (day, _, kind, text) in enumerate(items, 1)
+    )
 
 
 # --- the chart ---------------------------------------------------------------------------------
@@ -348,7 +351,7 @@ def _summary(
     pupil: Pupil, as_of: dt.date, policy: Any, levels: tuple[Threshold, Threshold]
 ) -> dict[str, Any]:
     """Year-to-date counts, the rate and the absence status (words and RAG colour)."""
-    rate = compute(pupil, "attendance_rate", as_of, Window("academic_year"), policy.calendar)
+    rate = compute(pupil, "attendance_rate", as_of, Window(kind="academic_year"), policy.calendar)
     counts = rate.counts
     persistent, severe = levels
     absence = None if rate.value is None else 1 - rate.value

@@ -45,7 +45,7 @@ class CompiledUnless:
     actions: tuple[str, ...]
 
 
-@attrs.frozen
+@attrs.frozen(kw_only=True)
 class CompiledRule:
     """A rule ready to fire: its conditions, what it reads and derives, and its stratum."""
 
@@ -66,7 +66,7 @@ class CompiledRule:
         object.__setattr__(self, "derives", self.rule.derive)
 
 
-@attrs.frozen
+@attrs.frozen(kw_only=True)
 class RuleSet:
     """The compiled policy: rules in firing order (stratum, priority, declaration)."""
 
@@ -163,7 +163,13 @@ class _Compile:
             reads |= names
             negated |= names
         return CompiledRule(
-            rule, cond, tuple(unless), frozenset(reads), frozenset(negated), 0, order
+            rule=rule,
+            condition=cond,
+            unless=tuple(unless),
+            reads=frozenset(reads),
+            reads_negated=frozenset(negated),
+            stratum=0,
+            order=order,
         )
 
 
@@ -496,4 +502,6 @@ def compile_policy(policy: EffectivePolicy, today: dt.date | None = None) -> Rul
         raise CompileError(problems)
     ordered = sorted(stratified, key=lambda r: (r.stratum, -r.rule.priority, r.order))
     warnings = tuple(_warnings(policy, ordered, today))
-    return RuleSet(policy, tuple(ordered), scope, scope.facts, warnings)
+    return RuleSet(
+        policy=policy, rules=tuple(ordered), scope=scope, facts=scope.facts, warnings=warnings
+    )

@@ -57,7 +57,7 @@ from .typecheck import Scope, Type, resolve
 __all__ = ["Condition", "compile_condition"]
 
 
-@attrs.frozen
+@attrs.frozen(kw_only=True)
 class Condition:
     """A parsed, type-checked condition: its text, resolved tree, type and location."""
 
@@ -84,4 +84,4 @@ def compile_condition(
             expected="a comparison, a flag, a fact or another yes/no value",
             example=f"{node} >= 10" if kind.kind == "number" else "",
         )
-    return Condition(text, node, kind, locator(text, origin, column_map)(0))
+    return Condition(text=text, node=node, type=kind, location=locator(text, origin, column_map)(0))

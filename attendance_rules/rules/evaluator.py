@@ -111,7 +111,7 @@ def evaluate(node: Node, ctx: Any, trace: bool = True) -> Outcome:
     fn = compile_node(node)
     ctx = ctx if hasattr(ctx, "measure_pair") else ProtocolContext(ctx)
     if not trace:
-        return Outcome(fn(ctx, None))
+        return Outcome(value=fn(ctx, None))
     sink = Trace()
     return sink.outcome(fn(ctx, sink))
 
@@ -245,7 +245,16 @@ def _yes_no_truth(node: NameRef) -> Fn:
 
 def _record_is(sink: Trace, node: Node, text: str, value: object) -> bool:
     sink.comparisons.append(
-        Comparison(node.location, text, "is", value, True, sink.text, "yes", value is True)
+        Comparison(
+            location=node.location,
+            text=text,
+            op="is",
+            left=value,
+            right=True,
+            left_text=sink.text,
+            right_text="yes",
+            holds=value is True,
+        )
     )
     return value is True
 
@@ -315,7 +324,16 @@ def _measure_compare(
         value, threshold = (right, left) if flipped else (left, right)
         holds = holds_numeric(op, as_pair(value), threshold, ctx.as_of)
         sink.comparisons.append(
-            Comparison(node.location, text, written, left, right, left_text, sink.text, holds)
+            Comparison(
+                location=node.location,
+                text=text,
+                op=written,
+                left=left,
+                right=right,
+                left_text=left_text,
+                right_text=sink.text,
+                holds=holds,
+            )
         )
         return holds
 
@@ -332,7 +350,16 @@ def _general_compare(node: Compare) -> Fn:
         holds = compare_at(op, left, right, ctx.as_of)
         if sink is not None:
             sink.comparisons.append(
-                Comparison(node.location, text, op, left, right, left_text, sink.text, holds)
+                Comparison(
+                    location=node.location,
+                    text=text,
+                    op=op,
+                    left=left,
+                    right=right,
+                    left_text=left_text,
+                    right_text=sink.text,
+                    holds=holds,
+                )
             )
         return holds
 
@@ -349,7 +376,16 @@ def _in_check(node: InCheck) -> Fn:
         holds = value is not None and any(compare("==", value, option) for option in options)
         if sink is not None:
             sink.comparisons.append(
-                Comparison(node.location, text, "in", value, options, sink.text, listed, holds)
+                Comparison(
+                    location=node.location,
+                    text=text,
+                    op="in",
+                    left=value,
+                    right=options,
+                    left_text=sink.text,
+                    right_text=listed,
+                    holds=holds,
+                )
             )
         return holds
 

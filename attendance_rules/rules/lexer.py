@@ -46,7 +46,7 @@ def error_at(
 _TokenKind = Literal["name", "number", "string", "date", "op", "punct", "end"]
 
 
-@attrs.frozen
+@attrs.frozen(kw_only=True)
 class Token:
     """One token: ``kind`` is name, number, string, date, op, punct or end."""
 
@@ -91,7 +91,7 @@ def tokenize(text: str, locate: Callable[[int], Location]) -> list[Token]:
             continue
         token, i = _next_token(text, i, locate(i))
         tokens.append(token)
-    tokens.append(Token("end", "end of condition", locate(len(text))))
+    tokens.append(Token(kind="end", text="end of condition", location=locate(len(text))))
     return tokens
 
 
@@ -109,7 +109,7 @@ def _next_token(text: str, i: int, where: Location) -> tuple[Token, int]:
                 found=repr(word),
                 expected=repr(word.lower()),
             )
-        return Token("name", word, where), i + len(word)
+        return Token(kind="name", text=word, location=where), i + len(word)
     if char in "'\"":
         end = text.find(char, i + 1)
         if end < 0:
@@ -120,7 +120,9 @@ def _next_token(text: str, i: int, where: Location) -> tuple[Token, int]:
                 expected=f"a closing {char}",
                 example='"no_improvement"',
             )
-        return Token("string", text[i : end + 1], where, text[i + 1 : end]), end + 1
+        return Token(
+            kind="string", text=text[i : end + 1], location=where, value=text[i + 1 : end]
+        ), end + 1
     return _symbol_token(text, i, where)
 
 
@@ -130,7 +132,9 @@ def _number_token(text: str, i: int, where: Location) -> tuple[Token, int]:
     if date_match:
         written = date_match.group()
         try:
-            return Token("date", written, where, dt.date.fromisoformat(written)), date_match.end()
+            return Token(
+                kind="date", text=written, location=where, value=dt.date.fromisoformat(written)
+            ), date_match.end()
         except ValueError:
             raise error_at(
                 "bad date",
@@ -149,19 +153,21 @@ def _number_token(text: str, i: int, where: Location) -> tuple[Token, int]:
             expected="a whole or decimal number, then a space before any unit",
             example="10 sessions",
         )
-    return Token("number", number, where, Fraction(number)), i + len(number)
+    return Token(kind="number", text=number, location=where, value=Fraction(number)), i + len(
+        number
+    )
 
 
 def _symbol_token(text: str, i: int, where: Location) -> tuple[Token, int]:
     """An operator or punctuation mark starting at ``text[i]``."""
     pair = text[i : i + 2]
     if pair in COMPARE_OPS:
-        return Token("op", pair, where), i + 2
+        return Token(kind="op", text=pair, location=where), i + 2
     char = text[i]
     if char in "<>":
-        return Token("op", char, where), i + 1
+        return Token(kind="op", text=char, location=where), i + 1
     if char in "(),.+-%£":
-        return Token("punct", char, where), i + 1
+        return Token(kind="punct", text=char, location=where), i + 1
     if char in "=!":
         raise error_at(
             f"'{char}' is not an operator", where, found=repr(char), expected="'==' or '!='"

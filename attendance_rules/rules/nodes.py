@@ -122,7 +122,7 @@ class Today(Node):
         return "today"
 
 
-@attrs.frozen
+@attrs.frozen(kw_only=True)
 class NameRef(Node):
     """A name: ``kind`` is parameter, measure, flag, fact or setting ("" until resolved);
     ``unit`` its unit."""
@@ -135,7 +135,7 @@ class NameRef(Node):
         return f"school.{self.name}" if self.kind == "setting" else self.name
 
 
-@attrs.frozen
+@attrs.frozen(kw_only=True)
 class LibraryMeasure(Node):
     """A library measure over a window (``attendance_rate over academic year``); window None for
     unexplained_run."""
@@ -148,7 +148,7 @@ class LibraryMeasure(Node):
         return f"{self.name} over {self.window}" if self.window is not None else self.name
 
 
-@attrs.frozen
+@attrs.frozen(kw_only=True)
 class Compare(Node):
     """``left OP right`` with OP one of >= > <= < == != (located at the operator)."""
 
@@ -226,7 +226,7 @@ class Not(Node):
         return (self.item,)
 
 
-@attrs.frozen
+@attrs.frozen(kw_only=True)
 class Arith(Node):
     """``date + duration``, ``date - duration`` or ``date + N school days`` (located at the
     operator).
@@ -248,7 +248,7 @@ class Arith(Node):
         return (self.left, self.right)
 
 
-@attrs.frozen
+@attrs.frozen(kw_only=True)
 class EventFilter:
     """``with FIELD == VALUE`` (or ``!=``; a date field, ``date`` included, also ``<``, ``<=``,
     ``>``, ``>=``) of an event query; located at the field."""
@@ -267,7 +267,7 @@ class EventFilter:
         return found is not None and compare(self.op, found, self.value.value)
 
 
-@attrs.frozen
+@attrs.frozen(kw_only=True)
 class EventSet(Node):
     """Shared shape of ``any`` and ``count`` (either is an ``EventSet``): event type, optional
     filter and window."""
@@ -288,14 +288,14 @@ class EventSet(Node):
         return text + (f" within {self.window}" if self.window is not None else "")
 
 
-@attrs.frozen
+@attrs.frozen(kw_only=True)
 class EventAny(EventSet):
     """``any EVENT [with …] [within WINDOW]``: whether such an event happened (yes/no)."""
 
     keyword: ClassVar[str] = "any"
 
 
-@attrs.frozen
+@attrs.frozen(kw_only=True)
 class EventCount(EventSet):
     """``count EVENT [with …] [per FIELD] [within WINDOW]``: how many such events (a count).
 
@@ -307,7 +307,7 @@ class EventCount(EventSet):
     keyword: ClassVar[str] = "count"
 
 
-@attrs.frozen
+@attrs.frozen(kw_only=True)
 class EventLatest(Node):
     """``latest EVENT.FIELD``: a field (or the ``date``) of the most recent such event."""
 

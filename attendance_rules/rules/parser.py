@@ -178,7 +178,9 @@ class _Parser:
         left = self.parse_sum()
         token = self.accept(*COMPARE_OPS, note="a comparison operator")
         if token is not None:
-            return Compare(token.location, token.text, left, self.parse_sum())
+            return Compare(
+                location=token.location, op=token.text, left=left, right=self.parse_sum()
+            )
         token = self.accept("in", note="a comparison operator")
         if token is None:
             return left
@@ -194,7 +196,7 @@ class _Parser:
         node, depth = self.parse_atom(), self.depth
         while (token := self.accept("+", "-")) is not None:
             self.enter(token)
-            node = Arith(token.location, token.text, node, self.parse_atom())
+            node = Arith(location=token.location, op=token.text, left=node, right=self.parse_atom())
         self.depth = depth
         return node
 
@@ -273,15 +275,19 @@ class _Parser:
         self.pos += 1
         self.expect((".",), "'.' and a setting name, as in school.traded_ews")
         return NameRef(
-            keyword.location, self.name("a school setting name", keywords=True).text, "setting"
+            location=keyword.location,
+            name=self.name("a school setting name", keywords=True).text,
+            kind="setting",
         )
 
     def name_ref(self) -> Node:
         token = self.name("a name")
         if self.accept("over") is None:
-            return NameRef(token.location, token.text)
+            return NameRef(location=token.location, name=token.text)
         window, where = self.window()
-        return LibraryMeasure(token.location, token.text, window, where)
+        return LibraryMeasure(
+            location=token.location, name=token.text, window=window, window_location=where
+        )
 
     def event_set(self) -> Node:
         keyword = self.tokens[self.pos]
@@ -296,20 +302,22 @@ class _Parser:
         )
         cls = EventAny if keyword.text == "any" else EventCount
         return cls(
-            keyword.location,
-            event.text,
-            where,
-            window,
-            event.location,
-            window_at,
-            per.text if per else "",
-            per.location if per else Location(),
+            location=keyword.location,
+            event=event.text,
+            where=where,
+            window=window,
+            event_location=event.location,
+            window_location=window_at,
+            per=per.text if per else "",
+            per_location=per.location if per else Location(),
         )
 
     def event_filter(self) -> EventFilter:
         field = self.name("a field name of the event", keywords=True)
         op = self.expect(COMPARE_OPS, "'==' or '!=' (or <, <=, >, >= for a date)")
-        return EventFilter(field.location, field.text, op.text, self.literal())
+        return EventFilter(
+            location=field.location, field=field.text, op=op.text, value=self.literal()
+        )
 
     def latest(self) -> Node:
         keyword = self.tokens[self.pos]
@@ -319,7 +327,13 @@ class _Parser:
             (".",), "'.' and a field, as in latest review_held.outcome or latest review_held.date"
         )
         field = self.name("a field name, or date", keywords=True)
-        return EventLatest(keyword.location, event.text, field.text, event.location, field.location)
+        return EventLatest(
+            location=keyword.location,
+            event=event.text,
+            field=field.text,
+            event_location=event.location,
+            field_location=field.location,
+        )
 
     def time_since(self) -> Node:
         keyword = self.tokens[self.pos]
@@ -334,14 +348,14 @@ class _Parser:
         start = self.tok
         if self.accept("academic"):
             self.expect(("year",), "'year', as in academic year")
-            return Window("academic_year"), start.location
+            return Window(kind="academic_year"), start.location
         if self.accept("this"):
             self.expect(("term",), "'term', as in this term")
-            return Window("term"), start.location
+            return Window(kind="term"), start.location
         if self.accept("since"):
             self.expect(("latest",), "'latest', as in since latest review_held")
             event = self.name("an event type, such as review_held")
-            return Window("since_event", event=event.text), event.location
+            return Window(kind="since_event", event=event.text), event.location
         if self.accept("last"):
             return self.last_window(), start.location
         return self.fail(f"a window: {_WINDOW_HELP}")
@@ -367,13 +381,13 @@ class _Parser:
         if self.accept("school", "calendar"):
             kind = self.tokens[self.pos - 1].text
             self.expect(("weeks", "week"), f"'weeks', as in last {n} {kind} weeks")
-            return Window(f"{kind}_weeks", n)
+            return Window(kind=f"{kind}_weeks", n=n)
         unit = self.expect(
             ("weeks", "week", "days", "day", "years", "year"),
             "school weeks, calendar weeks, weeks, days or years",
         ).text
         return (
-            Window("calendar_weeks", n)
+            Window(kind="calendar_weeks", n=n)
             if unit.startswith("week")
             else EventWindow(_UNIT_WORDS[unit], n)
         )

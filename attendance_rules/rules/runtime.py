@@ -20,7 +20,7 @@ from ..registers.measures import Measure, Pair, Window, as_pair
 __all__ = ["Comparison", "Context", "Outcome", "ProtocolContext", "Trace"]
 
 
-@attrs.frozen
+@attrs.frozen(kw_only=True)
 class Comparison:
     """One step of an evaluation's trace: a comparison, or a yes/no value (``op`` "is").
 
@@ -38,7 +38,7 @@ class Comparison:
     holds: bool
 
 
-@attrs.frozen
+@attrs.frozen(kw_only=True)
 class Outcome:
     """The result of evaluating a condition with its trace.
 
@@ -101,10 +101,10 @@ class Trace:
     def outcome(self, value: object) -> Outcome:
         """The ``Outcome`` of a traced evaluation that gave ``value``."""
         return Outcome(
-            value,
-            tuple(self.comparisons),
-            tuple(self.measures),
-            tuple(dict.fromkeys(self.undefined)),
+            value=value,
+            comparisons=tuple(self.comparisons),
+            measures=tuple(self.measures),
+            undefined=tuple(dict.fromkeys(self.undefined)),
         )
 
 

@@ -82,7 +82,7 @@ _SCHOOL_DAYS = Type("number", "school_days")
 _TEXT = Type("text")
 
 
-@attrs.frozen
+@attrs.frozen(kw_only=True)
 class Scope:
     """The names a condition may use, given by the policy compiler.
 
@@ -226,7 +226,7 @@ class _Checker:
                 node, kind="flag" if name in scope.flags else "fact", unit="bool"
             ), _BOOL
         if name in MEASURES:
-            return self.visit(LibraryMeasure(node.location, name))
+            return self.visit(LibraryMeasure(location=node.location, name=name))
         return self.unknown_name(node)
 
     def setting(self, node: NameRef) -> tuple[Node, Type]:

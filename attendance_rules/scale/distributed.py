@@ -167,7 +167,14 @@ def dataset_job(
         ref = str(Path(policy).resolve()) if Path(policy).is_file() else str(policy)
         load_policy(ref, calendar=calendar or Calendar(), backend=backend)
     only = frozenset(pupil_ids) if pupil_ids else None
-    return PartitionJob(str(ref), calendar or Calendar(), backend, as_of, strict, only)
+    return PartitionJob(
+        policy=str(ref),
+        calendar=calendar or Calendar(),
+        backend=backend,
+        as_of=as_of,
+        strict=strict,
+        only=only,
+    )
 
 
 def _directory_producer(

@@ -50,7 +50,7 @@ __all__ = [
 # --- reports ----------------------------------------------------------------------------
 
 
-@attrs.frozen
+@attrs.frozen(kw_only=True)
 class PartitionReport:
     """Rows of one school partition: read, used, reported (refused), and pupils evaluated."""
 
@@ -210,7 +210,7 @@ def _relocated(problem: Problem, where: Mapping[str, str], sources: Mapping[str,
 # --- evaluating one partition (runs on a worker) -----------------------------------------
 
 
-@attrs.frozen
+@attrs.frozen(kw_only=True)
 class PartitionJob:
     """What every partition task needs besides its rows (small, picklable)."""
 
@@ -222,7 +222,7 @@ class PartitionJob:
     only: frozenset[str] | None = None
 
 
-@attrs.frozen
+@attrs.frozen(kw_only=True)
 class PartitionOutcome:
     """A partition's JSON lines and report; ``error`` is the exception class to raise, if any."""
 
@@ -258,23 +258,46 @@ def _evaluate_part(part: _Part, job: PartitionJob, name: str) -> PartitionOutcom
         history, used, problems = _partition_history(part, name)
     except AttendanceRulesError as error:
         return PartitionOutcome(
-            sid, (), PartitionReport(sid, read, zero_counts(), 0, error.problems), type(error)
+            school_id=sid,
+            lines=(),
+            report=PartitionReport(
+                school_id=sid, read=read, used=zero_counts(), pupils=0, problems=error.problems
+            ),
+            error=type(error),
         )
     loaded = time.perf_counter()
     used = {k: used.get(k, 0) for k in KINDS}
     if problems and job.strict:
-        report = PartitionReport(sid, read, used, 0, tuple(problems), loaded - start)
-        return PartitionOutcome(sid, (), report, InputError)
+        report = PartitionReport(
+            school_id=sid,
+            read=read,
+            used=used,
+            pupils=0,
+            problems=tuple(problems),
+            load_seconds=loaded - start,
+        )
+        return PartitionOutcome(school_id=sid, lines=(), report=report, error=InputError)
     try:
         lines = _evaluate_pupils(history, part.school, job)
     except AttendanceRulesError as error:
         return PartitionOutcome(
-            sid, (), PartitionReport(sid, read, used, 0, error.problems), type(error)
+            school_id=sid,
+            lines=(),
+            report=PartitionReport(
+                school_id=sid, read=read, used=used, pupils=0, problems=error.problems
+            ),
+            error=type(error),
         )
     report = PartitionReport(
-        sid, read, used, len(lines), tuple(problems), loaded - start, time.perf_counter() - loaded
+        school_id=sid,
+        read=read,
+        used=used,
+        pupils=len(lines),
+        problems=tuple(problems),
+        load_seconds=loaded - start,
+        evaluate_seconds=time.perf_counter() - loaded,
     )
-    return PartitionOutcome(sid, lines, report)
+    return PartitionOutcome(school_id=sid, lines=lines, report=report)
 
 
 def _evaluate_pupils(history: History, school: School, job: PartitionJob) -> tuple[str, ...]:

@@ -21,7 +21,12 @@ def evaluation_header(policy: Any, history: Any, as_of: Any, warnings: tuple = (
     from ..replay.timeline import history_meta, policy_meta
 
     return Evaluation(
-        as_of, policy_meta(policy), history_meta(history), __version__, (), tuple(warnings)
+        as_of=as_of,
+        policy=policy_meta(policy),
+        history=history_meta(history),
+        library_version=__version__,
+        pupils=(),
+        warnings=tuple(warnings),
     )
 
 

@@ -93,7 +93,7 @@ def _fuzz_event(rng: random.Random, day: dt.date) -> Event:
             details[field] = rng.choice(spec)
         else:
             details[field] = rng.choice(_FIELD_VALUES.get(field, ("x",)))
-    return Event(day, kind, details)
+    return Event(date=day, type=kind, details=details)
 
 
 # Days before the as-of date at which the rules' durations are decided (4 and 6 weeks for
@@ -150,7 +150,13 @@ def fuzz_pupils(pupils: Iterable[Pupil], as_of: dt.date, policy_flags: Iterable[
         if rng.random() < 0.15:
             for _ in range(rng.randint(2, 3)):  # to one parent, another, or no recipient recorded
                 parent = rng.choice([{}, {"parent": "mum"}, {"parent": "dad"}])
-                events.append(Event(as_of - dt.timedelta(days=rng.randint(10, 400)), "penalty_notice_issued", parent))
+                events.append(
+                    Event(
+                        date=as_of - dt.timedelta(days=rng.randint(10, 400)),
+                        type="penalty_notice_issued",
+                        details=parent,
+                    )
+                )
         register = _paint(rng, pupil.register, as_of) if rng.random() < 0.7 else pupil.register
         out.append(attrs.evolve(pupil, flags=pupil.flags | extra_flags, events=events, register=register))
     return out
