@@ -309,3 +309,30 @@ def test_ctrl_c_exits_130_without_traceback_or_workers(jobs: str, group: bool, l
     assert proc.returncode == 130, text
     assert "Traceback" not in text and text == "attendance-rules: interrupted\n"
     _wait_for(lambda: not any(_running(w) for w in workers), timeout=5)
+
+
+def test_workers_start_from_the_fork_server_while_other_threads_run(small_history: str) -> None:
+    """A fork with other threads alive can deadlock (Python 3.12+ warns): the pool must not
+    fork then, and the results must be those of one process all the same."""
+    import threading
+    import warnings
+
+    from attendance_rules.scale.parallel import pool_context
+
+    pupils = list(load_history(small_history))
+    task = PupilTask(_setup_offset, _describe, (7,))
+    alone = list(map_pupils(task, pupils, jobs=1))
+    stop = threading.Event()
+    other = threading.Thread(target=stop.wait, daemon=True)
+    other.start()
+    try:
+        assert pool_context().get_start_method() == "forkserver"
+        with warnings.catch_warnings():
+            warnings.simplefilter("error", DeprecationWarning)
+            pooled = list(map_pupils(task, pupils, jobs=2, chunk_size=3))
+    finally:
+        stop.set()
+        other.join()
+    assert pooled == alone
+    if sys.platform.startswith("linux"):
+        assert pool_context().get_start_method() == "fork"

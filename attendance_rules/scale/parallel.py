@@ -20,9 +20,12 @@ from __future__ import annotations
 
 import copyreg
 import io
+import multiprocessing
 import os
 import pickle
 import signal
+import sys
+import threading
 from array import array
 from collections import deque
 from concurrent.futures import Future, ProcessPoolExecutor
@@ -37,7 +40,7 @@ from ..exceptions import EvaluationError, Location, Problem
 from ..registers.codes import CodeBook, default_codebook
 from ..registers.history import Pupil, Register
 
-__all__ = ["PupilTask", "default_jobs", "dumps", "map_pupils"]
+__all__ = ["PupilTask", "default_jobs", "dumps", "map_pupils", "pool_context"]
 
 MAX_CHUNK = 64  # pupils per chunk at most: bounds memory and keeps progress smooth
 CHUNKS_PER_JOB = 4  # aim for a few chunks per worker, so uneven pupils balance out
@@ -187,7 +190,9 @@ def _in_process(task: PupilTask, pupils: Sequence[Pupil], state: Any) -> Iterato
 
 def _in_pool(task: PupilTask, chunks: list[Sequence[Pupil]], workers: int) -> Iterator[Any]:
     """The map over ``workers`` processes, at most ``2 × workers`` chunks in flight."""
-    pool = ProcessPoolExecutor(workers, initializer=_init_worker, initargs=(dumps(task),))
+    pool = ProcessPoolExecutor(
+        workers, mp_context=pool_context(), initializer=_init_worker, initargs=(dumps(task),)
+    )
     pending: deque[Future] = deque()
     finished = False
     try:
@@ -204,6 +209,22 @@ def _in_pool(task: PupilTask, chunks: list[Sequence[Pupil]], workers: int) -> It
         finished = True
     finally:
         _shut_down(pool, pending, finished)
+
+
+def pool_context() -> Any:
+    """How workers are started: ``fork`` on Linux while this process has one thread,
+    ``forkserver`` once other threads run, the platform's default elsewhere."""
+    methods = multiprocessing.get_all_start_methods()
+    # A fork copies the other threads' locks in whatever state they are in (a Dask client,
+    # a browser driver, an embedding server): the child can deadlock, and Python 3.12+
+    # warns. The fork server is a clean single-threaded process; starting from it costs
+    # each worker the package's import (~0.3 s), so fork is kept when it is safe: it shares
+    # the parent's loaded modules and starts at once.
+    if threading.active_count() > 1 and "forkserver" in methods:
+        return multiprocessing.get_context("forkserver")
+    if sys.platform.startswith("linux") and "fork" in methods:
+        return multiprocessing.get_context("fork")
+    return multiprocessing.get_context()
 
 
 def _results(future: Future) -> list[Any]:
