@@ -18,9 +18,13 @@ __all__ = [
     "ConditionError",
     "EvaluationError",
     "InputError",
+    "InputNotFoundError",
     "Location",
+    "NotFoundError",
     "PolicyError",
+    "PolicyNotFoundError",
     "Problem",
+    "UnknownNameError",
     "UsageError",
 ]
 
@@ -118,3 +122,26 @@ class EvaluationError(AttendanceRulesError, RuntimeError):
 
 class UsageError(AttendanceRulesError, ValueError):
     """The command line or API was called wrongly (the CLI exits with status 2)."""
+
+
+class NotFoundError(AttendanceRulesError, LookupError):
+    """Something the caller named (a file, a policy, a pupil, an action) does not exist: the
+    request is at fault, not the data, so the CLI exits with status 2, as for a usage error."""
+
+
+class PolicyNotFoundError(PolicyError, NotFoundError):
+    """No policy file has the id or path given (or the parent a policy extends), or it cannot be
+    read."""
+
+
+class InputNotFoundError(InputError, NotFoundError):
+    """A history or case file (or folder) named by the caller does not exist."""
+
+
+class UnknownNameError(NotFoundError, KeyError):
+    """A lookup by name found nothing: no such pupil in the history, action in the policy,
+    measure or property. A ``KeyError`` too, so ``except KeyError`` keeps working."""
+
+    def __str__(self) -> str:
+        # KeyError's own __str__ would quote the message as a repr
+        return "\n".join(str(p) for p in self.problems)

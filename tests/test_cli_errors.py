@@ -19,7 +19,17 @@ from hypothesis import strategies as st
 
 from attendance_rules.cli.app import EXIT_INTERNAL, main
 from attendance_rules.engine.forward import add_school_days
-from attendance_rules.exceptions import PolicyError
+from attendance_rules.engine.compiled import load_policy
+from attendance_rules.engine.provenance import select_pupils
+from attendance_rules.exceptions import (
+    InputError,
+    InputNotFoundError,
+    NotFoundError,
+    PolicyError,
+    PolicyNotFoundError,
+    UnknownNameError,
+)
+from attendance_rules.registers.readers import load_history
 from attendance_rules.policy import source as yamlsource
 from attendance_rules.registers.calendar import (
     EARLIEST_DATE,
@@ -80,6 +90,54 @@ def test_a_key_error_of_a_bug_is_not_taken_for_a_missing_pupil(monkeypatch: pyte
 def test_a_missing_pupil_is_a_usage_error_on_the_command_line() -> None:
     status, out, err = evaluate("--pupil", "NOPE")
     assert (status, out, err) == (2, "", "<command line>: error: no pupil 'NOPE' in the history\n")
+
+
+def test_the_exit_status_follows_the_error_type_not_its_words(monkeypatch: pytest.MonkeyPatch) -> None:
+    """A policy error that merely says "not found" is invalid input (1); a KeyError that reads
+    like a lookup is a bug (3); only the NotFoundError types are the request's fault (2)."""
+    def raising(error: BaseException):
+        def load(*args, **kwargs):
+            raise error
+        return load
+
+    cases = [
+        (PolicyError("parent policy 'x' not found (cannot read it)"), 1),
+        (KeyError("no pupil 'P1' in the history"), EXIT_INTERNAL),
+        (UnknownNameError("no action 'x' in policy 'y'"), 2),
+        (InputNotFoundError("history file not found"), 2),
+    ]
+    for error, expected in cases:
+        monkeypatch.setattr("attendance_rules.registers.readers.load_history", raising(error))
+        status, out, err = evaluate()
+        assert (status, out) == (expected, ""), (error, err)
+
+
+def test_a_missing_file_is_refused_by_type_before_anything_is_read(tmp_path: Path) -> None:
+    bad = tmp_path / "history.json"
+    bad.write_text("{not json", encoding="utf-8")
+    with pytest.raises(InputNotFoundError) as raised:
+        load_history([bad, tmp_path / "absent.json"])
+    assert isinstance(raised.value, InputError) and isinstance(raised.value, NotFoundError)
+    assert [p.message for p in raised.value.problems] == ["history file not found"]
+    status, _, err = run("evaluate", "--policy", "halton", "--history", str(tmp_path / "absent.json"),
+                         "--as-of", AS_OF)
+    assert status == 2 and err.endswith("absent.json: error: history file not found\n")
+
+
+def test_a_missing_policy_is_a_policy_error_and_a_not_found_error() -> None:
+    with pytest.raises(PolicyNotFoundError) as raised:
+        load_policy("no-such-policy")
+    assert isinstance(raised.value, PolicyError) and isinstance(raised.value, NotFoundError)
+    status, _, err = run("evaluate", "--policy", "no-such-policy", "--history", SAMPLE, "--as-of", AS_OF)
+    assert status == 2 and "no policy 'no-such-policy' found" in err
+
+
+def test_an_unknown_name_is_a_key_error_whose_text_is_not_quoted() -> None:
+    history = load_history(SAMPLE)
+    with pytest.raises(KeyError) as raised:
+        select_pupils(history, ["NOPE"])
+    assert isinstance(raised.value, UnknownNameError)
+    assert str(raised.value) == "error: no pupil 'NOPE' in the history"
 
 
 # --- dates at the ends of the calendar -------------------------------------------------

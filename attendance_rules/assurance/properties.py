@@ -60,6 +60,7 @@ from typing import Any, Callable, Iterable, Mapping, Sequence
 
 from ..engine.compiled import CompiledPolicy, load_policy
 from ..engine.results import PupilEvaluation
+from ..exceptions import UnknownNameError
 from ..registers.codes import Category, default_codebook
 from ..registers.readers import read_history_data
 from .history_strategies import HistorySpec, history_spec, history_strategy
@@ -456,7 +457,7 @@ def check_properties(
     chosen = [p for p in PROPERTIES if names is None or p.name in names or p.letter in names]
     unknown = set(names or ()) - {p.name for p in PROPERTIES} - {p.letter for p in PROPERTIES}
     if unknown:
-        raise KeyError(
+        raise UnknownNameError(
             f"unknown property {sorted(unknown)[0]!r}; known: "
             f"{', '.join(p.name for p in PROPERTIES)}"
         )
@@ -491,7 +492,9 @@ def check_example(
     compiled = policy if isinstance(policy, CompiledPolicy) else load_policy(policy)
     prop = next((p for p in PROPERTIES if name in (p.name, p.letter)), None)
     if prop is None:
-        raise KeyError(f"unknown property {name!r}; known: {', '.join(p.name for p in PROPERTIES)}")
+        raise UnknownNameError(
+            f"unknown property {name!r}; known: {', '.join(p.name for p in PROPERTIES)}"
+        )
     checker = _Checker(compiled)
     check = getattr(checker, prop.name)
     if prop.name == "clean_record_no_action":

@@ -18,8 +18,10 @@ import traceback
 from pathlib import Path
 from typing import Any, Callable, Sequence, TextIO
 
+import attrs
+
 from .. import __version__
-from ..exceptions import AttendanceRulesError, Location, Problem, UsageError
+from ..exceptions import AttendanceRulesError, Location, NotFoundError, Problem, UsageError
 from .common import (
     COMMAND_LINE,
     add_history_options,
@@ -271,14 +273,12 @@ def _run(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
     except UsageError as error:
         _print_problems(error.problems, err)
         return 2
+    except NotFoundError as error:  # a file, policy or pupil named on the command line
+        _print_problems([_on_command_line(p) for p in error.problems], err)
+        return 2
     except AttendanceRulesError as error:
         _print_problems(error.problems, err)
-        return 2 if _is_missing_file(error) else 1
-    except KeyError as error:
-        if not _is_deliberate(error):
-            raise
-        print(Problem(error.args[0], COMMAND_LINE), file=err)
-        return 2
+        return 1
     except BrokenPipeError:  # e.g. piped into `head`
         return 0
     except OSError as error:
@@ -288,10 +288,11 @@ def _run(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
         return 2
 
 
-def _is_deliberate(error: KeyError) -> bool:
-    """The library's own "no pupil 'X'" / "no action 'Y'" lookups, not a bug's missing key."""
-    text = error.args[0] if error.args else None
-    return isinstance(text, str) and text.startswith(("no ", "unknown "))
+def _on_command_line(problem: Problem) -> Problem:
+    """A problem with no place of its own (no pupil 'X' …) is the command line's."""
+    if problem.location != Location():
+        return problem
+    return attrs.evolve(problem, location=COMMAND_LINE)
 
 
 def _file_problem(error: OSError) -> Problem:
@@ -327,9 +328,3 @@ def _internal_error(error: BaseException, debug: bool, err: TextIO) -> int:
             file=err,
         )
     return EXIT_INTERNAL
-
-
-def _is_missing_file(error: AttendanceRulesError) -> bool:
-    """A file or policy named on the command line does not exist: a usage error (status 2)."""
-    texts = ("not found", "cannot read", "no policy")
-    return all(any(t in p.message for t in texts) for p in error.problems)

@@ -10,6 +10,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any, Iterable, Sequence
 
+from ..exceptions import UnknownNameError
 from ..registers.history import History, Pupil
 from ..rules.compiler import RuleSet
 
@@ -26,7 +27,7 @@ def select_pupils(
         pupils = [p for p in pupils if p.id in wanted]
         missing = wanted - {p.id for p in pupils}
         if missing:
-            raise KeyError(f"no pupil {sorted(missing)[0]!r} in the history")
+            raise UnknownNameError(f"no pupil {sorted(missing)[0]!r} in the history")
     return pupils
 
 

@@ -26,6 +26,7 @@ from typing import Any, Iterator
 
 import attrs
 
+from ..exceptions import UnknownNameError
 from ..registers.history import Pupil, School
 from ..rules import nodes, runtime, values
 from ..rules.compiler import CompiledRule
@@ -236,7 +237,7 @@ def why_not(
 ) -> tuple[RuleCheck, ...]:
     """For each rule that can recommend ``action``: whether it did, and what is missing."""
     if action not in engine.ruleset.policy.actions:
-        raise KeyError(f"no action {action!r} in policy {engine.ruleset.policy.id!r}")
+        raise UnknownNameError(f"no action {action!r} in policy {engine.ruleset.policy.id!r}")
     evaluation = engine.evaluate_pupil(pupil, as_of, school)
     ctx = PupilContext(engine.ruleset, pupil, as_of, engine.calendar, school)
     for fact in evaluation.facts:

@@ -17,7 +17,7 @@ from typing import Literal, Mapping, Sequence
 
 import attrs
 
-from ..exceptions import Location, PolicyError, Problem
+from ..exceptions import Location, PolicyError, PolicyNotFoundError, Problem
 from .build import read_policy_file
 from .model import (
     Action,
@@ -149,7 +149,7 @@ class PolicyLoader:
         parents."""
         path = self.locate(ref)
         if path is None:
-            raise PolicyError(
+            raise PolicyNotFoundError(
                 [
                     Problem(
                         f"no policy {ref!r} found",
@@ -167,7 +167,7 @@ class PolicyLoader:
                 raise PolicyError([Problem(f"extends chain loops: {names}", where)])
             parent_path = self.locate(child.extends, Path(child.file).parent)
             if parent_path is None:
-                raise PolicyError(
+                raise PolicyNotFoundError(
                     [
                         Problem(
                             f"parent policy {child.extends!r} not found",

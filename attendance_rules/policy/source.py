@@ -21,7 +21,7 @@ import attrs
 import yaml
 from yaml.constructor import SafeConstructor
 
-from ..exceptions import Location, PolicyError, Problem
+from ..exceptions import Location, PolicyError, PolicyNotFoundError, Problem
 
 __all__ = [
     "MAX_BYTES",
@@ -353,7 +353,7 @@ def load_yaml(path: str | Path) -> Document:
     try:
         raw = path.read_bytes()
     except OSError as err:
-        raise PolicyError(
+        raise PolicyNotFoundError(
             [Problem(f"cannot read policy file: {err.strerror}", Location(str(path)))]
         ) from None
     if len(raw) > MAX_BYTES:

@@ -18,7 +18,7 @@ from typing import Any, Iterable, Iterator, Mapping
 
 import attrs
 
-from ..exceptions import Location, Problem
+from ..exceptions import Location, Problem, UnknownNameError
 from .codes import CATEGORIES, Category, CodeBook, default_codebook
 
 __all__ = [
@@ -337,7 +337,7 @@ class History:
         for pupil in self.pupils:
             if pupil.id == pupil_id:
                 return pupil
-        raise KeyError(f"no pupil {pupil_id!r} in the history")
+        raise UnknownNameError(f"no pupil {pupil_id!r} in the history")
 
     def __len__(self) -> int:
         return len(self.pupils)

@@ -20,6 +20,7 @@ from typing import Any, Literal, Mapping
 
 import attrs
 
+from ..exceptions import UnknownNameError
 from ..text import short_date
 from .calendar import Calendar, academic_year_start, monday_of
 from .codes import Category
@@ -357,7 +358,7 @@ def compute(
     """Compute measure ``name`` for ``pupil`` as of ``as_of`` over ``window``."""
     spec = MEASURES.get(name)
     if spec is None:
-        raise KeyError(f"unknown measure {name!r}; known: {', '.join(sorted(MEASURES))}")
+        raise UnknownNameError(f"unknown measure {name!r}; known: {', '.join(sorted(MEASURES))}")
     if spec.kind == "run":
         return _unexplained_run(pupil, as_of)
     window = window or Window(kind="academic_year")

@@ -20,7 +20,7 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Any, Iterable, Iterator, Mapping, Sequence, TextIO
 
-from ..exceptions import InputError, Location, Problem, UsageError
+from ..exceptions import InputError, InputNotFoundError, Location, Problem, UsageError
 from .codes import CodeBook, default_codebook
 from .csv_reader import read_csv_dir
 from .history import History, Pupil
@@ -86,7 +86,7 @@ def _classify(paths: Sequence[str | Path]) -> tuple[list[Path], dict[str, Path],
             json_files += [found.pop("history.json")] if "history.json" in found else []
             csv_files.update(found)
         elif not path.is_file():
-            problems.append(Problem("history file not found", Location(str(path))))
+            problems.append(_not_found(path))
         elif path.suffix.lower() == ".json":
             json_files.append(path)
         elif path.name in _CSV_FILES:
@@ -102,6 +102,10 @@ def _classify(paths: Sequence[str | Path]) -> tuple[list[Path], dict[str, Path],
                 )
             )
     return json_files, csv_files, problems
+
+
+def _not_found(path: Path) -> Problem:
+    return Problem("history file not found", Location(str(path)))
 
 
 def digest_files(paths: Iterable[Path]) -> str:
@@ -168,15 +172,21 @@ def load_history(
     event_types: Mapping[str, Mapping[str, Any]] | None = None,
     strict_codes: bool = False,
 ) -> History:
-    """Read a history strictly: any bad row raises ``InputError`` listing every problem.
+    """Read a history strictly: any bad row raises ``InputError`` listing every problem (a
+    path that does not exist: ``InputNotFoundError``, before anything is read).
 
     Warnings (see ``read_history``) do not refuse the history: they are on
     ``History.warnings`` and logged, each once and before any error is raised, to the
     ``attendance_rules.registers.readers`` logger (the command line prints them on stderr; see
     ``warnings_to``).
     """
+    paths = [paths] if isinstance(paths, (str, Path)) else paths
+    # A path that does not exist is the request's fault, not the data's: refused first, by type
+    missing = [_not_found(Path(p)) for p in paths if not Path(p).exists()]
+    if missing:
+        raise InputNotFoundError(missing)
     history, report = read_history(
-        paths if not isinstance(paths, (str, Path)) else [paths],
+        paths,
         codebook,
         engine,
         event_types,

@@ -18,7 +18,7 @@ import attrs
 
 from ..engine.compiled import CompiledPolicy, load_policy
 from ..engine.results import PupilEvaluation
-from ..exceptions import InputError, Location, Problem
+from ..exceptions import InputError, InputNotFoundError, Location, Problem
 from ..policy.resources import find_policy
 from ..policy.schema import schema_problems
 from ..policy.source import Document, load_yaml
@@ -96,7 +96,9 @@ def find_cases(paths: Iterable[str | Path]) -> list[Path]:
         elif path.is_file():
             found.add(path)
         else:
-            raise InputError([Problem("case file or directory not found", Location(str(path)))])
+            raise InputNotFoundError(
+                [Problem("case file or directory not found", Location(str(path)))]
+            )
     return sorted(found)
 
 

@@ -23,7 +23,7 @@ import sys
 from pathlib import Path
 from typing import Any, Callable, Generator, Iterable, Iterator, TextIO
 
-from ..exceptions import Problem, UsageError
+from ..exceptions import Problem, UnknownNameError, UsageError
 from ..registers.calendar import Calendar
 from ..registers.history import School
 from .dataset import (
@@ -103,7 +103,7 @@ class DatasetRun:
 
     def _check_pupils(self) -> None:
         if self._pupil_ids and not self.report.pupils:
-            raise KeyError(f"no pupil {sorted(self._pupil_ids)[0]!r} in the dataset")
+            raise UnknownNameError(f"no pupil {sorted(self._pupil_ids)[0]!r} in the dataset")
 
 
 def evaluate_dataset(
