@@ -143,7 +143,8 @@ class _Parser:
                 example="unauthorised_12w >= pn_warning_threshold",
             )
         node = self.parse_or()
-        if self.tok.kind != "end":
+        # a fresh read: mypy would keep ``self.tok.kind`` narrowed to "not end" from the test above
+        if self.tokens[self.pos].kind != "end":
             self.fail("end of condition")
         return node
 
