@@ -16,7 +16,7 @@ from typing import Any, Callable, Mapping
 import attrs
 
 from ..exceptions import Location
-from ..registers.history import EVENT_FIELDS, Event
+from ..registers.history import EVENT_FIELDS, Event, FieldSpec
 from ..registers.measures import Window
 from .source import Document
 
@@ -135,7 +135,7 @@ class EventType:
     """
 
     name: str
-    fields: Mapping[str, Any]
+    fields: Mapping[str, FieldSpec]
     description: str
     cite: Citation | None
     origin: Location = attrs.field(default=Location(), eq=False)

@@ -18,6 +18,7 @@ from typing import Any, Mapping
 import attrs
 
 from ..exceptions import Location, Problem
+from ..registers.history import FieldSpec
 from ..registers.measures import Window, format_value
 from .model import DoneBy, Parameter
 
@@ -227,7 +228,7 @@ def window_problems(window: Window | None, where: Location) -> list[Problem]:
 
 
 def done_by_problems(
-    done_by: DoneBy, event_fields: Mapping[str, Mapping[str, Any]]
+    done_by: DoneBy, event_fields: Mapping[str, Mapping[str, FieldSpec]]
 ) -> list[Problem]:
     """Problems where ``done_by`` names an event type or field the chain does not know.
 
@@ -270,7 +271,7 @@ def _shown(value: Any) -> str:
 
 
 def _field_problem(
-    event: str, field: str, value: Any, known: Mapping[str, Any]
+    event: str, field: str, value: Any, known: Mapping[str, FieldSpec]
 ) -> tuple[str, bool, str] | None:
     """Why ``with: {field: value}`` cannot match an event of this type: (message, about value,
     expected)."""

@@ -382,7 +382,7 @@ class _Parser:
         if self.accept("school", "calendar"):
             kind = self.tokens[self.pos - 1].text
             self.expect(("weeks", "week"), f"'weeks', as in last {n} {kind} weeks")
-            return Window(kind=f"{kind}_weeks", n=n)
+            return Window(kind="school_weeks" if kind == "school" else "calendar_weeks", n=n)
         unit = self.expect(
             ("weeks", "week", "days", "day", "years", "year"),
             "school weeks, calendar weeks, weeks, days or years",
