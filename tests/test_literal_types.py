@@ -23,6 +23,8 @@ from attendance_rules.policy.model import (
 )
 from attendance_rules.registers.history import EVENT_FIELDS, FIELD_KINDS
 from attendance_rules.registers.measures import MEASURES
+from attendance_rules.rules.lexer import COMPARE_OPS
+from attendance_rules.rules.values import MIRRORED, OPERATORS
 
 SCHEMAS = Path(__file__).resolve().parent.parent / "schemas"
 
@@ -77,3 +79,8 @@ def test_event_field_kinds_are_the_schemas_with_text_for_str() -> None:
 def test_standard_event_fields_use_only_field_kinds() -> None:
     kinds = {spec for fields in EVENT_FIELDS.values() for spec in fields.values()}
     assert {k for k in kinds if not isinstance(k, tuple)} <= set(FIELD_KINDS)
+
+
+def test_operators_are_the_lexers_comparison_operators() -> None:
+    assert set(OPERATORS) == set(MIRRORED) == set(COMPARE_OPS)
+    assert all(MIRRORED[MIRRORED[op]] == op for op in COMPARE_OPS)

@@ -18,7 +18,7 @@ from typing import Callable, NoReturn
 
 from ..exceptions import Location
 from ..registers.measures import Window
-from .lexer import COMPARE_OPS, KEYWORDS, Token, error_at, locator, tokenize
+from .lexer import COMPARE_OPS, KEYWORDS, Token, comparison_op, error_at, locator, tokenize
 from .nodes import (
     And,
     Arith,
@@ -180,7 +180,10 @@ class _Parser:
         token = self.accept(*COMPARE_OPS, note="a comparison operator")
         if token is not None:
             return Compare(
-                location=token.location, op=token.text, left=left, right=self.parse_sum()
+                location=token.location,
+                op=comparison_op(token.text),
+                left=left,
+                right=self.parse_sum(),
             )
         token = self.accept("in", note="a comparison operator")
         if token is None:
@@ -197,7 +200,12 @@ class _Parser:
         node, depth = self.parse_atom(), self.depth
         while (token := self.accept("+", "-")) is not None:
             self.enter(token)
-            node = Arith(location=token.location, op=token.text, left=node, right=self.parse_atom())
+            node = Arith(
+                location=token.location,
+                op="+" if token.text == "+" else "-",
+                left=node,
+                right=self.parse_atom(),
+            )
         self.depth = depth
         return node
 
@@ -317,7 +325,10 @@ class _Parser:
         field = self.name("a field name of the event", keywords=True)
         op = self.expect(COMPARE_OPS, "'==' or '!=' (or <, <=, >, >= for a date)")
         return EventFilter(
-            location=field.location, field=field.text, op=op.text, value=self.literal()
+            location=field.location,
+            field=field.text,
+            op=comparison_op(op.text),
+            value=self.literal(),
         )
 
     def latest(self) -> Node:
@@ -390,7 +401,7 @@ class _Parser:
         return (
             Window(kind="calendar_weeks", n=n)
             if unit.startswith("week")
-            else EventWindow(_UNIT_WORDS[unit], n)
+            else EventWindow("days" if unit.startswith("day") else "years", n)
         )
 
 
