@@ -12,6 +12,7 @@ from __future__ import annotations
 import datetime as dt
 import difflib
 from fractions import Fraction
+from typing import Literal as _Literal
 from typing import Mapping, NoReturn
 
 import attrs
@@ -42,13 +43,17 @@ from .nodes import (
 )
 from .values import DURATION_UNITS, join_options, quote
 
-__all__ = ["Scope", "Type", "check", "resolve"]
+__all__ = ["Scope", "Type", "TypeKind", "check", "resolve"]
 
 
 _GENERIC_UNITS = ("", "count")  # a bare number or a count matches any count-like unit
 _MEASURE_WINDOW_HELP = (
     "academic year, this term, last N school weeks, last N calendar weeks or since latest EVENT"
 )
+
+
+# The kinds of value a condition computes with (``typing.Literal``: ``Literal`` here is the node).
+TypeKind = _Literal["bool", "number", "duration", "date", "text"]
 
 
 @attrs.frozen
@@ -61,7 +66,7 @@ class Type:
     ``values``.
     """
 
-    kind: str
+    kind: TypeKind
     unit: str = ""
     values: tuple[str, ...] = ()
 
@@ -111,7 +116,7 @@ def _unit_type(unit: str) -> Type:
     if unit in ("text", "str"):
         return _TEXT
     if unit in ("bool", "date"):
-        return Type(unit)
+        return _BOOL if unit == "bool" else _DATE
     if unit in DURATION_UNITS:
         return _DURATION
     return Type("number", unit)
