@@ -12,14 +12,20 @@ import datetime as dt
 import math
 from fractions import Fraction
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal, TypeVar
 
 import attrs
 
 from ..exceptions import Location, PolicyError, Problem
-from ..registers.history import EVENT_FIELDS
+from ..registers.history import EVENT_FIELDS, FIELD_KINDS, FieldSpec
 from ..registers.measures import Window
 from .model import (
+    ACTION_KINDS,
+    PARAMETER_UNITS,
+    POLICY_KINDS,
+    REPEATS,
+    RESPONSIBLE_BODIES,
+    SETTING_TYPES,
     Action,
     Citation,
     DatedValue,
@@ -28,6 +34,7 @@ from .model import (
     EventType,
     MeasureUse,
     Parameter,
+    ParameterUnit,
     PolicyFile,
     Rule,
     Setting,
@@ -47,6 +54,19 @@ from .values import (
 )
 
 __all__ = ["read_policy_file", "read_policy_text"]
+
+_Word = TypeVar("_Word", bound=str)
+# a parameter's unit, or "" for an override that keeps its parent's
+_UNIT_OR_PARENTS: tuple[ParameterUnit | Literal[""], ...] = ("", *PARAMETER_UNITS)
+
+
+def _one_of(value: Any, allowed: tuple[_Word, ...]) -> _Word:
+    """``value`` as one of the words ``allowed`` (a Literal type's values): the schema has
+    refused any other, so this narrows the type once, where the file is read."""
+    for word in allowed:
+        if value == word:
+            return word
+    raise ValueError(f"{value!r} is not one of {', '.join(allowed)} (the schema lets it through)")
 
 
 class _Build:
@@ -112,7 +132,9 @@ class _Build:
     def text(self, path: tuple) -> Text:
         return Text(str(self.doc.get(path)), self.doc.where(path), self.doc.column_map(path))
 
-    def parameter(self, name: str, path: tuple, default_unit: str = "count") -> Parameter:
+    def parameter(
+        self, name: str, path: tuple, default_unit: ParameterUnit | Literal[""] = "count"
+    ) -> Parameter:
         raw = self.doc.get(path)
         if "values" in raw:
             values = tuple(
@@ -135,7 +157,7 @@ class _Build:
             )
         parameter = Parameter(
             name=name,
-            unit=raw.get("unit", default_unit),
+            unit=_one_of(raw.get("unit", default_unit), _UNIT_OR_PARENTS),
             values=values,
             cite=self.cite(path + ("cite",)),
             local_choice=raw.get("local_choice", ""),
@@ -236,11 +258,11 @@ class _Build:
         return Action(
             id=action_id,
             title=raw["title"],
-            kind=raw["kind"],
-            responsible=raw["responsible"],
+            kind=_one_of(raw["kind"], ACTION_KINDS),
+            responsible=_one_of(raw["responsible"], RESPONSIBLE_BODIES),
             cite=self.cite(path + ("cite",)),
             due=self.due(path + ("due",)),
-            repeat=raw.get("repeat", "once_per_academic_year"),
+            repeat=_one_of(raw.get("repeat", "once_per_academic_year"), REPEATS),
             done_by=self.done_by(path + ("done_by",)),
             description=raw.get("description", ""),
             local_choice=raw.get("local_choice", ""),
@@ -286,7 +308,7 @@ class _Build:
         raw = self.doc.get(path)
         setting = Setting(
             name=name,
-            type=raw["type"],
+            type=_one_of(raw["type"], SETTING_TYPES),
             default=_number(raw["default"]),
             description=raw["description"],
             cite=self.cite(path + ("cite",)),
@@ -317,8 +339,8 @@ class _Build:
                     expected="a new event type name (standard types need no declaration)",
                 )
             )
-        fields = {
-            k: tuple(v) if isinstance(v, list) else {"text": "str"}.get(v, v)
+        fields: dict[str, FieldSpec] = {
+            k: tuple(v) if isinstance(v, list) else _one_of({"text": "str"}.get(v, v), FIELD_KINDS)
             for k, v in (raw.get("fields") or {}).items()
         }
         return EventType(
@@ -360,7 +382,7 @@ class _Build:
         return PolicyFile(
             id=d["id"],
             title=d["title"],
-            kind=d["kind"],
+            kind=_one_of(d["kind"], POLICY_KINDS),
             version=str(d["version"]),
             effective_from=self.required_date(("effective_from",)),
             document=self.doc,

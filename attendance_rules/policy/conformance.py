@@ -18,7 +18,7 @@ from typing import Any, Iterable, Mapping
 import attrs
 
 from ..exceptions import InputError, Location, Problem
-from ..registers.history import EVENT_FIELDS, Event, History, School, day_of_slot
+from ..registers.history import EVENT_FIELDS, Event, FieldSpec, History, School, day_of_slot
 from .layers import EffectivePolicy
 from .model import Setting
 
@@ -271,7 +271,7 @@ def action_warnings(pupils: Iterable[Any], policy: EffectivePolicy) -> list[Prob
     return [_action_warning(key, first[key], counts[key], policy) for key in sorted(counts)]
 
 
-def _fields(kind: str, policy: EffectivePolicy) -> Mapping[str, Any]:
+def _fields(kind: str, policy: EffectivePolicy) -> Mapping[str, FieldSpec]:
     """The fields of an event type, standard or declared."""
     declared = policy.event_types.get(kind)
     return declared.fields if declared is not None else EVENT_FIELDS.get(kind, {})

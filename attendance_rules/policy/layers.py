@@ -25,6 +25,7 @@ from .model import (
     MeasureUse,
     Parameter,
     PolicyFile,
+    PolicyKind,
     Rule,
     Setting,
     Source,
@@ -36,7 +37,11 @@ __all__ = ["EffectivePolicy", "Origin", "PolicyLoader", "load_policy_files", "re
 
 # the kinds of entry a chain merges (the prefix of an origin's key)
 _Entry = Literal["flag", "setting", "event_type", "parameter", "measure", "action", "rule"]
-_KIND_PARENTS = {"school": ("authority", "national"), "authority": ("national",), "national": ()}
+_KIND_PARENTS: Mapping[PolicyKind, tuple[PolicyKind, ...]] = {
+    "school": ("authority", "national"),
+    "authority": ("national",),
+    "national": (),
+}
 
 
 @attrs.frozen(kw_only=True)

@@ -11,17 +11,24 @@ from __future__ import annotations
 import datetime as dt
 import math
 from fractions import Fraction
-from typing import Any, Callable, Mapping
+from typing import Any, Callable, Literal, Mapping, get_args
 
 import attrs
 
 from ..exceptions import Location
-from ..registers.history import EVENT_FIELDS, Event
+from ..registers.history import EVENT_FIELDS, Event, FieldSpec
 from ..registers.measures import Window
 from .source import Document
 
 __all__ = [
+    "ACTION_KINDS",
+    "PARAMETER_UNITS",
+    "POLICY_KINDS",
+    "REPEATS",
+    "RESPONSIBLE_BODIES",
+    "SETTING_TYPES",
     "Action",
+    "ActionKind",
     "Citation",
     "DatedValue",
     "DoneBy",
@@ -29,16 +36,73 @@ __all__ = [
     "EventType",
     "MeasureUse",
     "Parameter",
+    "ParameterUnit",
     "PolicyFile",
+    "PolicyKind",
+    "Repeat",
+    "Responsible",
     "Rule",
     "Setting",
+    "SettingType",
     "Source",
     "Text",
     "Unless",
 ]
 
-# Types a declared school setting or event field may have, and the Python values each takes.
-_SETTING_TYPES = {"bool": (bool,), "number": (int, float, Fraction), "text": (str,)}
+# The words a policy file chooses from, as the types its values are narrowed to once read (the
+# schema, schemas/policy.schema.json, lists each set again: tests/test_literal_types.py holds
+# them equal). Each tuple is its type's values, in the schema's order.
+ParameterUnit = Literal[
+    "percent",
+    "sessions",
+    "days",
+    "school_days",
+    "school_weeks",
+    "weeks",
+    "pounds",
+    "count",
+    "text",
+    "bool",
+    "date",
+]
+PARAMETER_UNITS: tuple[ParameterUnit, ...] = get_args(ParameterUnit)
+ActionKind = Literal[
+    "letter",
+    "contact",
+    "meeting",
+    "plan",
+    "review",
+    "referral",
+    "notification",
+    "penalty_notice",
+    "legal",
+    "safeguarding",
+    "reward",
+    "monitoring",
+]
+ACTION_KINDS: tuple[ActionKind, ...] = get_args(ActionKind)
+Responsible = Literal[
+    "school",
+    "local_authority",
+    "education_welfare_service",
+    "social_care",
+    "virtual_school",
+    "health",
+]
+RESPONSIBLE_BODIES: tuple[Responsible, ...] = get_args(Responsible)
+Repeat = Literal["once", "once_per_academic_year", "once_per_term", "every_time"]
+REPEATS: tuple[Repeat, ...] = get_args(Repeat)
+SettingType = Literal["bool", "number", "text"]
+SETTING_TYPES: tuple[SettingType, ...] = get_args(SettingType)
+PolicyKind = Literal["national", "authority", "school"]
+POLICY_KINDS: tuple[PolicyKind, ...] = get_args(PolicyKind)
+
+# The Python values a declared school setting of each type takes.
+_SETTING_VALUES: Mapping[SettingType, tuple[type, ...]] = {
+    "bool": (bool,),
+    "number": (int, float, Fraction),
+    "text": (str,),
+}
 
 
 @attrs.frozen
@@ -104,7 +168,7 @@ class Setting:
     matters."""
 
     name: str
-    type: str
+    type: SettingType
     default: Any
     description: str
     cite: Citation | None
@@ -114,7 +178,7 @@ class Setting:
     def accepts(self, value: Any) -> bool:
         """True when ``value`` (as a history records it) has this setting's type (a number is
         finite)."""
-        if not isinstance(value, _SETTING_TYPES[self.type]) or (self.type == "bool") != isinstance(
+        if not isinstance(value, _SETTING_VALUES[self.type]) or (self.type == "bool") != isinstance(
             value, bool
         ):
             return False
@@ -135,7 +199,7 @@ class EventType:
     """
 
     name: str
-    fields: Mapping[str, Any]
+    fields: Mapping[str, FieldSpec]
     description: str
     cite: Citation | None
     origin: Location = attrs.field(default=Location(), eq=False)
@@ -146,7 +210,7 @@ class Parameter:
     """A named, cited value with a unit; dated values use the latest start on or before a date."""
 
     name: str
-    unit: str
+    unit: ParameterUnit | Literal[""]  # "": an override keeping the parent's unit (until layered)
     values: tuple[DatedValue, ...]
     cite: Citation | None
     local_choice: str = ""
@@ -255,11 +319,11 @@ class Action:
 
     id: str
     title: str
-    kind: str
-    responsible: str
+    kind: ActionKind
+    responsible: Responsible
     cite: Citation | None
     due: Due | None = None
-    repeat: str = "once_per_academic_year"
+    repeat: Repeat = "once_per_academic_year"
     done_by: DoneBy | None = None
     description: str = ""
     local_choice: str = ""
@@ -321,7 +385,7 @@ class PolicyFile:
 
     id: str
     title: str
-    kind: str
+    kind: PolicyKind
     version: str
     effective_from: dt.date
     document: Document = attrs.field(repr=False, eq=False)

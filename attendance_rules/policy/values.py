@@ -13,13 +13,14 @@ from __future__ import annotations
 import datetime as dt
 import difflib
 from fractions import Fraction
-from typing import Any, Mapping
+from typing import Any, Literal, Mapping
 
 import attrs
 
 from ..exceptions import Location, Problem
+from ..registers.history import FieldSpec
 from ..registers.measures import Window, format_value
-from .model import DoneBy, Parameter
+from .model import DoneBy, Parameter, ParameterUnit, SettingType
 
 __all__ = [
     "SANITY_BOUNDS",
@@ -78,8 +79,10 @@ class SanityBounds:
 SANITY_BOUNDS = SanityBounds()
 
 # Parameter units whose values count whole things, and the days in one of each duration unit.
-_WHOLE_UNITS = frozenset({"sessions", "days", "school_days", "school_weeks", "weeks", "count"})
-_UNIT_DAYS = {
+_WHOLE_UNITS: frozenset[ParameterUnit] = frozenset(
+    {"sessions", "days", "school_days", "school_weeks", "weeks", "count"}
+)
+_UNIT_DAYS: Mapping[ParameterUnit | Literal[""], tuple[int, bool]] = {
     "days": (1, False),
     "weeks": (7, False),
     "school_days": (1, True),
@@ -87,11 +90,15 @@ _UNIT_DAYS = {
 }
 # A setting's type (or a text or yes/no parameter's unit) in words, and a value of it (for
 # problems).
-TYPE_WORDS = {"bool": "yes/no (true or false)", "number": "a number", "text": "text"}
-TYPE_EXAMPLES = {"bool": "false", "number": "0", "text": '"north"'}
+TYPE_WORDS: Mapping[SettingType, str] = {
+    "bool": "yes/no (true or false)",
+    "number": "a number",
+    "text": "text",
+}
+TYPE_EXAMPLES: Mapping[SettingType, str] = {"bool": "false", "number": "0", "text": '"north"'}
 
 
-def format_parameter_value(value: Any, unit: str) -> str:
+def format_parameter_value(value: Any, unit: ParameterUnit | Literal[""]) -> str:
     """A parameter value as an officer writes it: 10%, £80, 10 sessions, 6 weeks, 2."""
     if isinstance(value, (str, bool)) or value is None or unit in ("text", "bool"):
         return str(value)
@@ -155,7 +162,7 @@ def parameter_value_problems(parameter: Parameter) -> list[Problem]:
     return out
 
 
-def _unit_problem(unit: str, value: Any) -> tuple[str, str, str] | None:
+def _unit_problem(unit: ParameterUnit | Literal[""], value: Any) -> tuple[str, str, str] | None:
     """(what is wrong, what was expected, an example) when ``value`` cannot be in ``unit``."""
     if unit in ("text", "bool"):
         ok = isinstance(value, str) if unit == "text" else isinstance(value, bool)
@@ -194,7 +201,7 @@ def _date_problem(value: Any) -> tuple[str, str, str] | None:
     return None
 
 
-def _span_problem(unit: str, value: Any) -> tuple[str, str, str] | None:
+def _span_problem(unit: ParameterUnit | Literal[""], value: Any) -> tuple[str, str, str] | None:
     """A length of time past the sanity bound, for parameters measured in days or weeks."""
     if unit not in _UNIT_DAYS:
         return None
@@ -227,7 +234,7 @@ def window_problems(window: Window | None, where: Location) -> list[Problem]:
 
 
 def done_by_problems(
-    done_by: DoneBy, event_fields: Mapping[str, Mapping[str, Any]]
+    done_by: DoneBy, event_fields: Mapping[str, Mapping[str, FieldSpec]]
 ) -> list[Problem]:
     """Problems where ``done_by`` names an event type or field the chain does not know.
 
@@ -270,7 +277,7 @@ def _shown(value: Any) -> str:
 
 
 def _field_problem(
-    event: str, field: str, value: Any, known: Mapping[str, Any]
+    event: str, field: str, value: Any, known: Mapping[str, FieldSpec]
 ) -> tuple[str, bool, str] | None:
     """Why ``with: {field: value}`` cannot match an event of this type: (message, about value,
     expected)."""

@@ -14,7 +14,7 @@ from array import array
 from bisect import bisect_left, bisect_right
 from itertools import accumulate
 from types import MappingProxyType
-from typing import Any, Iterable, Iterator, Mapping
+from typing import Any, Iterable, Iterator, Literal, Mapping, get_args
 
 import attrs
 
@@ -23,8 +23,11 @@ from .codes import CATEGORIES, Category, CodeBook, default_codebook
 
 __all__ = [
     "EVENT_FIELDS",
+    "FIELD_KINDS",
     "STANDARD_FLAGS",
     "Event",
+    "FieldKind",
+    "FieldSpec",
     "History",
     "Mark",
     "Pupil",
@@ -47,8 +50,14 @@ STANDARD_FLAGS = (
     "social_worker",
 )
 
+# The type of an event field's value (a policy's event type writes "text" for "str"), or, as a
+# FieldSpec, the tuple of texts an enumerated field allows.
+FieldKind = Literal["bool", "date", "str"]
+FIELD_KINDS: tuple[FieldKind, ...] = get_args(FieldKind)
+FieldSpec = FieldKind | tuple[str, ...]
+
 # Field name -> type ("bool", "date", "str" or a tuple of allowed strings) per standard event.
-EVENT_FIELDS: Mapping[str, Mapping[str, Any]] = MappingProxyType(
+EVENT_FIELDS: Mapping[str, Mapping[str, FieldSpec]] = MappingProxyType(
     {
         "letter_sent": {"action": "str"},
         "contact_made": {},

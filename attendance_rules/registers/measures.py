@@ -16,7 +16,7 @@ import functools
 import re
 from bisect import bisect_right
 from fractions import Fraction
-from typing import Any, Literal, Mapping
+from typing import Any, Literal, Mapping, get_args
 
 import attrs
 
@@ -28,12 +28,17 @@ from .history import Pupil
 
 __all__ = [
     "MEASURES",
+    "MEASURE_KINDS",
+    "MEASURE_UNITS",
     "PERSISTENT_ABSENCE_RATE",
     "SEVERE_ABSENCE_RATE",
     "Measure",
+    "MeasureKind",
     "MeasureSpec",
+    "MeasureUnit",
     "Pair",
     "Window",
+    "WindowKind",
     "as_pair",
     "compute",
     "standard_measures",
@@ -46,6 +51,16 @@ __all__ = [
 # carry these as cited parameters; these defaults serve the `measures` command only.
 PERSISTENT_ABSENCE_RATE = Fraction(1, 10)
 SEVERE_ABSENCE_RATE = Fraction(1, 2)
+
+# What a measure counts (how it is computed and compared), and the unit its value is in.
+MeasureKind = Literal["count", "rate", "days", "run", "trend"]
+MEASURE_KINDS: tuple[MeasureKind, ...] = get_args(MeasureKind)
+MeasureUnit = Literal["sessions", "days", "percent"]
+MEASURE_UNITS: tuple[MeasureUnit, ...] = get_args(MeasureUnit)
+# The spans a window can cover (``Window.parse`` reads them from a policy's words).
+WindowKind = Literal[
+    "academic_year", "term", "all", "today", "school_weeks", "calendar_weeks", "since_event"
+]
 
 _WINDOW_FORMS = (
     "academic year",
@@ -66,7 +81,7 @@ class Window:
     before that date: a window reaching back before it starts on it instead.
     """
 
-    kind: str
+    kind: WindowKind
     n: int = 0
     event: str = ""
     not_before: dt.date | None = None
@@ -86,7 +101,8 @@ class Window:
             return cls(kind="today")
         match = re.fullmatch(r"(?:last|previous) (\d+) (school|calendar) weeks?", phrase)
         if match and int(match.group(1)) > 0:
-            return cls(kind=f"{match.group(2)}_weeks", n=int(match.group(1)))
+            weeks: WindowKind = "school_weeks" if match.group(2) == "school" else "calendar_weeks"
+            return cls(kind=weeks, n=int(match.group(1)))
         match = re.fullmatch(r"since (?:latest |last )?([a-z_][a-z0-9_]*)", phrase)
         if match:
             return cls(kind="since_event", event=match.group(1))
@@ -147,9 +163,9 @@ class MeasureSpec:
     """What a measure counts: a description, its unit and optional code list."""
 
     name: str
-    unit: str
+    unit: MeasureUnit
     description: str
-    kind: Literal["count", "rate", "days", "run", "trend"]
+    kind: MeasureKind
 
 
 MEASURES: Mapping[str, MeasureSpec] = {
@@ -247,7 +263,7 @@ class Measure:
     name: str
     window: Window | None
     value: int | Fraction | None
-    unit: str
+    unit: MeasureUnit
     start: dt.date | None
     end: dt.date
     counts: Mapping[str, int] = attrs.field(factory=dict, hash=False)

@@ -14,13 +14,13 @@ import attrs
 
 from ..engine.forward import add_school_days
 from ..engine.results import PupilEvaluation, Recommendation
-from ..policy.model import Action
+from ..policy.model import Action, ActionKind
 from .audit_findings import EventRef, Finding
 from .auditor import Auditor
 
 __all__ = ["DueAudit"]
 
-_STEP_KINDS = frozenset({"letter", "contact", "meeting", "plan", "review"})
+_STEP_KINDS: frozenset[ActionKind] = frozenset({"letter", "contact", "meeting", "plan", "review"})
 _DISCRETION = re.compile(r"\b(consider\w*|may)\b", re.IGNORECASE)
 
 

@@ -17,14 +17,14 @@ from __future__ import annotations
 
 import attrs
 
-from ..policy.model import DoneBy
+from ..policy.model import ActionKind, DoneBy
 from ..registers.history import Event
 from ..rules import nodes
 from ..rules.compiler import RuleSet
 
 __all__ = ["Completion", "completions"]
 
-_PROMPT_KINDS = frozenset({"notification", "monitoring", "reward"})
+_PROMPT_KINDS: frozenset[ActionKind] = frozenset({"notification", "monitoring", "reward"})
 
 
 @attrs.frozen(kw_only=True)

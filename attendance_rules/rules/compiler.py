@@ -20,7 +20,7 @@ from ..exceptions import CompileError, ConditionError, Location, Problem
 from ..policy.layers import EffectivePolicy
 from ..policy.model import Citation, Rule, Unless
 from ..policy.values import SANITY_BOUNDS, done_by_problems, window_problems
-from ..registers.history import EVENT_FIELDS, STANDARD_FLAGS
+from ..registers.history import EVENT_FIELDS, STANDARD_FLAGS, FieldSpec
 from ..registers.measures import MEASURES, Window
 from .conditions import Condition, compile_condition
 from .nodes import EventWindow, NameRef, Node, names_used, negated_facts, walk
@@ -90,7 +90,7 @@ class RuleSet:
         return tuple(r for r in self.rules if action in r.rule.recommend)
 
 
-def event_fields(policy: EffectivePolicy) -> dict[str, Mapping[str, object]]:
+def event_fields(policy: EffectivePolicy) -> dict[str, Mapping[str, FieldSpec]]:
     """Every event type the policy knows (standard and declared by the chain) with its fields."""
     return {**EVENT_FIELDS, **{name: event.fields for name, event in policy.event_types.items()}}
 

@@ -42,6 +42,7 @@ from .nodes import (
 from .reads import READERS, Fn
 from .runtime import Comparison, Outcome, ProtocolContext, Trace
 from .values import (
+    MIRRORED,
     Duration,
     compare,
     compare_at,
@@ -59,7 +60,6 @@ __all__ = [
 ]
 
 _LOGIC = (And, Or, Not, Compare, InCheck)
-_FLIP = {">=": "<=", "<=": ">=", ">": "<", "<": ">", "==": "==", "!=": "!="}
 
 
 # --- the measure keys a tree reads ---------------------------------------------------
@@ -222,7 +222,7 @@ def bound_spec(node: Node) -> tuple[tuple, str, Fn] | None:
     if left is not None and right is None:
         return left, node.op, _value(node.right)
     if right is not None and left is None:
-        return right, _FLIP[node.op], _value(node.left)
+        return right, MIRRORED[node.op], _value(node.left)
     return None
 
 
@@ -304,7 +304,7 @@ def _compare_node(node: Compare) -> Fn:
         )
     if right_key is not None and left_key is None:
         return _measure_compare(
-            node, _FLIP[node.op], right_key, _value(node.right), _value(node.left), True
+            node, MIRRORED[node.op], right_key, _value(node.right), _value(node.left), True
         )
     return _general_compare(node)
 

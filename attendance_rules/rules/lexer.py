@@ -11,13 +11,23 @@ from __future__ import annotations
 import datetime as dt
 import re
 from fractions import Fraction
-from typing import Any, Callable, Literal
+from typing import Any, Callable, Literal, get_args
 
 import attrs
 
 from ..exceptions import ConditionError, Location, Problem
 
-__all__ = ["COMPARE_OPS", "KEYWORDS", "NUMBER_RE", "Token", "error_at", "locator", "tokenize"]
+__all__ = [
+    "COMPARE_OPS",
+    "KEYWORDS",
+    "NUMBER_RE",
+    "ComparisonOp",
+    "Token",
+    "comparison_op",
+    "error_at",
+    "locator",
+    "tokenize",
+]
 
 
 # words that are never names (a field or setting name after "." may still be one)
@@ -26,7 +36,9 @@ KEYWORDS = frozenset(
         "and or not in today any count latest time since over within with true false school last"
     ).split()
 )
-COMPARE_OPS = (">=", "<=", "==", "!=", ">", "<")  # the comparison operators, as written
+# the comparison operators, as written (the evaluator's ``values.OPERATORS`` maps each to its test)
+ComparisonOp = Literal[">=", "<=", "==", "!=", ">", "<"]
+COMPARE_OPS: tuple[ComparisonOp, ...] = get_args(ComparisonOp)
 
 _DATE_RE = re.compile(r"\d{4}-\d{2}-\d{2}[A-Za-z0-9_.]*")
 NUMBER_RE = re.compile(r"\d+(?:\.\d+)?")  # a whole or decimal number (also in parameter values)
@@ -156,6 +168,14 @@ def _number_token(text: str, i: int, where: Location) -> tuple[Token, int]:
     return Token(kind="number", text=number, location=where, value=Fraction(number)), i + len(
         number
     )
+
+
+def comparison_op(text: str) -> ComparisonOp:
+    """``text`` (an operator token's) as a ``ComparisonOp``; ValueError for any other text."""
+    for op in COMPARE_OPS:
+        if text == op:
+            return op
+    raise ValueError(f"{text!r} is not a comparison operator")
 
 
 def _symbol_token(text: str, i: int, where: Location) -> tuple[Token, int]:

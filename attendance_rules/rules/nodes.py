@@ -10,19 +10,23 @@ where binding strength needs them (``Node.level``).
 from __future__ import annotations
 
 import datetime as dt
+import typing
 from fractions import Fraction
-from typing import ClassVar, Iterator
+from typing import ClassVar, Iterator, get_args
 
 import attrs
 
 from ..exceptions import Location
 from ..registers.history import Event
 from ..registers.measures import Window
+from .lexer import ComparisonOp
 from .values import UNIT_TEXT, add_days, add_years, compare, decimal_text, quote
 
 __all__ = [
+    "NAME_KINDS",
     "And",
     "Arith",
+    "ArithOp",
     "Compare",
     "EventAny",
     "EventCount",
@@ -33,6 +37,7 @@ __all__ = [
     "InCheck",
     "LibraryMeasure",
     "Literal",
+    "NameKind",
     "NameRef",
     "Node",
     "Not",
@@ -46,6 +51,13 @@ __all__ = [
 ]
 
 
+# What a name in a condition refers to (the type checker resolves it; "" before then), and the
+# two operators of date arithmetic. ``typing.Literal``: this module's ``Literal`` is a node.
+NameKind = typing.Literal["parameter", "measure", "flag", "fact", "setting"]
+NAME_KINDS: tuple[NameKind, ...] = get_args(NameKind)
+ArithOp = typing.Literal["+", "-"]
+
+
 @attrs.frozen
 class EventWindow:
     """A calendar window for event queries that ``measures.Window`` lacks: last N days or years.
@@ -54,7 +66,7 @@ class EventWindow:
     is); ``last N years`` starts on the same day N years before the as-of date.
     """
 
-    kind: str  # "days" or "years"
+    kind: typing.Literal["days", "years"]
     n: int
 
     def __str__(self) -> str:
@@ -128,7 +140,7 @@ class NameRef(Node):
     ``unit`` its unit."""
 
     name: str
-    kind: str = ""
+    kind: NameKind | typing.Literal[""] = ""
     unit: str = ""
 
     def __str__(self) -> str:
@@ -152,7 +164,7 @@ class LibraryMeasure(Node):
 class Compare(Node):
     """``left OP right`` with OP one of >= > <= < == != (located at the operator)."""
 
-    op: str
+    op: str  # a ComparisonOp (typed so once assurance/normal_form.py computes ops as one)
     left: Node
     right: Node
     level: ClassVar[int] = 4
@@ -234,7 +246,7 @@ class Arith(Node):
     ``school_days`` is set by the type checker when the right side is a number of school days.
     """
 
-    op: str
+    op: ArithOp
     left: Node
     right: Node
     school_days: bool = False
@@ -255,7 +267,7 @@ class EventFilter:
 
     location: Location = attrs.field(eq=False)
     field: str
-    op: str
+    op: ComparisonOp
     value: Literal
 
     def __str__(self) -> str:

@@ -18,7 +18,7 @@ from typing import Callable, NoReturn
 
 from ..exceptions import Location
 from ..registers.measures import Window
-from .lexer import COMPARE_OPS, KEYWORDS, Token, error_at, locator, tokenize
+from .lexer import COMPARE_OPS, KEYWORDS, Token, comparison_op, error_at, locator, tokenize
 from .nodes import (
     And,
     Arith,
@@ -143,7 +143,8 @@ class _Parser:
                 example="unauthorised_12w >= pn_warning_threshold",
             )
         node = self.parse_or()
-        if self.tok.kind != "end":
+        # a fresh read: mypy would keep ``self.tok.kind`` narrowed to "not end" from the test above
+        if self.tokens[self.pos].kind != "end":
             self.fail("end of condition")
         return node
 
@@ -179,7 +180,10 @@ class _Parser:
         token = self.accept(*COMPARE_OPS, note="a comparison operator")
         if token is not None:
             return Compare(
-                location=token.location, op=token.text, left=left, right=self.parse_sum()
+                location=token.location,
+                op=comparison_op(token.text),
+                left=left,
+                right=self.parse_sum(),
             )
         token = self.accept("in", note="a comparison operator")
         if token is None:
@@ -196,7 +200,12 @@ class _Parser:
         node, depth = self.parse_atom(), self.depth
         while (token := self.accept("+", "-")) is not None:
             self.enter(token)
-            node = Arith(location=token.location, op=token.text, left=node, right=self.parse_atom())
+            node = Arith(
+                location=token.location,
+                op="+" if token.text == "+" else "-",
+                left=node,
+                right=self.parse_atom(),
+            )
         self.depth = depth
         return node
 
@@ -316,7 +325,10 @@ class _Parser:
         field = self.name("a field name of the event", keywords=True)
         op = self.expect(COMPARE_OPS, "'==' or '!=' (or <, <=, >, >= for a date)")
         return EventFilter(
-            location=field.location, field=field.text, op=op.text, value=self.literal()
+            location=field.location,
+            field=field.text,
+            op=comparison_op(op.text),
+            value=self.literal(),
         )
 
     def latest(self) -> Node:
@@ -381,7 +393,7 @@ class _Parser:
         if self.accept("school", "calendar"):
             kind = self.tokens[self.pos - 1].text
             self.expect(("weeks", "week"), f"'weeks', as in last {n} {kind} weeks")
-            return Window(kind=f"{kind}_weeks", n=n)
+            return Window(kind="school_weeks" if kind == "school" else "calendar_weeks", n=n)
         unit = self.expect(
             ("weeks", "week", "days", "day", "years", "year"),
             "school weeks, calendar weeks, weeks, days or years",
@@ -389,7 +401,7 @@ class _Parser:
         return (
             Window(kind="calendar_weeks", n=n)
             if unit.startswith("week")
-            else EventWindow(_UNIT_WORDS[unit], n)
+            else EventWindow("days" if unit.startswith("day") else "years", n)
         )
 
 

@@ -12,12 +12,13 @@ from __future__ import annotations
 import datetime as dt
 import difflib
 from fractions import Fraction
+from typing import Literal as _Literal
 from typing import Mapping, NoReturn
 
 import attrs
 
 from ..exceptions import Location
-from ..registers.history import EVENT_FIELDS, frozen_names
+from ..registers.history import EVENT_FIELDS, FieldSpec, frozen_names
 from ..registers.measures import MEASURES, Window
 from .lexer import error_at
 from .nodes import (
@@ -42,13 +43,17 @@ from .nodes import (
 )
 from .values import DURATION_UNITS, join_options, quote
 
-__all__ = ["Scope", "Type", "check", "resolve"]
+__all__ = ["Scope", "Type", "TypeKind", "check", "resolve"]
 
 
 _GENERIC_UNITS = ("", "count")  # a bare number or a count matches any count-like unit
 _MEASURE_WINDOW_HELP = (
     "academic year, this term, last N school weeks, last N calendar weeks or since latest EVENT"
 )
+
+
+# The kinds of value a condition computes with (``typing.Literal``: ``Literal`` here is the node).
+TypeKind = _Literal["bool", "number", "duration", "date", "text"]
 
 
 @attrs.frozen
@@ -61,7 +66,7 @@ class Type:
     ``values``.
     """
 
-    kind: str
+    kind: TypeKind
     unit: str = ""
     values: tuple[str, ...] = ()
 
@@ -96,7 +101,9 @@ class Scope:
     flags: frozenset[str] = attrs.field(default=frozenset(), converter=frozen_names)
     facts: frozenset[str] = attrs.field(default=frozenset(), converter=frozen_names)
     settings: frozenset[str] = attrs.field(default=frozenset(), converter=frozen_names)
-    event_fields: Mapping[str, Mapping[str, object]] = attrs.field(default=EVENT_FIELDS, hash=False)
+    event_fields: Mapping[str, Mapping[str, FieldSpec]] = attrs.field(
+        default=EVENT_FIELDS, hash=False
+    )
 
     def known_names(self) -> list[str]:
         """Every name a bare identifier may refer to (library measures included)."""
@@ -109,13 +116,13 @@ def _unit_type(unit: str) -> Type:
     if unit in ("text", "str"):
         return _TEXT
     if unit in ("bool", "date"):
-        return Type(unit)
+        return _BOOL if unit == "bool" else _DATE
     if unit in DURATION_UNITS:
         return _DURATION
     return Type("number", unit)
 
 
-def _field_type(spec: object) -> Type:
+def _field_type(spec: FieldSpec) -> Type:
     """The type of an event field from its EVENT_FIELDS entry."""
     if isinstance(spec, tuple):
         return Type("text", values=tuple(str(v) for v in spec))
@@ -332,7 +339,7 @@ class _Checker:
         if isinstance(window, Window) and window.kind == "since_event":
             self.event_type(window.event, where)
 
-    def event_type(self, name: str, where: Location) -> Mapping[str, object]:
+    def event_type(self, name: str, where: Location) -> Mapping[str, FieldSpec]:
         """The fields of a known event type; unknown types raise with close matches."""
         fields = self.scope.event_fields.get(name)
         if fields is None:
@@ -370,7 +377,7 @@ class _Checker:
 
     visit_EventCount = visit_EventAny
 
-    def event_filter(self, event: str, fields: Mapping[str, object], where: EventFilter) -> None:
+    def event_filter(self, event: str, fields: Mapping[str, FieldSpec], where: EventFilter) -> None:
         if where.field not in fields and where.field != "date":
             raise error_at(
                 f"{event} events have no field '{where.field}'",

@@ -21,10 +21,11 @@ import attrs
 
 from ..registers.measures import Pair, format_value
 from ..text import short_date
-from .lexer import NUMBER_RE
+from .lexer import NUMBER_RE, ComparisonOp
 
 __all__ = [
     "DURATION_UNITS",
+    "MIRRORED",
     "OPERATORS",
     "UNIT_TEXT",
     "Duration",
@@ -42,7 +43,9 @@ __all__ = [
 ]
 
 
-# the comparison operators of the language, as written
+# The comparison operators of the language, as written (lexer.COMPARE_OPS; a test holds the keys
+# equal), and the operator testing the same with the sides swapped (``a < b`` is ``b > a``). Keyed
+# by str while ``nodes.Compare.op`` is: assurance/normal_form.py still computes ops as str.
 OPERATORS: Mapping[str, Callable[[Any, Any], bool]] = {
     ">=": operator.ge,
     ">": operator.gt,
@@ -50,6 +53,14 @@ OPERATORS: Mapping[str, Callable[[Any, Any], bool]] = {
     "<": operator.lt,
     "==": operator.eq,
     "!=": operator.ne,
+}
+MIRRORED: Mapping[str, ComparisonOp] = {
+    ">=": "<=",
+    "<=": ">=",
+    ">": "<",
+    "<": ">",
+    "==": "==",
+    "!=": "!=",
 }
 UNIT_TEXT = {  # unit -> (singular, plural) as written after a number
     "sessions": ("session", "sessions"),

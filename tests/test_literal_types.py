@@ -1,0 +1,86 @@
+"""The word sets the code names as Literal types agree with the schemas that list them again.
+
+A policy's units, action kinds and so on are written once in the code (a ``Literal`` type
+and its values by ``typing.get_args``) and once in each JSON Schema that validates them;
+these tests keep the two in step (same words, same order).
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from attendance_rules.policy.model import (
+    ACTION_KINDS,
+    PARAMETER_UNITS,
+    POLICY_KINDS,
+    REPEATS,
+    RESPONSIBLE_BODIES,
+    SETTING_TYPES,
+)
+from attendance_rules.registers.history import EVENT_FIELDS, FIELD_KINDS
+from attendance_rules.registers.measures import MEASURES
+from attendance_rules.rules.lexer import COMPARE_OPS
+from attendance_rules.rules.values import MIRRORED, OPERATORS
+
+SCHEMAS = Path(__file__).resolve().parent.parent / "schemas"
+
+
+def _schema(name: str) -> dict[str, Any]:
+    return json.loads((SCHEMAS / f"{name}.schema.json").read_text(encoding="utf-8"))
+
+
+def _at(schema: dict[str, Any], *path: str) -> Any:
+    node: Any = schema
+    for step in path:
+        node = node[step]
+    return node
+
+
+_ENUMS = [
+    ("policy", ("properties", "kind", "enum"), POLICY_KINDS),
+    ("policy", ("$defs", "parameter", "properties", "unit", "enum"), PARAMETER_UNITS),
+    ("policy", ("$defs", "action", "properties", "kind", "enum"), ACTION_KINDS),
+    ("policy", ("$defs", "action", "properties", "responsible", "enum"), RESPONSIBLE_BODIES),
+    ("policy", ("$defs", "action", "properties", "repeat", "enum"), REPEATS),
+    ("policy", ("$defs", "setting", "properties", "type", "enum"), SETTING_TYPES),
+    ("evaluation", ("$defs", "recommendation", "properties", "kind", "enum"), ACTION_KINDS),
+    (
+        "evaluation",
+        ("$defs", "recommendation", "properties", "responsible", "enum"),
+        RESPONSIBLE_BODIES,
+    ),
+]
+
+
+@pytest.mark.parametrize(
+    ("schema", "path", "values"), _ENUMS, ids=[f"{s}:{'/'.join(p[-4:-1])}" for s, p, _ in _ENUMS]
+)
+def test_schema_enum_is_the_literal_types_values(
+    schema: str, path: tuple[str, ...], values: tuple[str, ...]
+) -> None:
+    assert tuple(_at(_schema(schema), *path)) == values
+
+
+def test_schema_measures_are_the_library_measures() -> None:
+    enum = _at(_schema("policy"), "$defs", "measureUse", "properties", "measure", "enum")
+    assert tuple(enum) == tuple(MEASURES)
+
+
+def test_event_field_kinds_are_the_schemas_with_text_for_str() -> None:
+    fields = _at(_schema("policy"), "$defs", "eventType", "properties", "fields")
+    enum = fields["additionalProperties"]["anyOf"][0]["enum"]
+    assert tuple({"text": "str"}.get(word, word) for word in enum) == FIELD_KINDS
+
+
+def test_standard_event_fields_use_only_field_kinds() -> None:
+    kinds = {spec for fields in EVENT_FIELDS.values() for spec in fields.values()}
+    assert {k for k in kinds if not isinstance(k, tuple)} <= set(FIELD_KINDS)
+
+
+def test_operators_are_the_lexers_comparison_operators() -> None:
+    assert set(OPERATORS) == set(MIRRORED) == set(COMPARE_OPS)
+    assert all(MIRRORED[MIRRORED[op]] == op for op in COMPARE_OPS)
