@@ -1,12 +1,14 @@
-"""How dates read in every output: one place, so that a report, an explanation and an
-error never write the same day two ways ("9 Feb 2024", never "09 Feb 2024")."""
+"""How dates and plain values read in every output: one place, so that a report, an
+explanation and an error never write the same day two ways ("9 Feb 2024", never "09 Feb
+2024"), and a value written into a CSV cell or an event's details reads back the same."""
 
 from __future__ import annotations
 
 import datetime as dt
 import functools
+from typing import Any
 
-__all__ = ["long_date", "short_date"]
+__all__ = ["cell_text", "long_date", "short_date"]
 
 
 @functools.lru_cache(maxsize=4096)  # explanations and reports show the same few dates many times
@@ -19,3 +21,13 @@ def short_date(day: dt.date) -> str:
 def long_date(day: dt.date) -> str:
     """``9 February 2024``: the form documents and letters use."""
     return f"{day.day} {day:%B %Y}"
+
+
+def cell_text(value: Any) -> str:
+    """A value as a CSV cell or an event detail: ``true``/``false``, an ISO date, ``""`` for
+    None — the forms the readers accept back."""
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, dt.date):
+        return value.isoformat()
+    return "" if value is None else str(value)

@@ -34,7 +34,6 @@ settings (they read as false).
 from __future__ import annotations
 
 import csv
-import datetime as dt
 import importlib
 import os
 import re
@@ -44,6 +43,7 @@ from urllib.parse import quote, unquote
 
 from ..exceptions import InputError, Location, Problem, UsageError
 from ..registers.history import History, School
+from ..text import cell_text
 
 __all__ = [
     "COLUMNS",
@@ -52,7 +52,6 @@ __all__ = [
     "KINDS",
     "PARTITION_KEY",
     "SCHOOLS_FILE",
-    "cell_text",
     "is_dataset",
     "read_school_files",
     "read_schools",
@@ -414,15 +413,6 @@ def _csv_dir_tables(path: Path) -> tuple[tuple[str, str, dict[str, str]], dict[s
             {k: v for k, v in row.items() if k not in ("id", "name")},
         )
     return school, tables
-
-
-def cell_text(value: Any) -> str:
-    """A value as a CSV cell: booleans true/false, dates ISO, None empty."""
-    if isinstance(value, bool):
-        return "true" if value else "false"
-    if isinstance(value, dt.date):
-        return value.isoformat()
-    return "" if value is None else str(value)
 
 
 def _history_tables(history: History) -> tuple[tuple[str, str, dict[str, str]], dict[str, Any]]:

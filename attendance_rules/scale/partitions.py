@@ -24,11 +24,11 @@ import attrs
 from ..exceptions import AttendanceRulesError, InputError, Location, Problem
 from ..registers.calendar import Calendar
 from ..registers.history import History, School
+from ..text import cell_text
 from .dataset import (
     COLUMNS,
     KINDS,
     PARTITION_KEY,
-    cell_text,
     read_school_files,
     text_table,
     zero_counts,
