@@ -18,8 +18,9 @@ on every later day a parameter it uses changes value. When a condition's normal 
 would exceed ``MAX_DISJUNCTS`` alternatives only the conjunction of its top-level parts
 with one alternative each is analysed (an ``unless`` is then not analysed at all).
 
-``Analyser`` turns a resolved condition into its normal form on one day; ``Term`` is what
-a comparison bounds, ``Lit`` one literal. ``contradictions.py`` decides whether a
+``Analyser`` gives the literals of a resolved condition on one day (the conversion itself
+is ``rules/normal_form.py``, shared with the durable backend); ``Term`` is what a
+comparison bounds, ``Lit`` one literal. ``contradictions.py`` decides whether a
 conjunction of literals can hold.
 """
 
@@ -55,6 +56,7 @@ from ..rules.nodes import (
     TimeSince,
     Today,
 )
+from ..rules.normal_form import NormalForm, TooBig, distribute
 from ..rules.values import Duration
 
 __all__ = [
@@ -118,10 +120,6 @@ class Lit:
     text: str = ""
 
 
-class TooBig(Exception):
-    """The normal form would exceed MAX_DISJUNCTS alternatives."""
-
-
 def node_start(node: Node) -> Location:
     """Location of the leftmost token of ``node``."""
     if isinstance(node, (Compare, Arith)):
@@ -175,6 +173,7 @@ class Analyser:
         self.day = day
         self.concrete = concrete
         self.dead = dead
+        self.form: NormalForm[tuple[Lit, ...]] = NormalForm(self.literals, _both, (), MAX_DISJUNCTS)
 
     # parameters and constants ------------------------------------------------------
 
@@ -394,22 +393,16 @@ class Analyser:
 
     def dnf(self, node: Node, positive: bool = True) -> list[tuple[Lit, ...]]:
         """Alternatives (each a conjunction of literals) equivalent to ``node`` (or its
-        negation)."""
-        if isinstance(node, Not):
-            return self.dnf(node.item, not positive)
-        if isinstance(node, (And, Or)):
-            parts = [self.dnf(item, positive) for item in node.items]
-            if isinstance(node, And) == positive:
-                out: list[tuple[Lit, ...]] = [()]
-                for part in parts:
-                    out = [a + b for a in out for b in part]
-                    if len(out) > MAX_DISJUNCTS:
-                        raise TooBig
-                return out
-            merged = [c for part in parts for c in part]
-            if len(merged) > MAX_DISJUNCTS:
-                raise TooBig
-            return merged
+        negation); ``TooBig`` past ``MAX_DISJUNCTS`` of them."""
+        alternatives = self.form.of(node, positive)
+        if len(alternatives) > MAX_DISJUNCTS:  # a long disjunction, not a distribution
+            raise TooBig
+        return alternatives
+
+    def literals(self, node: Node, positive: bool) -> list[tuple[Lit, ...]] | None:
+        """A leaf as one alternative of one literal (None for ``not``, ``and``, ``or``)."""
+        if isinstance(node, (Not, And, Or)):
+            return None
         return [(self.leaf(node, positive),)]
 
     def core(self, node: Node) -> list[tuple[Lit, ...]]:
@@ -463,7 +456,10 @@ def _fold(op: str, left: Any, right: Any) -> bool | None:
 
 def conjoin(a: list[tuple[Lit, ...]], b: list[tuple[Lit, ...]]) -> list[tuple[Lit, ...]]:
     """The conjunction of two normal forms (``TooBig`` past ``MAX_DISJUNCTS`` alternatives)."""
-    out = [x + y for x in a for y in b]
-    if len(out) > MAX_DISJUNCTS:
-        raise TooBig
-    return out
+    true: tuple[Lit, ...] = ()
+    return distribute((a, b), _both, true, MAX_DISJUNCTS)
+
+
+def _both(a: tuple[Lit, ...], b: tuple[Lit, ...]) -> tuple[Lit, ...]:
+    """Two conjunctions of literals as one (contradictions are for ``contradictions.py``)."""
+    return a + b
