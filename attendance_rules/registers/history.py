@@ -19,6 +19,7 @@ from typing import Any, Iterable, Iterator, Mapping
 import attrs
 
 from ..exceptions import Location, Problem
+from .calendar import monday_of
 from .codes import CATEGORIES, Category, CodeBook, default_codebook
 
 __all__ = [
@@ -245,7 +246,7 @@ class Register:
     def weeks(self) -> array:
         """The ordinals of the Mondays of this pupil's school weeks (weeks with a school day)."""
         if self._weeks is None:
-            self._weeks = array("i", sorted({d - (d - 1) % 7 for d in self.days}))
+            self._weeks = array("i", sorted({monday_of(d) for d in self.days}))
         return self._weeks
 
 
