@@ -32,6 +32,7 @@ __all__ = [
     "Register",
     "School",
     "day_of_slot",
+    "select_events",
     "slot_of",
 ]
 
@@ -298,11 +299,25 @@ class Pupil:
         """True when the pupil carries ``flag``."""
         return flag in self.flags
 
-    def events_of(self, type_: str, until: dt.date | None = None) -> tuple[Event, ...]:
-        """The pupil's events of one type, oldest first, up to ``until`` inclusive."""
-        return tuple(
-            e for e in self.events if e.type == type_ and (until is None or e.date <= until)
-        )
+    def events_of(
+        self, type_: str | None = None, since: dt.date = dt.date.min, until: dt.date = dt.date.max
+    ) -> tuple[Event, ...]:
+        """The pupil's events of one type (None: any), oldest first, dated ``since`` to
+        ``until`` inclusive."""
+        return select_events(self.events, type_, since, until)
+
+
+def select_events(
+    events: Iterable[Event],
+    type_: str | None = None,
+    since: dt.date = dt.date.min,
+    until: dt.date = dt.date.max,
+) -> tuple[Event, ...]:
+    """``events`` of one type (None: any) dated ``since`` to ``until`` inclusive, in order:
+    the one date-and-type filter of case events."""
+    return tuple(
+        e for e in events if (type_ is None or e.type == type_) and since <= e.date <= until
+    )
 
 
 def _event_key(event: Event) -> tuple:

@@ -88,7 +88,7 @@ class DueAudit(Auditor):
             points |= {
                 b for a, b in zip(previous, previous[1:]) if (b - a).days > 3 and b >= self.start
             }
-        points |= {e.date for e in self.pupil.events if self.start <= e.date <= self.end}
+        points |= {e.date for e in self.pupil.events_of(since=self.start, until=self.end)}
         return sorted(points)
 
     def keys(self, evaluation: PupilEvaluation) -> dict[tuple, Recommendation]:

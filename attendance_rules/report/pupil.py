@@ -463,7 +463,7 @@ def pupil_report(
     timeline, stages = _timeline(policy, pupil, start, as_of, school)
     levels = absence_thresholds(policy, as_of)
     weeks = weekly_attendance(pupil, start, as_of)
-    markers = _markers([e for e in pupil.events if start <= e.date <= as_of], stages)
+    markers = _markers(pupil.events_of(since=start, until=as_of), stages)
     calendar_rows = register_weeks(pupil, start, as_of)
     columns = len(calendar_rows[0].cells) // 2 if calendar_rows else 5
     return render(
@@ -490,6 +490,6 @@ def pupil_report(
         day_names=WEEKDAYS[:columns],
         weekdays=_weekday_pattern(calendar_rows),
         key=_key(),
-        events=[e for e in pupil.events if e.date <= as_of],
+        events=pupil.events_of(until=as_of),
         event_text=event_text,
     )
