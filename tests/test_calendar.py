@@ -6,6 +6,8 @@ import datetime as dt
 
 import pytest
 from conftest import make_pupil, weekdays
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from attendance_rules.exceptions import InputError
 from attendance_rules.registers.calendar import (
@@ -289,3 +291,34 @@ def test_window_parse(text: str, window: Window) -> None:
 def test_window_parse_refuses(text: str) -> None:
     with pytest.raises(ValueError, match="unknown window"):
         Window.parse(text)
+
+
+# --- one term rule each way (issue 15): the term a day is in and the next term's start ---
+
+# school days as gaps between them, around TERM_GAP_DAYS so that breaks of exactly that length occur
+_days = st.lists(st.integers(1, TERM_GAP_DAYS + 3), min_size=1, max_size=60).map(
+    lambda gaps: [738000 + sum(gaps[: i + 1]) for i in range(len(gaps))]
+)
+
+
+@settings(max_examples=200, deadline=None)
+@given(_days, st.integers(737990, 738700))
+def test_next_term_start_agrees_with_term_start(days: list[int], as_of_ordinal: int) -> None:
+    """The next term found looking forward is a term start looking back, and no term starts
+    on a school day in between (the two walks read TERM_GAP_DAYS the same way)."""
+    as_of, calendar = D.fromordinal(as_of_ordinal), Calendar()
+    upcoming = calendar.next_term_start(as_of, days)
+    between = [d for d in days if as_of_ordinal < d < upcoming.toordinal()]
+    if upcoming < D.max:
+        assert upcoming > as_of and calendar.term_start(upcoming, days) == upcoming
+    here = calendar.term_start(as_of, days) if days[0] <= as_of_ordinal else None
+    for d in between:
+        expected = here if here is not None else D.fromordinal(between[0])
+        assert calendar.term_start(D.fromordinal(d), days) == expected
+
+
+def test_next_term_start_from_a_calendar_file() -> None:
+    calendar = Calendar(tuple(Term(f"t{i}", s, e) for i, (s, e) in enumerate(TERMS)))
+    assert calendar.next_term_start(D(2023, 10, 25), []) == D(2023, 10, 30)
+    assert calendar.next_term_start(D(2023, 10, 30), []) == D(2024, 1, 4)
+    assert calendar.next_term_start(D(2099, 1, 1), []) == D.max

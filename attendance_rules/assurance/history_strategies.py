@@ -320,6 +320,8 @@ def _history(
     skip = {weeks - 1 - h for h in holidays}  # holiday weeks counted back from the as-of week
     sessions = []
     day = first
+    # This makes school days rather than counting them (registers/calendar.py counts): every
+    # weekday outside the drawn holiday weeks gets its two sessions.
     while day <= as_of + dt.timedelta(days=after):
         if day.weekday() < 5 and (day - first).days // 7 not in skip:
             sessions += [(day, "AM"), (day, "PM")]

@@ -18,8 +18,9 @@ on every later day a parameter it uses changes value. When a condition's normal 
 would exceed ``MAX_DISJUNCTS`` alternatives only the conjunction of its top-level parts
 with one alternative each is analysed (an ``unless`` is then not analysed at all).
 
-``Analyser`` turns a resolved condition into its normal form on one day; ``Term`` is what
-a comparison bounds, ``Lit`` one literal. ``contradictions.py`` decides whether a
+``Analyser`` gives the literals of a resolved condition on one day (the conversion itself
+is ``rules/normal_form.py``, shared with the durable backend); ``Term`` is what a
+comparison bounds, ``Lit`` one literal. ``contradictions.py`` decides whether a
 conjunction of literals can hold.
 """
 
@@ -27,8 +28,7 @@ from __future__ import annotations
 
 import datetime as dt
 from fractions import Fraction
-from typing import Any
-from typing import Literal as _Literal
+from typing import Any, Literal
 
 import attrs
 
@@ -38,23 +38,7 @@ from ..registers.history import EVENT_FIELDS
 from ..registers.measures import MEASURES
 from ..rules import nodes, values
 from ..rules.compiler import RuleSet
-from ..rules.nodes import (
-    And,
-    Arith,
-    Compare,
-    EventAny,
-    EventCount,
-    EventLatest,
-    InCheck,
-    LibraryMeasure,
-    Literal,
-    NameRef,
-    Node,
-    Not,
-    Or,
-    TimeSince,
-    Today,
-)
+from ..rules.normal_form import NormalForm, TooBig, distribute
 from ..rules.values import Duration
 
 __all__ = [
@@ -92,9 +76,7 @@ class Term:
     unit: str = ""
 
 
-_LitKind = _Literal[
-    "const", "atom", "num", "set"
-]  # (typing's: ``Literal`` here is the condition node)
+_LitKind = Literal["const", "atom", "num", "set"]
 
 
 @attrs.frozen(eq=False, kw_only=True)
@@ -108,7 +90,7 @@ class Lit:
     """
 
     kind: _LitKind
-    node: Node
+    node: nodes.Node
     truth: bool = True
     key: tuple = ()
     term: Term | None = None
@@ -118,17 +100,13 @@ class Lit:
     text: str = ""
 
 
-class TooBig(Exception):
-    """The normal form would exceed MAX_DISJUNCTS alternatives."""
-
-
-def node_start(node: Node) -> Location:
+def node_start(node: nodes.Node) -> Location:
     """Location of the leftmost token of ``node``."""
-    if isinstance(node, (Compare, Arith)):
+    if isinstance(node, (nodes.Compare, nodes.Arith)):
         return node_start(node.left)
-    if isinstance(node, (And, Or)):
+    if isinstance(node, (nodes.And, nodes.Or)):
         return node_start(node.items[0])
-    if isinstance(node, InCheck):
+    if isinstance(node, nodes.InCheck):
         return node_start(node.item)
     return node.location
 
@@ -175,6 +153,7 @@ class Analyser:
         self.day = day
         self.concrete = concrete
         self.dead = dead
+        self.form: NormalForm[tuple[Lit, ...]] = NormalForm(self.literals, _both, (), MAX_DISJUNCTS)
 
     # parameters and constants ------------------------------------------------------
 
@@ -183,21 +162,21 @@ class Analyser:
         param: Parameter = self.policy.parameters[name]
         return values.parameter_value(param.value_on(self.day), param.unit)
 
-    def constant(self, node: Node) -> tuple[bool, Any]:
+    def constant(self, node: nodes.Node) -> tuple[bool, Any]:
         """(True, value) when ``node`` has a fixed value on the day (None: no value)."""
-        if isinstance(node, Literal):
+        if isinstance(node, nodes.Literal):
             if node.unit in ("weeks", "years"):
                 assert isinstance(node.value, Fraction), "a literal with a unit is a number"
                 return True, Duration(node.value, node.unit)
             return True, node.value
-        if isinstance(node, NameRef) and node.kind == "parameter":
+        if isinstance(node, nodes.NameRef) and node.kind == "parameter":
             value = self.parameter(node.name)
             if value is None and not self.concrete:
                 return False, None
             return True, value
         return False, None
 
-    def describe(self, node: Node, positive: bool = True) -> str:
+    def describe(self, node: nodes.Node, positive: bool = True) -> str:
         """A comparison as written, with the values of the parameters it uses."""
         text = str(node)
         params = sorted(nodes.names_used(node).get("parameter", set()))
@@ -212,15 +191,15 @@ class Analyser:
             text
             if positive
             else f"not ({text})"
-            if not isinstance(node, (NameRef, EventAny))
+            if not isinstance(node, (nodes.NameRef, nodes.EventAny))
             else f"not {text}"
         )
 
     # terms ----------------------------------------------------------------------------
 
-    def term(self, node: Node) -> Term | None:
+    def term(self, node: nodes.Node) -> Term | None:
         """The term ``node`` stands for, or None when it is not one."""
-        if isinstance(node, NameRef) and node.kind == "measure":
+        if isinstance(node, nodes.NameRef) and node.kind == "measure":
             use = self.policy.measures.get(node.name)
             if use is None or use.measure not in MEASURES:
                 return None
@@ -228,9 +207,9 @@ class Analyser:
                 f" not before {use.not_before}" if use.not_before else ""
             )
             return self.measure_term(use.measure, window, tuple(sorted(use.codes)), node.name)
-        if isinstance(node, LibraryMeasure):
+        if isinstance(node, nodes.LibraryMeasure):
             return self.measure_term(node.name, str(node.window or ""), (), str(node))
-        if isinstance(node, EventCount):
+        if isinstance(node, nodes.EventCount):
             return Term(
                 key=("count", str(node)),
                 text=str(node),
@@ -238,7 +217,7 @@ class Analyser:
                 low=Fraction(0),
                 always_defined=True,
             )
-        if isinstance(node, TimeSince):
+        if isinstance(node, nodes.TimeSince):
             return Term(
                 key=("since", node.event),
                 text=str(node),
@@ -246,11 +225,11 @@ class Analyser:
                 low=Fraction(0),
                 unit="duration",
             )
-        if isinstance(node, Today):
+        if isinstance(node, nodes.Today):
             return Term(
                 key=("today",), text="today", step=Fraction(1), always_defined=True, unit="date"
             )
-        if isinstance(node, EventLatest):
+        if isinstance(node, nodes.EventLatest):
             if node.field == "date":
                 return Term(
                     key=("latest", node.event, "date"),
@@ -269,7 +248,7 @@ class Analyser:
             return Term(
                 key=("latest", node.event, node.field), text=str(node), numeric=False, values=values
             )
-        if isinstance(node, NameRef) and node.kind == "setting":
+        if isinstance(node, nodes.NameRef) and node.kind == "setting":
             return Term(key=("setting", node.name), text=str(node), numeric=False)
         return None
 
@@ -289,11 +268,11 @@ class Analyser:
 
     # literals -------------------------------------------------------------------------
 
-    def atom(self, node: Node, positive: bool) -> Lit:
+    def atom(self, node: nodes.Node, positive: bool) -> Lit:
         """``node`` as a yes/no atom (or its negation), keyed so equal atoms meet."""
-        if isinstance(node, EventAny):
+        if isinstance(node, nodes.EventAny):
             key: tuple = ("any", node.event, str(node.where or ""), str(node.window or ""))
-        elif isinstance(node, NameRef):
+        elif isinstance(node, nodes.NameRef):
             key = (node.kind, node.name)
         else:
             key = ("expr", str(node))
@@ -301,19 +280,19 @@ class Analyser:
             kind="atom", node=node, truth=positive, key=key, text=self.describe(node, positive)
         )
 
-    def const(self, node: Node, value: bool, positive: bool = True) -> Lit:
+    def const(self, node: nodes.Node, value: bool, positive: bool = True) -> Lit:
         """A literal whose truth is fixed on the day."""
         return Lit(kind="const", node=node, truth=value, text=self.describe(node, positive))
 
-    def leaf(self, node: Node, positive: bool) -> Lit:
+    def leaf(self, node: nodes.Node, positive: bool) -> Lit:
         """The literal of a yes/no leaf (comparison, membership, name, event query)."""
-        if isinstance(node, Compare):
+        if isinstance(node, nodes.Compare):
             return self.compare(node, positive)
-        if isinstance(node, InCheck):
+        if isinstance(node, nodes.InCheck):
             return self.membership(node, positive)
-        if isinstance(node, Literal) and isinstance(node.value, bool):
+        if isinstance(node, nodes.Literal) and isinstance(node.value, bool):
             return self.const(node, node.value == positive)
-        if isinstance(node, NameRef):
+        if isinstance(node, nodes.NameRef):
             if node.kind == "parameter":
                 fixed, value = self.constant(node)
                 if fixed:
@@ -322,7 +301,7 @@ class Analyser:
                 return self.const(node, not positive, positive)
         return self.atom(node, positive)
 
-    def compare(self, node: Compare, positive: bool) -> Lit:
+    def compare(self, node: nodes.Compare, positive: bool) -> Lit:
         """A comparison (or its negation): a constant, a bound or set on a term, or else an atom."""
         left_fixed, left = self.constant(node.left)
         right_fixed, right = self.constant(node.right)
@@ -374,7 +353,7 @@ class Analyser:
             text=text,
         )
 
-    def membership(self, node: InCheck, positive: bool) -> Lit:
+    def membership(self, node: nodes.InCheck, positive: bool) -> Lit:
         """``x in [...]`` (or its negation) on a text term as a set literal, or else an atom."""
         term = self.term(node.item)
         if term is None or term.numeric:
@@ -392,34 +371,28 @@ class Analyser:
 
     # normal form ---------------------------------------------------------------------
 
-    def dnf(self, node: Node, positive: bool = True) -> list[tuple[Lit, ...]]:
+    def dnf(self, node: nodes.Node, positive: bool = True) -> list[tuple[Lit, ...]]:
         """Alternatives (each a conjunction of literals) equivalent to ``node`` (or its
-        negation)."""
-        if isinstance(node, Not):
-            return self.dnf(node.item, not positive)
-        if isinstance(node, (And, Or)):
-            parts = [self.dnf(item, positive) for item in node.items]
-            if isinstance(node, And) == positive:
-                out: list[tuple[Lit, ...]] = [()]
-                for part in parts:
-                    out = [a + b for a in out for b in part]
-                    if len(out) > MAX_DISJUNCTS:
-                        raise TooBig
-                return out
-            merged = [c for part in parts for c in part]
-            if len(merged) > MAX_DISJUNCTS:
-                raise TooBig
-            return merged
+        negation); ``TooBig`` past ``MAX_DISJUNCTS`` of them."""
+        alternatives = self.form.of(node, positive)
+        if len(alternatives) > MAX_DISJUNCTS:  # a long disjunction, not a distribution
+            raise TooBig
+        return alternatives
+
+    def literals(self, node: nodes.Node, positive: bool) -> list[tuple[Lit, ...]] | None:
+        """A leaf as one alternative of one literal (None for ``not``, ``and``, ``or``)."""
+        if isinstance(node, (nodes.Not, nodes.And, nodes.Or)):
+            return None
         return [(self.leaf(node, positive),)]
 
-    def core(self, node: Node) -> list[tuple[Lit, ...]]:
+    def core(self, node: nodes.Node) -> list[tuple[Lit, ...]]:
         """One conjunction of the top-level conjuncts that have a single alternative.
 
         Used when the whole normal form is too big: if this part cannot hold, neither
         can the condition.
         """
         lits: tuple[Lit, ...] = ()
-        for item in node.items if isinstance(node, And) else (node,):
+        for item in node.items if isinstance(node, nodes.And) else (node,):
             try:
                 alternatives = self.dnf(item)
             except TooBig:
@@ -463,7 +436,10 @@ def _fold(op: str, left: Any, right: Any) -> bool | None:
 
 def conjoin(a: list[tuple[Lit, ...]], b: list[tuple[Lit, ...]]) -> list[tuple[Lit, ...]]:
     """The conjunction of two normal forms (``TooBig`` past ``MAX_DISJUNCTS`` alternatives)."""
-    out = [x + y for x in a for y in b]
-    if len(out) > MAX_DISJUNCTS:
-        raise TooBig
-    return out
+    true: tuple[Lit, ...] = ()
+    return distribute((a, b), _both, true, MAX_DISJUNCTS)
+
+
+def _both(a: tuple[Lit, ...], b: tuple[Lit, ...]) -> tuple[Lit, ...]:
+    """Two conjunctions of literals as one (contradictions are for ``contradictions.py``)."""
+    return a + b

@@ -58,7 +58,7 @@ class PupilContext:
         self.facts: dict[str, DerivedFact] = {}
         self.frame = MeasureFrame(pupil, as_of, calendar)
         self._parameters = {} if parameters is None else parameters
-        self._events: dict[str, tuple[Event, ...]] | None = None
+        self._events: dict[str, tuple[Event, ...]] = {}
         self._measures: dict[tuple, Measure] = {}
         self._consulted: dict[tuple, None] = {}
         self.reasons: dict[
@@ -130,13 +130,11 @@ class PupilContext:
 
     def events(self, type_: str) -> Sequence[Event]:
         """The pupil's events of a type up to the as-of date, oldest first."""
-        if self._events is None:
-            by_type: dict[str, list[Event]] = {}
-            for event in self.pupil.events:
-                if event.date <= self.as_of:
-                    by_type.setdefault(event.type, []).append(event)
-            self._events = {k: tuple(v) for k, v in by_type.items()}
-        return self._events.get(type_, ())
+        try:
+            return self._events[type_]
+        except KeyError:
+            found = self._events[type_] = self.pupil.events_of(type_, until=self.as_of)
+            return found
 
     def window_bounds(self, window: Window) -> tuple[dt.date, dt.date] | None:
         """First and last day of ``window`` for this pupil."""

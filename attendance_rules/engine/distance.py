@@ -19,6 +19,7 @@ from typing import Iterator
 
 import attrs
 
+from ..registers.calendar import add_weekdays
 from ..registers.history import Pupil, Register, School, slot_of
 from ..rules import evaluator, nodes, runtime
 from ..rules.compiler import CompiledRule
@@ -87,12 +88,8 @@ class Distance:
 
 
 def _future_days(as_of: dt.date, school_days: int) -> Iterator[dt.date]:
-    day, left = as_of, school_days
-    while left > 0:
-        day += dt.timedelta(days=1)
-        if day.weekday() < 5:
-            left -= 1
-            yield day
+    """The next ``school_days`` school days after ``as_of``: not known yet, so weekdays."""
+    return (add_weekdays(as_of, n) for n in range(1, school_days + 1))
 
 
 def with_future_absences(pupil: Pupil, as_of: dt.date, sessions: int) -> Pupil:

@@ -4,20 +4,22 @@
 pieces: a condition's *atoms* (maximal parts that mention no derived fact, and tests over
 facts with their facts fixed, numbered by ``Atoms``) and its *conjuncts* (frozensets of
 literals over atoms and facts, ``conjuncts``), with the limits past which a rule is
-refused (``refuse``). ``Assume`` is a pupil context whose facts are fixed, for evaluating
-a test over facts.
+refused (``refuse``). The conversion is ``rules/normal_form.py``'s, shared with the static
+checks; the literals and the dropping of ``x and not x`` are this module's. ``Assume`` is
+a pupil context whose facts are fixed, for evaluating a test over facts.
 """
 
 from __future__ import annotations
 
 import itertools
-from typing import Any, Iterable, Sequence
+from typing import Any, Iterable
 
 import attrs
 
 from ..exceptions import Problem, UsageError
 from ..rules import evaluator, nodes
 from ..rules.compiler import CompiledRule
+from ..rules.normal_form import NormalForm, TooBig
 
 __all__ = ["Assume", "Atom", "Atoms", "Conjunct", "conjuncts", "refuse"]
 
@@ -44,16 +46,10 @@ def _facts_in(node: nodes.Node) -> set[str]:
     return found
 
 
-def _and(parts: Sequence[list[Conjunct]]) -> list[Conjunct]:
-    out: list[Conjunct] = [frozenset()]
-    for part in parts:
-        out = [a | b for a in out for b in part]
-        out = [
-            c for c in out if not any((k, key, not pol) in c for k, key, pol in c)
-        ]  # drop x and not x
-        if len(out) > 4 * _MAX_CONJUNCTS:
-            raise _TooComplex(f"more than {_MAX_CONJUNCTS} alternative conjunctions")
-    return out
+def _both(a: Conjunct, b: Conjunct) -> Conjunct | None:
+    """Two conjuncts as one, or None when it holds a literal with both polarities."""
+    c = a | b
+    return None if any((k, key, not pol) in c for k, key, pol in c) else c
 
 
 def _minimal(conjuncts: Iterable[Conjunct]) -> list[Conjunct]:
@@ -93,31 +89,39 @@ class Atoms:
         return self.index[atom]
 
 
-def _dnf(node: nodes.Node, atoms: Atoms, used: list[int], positive: bool = True) -> list[Conjunct]:
-    """The condition as a list of conjunctions of literals (``positive=False``: of its negation).
+def _dnf(node: nodes.Node, atoms: Atoms, used: list[int]) -> list[Conjunct]:
+    """The condition as a list of conjunctions of literals.
 
     Every atom made is appended to ``used``, even one whose conjunct is later dropped, so
     that all of the condition is evaluated (measures consulted are part of the output).
     """
-    facts = sorted(_facts_in(node))
-    if not facts:  # a maximal fact-free part: one atom
-        used.append(atoms.number(Atom(node)))
-        return [frozenset({("atom", used[-1], positive)})]
-    if isinstance(node, nodes.Not):
-        return _dnf(node.item, atoms, used, not positive)
-    if isinstance(node, (nodes.And, nodes.Or)):
-        parts = [_dnf(item, atoms, used, positive) for item in node.items]
-        if isinstance(node, nodes.And) == positive:
-            return _and(parts)
-        return [c for part in parts for c in part]
-    if isinstance(node, nodes.NameRef) and node.kind == "fact":
-        return [frozenset({("fact", node.name, positive)})]
+
+    def literals(node: nodes.Node, positive: bool) -> list[Conjunct] | None:
+        facts = sorted(_facts_in(node))
+        if not facts:  # a maximal fact-free part: one atom
+            used.append(atoms.number(Atom(node)))
+            return [frozenset({("atom", used[-1], positive)})]
+        if isinstance(node, (nodes.Not, nodes.And, nodes.Or)):
+            return None
+        if isinstance(node, nodes.NameRef) and node.kind == "fact":
+            return [frozenset({("fact", node.name, positive)})]
+        return _fact_table(node, facts, atoms, used, positive)
+
+    try:
+        return NormalForm(literals, _both, frozenset(), 4 * _MAX_CONJUNCTS).of(node)
+    except TooBig:
+        raise _TooComplex(f"more than {_MAX_CONJUNCTS} alternative conjunctions") from None
+
+
+def _fact_table(
+    node: nodes.Node, facts: list[str], atoms: Atoms, used: list[int], positive: bool
+) -> list[Conjunct]:
+    """A test over facts (`stage2 == false`, `stage2 == school.traded_ews`): one alternative
+    per true/false assignment of its facts, guarded by that assignment. A test of facts and
+    yes/no literals only is decided here; any other gets an atom per assignment, whose value
+    never depends on the run's facts."""
     if len(facts) > _MAX_TABLE_FACTS:
         raise _TooComplex(f"a comparison reads more than {_MAX_TABLE_FACTS} facts")
-    # A test over facts (`stage2 == false`, `stage2 == school.traded_ews`): one alternative
-    # per true/false assignment of its facts, guarded by that assignment. A test of facts and
-    # yes/no literals only is decided here; any other gets an atom per assignment, whose
-    # value never depends on the run's facts.
     out: list[Conjunct] = []
     static = _static(node)
     for values in itertools.product((False, True), repeat=len(facts)):

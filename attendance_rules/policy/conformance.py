@@ -18,6 +18,7 @@ from typing import Any, Iterable, Mapping
 import attrs
 
 from ..exceptions import InputError, Location, Problem
+from ..registers.calendar import add_weekdays
 from ..registers.history import EVENT_FIELDS, Event, FieldSpec, History, School, day_of_slot
 from .layers import EffectivePolicy
 from .model import Setting
@@ -373,8 +374,4 @@ def _register_warnings(history: History, as_of: dt.date) -> list[Problem]:
 def _school_days_between(last: dt.date, as_of: dt.date) -> bool:
     """Whether a weekday lies after ``last`` and up to ``as_of``: an as-of date on the weekend
     after a register's last Friday is not outside the data."""
-    if (as_of - last).days >= 7:
-        return True
-    return any(
-        (last + dt.timedelta(days=n)).weekday() < 5 for n in range(1, (as_of - last).days + 1)
-    )
+    return last < as_of and add_weekdays(last, 1) <= as_of

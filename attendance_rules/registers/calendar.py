@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import csv
 import datetime as dt
-from bisect import bisect_right
+from bisect import bisect_left, bisect_right
 from pathlib import Path
 from typing import Iterable, Mapping, Sequence
 
@@ -37,6 +37,7 @@ __all__ = [
     "monday_of",
     "nth_school_day_after",
     "read_terms",
+    "school_days_in",
 ]
 
 # A break this long (calendar days with no school day) separates two terms.
@@ -95,6 +96,12 @@ class Calendar:
             return started[-1].start if started else self.terms[0].start
         return _inferred_term_start(as_of, school_days)
 
+    def next_term_start(self, as_of: dt.date, school_days: Sequence[int]) -> dt.date:
+        """First day of the first term starting after ``as_of`` (9999-12-31: none known)."""
+        if self.terms:
+            return next((t.start for t in self.terms if t.start > as_of), dt.date.max)
+        return _next_inferred_term_start(as_of, school_days)
+
 
 def _inferred_term_start(as_of: dt.date, school_days: Sequence[int]) -> dt.date:
     """Walk back from ``as_of`` over the school days to the first gap of TERM_GAP_DAYS."""
@@ -104,6 +111,24 @@ def _inferred_term_start(as_of: dt.date, school_days: Sequence[int]) -> dt.date:
     while i > 0 and school_days[i] - school_days[i - 1] - 1 < TERM_GAP_DAYS:
         i -= 1
     return dt.date.fromordinal(school_days[i])
+
+
+def _next_inferred_term_start(as_of: dt.date, school_days: Sequence[int]) -> dt.date:
+    """The first school day after ``as_of`` that follows a break of TERM_GAP_DAYS or more."""
+    i = bisect_right(school_days, as_of.toordinal())
+    previous = school_days[i - 1] if i else None
+    for day in school_days[i:]:
+        if previous is not None and day - previous - 1 >= TERM_GAP_DAYS:
+            return dt.date.fromordinal(day)
+        previous = day
+    return dt.date.max
+
+
+def school_days_in(school_days: Sequence[int], start: dt.date, end: dt.date) -> Sequence[int]:
+    """The ordinals of ``school_days`` (sorted) from ``start`` to ``end`` inclusive."""
+    return school_days[
+        bisect_left(school_days, start.toordinal()) : bisect_right(school_days, end.toordinal())
+    ]
 
 
 def count_school_days(day: dt.date, end: dt.date, school_days: Sequence[int]) -> int:

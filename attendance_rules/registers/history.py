@@ -19,6 +19,7 @@ from typing import Any, Iterable, Iterator, Literal, Mapping, get_args
 import attrs
 
 from ..exceptions import Location, Problem, UnknownNameError
+from .calendar import monday_of
 from .codes import CATEGORIES, Category, CodeBook, default_codebook
 
 __all__ = [
@@ -34,6 +35,7 @@ __all__ = [
     "Register",
     "School",
     "day_of_slot",
+    "select_events",
     "slot_of",
 ]
 
@@ -254,7 +256,7 @@ class Register:
     def weeks(self) -> array:
         """The ordinals of the Mondays of this pupil's school weeks (weeks with a school day)."""
         if self._weeks is None:
-            self._weeks = array("i", sorted({d - (d - 1) % 7 for d in self.days}))
+            self._weeks = array("i", sorted({monday_of(d) for d in self.days}))
         return self._weeks
 
 
@@ -306,11 +308,25 @@ class Pupil:
         """True when the pupil carries ``flag``."""
         return flag in self.flags
 
-    def events_of(self, type_: str, until: dt.date | None = None) -> tuple[Event, ...]:
-        """The pupil's events of one type, oldest first, up to ``until`` inclusive."""
-        return tuple(
-            e for e in self.events if e.type == type_ and (until is None or e.date <= until)
-        )
+    def events_of(
+        self, type_: str | None = None, since: dt.date = dt.date.min, until: dt.date = dt.date.max
+    ) -> tuple[Event, ...]:
+        """The pupil's events of one type (None: any), oldest first, dated ``since`` to
+        ``until`` inclusive."""
+        return select_events(self.events, type_, since, until)
+
+
+def select_events(
+    events: Iterable[Event],
+    type_: str | None = None,
+    since: dt.date = dt.date.min,
+    until: dt.date = dt.date.max,
+) -> tuple[Event, ...]:
+    """``events`` of one type (None: any) dated ``since`` to ``until`` inclusive, in order:
+    the one date-and-type filter of case events."""
+    return tuple(
+        e for e in events if (type_ is None or e.type == type_) and since <= e.date <= until
+    )
 
 
 def _event_key(event: Event) -> tuple:

@@ -92,7 +92,11 @@ def _fallback_holiday(day: dt.date) -> bool:
 
 
 def school_days(start: dt.date, end: dt.date) -> list[dt.date]:
-    """Every school day from ``start`` to ``end`` inclusive, in order."""
+    """Every school day from ``start`` to ``end`` inclusive, in order.
+
+    The synthetic cohort's own calendar, which decides the days that get marks; what
+    counts as a pupil's school day afterwards is ``calendar.py``'s (the days with marks).
+    """
     days, day = [], start
     while day <= end:
         if is_school_day(day):

@@ -12,9 +12,9 @@ from bisect import bisect_left, bisect_right
 
 import attrs
 
-from ..engine.forward import add_school_days
 from ..engine.results import PupilEvaluation, Recommendation
 from ..policy.model import Action, ActionKind
+from ..registers.calendar import monday_of, nth_school_day_after
 from .audit_findings import EventRef, Finding
 from .auditor import Auditor
 
@@ -79,14 +79,16 @@ class DueAudit(Auditor):
         else:
             weeks: dict[int, dt.date] = {}
             for day in school:
-                weeks[day.toordinal() - day.weekday()] = day  # the last school day of each week
+                weeks[monday_of(day.toordinal())] = day  # the last school day of each week
             points = set(weeks.values())
-            # and the first school day after each holiday, where terms and years restart
+            # and the first school day after each holiday, where terms and years restart: any
+            # break longer than a weekend rather than TERM_GAP_DAYS, a superset of the inferred
+            # term starts (an extra point costs one evaluation, a missed one a recommendation)
             previous = self.days[max(lo - 1, 0) : hi]
             points |= {
                 b for a, b in zip(previous, previous[1:]) if (b - a).days > 3 and b >= self.start
             }
-        points |= {e.date for e in self.pupil.events if self.start <= e.date <= self.end}
+        points |= {e.date for e in self.pupil.events_of(since=self.start, until=self.end)}
         return sorted(points)
 
     def keys(self, evaluation: PupilEvaluation) -> dict[tuple, Recommendation]:
@@ -201,10 +203,7 @@ class DueAudit(Auditor):
         return key in self.keys(self.evaluate(day - dt.timedelta(days=1)))
 
     def school_days_after(self, day: dt.date, n: int) -> dt.date:
-        """The ``n``th of the pupil's school days after ``day`` (weekdays beyond the register)."""
-        i = bisect_right(self.days, day) + n - 1
-        if n <= 0:
-            return day
-        if i < len(self.days):
-            return self.days[i]
-        return add_school_days(self.days[-1], i - len(self.days) + 1)
+        """The ``n``th of the pupil's school days after ``day`` (weekdays beyond the register,
+        whose last day stands for the as-of date)."""
+        assert self.horizon is not None, "audit_due returns early for a pupil with no marks"
+        return nth_school_day_after(day, n, self.pupil.register.days, self.horizon)

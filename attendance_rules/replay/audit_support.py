@@ -58,9 +58,8 @@ class SupportAudit(Auditor):
     # -- part (a): support for each event
     def audit_events(self) -> None:
         """Judge every case event of the pupil dated in the range."""
-        for event in self.pupil.events:
-            if self.start <= event.date <= self.end:
-                self.audit_event(event)
+        for event in self.pupil.events_of(since=self.start, until=self.end):
+            self.audit_event(event)
 
     def audit_event(self, event: Event) -> None:
         """Judge one event and count its outcome (not linked to an action, supported …)."""

@@ -41,6 +41,8 @@ class Completion:
 
     def matches(self, event: Event) -> bool:
         """True when ``event`` carries out the action."""
+        # Two tests on purpose: a declared ``done_by`` wants field values (``action`` implied),
+        # an inferred completion is the rule's own ``with`` filter (which may compare dates).
         if self.done_by is not None:
             return self.done_by.matches(event, self.action)
         return event.type == self.event and (self.where is None or self.where.matches(event))

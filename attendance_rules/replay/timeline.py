@@ -17,7 +17,6 @@ from __future__ import annotations
 
 import datetime as dt
 import json
-from bisect import bisect_left, bisect_right
 from typing import TYPE_CHECKING, Any, Iterable, Iterator, Sequence
 
 import attrs
@@ -25,6 +24,7 @@ import attrs
 from .. import __version__
 from ..engine.provenance import history_provenance, policy_provenance, select_pupils
 from ..engine.results import PupilEvaluation, Reason, Recommendation
+from ..registers.calendar import school_days_in
 from ..registers.history import History, Pupil, School
 
 if TYPE_CHECKING:
@@ -159,9 +159,7 @@ class Timeline:
 
 def school_days_between(pupil: Pupil, start: dt.date, end: dt.date) -> list[dt.date]:
     """The pupil's school days (``Register.days``: days with marks) from ``start`` to ``end``."""
-    days = pupil.register.days  # cached on the register
-    lo, hi = bisect_left(days, start.toordinal()), bisect_right(days, end.toordinal())
-    return [dt.date.fromordinal(d) for d in days[lo:hi]]
+    return [dt.date.fromordinal(d) for d in school_days_in(pupil.register.days, start, end)]
 
 
 def evaluations_by_day(

@@ -18,7 +18,6 @@ from __future__ import annotations
 
 import datetime as dt
 import re
-from bisect import bisect_left, bisect_right
 from fractions import Fraction
 from typing import Any, Iterable, Sequence
 
@@ -28,7 +27,7 @@ from markupsafe import Markup
 from .. import __version__
 from ..engine.distance import distances
 from ..exceptions import Location, Problem, UsageError
-from ..registers.calendar import academic_year_start, monday_of
+from ..registers.calendar import academic_year_start, monday_of, school_days_in
 from ..registers.codes import Category, counted_as
 from ..registers.history import Event, Pupil, School
 from ..registers.measures import (
@@ -153,10 +152,8 @@ def weekly_attendance(pupil: Pupil, start: dt.date, end: dt.date) -> tuple[WeekC
     """Sessions attended and possible in each of the pupil's school weeks (weeks with a school
     day, ``Register.days``) from ``start`` to ``end``; only the marks inside the range count."""
     reg = pupil.register
-    days = reg.days
-    in_range = days[bisect_left(days, start.toordinal()) : bisect_right(days, end.toordinal())]
     out = []
-    for monday in sorted({monday_of(day) for day in in_range}):
+    for monday in sorted({monday_of(day) for day in school_days_in(reg.days, start, end)}):
         first = max(dt.date.fromordinal(monday), start)
         lo, hi = reg.span(first, min(dt.date.fromordinal(monday + 6), end))
         attended = reg.count(Category.PRESENT, lo, hi) + reg.count(
@@ -184,7 +181,7 @@ def register_weeks(pupil: Pupil, start: dt.date, end: dt.date) -> tuple[Register
     for i in range(lo, hi):
         slot, entry = reg.slots[i], reg.codebook.by_id[reg.codes[i] - 1]
         day = slot >> 1
-        monday = day - (day - 1) % 7
+        monday = monday_of(day)
         cells = rows.setdefault(monday, [Cell()] * (2 * days))
         late = reg.minutes_late.get(i)
         note = f", {late} minutes late" if late is not None else ""
@@ -466,7 +463,7 @@ def pupil_report(
     timeline, stages = _timeline(policy, pupil, start, as_of, school)
     levels = absence_thresholds(policy, as_of)
     weeks = weekly_attendance(pupil, start, as_of)
-    markers = _markers([e for e in pupil.events if start <= e.date <= as_of], stages)
+    markers = _markers(pupil.events_of(since=start, until=as_of), stages)
     calendar_rows = register_weeks(pupil, start, as_of)
     columns = len(calendar_rows[0].cells) // 2 if calendar_rows else 5
     return render(
@@ -493,6 +490,6 @@ def pupil_report(
         day_names=WEEKDAYS[:columns],
         weekdays=_weekday_pattern(calendar_rows),
         key=_key(),
-        events=[e for e in pupil.events if e.date <= as_of],
+        events=pupil.events_of(until=as_of),
         event_text=event_text,
     )

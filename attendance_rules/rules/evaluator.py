@@ -244,19 +244,32 @@ def _yes_no_truth(node: NameRef) -> Fn:
 
 
 def _record_is(sink: Trace, node: Node, text: str, value: object) -> bool:
+    return _record(sink, node, text, "is", (value, True), (sink.text, "yes"), value is True)
+
+
+def _record(
+    sink: Trace,
+    node: Node,
+    text: str,
+    op: str,
+    sides: tuple[object, object],
+    texts: tuple[str, str],
+    holds: bool,
+) -> bool:
+    """Note one step of a traced evaluation (both sides with their texts); returns ``holds``."""
     sink.comparisons.append(
         Comparison(
             location=node.location,
             text=text,
-            op="is",
-            left=value,
-            right=True,
-            left_text=sink.text,
-            right_text="yes",
-            holds=value is True,
+            op=op,
+            left=sides[0],
+            right=sides[1],
+            left_text=texts[0],
+            right_text=texts[1],
+            holds=holds,
         )
     )
-    return value is True
+    return holds
 
 
 def _and(items: list[Fn]) -> Fn:
@@ -323,19 +336,7 @@ def _measure_compare(
         right = (measure if flipped else other)(ctx, sink)
         value, threshold = (right, left) if flipped else (left, right)
         holds = holds_numeric(op, as_pair(value), threshold, ctx.as_of)
-        sink.comparisons.append(
-            Comparison(
-                location=node.location,
-                text=text,
-                op=written,
-                left=left,
-                right=right,
-                left_text=left_text,
-                right_text=sink.text,
-                holds=holds,
-            )
-        )
-        return holds
+        return _record(sink, node, text, written, (left, right), (left_text, sink.text), holds)
 
     return compare
 
@@ -349,18 +350,7 @@ def _general_compare(node: Compare) -> Fn:
         right = right_fn(ctx, sink)
         holds = compare_at(op, left, right, ctx.as_of)
         if sink is not None:
-            sink.comparisons.append(
-                Comparison(
-                    location=node.location,
-                    text=text,
-                    op=op,
-                    left=left,
-                    right=right,
-                    left_text=left_text,
-                    right_text=sink.text,
-                    holds=holds,
-                )
-            )
+            _record(sink, node, text, op, (left, right), (left_text, sink.text), holds)
         return holds
 
     return compare
@@ -375,18 +365,7 @@ def _in_check(node: InCheck) -> Fn:
         value = item(ctx, sink)
         holds = value is not None and any(compare("==", value, option) for option in options)
         if sink is not None:
-            sink.comparisons.append(
-                Comparison(
-                    location=node.location,
-                    text=text,
-                    op="in",
-                    left=value,
-                    right=options,
-                    left_text=sink.text,
-                    right_text=listed,
-                    holds=holds,
-                )
-            )
+            _record(sink, node, text, "in", (value, options), (sink.text, listed), holds)
         return holds
 
     return in_check

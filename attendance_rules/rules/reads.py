@@ -12,10 +12,11 @@ from __future__ import annotations
 
 import datetime as dt
 from fractions import Fraction
-from typing import Any, Callable
+from typing import Any, Callable, Sequence
 
 from ..exceptions import EvaluationError, Problem
 from ..registers.calendar import count_school_days
+from ..registers.history import Event, select_events
 from ..text import short_date
 from .nodes import (
     EventAny,
@@ -170,12 +171,13 @@ def _library(node: LibraryMeasure) -> Fn:
 # --- event queries -------------------------------------------------------------------
 
 
-def _matching(node: EventSet, ctx: Any, sink: Trace | None) -> tuple[list, str]:
+def _matching(node: EventSet, ctx: Any, sink: Trace | None) -> tuple[tuple[Event, ...], str]:
     """The events a query matches and, traced, a note on its window's dates."""
     as_of = ctx.as_of
-    found = [e for e in ctx.events(node.event) if e.date <= as_of]
+    # ``ctx.events`` is cut at the as-of date already; cut again for any context that is not
+    found = select_events(ctx.events(node.event), until=as_of)
     if node.where is not None:
-        found = [e for e in found if node.where.matches(e)]
+        found = tuple(e for e in found if node.where.matches(e))
     if node.window is None:
         return found, ""
     bounds = (
@@ -184,16 +186,16 @@ def _matching(node: EventSet, ctx: Any, sink: Trace | None) -> tuple[list, str]:
         else ctx.window_bounds(node.window)
     )
     if bounds is None:
-        return [], f" (the window {node.window} is empty)" if sink is not None else ""
+        return (), f" (the window {node.window} is empty)" if sink is not None else ""
     start, end = bounds
     if sink is None:
-        return [e for e in found if start <= e.date <= end], ""
+        return select_events(found, since=start, until=end), ""
     span = (
         f"{short_date(start)} to {short_date(end)}"
         if start > dt.date.min
         else f"up to {short_date(end)}"
     )
-    return [e for e in found if start <= e.date <= end], f" ({span})"
+    return select_events(found, since=start, until=end), f" ({span})"
 
 
 def _event_any(node: EventAny) -> Fn:
@@ -224,7 +226,7 @@ def _event_count(node: EventCount) -> Fn:
     return count
 
 
-def _largest_group(events: list, field: str) -> tuple[int, str]:
+def _largest_group(events: Sequence[Event], field: str) -> tuple[int, str]:
     """The size of the largest group of ``events`` by their value of ``field`` (events without
     it form one group), and a note naming that value for explanations."""
     sizes: dict[object, int] = {}
@@ -241,7 +243,7 @@ def _largest_group(events: list, field: str) -> tuple[int, str]:
 def _latest_event(event: str, ctx: Any, sink: Trace | None) -> Any:
     """The most recent event of a type up to the as-of date (traced: a reason when there is
     none)."""
-    found = [e for e in ctx.events(event) if e.date <= ctx.as_of]
+    found = select_events(ctx.events(event), until=ctx.as_of)
     if not found and sink is not None:
         sink.undefined.append(f"no {event} recorded")
     return found[-1] if found else None

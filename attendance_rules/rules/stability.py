@@ -26,7 +26,7 @@ from bisect import bisect_left, bisect_right
 from fractions import Fraction
 from typing import Any, Callable
 
-from ..registers.calendar import TERM_GAP_DAYS, academic_year_start
+from ..registers.calendar import academic_year_start
 from ..registers.measures import MEASURES
 from .evaluator import bound_spec, compile_node, is_constant
 from .nodes import (
@@ -59,24 +59,9 @@ def steady_until(ctx: Any) -> dt.date:
     as_of, pupil = ctx.as_of, ctx.pupil
     ends = [dt.date(academic_year_start(as_of).year + 1, 9, 1)]
     ends += [next((e.date for e in pupil.events if e.date > as_of), dt.date.max)]
-    terms = ctx.calendar.terms
-    if terms:
-        ends += [next((t.start for t in terms if t.start > as_of), dt.date.max)]
-    else:
-        ends.append(_next_inferred_term(as_of, pupil.register.days))
+    ends.append(ctx.calendar.next_term_start(as_of, pupil.register.days))
     end = min(ends)
     return end - dt.timedelta(days=1) if end < dt.date.max else end
-
-
-def _next_inferred_term(as_of: dt.date, days: Any) -> dt.date:
-    """The first school day after ``as_of`` that follows a break of TERM_GAP_DAYS or more."""
-    i = bisect_right(days, as_of.toordinal())
-    previous = days[i - 1] if i else None
-    for day in days[i:]:
-        if previous is not None and day - previous - 1 >= TERM_GAP_DAYS:
-            return dt.date.fromordinal(day)
-        previous = day
-    return dt.date.max
 
 
 class Lookahead:
@@ -92,12 +77,7 @@ class Lookahead:
         self.ctx, self._context = ctx, context
         as_of, days = ctx.as_of, ctx.pupil.register.days
         self.year_end = dt.date(academic_year_start(as_of).year + 1, 8, 31)
-        terms = ctx.calendar.terms
-        term = (
-            next((t.start for t in terms if t.start > as_of), dt.date.max)
-            if terms
-            else _next_inferred_term(as_of, days)
-        )
+        term = ctx.calendar.next_term_start(as_of, days)
         self.term_end = min(
             term - dt.timedelta(days=1) if term < dt.date.max else term, self.year_end
         )
