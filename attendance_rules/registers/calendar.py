@@ -64,8 +64,8 @@ def check_date(day: dt.date) -> str:
 def academic_year_start(day: dt.date) -> dt.date:
     """1 September of the academic year containing ``day`` (1 January of year 1 at the
     start of the calendar, which has no earlier September)."""
-    # England's school year, as DfE's census counts it: September to August, whatever the term
-    # dates; so a day in the summer holiday still belongs to the year that just ended.
+    # September to August whatever the term dates (module docstring), so a day in the summer
+    # holiday still belongs to the year that just ended.
     year = day.year if day.month >= 9 else day.year - 1
     return dt.date(year, 9, 1) if year >= 1 else dt.date.min
 

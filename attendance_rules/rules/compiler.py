@@ -136,8 +136,7 @@ class _Compile:
         unless = []
         for clause in rule.unless:
             # An `unless` naming no actions holds back everything the rule recommends (most do, in
-            # policies/); naming one it does not recommend is a typo we report rather
-            # than ignore.
+            # policies/); naming an action the rule does not recommend is a typo: reported.
             held = clause.actions or rule.recommend
             for action in clause.actions:
                 if action not in rule.recommend:

@@ -247,7 +247,7 @@ def _yes_no_truth(node: NameRef) -> Fn:
     value, text, name = _value(node), str(node), node.name
 
     def flag(ctx: Any, sink: Trace | None) -> bool:
-        # Deciding: one set lookup, no text built. Traced: the value is described for the
+        # Deciding: one lookup, no text built. Traced: the value is described for the
         # explanation.
         if sink is None:
             return bool(ctx.flag(name))

@@ -76,8 +76,9 @@ def _name(node: NameRef) -> Fn:
     if kind == "parameter":
         return _parameter(node)
 
-    # Raised when run, not when built: building closures for a tree that skipped the type checker is
-    # a programming error, and failing at the rule's own location says which tree it was.
+    # Raised when run, not when built: closures for a tree that skipped the type checker are a
+
+    # programming error, and the name's own location says which tree it was.
     def unresolved(ctx: Any, sink: Trace | None) -> object:
         raise EvaluationError(
             [
