@@ -77,7 +77,6 @@ def _name(node: NameRef) -> Fn:
         return _parameter(node)
 
     # Raised when run, not when built: closures for a tree that skipped the type checker are a
-
     # programming error, and the name's own location says which tree it was.
     def unresolved(ctx: Any, sink: Trace | None) -> object:
         raise EvaluationError(
