@@ -58,6 +58,8 @@ def _conflict(conj: Sequence[Lit]) -> Conflict | None:
         other = atoms.get(lit.key)
         if other is not None and other.truth != lit.truth:
             return Conflict((other, lit), f"{other.text} and {lit.text} cannot both hold")
+        # Atoms (event queries, facts, flags) are opaque here: only the same atom asked both ways is
+        # a contradiction. Numeric literals are grouped by term below and checked as intervals.
         atoms.setdefault(lit.key, lit)
     found = _event_conflict([lit for lit in conj if lit.kind == "atom" and lit.key[0] == "any"])
     if found:
@@ -84,6 +86,9 @@ def _event_conflict(lits: list[Lit]) -> Conflict | None:
                 not neg.truth
                 and neg.key[1] == pos.key[1]
                 and neg.key[3] == ""
+                # `any E` (in any window, with a filter or none) implies `any E` with no window and
+                # the same or no filter, so only such a `not any E` conflicts with it; a windowed
+                # `not any` may still hold, by the event falling outside that window.
                 and neg.key[2] in ("", pos.key[2])
             ):
                 return Conflict((pos, neg), f"{pos.text} and {neg.text} cannot both hold")
@@ -101,6 +106,7 @@ class Bound:
 
 def tighter_low(a: Bound | None, b: Bound) -> bool:
     """True when ``b`` is a tighter lower bound than ``a`` (None: no bound yet)."""
+    # At one value a strict bound is the tighter: `> 10` leaves less than `>= 10`.
     return a is None or (b.value, b.strict) > (a.value, a.strict)
 
 
@@ -113,6 +119,8 @@ def closed_value(bound: Bound, step: Fraction | None, low: bool) -> Fraction:
     """A bound as the nearest allowed value inside it (for terms counted in steps)."""
     if step is None:
         return bound.value
+    # Counts move in whole steps (a session, half a day), so `> 9.5 sessions` really means `>= 10`:
+    # rounding each bound to the nearest value allowed inside it finds gaps the plain numbers hide.
     units = bound.value / step
     if low:
         n = math.floor(units) + 1 if bound.strict or units != math.floor(units) else int(units)
@@ -205,6 +213,7 @@ def _range_conflict(term: Term, low: Bound, high: Bound, unequal: list[Lit]) -> 
             assert given is not None, "a term's own range is never empty"
             return Conflict(tuple(parts), _pair_text(term, limit, given, is_low))
         return Conflict(tuple(parts), f"{low.lit.text} and {high.lit.text} cannot both hold")
+    # One value left: an `!=` naming exactly it empties the range; any other `!=` cannot.
     if lo == hi:
         for lit in unequal:
             if lit.value == lo:
@@ -239,6 +248,7 @@ def unsatisfiable(dnf: list[tuple[Lit, ...]]) -> list[Conflict] | None:
     out = []
     for conj in dnf:
         found = _conflict(conj)
+        # One alternative that can hold makes the whole condition satisfiable, so stop at the first.
         if found is None:
             return None
         out.append(found)
@@ -270,6 +280,9 @@ def check_contradiction(scope: CheckScope, rule: CompiledRule, days: list[dt.dat
         analyser = Analyser(scope.ruleset, day)
         try:
             conflicts = unsatisfiable(analyser.dnf(rule.condition.node))
+        # Too many alternatives to expand: check the core (the top-level conjuncts with a single
+        # alternative), which every alternative shares. If it cannot hold neither can the condition;
+        # a contradiction elsewhere goes unreported, but none is ever reported falsely.
         except TooBig:
             conflicts = unsatisfiable(analyser.core(rule.condition.node))
         if conflicts is None:

@@ -121,6 +121,8 @@ def add_run_options(p: argparse.ArgumentParser, jobs: bool = True) -> None:
 
 def jobs_of(args: argparse.Namespace) -> int:
     """The ``--jobs`` asked for, or the machine's cores."""
+    # Imported here, not at the top: the CLI imports later stages only in the command that needs
+    # them, so `--help` and quick commands start fast (ARCHITECTURE.md).
     from ..scale.parallel import default_jobs
 
     return getattr(args, "jobs", None) or default_jobs()
@@ -139,6 +141,8 @@ def calendar_of(args: argparse.Namespace) -> Any:
         found = "a directory" if path.is_dir() else "" if path.is_file() else "nothing"
     except OSError as error:  # e.g. a name longer than the system allows
         found = error.strerror or str(error)
+    # Checked before anything is read: a mistyped path is a usage error (exit 2) at once, not a
+    # failure after a large history has been loaded.
     if found:
         raise UsageError(
             [
@@ -190,6 +194,9 @@ def with_policy_files(policy: Any, fmt: str, out: TextIO, label: str = "policy f
     return cast(TextIO, _UnderTitle(out, lines))  # a text stream in all but name: write and flush
 
 
+# The renderers know nothing of the command line and write their title first; inserting the
+# policy-files line into the stream keeps their output the same for library callers and keeps it
+# streaming (only the title is ever held back).
 class _UnderTitle(io.TextIOBase):
     """A stream that writes ``lines`` once the first line (the title) has been written."""
 

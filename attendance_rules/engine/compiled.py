@@ -34,6 +34,8 @@ class CompiledPolicy:
 
     def with_calendar(self, calendar: Calendar) -> CompiledPolicy:
         """The same policy and backend with other term dates (itself when ``calendar`` has none)."""
+        # A new engine rather than a changed one: the engine's per-date plans and a replay's memo
+        # assume one calendar (terms decide windows), and a CompiledPolicy may be shared by threads.
         return CompiledPolicy(self.ruleset, calendar, self.backend) if calendar.terms else self
 
     @property
@@ -60,6 +62,8 @@ class CompiledPolicy:
         ``InputError`` for settings or events the policy cannot read, and the
         evaluation's ``warnings`` for the rest.
         """
+        # Checked once per history rather than per pupil: events and settings the policy cannot read
+        # would otherwise make a rule quietly read "no such event" instead of saying so.
         checked = conform(history, self.ruleset.policy, as_of)
         result = self.engine.evaluate(attrs.evolve(history, school=checked.school), as_of, pupils)
         return attrs.evolve(result, warnings=checked.warnings) if checked.warnings else result
@@ -96,6 +100,8 @@ def _make_engine(ruleset: RuleSet, calendar: Calendar, backend: str) -> Engine:
     if backend == "python":
         return Engine(ruleset, calendar)
     if backend == "durable":
+        # Imported only when asked for: durable_rules is an optional extra, and the default engine
+        # must not need it.
         from .durable import DurableEngine
 
         return DurableEngine(ruleset, calendar)

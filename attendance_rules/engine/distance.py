@@ -104,10 +104,13 @@ def with_future_absences(pupil: Pupil, as_of: dt.date, sessions: int) -> Pupil:
         slots += [slot_of(day, "AM"), slot_of(day, "PM")]
     slots = slots[:sessions]
     first_new = slots[0] if slots else None
+    # A register exported after the as-of date already has marks on those days; they are dropped so
+    # that each session has one mark, as the readers guarantee for real registers.
     kept = [i for i, s in enumerate(reg.slots) if first_new is None or s < first_new]
     codes = bytes(reg.codes[i] for i in kept) + bytes(
         book.lookup(_ABSENCE_CODE, dt.date.fromordinal(s >> 1)).id for s in slots
     )
+    # Late minutes are keyed by position: the kept marks are a prefix, so their positions stand.
     late = {i: m for i, m in reg.minutes_late.items() if i < len(kept)}
     register = Register(array("I", [reg.slots[i] for i in kept] + slots), codes, late, book)
     return attrs.evolve(pupil, register=register)
@@ -117,6 +120,8 @@ def _threshold_test(rule: CompiledRule, outcome: runtime.Outcome) -> nodes.Compa
     """The rule's only unmet test, when it compares a measure that absence moves toward the
     threshold."""
     unmet = [c for c in outcome.comparisons if not c.holds]
+    # One unmet test only: when more is missing than a threshold (a flag, an event, a second
+    # measure), "N more sessions" would promise what absence alone cannot bring about.
     if len(unmet) != 1 or outcome.undefined:
         return None
     for node in _walk(rule.condition.node):
@@ -125,6 +130,9 @@ def _threshold_test(rule: CompiledRule, outcome: runtime.Outcome) -> nodes.Compa
             if name is None:
                 return None
             falls = name in _FALLS_WITH_ABSENCE
+            # Only a threshold that more absence moves towards: `absence >= t` and `attendance <=
+            # t`; the other directions (and `==`) can be met by attending, which is no risk to
+            # report.
             return node if (node.op in _SHRINKS) == falls and node.op in _GROWS | _SHRINKS else None
     return None
 
@@ -171,6 +179,9 @@ def _earliest(
     horizon_days: int,
 ) -> tuple[int, dt.date] | None:
     """Fewest hypothetical sessions (and the day of the last) that make ``test`` hold."""
+    # Every session of the horizon missed, evaluated day by day: a measure as of a day reads no mark
+    # after it, so one extended register serves every day, and the first day the test holds is the
+    # earliest possible. Then only that day's AM is tried, for the fewest sessions.
     extended = with_future_absences(pupil, as_of, 2 * horizon_days)
     for day in _future_days(as_of, horizon_days):
         if _holds(engine, rule, test, extended, day, school, facts):
@@ -207,6 +218,7 @@ def distances(
         test = _threshold_test(rule, outcome)
         if test is None:
             continue
+        # Five school days a week: future days are unknown, so weekdays stand in (module docstring).
         found = _earliest(engine, rule, test, pupil, as_of, school, facts, 5 * horizon_weeks)
         if found is None:
             continue

@@ -21,6 +21,7 @@ __all__ = [
 
 
 def _when(rec: Recommendation) -> str:
+    # A review window's end is the due date too; show the window, which says more.
     if rec.window:
         return f"review window {rec.window[0].isoformat()} to {rec.window[1].isoformat()}"
     return f"due by {rec.due.isoformat()}" if rec.due else ""
@@ -44,6 +45,8 @@ def _table_lines(header: Evaluation, pupils: Iterable[PupilEvaluation]) -> Itera
     at_risk: list[tuple[str, Any]] = []
     for pupil in pupils:
         count += 1
+        # At-risk rows are printed after every pupil, so they are the only rows kept while
+        # streaming.
         at_risk += [(pupil.pupil_id, d) for d in (pupil.at_risk or ())]
         if not (pupil.recommendations or pupil.suppressed):
             quiet += 1
@@ -157,6 +160,10 @@ _EMPTY_TAIL = (
 def _write_json(header: Evaluation, pupils: Iterable[PupilEvaluation], out: TextIO) -> None:
     """``Evaluation.dumps()`` written one pupil at a time (json's indent is plain text nesting:
     a pupil dumped alone with ``indent=2`` is the same text, shifted two levels)."""
+    # Dump the header once with no pupils and cut off its empty list, so the key order and the
+    # provenance stay exactly those of `Evaluation.dumps()`, then write each pupil as it comes: a
+    # whole authority's evaluation is never held in memory (with --jobs, pupils arrive in order from
+    # the workers).
     head = attrs.evolve(header, pupils=()).dumps()
     assert head.endswith(_EMPTY_TAIL), "the pupils must be the last key of an evaluation"
     out.write(head[: -len(_EMPTY_TAIL)])
@@ -186,6 +193,8 @@ def explain_pupil(pupil: PupilEvaluation, policy_id: str) -> str:
     for rec in pupil.recommendations:
         lines.append(f"  - {rec.title} [{rec.action}], {rec.responsible} {_when(rec)}".rstrip())
         for reason in rec.reasons:
+            # The chain names the earlier rules whose facts this one read, so a reader can follow a
+            # recommendation back to the register.
             chain = f" after {' → '.join(reason.chain)}" if reason.chain else ""
             lines.append(f"      because {reason.sentence}")
             lines.append(

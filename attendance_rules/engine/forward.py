@@ -87,6 +87,8 @@ class Engine:
     def _day(self, as_of: dt.date) -> DayPlan:
         day = self._days.get(as_of)
         if day is None:
+            # 1024 dates hold years of school days, so a replay of a whole cohort stays inside the
+            # bound; past it, clearing costs one recomputation per date and needs no LRU.
             if len(self._days) >= self._DAYS_KEPT:
                 self._days.clear()
             live = [r for r in self.ruleset.rules if self.rule_in_force(r, as_of)]
@@ -118,6 +120,8 @@ class Engine:
     def citation(self, cite) -> CitationView:
         """A policy citation as outputs show it (with its document's title), built once per
         citation."""
+        # Keyed by id(): hashing a frozen Citation hashes six strings on every firing, and each
+        # citation is one object of the policy; keeping the object guards against a reused id.
         hit = self._cites.get(id(cite))
         if hit is None or hit[0] is not cite:
             hit = self._cites[id(cite)] = (cite, CitationView.of(cite, self.titles))
@@ -126,6 +130,8 @@ class Engine:
     def _chain(self, rule: CompiledRule, ctx: PupilContext) -> tuple[str, ...]:
         """Rules whose derived facts this rule used, earliest first (transitively)."""
         out: list[str] = []
+        # A fact read only under `not` or in an `unless` did not help the rule fire, so its deriver
+        # is no part of this reason's chain.
         for fact in sorted(rule.reads - rule.reads_negated):
             derived = ctx.facts.get(fact)
             if derived is not None:
@@ -171,6 +177,8 @@ class Engine:
                 )
         while later:  # later passes: rules that read a fact derived after they were evaluated
             queue, later = later, []
+            # A heap keeps each later pass in firing order (by position) while rules woken during
+            # the pass join it, so a priority still decides which of two rules fires first.
             heapq.heapify(queue)
             while queue:
                 i = heapq.heappop(queue)
@@ -187,6 +195,8 @@ class Engine:
         rule, decide = entry
         if self._decide(rule, decide, ctx) is not True:
             return None
+        # Worked out before `_fired` adds the facts: only facts that are new wake their readers, and
+        # two rules deriving the same fact must not wake them twice.
         new = [f for f in rule.derives if f not in ctx.facts]
         self._fired(rule, ctx, fired, trace)
         return new
@@ -328,6 +338,8 @@ class Engine:
                 else:
                     recs.setdefault(action_id, []).append((rule, reason))
         return (
+            # Sorted by name and by (priority desc, action): the JSON must not depend on which
+            # stratum or pass derived a fact, and `verify` compares saved evaluations byte for byte.
             tuple(ctx.facts[k] for k in sorted(ctx.facts)),
             tuple(
                 sorted(
@@ -403,6 +415,9 @@ class Engine:
         ctx = self.context(pupil, as_of, school)
         later = functools.partial(self.context, pupil, school=school)
         if memo is None or not memo.still_holds(day, ctx, later):
+            # Log the atoms' values only when every rule in force reads nothing but atoms
+            # (`replay_safe`): a value read outside the log could change unseen, so such a day is
+            # never reused.
             ctx.log = [] if memo is not None and day.replay_safe else None
             firings = []
             for rule, _ in self._fire_all(ctx, trace=False):
@@ -454,6 +469,8 @@ class Engine:
 
     def _done_event(self, action: Action, pupil: Pupil, as_of: dt.date) -> Event | None:
         completion = action.completion
+        # `every_time` actions are never done for good (each firing wants a new one), so no event
+        # can stand for them; the other repeat scopes look back to the start of their period only.
         if completion is None or action.repeat == "every_time":
             return None
         since = {
@@ -462,6 +479,8 @@ class Engine:
             "once_per_term": self.calendar.term_start(as_of, pupil.register.days),
         }[action.repeat]
         for event in reversed(pupil.events_of(completion.event, until=as_of)):
+            # Events are oldest first, so walking back from the latest we can stop at the first one
+            # before the period; the latest matching event is the one outputs name.
             if event.date < since:
                 break
             if completion.matches(event, action.id):
@@ -504,10 +523,15 @@ class Engine:
         """An action's due date and review window (from the event it follows), as of a date."""
         due, window = None, None
         if action.due and action.due.within_school_days is not None:
+            # Counted from the as-of date, and every later school day is still unknown then, so
+            # weekdays stand in (ARCHITECTURE.md, "Readings we took"); holidays therefore never push
+            # a due date back.
             due = add_school_days(as_of, action.due.within_school_days)
         elif action.due and action.due.after:
             events = pupil.events_of(action.due.after, until=as_of)
             if events:
+                # Only the latest such event counts: a newer one (a second notice, say) restarts
+                # the window.
                 start, days = events[-1].date, pupil.register.days
                 window = (
                     _after(start, action.due.from_days, action.due.school_days, days, as_of),

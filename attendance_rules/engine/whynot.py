@@ -45,6 +45,8 @@ _WORDS = {
     "==": "is",
     "!=": "is not",
 }
+# A test that holds and must stop holding is shown as the opposite comparison
+# (`not x >= 10` needs `x < 10`), so "required" reads as a target, not a negation to work out.
 _NEGATED = {">=": "<", ">": "<=", "<=": ">", "<": ">=", "==": "!=", "!=": "=="}
 
 
@@ -133,10 +135,14 @@ def needs(node: nodes.Node, ctx: Any, want: bool = True) -> Need | None:
 
 def _group(node: nodes.And | nodes.Or, ctx: Any, want: bool) -> Need | None:
     """``and`` that must hold / ``or`` that must fail need every item; the other two, one."""
+    # Every item is walked (no short cut), since an "any" ranks all of its alternatives.
     parts = [needs(item, ctx, want) for item in node.items]
     missing = [p for p in parts if p is not None]
+    # De Morgan: an `and` that must hold and an `or` that must fail both need every item to be as
+    # wanted; the other two cases need just one.
     if isinstance(node, nodes.And) == want:
         return _joined("all", missing) if missing else None
+    # Listing the failing alternatives here would suggest changes the condition does not need.
     if len(missing) < len(parts):  # one item is already as wanted
         return None
     return _joined("any", sorted(missing, key=_closeness))
@@ -157,6 +163,8 @@ def _closeness(need: Need) -> tuple:
     gaps = [t.gap for t in tests if t.gap is not None]
     return (
         len(tests),
+        # A test with a missing value (a rate with no possible sessions) cannot be met by a small
+        # change, so it sorts after any alternative that only needs numbers to move.
         sum(t.undefined != () for t in tests),
         sum(gaps, Fraction(0)),
         tuple(t.test for t in tests),
@@ -169,6 +177,9 @@ def _test(node: nodes.Node, ctx: Any, want: bool) -> Need | None:
     if (outcome.value is True) == want:
         return None
     steps = [s for s in outcome.comparisons if s.holds != want]
+    # One comparison: show it with its own operator and sides. Several (an event query, a test over
+    # a yes/no value and a comparison) have no single threshold, so the test is shown whole and
+    # required as yes or no.
     if len(outcome.comparisons) == 1 and steps:
         return _step_need(node, steps[0], want, outcome.undefined)
     text = str(node)
@@ -215,6 +226,8 @@ def _gap(node: nodes.Node, step: runtime.Comparison) -> Fraction | None:
         isinstance(left, Fraction) and isinstance(right, Fraction)
     ):
         return None
+    # Relative, so 3 sessions short of 10 and 3 points short of 90% sort sensibly together; the
+    # floor of 1 keeps a threshold of 0 (or a tiny one) from dividing by zero or swamping the rest.
     return abs(left - right) / max(abs(right), Fraction(1))
 
 
@@ -239,6 +252,8 @@ def why_not(
     if action not in engine.ruleset.policy.actions:
         raise UnknownNameError(f"no action {action!r} in policy {engine.ruleset.policy.id!r}")
     evaluation = engine.evaluate_pupil(pupil, as_of, school)
+    # A fresh context holding the facts the engine derived: a rule's condition is then read against
+    # every fact of every stratum, as the engine read it when the rule's stratum fired.
     ctx = PupilContext(engine.ruleset, pupil, as_of, engine.calendar, school)
     for fact in evaluation.facts:
         ctx.facts[fact.name] = fact
@@ -278,6 +293,8 @@ def _check_rule(
             source=cite,
             needs=need,
         )
+    # Held back is checked before done, in the engine's order: `Engine._outcomes` drops a held
+    # action before looking for the event that would record it done.
     held = [s for s in evaluation.suppressed if s.rule == rule.id and s.action == action]
     if held:
         return RuleCheck(

@@ -96,6 +96,8 @@ class _Build:
                 )
             )
             return None
+        # The sanity bound keeps later arithmetic (windows, due dates, replays) clear of the ends
+        # of Python's calendar, where it would overflow.
         if not SANITY_BOUNDS.first_date <= day <= SANITY_BOUNDS.last_date:
             self.problems.append(
                 Problem(
@@ -202,6 +204,8 @@ class _Build:
                 parse_duration(raw["from"]),
                 parse_duration(raw["to"]),
             )
+            # A window from 5 school days to 3 calendar weeks has no single reading (school days are
+            # the pupil's, calendar weeks everyone's), so the two ends must agree.
             if school != school_to:
                 raise ValueError(
                     "a due window's from and to must both be school days/weeks or both calendar "
@@ -447,6 +451,8 @@ def _from_document(doc: Document) -> PolicyFile:
                 )
             ]
         )
+    # Schema first, and only a valid document is built: `_Build` can then index keys the schema
+    # requires without checking each one, and every problem still carries its line.
     problems = schema_problems(doc)
     if problems:
         raise PolicyError(problems)

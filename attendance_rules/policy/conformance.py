@@ -55,6 +55,8 @@ def conform(history: History, policy: EffectivePolicy, as_of: dt.date | None = N
     errors = [p for p in settings if p.is_error] + event_problems(
         history.pupils, _declared_events(policy)
     )
+    # All errors at once and before any pupil is evaluated: an event type the policy cannot read
+    # would otherwise make every rule about it quietly read "none recorded".
     if errors:
         raise InputError(errors)
     warnings = [p for p in settings if not p.is_error] + action_warnings(history.pupils, policy)
@@ -138,6 +140,8 @@ def school_with_defaults(school: School, policy: EffectivePolicy) -> School:
     recorded = {
         k: v
         for k, v in school.settings.items()
+        # A blank cell in school.csv means "not recorded", so the declared default applies to it as
+        # to a setting the file does not mention.
         if k not in policy.settings or not policy.settings[k].unrecorded(v)
     }
     missing = {name: s.default for name, s in policy.settings.items() if name not in recorded}
@@ -267,6 +271,9 @@ def action_warnings(pupils: Iterable[Any], policy: EffectivePolicy) -> list[Prob
                 and action not in policy.actions
                 and "action" in _fields(event.type, policy)
             ):
+                # A warning, not an error: the event may record an action of another policy run
+                # on the same history, and simply completes nothing here. One warning per (type,
+                # action) with a count, as a misspelling repeats over many events.
                 first.setdefault((event.type, action), event.location)
                 counts[(event.type, action)] += 1
     return [_action_warning(key, first[key], counts[key], policy) for key in sorted(counts)]
@@ -339,6 +346,7 @@ def _register_warnings(history: History, as_of: dt.date) -> list[Problem]:
     slots = [p.register.slots for p in history.pupils if len(p.register)]
     if not slots:
         return []
+    # Slots are sorted per register, so each pupil's first and last marks are its ends.
     first, last = day_of_slot(min(s[0] for s in slots)), day_of_slot(max(s[-1] for s in slots))
     where = Location(
         next(

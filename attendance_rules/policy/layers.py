@@ -93,6 +93,8 @@ class EffectivePolicy:
         """One SHA-256 over every file of the chain, root first."""
         h = hashlib.sha256()
         for policy in self.chain:
+            # NUL-separated (no id or digest holds a NUL), so two different chains never feed the
+            # hash the same bytes.
             h.update(policy.id.encode() + b"\0" + policy.digest.encode() + b"\0")
         return "sha256:" + h.hexdigest()
 
@@ -116,6 +118,8 @@ class EffectivePolicy:
         origin = self.origin("rule", rule.id)
         todo = [origin]
         while todo:
+            # Breadth first through what each origin replaced: the origin of this very rule may be a
+            # parent's, kept in force until its replacement starts (`_Merge.keep_until_replaced`).
             candidate = todo.pop(0)
             if candidate.policy == rule.policy:
                 return candidate
@@ -135,6 +139,8 @@ class PolicyLoader:
         path = Path(ref)
         if path.suffix in (".yaml", ".yml") and path.is_file():
             return path
+        # A parent beside its child comes first, so a local copy of `england.yaml` shadows the
+        # bundled one for that chain only; the bundled policies come last, as a fallback.
         dirs = ([near] if near else []) + self.search_dirs + [bundled_policy_dir()]
         for directory in dirs:
             for suffix in (".yaml", ".yml"):
@@ -167,6 +173,7 @@ class PolicyLoader:
         while chain[-1].extends:
             child = chain[-1]
             where = child.document.where(("extends",))
+            # Compared by id, not by path: a loop through two copies of one policy is still a loop.
             if any(p.id == child.extends for p in chain):
                 names = " → ".join(p.id for p in chain) + f" → {child.extends}"
                 raise PolicyError([Problem(f"extends chain loops: {names}", where)])
@@ -212,6 +219,8 @@ class _Merge:
     ) -> None:
         key = f"{kind}:{name}"
         if key in self.origins:
+            # A silent redefinition would let a school change a national rule with no trace, so a
+            # clash is an error, and a replacement needs a `replaces:` reason its origin keeps.
             hint = {
                 "parameter": "put it under override_parameters",
                 "flag": "remove the duplicate",
@@ -257,6 +266,9 @@ class _Merge:
         start = self.starts.get(new.policy)
         if start is None or (old.effective_from and old.effective_from >= start):
             return
+        # Replacing a rule takes effect from the replacing policy's start, not retroactively: a
+        # replay of earlier dates keeps deciding by the parent's rule, which the parent's file says
+        # was in force.
         end = start - dt.timedelta(days=1)
         self.superseded.append(attrs.evolve(old, effective_to=min(old.effective_to or end, end)))
 
@@ -264,6 +276,8 @@ class _Merge:
         pid = policy.id
         self.starts[pid] = policy.effective_from
         for name, source in policy.sources.items():
+            # The first (most general) definition of a source wins: a citation means the same
+            # document whichever layer cites it.
             self.sources.setdefault(name, source)
         for name, text in policy.flags.items():
             self.add_new(
@@ -331,6 +345,8 @@ class _Merge:
         if not param.unit:  # read without a unit: its values are checked against the parent's
             self.problems.extend(parameter_value_problems(attrs.evolve(param, unit=old.unit)))
         self.problems.extend(bound_problems(old, param, self.origins[key]))
+        # The parent's bounds stay with the parameter: a child cannot loosen a bound by overriding
+        # the value and its bounds in one go, and a grandchild is still held to them.
         self.parameters[param.name] = attrs.evolve(
             param, unit=old.unit, bounds=old.bounds or param.bounds
         )
@@ -361,6 +377,8 @@ def bound_problems(old: Parameter, new: Parameter, origin: Origin) -> list[Probl
     check, wording = test
     problems = []
     for dated in new.values:
+        # Each dated value against the parent's value on the same date, since a parent's threshold
+        # may itself change over time.
         previous = old.value_on(dated.start) if dated.start else old.values[0].value
         if (
             previous is None
@@ -400,6 +418,8 @@ def resolve(chain: Sequence[PolicyFile]) -> EffectivePolicy:
         merge.fold(policy)
     if merge.problems:
         raise PolicyError(merge.problems)
+    # Superseded rules first: each ends the day before its replacement starts, so the two never both
+    # hold; a disabled id switches off the old version with the new.
     rules = tuple(
         r for r in (*merge.superseded, *merge.rules.values()) if r.id not in merge.disabled
     )

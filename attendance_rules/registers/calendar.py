@@ -65,12 +65,15 @@ def check_date(day: dt.date) -> str:
 def academic_year_start(day: dt.date) -> dt.date:
     """1 September of the academic year containing ``day`` (1 January of year 1 at the
     start of the calendar, which has no earlier September)."""
+    # September to August whatever the term dates (module docstring), so a day in the summer
+    # holiday still belongs to the year that just ended.
     year = day.year if day.month >= 9 else day.year - 1
     return dt.date(year, 9, 1) if year >= 1 else dt.date.min
 
 
 def monday_of(ordinal: int) -> int:
     """The ordinal of the Monday of the week containing day ``ordinal``."""
+    # Ordinal 1 (1 January of year 1) was a Monday, so (ordinal - 1) % 7 is the days since Monday.
     return ordinal - (ordinal - 1) % 7
 
 
@@ -92,6 +95,9 @@ class Calendar:
     def term_start(self, as_of: dt.date, school_days: Sequence[int]) -> dt.date:
         """First day of the term containing ``as_of`` (or of the last term before it)."""
         if self.terms:
+            # The last term started by `as_of`, even when `as_of` falls in the holiday after it:
+            # "this term" then means the term just ended, not an empty window. Before the first
+            # term, the first term's start makes the window empty (it starts after `as_of`).
             started = [t for t in self.terms if t.start <= as_of]
             return started[-1].start if started else self.terms[0].start
         return _inferred_term_start(as_of, school_days)
@@ -106,8 +112,11 @@ class Calendar:
 def _inferred_term_start(as_of: dt.date, school_days: Sequence[int]) -> dt.date:
     """Walk back from ``as_of`` over the school days to the first gap of TERM_GAP_DAYS."""
     i = bisect_right(school_days, as_of.toordinal()) - 1
+    # No school day yet: the term starts today, so "this term" holds no marks rather than failing.
     if i < 0:
         return as_of
+    # The gap is the days strictly between two school days: 2 over a weekend, up to 4 over a bank
+    # holiday weekend, 9 over a one-week half term; TERM_GAP_DAYS = 7 falls between the last two.
     while i > 0 and school_days[i] - school_days[i - 1] - 1 < TERM_GAP_DAYS:
         i -= 1
     return dt.date.fromordinal(school_days[i])
@@ -134,6 +143,9 @@ def school_days_in(school_days: Sequence[int], start: dt.date, end: dt.date) -> 
 def count_school_days(day: dt.date, end: dt.date, school_days: Sequence[int]) -> int:
     """How many of ``school_days`` (day ordinals, sorted) fall after ``day``, up to and including
     ``end``."""
+    # Both bisect_right: `day` itself is not counted (the day of an event is day 0 of "time
+    # since") and `end` is. max(0, ...) makes an end before the start count nothing rather than
+    # negative.
     return max(
         0, bisect_right(school_days, end.toordinal()) - bisect_right(school_days, day.toordinal())
     )
@@ -149,9 +161,13 @@ def nth_school_day_after(
     """
     if n < 1:
         return day
+    # Index of the n-th known school day strictly after `day`; it only counts if it is on or before
+    # `as_of`, since a mark after the as-of date is one the evaluation must not have seen.
     i = bisect_right(school_days, day.toordinal()) + n - 1
     if i < len(school_days) and school_days[i] <= as_of.toordinal():
         return dt.date.fromordinal(school_days[i])
+    # Short of known days: the school days up to `as_of` are used up and the rest are weekdays after
+    # it (or after `day`, when `day` itself is past `as_of`).
     left = n - (count_school_days(day, as_of, school_days) if day < as_of else 0)
     return _nth_weekday_after(max(day, as_of), left)
 
@@ -164,6 +180,8 @@ def add_weekdays(day: dt.date, n: int) -> dt.date:
 
 def _nth_weekday_after(day: dt.date, n: int) -> dt.date:
     """The ``n``-th weekday (n >= 1) after ``day``: every 7 days hold 5 weekdays (clamped)."""
+    # Any 7 consecutive days hold exactly 5 weekdays, so whole weeks are jumped in one step and at
+    # most 5 weekdays are walked: constant time even for the ten-year sanity bound.
     weeks, rest = divmod(n - 1, 5)
     if weeks > dt.date.max.toordinal() // 7:  # beyond any date: timedelta itself would overflow
         return dt.date.max
@@ -214,6 +232,7 @@ def read_terms(rows: Iterable[tuple[Mapping[str, object], Location]]) -> Calenda
         terms.append(term)
     if problems:
         raise InputError(problems)
+    # Sorted because `term_start` takes the last term started by a date: rows may come in any order.
     return Calendar(tuple(sorted(terms, key=lambda t: t.start)))
 
 

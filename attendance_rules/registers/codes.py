@@ -36,6 +36,9 @@ __all__ = [
 ]
 
 
+# A str enum so a category reads and compares as its text in the YAML table and in JSON outputs.
+# Approved educational activity is its own category, not "present": DfE counts it as attendance but
+# not as presence, and some measures count the two apart.
 class Category(str, enum.Enum):
     """How a register code counts towards attendance."""
 
@@ -144,6 +147,8 @@ class CodeBook:
         self.by_id: tuple[RegisterCode, ...] = tuple(
             sorted((c for t in self.tables for c in t.entries()), key=lambda c: c.id)
         )
+        # Ids are stored one byte per session and 0 is kept free, so 255 entries across every table,
+        # period and withdrawn code is the most the compact register can hold.
         if len(self.by_id) > 255:
             raise ValueError("more than 255 register codes cannot be stored one byte each")
         self._ids: dict[str, tuple[int, ...]] = {}
@@ -207,6 +212,8 @@ class CodeBook:
         table = self.table_for(day)
         if table is None:
             return None
+        # Keyed by period rather than by day: a reader asks once per distinct date, and the ~200
+        # school days of a year fall into a handful of periods, so the maps are built a few times.
         key = (table.id, bisect_right(self._breaks, day), withdrawn)
         found = self._maps.get(key)
         if found is None:
@@ -308,6 +315,9 @@ def _load_table(entry: Mapping, next_id: int) -> tuple[CodeTable, int]:
         for period in (
             info if isinstance(info, list) else [info]
         ):  # a list: its periods, oldest first
+            # A code whose meaning changed within one table (the same letter, new category from a
+            # date) gets a new id per period: the id alone must give the category, so counting needs
+            # no dates.
             if code in codes:
                 earlier.append(codes[code])
             codes[code] = _entry(next_id, code, period, entry["id"])
@@ -335,6 +345,8 @@ def _load_tables(raw: dict) -> list[CodeTable]:
     return tables
 
 
+# Cached: one bundled book per process, shared by every register read, which is what lets
+# scale/parallel.py send it by reference (`is default_codebook()`) instead of with each pupil.
 @lru_cache(maxsize=1)
 def default_codebook() -> CodeBook:
     """The bundled 2006 and 2024 tables (loaded once; its maps are filled on first use)."""

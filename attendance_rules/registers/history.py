@@ -92,6 +92,8 @@ EVENT_FIELDS: Mapping[str, Mapping[str, FieldSpec]] = MappingProxyType(
 
 def slot_of(day: dt.date, session: str) -> int:
     """The compact number of a session: two per day, AM even, PM odd."""
+    # Two numbers per day, AM first, so sorting slots sorts marks by date then session, and the
+    # marks of the days start..end are exactly the slots 2*start .. 2*end+1: one bisect each side.
     return day.toordinal() * 2 + (session == "PM")
 
 
@@ -171,6 +173,7 @@ class Register:
 
     def marks(self) -> Iterator[Mark]:
         """Every mark as a ``Mark`` object, in session order (for display and tests)."""
+        # Code ids start at 1 (a zero byte is never a code), hence the `- 1` into `by_id`.
         by_id = self.codebook.by_id
         for i, (slot, code) in enumerate(zip(self.slots, self.codes)):
             yield Mark(
@@ -182,6 +185,9 @@ class Register:
 
     def span(self, start: dt.date, end: dt.date) -> tuple[int, int]:
         """Index range [lo, hi) of the marks dated from ``start`` to ``end`` inclusive."""
+        # Binary search rather than a scan: windows are asked for many times per pupil and day
+        # (every rule, every replayed day), and the slots are sorted by construction (readers sort
+        # them).
         lo = bisect_left(self.slots, start.toordinal() * 2)
         hi = bisect_right(self.slots, end.toordinal() * 2 + 1)
         return lo, hi
@@ -201,12 +207,18 @@ class Register:
         if column is _UNBUILT:
             book = self.codebook
             if k < len(CATEGORIES):
+                # Two `bytes.translate` passes (code id -> category index -> 1 or 0) keep the whole
+                # column in C; `accumulate(initial=0)` then gives counts[i] = marks before i, so
+                # [lo, hi) is counts[hi] - counts[lo].
                 marks = self.codes.translate(book.category_table()).translate(_indicator(k))
             else:
                 marks = self.codes.translate(book.indicator_table(LATE_CODES[k - len(CATEGORIES)]))
             # Two bytes a count while a register has under 65,536 sessions.
             typecode = "H" if len(self.codes) < 65_536 else "I"
             column = self._prefix[k] = (
+                # Most pupils have no mark at all in several categories (approved activity, late
+                # after close): storing None for those saves a column of ~380 counts per pupil
+                # across a whole authority.
                 array(typecode, accumulate(marks, initial=0)) if 1 in marks else None
             )
         return column
@@ -225,6 +237,8 @@ class Register:
 
     def count_codes(self, ids: Iterable[int], lo: int, hi: int) -> int:
         """Marks whose code id is in ``ids`` among indices [lo, hi)."""
+        # Counts by code are asked for rarely (`code_sessions`, a policy's own code list), so no
+        # prefix column: bytes.count over the window is a C scan and nothing is kept per pupil.
         window = self.codes[lo:hi]
         return sum(window.count(i) for i in ids)
 
@@ -297,6 +311,9 @@ class Pupil:
     id: str
     register: Register = attrs.field(eq=True, repr=False)
     flags: frozenset[str] = attrs.field(factory=frozenset, converter=frozen_names)
+    # Sorted once here so every reader may take `events[-1]` as the latest and stop scanning
+    # back at the first event too old; the key includes the details so the order never depends
+    # on input order.
     events: tuple[Event, ...] = attrs.field(
         factory=tuple, converter=lambda es: tuple(sorted(es, key=_event_key))
     )
@@ -330,6 +347,7 @@ def select_events(
 
 
 def _event_key(event: Event) -> tuple:
+    # str() because details mix types (dates, booleans, text) that do not compare with each other.
     return (event.date, event.type, sorted((k, str(v)) for k, v in event.details.items()))
 
 

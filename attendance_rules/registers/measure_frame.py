@@ -78,10 +78,16 @@ class MeasureFrame:
         self, name: str, window: Window | None, codes: tuple[str, ...]
     ) -> Pair | None:
         kind = MEASURES[name].kind
+        # A run walks days one by one and a trend needs a second window, so neither has a
+        # prefix-count shortcut; policies read them rarely enough that building the `Measure` is
+        # fine.
         if kind in ("run", "trend"):  # rare: computed the long way
             return as_pair(self.measure(name, window, codes).value)
         span = self._span(window or _ACADEMIC_YEAR)
         if span is None:
+            # An empty window (no event to count since) gives no rate but a zero count, as
+            # `window_measure` does: a rate of nothing is undefined, while "no sessions" is a true
+            # 0.
             return None if kind == "rate" else (0, 1)
         return _pair_from_register(self.pupil.register, name, span[0], span[1], codes)
 
@@ -148,10 +154,12 @@ def _pair_from_register(
     it)."""
     if name in _SUMS:
         total = sum(reg.count(c, lo, hi) for c in _SUMS[name])
+        # Two sessions make a day: a half-day absence is 1/2 day, kept exact as the pair (n, 2).
         return (total, 2) if name in ("days_absent", "unauthorised_days") else (total, 1)
     if name in _RATE_PARTS:
         part = sum(reg.count(c, lo, hi) for c in _RATE_PARTS[name])
         possible = sum(reg.count(c, lo, hi) for c in _ALL)
+        # No possible sessions: undefined, not zero (the same rule as `measures._value`).
         return (part, possible) if possible else None
     if name == "code_sessions":
         return (

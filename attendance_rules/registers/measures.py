@@ -138,14 +138,20 @@ class Window:
         if self.kind == "academic_year":
             return academic_year_start(as_of), as_of
         if self.kind == "term":
+            # The term's start depends on the pupil's own school days when no calendar file is given
+            # (a break of a week or more starts a term: ARCHITECTURE.md, "Readings we took").
             return calendar.term_start(as_of, pupil.register.days), as_of
         if self.kind == "calendar_weeks":
+            # Inclusive at both ends: N calendar weeks are 7N days ending on (and including) the
+            # as-of date.
             return as_of - dt.timedelta(days=7 * self.n - 1), as_of
         if self.kind == "school_weeks":
             return _school_weeks_start(pupil, as_of, self.n), as_of
         if self.kind == "all":
             return dt.date.min, as_of
         events = pupil.events_of(self.event, until=as_of)
+        # No such event yet: the window is empty (None), not the whole year, so `since latest
+        # review_held` counts nothing before the first review.
         return (events[-1].date, as_of) if events else None
 
 
@@ -155,6 +161,8 @@ def _school_weeks_start(pupil: Pupil, as_of: dt.date, n: int) -> dt.date:
     i = bisect_right(weeks, monday_of(as_of.toordinal()))
     if i == 0:
         return dt.date.fromordinal(monday_of(as_of.toordinal()))
+    # School weeks are the pupil's weeks with a mark, so the window skips holidays: ten school weeks
+    # may span fourteen calendar weeks (england's `pn_unauthorised_10w` counts this way).
     return dt.date.fromordinal(weeks[max(0, i - n)])
 
 
@@ -475,6 +483,8 @@ def _value(name: str, counts: Mapping[str, int]) -> int | Fraction | None:
         return Fraction(counts["absent"], 2)
     if name == "unauthorised_days":
         return Fraction(counts["unauthorised"], 2)
+    # A rate over no possible sessions is undefined (None), not 0% or 100%: no comparison with an
+    # undefined value holds (`rules.values.compare`), so a pupil with no marks meets no threshold.
     if counts["possible"] == 0:
         return None
     key = "attended" if name == "attendance_rate" else "absent"
@@ -490,6 +500,8 @@ def _unexplained_run(pupil: Pupil, as_of: dt.date) -> Measure:
     run = 0
     while i >= 0:
         lo, hi = reg.span(dt.date.fromordinal(days[i]), dt.date.fromordinal(days[i]))
+        # A day counts towards the run only when every session of it is N (no reason yet given): one
+        # attended or explained session makes it a day the school knows about, which ends the run.
         if not all(c in n_ids for c in reg.codes[lo:hi]):
             break
         run, i = run + 1, i - 1
@@ -518,6 +530,8 @@ def _trend(pupil: Pupil, as_of: dt.date, window: Window, calendar: Calendar) -> 
             end=as_of,
             counts={},
         )
+    # The window before is the same window taken as of the day before this one starts, so "last
+    # 6 school weeks" compares with the six school weeks before them, holidays skipped alike.
     before = compute(
         pupil, "attendance_rate", recent.start - dt.timedelta(days=1), window, calendar
     )

@@ -74,6 +74,8 @@ class LoadReport:
     @property
     def reported(self) -> dict[str, int]:
         """Rows refused, per kind (read minus used)."""
+        # Every row read is either used or refused with a located problem (a row whose pupil is
+        # unknown was reported by `pupil_for`), so read minus used is exactly the rows reported.
         return {k: self.read[k] - self.used.get(k, 0) for k in self.read}
 
 
@@ -211,6 +213,8 @@ class Reader:
         about at its row), so readers of text use the first map; the vectorised reader
         uses the second and warns about the rows itself."""
         found = self.days.get(text) if isinstance(text, str) else None
+        # The pattern first: `date.fromisoformat` also takes `20240126` and week dates since Python
+        # 3.11, and a register date must read the same on every Python we support.
         if found is not None or not (isinstance(text, str) and _DATE.fullmatch(text)):
             return found
         try:
@@ -372,6 +376,7 @@ class Reader:
 
     def note_withdrawn(self, entry: RegisterCode, day: dt.date, where: Where, pupil: str) -> None:
         """Note a mark of a withdrawn code that was used (one warning per file and code)."""
+        # One warning per file and code, not per mark: a register kept on old codes has hundreds.
         key = (locate(where).file, entry.id)
         seen = self.withdrawn.get(key)
         if seen is None:
@@ -413,6 +418,8 @@ class Reader:
             first = draft.slots.index(slot)
             by_id = self.codebook.by_id
             code, previous = by_id[code_id - 1].code, by_id[draft.codes[first] - 1].code
+            # The first mark stands and the later one is refused, naming both rows: which of two
+            # conflicting marks is right is for the school to say, not for us to guess.
             kind = "duplicate" if previous == code else "conflicting"
             self.problem(
                 f"{kind} mark for {draft.id} on {day_of_slot(slot)} {SESSIONS[slot & 1]}",
@@ -515,6 +522,8 @@ class Reader:
 
     def history(self, sources: Sequence[str], digest: str) -> History:
         """The history of the rows used, with the warnings said so far."""
+        # Pupils in id order whatever order the files listed them: outputs then depend on the rows,
+        # not on the order a management information system exported them in.
         pupils = tuple(
             finish_pupil(d, self.codebook) for d in sorted(self.pupils.values(), key=lambda d: d.id)
         )

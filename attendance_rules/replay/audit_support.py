@@ -71,6 +71,8 @@ class SupportAudit(Auditor):
         day = event.date
         candidates = sorted({c.action for c in links if self.action_in_force(c.action, day)})
         declared = sorted({c.action for c in links if c.declared})
+        # The event is judged against the history without it: recorded, it may itself make the
+        # action "done" or change a fact, and then nothing would seem to have called for it.
         without = attrs.evolve(
             self.pupil, events=tuple(e for e in self.pupil.events if e is not event)
         )
@@ -95,6 +97,8 @@ class SupportAudit(Auditor):
         before = day - dt.timedelta(
             days=1
         )  # the full history as of the day before has no trace of the event
+        # The day itself, then the day before: a step taken in the morning answers what the register
+        # showed up to the day before, as that day's own marks may be taken after it.
         for evaluation, pupil in ((on_day, without), (self.evaluate(before), self.pupil)):
             if _status(evaluation, candidates, ("recommended", "done")):
                 return "supported"
@@ -102,6 +106,8 @@ class SupportAudit(Auditor):
             if held:
                 self.held_back(event, held, evaluation, pupil)
                 return "held"
+        # Only inferred links (the event type alone matched a `done_by`): too weak to call an event
+        # unsupported, so it is counted as not judged rather than reported.
         if not declared:
             return "unjudged"
         self.unsupported(event, [a for a in declared if a in candidates], declared, on_day, without)
@@ -238,6 +244,9 @@ class SupportAudit(Auditor):
                     continue
                 blocking = self.blocking(rule, ctx)
                 values = blocking + self.explain(blocking, ctx, day, 1)
+                # The closest rule: fewest failing tests on the register itself (facts are only the
+                # way there), then fewest values to explain, then declaration order so the choice is
+                # stable.
                 score = (
                     sum(1 for v in blocking if v.test not in self.ruleset.facts),
                     len(values),

@@ -199,9 +199,13 @@ def _signature_of(
     rolling: bool = False,
 ) -> dict[str, str]:
     sig = {
+        # Sorted and deduplicated: the order in which rules fired is not a change of what is
+        # recommended, and a rule giving the same action twice is one reason.
         "rules": ", ".join(sorted(set(rules))),
         "window": f"{window[0].isoformat()} to {window[1].isoformat()}" if window else "none",
     }
+    # A rolling due date (N school days from today) moves every day by design; reporting it would
+    # bury the real changes under one line per school day.
     if not rolling:
         sig["due"] = due.isoformat() if due else "none"
     for name, text in parameters:
@@ -328,12 +332,17 @@ def _episodes(
         day = today.as_of
         count, first, last = count + 1, first or day, day
         current = today.recommended
+        # A list first: the episodes are closed while walking `open_`, which a dict view forbids.
+        # The end is the first day it was missing, and its reason is that day's (done, held back or
+        # unmet).
         for action in [a for a in open_ if a not in current]:
             done.append(open_.pop(action).freeze(pupil_id, day, today.end_reason(action)))
         for action in current:
             signature = today.signature(action, action in rolling)
             episode = open_.get(action)
             if episode is None:
+                # Reasons are taken only here, on the day an episode starts (on a light day, the
+                # only full evaluation of that day); later days report changes by signature alone.
                 open_[action] = _Episode(today.recommendation(action), day, signature, count == 1)
                 continue
             if signature != episode.signature:
@@ -341,6 +350,7 @@ def _episodes(
                 episode.signature = signature
             episode.last_seen, episode.days = day, episode.days + 1
     done += [episode.freeze(pupil_id, None, "") for episode in open_.values()]
+    # Episodes close in no useful order; sorting by start then action makes the output stable.
     done.sort(key=lambda e: (e.first_seen, e.action))
     return PupilTimeline(
         pupil_id=pupil_id, days_evaluated=count, first_day=first, last_day=last, entries=tuple(done)
@@ -370,6 +380,8 @@ def replay_pupil(
         return build_timeline(
             pupil.id, evaluations_by_day(policy, pupil, start, end, school), rolling
         )
+    # One memo per pupil: what it keeps (atom values, bounds looked ahead) is about this pupil's
+    # register, so sharing it across pupils would reuse decisions that are not theirs.
     memo = ReplayMemo()
     days = (
         _LightDay(policy, pupil, day, school, memo)

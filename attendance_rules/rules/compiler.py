@@ -53,8 +53,12 @@ class CompiledRule:
     condition: Condition
     unless: tuple[CompiledUnless, ...]
     reads: frozenset[str]
+    # Facts read under `not` or in an `unless`: their derivers must sit in an earlier stratum, so
+    # the rule never sees a fact that could still become true later in its own stratum.
     reads_negated: frozenset[str]
     stratum: int
+    # Position in the policy chain's declaration order: the last tie-breaker of the firing order, so
+    # two rules of equal priority fire (and list their reasons) as the policy file reads.
     order: int
     id: str = attrs.field(
         init=False, eq=False
@@ -131,6 +135,8 @@ class _Compile:
         cond = self.condition(rule.when, "when")
         unless = []
         for clause in rule.unless:
+            # An `unless` naming no actions holds back everything the rule recommends (most do, in
+            # policies/); naming an action the rule does not recommend is a typo: reported.
             held = clause.actions or rule.recommend
             for action in clause.actions:
                 if action not in rule.recommend:
@@ -150,6 +156,8 @@ class _Compile:
                 self.problems.append(
                     _unknown("action", action, self.policy.actions, rule.origin, rule.id)
                 )
+        # Keep collecting problems in the other clauses and rules (one run reports every error), but
+        # a rule missing a clause cannot be stratified or fired.
         if cond is None or len(unless) != len(rule.unless):
             return None
         for node in (cond.node, *(u.condition.node for u in unless)):
@@ -158,6 +166,9 @@ class _Compile:
             )
         reads = names_used(cond.node).get("fact", set())
         negated = set(negated_facts(cond.node))
+        # Facts in an `unless` count as negated wholesale: a true `unless` retracts what the rule
+        # would recommend, which is non-monotonic whatever the polarity inside the clause, so those
+        # facts must be final before the rule is decided.
         for u in unless:
             names = names_used(u.condition.node).get("fact", set())
             reads |= names
@@ -219,6 +230,8 @@ def _condition_window_problems(node: Node) -> list[Problem]:
         if isinstance(window, Window):
             out += window_problems(window, where)
         elif isinstance(window, EventWindow):
+            # `window_problems` knows only measure windows; an event window gets the same ten-year
+            # sanity bound, counted in its own unit (years, or calendar days).
             limit = (
                 10 if window.kind == "years" else SANITY_BOUNDS.calendar_days
             )  # ten years either way
@@ -316,10 +329,15 @@ def _stratify(rules: list[CompiledRule]) -> tuple[list[CompiledRule], list[Probl
     for i, rule in enumerate(rules):
         for fact in rule.derives:
             derivers.setdefault(fact, []).append(i)
+    # An edge goes from a reader to each rule deriving a fact it reads, flagged when the read is
+    # negated. Several rules may derive the same fact; the reader depends on all of them.
     edges = {
         i: [(j, fact in r.reads_negated) for fact in r.reads for j in derivers.get(fact, [])]
         for i, r in enumerate(rules)
     }
+    # Rules in one strongly connected component depend on each other, so they must share a stratum
+    # (the fixpoint in forward.py sorts positive cycles out); only a negated edge inside a component
+    # is impossible to honour.
     components = _sccs(len(rules), {i: [j for j, _ in e] for i, e in edges.items()})
     problems = []
     comp_of = {v: c for c, comp in enumerate(components) for v in comp}
@@ -337,6 +355,9 @@ def _stratify(rules: list[CompiledRule]) -> tuple[list[CompiledRule], list[Probl
             )
     stratum = [0] * len(rules)
     for comp in components:  # Tarjan yields components dependencies-first
+        # Longest path over the condensation: a component sits at the stratum of its deepest
+        # dependency, one higher across a negated edge. Positive dependencies stay in the same
+        # stratum on purpose: fewer strata means fewer passes, and the fixpoint handles them.
         level = max(
             (
                 stratum[j] + (1 if neg else 0)
@@ -351,6 +372,9 @@ def _stratify(rules: list[CompiledRule]) -> tuple[list[CompiledRule], list[Probl
     return [attrs.evolve(r, stratum=stratum[i]) for i, r in enumerate(rules)], problems
 
 
+# Iterative rather than recursive: a long chain of facts (or a generated policy in the property
+# tests) would otherwise hit Python's recursion limit. Each component is sorted and components come
+# out in completion order, so the result is the same for the same policy.
 def _sccs(n: int, graph: Mapping[int, list[int]]) -> list[list[int]]:
     """Tarjan's strongly connected components, iterative, dependencies first."""
     index, low, on_stack, stack, out, counter = {}, {}, set(), [], [], [0]
@@ -495,11 +519,16 @@ def compile_policy(policy: EffectivePolicy, today: dt.date | None = None) -> Rul
     compiled = [
         c for c in (work.rule(rule, i) for i, rule in enumerate(policy.rules)) if c is not None
     ]
+    # Type and name errors first, and only then stratification: a cycle report about rules that do
+    # not even compile would be noise.
     if work.problems:
         raise CompileError(work.problems)
     stratified, problems = _stratify(compiled)
     if problems:
         raise CompileError(problems)
+    # Higher priority fires first within a stratum, which decides the order of `fired` and of the
+    # reasons a recommendation lists; the stratum always comes first, so priority can never let a
+    # rule see an unfinished negated fact.
     ordered = sorted(stratified, key=lambda r: (r.stratum, -r.rule.priority, r.order))
     warnings = tuple(_warnings(policy, ordered, today))
     return RuleSet(

@@ -81,6 +81,10 @@ def measure_keys(node: Node) -> tuple[tuple, ...]:
 
 # --- evaluation entry point ----------------------------------------------------------
 
+# Keyed by id(): nodes are frozen and compare by value, so hashing a tree walks all of it on every
+# lookup, and equal trees at different places must keep their own locations. Module-wide so that the
+# engine, why-not and replays share one compilation; cleared when full, to bound a long process that
+# compiles many policies (a test run, a long-lived service).
 _CACHE: dict[int, tuple[Node, Fn]] = {}
 _CACHE_LIMIT = 50_000
 
@@ -109,6 +113,8 @@ def evaluate(node: Node, ctx: Any, trace: bool = True) -> Outcome:
     stop at the first operand that decides; the logic is the same.
     """
     fn = compile_node(node)
+    # The closures read measures as integer pairs (`measure_pair`); any other `runtime.Context` (a
+    # test's, a caller's own) is adapted once here rather than every closure testing which it got.
     ctx = ctx if hasattr(ctx, "measure_pair") else ProtocolContext(ctx)
     if not trace:
         return Outcome(value=fn(ctx, None))
@@ -142,6 +148,8 @@ def _truth(node: Node, in_atom: bool = False) -> Fn:
     query, ``any … and …`` of those) notes its value in ``ctx.log`` when one is kept, so a
     replay can tell that nothing a day's decisions read has changed since the day before.
     """
+    # Only the largest atom is logged: its parts are decided inside it, and a replay compares what
+    # the day's decisions read, which is the atom's truth and nothing finer.
     if not in_atom and _is_atom(node):
         return _logged(_truth(node, True), node)
     if isinstance(node, And):
@@ -185,6 +193,8 @@ def is_constant(node: Node) -> bool:
 
 
 def _is_atom(node: Node) -> bool:
+    # Constants never change within a replay, so logging them would only cost; a sub-condition
+    # reading a fact is no atom because the fact comes from other rules, whose own atoms are logged.
     return not is_constant(node) and not _reads_fact(node)
 
 
@@ -195,6 +205,8 @@ def replay_safe(node: Node) -> bool:
         return True
     if isinstance(node, (And, Or, Not)):
         return all(replay_safe(child) for child in node.children())
+    # A comparison mixing a fact with something else would read a value no atom logs, so the rule is
+    # not replay safe and a replay decides its days afresh.
     leaves = (n for n in walk(node) if not n.children())
     return all(is_constant(n) or (isinstance(n, NameRef) and n.kind == "fact") for n in leaves)
 
@@ -204,6 +216,8 @@ def _logged(fn: Fn, node: Node) -> Fn:
 
     def atom(ctx: Any, sink: Trace | None) -> bool:
         value = fn(ctx, sink)
+        # Untraced only: a traced evaluation explains a day already decided and must not add to the
+        # log a replay compares.
         if sink is None and ctx.log is not None:
             ctx.log.append((atom, value))
         return value
@@ -231,6 +245,8 @@ def _yes_no_truth(node: NameRef) -> Fn:
     value, text, name = _value(node), str(node), node.name
 
     def flag(ctx: Any, sink: Trace | None) -> bool:
+        # Deciding: one lookup, no text built. Traced: the value is described for the
+        # explanation.
         if sink is None:
             return bool(ctx.flag(name))
         return _record_is(sink, node, text, value(ctx, sink))
@@ -330,6 +346,9 @@ def _measure_compare(
 
     def compare(ctx: Any, sink: Trace | None) -> bool:
         if sink is None:
+            # Deciding reads only the integer pair; traced, the full values are read for the text,
+            # but the truth still comes from `holds_numeric`, so the decision and its explanation
+            # cannot differ.
             return holds_numeric(op, ctx.measure_pair(key), other(ctx, None), ctx.as_of)
         left = (other if flipped else measure)(ctx, sink)
         left_text = sink.text
@@ -363,6 +382,7 @@ def _in_check(node: InCheck) -> Fn:
 
     def in_check(ctx: Any, sink: Trace | None) -> bool:
         value = item(ctx, sink)
+        # A missing value (no such event yet) is in no list, as it meets no comparison.
         holds = value is not None and any(compare("==", value, option) for option in options)
         if sink is not None:
             _record(sink, node, text, "in", (value, options), (sink.text, listed), holds)
@@ -395,6 +415,8 @@ def _arith_result(
     if school_days:
         if not isinstance(left, dt.date) or not isinstance(right, Fraction):
             return None
+        # `// 1` only turns the exact Fraction into an int: a fractional number of school days is
+        # refused before (a literal by the checker, a parameter by policy.values).
         return nth_school_day_after(left, int(right // 1), ctx.pupil.register.days, ctx.as_of)
     if isinstance(right, Fraction):
         right = Duration(right)
@@ -410,5 +432,6 @@ _BUILDERS: dict[type, Callable[[Any], Fn]] = {
     Arith: _arith,
     And: lambda node: _and([_truth(item) for item in node.items]),
     Or: lambda node: _or([_truth(item) for item in node.items]),
+    # Through `_truth`, so a `not` over an atom is logged like any other atom.
     Not: lambda node: _truth(node),
 }

@@ -43,6 +43,9 @@ from .values import join_options
 __all__ = ["MAX_DEPTH", "MAX_LENGTH", "MAX_WINDOW", "parse"]
 
 
+# The limits below bound the work a hostile or generated policy can ask of the parser and of
+# Python's recursion (each level of nesting is a few Python frames here, then again in the type
+# checker and the compiled closures), well beyond any condition a policy needs.
 MAX_LENGTH = 2000  # characters in one condition
 MAX_DEPTH = 50  # nested parentheses, 'not' and '+'/'-' terms together
 MAX_WINDOW = 10000  # largest N in 'last N ...'
@@ -95,6 +98,9 @@ class _Parser:
             self.pos += 1
             return self.tokens[self.pos - 1]
         if note:
+            # What was tried is remembered per position: an error then lists everything acceptable
+            # at the token that failed (`'and', 'or' or a comparison operator`), not only the last
+            # alternative.
             if self.tried_at != self.pos:
                 self.tried_at, self.tried = self.pos, []
             if note not in self.tried:
@@ -158,6 +164,8 @@ class _Parser:
 
     def chain(self, word: str, cls: type, part: Callable[[], Node]) -> Node:
         """``part (word part)*`` as one ``cls`` node (or the single part)."""
+        # One flat node for `a and b and c`, not a nested pair per `and`: explanations and why-not
+        # list the conjuncts side by side, and the depth limit is not spent on a long list.
         items, first = [part()], None
         while (token := self.accept(word, note=f"'{word}'")) is not None:
             first = first or token
@@ -206,6 +214,8 @@ class _Parser:
                 left=node,
                 right=self.parse_atom(),
             )
+        # Reset, not decremented per operator: a long flat sum (`a + b + c …`) nests one level
+        # deeper per term in the tree, but once parsed it leaves the depth as it found it.
         self.depth = depth
         return node
 
@@ -258,6 +268,8 @@ class _Parser:
             return self.fail("a literal: quoted text, a number, true, false or a date")
         self.pos += 1
         if self.accept("%"):
+            # A percentage is kept as a fraction of one (`10%` is 1/10), the form rates take
+            # everywhere.
             return Literal(token.location, token.value / 100, "percent")
         return Literal(token.location, token.value, self.unit())
 

@@ -77,6 +77,8 @@ def _name(node: NameRef) -> Fn:
     if kind == "parameter":
         return _parameter(node)
 
+    # Raised when run, not when built: closures for a tree that skipped the type checker are a
+    # programming error, and the name's own location says which tree it was.
     def unresolved(ctx: Any, sink: Trace | None) -> object:
         raise EvaluationError(
             [
@@ -151,8 +153,11 @@ def _measure(key: tuple, name: str) -> Fn:
     def measure(ctx: Any, sink: Trace | None) -> object:
         if sink is None:
             pair = ctx.measure_pair(key)
+            # A count stays an int so comparisons with ints cross-multiply without building a
+            # Fraction.
             return None if pair is None else (pair[0] if pair[1] == 1 else Fraction(*pair))
         found = ctx.measure_object(key)
+        # Listed once however often the condition reads it: a reason shows each measure one time.
         if found not in sink.measures:
             sink.measures.append(found)
         text = found.describe()
@@ -174,12 +179,15 @@ def _library(node: LibraryMeasure) -> Fn:
 def _matching(node: EventSet, ctx: Any, sink: Trace | None) -> tuple[tuple[Event, ...], str]:
     """The events a query matches and, traced, a note on its window's dates."""
     as_of = ctx.as_of
-    # ``ctx.events`` is cut at the as-of date already; cut again for any context that is not
+    # `PupilContext.events` already stops at the as-of date; a plain `runtime.Context` need not, and
+    # an event after the as-of date must never count (a replay knows the future).
     found = select_events(ctx.events(node.event), until=as_of)
     if node.where is not None:
         found = tuple(e for e in found if node.where.matches(e))
     if node.window is None:
         return found, ""
+    # `last N days/years` depend on the date only; register windows (school weeks, this term) on
+    # the pupil's marks, so the context works them out (once per window, in its MeasureFrame).
     bounds = (
         node.window.bounds(as_of)
         if isinstance(node.window, EventWindow)
@@ -189,6 +197,7 @@ def _matching(node: EventSet, ctx: Any, sink: Trace | None) -> tuple[tuple[Event
         return (), f" (the window {node.window} is empty)" if sink is not None else ""
     start, end = bounds
     if sink is None:
+        # Both ends inclusive, like measure windows: an event on the as-of date counts.
         return select_events(found, since=start, until=end), ""
     span = (
         f"{short_date(start)} to {short_date(end)}"
@@ -236,6 +245,8 @@ def _largest_group(events: Sequence[Event], field: str) -> tuple[int, str]:
     if not sizes:
         return 0, ""
     # deterministic: the largest group, ties broken by the value's text (not recorded first)
+    # `count … per FIELD` asks whether any one value has reached a limit (penalty notices are
+    # limited per parent), so the largest group is the count that matters.
     key, n = min(sizes.items(), key=lambda item: (-item[1], item[0] is not None, str(item[0])))
     return n, f" ({field} {'not recorded' if key is None else show(key)})"
 
@@ -288,6 +299,8 @@ def _time_since(node: TimeSince) -> Fn:
     text = str(node)
 
     def since(event: Any, ctx: Any, sink: Trace | None) -> object:
+        # The duration keeps its start: compared with `2 years` it is measured from the event's date
+        # (`values.compare_at`), since a year has no fixed number of days (29 February).
         elapsed = Duration(Fraction((ctx.as_of - event.date).days), "days", since=event.date)
         if sink is not None:
             sink.text = f"{text} = {elapsed} (since {short_date(event.date)})"
@@ -300,6 +313,8 @@ def _school_days_since(node: SchoolDaysSince) -> Fn:
     text = str(node)
 
     def since(event: Any, ctx: Any, sink: Trace | None) -> object:
+        # The event's own day is not counted and the as-of date is: a leave request made today is 0
+        # school days ago (`calendar.count_school_days`).
         count = Fraction(count_school_days(event.date, ctx.as_of, ctx.pupil.register.days))
         if sink is not None:
             after = short_date(event.date)

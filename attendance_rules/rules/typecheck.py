@@ -46,6 +46,8 @@ from .values import DURATION_UNITS, join_options, quote
 __all__ = ["Scope", "Type", "TypeKind", "check", "resolve"]
 
 
+# Percent is never generic: `attendance_rate < 90` could mean 90% or 0.9, so a rate must be compared
+# with a value written with % (or a percent parameter).
 _GENERIC_UNITS = ("", "count")  # a bare number or a count matches any count-like unit
 _MEASURE_WINDOW_HELP = (
     "academic year, this term, last N school weeks, last N calendar weeks or since latest EVENT"
@@ -149,6 +151,8 @@ def _as_duration(kind: Type) -> bool:
 def _comparable(left: Type, right: Type, op: str) -> bool:
     """Whether ``left OP right`` is well typed."""
     ordering = op not in ("==", "!=")
+    # Sessions against days is refused, not converted: a day is two sessions, and a silent
+    # conversion would halve or double a threshold taken from the guidance.
     if left.kind == right.kind == "number":
         generic = left.unit in _GENERIC_UNITS or right.unit in _GENERIC_UNITS
         return left.unit == right.unit or (generic and "percent" not in (left.unit, right.unit))
@@ -156,6 +160,8 @@ def _comparable(left: Type, right: Type, op: str) -> bool:
         return _as_duration(left) and _as_duration(right)
     if ordering:
         return left.kind == right.kind == "date"
+    # The scope knows setting names, not their types (yes/no or text), so a setting may be
+    # compared with either; compiler._setting_problems refuses number settings.
     if "setting" in (left.unit, right.unit):
         return {left.kind, right.kind} <= {"bool", "text"}
     return left.kind == right.kind
@@ -199,6 +205,8 @@ class _Checker:
         return getattr(self, "visit_" + type(node).__name__)(node)
 
     def visit_Literal(self, node: Literal) -> tuple[Node, Type]:
+        # Years are added as calendar years (the same day N years on), which has no meaning for a
+        # fraction of a year: weeks or days say it exactly.
         if (
             node.unit == "years"
             and isinstance(node.value, Fraction)
@@ -275,6 +283,7 @@ class _Checker:
         name, spec = node.name, MEASURES.get(node.name)
         if spec is None:
             return self.not_a_library_measure(node)
+        # code_sessions counts the codes a named measure lists; written bare it would count nothing.
         if name == "code_sessions":
             raise error_at(
                 "code_sessions needs a list of codes, so it can only be used as a named measure",
@@ -284,6 +293,8 @@ class _Checker:
                 example="pn_sessions: {measure: code_sessions, codes: [G, N, O, U], "
                 "window: last 10 school weeks}",
             )
+        # A run always counts back from the as-of date until it breaks, so a window would be
+        # ignored.
         if spec.kind == "run" and node.window is not None:
             raise error_at(
                 f"{name} takes no window",
@@ -300,6 +311,8 @@ class _Checker:
                 expected=f"{name} over WINDOW, where WINDOW is {_MEASURE_WINDOW_HELP}",
                 example=f"{name} over academic year",
             )
+        # `last N days` and `last N years` are event-query windows; measures count school weeks or
+        # named periods, and a window of days would mix calendar time with a register's sessions.
         if isinstance(node.window, EventWindow):
             raise error_at(
                 "measures cannot use this window",
@@ -429,6 +442,8 @@ class _Checker:
     def in_school_days(node: Node, kind: Type, other: Type) -> tuple[Node, Type]:
         """``time since latest EVENT`` compared with school days counts school days, not calendar
         time."""
+        # Compared with school days, `time since` counts the pupil's school days after the event
+        # (ARCHITECTURE.md, "Readings we took"), not calendar days as it does against a duration.
         if isinstance(node, TimeSince) and other == _SCHOOL_DAYS:
             return SchoolDaysSince(node.location, node.event, node.event_location), _SCHOOL_DAYS
         return node, kind
@@ -454,6 +469,8 @@ class _Checker:
                 expected=expected,
                 example=example,
             )
+        # A literal against enumerated text must be one of its values: a misspelt `"improvd"` would
+        # otherwise never match, and the rule would silently never fire.
         for kind, other in ((ltype, right), (rtype, left)):
             if kind.values and isinstance(other, Literal):
                 self.same_type(kind, other, str(left if other is right else right))
@@ -514,6 +531,8 @@ class _Checker:
 
     def school_days_after(self, node: Arith, left: Node, right: Node) -> Arith:
         """``date + N school days``: only added, and a literal N must be whole."""
+        # Only forwards: school days before a date would need a reading of their own (days before
+        # the first mark, a pupil joining mid-year), and counting forwards is what due dates need.
         if node.op == "-":
             raise error_at(
                 "school days can only be added to a date",

@@ -54,6 +54,8 @@ OPERATORS: Mapping[str, Callable[[Any, Any], bool]] = {
     "==": operator.eq,
     "!=": operator.ne,
 }
+# `10 <= absent` is decided as `absent >= 10`: with the measure always on the left, one
+# cross-multiplying path (`holds_numeric`) serves both ways of writing a comparison.
 MIRRORED: Mapping[str, ComparisonOp] = {
     ">=": "<=",
     "<=": ">=",
@@ -89,6 +91,8 @@ def decimal_text(number: Fraction) -> str:
         rest, twos = rest // 2, twos + 1
     while rest % 5 == 0:
         rest, fives = rest // 5, fives + 1
+    # Only denominators made of 2s and 5s end; anything else (a third) would print forever, so it
+    # falls back to six significant digits. Exact text matters because reasons quote thresholds.
     if rest != 1:
         return f"{float(number):.6g}"
     places = max(twos, fives)
@@ -114,6 +118,8 @@ def add_years(day: dt.date, years: int) -> dt.date:
     year = day.year + years
     if not dt.MINYEAR <= year <= dt.MAXYEAR:
         return dt.date.max if years > 0 else dt.date.min
+    # `replace` would raise for a year without 29 February; 28 February (not 1 March) keeps the
+    # anniversary of a leap-day event inside its month.
     return (
         day.replace(year=year, day=28)
         if (day.month, day.day) == (2, 29)
@@ -132,6 +138,8 @@ class Duration:
 
     amount: Fraction
     unit: str = "days"  # days | weeks | years
+    # Not compared: two durations of equal length are equal wherever they start; `since` only
+    # anchors the comparison of years with days (`compare_at`).
     since: dt.date | None = attrs.field(default=None, eq=False)
 
     def __str__(self) -> str:
@@ -158,6 +166,8 @@ def exact_number(value: object) -> object:
     """Ints and floats as exact Fractions; other values unchanged."""
     if isinstance(value, bool) or not isinstance(value, (int, float)):
         return value
+    # repr, not the float itself: 0.1 from YAML means one tenth, not the binary fraction closest to
+    # it, so a threshold written 0.1 compares exactly.
     return Fraction(value) if isinstance(value, int) else Fraction(repr(value))
 
 

@@ -164,7 +164,11 @@ def dataset_job(
             policy.backend,
         )
     else:
+        # An absolute path, because workers may run in another directory (or on another machine
+        # sharing the file system); a bundled id is sent as it is.
         ref = str(Path(policy).resolve()) if Path(policy).is_file() else str(policy)
+        # Compiled here once and thrown away: a policy error then surfaces before any worker starts,
+        # instead of once per school on the cluster.
         load_policy(ref, calendar=calendar or Calendar(), backend=backend)
     only = frozenset(pupil_ids) if pupil_ids else None
     return PartitionJob(
@@ -183,6 +187,8 @@ def _directory_producer(
     root = root.resolve()
     dirs = school_dirs(root)
     known = read_schools(root / SCHOOLS_FILE)
+    # Schools in id order, and `ordered_results` yields them in that order whatever finishes first,
+    # so the output is the same on one process or a hundred workers.
     tasks = [
         (evaluate_school_dir, str(root), dirs[sid], known.get(sid) or School(sid), job)
         for sid in sorted(dirs)

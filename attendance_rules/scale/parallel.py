@@ -82,6 +82,9 @@ def _register(
 
 def _reduce_register(register: Register) -> tuple:
     """Pickle a register as its compact parts (the bundled code book by reference: None)."""
+    # The bundled code book is loaded once per process anyway, so sending it with every register
+    # would only cost; None makes the worker's `Register` take its own copy. The prefix counts are
+    # not sent either: as large as the register itself, and rebuilt on first use.
     book = None if register.codebook is default_codebook() else register.codebook
     return _register, (
         register.slots.typecode,
@@ -97,6 +100,8 @@ def _reduce_mapping_proxy(mapping: MappingProxyType) -> tuple:
     return _mapping_proxy, (dict(mapping),)
 
 
+# A dispatch table of our own (set on each pickler) rather than copyreg.pickle: registering globally
+# would change how the caller's own pickles of these types behave.
 _DISPATCH = copyreg.dispatch_table.copy()
 _DISPATCH[MappingProxyType] = _reduce_mapping_proxy
 _DISPATCH[Register] = _reduce_register
@@ -106,6 +111,8 @@ def dumps(value: Any) -> bytes:
     """Pickle ``value`` (pupils, evaluations …) for a worker; ``pickle.loads`` reads it back."""
     buffer = io.BytesIO()
     pickler = pickle.Pickler(buffer, protocol=pickle.HIGHEST_PROTOCOL)
+    # Plain pickle refuses `mappingproxy` (events' details, school settings), which results carry
+    # too, so results come back through the same `dumps`.
     pickler.dispatch_table = _DISPATCH
     pickler.dump(value)
     return buffer.getvalue()
@@ -113,6 +120,8 @@ def dumps(value: Any) -> bytes:
 
 # --- workers ----------------------------------------------------------------------------
 
+# A module global because a pool initializer cannot return anything: the state it builds (a compiled
+# policy) must outlive it for every chunk the worker runs.
 _worker: tuple[Callable[[Any, Pupil], Any], Any] | None = None  # (apply, state) in a worker
 
 
@@ -133,6 +142,8 @@ def _sigint_blocked() -> Iterator[None]:
 def _init_worker(task_bytes: bytes) -> None:
     """Worker initializer: ignore Ctrl-C (the parent decides) and build the task's state once."""
     global _worker
+    # Ctrl-C goes to the whole process group: workers ignore it so that only the parent decides,
+    # cancels what is queued and terminates them (a worker dying mid-chunk would break the pool).
     signal.signal(signal.SIGINT, signal.SIG_IGN)
     if hasattr(signal, "pthread_sigmask"):  # started with SIGINT blocked (see _sigint_blocked)
         signal.pthread_sigmask(signal.SIG_UNBLOCK, {signal.SIGINT})
@@ -152,6 +163,8 @@ def _run_chunk(pupils_bytes: bytes) -> bytes:
 
 def chunk_size_for(count: int, jobs: int) -> int:
     """Pupils per chunk: about ``CHUNKS_PER_JOB`` chunks per job, at most ``MAX_CHUNK``."""
+    # `-(-a // b)` is a ceiling division: never zero pupils per chunk, never more chunks than
+    # needed.
     return max(1, min(MAX_CHUNK, -(-count // (jobs * CHUNKS_PER_JOB))))
 
 
@@ -175,6 +188,8 @@ def map_pupils(
     size = chunk_size or chunk_size_for(len(pupils), jobs)
     chunks = [pupils[i : i + size] for i in range(0, len(pupils), size)]
     workers = min(jobs, len(chunks))
+    # One chunk of work is not worth a pool: starting a process and compiling the policy again there
+    # costs more than evaluating the chunk here.
     if workers <= 1:
         yield from _in_process(task, pupils, state)
     else:
@@ -202,6 +217,9 @@ def _in_pool(task: PupilTask, chunks: list[Sequence[Pupil]], workers: int) -> It
                 _sigint_blocked()
             ):  # a submit may start a worker: it must not see Ctrl-C before ignoring it
                 pending.append(pool.submit(_run_chunk, data))
+            # Two chunks per worker keep each busy (one running, one queued) while the parent reads
+            # results in order; more would only hold results in memory waiting for a slow earlier
+            # chunk.
             if len(pending) >= 2 * workers:
                 yield from _results(pending.popleft())
         while pending:
@@ -250,6 +268,7 @@ def _shut_down(pool: ProcessPoolExecutor, pending: deque[Future], finished: bool
         for future in pending:
             future.cancel()
         _terminate_workers(pool)
+    # Waits even after terminating, so the processes are reaped and none is left as a zombie.
     pool.shutdown(wait=True, cancel_futures=True)
 
 

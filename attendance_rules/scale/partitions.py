@@ -131,6 +131,8 @@ def _partition_history(part: _Part, name: str) -> tuple[History, dict[str, int],
     """
     read_arrow = arrow_reader()
     if read_arrow is not None:
+        # The used-row counts are the reader's own, so a dataset's row accounting (read, used,
+        # refused) means the same as `evaluate` on one school's files.
         history, report = read_arrow(
             part.tables.get("marks"),
             pupils=part.tables.get("pupils"),
@@ -168,6 +170,9 @@ def _through_csv(part: _Part) -> tuple[History, dict[str, int], list[Problem]]:
             if table.num_rows == 0:  # nothing to read (a header alone would add nothing)
                 continue
             path = files[kind] = Path(tmp) / f"{kind}.csv"
+            # Round-tripping through CSV is slower but keeps one meaning per column: every check is
+            # the CSV reader's, so a school reads the same whether it comes from Parquet or from its
+            # own files.
             pacsv.write_csv(table, path)
         history, report = read_history(list(files.values()))
         where = {str(path): kind for kind, path in files.items()}
@@ -182,6 +187,8 @@ def _arrow_relocated(problem: Problem, sources: Mapping[str, tuple]) -> Problem:
     if match is None or match.group(1) not in sources:
         return problem
     row = int(match.group(2))
+    # A partition concatenates the rows of several Parquet files in order; walk the per-file row
+    # counts to turn the partition's row number into a file and a row within it.
     for file, count in sources[match.group(1)]:
         if row < count:
             return attrs.evolve(problem, location=Location(file, pointer=f"row {row + 1}"))
@@ -195,6 +202,7 @@ def _relocated(problem: Problem, where: Mapping[str, str], sources: Mapping[str,
     if kind is None:
         return problem
     files = sources.get(kind, ())
+    # A problem on line 1 (row -1) is about the header, i.e. the columns of the first file.
     row = problem.location.line - 2  # line 1 is the header
     if row < 0:
         return attrs.evolve(
@@ -267,6 +275,9 @@ def _evaluate_part(part: _Part, job: PartitionJob, name: str) -> PartitionOutcom
         )
     loaded = time.perf_counter()
     used = {k: used.get(k, 0) for k in KINDS}
+    # Strict (the default): a school with refused rows is not evaluated at all, and the run stops at
+    # the first one (distributed.py); lenient, what was read is evaluated and the problems are
+    # reported beside it.
     if problems and job.strict:
         report = PartitionReport(
             school_id=sid,
@@ -303,6 +314,8 @@ def _evaluate_part(part: _Part, job: PartitionJob, name: str) -> PartitionOutcom
 def _evaluate_pupils(history: History, school: School, job: PartitionJob) -> tuple[str, ...]:
     """Each pupil's ``evaluate --format jsonl`` line, in pupil id order."""
     policy = job_policy(job)
+    # Pupil id order, not input order: partitions are read by many workers, and the merged output
+    # must be the same whatever order the files or rows came in.
     pupils = sorted(history.pupils, key=lambda p: p.id)
     if job.only is not None:
         pupils = [p for p in pupils if p.id in job.only]
