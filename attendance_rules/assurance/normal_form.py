@@ -38,8 +38,9 @@ from ..registers.history import EVENT_FIELDS
 from ..registers.measures import MEASURES
 from ..rules import nodes, values
 from ..rules.compiler import RuleSet
+from ..rules.lexer import ComparisonOp
 from ..rules.normal_form import NormalForm, TooBig, distribute
-from ..rules.values import Duration
+from ..rules.values import MIRRORED, NEGATED, Duration
 
 __all__ = [
     "MAX_DISJUNCTS",
@@ -53,9 +54,6 @@ __all__ = [
 ]
 
 MAX_DISJUNCTS = 256  # alternatives of a condition's normal form analysed at most
-
-_FLIP = {">=": "<=", ">": "<", "<=": ">=", "<": ">", "==": "==", "!=": "!="}
-_NEGATE = {">=": "<", ">": "<=", "<=": ">", "<": ">=", "==": "!=", "!=": "=="}
 
 
 # --- terms and literals ------------------------------------------------------------
@@ -94,7 +92,8 @@ class Lit:
     truth: bool = True
     key: tuple = ()
     term: Term | None = None
-    op: str = ""
+    # a bound's comparison; a set's "in"/"out"; "" for constants and atoms
+    op: ComparisonOp | Literal["in", "out", ""] = ""
     value: Any = None
     maybe_undefined: bool = False
     text: str = ""
@@ -316,7 +315,7 @@ class Analyser:
         if right_fixed:
             term_node, value = node.left, right
         elif left_fixed:
-            op = _FLIP[op]
+            op = MIRRORED[op]
         else:
             return self.atom(node, positive)
         term = self.term(term_node)
@@ -347,7 +346,7 @@ class Analyser:
             kind="num",
             node=node,
             term=term,
-            op=op if positive else _NEGATE[op],
+            op=op if positive else NEGATED[op],
             value=number,
             maybe_undefined=not positive and not term.always_defined,
             text=text,
@@ -423,7 +422,7 @@ def _number(value: Any, term: Term) -> Fraction | None:
     return Fraction(value)
 
 
-def _fold(op: str, left: Any, right: Any) -> bool | None:
+def _fold(op: ComparisonOp, left: Any, right: Any) -> bool | None:
     """``left OP right`` for two constants, as the engine would decide it (None: unknown)."""
     if left is None or right is None:
         return False

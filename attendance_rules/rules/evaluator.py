@@ -25,6 +25,7 @@ from typing import Any, Callable
 from ..exceptions import EvaluationError, Problem
 from ..registers.calendar import nth_school_day_after
 from ..registers.measures import as_pair
+from .lexer import ComparisonOp
 from .nodes import (
     And,
     Arith,
@@ -40,7 +41,7 @@ from .nodes import (
     walk,
 )
 from .reads import READERS, Fn
-from .runtime import Comparison, Outcome, ProtocolContext, Trace
+from .runtime import Comparison, Outcome, ProtocolContext, Trace, TraceOp
 from .values import (
     MIRRORED,
     Duration,
@@ -267,7 +268,7 @@ def _record(
     sink: Trace,
     node: Node,
     text: str,
-    op: str,
+    op: TraceOp,
     sides: tuple[object, object],
     texts: tuple[str, str],
     holds: bool,
@@ -339,7 +340,7 @@ def _compare_node(node: Compare) -> Fn:
 
 
 def _measure_compare(
-    node: Compare, op: str, key: tuple, measure: Fn, other: Fn, flipped: bool
+    node: Compare, op: ComparisonOp, key: tuple, measure: Fn, other: Fn, flipped: bool
 ) -> Fn:
     """``measure OP other`` (``op`` already flipped when the measure is written on the right)."""
     text, written = str(node), node.op

@@ -164,7 +164,7 @@ class LibraryMeasure(Node):
 class Compare(Node):
     """``left OP right`` with OP one of >= > <= < == != (located at the operator)."""
 
-    op: str  # a ComparisonOp (typed so once assurance/normal_form.py computes ops as one)
+    op: ComparisonOp
     left: Node
     right: Node
     level: ClassVar[int] = 4

@@ -9,15 +9,19 @@ gives an ``Outcome``: the value and every ``Comparison`` made, for explanations.
 from __future__ import annotations
 
 import datetime as dt
-from typing import Any, Protocol, Sequence
+from typing import Any, Literal, Protocol, Sequence
 
 import attrs
 
 from ..exceptions import Location
 from ..registers.history import Event, Pupil
 from ..registers.measures import Measure, Pair, Window, as_pair
+from .lexer import ComparisonOp
 
-__all__ = ["Comparison", "Context", "Outcome", "ProtocolContext", "Trace"]
+__all__ = ["Comparison", "Context", "Outcome", "ProtocolContext", "Trace", "TraceOp"]
+
+# what a trace step tested: a comparison, a yes/no value ("is") or membership of a list ("in")
+TraceOp = ComparisonOp | Literal["is", "in"]
 
 
 @attrs.frozen(kw_only=True)
@@ -30,7 +34,7 @@ class Comparison:
 
     location: Location
     text: str
-    op: str
+    op: TraceOp
     left: object
     right: object
     left_text: str

@@ -29,6 +29,7 @@ from typing import Any, Callable
 from ..registers.calendar import academic_year_start
 from ..registers.measures import MEASURES
 from .evaluator import bound_spec, compile_node, is_constant
+from .lexer import ComparisonOp
 from .nodes import (
     And,
     Compare,
@@ -208,7 +209,7 @@ class Lookahead:
                 high = middle
         return low
 
-    def _run_index(self, op: str, threshold: Any, now: bool) -> int:
+    def _run_index(self, op: ComparisonOp, threshold: Any, now: bool) -> int:
         """``unexplained_run OP t``: on a day with no N mark the run is 0, so until the next such
         mark the truth is that of ``0 OP t``."""
         if isinstance(threshold, bool) or not isinstance(threshold, (int, Fraction)):

@@ -20,7 +20,7 @@ import attrs
 from ..exceptions import Location
 from ..registers.history import EVENT_FIELDS, FieldSpec, frozen_names
 from ..registers.measures import MEASURES, Window
-from .lexer import error_at
+from .lexer import ComparisonOp, error_at
 from .nodes import (
     And,
     Arith,
@@ -148,7 +148,7 @@ def _as_duration(kind: Type) -> bool:
     return kind.kind == "duration" or (kind.kind == "number" and kind.unit == "days")
 
 
-def _comparable(left: Type, right: Type, op: str) -> bool:
+def _comparable(left: Type, right: Type, op: ComparisonOp) -> bool:
     """Whether ``left OP right`` is well typed."""
     ordering = op not in ("==", "!=")
     # Sessions against days is refused, not converted: a day is two sessions, and a silent

@@ -26,6 +26,7 @@ from .lexer import NUMBER_RE, ComparisonOp
 __all__ = [
     "DURATION_UNITS",
     "MIRRORED",
+    "NEGATED",
     "OPERATORS",
     "UNIT_TEXT",
     "Duration",
@@ -44,9 +45,9 @@ __all__ = [
 
 
 # The comparison operators of the language, as written (lexer.COMPARE_OPS; a test holds the keys
-# equal), and the operator testing the same with the sides swapped (``a < b`` is ``b > a``). Keyed
-# by str while ``nodes.Compare.op`` is: assurance/normal_form.py still computes ops as str.
-OPERATORS: Mapping[str, Callable[[Any, Any], bool]] = {
+# equal), the operator testing the same with the sides swapped (``a < b`` is ``b > a``) and the
+# one testing the opposite (``not a < b`` is ``a >= b``).
+OPERATORS: Mapping[ComparisonOp, Callable[[Any, Any], bool]] = {
     ">=": operator.ge,
     ">": operator.gt,
     "<=": operator.le,
@@ -56,13 +57,23 @@ OPERATORS: Mapping[str, Callable[[Any, Any], bool]] = {
 }
 # `10 <= absent` is decided as `absent >= 10`: with the measure always on the left, one
 # cross-multiplying path (`holds_numeric`) serves both ways of writing a comparison.
-MIRRORED: Mapping[str, ComparisonOp] = {
+MIRRORED: Mapping[ComparisonOp, ComparisonOp] = {
     ">=": "<=",
     "<=": ">=",
     ">": "<",
     "<": ">",
     "==": "==",
     "!=": "!=",
+}
+# `not absent >= 10` is `absent < 10` only where both sides have values: callers that push `not`
+# inward (static checks, why-not) must still allow for a missing value themselves.
+NEGATED: Mapping[ComparisonOp, ComparisonOp] = {
+    ">=": "<",
+    ">": "<=",
+    "<=": ">",
+    "<": ">=",
+    "==": "!=",
+    "!=": "==",
 }
 UNIT_TEXT = {  # unit -> (singular, plural) as written after a number
     "sessions": ("session", "sessions"),
@@ -211,7 +222,7 @@ def show(value: object, unit: str = "") -> str:
     return str(value)
 
 
-def compare(op: str, left: object, right: object) -> bool:
+def compare(op: ComparisonOp, left: object, right: object) -> bool:
     """``left OP right``; a missing side, or values of different kinds, never satisfy an
     ordering."""
     if left is None or right is None:
@@ -224,7 +235,7 @@ def compare(op: str, left: object, right: object) -> bool:
         return op == "!="
 
 
-def compare_at(op: str, left: object, right: object, anchor: dt.date) -> bool:
+def compare_at(op: ComparisonOp, left: object, right: object, anchor: dt.date) -> bool:
     """``left OP right`` as conditions decide it: a number of days next to a duration is a
     duration, and two durations are compared in days from one date (the start of a ``time
     since`` span, else ``anchor``)."""
@@ -244,7 +255,7 @@ def _coerce(left: object, right: object, anchor: dt.date) -> tuple[object, objec
     return left, right
 
 
-def holds_numeric(op: str, pair: Pair | None, other: object, anchor: dt.date) -> bool:
+def holds_numeric(op: ComparisonOp, pair: Pair | None, other: object, anchor: dt.date) -> bool:
     """A measure (as a pair) OP a value: cross-multiplied when the value is a number."""
     if pair is None or other is None:
         return False
