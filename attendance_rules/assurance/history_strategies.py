@@ -56,6 +56,7 @@ _ANY_CODES = (
     "Z",
     "D",
 )
+# present on time, approved activity, not possible
 _CLEAN_CODES = (
     "/",
     "B",
@@ -66,7 +67,7 @@ _CLEAN_CODES = (
     "X",
     "Z",
     "D",
-)  # present on time, approved activity, not possible
+)
 _WEEKS_BEFORE = 14  # most school weeks of marks before the as-of date
 _OPEN_END_YEARS = 4  # as-of dates run this far past effective_from when a policy has no end
 _FOLLOW_UP_ROUNDS = 3  # earlier evaluations whose recommendations the school may act on
@@ -88,9 +89,8 @@ class HistorySpec:
     follow_up: Mapping[str, DoneBy]  # action id -> the event recording it done
     lengths: tuple[int, ...]  # run lengths (sessions) at and next to the policy's thresholds
     values: Mapping[tuple[str, str], tuple[Any, ...]]  # candidate values of free-text event fields
-    fields: Mapping[
-        str, Mapping[str, Any]
-    ]  # each event type's fields (standard and declared by the chain)
+    # each event type's fields (standard and declared by the chain)
+    fields: Mapping[str, Mapping[str, Any]]
 
 
 def history_spec(ruleset: RuleSet) -> HistorySpec:
@@ -118,9 +118,8 @@ def history_spec(ruleset: RuleSet) -> HistorySpec:
         if done_by is not None:
             for field, value in done_by.wanted(action.id).items():
                 values.setdefault((done_by.event, field), set()).add(value)
-    known = event_fields(
-        policy
-    )  # declared types too: a done_by may name one (e.g. consultation_held)
+    # declared types too: a done_by may name one (e.g. consultation_held)
+    known = event_fields(policy)
     events = tuple(dict.fromkeys([e for e in used_events if e in known] + sorted(known)))
     flags = tuple(sorted(set(STANDARD_FLAGS) | set(policy.flags)))
     for (event, field), found in values.items():
@@ -344,9 +343,8 @@ def _history(
         for field, value in fields.items():
             if value is None:
                 continue
-            if isinstance(value, int) and not isinstance(
-                value, bool
-            ):  # a date field, drawn as days after
+            # a date field, drawn as days after
+            if isinstance(value, int) and not isinstance(value, bool):
                 value = (date + dt.timedelta(days=value)).isoformat()
             row[field] = value
         rows.append(row)

@@ -91,9 +91,8 @@ def check_stage_thresholds(scope: CheckScope) -> None:
                             break
 
 
-_Stage = tuple[
-    str, CompiledRule, dict[str, Bound]
-]  # a stage's fact, a rule deriving it, its bounds
+# a stage's fact, a rule deriving it, its bounds
+_Stage = tuple[str, CompiledRule, dict[str, Bound]]
 
 
 def _stage_pair(

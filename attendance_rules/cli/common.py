@@ -183,9 +183,8 @@ def with_policy_files(policy: Any, fmt: str, out: TextIO, label: str = "policy f
 
     if fmt in ("json", "jsonl"):
         return out
-    chain = getattr(
-        getattr(policy, "ruleset", None), "policy", policy
-    ).chain  # compiled or effective
+    # compiled or effective
+    chain = getattr(getattr(policy, "ruleset", None), "policy", policy).chain
     paths = [display_path(p.file) for p in chain]
     if fmt == "markdown":
         lines = "\n" + f"{label.capitalize()}: " + " → ".join(f"`{p}`" for p in paths) + "\n"

@@ -61,12 +61,10 @@ class PupilContext:
         self._events: dict[str, tuple[Event, ...]] = {}
         self._measures: dict[tuple, Measure] = {}
         self._consulted: dict[tuple, None] = {}
-        self.reasons: dict[
-            str, Reason
-        ] = {}  # the reason of each rule fired, as built when it fired
-        self.log: list | None = (
-            None  # (atom, value) read by decisions, kept for replays (evaluator._logged)
-        )
+        # the reason of each rule fired, as built when it fired
+        self.reasons: dict[str, Reason] = {}
+        # (atom, value) read by decisions, kept for replays (evaluator._logged)
+        self.log: list | None = None
         # The lookups conditions make most often, bound straight to the containers (no Python
         # frame).
         # (they shadow the methods of the same names below, which give a context's interface)

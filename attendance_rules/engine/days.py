@@ -108,9 +108,8 @@ class DayActions:
 
     as_of: dt.date
     recommended: dict[str, LightRecommendation]
-    held_back: dict[
-        str, tuple[str, str]
-    ]  # action -> (rule, reason), of the holding rule first by id
+    # action -> (rule, reason), of the holding rule first by id
+    held_back: dict[str, tuple[str, str]]
     done: dict[str, Event]  # action -> the event that records it done
 
 
@@ -158,9 +157,8 @@ class ReplayMemo:
         self, day: DayPlan, ctx: PupilContext, firings: list, context: Callable[[dt.date], Any]
     ) -> None:
         """Remember a day just decided (``ctx.log`` None: it cannot be reused)."""
-        if (
-            day.epoch is not self.epoch
-        ):  # other parameter values: what was looked ahead no longer holds
+        # other parameter values: what was looked ahead no longer holds
+        if day.epoch is not self.epoch:
             self.bounds = {}
         self.epoch, self.log, self.firings, self.actions = day.epoch, ctx.log, firings, None
         self.until = dt.date.min
@@ -172,9 +170,8 @@ class ReplayMemo:
     def _look_ahead(self, ctx: PupilContext, context: Callable[[dt.date], Any]) -> None:
         """Bound the atoms whose bounds ran out, and the kept firings by the nearest bound."""
         as_of, bounds, ahead = ctx.as_of, self.bounds, None
-        until = steady_until(
-            ctx
-        )  # done actions and held-back ones stand no longer than the events do
+        # done actions and held-back ones stand no longer than the events do
+        until = steady_until(ctx)
         for atom, _ in self.log:  # type: ignore[union-attr]  # called only when the context keeps a log
             bound = bounds.get(atom, dt.date.min)
             if bound < as_of:

@@ -146,9 +146,8 @@ class _Session:
     def __init__(self, seeds: Iterable[str]) -> None:
         self.opened = False
         self.best: dict[int, int] = {}  # rule position -> earliest pass it fires in
-        self.stamps: dict[str, tuple[int, int]] = {
-            f: (0, -1) for f in seeds
-        }  # fact -> (pass, position)
+        # fact -> (pass, position)
+        self.stamps: dict[str, tuple[int, int]] = {f: (0, -1) for f in seeds}
         self.held: dict[int, set[int]] = {}  # rule position -> unless clauses that hold
         self.errors: list[str] = []
 
@@ -399,9 +398,8 @@ class _Stratum:
                     self._assert(fact, session)
             finally:
                 del self.sessions[sid]
-                if (
-                    session.opened
-                ):  # deleting a session in which no action ran crashes durable_rules
+                # deleting a session in which no action ran crashes durable_rules
+                if session.opened:
                     self.ruleset.delete_state(sid)
         if session.errors:
             raise EvaluationError(
@@ -495,9 +493,8 @@ class DurableEngine(Engine):
             if not any(in_force):
                 continue
             for i, rule in enumerate(stratum.rules):
-                if in_force[
-                    i
-                ]:  # as our engine does: every rule in force, in order, all of its condition
+                # as our engine does: every rule in force, in order, all of its condition
+                if in_force[i]:
                     for a in stratum.when_atoms[i]:
                         if a not in when_values:
                             when_values[a] = self._atom(rule, self._when_atoms.atoms[a], ctx)
@@ -559,9 +556,8 @@ class DurableEngine(Engine):
     ) -> set[str]:
         decided = getattr(ctx, "_durable_held", {}).get(rule.id, frozenset())
         expected = {a for k in decided for a in rule.unless[k].actions}
-        held = super()._held(
-            rule, ctx, out
-        )  # builds the Suppressions, with the values, on the real context
+        # builds the Suppressions, with the values, on the real context
+        held = super()._held(rule, ctx, out)
         if held != expected:
             raise EvaluationError(
                 [

@@ -152,9 +152,8 @@ def _evaluations(pupils: Iterable[PupilEvaluation | str]) -> Iterator[PupilEvalu
         yield pupil
 
 
-_EMPTY_TAIL = (
-    "[]\n}\n"  # how Evaluation.dumps() ends when there are no pupils ("pupils" comes last)
-)
+# how Evaluation.dumps() ends when there are no pupils ("pupils" comes last)
+_EMPTY_TAIL = "[]\n}\n"
 
 
 def _write_json(header: Evaluation, pupils: Iterable[PupilEvaluation], out: TextIO) -> None:
@@ -170,9 +169,8 @@ def _write_json(header: Evaluation, pupils: Iterable[PupilEvaluation], out: Text
     opening = "[\n"
     for pupil in pupils:
         text = json.dumps(pupil.to_json(), indent=2, ensure_ascii=False)
-        out.write(
-            opening + "    " + text.replace("\n", "\n    ")
-        )  # strings never hold a raw newline
+        # strings never hold a raw newline
+        out.write(opening + "    " + text.replace("\n", "\n    "))
         opening = ",\n"
     out.write(_EMPTY_TAIL if opening == "[\n" else "\n  ]\n}\n")
 

@@ -167,9 +167,8 @@ class _Build:
             bounds=raw.get("bounds"),
             origin=self.doc.where(path, key=True),
         )
-        if (
-            parameter.unit
-        ):  # an override without a unit is checked once layering gives it the parent's
+        # an override without a unit is checked once layering gives it the parent's
+        if parameter.unit:
             self.problems.extend(parameter_value_problems(parameter))
         return parameter
 

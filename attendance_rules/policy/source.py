@@ -309,9 +309,8 @@ def parse_yaml(text: str, file: str = "<string>") -> Document:
         raise PolicyError(
             [Problem(f"not valid YAML: {err}", Location(file, 1, column=1))]
         ) from None
-    except (
-        RecursionError
-    ):  # PyYAML composes recursively: thousands of nested [ or { exhaust the stack
+    # PyYAML composes recursively: thousands of nested [ or { exhaust the stack
+    except RecursionError:
         raise PolicyError(
             [Problem(f"nesting deeper than {MAX_DEPTH} levels", _too_deep(text, file))]
         ) from None

@@ -86,12 +86,10 @@ class ArrowMarks:
         self.kept = 0  # plain rows kept so far
         self.number: dict[str, int] = {}  # pupil id -> pupil number, in order of first plain row
         self.drafts: list[PupilDraft] = []
-        self.chunks: list[
-            tuple[Any, Any, Any, Any]
-        ] = []  # per batch: (pupil number, slot, code id, is late or None)
-        self.row_map: list[
-            tuple[int, int, Any]
-        ] = []  # per batch: (first kept, first row, kept rows or None)
+        # per batch: (pupil number, slot, code id, is late or None)
+        self.chunks: list[tuple[Any, Any, Any, Any]] = []
+        # per batch: (first kept, first row, kept rows or None)
+        self.row_map: list[tuple[int, int, Any]] = []
         self.late: list[tuple[Any, Any]] = []  # per batch: (kept positions, minutes)
         self.in_order, self.last = True, (-1, -1)
         self.slot_range = [1 << 32, 0]
@@ -241,9 +239,8 @@ class ArrowMarks:
                 for k, pid in enumerate(values)
                 if isinstance(pid, str) and pid and pid not in reader.pupils
             ]
-            if (
-                fresh
-            ):  # entries are numbered in order of first appearance: find each one's first row
+            # entries are numbered in order of first appearance: find each one's first row
+            if fresh:
                 seen = pc.cumulative_max(pupil)
                 first = [0] + [
                     r + 1 for r in pc.indices_nonzero(pc.not_equal(seen[1:], seen[:-1])).to_pylist()

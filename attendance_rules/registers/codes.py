@@ -312,9 +312,8 @@ def _load_table(entry: Mapping, next_id: int) -> tuple[CodeTable, int]:
     codes: dict[str, RegisterCode] = {}
     earlier: list[RegisterCode] = []
     for code, info in entry["codes"].items():
-        for period in (
-            info if isinstance(info, list) else [info]
-        ):  # a list: its periods, oldest first
+        # a list: its periods, oldest first
+        for period in info if isinstance(info, list) else [info]:
             # A code whose meaning changed within one table (the same letter, new category from a
             # date) gets a new id per period: the id alone must give the category, so counting needs
             # no dates.

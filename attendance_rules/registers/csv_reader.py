@@ -262,9 +262,8 @@ def _read_events_csv(reader: Reader, path: Path, engine: str) -> None:
     for row, where in _csv_rows(reader, path, ("pupil_id", "date", "type"), "events"):
         draft = reader.pupil_for(row.pop("pupil_id"), where, create=False)
         fields = csv_details(reader, row.pop("details", ""), where)
-        reader.add_event(
-            draft, {**row, **fields}, where
-        )  # further columns are fields, checked as such
+        # further columns are fields, checked as such
+        reader.add_event(draft, {**row, **fields}, where)
 
 
 _READ_CSV = {"pupils": _read_pupils_csv, "marks": _read_marks_any, "events": _read_events_csv}

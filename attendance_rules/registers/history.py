@@ -371,9 +371,8 @@ class History:
     school: School = School()
     sources: tuple[str, ...] = ()
     digest: str = ""
-    warnings: tuple[Problem, ...] = attrs.field(
-        default=(), eq=False, repr=False
-    )  # what loading it noted
+    # what loading it noted
+    warnings: tuple[Problem, ...] = attrs.field(default=(), eq=False, repr=False)
 
     def pupil(self, pupil_id: str) -> Pupil:
         """The pupil with this id; KeyError naming the id if there is none."""

@@ -144,9 +144,8 @@ def not_utf8(name: str, data: bytes, offset: int, lines: int = 0, before: int = 
     ``lines`` and ``before`` count the lines and bytes of the file before ``data``."""
     line = lines + data.count(b"\n", 0, offset) + 1
     start = data.rfind(b"\n", 0, offset)
-    column = (
-        offset - start if start >= 0 or not before else 0
-    )  # a line begun in an earlier chunk: no column
+    # a line begun in an earlier chunk: no column
+    column = offset - start if start >= 0 or not before else 0
     return Problem(
         "file is not UTF-8 text",
         Location(name, line, column=column),

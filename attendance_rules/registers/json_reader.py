@@ -154,9 +154,8 @@ def read_json_pupil(reader: Reader, item: Any, name: str, pointer: str) -> None:
         )
         flags = []
     year = item.get("year_group")
-    if (
-        isinstance(year, str) and year
-    ):  # JSON has numbers: "7" is a spreadsheet habit the schema refuses
+    # JSON has numbers: "7" is a spreadsheet habit the schema refuses
+    if isinstance(year, str) and year:
         reader.problem(
             "bad year group",
             Location(name, pointer=pointer + "/year_group"),

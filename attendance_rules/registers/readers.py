@@ -48,9 +48,8 @@ _CSV_FILES = (
     "events.parquet",
 )
 ENGINES = ("auto", "stdlib", "pyarrow")
-_LOGGER = (
-    "attendance_rules.registers.readers"  # load_history logs each warning here (see warnings_to)
-)
+# load_history logs each warning here (see warnings_to)
+_LOGGER = "attendance_rules.registers.readers"
 
 
 def _classify(paths: Sequence[str | Path]) -> tuple[list[Path], dict[str, Path], list[Problem]]:

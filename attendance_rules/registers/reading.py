@@ -96,9 +96,8 @@ class Reader:
         self.warnings: list[Problem] = []
         # Event types whose fields are known: the standard ones and any a policy declares.
         self.event_fields: Mapping[str, Mapping[str, Any]] = {**EVENT_FIELDS, **(event_types or {})}
-        self.odd_events: dict[
-            str, list
-        ] = {}  # event type known to no one -> [first location, count]
+        # event type known to no one -> [first location, count]
+        self.odd_events: dict[str, list] = {}
         self.read = {"pupils": 0, "marks": 0, "events": 0}
         self.used = {"pupils": 0, "marks": 0, "events": 0}
         self.roster_given = False
@@ -569,9 +568,8 @@ def _whole_number(value: Any) -> int | None:
         return int(value) if math.isfinite(value) and value.is_integer() else None
     if isinstance(value, int):
         return value
-    if isinstance(value, str) and re.fullmatch(
-        r"[+-]?\d{1,9}", value.strip()
-    ):  # text from CSV or Parquet
+    # text from CSV or Parquet
+    if isinstance(value, str) and re.fullmatch(r"[+-]?\d{1,9}", value.strip()):
         return int(value)
     return None
 

@@ -251,9 +251,8 @@ def _late_habit(rng: random.Random, kind: str) -> tuple[float, float]:
 
 def _marks(w: PupilWork, join: int, leave: int) -> list[dict[str, Any]]:
     lo, codes = 2 * join, w.codes
-    marks = list(
-        map(dict.copy, w.cal.template[lo : 2 * leave])
-    )  # fresh dicts: faster than literals
+    # fresh dicts: faster than literals
+    marks = list(map(dict.copy, w.cal.template[lo : 2 * leave]))
     for i in w.painted:
         marks[i - lo]["code"] = codes[i]
     for i, minutes in w.late.items():

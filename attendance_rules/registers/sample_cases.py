@@ -42,9 +42,8 @@ def _rate(w: PupilWork, pre: _Prefix, first: int, stop: int) -> float:
     a, b = max(first, w.lo), min(stop, w.hi)
     if b <= a:
         return 0.0
-    possible = 2 * (b - a) - (
-        w.cal.closed[b] - w.cal.closed[a]
-    )  # "#" is the only not-possible code made
+    # "#" is the only not-possible code made
+    possible = 2 * (b - a) - (w.cal.closed[b] - w.cal.closed[a])
     return (pre[b - w.lo] - pre[a - w.lo]) / possible if possible else 0.0
 
 

@@ -94,9 +94,8 @@ class SupportAudit(Auditor):
         or held)."""
         day = event.date
         on_day = self.evaluate(day, without)
-        before = day - dt.timedelta(
-            days=1
-        )  # the full history as of the day before has no trace of the event
+        # the full history as of the day before has no trace of the event
+        before = day - dt.timedelta(days=1)
         # The day itself, then the day before: a step taken in the morning answers what the register
         # showed up to the day before, as that day's own marks may be taken after it.
         for evaluation, pupil in ((on_day, without), (self.evaluate(before), self.pupil)):

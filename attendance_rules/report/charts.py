@@ -62,9 +62,8 @@ def svg(fig: Any, name: str, title: str, description_id: str = "") -> Markup:
     import matplotlib
 
     buffer = io.StringIO()
-    settings: Any = _SETTINGS | {
-        "svg.hashsalt": f"attendance-rules:{name}"
-    }  # matplotlib types keys as Literal
+    # matplotlib types keys as Literal
+    settings: Any = _SETTINGS | {"svg.hashsalt": f"attendance-rules:{name}"}
     with matplotlib.rc_context(settings):
         fig.savefig(buffer, format="svg", metadata={"Date": None, "Creator": None})
     text = buffer.getvalue()

@@ -69,9 +69,8 @@ class PackRow:
     this_term: Fraction | None
     last_term: Fraction | None
     stages: tuple[str, ...]  # numbered stage facts (stage2), else every stage fact
-    actions: tuple[
-        tuple[str, str], ...
-    ]  # (action id, title) recommended now, in the evaluation's order
+    # (action id, title) recommended now, in the evaluation's order
+    actions: tuple[tuple[str, str], ...]
     rag: str = ""  # red, amber or green where the policy derives a RAG rating, else ""
 
     @property
@@ -139,9 +138,8 @@ class CohortPack:
     severe: tuple[PackRow, ...]
     at_risk: tuple[RiskRow, ...]  # fewest sessions first
     part_time: tuple[PartTimeRow, ...]  # most C, C2 and I sessions first
-    priority_actions: tuple[
-        tuple[str, str], ...
-    ]  # (id, title) of the policy's part-time priority actions
+    # (id, title) of the policy's part-time priority actions
+    priority_actions: tuple[tuple[str, str], ...]
     terms_from_calendar: bool  # term dates given (--calendar), else inferred from gaps
     warnings: tuple[Problem, ...] = ()
 

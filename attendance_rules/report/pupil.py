@@ -353,10 +353,11 @@ def _summary(
     persistent, severe = levels
     absence = None if rate.value is None else 1 - rate.value
     if absence is None:
+        # no colour: nothing to rate
         status, rag = (
             "No possible sessions this academic year",
             "none",
-        )  # no colour: nothing to rate
+        )
     elif absence >= severe.absence:
         status, rag = "Severely absent", "red"
     elif absence >= persistent.absence:

@@ -60,9 +60,8 @@ class CompiledRule:
     # Position in the policy chain's declaration order: the last tie-breaker of the firing order, so
     # two rules of equal priority fire (and list their reasons) as the policy file reads.
     order: int
-    id: str = attrs.field(
-        init=False, eq=False
-    )  # the rule's id (kept as a field: read on every firing)
+    # the rule's id (kept as a field: read on every firing)
+    id: str = attrs.field(init=False, eq=False)
     derives: tuple[str, ...] = attrs.field(init=False, eq=False)  # facts the rule makes true
 
     def __attrs_post_init__(self) -> None:
@@ -232,9 +231,8 @@ def _condition_window_problems(node: Node) -> list[Problem]:
         elif isinstance(window, EventWindow):
             # `window_problems` knows only measure windows; an event window gets the same ten-year
             # sanity bound, counted in its own unit (years, or calendar days).
-            limit = (
-                10 if window.kind == "years" else SANITY_BOUNDS.calendar_days
-            )  # ten years either way
+            # ten years either way
+            limit = 10 if window.kind == "years" else SANITY_BOUNDS.calendar_days
             if window.n > limit:
                 out.append(
                     Problem(

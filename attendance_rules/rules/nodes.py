@@ -84,9 +84,8 @@ class Node:
     """A node of a parsed condition. Nodes compare by structure; ``location`` is not compared."""
 
     location: Location = attrs.field(eq=False)
-    level: ClassVar[int] = (
-        6  # binding strength when rendered: 1 or, 2 and, 3 not, 4 compare, 5 sum, 6 atom
-    )
+    # binding strength when rendered: 1 or, 2 and, 3 not, 4 compare, 5 sum, 6 atom
+    level: ClassVar[int] = 6
 
     def children(self) -> tuple["Node", ...]:
         """The node's direct sub-expressions."""

@@ -256,9 +256,8 @@ class _Parser:
         token = self.tok
         if token.kind in ("string", "date") or self.at("true", "false"):
             self.pos += 1
-            value = (
-                token.text == "true" if token.kind == "name" else token.value
-            )  # a name here is true or false
+            # a name here is true or false
+            value = token.text == "true" if token.kind == "name" else token.value
             return Literal(token.location, value)
         if self.accept("£"):
             number = self.tok if self.tok.kind == "number" else self.fail("an amount after '£'")

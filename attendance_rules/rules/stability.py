@@ -88,9 +88,8 @@ class Lookahead:
             for d in days[start : bisect_right(days, self.year_end.toordinal())]
         ]
         self._contexts: dict[int, Any] = {}
-        self._now: dict[
-            int, bool
-        ] = {}  # truths on ctx's own day, by node id (the nodes live in the rules)
+        # truths on ctx's own day, by node id (the nodes live in the rules)
+        self._now: dict[int, bool] = {}
 
     def bound(self, atom: Any) -> dt.date:
         """The last of the next school days on which ``atom`` is sure to read as on ``ctx``'s
@@ -181,9 +180,8 @@ class Lookahead:
         value = Fraction(n, d)
         holds = OPERATORS[op](value, Fraction(threshold))
         rising = holds != (op in (">=", ">"))  # the truth flips by the count rising
-        gap = (
-            abs(Fraction(threshold) - value) * d
-        )  # sessions the count must move (roughly; err low)
+        # sessions the count must move (roughly; err low)
+        gap = abs(Fraction(threshold) - value) * d
         sessions = max(0, int(gap) - 1)
         if rising:
             return sessions // 2
@@ -339,10 +337,11 @@ def _rate_days(spec: tuple, ctx: Any) -> int:
         return 0
     part, possible = pair
     f = part * t.denominator - t.numerator * possible
+    # the largest daily fall and rise of f
     down, up = (
         2 * t.numerator,
         2 * (t.denominator - t.numerator),
-    )  # the largest daily fall and rise of f
+    )
     big = 10**9
     if op in (">=", "<"):  # the truth turns on f >= 0
         return (f // down if down else big) if f >= 0 else ((-f - 1) // up if up else big)

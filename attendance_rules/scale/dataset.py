@@ -310,9 +310,8 @@ def write_dataset(sources: Iterable[History | str | Path], out_dir: str | Path) 
             ]
         )
     counts = {**zero_counts(), "schools": 0}
-    schools: list[
-        tuple[str, str, dict[str, str]]
-    ] = []  # (id, name, settings as text) of each source
+    # (id, name, settings as text) of each source
+    schools: list[tuple[str, str, dict[str, str]]] = []
     for source in sources:
         school, tables = _source_tables(source)
         _check_school_id(school, [s[0] for s in schools], source)

@@ -213,9 +213,8 @@ def _in_pool(task: PupilTask, chunks: list[Sequence[Pupil]], workers: int) -> It
     try:
         for chunk in chunks:
             data = dumps(list(chunk))
-            with (
-                _sigint_blocked()
-            ):  # a submit may start a worker: it must not see Ctrl-C before ignoring it
+            # a submit may start a worker: it must not see Ctrl-C before ignoring it
+            with _sigint_blocked():
                 pending.append(pool.submit(_run_chunk, data))
             # Two chunks per worker keep each busy (one running, one queued) while the parent reads
             # results in order; more would only hold results in memory waiting for a slow earlier

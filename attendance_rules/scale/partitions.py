@@ -240,9 +240,8 @@ class PartitionOutcome:
     error: type | None = None
 
 
-_POLICIES: dict[
-    tuple, Any
-] = {}  # per worker process: compiled policies by (ref, calendar, backend)
+# per worker process: compiled policies by (ref, calendar, backend)
+_POLICIES: dict[tuple, Any] = {}
 
 
 def job_policy(job: PartitionJob) -> Any:

@@ -18,9 +18,8 @@ from .partitions import PartitionOutcome
 
 __all__ = ["IN_FLIGHT_PER_WORKER", "ordered_results", "scheduler_client"]
 
-IN_FLIGHT_PER_WORKER = (
-    4  # schools submitted ahead per worker thread (bounds memory while streaming)
-)
+# schools submitted ahead per worker thread (bounds memory while streaming)
+IN_FLIGHT_PER_WORKER = 4
 
 
 @contextmanager
