@@ -32,6 +32,7 @@ __all__ = [
     "parameter_value_problems",
     "parameter_values_text",
     "parse_duration",
+    "window_out_of_range",
     "window_problems",
 ]
 
@@ -222,15 +223,18 @@ def window_problems(window: Window | None, where: Location) -> list[Problem]:
     school = window.kind == "school_weeks"
     if window.n * (5 if school else 7) <= SANITY_BOUNDS.max_days(school):
         return []
-    return [
-        Problem(
-            "window out of range",
-            where,
-            found=str(window),
-            expected=SANITY_BOUNDS.describe(school) + ", a local sanity bound",
-            example="last 12 school weeks",
-        )
-    ]
+    return [window_out_of_range(window, where, school, "last 12 school weeks")]
+
+
+def window_out_of_range(window: object, where: Location, school: bool, example: str) -> Problem:
+    """The problem of a window (a measure's or an event query's) beyond the sanity bound."""
+    return Problem(
+        "window out of range",
+        where,
+        found=str(window),
+        expected=SANITY_BOUNDS.describe(school) + ", a local sanity bound",
+        example=example,
+    )
 
 
 def done_by_problems(

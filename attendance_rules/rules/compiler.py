@@ -19,7 +19,7 @@ import attrs
 from ..exceptions import CompileError, ConditionError, Location, Problem
 from ..policy.layers import EffectivePolicy
 from ..policy.model import Citation, Rule, Unless
-from ..policy.values import SANITY_BOUNDS, done_by_problems, window_problems
+from ..policy.values import SANITY_BOUNDS, done_by_problems, window_out_of_range, window_problems
 from ..registers.history import EVENT_FIELDS, STANDARD_FLAGS, FieldSpec
 from ..registers.measures import MEASURES, Window
 from .conditions import Condition, compile_condition
@@ -231,18 +231,9 @@ def _condition_window_problems(node: Node) -> list[Problem]:
         elif isinstance(window, EventWindow):
             # `window_problems` knows only measure windows; an event window gets the same ten-year
             # sanity bound, counted in its own unit (years, or calendar days).
-            # ten years either way
             limit = 10 if window.kind == "years" else SANITY_BOUNDS.calendar_days
             if window.n > limit:
-                out.append(
-                    Problem(
-                        "window out of range",
-                        where,
-                        found=str(window),
-                        expected=SANITY_BOUNDS.describe(False) + ", a local sanity bound",
-                        example="within last 2 years",
-                    )
-                )
+                out.append(window_out_of_range(window, where, False, "within last 2 years"))
     return out
 
 

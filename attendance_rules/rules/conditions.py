@@ -48,11 +48,11 @@ import attrs
 
 from ..exceptions import Location
 from .evaluator import evaluate
-from .lexer import error_at, locator
+from .lexer import locator
 from .nodes import Node
 from .parser import parse
 from .runtime import Context, Outcome
-from .typecheck import Scope, Type, resolve
+from .typecheck import Scope, Type, require_yes_no, resolve
 
 __all__ = ["Condition", "compile_condition"]
 
@@ -76,12 +76,5 @@ def compile_condition(
 ) -> Condition:
     """Parse and check a ``when``/``unless`` condition, which must be yes/no."""
     node, kind = resolve(parse(text, origin, column_map), scope)
-    if kind.kind != "bool":
-        raise error_at(
-            f"a condition must be yes/no, but {node} is {kind}",
-            node.location,
-            found=f"{node} ({kind})",
-            expected="a comparison, a flag, a fact or another yes/no value",
-            example=f"{node} >= 10" if kind.kind == "number" else "",
-        )
+    require_yes_no(node, kind, "a condition must be yes/no")
     return Condition(text=text, node=node, type=kind, location=locator(text, origin, column_map)(0))

@@ -43,7 +43,7 @@ from .nodes import (
 )
 from .values import DURATION_UNITS, join_options, quote
 
-__all__ = ["Scope", "Type", "TypeKind", "check", "resolve"]
+__all__ = ["Scope", "Type", "TypeKind", "check", "require_yes_no", "resolve"]
 
 
 # Percent is never generic: `attendance_rate < 90` could mean 90% or 0.9, so a rate must be compared
@@ -494,14 +494,7 @@ class _Checker:
         resolved = []
         for item in items:
             node, kind = self.visit(item)
-            if kind.kind != "bool":
-                raise error_at(
-                    f"'{word}' needs yes/no values, but {node} is {kind}",
-                    node.location,
-                    found=f"{node} ({kind})",
-                    expected="a comparison, a flag, a fact or another yes/no value",
-                    example=f"{node} >= 10" if kind.kind == "number" else "",
-                )
+            require_yes_no(node, kind, f"'{word}' needs yes/no values")
             resolved.append(node)
         return tuple(resolved)
 
@@ -570,3 +563,15 @@ def resolve(node: Node, scope: Scope) -> tuple[Node, Type]:
 def check(node: Node, scope: Scope) -> Type:
     """The type of ``node`` in ``scope``; raises a located ConditionError when it is ill typed."""
     return resolve(node, scope)[1]
+
+
+def require_yes_no(node: Node, kind: Type, what: str) -> None:
+    """Refuse ``node`` unless it is yes/no: ``what`` says who needs it (a condition, ``and`` …)."""
+    if kind.kind != "bool":
+        raise error_at(
+            f"{what}, but {node} is {kind}",
+            node.location,
+            found=f"{node} ({kind})",
+            expected="a comparison, a flag, a fact or another yes/no value",
+            example=f"{node} >= 10" if kind.kind == "number" else "",
+        )
