@@ -38,7 +38,7 @@ def _table_lines(header: Evaluation, pupils: Iterable[PupilEvaluation]) -> Itera
     """The table's lines, pupil by pupil as they come (only at-risk rows and counts are kept)."""
     yield (
         f"as of {header.as_of.isoformat()} — "
-        f"policy {header.policy['id']} {header.policy['version']}"
+        f"policy {header.provenance.policy['id']} {header.provenance.policy['version']}"
     )
     count = quiet = 0
     at_risk: list[tuple[str, Any]] = []
@@ -69,7 +69,7 @@ def _markdown_lines(header: Evaluation, pupils: Iterable[PupilEvaluation]) -> It
     yield from [
         f"# Recommendations as of {header.as_of.isoformat()}",
         "",
-        f"Policy `{header.policy['id']}` version {header.policy['version']}.",
+        f"Policy `{header.provenance.policy['id']}` version {header.provenance.policy['version']}.",
         "",
     ]
     for pupil in pupils:
