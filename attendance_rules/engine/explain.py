@@ -3,11 +3,11 @@
 from __future__ import annotations
 
 import datetime as dt
-import json
 from typing import Any, Iterable, Iterator, Sequence, TextIO
 
 import attrs
 
+from ..jsonform import dumps, json_line
 from .results import Evaluation, PupilEvaluation, Recommendation
 from .whynot import RuleCheck
 
@@ -119,7 +119,7 @@ def render_evaluation(evaluation: Evaluation, fmt: str = "table") -> str:
 
 def pupil_jsonl(pupil: PupilEvaluation) -> str:
     """One pupil's line of the ``jsonl`` format (no header line: every line is a pupil)."""
-    return json.dumps(pupil.to_json(), ensure_ascii=False) + "\n"
+    return json_line(pupil) + "\n"
 
 
 def write_evaluation(
@@ -162,7 +162,7 @@ def _write_json(header: Evaluation, pupils: Iterable[PupilEvaluation], out: Text
     out.write(head[: -len(_EMPTY_TAIL)])
     opening = "[\n"
     for pupil in pupils:
-        text = json.dumps(pupil.to_json(), indent=2, ensure_ascii=False)
+        text = dumps(pupil).removesuffix("\n")
         out.write(
             opening + "    " + text.replace("\n", "\n    ")
         )  # strings never hold a raw newline
