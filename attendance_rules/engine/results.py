@@ -44,6 +44,10 @@ def warning_json(problem: Problem) -> dict[str, str]:
     }
 
 
+def _recorded_by_json(event: str, fields: tuple[tuple[str, Any], ...]) -> dict[str, Any]:
+    return {"event": event, "fields": dict(fields)}
+
+
 @attrs.frozen(kw_only=True)
 class CitationView(JsonRecord):
     """A citation as shown in output: document, where in it, and our paraphrase."""
@@ -130,7 +134,7 @@ class Recommendation(JsonRecord):
     parameters: tuple[tuple[str, str], ...] = attrs.field(default=(), metadata=entry(form=dict))
     # the event (type, field values) that records it done; None when no event can
     recorded_by: tuple[str, tuple[tuple[str, Any], ...]] | None = attrs.field(
-        default=None, metadata=entry(form=lambda by: by and {"event": by[0], "fields": dict(by[1])})
+        default=None, metadata=entry(form=lambda by: _recorded_by_json(*by) if by else None)
     )
     source: CitationView
     reasons: tuple[Reason, ...]
