@@ -17,6 +17,7 @@ PACKAGE = Path(__file__).parents[1] / "attendance_rules"
 RANKS = {
     "exceptions": 0,
     "text": 0,  # how dates read
+    "jsonform": 0,  # the JSON form of every output record
     "registers": 1,  # codes, histories, readers, calendar, measures
     "policy": 2,  # YAML source, schema, model, layers, conformance, handbook
     "rules": 3,  # the condition language and the rule-set compiler

@@ -63,9 +63,9 @@ def as_the_cli_records(evaluation, policy, history):
     digest of the history's content (not of its bytes)."""
     import attrs
 
-    from attendance_rules.replay.timeline import history_meta, policy_meta
+    from attendance_rules.engine.provenance import Provenance
 
-    return attrs.evolve(evaluation, policy=policy_meta(policy), history=history_meta(history))
+    return attrs.evolve(evaluation, provenance=Provenance.of(policy.ruleset, history))
 
 
 @pytest.fixture(scope="module")

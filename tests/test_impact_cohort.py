@@ -165,8 +165,8 @@ def test_bundled_policy_against_a_copy_of_its_file_is_empty(tmp_path, small_samp
     assert old.id == new.id == "halton"
     impact = compare_policies(old, new, small_sample, AS_OF)
     assert impact.actions == () and impact.policy_changes == ()
-    assert impact.old_policy["files"][-1]["file"] == "halton.yaml"
-    assert impact.new_policy["files"][-1]["file"] == "halton_copy.yaml"
+    assert impact.provenance.old_policy["files"][-1]["file"] == "halton.yaml"
+    assert impact.provenance.policy["files"][-1]["file"] == "halton_copy.yaml"
 
 
 def test_policy_differences_name_the_edit(policies):

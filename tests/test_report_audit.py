@@ -124,8 +124,8 @@ def test_every_link_into_the_handbook_lands_on_an_anchor_of_that_policy_s_handbo
 def test_provenance_names_the_policy_files_the_history_digest_and_the_range():
     report, _ = _audited()
     audited = by_id(parse(_page())[0], "audited").parent.text()
-    assert report.history["digest"] in audited and report.policy["digest"] in audited
-    assert all(f["path"] in audited for f in report.policy["files"])
+    assert report.provenance.history["digest"] in audited and report.provenance.policy["digest"] in audited
+    assert all(f["path"] in audited for f in report.provenance.policy["files"])
     assert "1 September 2023" in audited and "9 February 2024" in audited
 
 

@@ -12,7 +12,6 @@ from __future__ import annotations
 import argparse
 import contextlib
 import io
-import json
 import sys
 import traceback
 from pathlib import Path
@@ -22,6 +21,7 @@ import attrs
 
 from .. import __version__
 from ..exceptions import AttendanceRulesError, Location, NotFoundError, Problem, UsageError
+from ..jsonform import dumps
 from .common import (
     COMMAND_LINE,
     add_history_options,
@@ -48,8 +48,7 @@ def _print_problems(problems: Sequence[Problem], out: TextIO) -> None:
 
 
 def _dump_json(data: Any, out: TextIO) -> None:
-    json.dump(data, out, indent=2, sort_keys=False, ensure_ascii=False)
-    out.write("\n")
+    out.write(dumps(data))
 
 
 # --- measures -------------------------------------------------------------------------

@@ -89,7 +89,7 @@ def _cmd_explain(args: argparse.Namespace, out: TextIO) -> int:
 def _cmd_verify(args: argparse.Namespace, out: TextIO) -> int:
     """`verify`: evaluate again with the saved policy and date, compare with what was saved."""
     from ..engine.compiled import load_policy
-    from ..replay.timeline import history_meta
+    from ..engine.provenance import history_provenance
     from .common import policy_ref
 
     saved, as_of = _saved_evaluation(Path(args.decision))
@@ -98,7 +98,9 @@ def _cmd_verify(args: argparse.Namespace, out: TextIO) -> int:
     _check_pupils_known(pupils, history, args.decision)
     policy = load_policy(args.policy or policy_ref(saved["policy"]["id"]))
     again = policy.evaluate(history, as_of, pupils).to_json()
-    again["history"] = history_meta(history)  # the digest of the content, as `evaluate` recorded it
+    again["history"] = history_provenance(
+        history
+    )  # the digest of the content, as `evaluate` recorded it
     return _compare(saved, again, out)
 
 

@@ -27,8 +27,8 @@ def _cmd_timeline(args: argparse.Namespace, out: TextIO) -> int:
     """`timeline`: each pupil replayed (over --jobs processes), in history order."""
     from contextlib import closing
 
-    from .. import __version__
-    from ..replay.timeline import Timeline, history_meta, policy_meta, render_timeline
+    from ..engine.provenance import Provenance
+    from ..replay.timeline import Timeline, render_timeline
     from ..scale.parallel import map_pupils
     from ..scale.progress import progress
     from .common import conform_history, jobs_of, with_policy_files
@@ -51,9 +51,7 @@ def _cmd_timeline(args: argparse.Namespace, out: TextIO) -> int:
     timeline = Timeline(
         start=args.start,
         end=args.end,
-        policy=policy_meta(policy),
-        history=history_meta(history),
-        library_version=__version__,
+        provenance=Provenance.of(policy.ruleset, history),
         pupils=timelines,
     )
     titled = with_policy_files(policy, args.format, out)

@@ -15,10 +15,11 @@ from __future__ import annotations
 
 import datetime as dt
 from array import array
-from typing import Iterator
+from typing import Any, Iterator
 
 import attrs
 
+from ..jsonform import JsonRecord, insert_after
 from ..registers.calendar import add_weekdays
 from ..registers.history import Pupil, Register, School, slot_of
 from ..rules import evaluator, nodes, runtime
@@ -41,7 +42,7 @@ _FALLS_WITH_ABSENCE = {
 
 
 @attrs.frozen(kw_only=True)
-class Distance:
+class Distance(JsonRecord):
     """One threshold not yet met: what is missing, and the earliest date it could be met."""
 
     rule: str
@@ -71,20 +72,9 @@ class Distance:
             f"rule {self.rule} → {what}"
         )
 
-    def to_json(self) -> dict:
-        """JSON form."""
-        return {
-            "rule": self.rule,
-            "title": self.title,
-            "test": self.test,
-            "actual": self.actual,
-            "required": self.required,
-            "sessions": self.sessions,
-            "days": self.days,
-            "reached_on": self.reached_on.isoformat(),
-            "recommends": list(self.recommends),
-            "derives": list(self.derives),
-        }
+    def json_entries(self, entries: dict[str, Any]) -> dict[str, Any]:
+        """The missing sessions in days follow the sessions."""
+        return insert_after(entries, "sessions", {"days": self.days})
 
 
 def _future_days(as_of: dt.date, school_days: int) -> Iterator[dt.date]:

@@ -3,11 +3,11 @@
 from __future__ import annotations
 
 import datetime as dt
-import json
 from typing import Any, Iterable, Iterator, Sequence, TextIO
 
 import attrs
 
+from ..jsonform import dumps, json_line
 from .results import Evaluation, PupilEvaluation, Recommendation
 from .whynot import RuleCheck
 
@@ -39,7 +39,7 @@ def _table_lines(header: Evaluation, pupils: Iterable[PupilEvaluation]) -> Itera
     """The table's lines, pupil by pupil as they come (only at-risk rows and counts are kept)."""
     yield (
         f"as of {header.as_of.isoformat()} — "
-        f"policy {header.policy['id']} {header.policy['version']}"
+        f"policy {header.provenance.policy['id']} {header.provenance.policy['version']}"
     )
     count = quiet = 0
     at_risk: list[tuple[str, Any]] = []
@@ -72,7 +72,7 @@ def _markdown_lines(header: Evaluation, pupils: Iterable[PupilEvaluation]) -> It
     yield from [
         f"# Recommendations as of {header.as_of.isoformat()}",
         "",
-        f"Policy `{header.policy['id']}` version {header.policy['version']}.",
+        f"Policy `{header.provenance.policy['id']}` version {header.provenance.policy['version']}.",
         "",
     ]
     for pupil in pupils:
@@ -122,7 +122,7 @@ def render_evaluation(evaluation: Evaluation, fmt: str = "table") -> str:
 
 def pupil_jsonl(pupil: PupilEvaluation) -> str:
     """One pupil's line of the ``jsonl`` format (no header line: every line is a pupil)."""
-    return json.dumps(pupil.to_json(), ensure_ascii=False) + "\n"
+    return json_line(pupil) + "\n"
 
 
 def write_evaluation(
@@ -168,7 +168,7 @@ def _write_json(header: Evaluation, pupils: Iterable[PupilEvaluation], out: Text
     out.write(head[: -len(_EMPTY_TAIL)])
     opening = "[\n"
     for pupil in pupils:
-        text = json.dumps(pupil.to_json(), indent=2, ensure_ascii=False)
+        text = dumps(pupil).removesuffix("\n")
         # strings never hold a raw newline
         out.write(opening + "    " + text.replace("\n", "\n    "))
         opening = ",\n"

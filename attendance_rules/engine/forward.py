@@ -17,7 +17,6 @@ import functools
 import heapq
 from typing import Any, Callable, Iterable, Iterator, Sequence
 
-from .. import __version__
 from ..exceptions import EvaluationError, Problem
 from ..policy.model import Action
 from ..policy.values import format_parameter_value
@@ -39,7 +38,7 @@ from .days import (
     RulePlan,
     Stratum,
 )
-from .provenance import history_provenance, policy_provenance, select_pupils
+from .provenance import Provenance, select_pupils
 from .results import (
     AlreadyDone,
     CitationView,
@@ -569,9 +568,7 @@ class Engine:
         pupils = select_pupils(history, pupil_ids)
         return Evaluation(
             as_of=as_of,
-            policy=policy_provenance(self.ruleset),
-            history=history_provenance(history),
-            library_version=__version__,
+            provenance=Provenance.of(self.ruleset, history),
             pupils=tuple(self.evaluate_pupil(p, as_of, school) for p in pupils),
         )
 

@@ -27,6 +27,7 @@ from typing import Any, Iterator
 import attrs
 
 from ..exceptions import UnknownNameError
+from ..jsonform import JsonRecord, entry
 from ..registers.history import Pupil, School
 from ..rules import nodes, runtime, values
 from ..rules.compiler import CompiledRule
@@ -51,7 +52,7 @@ _NEGATED = {">=": "<", ">": "<=", "<=": ">", "<": ">=", "==": "!=", "!=": "=="}
 
 
 @attrs.frozen(kw_only=True)
-class Need:
+class Need(JsonRecord):
     """What a condition needs: one test (``kind`` "test"), every item ("all") or one item ("any").
 
     A test says what is required of it (``test`` — written ``not …`` when a test that holds
@@ -59,17 +60,19 @@ class Need:
     (``undefined``) and, where both sides are numbers, how far apart they are (``gap``).
     """
 
-    kind: str
+    kind: str = attrs.field(metadata=entry(omit="always"))
     test: str = ""
     actual: str = ""
     required: str = ""
-    undefined: tuple[str, ...] = ()
-    gap: Fraction | None = None
-    items: tuple["Need", ...] = ()
-    negated: bool = False  # a test that holds and must stop holding
+    undefined: tuple[str, ...] = attrs.field(default=(), metadata=entry(omit="if empty"))
+    gap: Fraction | None = attrs.field(default=None, metadata=entry(form=str, omit="if none"))
+    items: tuple["Need", ...] = attrs.field(default=(), metadata=entry(omit="if empty"))
+    # a test that holds and must stop holding
+    negated: bool = attrs.field(default=False, metadata=entry(omit="always"))
+    # the test's syntax tree
     node: nodes.Node | None = attrs.field(
-        default=None, eq=False, repr=False
-    )  # the test's syntax tree
+        default=None, eq=False, repr=False, metadata=entry(omit="always")
+    )
 
     def minimal(self) -> tuple["Need", ...]:
         """The tests to change: every item of "all", the first (closest) item of "any"."""
@@ -111,16 +114,9 @@ class Need:
             line for item in self.items for line in item._option_lines(indent + "  ")
         ]
 
-    def to_json(self) -> dict[str, Any]:
-        """JSON form: a test's fields, or ``{"all"|"any": [...]}``."""
-        if self.kind != "test":
-            return {self.kind: [item.to_json() for item in self.items]}
-        out: dict[str, Any] = {"test": self.test, "actual": self.actual, "required": self.required}
-        if self.undefined:
-            out["undefined"] = list(self.undefined)
-        if self.gap is not None:
-            out["gap"] = str(self.gap)
-        return out
+    def json_entries(self, entries: dict[str, Any]) -> dict[str, Any]:
+        """A test's fields, or ``{"all"|"any": [...]}``."""
+        return entries if self.kind == "test" else {self.kind: entries.get("items", [])}
 
 
 def needs(node: nodes.Node, ctx: Any, want: bool = True) -> Need | None:

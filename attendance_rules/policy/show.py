@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
-import json
 from typing import Any
 
+from ..jsonform import dumps
 from .layers import EffectivePolicy
 from .model import Citation
 from .values import parameter_values_text
@@ -19,7 +19,7 @@ def _cite(cite: Citation | None) -> str:
 def show_policy(policy: EffectivePolicy, as_json: bool = False) -> str:
     """The effective policy as text (or JSON) with origins."""
     if as_json:
-        return json.dumps(policy_as_data(policy), indent=2, ensure_ascii=False) + "\n"
+        return dumps(policy_as_data(policy))
     lines = [
         f"{policy.leaf.title} ({policy.id} {policy.version})",
         "chain: " + " → ".join(f"{p.id} ({p.file})" for p in policy.chain),

@@ -21,6 +21,7 @@ from typing import Any, Literal, Mapping, get_args
 import attrs
 
 from ..exceptions import UnknownNameError
+from ..jsonform import json_number
 from ..text import short_date
 from .calendar import Calendar, academic_year_start, monday_of
 from .codes import Category
@@ -362,13 +363,6 @@ def format_value(value: int | Fraction | None, unit: str) -> str:
     number = f"{float(value):g}" if isinstance(value, Fraction) else str(value)
     unit = unit.replace("_", " ")
     return f"{number} {unit[:-1] if value == 1 and unit.endswith('s') else unit}"
-
-
-def json_number(value: int | Fraction | None) -> int | float | None:
-    """Ints stay ints; fractions become floats rounded to 6 places (deterministic)."""
-    if value is None or isinstance(value, int):
-        return value
-    return int(value) if value.denominator == 1 else round(float(value), 6)
 
 
 def compute(

@@ -52,9 +52,8 @@ from typing import Iterable, Mapping, Sequence
 
 import attrs
 
-from .. import __version__
 from ..engine.compiled import CompiledPolicy
-from ..engine.provenance import select_pupils
+from ..engine.provenance import Provenance, select_pupils
 from ..registers.history import History, Pupil, School
 from .audit_due import DueAudit
 from .audit_findings import AuditReport, Finding
@@ -146,11 +145,6 @@ def audit_report(
     results: Iterable[tuple[list[Finding], AuditCounts]],
 ) -> AuditReport:
     """The report from each audited pupil's ``audit_pupil`` result (in pupil order)."""
-    from .timeline import (  # timeline imports this stage's neighbours: import when used
-        history_meta,
-        policy_meta,
-    )
-
     counts = AuditCounts()
     findings: list[Finding] = []
     for found, more in results:
@@ -161,9 +155,7 @@ def audit_report(
         end=scope.end,
         scan=scope.scan,
         default_due=scope.default_due,
-        policy=policy_meta(policy),
-        history=history_meta(history),
-        library_version=__version__,
+        provenance=Provenance.of(policy.ruleset, history),
         pupils=pupils,
         events=tuple(sorted(counts.events.items())),
         not_linked=tuple(sorted(counts.not_linked.items())),

@@ -9,26 +9,28 @@ has a deterministic JSON form; ``render_text`` is the report for people at a ter
 from __future__ import annotations
 
 import datetime as dt
-import json
 from typing import Any
 
 import attrs
 
+from ..engine.provenance import Provenance
 from ..engine.results import CitationView, ValueView
+from ..jsonform import JsonRecord, entry, insert_after
 from ..registers.history import Event
 
 __all__ = ["KINDS", "AuditReport", "EventRef", "Finding", "render_text", "value_text"]
 
 KINDS = ("unsupported", "held_back_but_done", "overdue", "missing_evidence")
+_SUMMARY_TAIL = ("events_not_linked", "unchecked_due_actions", "pending")
 
 
 @attrs.frozen
-class EventRef:
+class EventRef(JsonRecord):
     """A case event as shown in a finding: type, date and details (sorted)."""
 
     type: str
     date: dt.date
-    details: tuple[tuple[str, str], ...] = ()
+    details: tuple[tuple[str, str], ...] = attrs.field(default=(), metadata=entry(form=dict))
 
     @classmethod
     def of(cls, event: Event) -> "EventRef":
@@ -41,13 +43,9 @@ class EventRef:
         details = ", ".join(f"{k}={v}" for k, v in self.details)
         return f"{self.type} on {self.date.isoformat()}" + (f" ({details})" if details else "")
 
-    def to_json(self) -> dict[str, Any]:
-        """JSON form."""
-        return {"type": self.type, "date": self.date.isoformat(), "details": dict(self.details)}
-
 
 @attrs.frozen(kw_only=True)
-class Finding:
+class Finding(JsonRecord):
     """One thing done that the policy did not call for, or called for and not done in time."""
 
     pupil_id: str
@@ -73,40 +71,27 @@ class Finding:
             self.message,
         )
 
-    def to_json(self) -> dict[str, Any]:
-        """JSON form."""
-        return {
-            "pupil_id": self.pupil_id,
-            "date": self.date.isoformat(),
-            "kind": self.kind,
-            "action": self.action,
-            "event": self.event.to_json() if self.event else None,
-            "rule": self.rule,
-            "message": self.message,
-            "source": self.source.to_json(),
-            "values": [v.to_json() for v in self.values],
-            "called_for": self.called_for.isoformat() if self.called_for else None,
-            "due": self.due.isoformat() if self.due else None,
-        }
-
 
 @attrs.frozen(kw_only=True)
-class AuditReport:
+class AuditReport(JsonRecord):
     """The findings of an audit with what was audited (policy, history, range, counts)."""
 
-    start: dt.date | None
-    end: dt.date | None
+    start: dt.date | None = attrs.field(metadata=entry(key="from"))
+    end: dt.date | None = attrs.field(metadata=entry(key="to"))
     scan: str
-    default_due: int
-    policy: dict[str, Any] = attrs.field(hash=False)
-    history: dict[str, Any] = attrs.field(hash=False)
-    library_version: str
+    default_due: int = attrs.field(metadata=entry(key="default_due_school_days"))
+    provenance: Provenance = attrs.field(metadata=entry(flatten=True))
     pupils: int
-    events: tuple[tuple[str, int], ...]  # outcome -> number of events in range
-    not_linked: tuple[
-        tuple[str, int], ...
-    ]  # event type -> events no action of the policy is carried out by
-    unchecked: tuple[tuple[str, int], ...]  # action -> due recommendations no event can show done
+    # outcome -> number of events in range
+    events: tuple[tuple[str, int], ...] = attrs.field(metadata=entry(form=dict))
+    # event type -> events no action of the policy is carried out by
+    not_linked: tuple[tuple[str, int], ...] = attrs.field(
+        metadata=entry(key="events_not_linked", form=dict)
+    )
+    # action -> due recommendations no event can show done
+    unchecked: tuple[tuple[str, int], ...] = attrs.field(
+        metadata=entry(key="unchecked_due_actions", form=dict)
+    )
     pending: int  # recommendations due after the end of the data
     findings: tuple[Finding, ...]
 
@@ -114,32 +99,13 @@ class AuditReport:
         """Findings per kind, every kind listed."""
         return {kind: sum(f.kind == kind for f in self.findings) for kind in KINDS}
 
-    def to_json(self) -> dict[str, Any]:
-        """JSON form: keys in a fixed order, lists sorted; byte-identical across runs."""
-        return {
-            "audit": {
-                "from": _iso(self.start),
-                "to": _iso(self.end),
-                "scan": self.scan,
-                "default_due_school_days": self.default_due,
-            },
-            "library": {"name": "attendance-rules", "version": self.library_version},
-            "policy": self.policy,
-            "history": self.history,
-            "summary": {
-                "pupils": self.pupils,
-                "events": dict(self.events),
-                "findings": self.counts(),
-                "events_not_linked": dict(self.not_linked),
-                "unchecked_due_actions": dict(self.unchecked),
-                "pending": self.pending,
-            },
-            "findings": [f.to_json() for f in self.findings],
-        }
-
-    def dumps(self) -> str:
-        """Deterministic JSON text."""
-        return json.dumps(self.to_json(), indent=2, ensure_ascii=False) + "\n"
+    def json_entries(self, entries: dict[str, Any]) -> dict[str, Any]:
+        """The range and settings under ``audit``; the counts (with the findings per kind)
+        under ``summary``, after the provenance."""
+        audit = {k: entries.pop(k) for k in ("from", "to", "scan", "default_due_school_days")}
+        summary = {k: entries.pop(k) for k in ("pupils", "events")} | {"findings": self.counts()}
+        summary |= {k: entries.pop(k) for k in _SUMMARY_TAIL}
+        return {"audit": audit} | insert_after(entries, "history", {"summary": summary})
 
 
 def _iso(day: dt.date | None) -> str | None:
@@ -160,11 +126,11 @@ def value_text(value: ValueView) -> str:
 
 def render_text(report: AuditReport) -> str:
     """A readable report: what was audited, then the findings pupil by pupil, then notes."""
-    policy = report.policy
+    policy = report.provenance.policy
     lines = [
         f"Audit of {report.pupils} pupil(s) against {policy['id']} {policy['version']}, "
         f"{_iso(report.start) or '-'} to {_iso(report.end) or '-'} "
-        f"(history {', '.join(report.history['files']) or '-'}; scan: {report.scan})"
+        f"(history {', '.join(report.provenance.history['files']) or '-'}; scan: {report.scan})"
     ]
     events = dict(report.events)
     total = sum(events.values())

@@ -9,17 +9,18 @@ first — the list a school brings to its termly targeting support meeting.
 from __future__ import annotations
 
 import datetime as dt
-import json
 import re
 from fractions import Fraction
-from typing import TYPE_CHECKING, Any, Iterable, Mapping
+from typing import TYPE_CHECKING, Iterable, Mapping
 
 import attrs
 
+from ..engine.provenance import Provenance
 from ..engine.results import Evaluation
+from ..jsonform import JsonRecord, entry
 from ..registers.calendar import Calendar
 from ..registers.history import History, Pupil
-from ..registers.measures import Window, compute, json_number
+from ..registers.measures import Window, compute
 
 if TYPE_CHECKING:
     from ..engine.compiled import CompiledPolicy
@@ -41,7 +42,7 @@ _NUMBERED = re.compile(r"stage\d+")
 
 
 @attrs.frozen(kw_only=True)
-class ActionCount:
+class ActionCount(JsonRecord):
     """Pupils recommended an action (and pupils for whom it was held back)."""
 
     action: str
@@ -50,92 +51,46 @@ class ActionCount:
     recommended: int
     held_back: int
 
-    def to_json(self) -> dict[str, Any]:
-        """JSON form."""
-        return {
-            "action": self.action,
-            "title": self.title,
-            "kind": self.kind,
-            "recommended": self.recommended,
-            "held_back": self.held_back,
-        }
-
 
 @attrs.frozen
-class KindCount:
+class KindCount(JsonRecord):
     """Recommendations of one kind (letter, meeting …) and the pupils receiving any."""
 
     kind: str
     recommendations: int
     pupils: int
 
-    def to_json(self) -> dict[str, Any]:
-        """JSON form."""
-        return {"kind": self.kind, "recommendations": self.recommendations, "pupils": self.pupils}
-
 
 @attrs.frozen(kw_only=True)
-class AbsenceRow:
+class AbsenceRow(JsonRecord):
     """A pupil on the persistent or severe absence list, with the year-to-date figures."""
 
     pupil_id: str
     year_group: int | None
-    attendance: Fraction | None  # attended / possible, academic year to date
-    possible: int
-    absent: int
-    unauthorised: int
+    # attended / possible, academic year to date (JSON: a fraction of 1, 6 places)
+    attendance: Fraction | None
+    possible: int = attrs.field(metadata=entry(key="possible_sessions"))
+    absent: int = attrs.field(metadata=entry(key="absent_sessions"))
+    unauthorised: int = attrs.field(metadata=entry(key="unauthorised_sessions"))
     stages: tuple[str, ...]
     actions: tuple[str, ...]
 
-    def to_json(self) -> dict[str, Any]:
-        """JSON form (attendance as a fraction of 1, 6 places)."""
-        return {
-            "pupil_id": self.pupil_id,
-            "year_group": self.year_group,
-            "attendance": json_number(self.attendance),
-            "possible_sessions": self.possible,
-            "absent_sessions": self.absent,
-            "unauthorised_sessions": self.unauthorised,
-            "stages": list(self.stages),
-            "actions": list(self.actions),
-        }
-
 
 @attrs.frozen(kw_only=True)
-class CohortView:
+class CohortView(JsonRecord):
     """The summary of one evaluation of a cohort."""
 
     as_of: dt.date
-    policy: dict[str, Any] = attrs.field(hash=False)
-    history: dict[str, Any] = attrs.field(hash=False)
-    library_version: str
+    provenance: Provenance = attrs.field(metadata=entry(flatten=True))
     pupils: int
     pupils_with_recommendations: int
     by_action: tuple[ActionCount, ...]  # most recommended first, then by id
     by_kind: tuple[KindCount, ...]
-    by_stage: tuple[tuple[str, int], ...]  # every stage fact the policy can derive, by name
-    persistent: tuple[AbsenceRow, ...]  # lowest attendance first
-    severe: tuple[AbsenceRow, ...]
-
-    def to_json(self) -> dict[str, Any]:
-        """JSON form (fixed key order)."""
-        return {
-            "as_of": self.as_of.isoformat(),
-            "library": {"name": "attendance-rules", "version": self.library_version},
-            "policy": self.policy,
-            "history": self.history,
-            "pupils": self.pupils,
-            "pupils_with_recommendations": self.pupils_with_recommendations,
-            "by_action": [a.to_json() for a in self.by_action],
-            "by_kind": [k.to_json() for k in self.by_kind],
-            "by_stage": {name: n for name, n in self.by_stage},
-            "persistent_absence": [r.to_json() for r in self.persistent],
-            "severe_absence": [r.to_json() for r in self.severe],
-        }
-
-    def dumps(self) -> str:
-        """Deterministic JSON text."""
-        return json.dumps(self.to_json(), indent=2, ensure_ascii=False) + "\n"
+    # every stage fact the policy can derive, by name
+    by_stage: tuple[tuple[str, int], ...] = attrs.field(metadata=entry(form=dict))
+    # lowest attendance first
+    persistent: tuple[AbsenceRow, ...] = attrs.field(metadata=entry(key="persistent_absence"))
+    severe: tuple[AbsenceRow, ...] = attrs.field(metadata=entry(key="severe_absence"))
 
 
 def summarise(
@@ -189,9 +144,7 @@ def summarise(
     )
     return CohortView(
         as_of=evaluation.as_of,
-        policy=evaluation.policy,
-        history=evaluation.history,
-        library_version=evaluation.library_version,
+        provenance=evaluation.provenance,
         pupils=len(evaluation.pupils),
         pupils_with_recommendations=busy,
         by_action=by_action,
@@ -282,7 +235,7 @@ def _absence_table(title: str, rows: tuple[AbsenceRow, ...]) -> list[str]:
 def _table(view: CohortView) -> str:
     lines = [
         f"cohort as of {view.as_of.isoformat()} — "
-        f"policy {view.policy['id']} {view.policy['version']}",
+        f"policy {view.provenance.policy['id']} {view.provenance.policy['version']}",
         f"{view.pupils} pupil(s); "
         f"{view.pupils_with_recommendations} with at least one recommendation",
         "",
@@ -320,10 +273,11 @@ def _md_absence(title: str, rows: tuple[AbsenceRow, ...]) -> list[str]:
 
 
 def _markdown(view: CohortView) -> str:
+    policy = view.provenance.policy
     lines = [
         f"# Cohort as of {view.as_of.isoformat()}",
         "",
-        f"Policy `{view.policy['id']}` version {view.policy['version']}; {view.pupils} pupils, "
+        f"Policy `{policy['id']}` version {policy['version']}; {view.pupils} pupils, "
         f"{view.pupils_with_recommendations} with at least one recommendation.",
         "",
         "## Recommendations by action",

@@ -12,17 +12,16 @@ sees the edit next to its effect. Two versions of one file (same policy id) are 
 from __future__ import annotations
 
 import datetime as dt
-import json
 from typing import TYPE_CHECKING, Any, Iterable, Mapping
 
 import attrs
 
-from .. import __version__
+from ..engine.provenance import Provenance
 from ..engine.results import PupilEvaluation, Reason, ValueView
 from ..engine.whynot import Need
+from ..jsonform import JsonRecord, entry, insert_after
 from ..policy.model import Text
 from ..registers.history import History, Pupil, School
-from .timeline import history_meta, policy_meta
 
 if TYPE_CHECKING:
     from ..engine.compiled import CompiledPolicy
@@ -41,7 +40,7 @@ DEFAULT_EXAMPLES = 3
 
 
 @attrs.frozen(kw_only=True)
-class RuleStatus:
+class RuleStatus(JsonRecord):
     """One recommending rule on the side that does not recommend: its status and unmet tests."""
 
     rule: str
@@ -49,91 +48,56 @@ class RuleStatus:
     unmet: tuple[ValueView, ...]
     undefined: tuple[str, ...]
     note: str
-    needs: Need | None = None  # not met: every way to meet it (``unmet`` is the closest)
-
-    def to_json(self) -> dict[str, Any]:
-        """JSON form."""
-        out = {
-            "rule": self.rule,
-            "status": self.status,
-            "unmet": [v.to_json() for v in self.unmet],
-            "undefined": list(self.undefined),
-            "note": self.note,
-        }
-        return out | ({"needs": self.needs.to_json()} if self.needs is not None else {})
+    # not met: every way to meet it (``unmet`` is the closest)
+    needs: Need | None = attrs.field(default=None, metadata=entry(omit="if none"))
 
 
 @attrs.frozen(kw_only=True)
-class Side:
+class Side(JsonRecord):
     """What one policy says about one pupil and one action."""
 
     status: str  # "recommended", "held back", "already done", "not met", "not in this policy"
-    reasons: tuple[Reason, ...] = ()  # when recommended
     note: str = ""  # the suppression reason, the event that did it …
+    reasons: tuple[Reason, ...] = ()  # when recommended
     rules: tuple[RuleStatus, ...] = ()  # when not recommended: each recommending rule's status
-
-    def to_json(self) -> dict[str, Any]:
-        """JSON form."""
-        return {
-            "status": self.status,
-            "note": self.note,
-            "reasons": [r.to_json() for r in self.reasons],
-            "rules": [r.to_json() for r in self.rules],
-        }
 
 
 @attrs.frozen
-class ImpactExample:
+class ImpactExample(JsonRecord):
     """A pupil who gains or loses an action, with both sides."""
 
     pupil_id: str
     old: Side
     new: Side
 
-    def to_json(self) -> dict[str, Any]:
-        """JSON form."""
-        return {"pupil_id": self.pupil_id, "old": self.old.to_json(), "new": self.new.to_json()}
-
 
 @attrs.frozen(kw_only=True)
-class ActionImpact:
+class ActionImpact(JsonRecord):
     """The change for one action: pupils gaining and losing it, and examples of each."""
 
     action: str
     title: str
-    gained: tuple[str, ...]  # pupil ids, in history order
-    lost: tuple[str, ...]
     kept: int  # pupils recommended it under both policies
+    # pupil ids, in history order (JSON: their number, then the ids)
+    gained: tuple[str, ...] = attrs.field(metadata=entry(key="gained_pupils"))
+    lost: tuple[str, ...] = attrs.field(metadata=entry(key="lost_pupils"))
     gained_examples: tuple[ImpactExample, ...] = ()
     lost_examples: tuple[ImpactExample, ...] = ()
 
-    def to_json(self) -> dict[str, Any]:
-        """JSON form."""
-        return {
-            "action": self.action,
-            "title": self.title,
-            "gained": len(self.gained),
-            "lost": len(self.lost),
-            "kept": self.kept,
-            "gained_pupils": list(self.gained),
-            "lost_pupils": list(self.lost),
-            "gained_examples": [e.to_json() for e in self.gained_examples],
-            "lost_examples": [e.to_json() for e in self.lost_examples],
-        }
+    def json_entries(self, entries: dict[str, Any]) -> dict[str, Any]:
+        """How many pupils gain and lose it come first."""
+        return insert_after(entries, "title", {"gained": len(self.gained), "lost": len(self.lost)})
 
 
 @attrs.frozen(kw_only=True)
-class Impact:
+class Impact(JsonRecord):
     """The difference two policies make to one history on one date."""
 
     as_of: dt.date
-    old_policy: dict[str, Any] = attrs.field(hash=False)
-    new_policy: dict[str, Any] = attrs.field(hash=False)
-    history: dict[str, Any] = attrs.field(hash=False)
-    library_version: str
+    provenance: Provenance = attrs.field(metadata=entry(flatten=True))  # with its old_policy
     pupils: int
-    actions: tuple[ActionImpact, ...]  # only actions with a gain or a loss, sorted by id
     policy_changes: tuple[str, ...]
+    actions: tuple[ActionImpact, ...]  # only actions with a gain or a loss, sorted by id
 
     @property
     def pupils_affected(self) -> tuple[str, ...]:
@@ -144,24 +108,10 @@ class Impact:
         """``{action: {"gained": n, "lost": m}}``."""
         return {a.action: {"gained": len(a.gained), "lost": len(a.lost)} for a in self.actions}
 
-    def to_json(self) -> dict[str, Any]:
-        """JSON form (fixed key order, sorted lists)."""
-        return {
-            "as_of": self.as_of.isoformat(),
-            "library": {"name": "attendance-rules", "version": self.library_version},
-            "old_policy": self.old_policy,
-            "new_policy": self.new_policy,
-            "history": self.history,
-            "pupils": self.pupils,
-            "pupils_affected": len(self.pupils_affected),
-            "policy_changes": list(self.policy_changes),
-            "counts": self.counts(),
-            "actions": [a.to_json() for a in self.actions],
-        }
-
-    def dumps(self) -> str:
-        """Deterministic JSON text."""
-        return json.dumps(self.to_json(), indent=2, ensure_ascii=False) + "\n"
+    def json_entries(self, entries: dict[str, Any]) -> dict[str, Any]:
+        """The pupils affected and the counts, each after what it summarises."""
+        entries = insert_after(entries, "pupils", {"pupils_affected": len(self.pupils_affected)})
+        return insert_after(entries, "policy_changes", {"counts": self.counts()})
 
 
 # --- comparing ------------------------------------------------------------------------
@@ -261,10 +211,7 @@ def compare_policies(
     )
     return Impact(
         as_of=as_of,
-        old_policy=policy_meta(old),
-        new_policy=policy_meta(new),
-        history=history_meta(history),
-        library_version=__version__,
+        provenance=Provenance.of(new.ruleset, history, old=old.ruleset),
         pupils=len(pupils),
         actions=actions,
         policy_changes=policy_differences(old, new, as_of),
@@ -368,7 +315,7 @@ def _side_lines(label: str, side: Side) -> list[str]:
 
 
 def _title(impact: Impact) -> str:
-    old, new = impact.old_policy, impact.new_policy
+    old, new = impact.provenance.old_policy or {}, impact.provenance.policy
     return (
         f"{old['id']} {old['version']} ({old['files'][-1]['file']}, {old['digest'][:19]}…) → "
         f"{new['id']} {new['version']} ({new['files'][-1]['file']}, {new['digest'][:19]}…)"

@@ -16,14 +16,13 @@ binary searches; each day then costs one rule pass (``Engine.evaluate_pupil``).
 from __future__ import annotations
 
 import datetime as dt
-import json
 from typing import TYPE_CHECKING, Any, Iterable, Iterator, Sequence
 
 import attrs
 
-from .. import __version__
-from ..engine.provenance import history_provenance, policy_provenance, select_pupils
+from ..engine.provenance import Provenance, select_pupils
 from ..engine.results import PupilEvaluation, Reason, Recommendation
+from ..jsonform import JsonRecord, entry, insert_after
 from ..registers.calendar import school_days_in
 from ..registers.history import History, Pupil, School
 
@@ -38,8 +37,6 @@ __all__ = [
     "TimelineEntry",
     "build_timeline",
     "evaluations_by_day",
-    "history_meta",
-    "policy_meta",
     "render_timeline",
     "replay",
     "replay_case_timeline",
@@ -52,51 +49,34 @@ Change = tuple[dt.date, str]
 
 
 @attrs.frozen(kw_only=True)
-class TimelineEntry:
+class TimelineEntry(JsonRecord):
     """One episode of a recommendation for one pupil: when it appeared, changed and ended."""
 
-    pupil_id: str
+    pupil_id: str = attrs.field(metadata=entry(omit="always"))  # the pupil's timeline says it
     action: str
     title: str
     kind: str
     first_seen: dt.date
     last_seen: dt.date
     ended: dt.date | None  # the first evaluated day it was no longer recommended; None: still open
-    reasons_at_start: tuple[Reason, ...]
-    changes: tuple[Change, ...] = ()  # (day seen, what changed), oldest first
-    end_reason: str = (
-        ""  # "done: letter_sent on …", "held back by RULE: …", "no longer met"; "" while open
-    )
-    due_at_start: dt.date | None = None
-    window_at_start: tuple[dt.date, dt.date] | None = None
+    # "done: letter_sent on …", "held back by RULE: …", "no longer met"; "" while open
+    end_reason: str = ""
     days_recommended: int = 0  # evaluated school days from first_seen to last_seen
     open_at_start: bool = (
         False  # recommended on the first day evaluated: it may have appeared earlier
     )
-
-    def to_json(self) -> dict[str, Any]:
-        """JSON form (keys in a fixed order)."""
-        return {
-            "action": self.action,
-            "title": self.title,
-            "kind": self.kind,
-            "first_seen": self.first_seen.isoformat(),
-            "last_seen": self.last_seen.isoformat(),
-            "ended": self.ended.isoformat() if self.ended else None,
-            "end_reason": self.end_reason,
-            "days_recommended": self.days_recommended,
-            "open_at_start": self.open_at_start,
-            "due_at_start": self.due_at_start.isoformat() if self.due_at_start else None,
-            "window_at_start": [d.isoformat() for d in self.window_at_start]
-            if self.window_at_start
-            else None,
-            "reasons_at_start": [r.to_json() for r in self.reasons_at_start],
-            "changes": [{"date": day.isoformat(), "what": what} for day, what in self.changes],
-        }
+    due_at_start: dt.date | None = None
+    window_at_start: tuple[dt.date, dt.date] | None = None
+    reasons_at_start: tuple[Reason, ...]
+    # (day seen, what changed), oldest first
+    changes: tuple[Change, ...] = attrs.field(
+        default=(),
+        metadata=entry(form=lambda cs: [{"date": d.isoformat(), "what": w} for d, w in cs]),
+    )
 
 
 @attrs.frozen(kw_only=True)
-class PupilTimeline:
+class PupilTimeline(JsonRecord):
     """A pupil's episodes over a range, ordered by first_seen then action."""
 
     pupil_id: str
@@ -105,26 +85,14 @@ class PupilTimeline:
     last_day: dt.date | None
     entries: tuple[TimelineEntry, ...]
 
-    def to_json(self) -> dict[str, Any]:
-        """JSON form."""
-        return {
-            "pupil_id": self.pupil_id,
-            "days_evaluated": self.days_evaluated,
-            "first_day": self.first_day.isoformat() if self.first_day else None,
-            "last_day": self.last_day.isoformat() if self.last_day else None,
-            "entries": [e.to_json() for e in self.entries],
-        }
-
 
 @attrs.frozen(kw_only=True)
-class Timeline:
+class Timeline(JsonRecord):
     """Timelines of the pupils of a history over a date range, with provenance."""
 
-    start: dt.date
-    end: dt.date
-    policy: dict[str, Any] = attrs.field(hash=False)
-    history: dict[str, Any] = attrs.field(hash=False)
-    library_version: str
+    start: dt.date = attrs.field(metadata=entry(key="from"))
+    end: dt.date = attrs.field(metadata=entry(key="to"))
+    provenance: Provenance = attrs.field(metadata=entry(flatten=True))
     pupils: tuple[PupilTimeline, ...]
 
     @property
@@ -137,21 +105,9 @@ class Timeline:
         for pupil in self.pupils:
             yield from pupil.entries
 
-    def to_json(self) -> dict[str, Any]:
-        """JSON form: fixed key order, pupils in history order, entries sorted."""
-        return {
-            "from": self.start.isoformat(),
-            "to": self.end.isoformat(),
-            "library": {"name": "attendance-rules", "version": self.library_version},
-            "policy": self.policy,
-            "history": self.history,
-            "pupil_days": self.pupil_days,
-            "pupils": [p.to_json() for p in self.pupils],
-        }
-
-    def dumps(self) -> str:
-        """Deterministic JSON text."""
-        return json.dumps(self.to_json(), indent=2, ensure_ascii=False) + "\n"
+    def json_entries(self, entries: dict[str, Any]) -> dict[str, Any]:
+        """The evaluations made (``pupil_days``) come before the pupils."""
+        return insert_after(entries, "history", {"pupil_days": self.pupil_days})
 
 
 # --- replay ---------------------------------------------------------------------------
@@ -390,16 +346,6 @@ def replay_pupil(
     return _episodes(pupil.id, days, rolling)
 
 
-def policy_meta(policy: CompiledPolicy) -> dict[str, Any]:
-    """The policy's provenance as every output records it (``engine.policy_provenance``)."""
-    return policy_provenance(policy.ruleset)
-
-
-def history_meta(history: History | Iterable[Pupil]) -> dict[str, Any]:
-    """The history's provenance as every output records it (``engine.history_provenance``)."""
-    return history_provenance(history)
-
-
 def replay(
     policy: CompiledPolicy,
     history: History | Iterable[Pupil],
@@ -421,9 +367,7 @@ def replay(
     return Timeline(
         start=start,
         end=end,
-        policy=policy_meta(policy),
-        history=history_meta(history),
-        library_version=__version__,
+        provenance=Provenance.of(policy.ruleset, history),
         pupils=pupils,
     )
 
@@ -453,9 +397,10 @@ def _when(entry: TimelineEntry) -> str:
 
 
 def _table(timeline: Timeline) -> str:
+    policy = timeline.provenance.policy
     lines = [
         f"timeline {timeline.start.isoformat()} to {timeline.end.isoformat()} — policy "
-        f"{timeline.policy['id']} {timeline.policy['version']}; {len(timeline.pupils)} pupil(s), "
+        f"{policy['id']} {policy['version']}; {len(timeline.pupils)} pupil(s), "
         f"{timeline.pupil_days} pupil-day(s) evaluated"
     ]
     quiet = 0

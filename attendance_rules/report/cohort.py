@@ -143,7 +143,7 @@ def index_html(pack: CohortPack, *, handbook: str) -> str:
         pupil_dir="pupils/",
         pa_line=_num(_level_percent(pack.persistent_level)),
         sa_line=_num(_level_percent(pack.severe_level)),
-        policy_files=[f["path"] for f in view.policy.get("files", [])],
+        policy_files=[f["path"] for f in view.provenance.policy.get("files", [])],
     )
 
 

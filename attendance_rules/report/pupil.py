@@ -26,6 +26,7 @@ from markupsafe import Markup
 
 from .. import __version__
 from ..engine.distance import distances
+from ..engine.provenance import policy_provenance
 from ..exceptions import Location, Problem, UsageError
 from ..registers.calendar import academic_year_start, monday_of, school_days_in
 from ..registers.codes import Category, counted_as
@@ -39,7 +40,6 @@ from ..registers.measures import (
 from ..replay.timeline import (
     build_timeline,
     evaluations_by_day,
-    policy_meta,
     rolling_due_actions,
 )
 from ..text import short_date
@@ -379,7 +379,7 @@ def _summary(
 
 def _provenance(policy: Any) -> dict[str, Any]:
     """The policy as the page records it: id, version, digest and file names (no absolute paths)."""
-    meta = policy_meta(policy)
+    meta = policy_provenance(policy.ruleset)
     return {
         "id": meta["id"],
         "version": meta["version"],

@@ -11,7 +11,6 @@ never as an exception raised on the worker.
 from __future__ import annotations
 
 import datetime as dt
-import json
 import os
 import re
 import tempfile
@@ -22,6 +21,7 @@ from typing import Any, Callable, Mapping
 import attrs
 
 from ..exceptions import AttendanceRulesError, InputError, Location, Problem
+from ..jsonform import json_line
 from ..registers.calendar import Calendar
 from ..registers.history import History, School
 from ..text import cell_text
@@ -318,10 +318,7 @@ def _evaluate_pupils(history: History, school: School, job: PartitionJob) -> tup
     pupils = sorted(history.pupils, key=lambda p: p.id)
     if job.only is not None:
         pupils = [p for p in pupils if p.id in job.only]
-    return tuple(
-        json.dumps(policy.evaluate_pupil(p, job.as_of, school).to_json(), ensure_ascii=False)
-        for p in pupils
-    )
+    return tuple(json_line(policy.evaluate_pupil(p, job.as_of, school)) for p in pupils)
 
 
 def evaluate_school_dir(

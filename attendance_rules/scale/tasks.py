@@ -16,15 +16,12 @@ __all__ = ["evaluate_one", "evaluate_task", "evaluation_header", "setup_policy"]
 def evaluation_header(policy: Any, history: Any, as_of: Any, warnings: tuple = ()) -> Any:
     """An ``Evaluation`` with the provenance of a run and its warnings, and no pupils (they are
     streamed)."""
-    from .. import __version__
+    from ..engine.provenance import Provenance
     from ..engine.results import Evaluation
-    from ..replay.timeline import history_meta, policy_meta
 
     return Evaluation(
         as_of=as_of,
-        policy=policy_meta(policy),
-        history=history_meta(history),
-        library_version=__version__,
+        provenance=Provenance.of(policy.ruleset, history),
         pupils=(),
         warnings=tuple(warnings),
     )
