@@ -84,6 +84,9 @@ def json_value(value: Any) -> Any:
     kind = type(value)
     if kind in _ATOMIC:  # most values: tested first, an output holds some hundred thousand
         return value
+    plan = _PLANS.get(kind)  # a record of a class written before: the next most common
+    if plan is not None:
+        return _write(plan, value)
     if kind is tuple or kind is list:
         return [json_value(item) for item in value]
     if attrs.has(kind):
@@ -110,12 +113,33 @@ _LEFT_OUT: dict[Omit | None, Callable[[Any], bool] | None] = {
 }
 
 # How a class is written, worked out once per class: a getter of all its field values at once,
-# each field's (key, form or None, left out when, flatten), and whether the class has a hook.
-# An output writes some hundred thousand values: reading each field's metadata every time
-# made the JSON of an evaluation four times slower than the hand-written methods it replaced.
+# the keys, each field's (key, form or None, left out when, flatten) when any field has an
+# Entry, the positions of fields whose values may need converting, and whether the class has
+# a hook. An output writes some hundred thousand values: reading each field's metadata, or
+# converting a value annotated as a plain str/int/bool, every time made the JSON of an
+# evaluation four times slower than the hand-written methods it replaced.
 _Step = tuple[str, Callable[[Any], Any] | None, Callable[[Any], bool] | None, bool]
-_Plan = tuple[Callable[[Any], tuple], tuple[_Step, ...], bool]
+
+
+@attrs.frozen
+class _Plan:
+    getter: Callable[[Any], tuple]
+    keys: tuple[str, ...]
+    steps: tuple[_Step, ...] | None  # None: no field has an Entry (renamed, formed, omitted …)
+    convert: tuple[int, ...]  # positions of fields not annotated as plain atoms
+    hooked: bool
+
+
 _PLANS: dict[type, _Plan] = {}
+_ATOM_TYPES = frozenset({"str", "int", "bool", "float", "None"})
+
+
+def _atomic_annotation(annotation: Any) -> bool:
+    """Whether a field's annotation (a string, under postponed annotations) admits only JSON
+    atoms, so its value is written as it is: ``str``, ``int | None`` …"""
+    if not isinstance(annotation, str):
+        annotation = getattr(annotation, "__name__", "")
+    return all(part.strip() in _ATOM_TYPES for part in annotation.split("|"))
 
 
 def _plan(cls: type) -> _Plan:
@@ -129,8 +153,16 @@ def _plan(cls: type) -> _Plan:
         steps = tuple(
             (e.key or name, e.form, _LEFT_OUT[e.omit], e.flatten) for name, e in zip(names, how)
         )
+        plain = all(e is _PLAIN for e in how)
+        convert = tuple(i for i, f in enumerate(fields) if not _atomic_annotation(f.type))
         hook = getattr(cls, "json_entries", JsonRecord.json_entries)
-        plan = _PLANS[cls] = (getter, steps, hook is not JsonRecord.json_entries)
+        plan = _PLANS[cls] = _Plan(
+            getter=getter,
+            keys=tuple(names),
+            steps=None if plain else steps,
+            convert=convert,
+            hooked=hook is not JsonRecord.json_entries,
+        )
     return plan
 
 
@@ -143,9 +175,29 @@ def to_json(record: Any) -> dict[str, Any]:
     """The JSON object of an attrs ``record``: its fields in order, each written by its
     ``Entry`` (renamed, by its own function, left out or merged), then the class's
     ``json_entries``."""
-    getter, steps, hooked = _plan(type(record))
+    return _write(_PLANS.get(type(record)) or _plan(type(record)), record)
+
+
+def _write(plan: _Plan, record: Any) -> dict[str, Any]:
+    """``to_json`` once the class's plan is known."""
+    values = plan.getter(record)
+    if plan.steps is None:
+        # the common case: keys are field names, and only values that are not plain atoms by
+        # annotation are converted (re-assigning a key keeps its place in the object)
+        out = dict(zip(plan.keys, values))
+        for i in plan.convert:
+            value = values[i]
+            if type(value) not in _ATOMIC:
+                out[plan.keys[i]] = json_value(value)
+    else:
+        out = _with_entries(plan.steps, values)
+    return record.json_entries(out) if plan.hooked else out
+
+
+def _with_entries(steps: tuple[_Step, ...], values: tuple) -> dict[str, Any]:
+    """The entries of a record some of whose fields are renamed, formed, omitted or merged."""
     out: dict[str, Any] = {}
-    for (key, form, left_out, flatten), value in zip(steps, getter(record)):
+    for (key, form, left_out, flatten), value in zip(steps, values):
         if left_out is not None and left_out(value):
             continue
         if form is not None:
@@ -156,7 +208,7 @@ def to_json(record: Any) -> dict[str, Any]:
             out.update(value)
         else:
             out[key] = value
-    return record.json_entries(out) if hooked else out
+    return out
 
 
 def dumps(value: Any) -> str:
