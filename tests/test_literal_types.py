@@ -84,3 +84,15 @@ def test_standard_event_fields_use_only_field_kinds() -> None:
 def test_operators_are_the_lexers_comparison_operators() -> None:
     assert set(OPERATORS) == set(MIRRORED) == set(COMPARE_OPS)
     assert all(MIRRORED[MIRRORED[op]] == op for op in COMPARE_OPS)
+
+
+@pytest.mark.parametrize("op", sorted(OPERATORS))
+def test_the_mirrored_and_negated_operators_test_what_they_say(op: str) -> None:
+    """``a OP b`` is ``b MIRRORED[OP] a`` and never ``a NEGATED[OP] b`` (numbers: always defined)."""
+    from attendance_rules.rules.values import NEGATED
+
+    assert set(NEGATED) == set(OPERATORS)
+    for a in range(-2, 3):
+        for b in range(-2, 3):
+            assert OPERATORS[MIRRORED[op]](b, a) == OPERATORS[op](a, b)
+            assert OPERATORS[NEGATED[op]](a, b) == (not OPERATORS[op](a, b))

@@ -24,6 +24,7 @@ from ..registers.calendar import add_weekdays
 from ..registers.history import Pupil, Register, School, slot_of
 from ..rules import evaluator, nodes, runtime
 from ..rules.compiler import CompiledRule
+from ..rules.lexer import ComparisonOp
 from ..text import short_date
 from .context import PupilContext
 from .forward import Engine
@@ -31,8 +32,8 @@ from .forward import Engine
 __all__ = ["Distance", "distances", "with_future_absences"]
 
 _ABSENCE_CODE = "O"  # unauthorised in both code tables, so it moves every absence measure
-_GROWS = {">=", ">"}
-_SHRINKS = {"<=", "<"}
+_GROWS: frozenset[ComparisonOp] = frozenset({">=", ">"})
+_SHRINKS: frozenset[ComparisonOp] = frozenset({"<=", "<"})
 _FALLS_WITH_ABSENCE = {
     "attendance_rate",
     "attended_sessions",

@@ -16,7 +16,7 @@ import attrs
 
 from ..exceptions import Problem
 from ..jsonform import JsonRecord, entry
-from ..policy.model import Citation
+from ..policy.model import ActionKind, Citation, Responsible
 from .provenance import Provenance
 
 __all__ = [
@@ -126,8 +126,8 @@ class Recommendation(JsonRecord):
 
     action: str
     title: str
-    kind: str
-    responsible: str
+    kind: ActionKind
+    responsible: Responsible
     priority: int
     due: dt.date | None = None
     window: tuple[dt.date, dt.date] | None = None

@@ -22,7 +22,7 @@ from __future__ import annotations
 
 import datetime as dt
 from fractions import Fraction
-from typing import Any, Iterator
+from typing import Any, Iterator, Literal
 
 import attrs
 
@@ -32,11 +32,12 @@ from ..registers.history import Pupil, School
 from ..rules import nodes, runtime, values
 from ..rules.compiler import CompiledRule
 from ..rules.evaluator import evaluate
+from ..rules.values import NEGATED
 from .context import PupilContext
 from .forward import RULE_FAILURES, Engine
 from .results import CitationView, PupilEvaluation, ValueView
 
-__all__ = ["Need", "RuleCheck", "needs", "why_not"]
+__all__ = ["Need", "RuleCheck", "CheckStatus", "needs", "why_not"]
 
 _WORDS = {
     ">=": "at least",
@@ -46,9 +47,8 @@ _WORDS = {
     "==": "is",
     "!=": "is not",
 }
-# A test that holds and must stop holding is shown as the opposite comparison
-# (`not x >= 10` needs `x < 10`), so "required" reads as a target, not a negation to work out.
-_NEGATED = {">=": "<", ">": "<=", "<=": ">", "<": ">=", "==": "!=", "!=": "=="}
+# A rule's status for an action: shown by `explain --why-not` and compared by `diff`.
+CheckStatus = Literal["not in force", "not met", "held back", "already done", "recommended"]
 
 
 @attrs.frozen(kw_only=True)
@@ -60,7 +60,7 @@ class Need(JsonRecord):
     (``undefined``) and, where both sides are numbers, how far apart they are (``gap``).
     """
 
-    kind: str = attrs.field(metadata=entry(omit="always"))
+    kind: Literal["test", "all", "any"] = attrs.field(metadata=entry(omit="always"))
     test: str = ""
     actual: str = ""
     required: str = ""
@@ -144,7 +144,7 @@ def _group(node: nodes.And | nodes.Or, ctx: Any, want: bool) -> Need | None:
     return _joined("any", sorted(missing, key=_closeness))
 
 
-def _joined(kind: str, items: list[Need]) -> Need:
+def _joined(kind: Literal["all", "any"], items: list[Need]) -> Need:
     """One need, or a group of them (a group of one is its item; "all" inside "all" is
     flattened)."""
     if len(items) == 1:
@@ -195,7 +195,11 @@ def _step_need(
     node: nodes.Node, step: runtime.Comparison, want: bool, undefined: tuple[str, ...]
 ) -> Need:
     """A single comparison or yes/no value that must become ``want``."""
-    op = step.op if want else _NEGATED.get(step.op, step.op)
+    # A test that holds and must stop holding is shown as the opposite comparison
+    # (`not x >= 10` needs `x < 10`), so "required" reads as a target, not a negation to work out.
+    op = step.op
+    if not want and op != "is" and op != "in":
+        op = NEGATED[op]
     if step.op == "is":
         required = "yes" if want else "no"
     elif step.op == "in":
@@ -233,7 +237,7 @@ class RuleCheck:
 
     rule: str
     title: str
-    status: str  # "not in force", "not met", "held back", "already done", "recommended"
+    status: CheckStatus
     unmet: tuple[ValueView, ...]
     undefined: tuple[str, ...]
     note: str

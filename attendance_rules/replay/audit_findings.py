@@ -9,7 +9,7 @@ has a deterministic JSON form; ``render_text`` is the report for people at a ter
 from __future__ import annotations
 
 import datetime as dt
-from typing import Any
+from typing import Any, Literal, get_args
 
 import attrs
 
@@ -18,9 +18,20 @@ from ..engine.results import CitationView, ValueView
 from ..jsonform import JsonRecord, entry, insert_after
 from ..registers.history import Event
 
-__all__ = ["KINDS", "AuditReport", "EventRef", "Finding", "render_text", "value_text"]
+__all__ = [
+    "KINDS",
+    "AuditReport",
+    "EventRef",
+    "Finding",
+    "FindingKind",
+    "render_text",
+    "value_text",
+]
 
-KINDS = ("unsupported", "held_back_but_done", "overdue", "missing_evidence")
+# what a finding says: done without a rule calling for it, done although held back, not done in
+# time, or done but the event lacks what the policy asks it to record
+FindingKind = Literal["unsupported", "held_back_but_done", "overdue", "missing_evidence"]
+KINDS: tuple[FindingKind, ...] = get_args(FindingKind)
 _SUMMARY_TAIL = ("events_not_linked", "unchecked_due_actions", "pending")
 
 
@@ -50,7 +61,7 @@ class Finding(JsonRecord):
 
     pupil_id: str
     date: dt.date
-    kind: str  # one of KINDS
+    kind: FindingKind
     action: str
     event: EventRef | None
     rule: str

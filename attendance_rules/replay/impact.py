@@ -12,13 +12,13 @@ sees the edit next to its effect. Two versions of one file (same policy id) are 
 from __future__ import annotations
 
 import datetime as dt
-from typing import TYPE_CHECKING, Any, Iterable, Mapping
+from typing import TYPE_CHECKING, Any, Iterable, Literal, Mapping
 
 import attrs
 
 from ..engine.provenance import Provenance
 from ..engine.results import PupilEvaluation, Reason, ValueView
-from ..engine.whynot import Need
+from ..engine.whynot import CheckStatus, Need
 from ..jsonform import JsonRecord, entry, insert_after
 from ..policy.model import Text
 from ..registers.history import History, Pupil, School
@@ -44,7 +44,7 @@ class RuleStatus(JsonRecord):
     """One recommending rule on the side that does not recommend: its status and unmet tests."""
 
     rule: str
-    status: str  # "not in force", "not met", "held back", "already done", "recommended"
+    status: CheckStatus
     unmet: tuple[ValueView, ...]
     undefined: tuple[str, ...]
     note: str
@@ -56,7 +56,7 @@ class RuleStatus(JsonRecord):
 class Side(JsonRecord):
     """What one policy says about one pupil and one action."""
 
-    status: str  # "recommended", "held back", "already done", "not met", "not in this policy"
+    status: CheckStatus | Literal["not in this policy"]
     note: str = ""  # the suppression reason, the event that did it …
     reasons: tuple[Reason, ...] = ()  # when recommended
     rules: tuple[RuleStatus, ...] = ()  # when not recommended: each recommending rule's status

@@ -23,6 +23,7 @@ import attrs
 from ..engine.provenance import Provenance, select_pupils
 from ..engine.results import PupilEvaluation, Reason, Recommendation
 from ..jsonform import JsonRecord, entry, insert_after
+from ..policy.model import ActionKind
 from ..registers.calendar import school_days_in
 from ..registers.history import History, Pupil, School
 
@@ -55,7 +56,7 @@ class TimelineEntry(JsonRecord):
     pupil_id: str = attrs.field(metadata=entry(omit="always"))  # the pupil's timeline says it
     action: str
     title: str
-    kind: str
+    kind: ActionKind
     first_seen: dt.date
     last_seen: dt.date
     ended: dt.date | None  # the first evaluated day it was no longer recommended; None: still open
