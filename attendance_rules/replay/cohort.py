@@ -11,13 +11,14 @@ from __future__ import annotations
 import datetime as dt
 import re
 from fractions import Fraction
-from typing import TYPE_CHECKING, Iterable, Mapping
+from typing import TYPE_CHECKING, Iterable, Literal, Mapping
 
 import attrs
 
 from ..engine.provenance import Provenance
 from ..engine.results import Evaluation
 from ..jsonform import JsonRecord, entry
+from ..policy.model import ActionKind
 from ..registers.calendar import Calendar
 from ..registers.history import History, Pupil
 from ..registers.measures import Window, compute
@@ -47,7 +48,7 @@ class ActionCount(JsonRecord):
 
     action: str
     title: str
-    kind: str
+    kind: ActionKind | Literal[""]  # "": an action the policy does not define
     recommended: int
     held_back: int
 
@@ -56,7 +57,7 @@ class ActionCount(JsonRecord):
 class KindCount(JsonRecord):
     """Recommendations of one kind (letter, meeting …) and the pupils receiving any."""
 
-    kind: str
+    kind: ActionKind | Literal[""]
     recommendations: int
     pupils: int
 
@@ -107,7 +108,7 @@ def summarise(
     """
     action_kinds = action_kinds or {}
     actions: dict[str, list] = {}  # action -> [title, kind, recommended, held back]
-    kinds: dict[str, list[int]] = {}  # kind -> [recommendations, pupils]
+    kinds: dict[ActionKind, list[int]] = {}  # kind -> [recommendations, pupils]
     stages = {name: 0 for name in stage_facts if name.startswith(STAGE_PREFIX)}
     persistent, severe = [], []
     busy = 0
