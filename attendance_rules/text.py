@@ -8,7 +8,7 @@ import datetime as dt
 import functools
 from typing import Any
 
-__all__ = ["cell_text", "long_date", "short_date"]
+__all__ = ["cell_text", "citation_text", "long_date", "short_date"]
 
 
 @functools.lru_cache(maxsize=4096)  # explanations and reports show the same few dates many times
@@ -31,3 +31,10 @@ def cell_text(value: Any) -> str:
     if isinstance(value, dt.date):
         return value.isoformat()
     return "" if value is None else str(value)
+
+
+def citation_text(document: str, section: str = "", page: str = "", paragraph: str = "") -> str:
+    """``Halton framework, 4.2, p. 7, para. 3``: a cited place as every output writes it (the
+    parts not known left out)."""
+    parts = (section, page and f"p. {page}", paragraph and f"para. {paragraph}")
+    return ", ".join([document, *(p for p in parts if p)])

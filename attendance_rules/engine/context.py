@@ -171,7 +171,10 @@ def _measure_view(m: Measure) -> MeasureView:
 
 
 def _required(c: runtime.Comparison) -> str:
-    return "" if c.op == "is" else f"{_OPS.get(c.op, c.op)} {c.right_text}".strip()
+    if c.op == "is":
+        return ""
+    words = c.op if c.op == "in" else values.OPERATOR_WORDS[c.op]
+    return f"{words} {c.right_text}".strip()
 
 
 def outcome_values(outcome: runtime.Outcome) -> tuple[ValueView, ...]:

@@ -17,6 +17,7 @@ import attrs
 from ..exceptions import Problem
 from ..jsonform import JsonRecord, entry
 from ..policy.model import ActionKind, Citation, Responsible
+from ..text import citation_text
 from .provenance import Provenance
 
 __all__ = [
@@ -74,16 +75,7 @@ class CitationView(JsonRecord):
         )
 
     def __str__(self) -> str:
-        parts = [self.title or self.document] + [
-            p
-            for p in (
-                self.section,
-                self.page and f"p. {self.page}",
-                self.paragraph and f"para. {self.paragraph}",
-            )
-            if p
-        ]
-        return ", ".join(parts)
+        return citation_text(self.title or self.document, self.section, self.page, self.paragraph)
 
 
 @attrs.frozen(kw_only=True)

@@ -39,14 +39,6 @@ from .results import CitationView, PupilEvaluation, ValueView
 
 __all__ = ["Need", "RuleCheck", "CheckStatus", "needs", "why_not"]
 
-_WORDS = {
-    ">=": "at least",
-    ">": "more than",
-    "<=": "at most",
-    "<": "less than",
-    "==": "is",
-    "!=": "is not",
-}
 # A rule's status for an action: shown by `explain --why-not` and compared by `diff`.
 CheckStatus = Literal["not in force", "not met", "held back", "already done", "recommended"]
 
@@ -195,17 +187,16 @@ def _step_need(
     node: nodes.Node, step: runtime.Comparison, want: bool, undefined: tuple[str, ...]
 ) -> Need:
     """A single comparison or yes/no value that must become ``want``."""
-    # A test that holds and must stop holding is shown as the opposite comparison
-    # (`not x >= 10` needs `x < 10`), so "required" reads as a target, not a negation to work out.
     op = step.op
-    if not want and op != "is" and op != "in":
-        op = NEGATED[op]
-    if step.op == "is":
+    if op == "is":
         required = "yes" if want else "no"
-    elif step.op == "in":
+    elif op == "in":
         required = ("one of " if want else "not one of ") + step.right_text
     else:
-        required = f"{_WORDS[op]} {step.right_text}"
+        # A test that holds and must stop holding is shown as the opposite comparison (`not
+        # x >= 10` needs `x < 10`), so "required" reads as a target, not a negation to work out.
+        op = op if want else NEGATED[op]
+        required = f"{values.OPERATOR_WORDS[op]} {step.right_text}"
     test = step.text if want else f"not ({step.text})" if " " in step.text else f"not {step.text}"
     return Need(
         kind="test",

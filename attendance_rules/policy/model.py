@@ -18,6 +18,7 @@ import attrs
 from ..exceptions import Location
 from ..registers.history import EVENT_FIELDS, Event, FieldSpec
 from ..registers.measures import Window
+from ..text import citation_text
 from .source import Document
 
 __all__ = [
@@ -127,16 +128,7 @@ class Citation:
     location: Location = attrs.field(default=Location(), eq=False)
 
     def __str__(self) -> str:
-        parts = [self.source] + [
-            p
-            for p in (
-                self.section,
-                self.page and f"p. {self.page}",
-                self.paragraph and f"para. {self.paragraph}",
-            )
-            if p
-        ]
-        return ", ".join(parts)
+        return citation_text(self.source, self.section, self.page, self.paragraph)
 
 
 @attrs.frozen(kw_only=True)

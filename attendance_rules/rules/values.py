@@ -28,6 +28,7 @@ __all__ = [
     "MIRRORED",
     "NEGATED",
     "OPERATORS",
+    "OPERATOR_WORDS",
     "UNIT_TEXT",
     "Duration",
     "add_days",
@@ -54,6 +55,15 @@ OPERATORS: Mapping[ComparisonOp, Callable[[Any, Any], bool]] = {
     "<": operator.lt,
     "==": operator.eq,
     "!=": operator.ne,
+}
+# How a required value reads after its operator: "required: at least 10 sessions".
+OPERATOR_WORDS: Mapping[ComparisonOp, str] = {
+    ">=": "at least",
+    ">": "more than",
+    "<=": "at most",
+    "<": "less than",
+    "==": "is",
+    "!=": "is not",
 }
 # `10 <= absent` is decided as `absent >= 10`: with the measure always on the left, one
 # cross-multiplying path (`holds_numeric`) serves both ways of writing a comparison.
