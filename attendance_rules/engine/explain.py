@@ -9,7 +9,7 @@ import attrs
 
 from ..jsonform import dumps, json_line
 from .results import Evaluation, PupilEvaluation, Recommendation
-from .whynot import RuleCheck
+from .whynot import RuleCheck, unmet_lines
 
 __all__ = [
     "explain_pupil",
@@ -231,14 +231,7 @@ def explain_why_not(
             f"  rule {check.rule} ({check.title}): {check.status}"
             + (f" — {check.note}" if check.note else "")
         )
-        if check.needs is not None:
-            lines += check.needs.lines("      ")
-        else:
-            lines += [
-                f"      needs {v.test}: actual {v.actual}; required {v.required}"
-                for v in check.unmet
-            ]
-            lines += [f"      {missing}" for missing in check.undefined]
+        lines += unmet_lines(check.needs, check.unmet, check.undefined, "      ")
         lines.append(f"      source: {check.source}")
         for distance in near:
             if distance.rule == check.rule and as_of is not None:

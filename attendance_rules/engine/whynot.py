@@ -22,7 +22,7 @@ from __future__ import annotations
 
 import datetime as dt
 from fractions import Fraction
-from typing import Any, Iterator, Literal
+from typing import Any, Iterable, Iterator, Literal
 
 import attrs
 
@@ -37,7 +37,7 @@ from .context import PupilContext
 from .forward import RULE_FAILURES, Engine
 from .results import CitationView, PupilEvaluation, ValueView
 
-__all__ = ["Need", "RuleCheck", "CheckStatus", "needs", "why_not"]
+__all__ = ["CheckStatus", "Need", "RuleCheck", "needs", "unmet_lines", "why_not"]
 
 # A rule's status for an action: shown by `explain --why-not` and compared by `diff`.
 CheckStatus = Literal["not in force", "not met", "held back", "already done", "recommended"]
@@ -325,3 +325,14 @@ def _needs(engine: Engine, rule: CompiledRule, ctx: PupilContext) -> Need | None
         return needs(rule.condition.node, ctx)
     except RULE_FAILURES as error:  # a bug or bad data: say where
         raise engine.rule_failure(rule, ctx, error) from error
+
+
+def unmet_lines(
+    need: Need | None, unmet: Iterable[ValueView], undefined: Iterable[str], indent: str
+) -> list[str]:
+    """What a rule still needs, as text lines: every way to meet it when known (``need``), else
+    its unmet tests and the values it could not read."""
+    if need is not None:
+        return need.lines(indent)
+    lines = [f"{indent}needs {v.test}: actual {v.actual}; required {v.required}" for v in unmet]
+    return lines + [f"{indent}{missing}" for missing in undefined]

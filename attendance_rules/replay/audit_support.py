@@ -12,6 +12,7 @@ import attrs
 
 from ..engine.context import PupilContext, outcome_values
 from ..engine.results import CitationView, PupilEvaluation, ValueView
+from ..policy.model import Action
 from ..registers.history import Event, Pupil
 from ..rules import evaluator, nodes
 from ..rules.compiler import CompiledRule
@@ -43,6 +44,22 @@ class SupportAudit(Auditor):
     def cite(self, cite) -> CitationView:
         """The citation as findings show it (with the titles of its sources)."""
         return CitationView.of(cite, self.engine.titles)
+
+    def add_unsupported(self, day: dt.date, action: Action, event: EventRef, message: str) -> None:
+        """Add the finding of an event carrying out ``action`` that no rule in force supports."""
+        self.add(
+            Finding(
+                pupil_id=self.pupil.id,
+                date=day,
+                kind="unsupported",
+                action=action.id,
+                event=event,
+                rule="",
+                message=message,
+                source=self.cite(action.cite),
+                values=(),
+            )
+        )
 
     def context(self, pupil: Pupil, day: dt.date, evaluation: PupilEvaluation) -> PupilContext:
         """A context for ``pupil`` on ``day`` holding the facts ``evaluation`` derived."""
@@ -220,19 +237,12 @@ class SupportAudit(Auditor):
                 f"{a} {_span(self.actions[a].effective_from, self.actions[a].effective_to)}"
                 for a in declared
             )
-            self.add(
-                Finding(
-                    pupil_id=self.pupil.id,
-                    date=day,
-                    kind="unsupported",
-                    action=action.id,
-                    event=ref,
-                    rule="",
-                    message=f"{lead} {', '.join(declared)}, which the policy does not provide for "
-                    f"on that date ({spans})",
-                    source=self.cite(action.cite),
-                    values=(),
-                )
+            self.add_unsupported(
+                day,
+                action,
+                ref,
+                f"{lead} {', '.join(declared)}, which the policy does not provide for on that "
+                f"date ({spans})",
             )
             return
         ctx = self.context(without, day, evaluation)
@@ -260,19 +270,12 @@ class SupportAudit(Auditor):
                 for a in in_force
                 for r in self.ruleset.recommenders(a)
             )
-            self.add(
-                Finding(
-                    pupil_id=self.pupil.id,
-                    date=day,
-                    kind="unsupported",
-                    action=action.id,
-                    event=ref,
-                    rule="",
-                    message=f"{lead} {', '.join(in_force)}, but no rule of the policy in force "
-                    f"on that date recommends it" + (f" ({spans})" if spans else ""),
-                    source=self.cite(action.cite),
-                    values=(),
-                )
+            self.add_unsupported(
+                day,
+                action,
+                ref,
+                f"{lead} {', '.join(in_force)}, but no rule of the policy in force on that date "
+                "recommends it" + (f" ({spans})" if spans else ""),
             )
             return
         _, action_id, rule, blocking, values = best

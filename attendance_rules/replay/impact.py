@@ -18,7 +18,7 @@ import attrs
 
 from ..engine.provenance import Provenance
 from ..engine.results import PupilEvaluation, Reason, ValueView
-from ..engine.whynot import CheckStatus, Need
+from ..engine.whynot import CheckStatus, Need, unmet_lines
 from ..jsonform import JsonRecord, entry, insert_after
 from ..policy.model import Text
 from ..registers.history import History, Pupil, School
@@ -303,14 +303,7 @@ def _side_lines(label: str, side: Side) -> list[str]:
         lines.append(
             f"          rule {rule.rule}: {rule.status}" + (f" — {rule.note}" if rule.note else "")
         )
-        if rule.needs is not None:
-            lines += rule.needs.lines("              ")
-        else:
-            lines += [
-                f"              needs {v.test}: actual {v.actual}; required {v.required}"
-                for v in rule.unmet
-            ]
-            lines += [f"              {u}" for u in rule.undefined]
+        lines += unmet_lines(rule.needs, rule.unmet, rule.undefined, "              ")
     return lines
 
 
