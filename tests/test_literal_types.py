@@ -96,3 +96,17 @@ def test_the_mirrored_and_negated_operators_test_what_they_say(op: str) -> None:
         for b in range(-2, 3):
             assert OPERATORS[MIRRORED[op]](b, a) == OPERATORS[op](a, b)
             assert OPERATORS[NEGATED[op]](a, b) == (not OPERATORS[op](a, b))
+
+
+@pytest.mark.parametrize(("op", "words"), [(">=", "at least 10"), ("<", "less than 10"), ("==", "is 10"),
+                                           ("!=", "is not 10"), ("in", "one of 10"), ("is", "")])
+def test_a_required_value_reads_as_words(op: str, words: str) -> None:
+    """What a reason says a test requires: the operator as words ("one of" for a list)."""
+    from attendance_rules.engine.context import outcome_values
+    from attendance_rules.exceptions import Location
+    from attendance_rules.rules.runtime import Comparison, Outcome
+
+    step = Comparison(location=Location(), text="x", op=op, left=1, right=10, left_text="x = 1",
+                      right_text="10", holds=False)
+    (value,) = outcome_values(Outcome(value=False, comparisons=(step,)))
+    assert value.required == words

@@ -23,17 +23,6 @@ from .results import DerivedFact, MeasureView, Reason, ValueView
 
 __all__ = ["PupilContext", "outcome_sentence", "outcome_values"]
 
-_OPS = {
-    ">=": "at least",
-    ">": "more than",
-    "<=": "at most",
-    "<": "less than",
-    "==": "is",
-    "!=": "is not",
-    "in": "one of",
-    "is": "is",
-}
-
 
 class PupilContext:
     """What conditions can see of one pupil as of one date (the engine's working memory).
@@ -173,7 +162,7 @@ def _measure_view(m: Measure) -> MeasureView:
 def _required(c: runtime.Comparison) -> str:
     if c.op == "is":
         return ""
-    words = c.op if c.op == "in" else values.OPERATOR_WORDS[c.op]
+    words = "one of" if c.op == "in" else values.OPERATOR_WORDS[c.op]
     return f"{words} {c.right_text}".strip()
 
 
