@@ -1,14 +1,27 @@
-"""How dates and plain values read in every output: one place, so that a report, an
+"""How dates, units and plain values read in every output: one place, so that a report, an
 explanation and an error never write the same day two ways ("9 Feb 2024", never "09 Feb
-2024"), and a value written into a CSV cell or an event's details reads back the same."""
+2024"), a unit is read with the words it is written with, and a value written into a CSV
+cell or an event's details reads back the same."""
 
 from __future__ import annotations
 
 import datetime as dt
 import functools
-from typing import Any
+from typing import Any, Mapping
 
-__all__ = ["cell_text", "citation_text", "long_date", "short_date"]
+__all__ = ["UNIT_TEXT", "cell_text", "citation_text", "long_date", "short_date"]
+
+# How a unit reads after a number (singular, plural), and so the words a condition's numbers and a
+# due window's lengths may be written with (the parser and policy.values read them from here).
+UNIT_TEXT: Mapping[str, tuple[str, str]] = {
+    "sessions": ("session", "sessions"),
+    "days": ("day", "days"),
+    "weeks": ("week", "weeks"),
+    "years": ("year", "years"),
+    "count": ("count", "count"),
+    "school_weeks": ("school week", "school weeks"),
+    "school_days": ("school day", "school days"),
+}
 
 
 @functools.lru_cache(maxsize=4096)  # explanations and reports show the same few dates many times

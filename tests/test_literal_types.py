@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
-from typing import Any
+from typing import Any, get_args
 
 import pytest
 
@@ -110,3 +110,34 @@ def test_a_required_value_reads_as_words(op: str, words: str) -> None:
                       right_text="10", holds=False)
     (value,) = outcome_values(Outcome(value=False, comparisons=(step,)))
     assert value.required == words
+
+
+def test_value_units_are_the_parameter_units_and_the_extra_words() -> None:
+    """A condition's values carry a parameter's unit (a measure's is one of them), "" for a bare
+    number, "years" (literals only) or "setting"; the unit words name only such units."""
+    from attendance_rules.registers.measures import MEASURE_UNITS
+    from attendance_rules.rules.values import DURATION_UNITS, VALUE_UNITS, DurationUnit
+    from attendance_rules.text import UNIT_TEXT
+
+    assert VALUE_UNITS == (*PARAMETER_UNITS, "", "years", "setting")
+    assert set(MEASURE_UNITS) <= set(PARAMETER_UNITS)
+    assert set(UNIT_TEXT) <= set(VALUE_UNITS)
+    assert set(DURATION_UNITS) < set(get_args(DurationUnit)) <= set(VALUE_UNITS)
+
+
+@pytest.mark.parametrize(
+    ("text", "unit"),
+    [("1 session", "sessions"), ("2 sessions", "sessions"), ("1 day", "days"), ("3 days", "days"),
+     ("1 week", "weeks"), ("6 weeks", "weeks"), ("1 year", "years"), ("2 years", "years"),
+     ("4 count", "count"), ("80 pounds", "pounds"), ("1 school day", "school_days"),
+     ("10 school days", "school_days"), ("1 school week", "school_weeks"),
+     ("12 school weeks", "school_weeks"), ("10%", "percent"), ("£80", "pounds"), ("7", "")],
+)
+def test_a_number_is_written_with_its_units_words(text: str, unit: str) -> None:
+    from attendance_rules.exceptions import Location
+    from attendance_rules.rules.nodes import Compare, Literal
+    from attendance_rules.rules.parser import parse
+
+    node = parse(f"x >= {text}", Location())
+    assert isinstance(node, Compare) and isinstance(node.right, Literal)
+    assert node.right.unit == unit

@@ -35,7 +35,7 @@ import attrs
 from ..exceptions import Location
 from ..policy.model import Parameter
 from ..registers.history import EVENT_FIELDS
-from ..registers.measures import MEASURES
+from ..registers.measures import MEASURES, MeasureUnit
 from ..rules import nodes, values
 from ..rules.compiler import RuleSet
 from ..rules.lexer import ComparisonOp
@@ -71,7 +71,8 @@ class Term:
     high: Fraction | None = None
     always_defined: bool = False
     values: frozenset | None = None  # the possible values of a text/yes-no term, when known
-    unit: str = ""
+    # a measure's unit, "duration" (days) or "date" (ordinals): what its constants are read in
+    unit: MeasureUnit | Literal["", "duration", "date"] = ""
 
 
 _LitKind = Literal["const", "atom", "num", "set"]
@@ -164,7 +165,7 @@ class Analyser:
     def constant(self, node: nodes.Node) -> tuple[bool, Any]:
         """(True, value) when ``node`` has a fixed value on the day (None: no value)."""
         if isinstance(node, nodes.Literal):
-            if node.unit in ("weeks", "years"):
+            if node.unit in values.DURATION_UNITS:
                 assert isinstance(node.value, Fraction), "a literal with a unit is a number"
                 return True, Duration(node.value, node.unit)
             return True, node.value
@@ -401,12 +402,12 @@ class Analyser:
         return [lits]
 
 
-def _show_parameter(value: Any, unit: str) -> str:
+def _show_parameter(value: Any, unit: values.ValueUnit) -> str:
     if value is None:
         return "no value"
     if unit == "percent":
         return f"{value}%"
-    if unit in ("count", "text", "bool", "str", ""):
+    if unit in ("count", "text", "bool", ""):
         return str(value)
     return f"{value} {unit.replace('_', ' ')}"
 

@@ -20,6 +20,7 @@ import attrs
 from ..exceptions import Location, Problem
 from ..registers.history import FieldSpec
 from ..registers.measures import Window, format_value
+from ..text import UNIT_TEXT
 from .model import DoneBy, Parameter, ParameterUnit, SettingType
 
 __all__ = [
@@ -35,18 +36,6 @@ __all__ = [
     "window_out_of_range",
     "window_problems",
 ]
-
-# Durations in due windows: calendar days, or school days (a school week is five).
-_DURATION_DAYS = {
-    "day": (1, False),
-    "days": (1, False),
-    "week": (7, False),
-    "weeks": (7, False),
-    "school day": (1, True),
-    "school days": (1, True),
-    "school week": (5, True),
-    "school weeks": (5, True),
-}
 
 
 @attrs.frozen(kw_only=True)
@@ -89,6 +78,9 @@ _UNIT_DAYS: Mapping[ParameterUnit | Literal[""], tuple[int, bool]] = {
     "school_days": (1, True),
     "school_weeks": (5, True),
 }
+# Durations in due windows ("4 weeks", "10 school days"): the days in one, and whether they are
+# school days, by the words of their units.
+_DURATION_DAYS = {word: per for unit, per in _UNIT_DAYS.items() for word in UNIT_TEXT[unit]}
 # A setting's type (or a text or yes/no parameter's unit) in words, and a value of it (for
 # problems).
 TYPE_WORDS: Mapping[SettingType, str] = {

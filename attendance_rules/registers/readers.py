@@ -23,7 +23,7 @@ from typing import Any, Iterable, Iterator, Mapping, Sequence, TextIO
 from ..exceptions import InputError, InputNotFoundError, Location, Problem, UsageError
 from .codes import CodeBook, default_codebook
 from .csv_reader import read_csv_dir
-from .history import History, Pupil
+from .history import FieldSpec, History, Pupil
 from .json_reader import read_document, read_json, read_json_pupil
 from .pupil_draft import finish_pupil
 from .reading import LoadReport, Reader
@@ -123,7 +123,7 @@ def read_history(
     paths: Sequence[str | Path],
     codebook: CodeBook | None = None,
     engine: str = "auto",
-    event_types: Mapping[str, Mapping[str, Any]] | None = None,
+    event_types: Mapping[str, Mapping[str, FieldSpec]] | None = None,
     strict_codes: bool = False,
 ) -> tuple[History, LoadReport]:
     """Read every file given (JSON, CSV or Parquet files, or directories), keeping the good rows.
@@ -132,7 +132,8 @@ def read_history(
     (``problems``) and of what the user must hear about although nothing was refused
     (``warnings``: unknown CSV columns, optional files or columns not given, event types
     that are not standard — ``event_types`` adds the types a policy declares, as
-    type -> field -> type, whose fields are then checked like the standard ones).
+    type -> field -> "bool", "date", "str" or a tuple of allowed texts, whose fields are
+    then checked like the standard ones).
     ``engine`` chooses how marks.csv is read: ``stdlib`` (csv module), ``pyarrow``
     (pyarrow's multi-threaded CSV reader; needs the ``parquet`` extra) or ``auto``
     (pyarrow for a marks.csv of 64 MiB or more when pyarrow is installed). Every engine
@@ -168,7 +169,7 @@ def load_history(
     paths: Sequence[str | Path] | str | Path,
     codebook: CodeBook | None = None,
     engine: str = "auto",
-    event_types: Mapping[str, Mapping[str, Any]] | None = None,
+    event_types: Mapping[str, Mapping[str, FieldSpec]] | None = None,
     strict_codes: bool = False,
 ) -> History:
     """Read a history strictly: any bad row raises ``InputError`` listing every problem (a

@@ -24,6 +24,7 @@ from .history import (
     EVENT_FIELDS,
     SESSIONS,
     Event,
+    FieldSpec,
     History,
     School,
     day_of_slot,
@@ -85,7 +86,7 @@ class Reader:
     def __init__(
         self,
         codebook: CodeBook,
-        event_types: Mapping[str, Mapping[str, Any]] | None = None,
+        event_types: Mapping[str, Mapping[str, FieldSpec]] | None = None,
         strict_codes: bool = False,
     ) -> None:
         self.codebook = codebook
@@ -95,7 +96,10 @@ class Reader:
         self.problems: list[Problem] = []
         self.warnings: list[Problem] = []
         # Event types whose fields are known: the standard ones and any a policy declares.
-        self.event_fields: Mapping[str, Mapping[str, Any]] = {**EVENT_FIELDS, **(event_types or {})}
+        self.event_fields: Mapping[str, Mapping[str, FieldSpec]] = {
+            **EVENT_FIELDS,
+            **(event_types or {}),
+        }
         # event type known to no one -> [first location, count]
         self.odd_events: dict[str, list] = {}
         self.read = {"pupils": 0, "marks": 0, "events": 0}
@@ -547,15 +551,13 @@ class Reader:
         return self.history(sources, digest), report
 
 
-def _field_ok(value: Any, expected: Any) -> bool:
-    """Whether an event field's value has its type: "bool", "number", text ("str",
-    "text" or any other name) or one of a tuple/list of allowed strings."""
+def _field_ok(value: Any, expected: FieldSpec) -> bool:
+    """Whether an event field's value has its type: "bool", text ("str"; a "date" that was not
+    text) or one of a tuple of allowed strings (a list, from a caller's JSON, reads the same)."""
     if isinstance(expected, (tuple, list)):
         return isinstance(value, str) and value in expected
     if expected == "bool":
         return isinstance(value, bool)
-    if expected == "number":
-        return isinstance(value, (int, float)) and not isinstance(value, bool)
     return isinstance(value, str)
 
 

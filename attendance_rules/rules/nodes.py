@@ -19,8 +19,9 @@ import attrs
 from ..exceptions import Location
 from ..registers.history import Event
 from ..registers.measures import Window
+from ..text import UNIT_TEXT
 from .lexer import ComparisonOp
-from .values import UNIT_TEXT, add_days, add_years, compare, decimal_text, quote
+from .values import ValueUnit, add_days, add_years, compare, decimal_text, quote
 
 __all__ = [
     "NAME_KINDS",
@@ -106,7 +107,7 @@ class Literal(Node):
     """
 
     value: Fraction | str | bool | dt.date
-    unit: str = ""
+    unit: ValueUnit = ""
 
     def __str__(self) -> str:
         value = self.value
@@ -140,7 +141,7 @@ class NameRef(Node):
 
     name: str
     kind: NameKind | typing.Literal[""] = ""
-    unit: str = ""
+    unit: ValueUnit = ""
 
     def __str__(self) -> str:
         return f"school.{self.name}" if self.kind == "setting" else self.name

@@ -14,10 +14,11 @@ that was acceptable there. Names stay unresolved until the type checker (``typec
 
 from __future__ import annotations
 
-from typing import Callable, NoReturn
+from typing import Callable, Mapping, NoReturn
 
 from ..exceptions import Location
 from ..registers.measures import Window
+from ..text import UNIT_TEXT
 from .lexer import COMPARE_OPS, KEYWORDS, Token, comparison_op, error_at, locator, tokenize
 from .nodes import (
     And,
@@ -38,7 +39,7 @@ from .nodes import (
     TimeSince,
     Today,
 )
-from .values import join_options
+from .values import VALUE_UNITS, ValueUnit, join_options
 
 __all__ = ["MAX_DEPTH", "MAX_LENGTH", "MAX_WINDOW", "parse"]
 
@@ -50,17 +51,11 @@ MAX_LENGTH = 2000  # characters in one condition
 MAX_DEPTH = 50  # nested parentheses, 'not' and '+'/'-' terms together
 MAX_WINDOW = 10000  # largest N in 'last N ...'
 
-_UNIT_WORDS = {
-    "sessions": "sessions",
-    "session": "sessions",
-    "days": "days",
-    "day": "days",
-    "weeks": "weeks",
-    "week": "weeks",
-    "years": "years",
-    "year": "years",
+# The words a number's unit is written with (text.UNIT_TEXT, "school days" two tokens) -> the
+# unit; "pounds" too, though a literal in pounds is written back as £10.
+_UNIT_WORDS: Mapping[str, ValueUnit] = {
+    **{word: unit for unit in VALUE_UNITS for word in UNIT_TEXT.get(unit, ())},
     "pounds": "pounds",
-    "count": "count",
 }
 _WINDOW_HELP = (
     "academic year, this term, last N school weeks, last N calendar weeks "
@@ -272,18 +267,15 @@ class _Parser:
             return Literal(token.location, token.value / 100, "percent")
         return Literal(token.location, token.value, self.unit())
 
-    def unit(self) -> str:
+    def unit(self) -> ValueUnit:
         """The unit after a number ("" when none)."""
         if self.tok.kind == "name" and self.tok.text in _UNIT_WORDS:
             self.pos += 1
             return _UNIT_WORDS[self.tokens[self.pos - 1].text]
-        if (
-            self.at("school")
-            and self.peek().kind == "name"
-            and self.peek().text in ("days", "day", "weeks", "week")
-        ):
+        school = f"school {self.peek().text}"
+        if self.at("school") and self.peek().kind == "name" and school in _UNIT_WORDS:
             self.pos += 2
-            return "school_" + _UNIT_WORDS[self.tokens[self.pos - 1].text]
+            return _UNIT_WORDS[school]
         return ""
 
     def today(self) -> Node:

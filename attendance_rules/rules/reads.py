@@ -32,7 +32,7 @@ from .nodes import (
     Today,
 )
 from .runtime import Trace
-from .values import DURATION_UNITS, Duration, exact_number, show
+from .values import DURATION_UNITS, Duration, ValueUnit, exact_number, show
 
 __all__ = ["READERS", "Fn"]
 
@@ -108,7 +108,9 @@ def _yes_no(kind: str, name: str) -> Fn:
     return flag if kind == "flag" else fact
 
 
-def _missing(sink: Trace | None, value: object, what: str, reason: str, unit: str = "") -> object:
+def _missing(
+    sink: Trace | None, value: object, what: str, reason: str, unit: ValueUnit = ""
+) -> object:
     """A value (None stays None); traced, its description, and ``reason`` when it is missing."""
     if value is None:
         if sink is not None:
@@ -134,12 +136,12 @@ def _setting(name: str) -> Fn:
 def _parameter(node: NameRef) -> Fn:
     name, unit = node.name, node.unit
     reason = f"parameter {name} has no value"
-    duration = unit in DURATION_UNITS
+    duration = unit if unit in DURATION_UNITS else None
 
     def parameter(ctx: Any, sink: Trace | None) -> object:
         value = exact_number(ctx.parameter(name))
-        if duration and isinstance(value, Fraction):
-            value = Duration(value, unit)
+        if duration is not None and isinstance(value, Fraction):
+            value = Duration(value, duration)
         if isinstance(value, bool):
             if sink is not None:
                 sink.text = f"{name}: {show(value)}"

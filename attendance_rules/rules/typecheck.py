@@ -41,14 +41,17 @@ from .nodes import (
     TimeSince,
     Today,
 )
-from .values import DURATION_UNITS, join_options, quote
+from .values import DURATION_UNITS, ValueUnit, join_options, quote
 
 __all__ = ["Scope", "Type", "TypeKind", "check", "require_yes_no", "resolve"]
 
 
 # Percent is never generic: `attendance_rate < 90` could mean 90% or 0.9, so a rate must be compared
 # with a value written with % (or a percent parameter).
-_GENERIC_UNITS = ("", "count")  # a bare number or a count matches any count-like unit
+_GENERIC_UNITS: tuple[ValueUnit, ...] = (
+    "",
+    "count",
+)  # a bare number or a count matches any count-like unit
 _MEASURE_WINDOW_HELP = (
     "academic year, this term, last N school weeks, last N calendar weeks or since latest EVENT"
 )
@@ -69,7 +72,7 @@ class Type:
     """
 
     kind: TypeKind
-    unit: str = ""
+    unit: ValueUnit = ""
     values: tuple[str, ...] = ()
 
     def __str__(self) -> str:
@@ -98,8 +101,8 @@ class Scope:
     means any ``school.X`` is allowed (as yes/no).
     """
 
-    parameters: Mapping[str, str] = attrs.field(factory=dict, hash=False)
-    measures: Mapping[str, str] = attrs.field(factory=dict, hash=False)
+    parameters: Mapping[str, ValueUnit] = attrs.field(factory=dict, hash=False)
+    measures: Mapping[str, ValueUnit] = attrs.field(factory=dict, hash=False)
     flags: frozenset[str] = attrs.field(default=frozenset(), converter=frozen_names)
     facts: frozenset[str] = attrs.field(default=frozenset(), converter=frozen_names)
     settings: frozenset[str] = attrs.field(default=frozenset(), converter=frozen_names)
@@ -113,9 +116,9 @@ class Scope:
         return sorted({*self.parameters, *self.measures, *self.flags, *self.facts, *library})
 
 
-def _unit_type(unit: str) -> Type:
+def _unit_type(unit: ValueUnit) -> Type:
     """The type of a parameter or named measure with this unit."""
-    if unit in ("text", "str"):
+    if unit == "text":
         return _TEXT
     if unit in ("bool", "date"):
         return _BOOL if unit == "bool" else _DATE

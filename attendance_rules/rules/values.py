@@ -15,12 +15,13 @@ from __future__ import annotations
 import datetime as dt
 import operator
 from fractions import Fraction
-from typing import Any, Callable, Mapping, Sequence
+from typing import Any, Callable, Literal, Mapping, Sequence, get_args
 
 import attrs
 
-from ..registers.measures import Pair, format_value
-from ..text import short_date
+from ..policy.model import ParameterUnit
+from ..registers.measures import MeasureUnit, Pair, format_value
+from ..text import UNIT_TEXT, short_date
 from .lexer import NUMBER_RE, ComparisonOp
 
 __all__ = [
@@ -29,8 +30,10 @@ __all__ = [
     "NEGATED",
     "OPERATORS",
     "OPERATOR_WORDS",
-    "UNIT_TEXT",
+    "VALUE_UNITS",
     "Duration",
+    "DurationUnit",
+    "ValueUnit",
     "add_days",
     "add_years",
     "compare",
@@ -85,16 +88,19 @@ NEGATED: Mapping[ComparisonOp, ComparisonOp] = {
     "==": "!=",
     "!=": "==",
 }
-UNIT_TEXT = {  # unit -> (singular, plural) as written after a number
-    "sessions": ("session", "sessions"),
-    "days": ("day", "days"),
-    "weeks": ("week", "weeks"),
-    "years": ("year", "years"),
-    "count": ("count", "count"),
-    "school_weeks": ("school week", "school weeks"),
-    "school_days": ("school day", "school days"),
-}
-DURATION_UNITS = ("weeks", "years")  # units of calendar time (a Duration), not of a number
+# The unit of a value in a condition (a literal's, a name's, a type's): a parameter's unit (a named
+# measure's MeasureUnit is one of them), "" for a bare number (and for a parameter override until
+# layering gives it its parent's unit), "years" (only literals are written in years) and "setting"
+# (a school setting: yes/no or text, which the scope cannot tell apart).
+ValueUnit = ParameterUnit | MeasureUnit | Literal["", "years", "setting"]
+# The units of calendar time: a Duration's (a number of days stands in for one when compared).
+DurationUnit = Literal["days", "weeks", "years"]
+VALUE_UNITS: tuple[ValueUnit, ...] = tuple(
+    dict.fromkeys(unit for words in get_args(ValueUnit) for unit in get_args(words))
+)
+# The units whose literals and parameters are calendar time (a Duration), not a number: "days"
+# stays a number (it also counts days absent) and serves as a duration where one is compared.
+DURATION_UNITS: tuple[DurationUnit, ...] = ("weeks", "years")
 
 
 def join_options(options: Sequence[str]) -> str:
@@ -158,7 +164,7 @@ class Duration:
     """
 
     amount: Fraction
-    unit: str = "days"  # days | weeks | years
+    unit: DurationUnit = "days"
     # Not compared: two durations of equal length are equal wherever they start; `since` only
     # anchors the comparison of years with days (`compare_at`).
     since: dt.date | None = attrs.field(default=None, eq=False)
@@ -192,7 +198,7 @@ def exact_number(value: object) -> object:
     return Fraction(value) if isinstance(value, int) else Fraction(repr(value))
 
 
-def parameter_value(value: object, unit: str) -> object:
+def parameter_value(value: object, unit: ValueUnit) -> object:
     """A policy parameter's value as conditions use it, given its unit.
 
     Percentages are written as numbers of percent (``10`` or ``"10%"``) and become the
@@ -201,7 +207,7 @@ def parameter_value(value: object, unit: str) -> object:
     """
     if unit == "date":  # written YYYY-MM-DD (checked when the policy is read)
         return dt.date.fromisoformat(value) if isinstance(value, str) else value
-    if isinstance(value, str) and unit not in ("text", "str"):
+    if isinstance(value, str) and unit != "text":
         text = value.strip().removesuffix("%").strip()
         value = Fraction(text) if NUMBER_RE.fullmatch(text) else value
     value = exact_number(value)
@@ -212,7 +218,7 @@ def parameter_value(value: object, unit: str) -> object:
     return Duration(value, unit) if unit in DURATION_UNITS else value
 
 
-def show(value: object, unit: str = "") -> str:
+def show(value: object, unit: ValueUnit = "") -> str:
     """A value as people read it: ``10 sessions``, ``90.0%``, ``yes``, ``26 Jan 2024``."""
     if value is None:
         return "not recorded"
