@@ -22,7 +22,7 @@ import attrs
 
 from ..exceptions import UnknownNameError
 from ..jsonform import json_number
-from ..text import short_date
+from ..text import UNIT_TEXT, short_date
 from .calendar import Calendar, academic_year_start, monday_of
 from .codes import Category
 from .history import Pupil
@@ -361,8 +361,11 @@ def format_value(value: int | Fraction | None, unit: str) -> str:
     if unit == "percent":
         return f"{float(value) * 100:.1f}%"
     number = f"{float(value):g}" if isinstance(value, Fraction) else str(value)
-    unit = unit.replace("_", " ")
-    return f"{number} {unit[:-1] if value == 1 and unit.endswith('s') else unit}"
+    words = UNIT_TEXT.get(unit)
+    if words is None:  # a unit with no words of its own: its name, without the plural for one
+        name = unit.replace("_", " ")
+        words = (name[:-1] if name.endswith("s") else name, name)
+    return f"{number} {words[value != 1]}"
 
 
 def compute(
