@@ -334,5 +334,6 @@ def test_workers_start_from_the_fork_server_while_other_threads_run(small_histor
         stop.set()
         other.join()
     assert pooled == alone
-    if sys.platform.startswith("linux"):
+    # once alone again (the OS's count: pyarrow's or BLAS's pools may still run), fork is safe
+    if sys.platform.startswith("linux") and len(os.listdir("/proc/self/task")) == 1:
         assert pool_context().get_start_method() == "fork"

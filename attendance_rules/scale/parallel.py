@@ -237,11 +237,20 @@ def pool_context() -> Any:
     # warns. The fork server is a clean single-threaded process; starting from it costs
     # each worker the package's import (~0.3 s), so fork is kept when it is safe: it shares
     # the parent's loaded modules and starts at once.
-    if threading.active_count() > 1 and "forkserver" in methods:
+    if _threads_running() and "forkserver" in methods:
         return multiprocessing.get_context("forkserver")
     if sys.platform.startswith("linux") and "fork" in methods:
         return multiprocessing.get_context("fork")
     return multiprocessing.get_context()
+
+
+def _threads_running() -> bool:
+    """Whether this process runs more than one thread: the operating system's count where it
+    gives one (pyarrow's and BLAS's pools are threads ``threading`` does not know of)."""
+    try:
+        return len(os.listdir("/proc/self/task")) > 1
+    except OSError:
+        return threading.active_count() > 1
 
 
 def _results(future: Future) -> list[Any]:
