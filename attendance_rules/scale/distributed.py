@@ -313,7 +313,7 @@ def run_evaluate_cli(args: argparse.Namespace, out: TextIO, err: TextIO | None =
     from ..registers.calendar import load_calendar
 
     _check_cli_args(args)
-    err = err or sys.stderr
+    err = err or getattr(args, "err", None) or sys.stderr  # the CLI's stream for warnings
     calendar = load_calendar(args.calendar) if getattr(args, "calendar", None) else Calendar()
     run = evaluate_dataset(
         args.history[0],
