@@ -7,6 +7,7 @@ import argparse
 import datetime as dt
 import io
 import json
+import shutil
 import sys
 from pathlib import Path
 
@@ -205,14 +206,79 @@ def test_parquet_columns_are_text(dataset: Path) -> None:
     assert (dataset / "schools.csv").read_text(encoding="utf-8").splitlines()[0] == "id,name,traded_ews"
 
 
-def test_the_command_line_evaluates_a_dataset(dataset: Path, expected: list[dict], capsys) -> None:
+def test_the_command_line_evaluates_a_dataset(dataset: Path, csv_dirs: list[Path], expected: list[dict]) -> None:
     """``attendance-rules evaluate --history DATASET`` goes through Dask's per-school path (here
-    in this process) and prints each pupil as the single-process evaluation does."""
+    in this process) and prints each pupil as the single-process evaluation does: the same lines as
+    the local path's, school by school."""
+    status, out, err = _cli("--history", str(dataset))
+    assert status == 0, err
+    assert [json.loads(line) for line in out.splitlines()] == expected
+    assert "pupil(s) evaluated" in err  # the row accounting, on the command's standard error
+    local = [_cli("--history", str(directory), "--jobs", "1") for directory in csv_dirs]
+    assert [status for status, _, _ in local] == [0, 0, 0]
+    assert out == "".join(lines for _, lines, _ in local)
+
+
+@pytest.fixture(scope="module")
+def faulty(csv_dirs: list[Path], tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """S01 with a withdrawn code (F, from 2013) on its first mark; S02 with an event type halton does
+    not declare (home_visitt, twice); S03 as it is."""
+    root = tmp_path_factory.mktemp("faulty")
+    for directory in csv_dirs[:2]:
+        shutil.copytree(directory, root / directory.name)
+    marks = (root / "S01" / "marks.csv").read_text(encoding="utf-8").splitlines()
+    pupil, day, session, *_ = marks[1].split(",")
+    marks[1] = f"{pupil},{day},{session},F,"
+    (root / "S01" / "marks.csv").write_text("\n".join(marks) + "\n", encoding="utf-8")
+    events = (root / "S02" / "events.csv").read_text(encoding="utf-8").rstrip("\n")
+    events += "\nS02-P00003,2023-10-02,home_visitt,\nS02-P00004,2023-10-03,home_visitt,\n"
+    (root / "S02" / "events.csv").write_text(events, encoding="utf-8")
+    write_dataset([root / "S01", root / "S02", csv_dirs[2]], root / "ds")
+    return root / "ds"
+
+
+def _cli(*argv: str) -> tuple[int, str, str]:
     from attendance_rules.cli import main
 
     out, err = io.StringIO(), io.StringIO()
-    status = main(["evaluate", "--policy", "halton", "--history", str(dataset), "--as-of", AS_OF.isoformat(),
-                   "--format", "jsonl", "--quiet"], out=out, err=err)
-    assert status == 0, err.getvalue()
-    assert [json.loads(line) for line in out.getvalue().splitlines()] == expected
-    assert "pupil(s) evaluated" in capsys.readouterr().err  # the row accounting, on standard error
+    status = main(["evaluate", "--policy", "halton", "--as-of", AS_OF.isoformat(), "--format", "jsonl", "--quiet",
+                   *argv], out=out, err=err)
+    return status, out.getvalue(), err.getvalue()
+
+
+def test_a_school_the_policy_cannot_read_is_refused(faulty: Path) -> None:
+    """As on the local path: an undeclared event type is an error (exit 1) located at the Parquet file and
+    row; the withdrawn code of the school before it is a warning, said once, before the error."""
+    status, out, err = _cli("--history", str(faulty))
+    assert status == 1
+    assert "events/school_id=S02/part-0.parquet (row " in err and "unknown event type 'home_visitt'" in err
+    assert err.count("warning: withdrawn register code 'F'") == 1
+    assert err.index("marks/school_id=S01/part-0.parquet (row 1): warning") < err.index("error: unknown event")
+    assert [json.loads(line)["pupil_id"][:3] for line in out.splitlines()] == ["S01"] * 30
+
+
+def test_strict_codes_on_the_dataset_path(faulty: Path, client) -> None:
+    """Refused with --strict-codes; through evaluate_dataset(strict_codes=True) on the cluster's workers,
+    lenient: the mark is reported, its school evaluated, and the school the policy cannot read skipped."""
+    status, out, err = _cli("--history", str(faulty), "--strict-codes")
+    assert status == 1 and out == ""
+    assert "marks/school_id=S01/part-0.parquet (row 1): error: withdrawn register code 'F'" in err
+    assert "home_visitt" not in err  # the run stops at the first school refused
+    run = ds.evaluate_dataset(faulty, "halton", AS_OF, client, strict_codes=True, strict=False)
+    assert [p["pupil_id"][:3] for p in run] == ["S01"] * 30 + ["S03"] * 20  # S02 reported, not evaluated
+    assert run.report.reported == {"marks": 1, "pupils": 0, "events": 0}
+    assert [p.message.split(" ")[0] for p in run.report.problems] == ["withdrawn", "unknown"]
+    assert [p.pupils for p in run.report.partitions] == [29 + 1, 0, 20]  # S01's other marks are evaluated
+
+
+def test_lenient_run_reports_warnings_once(faulty: Path) -> None:
+    said: list = []
+    run = ds.evaluate_dataset(faulty, "halton", dt.date(2023, 9, 1), strict=False, warn=said.append)
+    assert len(list(run)) == 30 + 20
+    assert said == list(run.report.warnings)
+    assert [w.location.file.split("ds/")[-1] for w in said] == [
+        "marks/school_id=S01/part-0.parquet", "marks/school_id=S01", "events/school_id=S02/part-0.parquet",
+        "marks/school_id=S03"]
+    assert "before the register's first mark" in str(said[1])
+    assert run.report.problems[0].location.pointer.startswith("row ")
+

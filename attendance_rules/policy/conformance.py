@@ -13,7 +13,7 @@ from __future__ import annotations
 import datetime as dt
 import difflib
 from collections import Counter
-from typing import Any, Iterable, Mapping
+from typing import Any, Callable, Iterable, Mapping
 
 import attrs
 
@@ -42,16 +42,24 @@ class Conformance:
     warnings: tuple[Problem, ...]
 
 
-def conform(history: History, policy: EffectivePolicy, as_of: dt.date | None = None) -> Conformance:
+def conform(
+    history: History,
+    policy: EffectivePolicy,
+    as_of: dt.date | None = None,
+    settings_at: Callable[[str], Location] | None = None,
+) -> Conformance:
     """Check ``history`` against ``policy``; ``InputError`` lists every error, warnings come back.
 
     Errors: a school setting the policy does not declare (when it declares any) or of
     the wrong type, an event of a type neither standard nor declared, a field a declared
     type does not name or of the wrong type. Warnings: an event naming no action of the
     policy, settings a policy without settings does not read, and an as-of date outside
-    the register or the policy's dates (when ``as_of`` is given).
+    the register or the policy's dates (when ``as_of`` is given). ``settings_at`` maps a
+    setting name to where the school's settings were written (default: the column of
+    ``school.csv`` or the JSON pointer in the history's sources).
     """
-    settings = setting_problems(history.school, policy, _settings_location(history))
+    where = settings_at or _settings_location(history)
+    settings = setting_problems(history.school, policy, where)
     errors = [p for p in settings if p.is_error] + event_problems(
         history.pupils, _declared_events(policy)
     )

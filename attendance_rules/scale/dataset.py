@@ -25,7 +25,7 @@ cells. Each school's rows form one school's CSV history: when ``pupils/`` has ro
 school, a mark of a pupil not listed there is refused (``unknown pupil``), exactly as
 with ``pupils.csv``. ``schools.csv`` settings are read as ``school.csv`` settings are
 (``true``/``false`` are yes/no, anything else is text); a school missing from it has no
-settings (they read as false).
+settings (each takes the policy's declared default).
 
 ``write_dataset`` builds this layout from histories. Evaluating a dataset is
 ``distributed.py``; turning one school's rows into results is ``partitions.py``.

@@ -8,9 +8,12 @@ the work on each school in ``partitions.py``, the choice of scheduler in ``sched
 Per-pupil results are the JSON objects of ``evaluate_pupil(...).to_json()`` — the lines
 of ``evaluate --format jsonl`` — byte-identical to a single-process run over the same
 pupils, in a deterministic order: school id, then pupil id (the order ``load_history``
-gives). Row accounting: for every school, rows read (rows in the partition), used and
-reported (refused, with the problem located by Parquet file and row), and pupils
-evaluated; ``DatasetRun.report`` sums them.
+gives). Each school's history is checked against the policy as ``evaluate`` checks a
+local one (``policy.conformance.conform``: settings, event types and fields) before its
+pupils are evaluated; a withdrawn register code is refused with ``strict_codes``. Row
+accounting: for every school, rows read (rows in the partition), used and reported
+(refused, with the problem located by Parquet file and row), and pupils evaluated;
+``DatasetRun.report`` sums them, with every problem and warning.
 """
 
 from __future__ import annotations
@@ -64,7 +67,10 @@ class DatasetRun:
 
     Iterate once: ``for item in run`` yields a dict per pupil (or, with ``lines=True``, the
     JSONL text of each, without the newline). In strict mode the first school with refused
-    rows raises ``InputError`` listing them, after the schools before it were yielded.
+    rows, or that the policy cannot read, raises ``InputError`` listing its problems, after
+    the schools before it were yielded; in lenient mode such a school is reported and, when
+    the policy cannot read it, not evaluated. ``warn`` is called with each warning once, in
+    school id order, as its school comes in (before an error the school raises).
     """
 
     def __init__(
@@ -73,6 +79,7 @@ class DatasetRun:
         lines: bool,
         strict: bool,
         pupil_ids: frozenset[str] | None,
+        warn: Callable[[Problem], None] | None = None,
     ) -> None:
         self._produce, self._lines, self._strict, self._pupil_ids = (
             produce,
@@ -80,7 +87,9 @@ class DatasetRun:
             strict,
             pupil_ids,
         )
+        self._warn = warn
         self._partitions: list[PartitionReport] = []
+        self._said: set[Problem] = set()
 
     @property
     def report(self) -> DatasetReport:
@@ -88,11 +97,13 @@ class DatasetRun:
         return DatasetReport(tuple(self._partitions))
 
     def __iter__(self) -> Iterator[Any]:
-        self._partitions = []  # iterating again runs the evaluation again, with a fresh report
+        # iterating again runs the evaluation again, with a fresh report (and says its warnings)
+        self._partitions, self._said = [], set()
         outcomes = self._produce()
         try:
             for outcome in outcomes:
                 self._partitions.append(outcome.report)
+                self._say(outcome.report.warnings)
                 if outcome.error is not None:
                     raise outcome.error(outcome.report.problems)
                 for line in outcome.lines:
@@ -100,6 +111,13 @@ class DatasetRun:
         finally:
             outcomes.close()  # releases the client (and a local:N cluster) at once, even on error
         self._check_pupils()
+
+    def _say(self, warnings: tuple[Problem, ...]) -> None:
+        """Pass on the warnings not said yet: the report's ``warnings``, as schools come in."""
+        for warning in warnings:
+            if self._warn is not None and warning not in self._said:
+                self._said.add(warning)
+                self._warn(warning)
 
     def _check_pupils(self) -> None:
         if self._pupil_ids and not self.report.pupils:
@@ -120,6 +138,8 @@ def evaluate_dataset(
     pupil_ids: Iterable[str] | None = None,
     strict: bool = True,
     lines: bool = False,
+    strict_codes: bool = False,
+    warn: Callable[[Problem], None] | None = None,
 ) -> DatasetRun:
     """Evaluate every pupil of a dataset, school by school, on Dask.
 
@@ -130,20 +150,22 @@ def evaluate_dataset(
     ``policy``: a bundled id, a policy path or a ``CompiledPolicy`` (workers compile it
     from its file). ``scheduler``: None (the current ``distributed`` client if there is
     one, else in this process), ``tcp://host:port``, ``local:N`` or a ``Client``.
+    ``strict_codes`` refuses a withdrawn register code (as ``readers.read_history`` does);
+    ``warn`` hears each warning once (``DatasetRun``).
     Returns a ``DatasetRun``: iterate it for per-pupil JSON, then read ``.report``.
     """
     require_extra()
-    job = dataset_job(policy, as_of, calendar, backend, strict, pupil_ids)
+    job = dataset_job(policy, as_of, calendar, backend, strict, pupil_ids, strict_codes)
     if isinstance(dataset, (str, os.PathLike)):
         produce = _directory_producer(Path(dataset), job, scheduler)
     elif hasattr(dataset, "to_delayed") and hasattr(dataset, "npartitions"):
-        produce = _frame_producer(dataset, pupils, events, _schools_arg(schools), job, scheduler)
+        produce = _frame_producer(dataset, pupils, events, schools, job, scheduler)
     else:
         raise UsageError(
             "dataset must be a directory or a dask DataFrame of marks; found "
             f"{type(dataset).__name__}"
         )
-    return DatasetRun(produce, lines, strict, job.only)
+    return DatasetRun(produce, lines, strict, job.only, warn)
 
 
 def dataset_job(
@@ -153,6 +175,7 @@ def dataset_job(
     backend: str,
     strict: bool,
     pupil_ids: Iterable[str] | None,
+    strict_codes: bool = False,
 ) -> PartitionJob:
     """The task description; the policy is compiled here first so its errors surface at once."""
     from ..engine.compiled import CompiledPolicy, load_policy
@@ -178,6 +201,7 @@ def dataset_job(
         as_of=as_of,
         strict=strict,
         only=only,
+        strict_codes=strict_codes,
     )
 
 
@@ -215,17 +239,21 @@ def _frame_producer(
     marks: Any,
     pupils: Any,
     events: Any,
-    schools: dict[str, School],
+    schools: Any,
     job: PartitionJob,
     scheduler: Any,
 ) -> Callable[[], Generator[PartitionOutcome, None, None]]:
-    frame = _tagged_frame(marks, pupils, events)
+    frame, known = _tagged_frame(marks, pupils, events), _schools_arg(schools)
+    settings_file = str(schools) if isinstance(schools, (str, os.PathLike)) else ""
 
     def produce() -> Generator[PartitionOutcome, None, None]:
         import dask
 
         shuffled = frame.shuffle(on=PARTITION_KEY)
-        tasks = [dask.delayed(evaluate_frame)(part, schools, job) for part in shuffled.to_delayed()]
+        tasks = [
+            dask.delayed(evaluate_frame)(part, known, job, settings_file)
+            for part in shuffled.to_delayed()
+        ]
         with scheduler_client(scheduler) as client:
             if client is None:
                 parts = dask.compute(*tasks, scheduler="sync")
@@ -280,10 +308,12 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def run_evaluate_cli(args: argparse.Namespace, out: TextIO, err: TextIO | None = None) -> int:
-    """``evaluate`` over a dataset directory: JSON lines to ``out``, row accounting to ``err``."""
+    """``evaluate`` over a dataset directory: JSON lines to ``out``; warnings (as they come) and
+    row accounting to ``err``."""
     from ..registers.calendar import load_calendar
 
     _check_cli_args(args)
+    err = err or getattr(args, "err", None) or sys.stderr  # the CLI's stream for warnings
     calendar = load_calendar(args.calendar) if getattr(args, "calendar", None) else Calendar()
     run = evaluate_dataset(
         args.history[0],
@@ -294,10 +324,12 @@ def run_evaluate_cli(args: argparse.Namespace, out: TextIO, err: TextIO | None =
         backend=getattr(args, "backend", "python"),
         pupil_ids=[args.pupil] if getattr(args, "pupil", None) else None,
         lines=True,
+        strict_codes=getattr(args, "strict_codes", False),
+        warn=lambda warning: print(warning, file=err),
     )
     for line in run:
         out.write(line + "\n")
-    print(run.report.summary(), file=err or sys.stderr)
+    print(run.report.summary(), file=err)
     return 0
 
 

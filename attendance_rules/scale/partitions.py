@@ -4,8 +4,11 @@ A school's rows (text tables of marks, pupils and events, with the Parquet file 
 row came from) become a ``History`` through the columnar reader, or through the CSV
 reader when that is not available, so every check is the readers' own; each pupil is
 then evaluated with the job's policy, compiled once per worker process.
-Refused rows come back as located problems in a ``PartitionReport`` (row accounting),
-never as an exception raised on the worker.
+Before its pupils are evaluated, a school's history is checked against the policy
+(``policy.conformance.conform``, as ``evaluate`` checks a local history): its settings,
+event types and event fields. Refused rows, errors of that check and warnings come back
+as located problems in a ``PartitionReport`` (row accounting), never as an exception
+raised on the worker.
 """
 
 from __future__ import annotations
@@ -29,6 +32,7 @@ from .dataset import (
     COLUMNS,
     KINDS,
     PARTITION_KEY,
+    SCHOOLS_FILE,
     read_school_files,
     text_table,
     zero_counts,
@@ -52,13 +56,18 @@ __all__ = [
 
 @attrs.frozen(kw_only=True)
 class PartitionReport:
-    """Rows of one school partition: read, used, reported (refused), and pupils evaluated."""
+    """Rows of one school partition: read, used, reported (refused), and pupils evaluated.
+
+    ``problems`` holds the refused rows and the errors of the check against the policy
+    (which refuse the school, not a row); ``warnings`` what its reader and that check noted.
+    """
 
     school_id: str
     read: Mapping[str, int] = attrs.field(factory=zero_counts)
     used: Mapping[str, int] = attrs.field(factory=zero_counts)
     pupils: int = 0
     problems: tuple[Problem, ...] = ()
+    warnings: tuple[Problem, ...] = ()
     load_seconds: float = attrs.field(default=0.0, eq=False)
     evaluate_seconds: float = attrs.field(default=0.0, eq=False)
 
@@ -102,6 +111,12 @@ class DatasetReport:
         """Every problem, school by school."""
         return tuple(q for p in self.partitions for q in p.problems)
 
+    @property
+    def warnings(self) -> tuple[Problem, ...]:
+        """Every warning once, school by school: one that is the same for every school (an
+        as-of date before the policy comes into force) is said once."""
+        return tuple(dict.fromkeys(w for p in self.partitions for w in p.warnings))
+
     def summary(self) -> str:
         """One line per kind of row and one for pupils: the totals people check."""
         read, used, reported = self.read, self.used, self.reported
@@ -120,31 +135,52 @@ class _Part:
     school: School
     tables: Mapping[str, Any]  # kind -> pyarrow.Table of string columns (absent kinds omitted)
     sources: Mapping[str, tuple[tuple[str, int], ...]]  # kind -> (file, rows) in row order
+    settings_file: str = ""  # where the school's settings were written (schools.csv)
 
 
-def _partition_history(part: _Part, name: str) -> tuple[History, dict[str, int], list[Problem]]:
-    """One school partition as a ``History``, the rows used per kind and located problems.
+@attrs.frozen
+class _Read:
+    """A partition read: its history, rows used per kind, refused rows and warnings located at
+    the Parquet file and row; ``locate`` points any other problem about its rows there too."""
+
+    history: History
+    used: Mapping[str, int]
+    problems: tuple[Problem, ...]
+    warnings: tuple[Problem, ...]
+    locate: Callable[[Problem], Problem]
+
+
+def _partition_history(part: _Part, name: str, strict_codes: bool) -> _Read:
+    """One school partition as a ``History``, with rows used, problems and warnings.
 
     Uses ``attendance_rules.registers.columnar.read_arrow`` when it is importable; otherwise writes
     the partition in the CSV form and reads it back with ``readers.read_history``, so the
     checks and the meaning of every column are the CSV reader's own.
     """
     read_arrow = arrow_reader()
-    if read_arrow is not None:
-        # The used-row counts are the reader's own, so a dataset's row accounting (read, used,
-        # refused) means the same as `evaluate` on one school's files.
-        history, report = read_arrow(
-            part.tables.get("marks"),
-            pupils=part.tables.get("pupils"),
-            events=part.tables.get("events"),
-            name=name,
-        )
-        return (
-            history,
-            dict(report.used),
-            [_arrow_relocated(p, part.sources) for p in report.problems],
-        )
-    return _through_csv(part)
+    if read_arrow is None:
+        return _through_csv(part, name, strict_codes)
+    # The used-row counts are the reader's own, so a dataset's row accounting (read, used,
+    # refused) means the same as `evaluate` on one school's files.
+    history, report = read_arrow(
+        part.tables.get("marks"),
+        pupils=part.tables.get("pupils"),
+        events=part.tables.get("events"),
+        name=name,
+        strict_codes=strict_codes,
+    )
+    return _located(history, report, lambda p: _arrow_relocated(p, part.sources))
+
+
+def _located(history: History, report: Any, locate: Callable[[Problem], Problem]) -> _Read:
+    """A reader's history and ``LoadReport`` with its problems and warnings relocated."""
+    return _Read(
+        history,
+        {k: report.used.get(k, 0) for k in KINDS},
+        tuple(map(locate, report.problems)),
+        tuple(map(locate, report.warnings)),
+        locate,
+    )
 
 
 def arrow_reader() -> Callable[..., Any] | None:
@@ -158,7 +194,7 @@ def arrow_reader() -> Callable[..., Any] | None:
     return read_arrow
 
 
-def _through_csv(part: _Part) -> tuple[History, dict[str, int], list[Problem]]:
+def _through_csv(part: _Part, name: str, strict_codes: bool) -> _Read:
     """The partition written as marks.csv / pupils.csv / events.csv, read by the CSV reader."""
     import pyarrow.csv as pacsv
 
@@ -174,10 +210,14 @@ def _through_csv(part: _Part) -> tuple[History, dict[str, int], list[Problem]]:
             # the CSV reader's, so a school reads the same whether it comes from Parquet or from its
             # own files.
             pacsv.write_csv(table, path)
-        history, report = read_history(list(files.values()))
+        history, report = read_history(list(files.values()), strict_codes=strict_codes)
+        # What the CSV reader says of the folder written here (no school.csv: the school comes from
+        # schools.csv) is not about the dataset, and read_arrow says none of it.
+        report = attrs.evolve(
+            report, warnings=tuple(w for w in report.warnings if w.location.file != tmp)
+        )
         where = {str(path): kind for kind, path in files.items()}
-        problems = [_relocated(p, where, part.sources) for p in report.problems]
-    return history, dict(report.used), problems
+    return _located(history, report, lambda p: _relocated(p, where, part.sources, name))
 
 
 def _arrow_relocated(problem: Problem, sources: Mapping[str, tuple]) -> Problem:
@@ -196,11 +236,17 @@ def _arrow_relocated(problem: Problem, sources: Mapping[str, tuple]) -> Problem:
     return problem
 
 
-def _relocated(problem: Problem, where: Mapping[str, str], sources: Mapping[str, tuple]) -> Problem:
-    """A problem found in a temporary CSV file, pointed back at the Parquet file and row."""
+def _relocated(
+    problem: Problem, where: Mapping[str, str], sources: Mapping[str, tuple], name: str
+) -> Problem:
+    """A problem found in a temporary CSV file, pointed back at the Parquet file and row (one
+    about a file as a whole, such as an as-of date after its last mark, at ``name``, as
+    ``read_arrow`` locates it)."""
     kind = where.get(problem.location.file)
     if kind is None:
         return problem
+    if not problem.location.line:
+        return attrs.evolve(problem, location=Location(name))
     files = sources.get(kind, ())
     # A problem on line 1 (row -1) is about the header, i.e. the columns of the first file.
     row = problem.location.line - 2  # line 1 is the header
@@ -228,6 +274,7 @@ class PartitionJob:
     as_of: dt.date
     strict: bool = True
     only: frozenset[str] | None = None
+    strict_codes: bool = False
 
 
 @attrs.frozen(kw_only=True)
@@ -255,59 +302,73 @@ def job_policy(job: PartitionJob) -> Any:
 
 
 def _evaluate_part(part: _Part, job: PartitionJob, name: str) -> PartitionOutcome:
-    """Convert one school's rows to pupils and evaluate each; problems come back as data."""
-    sid, read = (
-        part.school.id,
-        {k: (t.num_rows if (t := part.tables.get(k)) is not None else 0) for k in KINDS},
-    )
+    """Convert one school's rows to pupils, check them against the policy and evaluate each;
+    problems come back as data."""
+    report = PartitionReport(school_id=part.school.id, read=_rows_read(part))
     start = time.perf_counter()
     try:
-        history, used, problems = _partition_history(part, name)
+        read = _partition_history(part, name, job.strict_codes)
+        report = attrs.evolve(
+            report, used=read.used, problems=read.problems, warnings=read.warnings
+        )
+        # Strict (the default): a school with refused rows is not evaluated at all, and the run
+        # stops at the first one (distributed.py); lenient, what was read is evaluated and the
+        # problems are reported beside it.
+        if read.problems and job.strict:
+            return _refused(report, time.perf_counter() - start)
+        school, report = _conformed(read, part, job, report)
+        loaded = time.perf_counter()
+        if school is None:  # a school the policy cannot read is never evaluated, strict or not
+            return _refused(report, loaded - start, InputError if job.strict else None)
+        lines = _evaluate_pupils(read.history, school, job)
     except AttendanceRulesError as error:
+        report = attrs.evolve(report, pupils=0, problems=error.problems)
         return PartitionOutcome(
-            school_id=sid,
-            lines=(),
-            report=PartitionReport(
-                school_id=sid, read=read, used=zero_counts(), pupils=0, problems=error.problems
-            ),
-            error=type(error),
+            school_id=report.school_id, lines=(), report=report, error=type(error)
         )
-    loaded = time.perf_counter()
-    used = {k: used.get(k, 0) for k in KINDS}
-    # Strict (the default): a school with refused rows is not evaluated at all, and the run stops at
-    # the first one (distributed.py); lenient, what was read is evaluated and the problems are
-    # reported beside it.
-    if problems and job.strict:
-        report = PartitionReport(
-            school_id=sid,
-            read=read,
-            used=used,
-            pupils=0,
-            problems=tuple(problems),
-            load_seconds=loaded - start,
-        )
-        return PartitionOutcome(school_id=sid, lines=(), report=report, error=InputError)
-    try:
-        lines = _evaluate_pupils(history, part.school, job)
-    except AttendanceRulesError as error:
-        return PartitionOutcome(
-            school_id=sid,
-            lines=(),
-            report=PartitionReport(
-                school_id=sid, read=read, used=used, pupils=0, problems=error.problems
-            ),
-            error=type(error),
-        )
-    report = PartitionReport(
-        school_id=sid,
-        read=read,
-        used=used,
+    report = attrs.evolve(
+        report,
         pupils=len(lines),
-        problems=tuple(problems),
         load_seconds=loaded - start,
         evaluate_seconds=time.perf_counter() - loaded,
     )
-    return PartitionOutcome(school_id=sid, lines=lines, report=report)
+    return PartitionOutcome(school_id=report.school_id, lines=lines, report=report)
+
+
+def _rows_read(part: _Part) -> dict[str, int]:
+    """Rows in the partition, per kind."""
+    return {k: (t.num_rows if (t := part.tables.get(k)) is not None else 0) for k in KINDS}
+
+
+def _refused(
+    report: PartitionReport, seconds: float, error: type | None = InputError
+) -> PartitionOutcome:
+    """A school not evaluated: no pupils, its problems reported (and raised, with ``error``)."""
+    report = attrs.evolve(report, pupils=0, load_seconds=seconds)
+    return PartitionOutcome(school_id=report.school_id, lines=(), report=report, error=error)
+
+
+def _conformed(
+    read: _Read, part: _Part, job: PartitionJob, report: PartitionReport
+) -> tuple[School | None, PartitionReport]:
+    """The school with the policy's defaults (None when the history does not conform), and the
+    report with the check's errors or warnings: ``conform``, as ``evaluate`` runs it locally."""
+    from ..policy.conformance import conform
+
+    # The reader knows nothing of schools.csv: the school and where its settings are come from it.
+    history = attrs.evolve(read.history, school=part.school)
+    where = part.settings_file or f"<school {part.school.id}>"
+
+    def settings_at(setting: str) -> Location:
+        return Location(where, pointer=f"id {part.school.id}, column {setting}")
+
+    try:
+        checked = conform(history, job_policy(job).ruleset.policy, job.as_of, settings_at)
+    except InputError as error:
+        errors = tuple(map(read.locate, error.problems))
+        return None, attrs.evolve(report, problems=report.problems + errors)
+    warnings = tuple(map(read.locate, checked.warnings))
+    return checked.school, attrs.evolve(report, warnings=report.warnings + warnings)
 
 
 def _evaluate_pupils(history: History, school: School, job: PartitionJob) -> tuple[str, ...]:
@@ -328,15 +389,15 @@ def evaluate_school_dir(
     tables, sources = {}, {}
     for kind, dirname in dirs.items():
         tables[kind], sources[kind] = read_school_files(Path(root) / kind / dirname)
-    return _evaluate_part(
-        _Part(school, tables, sources), job, str(Path(root) / "marks" / dirs.get("marks", ""))
-    )
+    part = _Part(school, tables, sources, str(Path(root) / SCHOOLS_FILE))
+    return _evaluate_part(part, job, str(Path(root) / "marks" / dirs.get("marks", "")))
 
 
 def evaluate_frame(
-    frame: Any, schools: Mapping[str, School], job: PartitionJob
+    frame: Any, schools: Mapping[str, School], job: PartitionJob, settings_file: str = ""
 ) -> list[PartitionOutcome]:
-    """Task for a DataFrame input: one shuffled pandas partition, any number of schools."""
+    """Task for a DataFrame input: one shuffled pandas partition, any number of schools
+    (their settings read from ``settings_file``, if they came from one)."""
     outcomes = []
     for sid in sorted(frame[PARTITION_KEY].unique()):
         rows = frame[frame[PARTITION_KEY] == sid]
@@ -348,7 +409,9 @@ def evaluate_frame(
         school = schools.get(sid) or School(sid)
         outcomes.append(
             _evaluate_part(
-                _Part(school, tables, sources), job, f"<marks DataFrame, school_id={sid}>"
+                _Part(school, tables, sources, settings_file),
+                job,
+                f"<marks DataFrame, school_id={sid}>",
             )
         )
     return outcomes
